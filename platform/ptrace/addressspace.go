@@ -1,0 +1,231 @@
+package ptrace
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/arch"
+)
+
+// addressSpace is one application address space: a set of stub processes sharing one
+// host mm. The control stub, traced by the factory, clones the others; each Sentry OS
+// thread that switches into the address space gets a stub thread of its own.
+//
+// Lock order: mapMu, then threadsMu.
+type addressSpace struct {
+	p       *Platform
+	control *thread // traced by the factory's thread
+
+	// mapMu serializes changes to the host mappings with the record of them.
+	mapMu sync.Mutex
+	maps  mappings
+
+	threadsMu sync.Mutex
+	threads   map[int]*thread // by tracer tid
+	dead      error           // why the address space can no longer run, or nil
+}
+
+var _ platform.AddressSpace = (*addressSpace)(nil)
+
+func (a *addressSpace) checkRange(addr, length uintptr) error {
+	switch {
+	case addr%pageSize != 0 || length%pageSize != 0:
+		return fmt.Errorf("%w: [%#x, +%#x) is not page-aligned", platform.ErrBadRange, addr, length)
+	case length == 0:
+		return fmt.Errorf("%w: empty range at %#x", platform.ErrBadRange, addr)
+	case addr < a.p.MinUserAddress() || addr+length < addr || addr+length > a.p.MaxUserAddress():
+		return fmt.Errorf("%w: [%#x, %#x) is outside the application's range [%#x, %#x)",
+			platform.ErrBadRange, addr, addr+length, a.p.MinUserAddress(), a.p.MaxUserAddress())
+	}
+	return nil
+}
+
+// MapFile implements platform.AddressSpace.MapFile.
+func (a *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.AccessType, precommit bool) error {
+	length := uintptr(fr.Length())
+	if err := a.checkRange(addr, length); err != nil {
+		return err
+	}
+	if fr.Start%pageSize != 0 || fr.End <= fr.Start {
+		return fmt.Errorf("%w: file range [%#x, %#x) is empty or not page-aligned", platform.ErrBadRange, fr.Start, fr.End)
+	}
+	if err := a.p.checkFileRange(fr); err != nil {
+		return err
+	}
+	flags := uintptr(unix.MAP_SHARED | unix.MAP_FIXED)
+	if precommit {
+		flags |= unix.MAP_POPULATE
+	}
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	_, err := a.inject(unix.SYS_MMAP, addr, length, uintptr(at.Prot()), flags, uintptr(a.p.memfd), uintptr(fr.Start))
+	if err != nil {
+		return err
+	}
+	a.maps.add(addr, addr+length, at)
+	return nil
+}
+
+// Unmap implements platform.AddressSpace.Unmap.
+func (a *addressSpace) Unmap(addr, length uintptr) error {
+	if err := a.checkRange(addr, length); err != nil {
+		return err
+	}
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	if _, err := a.inject(unix.SYS_MUNMAP, addr, length); err != nil {
+		return err
+	}
+	a.maps.remove(addr, addr+length)
+	return nil
+}
+
+// Protect implements platform.AddressSpace.Protect. mprotect stops at the first hole
+// (ENOMEM), so each mapped piece is changed by itself.
+func (a *addressSpace) Protect(addr, length uintptr, at platform.AccessType) error {
+	if err := a.checkRange(addr, length); err != nil {
+		return err
+	}
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	for _, s := range a.maps.within(addr, addr+length) {
+		if s.at == at {
+			continue
+		}
+		if _, err := a.inject(unix.SYS_MPROTECT, s.start, s.end-s.start, uintptr(at.Prot())); err != nil {
+			return err
+		}
+		a.maps.add(s.start, s.end, at)
+	}
+	return nil
+}
+
+// inject runs a memory system call in the address space: on the calling OS thread's own
+// stub thread when it has one (a task handling its own fault: no goroutine switch), else
+// on the control stub through the factory.
+func (a *addressSpace) inject(nr uintptr, args ...uintptr) (uintptr, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	a.threadsMu.Lock()
+	dead, t := a.dead, a.threads[unix.Gettid()]
+	a.threadsMu.Unlock()
+	if dead != nil {
+		return 0, dead
+	}
+	var r uintptr
+	var err error
+	if t != nil {
+		r, err = t.syscall(siteSyscall, nr, args...)
+	} else {
+		a.p.factory.do(func() { r, err = a.control.syscall(siteSyscall, nr, args...) })
+	}
+	if died := (*errStubDied)(nil); errors.As(err, &died) {
+		return 0, a.die(err)
+	}
+	return r, err
+}
+
+// threadFor returns the stub thread traced by the calling OS thread (tid), making one
+// if there is none: the control stub clones it (on the factory), and this thread seizes
+// it. The caller is locked to its OS thread.
+func (a *addressSpace) threadFor(tid int) (*thread, error) {
+	a.threadsMu.Lock()
+	dead, t := a.dead, a.threads[tid]
+	a.threadsMu.Unlock()
+	if dead != nil {
+		return nil, dead
+	}
+	if t != nil {
+		return t, nil
+	}
+	var newTid int
+	var err error
+	a.p.factory.do(func() { newTid, err = cloneStub(a.control, true) })
+	if err != nil {
+		return nil, a.die(err)
+	}
+	if t, err = seize(newTid); err != nil {
+		unix.Kill(newTid, unix.SIGKILL)
+		return nil, a.die(err)
+	}
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	if a.dead != nil { // released meanwhile
+		go t.kill()
+		return nil, a.dead
+	}
+	a.threads[tid] = t
+	return t, nil
+}
+
+// die marks the address space dead for cause and kills its stubs: once one stub is
+// lost, the memory the others share can't be trusted to be what the Sentry mapped.
+func (a *addressSpace) die(cause error) error {
+	a.threadsMu.Lock()
+	if a.dead == nil {
+		a.dead = fmt.Errorf("%w: %v", platform.ErrAddressSpaceDead, cause)
+		a.killLocked()
+	}
+	err := a.dead
+	a.threadsMu.Unlock()
+	return err
+}
+
+// Release implements platform.AddressSpace.Release.
+func (a *addressSpace) Release() {
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	if a.dead == nil {
+		a.dead = fmt.Errorf("%w: released", platform.ErrAddressSpaceDead)
+		a.killLocked()
+	}
+}
+
+// killLocked kills and reaps every stub of the address space. Any Sentry thread may reap
+// a tracee of any other (wait4 without __WNOTHREAD looks at the whole thread group's
+// tracees); a tracer blocked in wait4 for one of them gets ECHILD or the death.
+func (a *addressSpace) killLocked() {
+	for _, t := range a.threads {
+		unix.Kill(t.tid, unix.SIGKILL)
+	}
+	unix.Kill(a.control.tid, unix.SIGKILL)
+	for _, t := range a.threads {
+		t.kill()
+	}
+	a.control.kill()
+	a.threads = nil
+	a.p.forget(a)
+}
+
+// faultAccess tells what kind of access faulted at addr. ptrace shows the tracer the
+// signal but not the page-fault error code, so the access is inferred from what the
+// platform mapped there (mapMu must not be held):
+//
+//   - an instruction fetch: addr is on rip's page, or it is the first byte of the next
+//     page and within the 15 bytes an instruction can span (an instruction straddling a
+//     page boundary faults at the first byte it can't fetch);
+//   - SEGV_MAPERR, nothing mapped: a read. If it was a write, the Sentry maps the page
+//     and the retry faults again with SEGV_ACCERR on a page without write access;
+//   - SEGV_ACCERR: the first access the mapping lacks, in the order read, write (x86
+//     makes every readable page executable-on-fetch only with PROT_EXEC, handled above).
+func (a *addressSpace) faultAccess(si *arch.SignalInfo, rip uintptr) platform.AccessType {
+	addr := si.Addr()
+	fetch := addr/pageSize == rip/pageSize || addr%pageSize == 0 && addr > rip && addr-rip < 15
+	a.mapMu.Lock()
+	at, mapped := a.maps.lookup(addr)
+	a.mapMu.Unlock()
+	switch {
+	case fetch && (!mapped || !at.Execute):
+		return platform.AccessType{Execute: true}
+	case !mapped || !at.Read || si.Signo == int32(unix.SIGBUS):
+		return platform.Read
+	case !at.Write:
+		return platform.AccessType{Write: true}
+	}
+	return platform.Read
+}

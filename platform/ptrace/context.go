@@ -1,0 +1,179 @@
+package ptrace
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/arch"
+)
+
+// context is a platform.Context: one application thread, run on the stub thread that
+// the calling OS thread traces in the address space it switches into.
+type context struct {
+	p *Platform
+
+	// interrupted is set by Interrupt and consumed by Switch. running is the stub
+	// thread a Switch is running, or 0. Interrupt sets interrupted, then reads running;
+	// Switch sets running, then reads interrupted: one of them always sees the other.
+	interrupted atomic.Bool
+	running     atomic.Int64
+}
+
+var _ platform.Context = (*context)(nil)
+
+// interruptSignal stops a running stub thread. SIGSTOP can't be blocked, caught or
+// ignored by anything in the stub, and a stray one (an interrupt that arrives after its
+// Switch returned) is recognised by the cleared flag and discarded.
+const interruptSignal = unix.SIGSTOP
+
+// Interrupt implements platform.Context.Interrupt.
+func (c *context) Interrupt() {
+	c.interrupted.Store(true)
+	if tid := c.running.Load(); tid != 0 {
+		unix.Tgkill(int(tid), int(tid), interruptSignal)
+	}
+}
+
+// Release implements platform.Context.Release.
+func (c *context) Release() {}
+
+// Switch implements platform.Context.Switch.
+func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Event, error) {
+	a, ok := as.(*addressSpace)
+	if !ok || a.p != c.p {
+		return platform.Event{}, fmt.Errorf("ptrace: Switch into a foreign address space %T", as)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t, err := a.threadFor(unix.Gettid())
+	if err != nil {
+		return platform.Event{}, err
+	}
+
+	c.running.Store(int64(t.tid))
+	defer c.running.Store(0)
+	if c.interrupted.Swap(false) {
+		return platform.Event{Kind: platform.EventInterrupt}, nil
+	}
+	t.bind()
+	if err := c.load(t, st); err != nil {
+		return platform.Event{}, c.failed(a, t, err)
+	}
+	if err := ptrace(unix.PTRACE_SYSEMU, t.tid, 0, 0); err != nil {
+		return platform.Event{}, c.failed(a, t, t.lost(err))
+	}
+	for {
+		ws, err := t.wait()
+		if err != nil {
+			return platform.Event{}, c.failed(a, t, err)
+		}
+		ev, done, err := c.classify(a, t, ws, st)
+		if err != nil {
+			return platform.Event{}, c.failed(a, t, err)
+		}
+		if done {
+			if err := c.save(t, st); err != nil {
+				return platform.Event{}, c.failed(a, t, err)
+			}
+			return ev, nil
+		}
+		// Not for the Sentry (a stale interrupt, a stop of ours): run on.
+		if err := ptrace(unix.PTRACE_SYSEMU, t.tid, 0, 0); err != nil {
+			return platform.Event{}, c.failed(a, t, t.lost(err))
+		}
+	}
+}
+
+// classify turns a stop into an event, or done=false for a stop to run past.
+func (c *context) classify(a *addressSpace, t *thread, ws unix.WaitStatus, st *arch.State) (ev platform.Event, done bool, err error) {
+	sig := ws.StopSignal()
+	switch {
+	case sig == unix.SIGTRAP|0x80:
+		return platform.Event{Kind: platform.EventSyscall}, true, nil
+	case ws.TrapCause() == unix.PTRACE_EVENT_STOP:
+		// A group-stop (a stop signal from outside, already reported): run on.
+		return ev, false, nil
+	case sig == interruptSignal:
+		if c.interrupted.Swap(false) {
+			return platform.Event{Kind: platform.EventInterrupt}, true, nil
+		}
+		return ev, false, nil
+	}
+	if err := getSiginfo(t.tid, &ev.Info); err != nil {
+		return ev, false, t.lost(err)
+	}
+	ev.Kind = platform.EventSignal
+	code := ev.Info.Code
+	if sig == unix.SIGSEGV && (code == arch.SEGV_MAPERR || code == arch.SEGV_ACCERR) ||
+		sig == unix.SIGBUS && (code == arch.BUS_ADRERR || code == arch.BUS_OBJERR) {
+		var regs arch.Registers
+		if err := getRegs(t.tid, &regs); err != nil {
+			return ev, false, t.lost(err)
+		}
+		ev.Kind = platform.EventFault
+		ev.Addr = ev.Info.Addr()
+		ev.Access = a.faultAccess(&ev.Info, uintptr(regs.Rip))
+	}
+	return ev, true, nil
+}
+
+// load puts st into the stopped stub thread t.
+func (c *context) load(t *thread, st *arch.State) error {
+	regs := st.Regs
+	// Not in a system call as far as the host is concerned: the host must never restart
+	// one on the way out (the Sentry restarts system calls itself).
+	regs.Orig_rax = ^uint64(0)
+	if err := setRegs(t.tid, &regs); err != nil {
+		return t.lost(err)
+	}
+	if len(st.FP) != c.p.fpSize {
+		st.FP = resizeFP(st.FP, c.p.fpSize)
+	}
+	if t.fpOwner == st && bytes.Equal(t.fpImage, st.FP) {
+		return nil // the thread still holds exactly these FP registers
+	}
+	t.fpOwner = nil
+	if err := setFP(t.tid, st.FP); err != nil {
+		return t.lost(err)
+	}
+	return nil
+}
+
+// save reads the stopped stub thread t's registers into st.
+func (c *context) save(t *thread, st *arch.State) error {
+	if err := getRegs(t.tid, &st.Regs); err != nil {
+		return t.lost(err)
+	}
+	if _, err := getFP(t.tid, st.FP); err != nil {
+		return t.lost(err)
+	}
+	t.fpOwner = st
+	t.fpImage = append(t.fpImage[:0], st.FP...)
+	return nil
+}
+
+// failed ends a Switch that lost its stub: the address space is dead.
+func (c *context) failed(a *addressSpace, t *thread, err error) error {
+	if died := (*errStubDied)(nil); errors.As(err, &died) {
+		return a.die(err)
+	}
+	// Anything else (the kernel refused the registers) leaves the stub in an unknown
+	// state: it can't be trusted either.
+	return a.die(fmt.Errorf("stub %d: %w", t.tid, err))
+}
+
+// resizeFP returns an XSAVE area of size n holding what f holds.
+func resizeFP(f arch.FPState, n int) arch.FPState {
+	if len(f) < 576 {
+		return arch.NewFPStateSized(n)
+	}
+	g := arch.NewFPStateSized(n)
+	copy(g, f)
+	return g
+}

@@ -1,0 +1,118 @@
+package ptrace
+
+import (
+	"fmt"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// factory is a goroutine locked to its own OS thread that traces the template stub and
+// the control stub of every address space. Work that needs those stubs (a new address
+// space, a new stub thread, a mapping change made from a thread with no stub of its
+// own) is sent to it as a function and runs there, one at a time.
+type factory struct {
+	reqs chan func()
+	done chan struct{}
+}
+
+func startFactory() *factory {
+	f := &factory{reqs: make(chan func()), done: make(chan struct{})}
+	go f.loop()
+	return f
+}
+
+func (f *factory) loop() {
+	// Stay locked until the end: when this goroutine returns while locked, the Go
+	// runtime ends the thread, and PTRACE_O_EXITKILL kills whatever it traced.
+	runtime.LockOSThread()
+	defer close(f.done)
+	for fn := range f.reqs {
+		fn()
+	}
+}
+
+// do runs fn on the factory's thread and waits for it.
+func (f *factory) do(fn func()) {
+	ran := make(chan struct{})
+	f.reqs <- func() { fn(); close(ran) }
+	<-ran
+}
+
+func (f *factory) stop() {
+	close(f.reqs)
+	<-f.done
+}
+
+// newTemplate forks the Sentry into a template stub and makes it one: it unmaps
+// everything but the stub region, closes every file but the memory file, ignores
+// SIGCHLD, and installs the stub's seccomp filter. It runs on the factory's thread.
+func newTemplate(memfd int) (*thread, error) {
+	prog, err := stubFilter(stubBase, memfd)
+	if err != nil {
+		return nil, err
+	}
+	if len(prog) > maxFilterLen {
+		return nil, fmt.Errorf("stub filter has %d instructions, the data page holds %d", len(prog), maxFilterLen)
+	}
+	forkMu.Lock()
+	layoutData(stubData, stubBase, prog)
+	pid, errno := forkTemplate()
+	forkMu.Unlock()
+	if errno != 0 {
+		return nil, fmt.Errorf("forking the template stub: %w", errno)
+	}
+	t, err := seize(pid)
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return nil, err
+	}
+	steps := []struct {
+		what string
+		nr   uintptr
+		args []uintptr
+	}{
+		{"unmapping below the stub", unix.SYS_MUNMAP, []uintptr{0, stubBase}},
+		{"unmapping above the stub", unix.SYS_MUNMAP, []uintptr{stubBase + stubSize, maxStubEnd - (stubBase + stubSize)}},
+		{"closing files below the memory file", unix.SYS_CLOSE_RANGE, []uintptr{0, uintptr(memfd) - 1, 0}},
+		{"closing files above the memory file", unix.SYS_CLOSE_RANGE, []uintptr{uintptr(memfd) + 1, ^uintptr(0) >> 32, 0}},
+		{"ignoring SIGCHLD", unix.SYS_RT_SIGACTION, []uintptr{uintptr(unix.SIGCHLD), stubBase + pageSize + dataSigaction, 0, 8}},
+		{"setting no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
+		{"installing the seccomp filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubBase + pageSize + dataFprog}},
+	}
+	for _, s := range steps {
+		if s.nr == unix.SYS_MUNMAP && s.args[1] == 0 || s.nr == unix.SYS_CLOSE_RANGE && s.args[0] == 0 && memfd == 0 {
+			continue // an empty range
+		}
+		if _, err := t.syscall(siteSyscall, s.nr, s.args...); err != nil {
+			t.kill()
+			return nil, fmt.Errorf("template stub %d: %s: %w", pid, s.what, err)
+		}
+	}
+	return t, nil
+}
+
+// cloneStub makes the stopped stub t clone a new stub: a new process with a copy of
+// t's address space (a new address space), or, with shareVM, a new process sharing it
+// (a new thread of t's address space). The new stub stops itself and waits, untraced,
+// for its tracer to seize it.
+func cloneStub(t *thread, shareVM bool) (int, error) {
+	flags := cloneNewAddressSpace
+	if shareVM {
+		flags = cloneNewThread
+	}
+	tid, err := t.syscall(siteClone, unix.SYS_CLONE, flags, 0, 0, 0, 0)
+	if err != nil {
+		return 0, fmt.Errorf("clone in stub %d: %w", t.tid, err)
+	}
+	return int(tid), nil
+}
+
+// Clone flags of new stubs. Stub threads are processes of their own (no CLONE_THREAD),
+// so that stopping one never stops its siblings; they share memory (CLONE_VM) and the
+// file table holding the memory file (CLONE_FILES). Dead stubs are reaped by the
+// kernel: their parent ignores SIGCHLD.
+const (
+	cloneNewAddressSpace = uintptr(unix.SIGCHLD)
+	cloneNewThread       = uintptr(unix.CLONE_VM | unix.CLONE_FILES | unix.SIGCHLD)
+)

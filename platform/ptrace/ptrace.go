@@ -1,0 +1,210 @@
+// Package ptrace is the reference platform: application code runs in stub processes
+// that the Sentry controls with ptrace(2). It works on any Linux host and is simple, and
+// slow: every system call is a stop of the stub and a wake-up of its tracer, a
+// cross-process switch.
+//
+// # Stubs
+//
+// A stub process holds an application address space and nothing of the Sentry but the
+// stub region: two pages at a fixed address just below the top of the user address space
+// (stub.go), the same in every process because every stub descends from the Sentry by
+// fork. At start, the factory goroutine (locked to its own OS thread) forks the Sentry
+// once, without exec (fork_unsafe.go); the child stops itself, the factory seizes it and
+// makes it execute system calls at the stub's sites to unmap everything but the stub
+// region, close every file but the memory file, ignore SIGCHLD and install the stub's
+// seccomp filter (filter.go). That is the template. A new address space is a stub
+// cloned from the template (its control stub, traced by the factory); a new thread of an
+// address space is a stub cloned from the control stub with CLONE_VM. A new stub stops
+// itself with SIGSTOP, and the Sentry thread that will trace it seizes it.
+//
+// Application memory is the memory file (a memfd): MapFile makes a stub thread execute
+// mmap(MAP_SHARED|MAP_FIXED) of a range of it, so the Sentry's own mapping of the file
+// sees every byte the application writes. A memory system call runs on the calling OS
+// thread's own stub thread in that address space when it has one (a task handling its own
+// page fault), else on the control stub through the factory.
+//
+// # Threads and tracers
+//
+// ptrace requests come only from the tracer thread, so each Sentry OS thread that switches
+// into an address space gets a stub thread of its own, traced by it (addressSpace.threadFor).
+// Stub threads are separate processes sharing memory (no CLONE_THREAD), so a stop of one
+// never stops another. Contexts should be used from goroutines locked to their OS threads;
+// Switch locks for its own duration in any case.
+//
+// # Switch
+//
+// Switch loads the registers and XSAVE state, resumes the stub thread with PTRACE_SYSEMU
+// and waits. A system call stops at entry and is never executed by the host; a fault or
+// signal stops at delivery and is discarded (the Sentry decides what the application
+// sees); Interrupt sends SIGSTOP, which a flag distinguishes from a stale one. The access
+// type of a fault is inferred (addressSpace.faultAccess): ptrace does not show the
+// page-fault error code.
+//
+// # Lifetime
+//
+// Every stub is seized with PTRACE_O_EXITKILL: when its tracer thread exits, and so when
+// the Sentry dies, the kernel kills it. The template also has PR_SET_PDEATHSIG. Stubs'
+// parents ignore SIGCHLD, so dead stubs are reaped by the kernel once their tracer has
+// waited for them. A stub killed from outside turns into ErrAddressSpaceDead from
+// Switch or the mapping call that finds it, and the rest of its address space is killed.
+//
+// Lock order: Platform.mu, then addressSpace.mapMu, then addressSpace.threadsMu.
+package ptrace
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+)
+
+// Platform is the ptrace platform over one memory file.
+type Platform struct {
+	memfd   int
+	factory *factory
+	fpSize  int // the kernel's XSAVE size (NT_X86_XSTATE)
+
+	// fileSize caches the memory file's size; it only grows.
+	fileSize atomic.Uint64
+
+	mu       sync.Mutex
+	template *thread // traced by the factory
+	spaces   map[*addressSpace]struct{}
+	closed   bool
+}
+
+var _ platform.Platform = (*Platform)(nil)
+
+// New returns a ptrace platform whose address spaces map ranges of memfd, the memory file.
+// The caller keeps memfd open until Close.
+func New(memfd int) (*Platform, error) {
+	if _, err := mapStub(); err != nil {
+		return nil, fmt.Errorf("ptrace platform: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(memfd, &st); err != nil {
+		return nil, fmt.Errorf("ptrace platform: memory file: %w", err)
+	}
+	p := &Platform{memfd: memfd, factory: startFactory(), spaces: map[*addressSpace]struct{}{}}
+	p.fileSize.Store(uint64(st.Size))
+	var err error
+	p.factory.do(func() {
+		if p.template, err = newTemplate(memfd); err != nil {
+			return
+		}
+		buf := make([]byte, 64<<10)
+		if p.fpSize, err = getFP(p.template.tid, buf); err != nil {
+			err = fmt.Errorf("reading the XSAVE area of stub %d: %w", p.template.tid, err)
+			p.template.kill()
+		}
+	})
+	if err != nil {
+		p.factory.stop()
+		return nil, fmt.Errorf("ptrace platform: %w", err)
+	}
+	return p, nil
+}
+
+// Name implements platform.Platform.Name.
+func (*Platform) Name() string { return "ptrace" }
+
+// MinUserAddress implements platform.Platform.MinUserAddress: Linux's default
+// vm.mmap_min_addr.
+func (*Platform) MinUserAddress() uintptr { return 0x10000 }
+
+// MaxUserAddress implements platform.Platform.MaxUserAddress: the stub's base.
+func (*Platform) MaxUserAddress() uintptr { return stubBase }
+
+// FPStateSize is the size of the XSAVE area this platform loads and saves.
+func (p *Platform) FPStateSize() int { return p.fpSize }
+
+// NewContext implements platform.Platform.NewContext.
+func (p *Platform) NewContext() platform.Context { return &context{p: p} }
+
+// NewAddressSpace implements platform.Platform.NewAddressSpace. A template killed from
+// outside is replaced once.
+func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("ptrace platform: closed")
+	}
+	var ctl *thread
+	var err error
+	p.factory.do(func() {
+		var tid int
+		tid, err = cloneStub(p.template, false)
+		if died := (*errStubDied)(nil); errors.As(err, &died) {
+			p.template.kill()
+			if p.template, err = newTemplate(p.memfd); err != nil {
+				return
+			}
+			tid, err = cloneStub(p.template, false)
+		}
+		if err != nil {
+			return
+		}
+		if ctl, err = seize(tid); err != nil {
+			unix.Kill(tid, unix.SIGKILL)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ptrace platform: new address space: %w", err)
+	}
+	a := &addressSpace{p: p, control: ctl, threads: map[int]*thread{}}
+	p.spaces[a] = struct{}{}
+	return a, nil
+}
+
+// forget drops a dead address space. It is called with a.threadsMu held and must not
+// take p.mu while an address space is being created (p.mu is held then), so it uses
+// its own lock-free path: a deferred delete.
+func (p *Platform) forget(a *addressSpace) {
+	go func() {
+		p.mu.Lock()
+		delete(p.spaces, a)
+		p.mu.Unlock()
+	}()
+}
+
+// checkFileRange checks that fr lies within the memory file.
+func (p *Platform) checkFileRange(fr platform.FileRange) error {
+	if fr.End <= p.fileSize.Load() {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(p.memfd, &st); err != nil {
+		return fmt.Errorf("memory file: %w", err)
+	}
+	p.fileSize.Store(uint64(st.Size))
+	if fr.End > uint64(st.Size) {
+		return fmt.Errorf("%w: file range [%#x, %#x) is beyond the memory file's end %#x",
+			platform.ErrBadRange, fr.Start, fr.End, st.Size)
+	}
+	return nil
+}
+
+// Close implements platform.Platform.Close: it kills every stub, then ends the factory.
+func (p *Platform) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	spaces := make([]*addressSpace, 0, len(p.spaces))
+	for a := range p.spaces {
+		spaces = append(spaces, a)
+	}
+	p.mu.Unlock()
+	for _, a := range spaces {
+		a.Release()
+	}
+	p.template.kill()
+	p.factory.stop()
+	return nil
+}

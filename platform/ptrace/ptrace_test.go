@@ -1,0 +1,590 @@
+package ptrace
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/arch"
+)
+
+// Addresses the test programs use.
+const (
+	codeAddr = 0x400000
+	dataAddr = 0x500000
+	fileSize = 16 << 20
+)
+
+// env is a platform over a fresh memory file, with the test's own view of that file.
+type env struct {
+	p   *Platform
+	fd  int
+	mem []byte
+	off uint64 // next free file offset
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	fd, err := unix.MemfdCreate("moat-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Ftruncate(fd, fileSize); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := unix.Mmap(fd, 0, fileSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Close()
+		unix.Munmap(mem)
+		unix.Close(fd)
+	})
+	return &env{p: p, fd: fd, mem: mem}
+}
+
+// alloc returns n fresh pages of the memory file.
+func (e *env) alloc(n int) platform.FileRange {
+	fr := platform.FileRange{Start: e.off, End: e.off + uint64(n*pageSize)}
+	e.off = fr.End
+	return fr
+}
+
+// program maps code at codeAddr (r-x) in a new address space and returns it with a state
+// whose rip is at the code.
+func (e *env) program(t testing.TB, code []byte) (platform.AddressSpace, *arch.State, platform.FileRange) {
+	t.Helper()
+	as, err := e.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(as.Release)
+	fr := e.alloc(1)
+	copy(e.mem[fr.Start:], code)
+	if err := as.MapFile(codeAddr, fr, platform.ReadExec, false); err != nil {
+		t.Fatal(err)
+	}
+	st := arch.NewState()
+	st.Regs.Rip = codeAddr
+	return as, st, fr
+}
+
+// switchOnce runs one Switch on a locked OS thread.
+func switchOnce(t testing.TB, c platform.Context, as platform.AddressSpace, st *arch.State) platform.Event {
+	t.Helper()
+	ev, err := c.Switch(as, st)
+	if err != nil {
+		t.Fatalf("Switch: %v", err)
+	}
+	return ev
+}
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// Machine code pieces.
+var (
+	syscallInsn   = []byte{0x0f, 0x05}
+	movEax39      = []byte{0xb8, 0x27, 0x00, 0x00, 0x00}                   // mov $39,%eax (getpid)
+	movRaxToData  = []byte{0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00} // mov %rax,0x500000
+	jmpSelf       = []byte{0xeb, 0xfe}                                     // 1: jmp 1b
+	jmpBack4      = []byte{0xeb, 0xfc}                                     // jmp to 4 bytes back
+	ud2           = []byte{0x0f, 0x0b}
+	int3          = []byte{0xcc}
+	movapsXmm4Xm3 = []byte{0x0f, 0x28, 0xe3} // movaps %xmm3,%xmm4
+)
+
+// TestSyscallFaultInterrupt runs a program that makes a system call, writes to an
+// unmapped page and then loops, and checks each event and the registers at each.
+func TestSyscallFaultInterrupt(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	code := cat(movEax39, syscallInsn, movRaxToData, jmpSelf)
+	as, st, _ := e.program(t, code)
+	c := e.p.NewContext()
+	defer c.Release()
+	st.Regs.Rdi, st.Regs.Rsi, st.Regs.R10 = 11, 22, 44
+
+	// 1. The system call stops, unexecuted, with its number and arguments.
+	ev := switchOnce(t, c, as, st)
+	if ev.Kind != platform.EventSyscall {
+		t.Fatalf("first event = %v, want syscall", ev.Kind)
+	}
+	if nr := arch.SyscallNo(&st.Regs); nr != unix.SYS_GETPID {
+		t.Errorf("syscall number = %d, want %d", nr, unix.SYS_GETPID)
+	}
+	if a := arch.SyscallArgs(&st.Regs); a[0] != 11 || a[1] != 22 || a[3] != 44 {
+		t.Errorf("syscall args = %v", a)
+	}
+	if want := uint64(codeAddr + len(movEax39) + len(syscallInsn)); st.Regs.Rip != want {
+		t.Errorf("rip = %#x, want %#x", st.Regs.Rip, want)
+	}
+	arch.SetReturn(&st.Regs, 0xdeadbeef)
+
+	// 2. The store to the unmapped data page faults there.
+	ev = switchOnce(t, c, as, st)
+	if ev.Kind != platform.EventFault || ev.Addr != dataAddr {
+		t.Fatalf("second event = %+v, want a fault at %#x", ev, dataAddr)
+	}
+	if ev.Info.Signo != int32(unix.SIGSEGV) || ev.Info.Code != arch.SEGV_MAPERR {
+		t.Errorf("fault signal = %v", &ev.Info)
+	}
+	if !ev.Access.Read || ev.Access.Execute {
+		t.Errorf("access of a data fault on an unmapped page = %v, want a read", ev.Access)
+	}
+	faultRip := uint64(codeAddr + len(movEax39) + len(syscallInsn))
+	if st.Regs.Rip != faultRip {
+		t.Errorf("rip at fault = %#x, want %#x (the faulting instruction)", st.Regs.Rip, faultRip)
+	}
+
+	// 3. Map the page and go on: the store lands in the memory file, then the program
+	// loops until interrupted.
+	data := e.alloc(1)
+	if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		c.Interrupt()
+	}()
+	ev = switchOnce(t, c, as, st)
+	if ev.Kind != platform.EventInterrupt {
+		t.Fatalf("third event = %+v, want interrupt", ev)
+	}
+	loopRip := faultRip + uint64(len(movRaxToData))
+	if st.Regs.Rip != loopRip {
+		t.Errorf("rip when interrupted = %#x, want %#x (the loop)", st.Regs.Rip, loopRip)
+	}
+	if got := binary.LittleEndian.Uint64(e.mem[data.Start:]); got != 0xdeadbeef {
+		t.Errorf("memory file holds %#x, want the syscall's return value 0xdeadbeef", got)
+	}
+}
+
+// TestRegistersRoundTrip checks that every general register and the vector registers
+// reach the application and come back.
+func TestRegistersRoundTrip(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	as, st, _ := e.program(t, cat(movapsXmm4Xm3, syscallInsn))
+	c := e.p.NewContext()
+	r := &st.Regs
+	r.Rax, r.Rbx, r.Rdx, r.Rsi, r.Rdi, r.Rbp, r.Rsp = 1, 2, 3, 4, 5, 6, 7
+	r.R8, r.R9, r.R10, r.R12, r.R13, r.R14, r.R15 = 8, 9, 10, 12, 13, 14, 15
+	r.Fs_base = 0x7000_0000_1000
+	want := *r
+	pattern := []byte("0123456789abcdef")
+	copy(st.FP.XMM(3), pattern)
+
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		t.Fatalf("event = %v, want syscall", ev.Kind)
+	}
+	want.Orig_rax = 1 // the system call number: rax
+	want.Rax = ^uint64(unix.ENOSYS) + 1
+	want.Rip += uint64(len(movapsXmm4Xm3) + len(syscallInsn))
+	want.Rcx = want.Rip // the syscall instruction puts rip in rcx and rflags in r11
+	want.R11 = r.R11
+	want.Eflags = r.Eflags
+	if *r != want {
+		t.Errorf("registers after syscall:\n got %+v\nwant %+v", *r, want)
+	}
+	if !bytes.Equal(st.FP.XMM(4), pattern) {
+		t.Errorf("xmm4 = %q, want %q copied from xmm3", st.FP.XMM(4), pattern)
+	}
+}
+
+// TestFaultAccessTypes checks the access reported for an instruction fetch, a write to
+// a read-only page, and the other synchronous signals.
+func TestFaultAccessTypes(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	c := e.p.NewContext()
+
+	t.Run("fetch from unmapped page", func(t *testing.T) {
+		as, st, _ := e.program(t, jmpSelf)
+		st.Regs.Rip = 0x600000
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Addr != 0x600000 || !ev.Access.Execute {
+			t.Errorf("event = %+v, want an execute fault at 0x600000", ev)
+		}
+	})
+	t.Run("write to read-only page", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
+		if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); err != nil {
+			t.Fatal(err)
+		}
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Addr != dataAddr || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Write {
+			t.Errorf("event = %+v, want a write fault (SEGV_ACCERR) at %#x", ev, dataAddr)
+		}
+	})
+	t.Run("execute from non-executable page", func(t *testing.T) {
+		as, st, _ := e.program(t, jmpSelf)
+		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+		st.Regs.Rip = dataAddr
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Execute {
+			t.Errorf("event = %+v, want an execute fault (SEGV_ACCERR)", ev)
+		}
+	})
+	t.Run("protect removes write", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
+		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := as.Protect(dataAddr, 4*pageSize, platform.Read); err != nil {
+			t.Fatal(err) // a range with holes is fine
+		}
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || !ev.Access.Write {
+			t.Errorf("event = %+v, want a write fault after Protect", ev)
+		}
+	})
+	t.Run("unmap", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
+		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := as.Unmap(dataAddr, pageSize); err != nil {
+			t.Fatal(err)
+		}
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Info.Code != arch.SEGV_MAPERR {
+			t.Errorf("event = %+v, want SEGV_MAPERR after Unmap", ev)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		code []byte
+		sig  unix.Signal
+	}{
+		{"ud2 raises SIGILL", ud2, unix.SIGILL},
+		{"int3 raises SIGTRAP", int3, unix.SIGTRAP},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as, st, _ := e.program(t, tc.code)
+			ev := switchOnce(t, c, as, st)
+			if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(tc.sig) {
+				t.Errorf("event = %+v, want signal %v", ev, tc.sig)
+			}
+		})
+	}
+}
+
+// TestInterruptBeforeSwitch: an Interrupt with no Switch running makes the next one
+// return at once, so a wake-up is never lost.
+func TestInterruptBeforeSwitch(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	as, st, _ := e.program(t, jmpSelf)
+	c := e.p.NewContext()
+	c.Interrupt()
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
+		t.Fatalf("event = %v, want interrupt", ev.Kind)
+	}
+	if st.Regs.Rip != codeAddr {
+		t.Errorf("rip moved to %#x though nothing ran", st.Regs.Rip)
+	}
+	// The flag is consumed: the next Switch runs until a new interrupt.
+	go func() { time.Sleep(20 * time.Millisecond); c.Interrupt() }()
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
+		t.Fatalf("event = %v, want interrupt", ev.Kind)
+	}
+}
+
+// TestThreadsShareAddressSpace runs several threads in one address space, each on its
+// own OS thread: they see each other's memory and keep their own registers.
+func TestThreadsShareAddressSpace(t *testing.T) {
+	e := newEnv(t)
+	// Each thread: store rdi to its slot (rsi), make a system call, loop.
+	// mov %rdi,(%rsi); syscall; jmp back
+	code := []byte{0x48, 0x89, 0x3e, 0x0f, 0x05, 0xeb, 0xf9}
+	as, _, _ := e.program(t, code)
+	data := e.alloc(1)
+	if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+		t.Fatal(err)
+	}
+	const threads, rounds = 4, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, threads)
+	for i := 0; i < threads; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c := e.p.NewContext()
+			st := arch.NewState()
+			st.Regs.Rip = codeAddr
+			for r := 0; r < rounds; r++ {
+				st.Regs.Rdi = uint64(i*1000 + r)
+				st.Regs.Rsi = uint64(dataAddr + 8*i)
+				ev, err := c.Switch(as, st)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if ev.Kind != platform.EventSyscall || st.Regs.Rdi != uint64(i*1000+r) {
+					errs <- errors.New("wrong event or registers from another thread")
+					return
+				}
+				st.Regs.Rip = codeAddr
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i := 0; i < threads; i++ {
+		if got := binary.LittleEndian.Uint64(e.mem[data.Start+uint64(8*i):]); got != uint64(i*1000+rounds-1) {
+			t.Errorf("thread %d's slot = %d, want %d", i, got, i*1000+rounds-1)
+		}
+	}
+}
+
+// TestBadRanges: mappings outside the application's range, over the stub, misaligned or
+// beyond the memory file are refused, and nothing is mapped.
+func TestBadRanges(t *testing.T) {
+	e := newEnv(t)
+	as, err := e.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Release()
+	max := e.p.MaxUserAddress()
+	page := platform.FileRange{Start: 0, End: pageSize}
+	for _, tc := range []struct {
+		name string
+		addr uintptr
+		fr   platform.FileRange
+	}{
+		{"below the minimum address", 0, page},
+		{"over the stub", max, page},
+		{"straddling the limit", max - pageSize, platform.FileRange{Start: 0, End: 2 * pageSize}},
+		{"wrapping around", ^uintptr(0) - pageSize + 1, page},
+		{"misaligned address", codeAddr + 1, page},
+		{"misaligned file offset", codeAddr, platform.FileRange{Start: 1, End: pageSize + 1}},
+		{"empty file range", codeAddr, platform.FileRange{Start: pageSize, End: pageSize}},
+		{"beyond the memory file", codeAddr, platform.FileRange{Start: fileSize, End: fileSize + pageSize}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := as.MapFile(tc.addr, tc.fr, platform.ReadWrite, false)
+			if !errors.Is(err, platform.ErrBadRange) {
+				t.Errorf("MapFile(%#x, %+v) = %v, want ErrBadRange", tc.addr, tc.fr, err)
+			}
+		})
+	}
+	if err := as.Unmap(max, pageSize); !errors.Is(err, platform.ErrBadRange) {
+		t.Errorf("Unmap of the stub = %v, want ErrBadRange", err)
+	}
+	if err := as.Protect(codeAddr, 0, platform.Read); !errors.Is(err, platform.ErrBadRange) {
+		t.Errorf("Protect of nothing = %v, want ErrBadRange", err)
+	}
+	if segs := as.(*addressSpace).maps.segs; len(segs) != 0 {
+		t.Errorf("bad calls left mappings: %v", segs)
+	}
+}
+
+// TestStubKilledFromOutside: a stub thread killed by someone else makes Switch and the
+// mapping calls fail with ErrAddressSpaceDead, without hanging; the rest of the address
+// space is killed.
+func TestStubKilledFromOutside(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	as, st, _ := e.program(t, cat(syscallInsn, jmpSelf))
+	c := e.p.NewContext()
+	switchOnce(t, c, as, st)
+	a := as.(*addressSpace)
+	stub := a.threads[unix.Gettid()].tid
+	ctl := a.control.tid
+
+	go func() { time.Sleep(50 * time.Millisecond); unix.Kill(stub, unix.SIGKILL) }()
+	_, err := c.Switch(as, st)
+	if !errors.Is(err, platform.ErrAddressSpaceDead) {
+		t.Fatalf("Switch after the stub was killed = %v, want ErrAddressSpaceDead", err)
+	}
+	if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); !errors.Is(err, platform.ErrAddressSpaceDead) {
+		t.Errorf("MapFile in a dead address space = %v, want ErrAddressSpaceDead", err)
+	}
+	waitGone(t, ctl)
+	// The platform goes on: a new address space works.
+	as2, st2, _ := e.program(t, syscallInsn)
+	if ev := switchOnce(t, c, as2, st2); ev.Kind != platform.EventSyscall {
+		t.Errorf("event in a new address space = %v", ev.Kind)
+	}
+}
+
+// TestControlStubKilled: killing the stub that serves mapping calls is seen by the next
+// mapping call.
+func TestControlStubKilled(t *testing.T) {
+	e := newEnv(t)
+	as, err := e.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Release()
+	unix.Kill(as.(*addressSpace).control.tid, unix.SIGKILL)
+	if err := as.MapFile(codeAddr, e.alloc(1), platform.Read, false); !errors.Is(err, platform.ErrAddressSpaceDead) {
+		t.Errorf("MapFile = %v, want ErrAddressSpaceDead", err)
+	}
+}
+
+// TestTemplateKilled: a template stub killed from outside is replaced.
+func TestTemplateKilled(t *testing.T) {
+	e := newEnv(t)
+	old := e.p.template.tid
+	unix.Kill(old, unix.SIGKILL)
+	as, err := e.p.NewAddressSpace()
+	if err != nil {
+		t.Fatalf("NewAddressSpace after the template died: %v", err)
+	}
+	as.Release()
+	if e.p.template.tid == old {
+		t.Error("template was not replaced")
+	}
+	waitGone(t, old) // and the dead one was reaped
+}
+
+// TestStubFilterKills: the stub's seccomp filter kills it for a system call it does not
+// allow, for an allowed one made from the wrong site, and for disallowed arguments.
+func TestStubFilterKills(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name string
+		site uintptr
+		nr   uintptr
+		args []uintptr
+	}{
+		{"getuid", siteSyscall, unix.SYS_GETUID, nil},
+		{"openat", siteSyscall, unix.SYS_OPENAT, []uintptr{0, 0, 0}},
+		{"mmap from the clone site", siteClone, unix.SYS_MMAP, []uintptr{codeAddr, pageSize, 1, unix.MAP_SHARED | unix.MAP_FIXED, uintptr(e.fd), 0}},
+		{"mmap of another file", siteSyscall, unix.SYS_MMAP, []uintptr{codeAddr, pageSize, 1, unix.MAP_SHARED | unix.MAP_FIXED, uintptr(e.fd) + 1, 0}},
+		{"anonymous mmap", siteSyscall, unix.SYS_MMAP, []uintptr{codeAddr, pageSize, 1, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_FIXED, ^uintptr(0), 0}},
+		{"clone with other flags", siteClone, unix.SYS_CLONE, []uintptr{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND, 0}},
+		{"kill with SIGKILL", siteKill, unix.SYS_KILL, []uintptr{1, uintptr(unix.SIGKILL)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as, err := e.p.NewAddressSpace()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer as.Release()
+			ctl := as.(*addressSpace).control
+			e.p.factory.do(func() { _, err = ctl.syscall(tc.site, tc.nr, tc.args...) })
+			var died *errStubDied
+			if !errors.As(err, &died) || !died.status.Signaled() || died.status.Signal() != unix.SIGSYS {
+				t.Errorf("%s: err = %v, want the stub killed by SIGSYS", tc.name, err)
+			}
+		})
+	}
+}
+
+// TestStubHasNothingButItsRegion: a fresh stub maps only the stub region, and its only
+// open file is the memory file.
+func TestStubHasNothingButItsRegion(t *testing.T) {
+	e := newEnv(t)
+	as, err := e.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Release()
+	pid := as.(*addressSpace).control.tid
+	maps, err := os.ReadFile("/proc/" + itoa(pid) + "/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(maps), []byte("\n"))
+	for _, l := range lines {
+		if bytes.Contains(l, []byte("[vsyscall]")) {
+			continue // above the user address space; can't be unmapped
+		}
+		var lo, hi uint64
+		if _, err := fmtSscanf(string(l), &lo, &hi); err != nil || lo < uint64(stubBase) || hi > uint64(stubBase+stubSize) {
+			t.Errorf("stub maps %s outside the stub region [%#x, %#x)", l, stubBase, stubBase+stubSize)
+		}
+	}
+	fds, err := os.ReadDir("/proc/" + itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fds) != 1 || fds[0].Name() != itoa(e.fd) {
+		t.Errorf("stub's open files = %v, want only the memory file %d", fds, e.fd)
+	}
+}
+
+// TestExitKill: a stub thread dies with the OS thread that traces it.
+func TestExitKill(t *testing.T) {
+	e := newEnv(t)
+	as, _, _ := e.program(t, syscallInsn)
+	tids := make(chan int)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		c := e.p.NewContext()
+		st := arch.NewState()
+		st.Regs.Rip = codeAddr
+		if _, err := c.Switch(as, st); err != nil {
+			t.Error(err)
+		}
+		a := as.(*addressSpace)
+		a.threadsMu.Lock()
+		tids <- a.threads[unix.Gettid()].tid
+		a.threadsMu.Unlock()
+	}()
+	waitGone(t, <-tids)
+}
+
+func waitGone(t testing.TB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if unix.Kill(pid, 0) == unix.ESRCH {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Errorf("process %d still exists", pid)
+}
+
+// BenchmarkSwitchSyscall is one trapped system call round trip: Switch → syscall event →
+// Switch, the platform's cost of a getpid.
+func BenchmarkSwitchSyscall(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(b)
+	as, st, _ := e.program(b, cat(movEax39, syscallInsn, []byte{0xeb, 0xf9})) // loop: getpid
+	c := e.p.NewContext()
+	switchOnce(b, c, as, st) // the first Switch makes the stub thread
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Switch(as, st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkNativeGetpid is the same system call made natively, for the ratio.
+func BenchmarkNativeGetpid(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+	}
+}
