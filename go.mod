@@ -6,3 +6,5 @@ require (
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
 )
+
+require github.com/google/subcommands v1.2.0

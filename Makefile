@@ -1,0 +1,40 @@
+# Moat's whole build: the Go toolchain, gcc and make. Run as root on Debian.
+#
+#   make build    static binaries into bin/
+#   make test     every test (installs what it needs first)
+#   make bench    in-sandbox costs as ratios to native, measured in this run
+#   make install  bin/runsc into $(PREFIX)/bin
+#   make lint     gofmt and go vet
+
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+PREFIX  ?= /usr/local
+BUILD   ?= build
+export CGO_ENABLED := 0
+
+.PHONY: all build test unit deps bench install lint clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o bin/ ./runsc
+
+# deps installs the host packages the tests use, once.
+deps:
+	@command -v gcc >/dev/null || (apt-get update && apt-get install -y gcc libc6-dev)
+
+test: deps lint build
+	$(GO) test -count=1 -timeout 30m ./...
+
+bench: deps
+	$(GO) run ./test/bench/cmd/moatbench -builddir $(BUILD)/bench
+
+install: build
+	install -D -m 0755 bin/runsc $(PREFIX)/bin/runsc
+
+lint:
+	@out=$$($(shell dirname $(GO))/gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin $(BUILD)

@@ -1,0 +1,39 @@
+// Package config holds runsc's global flags, as runc and gVisor's runsc take them, and
+// checks them before any subcommand runs.
+package config
+
+import (
+	"flag"
+	"fmt"
+)
+
+// Config is the global configuration of one runsc invocation.
+type Config struct {
+	Root     string // state directory
+	Platform string // ptrace (systrap and kvm come later)
+	Debug    bool
+	Strace   bool
+}
+
+// Platforms are the values --platform takes.
+var Platforms = []string{"ptrace"}
+
+// Register defines the global flags on fs and returns the Config they fill.
+func Register(fs *flag.FlagSet) *Config {
+	c := &Config{}
+	fs.StringVar(&c.Root, "root", "/run/runsc", "directory holding the state of containers")
+	fs.StringVar(&c.Platform, "platform", "ptrace", "how application code is run: ptrace")
+	fs.BoolVar(&c.Debug, "debug", false, "log debug messages")
+	fs.BoolVar(&c.Strace, "strace", false, "print every system call of the application")
+	return c
+}
+
+// Validate checks the flags' values.
+func (c *Config) Validate() error {
+	for _, p := range Platforms {
+		if c.Platform == p {
+			return nil
+		}
+	}
+	return fmt.Errorf("--platform=%q: unknown platform (have %v)", c.Platform, Platforms)
+}

@@ -1,0 +1,195 @@
+// Command moatbench measures the one-round-trip cost of the bare mechanisms a
+// gVisor-style sandbox can be built on (ptrace, seccomp traps, KVM exits,
+// futexes, shared memory) and of Moat's own Go benchmarks, and prints them as
+// ratios to a native getpid measured in the same run on the same machine.
+//
+// Usage (from the repository root; `make bench` does this):
+//
+//	go run ./test/bench/cmd/moatbench -builddir build/bench
+//
+// It exits non-zero only when the tool itself fails (no C compiler, a
+// mechanism program that does not compile or crashes, ...), never because a
+// mechanism is unavailable on this machine.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func main() {
+	builddir := flag.String("builddir", "build/bench", "directory for the compiled mechanism programs (binaries newer than their source are reused)")
+	mechdir := flag.String("mechdir", "", "directory of the mechanism *.c programs (default: test/bench/mechanisms of this module)")
+	cc := flag.String("cc", envOr("CC", "gcc"), "C compiler")
+	iters := flag.Int("iters", 0, "iterations per timed run for every mechanism program (0: each program's own default)")
+	gobench := flag.String("gobench", "./platform/ptrace/", "comma- or space-separated Go packages whose benchmarks to run (\"\" for none)")
+	gobenchN := flag.Int("gobenchn", 10000, "iterations per Go benchmark (-benchtime=Nx)")
+	timeout := flag.Duration("timeout", 2*time.Minute, "time limit for each mechanism program")
+	gotimeout := flag.Duration("gotimeout", 10*time.Minute, "time limit for each go test run")
+	flag.Parse()
+	if flag.NArg() != 0 {
+		fatalf("unexpected arguments %q", flag.Args())
+	}
+
+	root := moduleRoot()
+	if *mechdir == "" {
+		if root == "" {
+			fatalf("cannot find the module root (go.mod); run from the repository or pass -mechdir")
+		}
+		*mechdir = filepath.Join(root, "test", "bench", "mechanisms")
+	}
+
+	ccPath, err := exec.LookPath(*cc)
+	if err != nil {
+		fatalf("C compiler: %v", err)
+	}
+	if err := os.MkdirAll(*builddir, 0o755); err != nil {
+		fatalf("%v", err)
+	}
+	srcs, err := mechSources(*mechdir)
+	if err != nil {
+		fatalf("%v", err)
+	}
+
+	failed := false
+	var rows []Result
+	var bins []string
+	for _, src := range srcs {
+		bin, err := compileMech(ccPath, src, *builddir)
+		if err != nil {
+			fatalf("compile: %v", err)
+		}
+		bins = append(bins, bin)
+	}
+	for _, bin := range bins {
+		name := filepath.Base(bin)
+		variants := [][]string{nil}
+		if sameCPUMechs[name] {
+			variants = append(variants, []string{"samecpu"})
+		}
+		for _, extra := range variants {
+			label := strings.Join(append([]string{name}, extra...), " ")
+			progress("running %s", label)
+			rs, err := runMech(bin, *iters, *timeout, extra...)
+			if err != nil {
+				failed = true
+				rows = append(rows, Result{Name: strings.ReplaceAll(label, " ", "_"), Status: Error, Note: err.Error()})
+				continue
+			}
+			rows = append(rows, rs...)
+		}
+	}
+
+	if pkgs := strings.FieldsFunc(*gobench, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }); len(pkgs) > 0 {
+		goTool, err := findGo()
+		if err != nil {
+			failed = true
+			rows = append(rows, Result{Name: "go", Status: Error, Note: err.Error()})
+		} else {
+			dir := root
+			if dir == "" {
+				dir = "."
+			}
+			for _, pkg := range pkgs {
+				progress("running go benchmarks of %s", pkg)
+				rows = append(rows, runGoBench(goTool, dir, pkg, *gobenchN, *gotimeout)...)
+			}
+		}
+	}
+
+	fmt.Printf("Moat bench: cost of one round trip; ratio = ns/op / native_getpid, both from this run\n\n")
+	writeTable(os.Stdout, rows)
+	fmt.Println()
+	if hasSameCPURow(rows) {
+		fmt.Printf("*_samecpu: both parties pinned to one CPU; without it the scheduler picks one CPU\nor two, which can change two-party figures several-fold between runs.\n")
+	}
+	fmt.Printf("All figures were measured in this run on this machine (%s).\nCompare ratios within one run, never absolute numbers across runs or machines.\n", machine())
+	if failed {
+		fmt.Fprintln(os.Stderr, "moatbench: some mechanism programs failed (see ERROR rows)")
+		os.Exit(1)
+	}
+}
+
+func hasSameCPURow(rs []Result) bool {
+	for _, r := range rs {
+		if strings.HasSuffix(r.Name, "_samecpu") {
+			return true
+		}
+	}
+	return false
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "moatbench: "+format+"\n", args...)
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "moatbench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// moduleRoot walks up from the working directory to the directory holding
+// go.mod, or returns "".
+func moduleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// findGo locates the go command: $PATH first, then $GOROOT/bin.
+func findGo() (string, error) {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p, nil
+	}
+	if gr := os.Getenv("GOROOT"); gr != "" {
+		p := filepath.Join(gr, "bin", "go")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("go command not found in $PATH or $GOROOT/bin")
+}
+
+// machine describes this machine in one line: OS/arch, CPUs, CPU model, kernel.
+func machine() string {
+	parts := []string{fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				parts = append(parts, strings.TrimSpace(v))
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		parts = append(parts, "Linux "+strings.TrimSpace(string(b)))
+	}
+	return strings.Join(parts, ", ")
+}
