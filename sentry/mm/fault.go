@@ -1,0 +1,110 @@
+package mm
+
+import (
+	"errors"
+	"io"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/arch"
+)
+
+// SegvError is a fault the application must get as SIGSEGV, with its si_code.
+type SegvError struct {
+	Addr uintptr
+	Code int32 // arch.SEGV_MAPERR or arch.SEGV_ACCERR
+}
+
+func (e *SegvError) Error() string {
+	if e.Code == arch.SEGV_ACCERR {
+		return "access not permitted at " + hex(e.Addr)
+	}
+	return "nothing mapped at " + hex(e.Addr)
+}
+
+// HandleFault resolves an application fault at addr for access at: it populates and
+// maps the page (and its untouched neighbours), or returns a *SegvError.
+func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.lookup(addr)
+	if !ok {
+		return &SegvError{Addr: addr, Code: arch.SEGV_MAPERR}
+	}
+	if !v.perms.SupersetOf(at) {
+		return &SegvError{Addr: addr, Code: arch.SEGV_ACCERR}
+	}
+	page := pageDown(addr)
+	if fr, ok := m.pages[page]; ok {
+		// Populated but not mapped (the platform lost it): map it again.
+		return m.as.MapFile(page, fr, v.perms, false)
+	}
+	return m.populate(v, page, true)
+}
+
+// populate allocates, fills and (with mapIt) maps the run of unpopulated pages around
+// page within v, at most faultAround pages, aligned to faultAround.
+func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
+	const span = faultAround * pageSize
+	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
+	start, end := page, page+pageSize
+	for start > lo && !m.populated(start-pageSize) {
+		start -= pageSize
+	}
+	for end < hi && !m.populated(end) {
+		end += pageSize
+	}
+	fr, err := m.mf.Allocate(uint64(end - start))
+	if err != nil {
+		return err
+	}
+	if v.file != nil {
+		if err := m.fill(v, start, m.mf.Slice(fr)); err != nil {
+			m.mf.Free(fr)
+			return err
+		}
+	}
+	if mapIt {
+		if err := m.as.MapFile(start, fr, v.perms, false); err != nil {
+			m.mf.Free(fr)
+			return err
+		}
+	}
+	for a := start; a < end; a += pageSize {
+		off := fr.Start + uint64(a-start)
+		m.pages[a] = platform.FileRange{Start: off, End: off + pageSize}
+	}
+	return nil
+}
+
+func (m *MemoryManager) populated(a uintptr) bool {
+	_, ok := m.pages[a]
+	return ok
+}
+
+// fill reads v's file bytes for the pages at start into dst; past v.fileEnd stays zero.
+func (m *MemoryManager) fill(v *vma, start uintptr, dst []byte) error {
+	n := uintptr(len(dst))
+	if start >= v.fileEnd {
+		return nil
+	}
+	if start+n > v.fileEnd {
+		n = v.fileEnd - start
+	}
+	_, err := v.file.ReadAt(dst[:n], int64(v.off+uint64(start-v.start)))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return unix.EIO
+	}
+	return nil
+}
+
+func hex(a uintptr) string {
+	const digits = "0123456789abcdef"
+	b := []byte("0x0000000000000000")
+	for i := 17; i >= 2; i-- {
+		b[i] = digits[a&0xf]
+		a >>= 4
+	}
+	return string(b)
+}

@@ -1,0 +1,194 @@
+// Package mm is an application address space as the Sentry keeps it: the virtual memory
+// areas (VMAs) the application has mapped, the memory-file pages that back the parts it
+// has touched, and the platform address space those pages are mapped into.
+//
+// Pages are populated on demand. When the application touches a page the platform has
+// not mapped, Switch returns a fault; HandleFault finds the VMA, checks the access
+// against its protection, allocates memory-file pages for a run of untouched pages around
+// the fault (up to faultAround), fills them (zeroes for anonymous memory, file bytes for a
+// file mapping), and maps the run into the platform in one call. Copy-in and copy-out
+// go through the Sentry's own view of the memory file, populating pages the same way, and
+// fail with EFAULT where the application could not access the memory itself.
+//
+// Scope today: private mappings only (anonymous, and file-backed from a FileData such as
+// an executable's segments); no fork, so no copy-on-write yet; MAP_SHARED anonymous
+// memory behaves as private, which no one can tell apart without fork. The VMA set is a
+// sorted slice; a tree comes with many mappings.
+//
+// Lock order: MemoryManager.mu, then the platform's locks.
+package mm
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/pgalloc"
+)
+
+const (
+	pageSize = platform.PageSize
+	// faultAround is the most pages one fault populates and maps.
+	faultAround = 16
+)
+
+// FileData is the source of a file-backed private mapping's bytes.
+type FileData interface {
+	ReadAt(p []byte, off int64) (int, error)
+}
+
+// vma is one virtual memory area: [start, end) mapped with perms.
+type vma struct {
+	start, end uintptr
+	perms      platform.AccessType
+	maxPerms   platform.AccessType // what mprotect may grant
+	growsDown  bool
+	// File backing: page start maps file offset off; bytes at or past fileEnd (an
+	// address) read as zero (an ELF segment's bss).
+	file    FileData
+	off     uint64
+	fileEnd uintptr
+	name    string
+}
+
+// MemoryManager is one application address space.
+type MemoryManager struct {
+	mf *pgalloc.MemoryFile
+	as platform.AddressSpace
+
+	mu    sync.Mutex
+	vmas  []vma                          // sorted by start, disjoint
+	pages map[uintptr]platform.FileRange // populated page → its memory-file page
+	min   uintptr                        // lowest mappable address
+	max   uintptr                        // end of the mappable range
+	// mmapBase is where mmap without a hint searches down from.
+	mmapBase uintptr
+	// brkStart is the start of the heap (end of the executable); brk its current end.
+	brkStart, brk uintptr
+}
+
+// New returns an empty address space over mf, running on the platform address space as.
+func New(mf *pgalloc.MemoryFile, p platform.Platform, as platform.AddressSpace) *MemoryManager {
+	return &MemoryManager{mf: mf, as: as, pages: map[uintptr]platform.FileRange{},
+		min: p.MinUserAddress(), max: p.MaxUserAddress()}
+}
+
+// Release frees every page and the platform address space.
+func (m *MemoryManager) Release() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, fr := range m.pages {
+		m.mf.Free(fr)
+	}
+	m.pages = nil
+	m.vmas = nil
+	m.as.Release()
+}
+
+// AddressSpace is the platform address space tasks switch into.
+func (m *MemoryManager) AddressSpace() platform.AddressSpace { return m.as }
+
+// MaxAddress is the end of the range the application may map.
+func (m *MemoryManager) MaxAddress() uintptr { return m.max }
+
+// SetLayout sets where mmap searches from and where the heap starts.
+func (m *MemoryManager) SetLayout(mmapBase, brkStart uintptr) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mmapBase = mmapBase
+	m.brkStart, m.brk = brkStart, brkStart
+}
+
+func pageDown(a uintptr) uintptr { return a &^ (pageSize - 1) }
+func pageUp(a uintptr) (uintptr, bool) {
+	r := (a + pageSize - 1) &^ (pageSize - 1)
+	return r, r >= a
+}
+
+// find returns the index of the first VMA ending after addr.
+func (m *MemoryManager) find(addr uintptr) int {
+	return sort.Search(len(m.vmas), func(i int) bool { return m.vmas[i].end > addr })
+}
+
+// lookup returns the VMA containing addr.
+func (m *MemoryManager) lookup(addr uintptr) (*vma, bool) {
+	i := m.find(addr)
+	if i < len(m.vmas) && m.vmas[i].start <= addr {
+		return &m.vmas[i], true
+	}
+	return nil, false
+}
+
+// overlaps reports whether anything is mapped in [start, end).
+func (m *MemoryManager) overlaps(start, end uintptr) bool {
+	i := m.find(start)
+	return i < len(m.vmas) && m.vmas[i].start < end
+}
+
+// insert adds v, which overlaps nothing.
+func (m *MemoryManager) insert(v vma) {
+	i := m.find(v.start)
+	m.vmas = append(m.vmas, vma{})
+	copy(m.vmas[i+1:], m.vmas[i:])
+	m.vmas[i] = v
+}
+
+// split makes addr a VMA boundary if a VMA straddles it.
+func (m *MemoryManager) split(addr uintptr) {
+	v, ok := m.lookup(addr)
+	if !ok || v.start == addr {
+		return
+	}
+	hi := *v
+	hi.start = addr
+	if hi.file != nil {
+		hi.off += uint64(addr - v.start)
+	}
+	v.end = addr
+	m.insert(hi)
+}
+
+// unmapLocked removes [start, end) from the VMAs, frees its pages and unmaps it from
+// the platform.
+func (m *MemoryManager) unmapLocked(start, end uintptr) error {
+	if !m.overlaps(start, end) {
+		return nil
+	}
+	m.split(start)
+	m.split(end)
+	i := m.find(start)
+	j := i
+	for j < len(m.vmas) && m.vmas[j].start < end {
+		m.freePages(m.vmas[j].start, m.vmas[j].end)
+		j++
+	}
+	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
+	return m.as.Unmap(start, end-start)
+}
+
+// freePages frees the populated pages in [start, end).
+func (m *MemoryManager) freePages(start, end uintptr) {
+	if uintptr(len(m.pages)) < (end-start)/pageSize {
+		for a, fr := range m.pages {
+			if a >= start && a < end {
+				m.mf.Free(fr)
+				delete(m.pages, a)
+			}
+		}
+		return
+	}
+	for a := start; a < end; a += pageSize {
+		if fr, ok := m.pages[a]; ok {
+			m.mf.Free(fr)
+			delete(m.pages, a)
+		}
+	}
+}
+
+// errno wraps a Linux errno with what was being done.
+func errno(e unix.Errno, format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), e)
+}

@@ -1,0 +1,137 @@
+// Package pgalloc owns the sandbox's memory file: one memfd that backs every page of
+// application memory, and the allocator that hands out ranges of it.
+//
+// The file is sized once, large and sparse (ftruncate): an unused range costs nothing.
+// The Sentry maps the whole file into its own address space once (MAP_SHARED), so
+// copy-in and copy-out are plain memory copies through Slice; the platform maps the same
+// ranges into application address spaces, so both sides see the same bytes.
+// Allocate returns zeroed pages: fresh ones never touched, or freed ones whose memory was
+// returned to the host with fallocate(FALLOC_FL_PUNCH_HOLE), which also zeroes them.
+//
+// The allocator is first-fit over a sorted free list, falling back to the never-used
+// tail of the file. It is simple on purpose; the interface (Allocate, Free, Slice) is
+// what the memory manager depends on.
+package pgalloc
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+)
+
+const pageSize = platform.PageSize
+
+// MemoryFile is the memory file and its allocator.
+type MemoryFile struct {
+	fd   int
+	size uint64
+	view []byte // the Sentry's mapping of the whole file
+
+	mu   sync.Mutex
+	free []platform.FileRange // sorted, disjoint, merged
+	tail uint64               // [tail, size) has never been allocated
+	used uint64               // bytes allocated
+}
+
+// New creates a memory file of size bytes (rounded up to pages), named name in
+// /proc/self/fd.
+func New(name string, size uint64) (*MemoryFile, error) {
+	size = (size + pageSize - 1) &^ (pageSize - 1)
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("sizing the memory file: %w", err)
+	}
+	view, err := unix.Mmap(fd, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mapping the memory file: %w", err)
+	}
+	return &MemoryFile{fd: fd, size: size, view: view}, nil
+}
+
+// FD is the memory file's descriptor, for the platform.
+func (f *MemoryFile) FD() int { return f.fd }
+
+// Size is the file's size.
+func (f *MemoryFile) Size() uint64 { return f.size }
+
+// Used is the number of bytes allocated.
+func (f *MemoryFile) Used() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.used
+}
+
+// Allocate returns length bytes (a multiple of the page size) of zeroed memory.
+func (f *MemoryFile) Allocate(length uint64) (platform.FileRange, error) {
+	if length == 0 || length%pageSize != 0 {
+		return platform.FileRange{}, fmt.Errorf("pgalloc: bad allocation length %#x", length)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range f.free {
+		if r.Length() < length {
+			continue
+		}
+		fr := platform.FileRange{Start: r.Start, End: r.Start + length}
+		if r.Length() == length {
+			f.free = append(f.free[:i], f.free[i+1:]...)
+		} else {
+			f.free[i].Start += length
+		}
+		f.used += length
+		return fr, nil
+	}
+	if f.size-f.tail < length {
+		return platform.FileRange{}, unix.ENOMEM
+	}
+	fr := platform.FileRange{Start: f.tail, End: f.tail + length}
+	f.tail += length
+	f.used += length
+	return fr, nil
+}
+
+// Free returns fr to the allocator and its memory to the host. fr must have been
+// allocated and not freed since.
+func (f *MemoryFile) Free(fr platform.FileRange) {
+	if fr.Length() == 0 {
+		return
+	}
+	// Punching the hole gives the memory back and makes the range read as zeroes.
+	unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(fr.Start), int64(fr.Length()))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.used -= fr.Length()
+	i := sort.Search(len(f.free), func(i int) bool { return f.free[i].Start >= fr.End })
+	// Merge with the range after, then the one before.
+	if i < len(f.free) && f.free[i].Start == fr.End {
+		fr.End = f.free[i].End
+		f.free = append(f.free[:i], f.free[i+1:]...)
+	}
+	if i > 0 && f.free[i-1].End == fr.Start {
+		f.free[i-1].End = fr.End
+		return
+	}
+	f.free = append(f.free, platform.FileRange{})
+	copy(f.free[i+1:], f.free[i:])
+	f.free[i] = fr
+}
+
+// Slice returns the Sentry's view of fr.
+func (f *MemoryFile) Slice(fr platform.FileRange) []byte {
+	return f.view[fr.Start:fr.End:fr.End]
+}
+
+// Close unmaps and closes the file.
+func (f *MemoryFile) Close() error {
+	unix.Munmap(f.view)
+	return unix.Close(f.fd)
+}

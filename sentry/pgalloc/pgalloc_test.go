@@ -1,0 +1,68 @@
+package pgalloc
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+)
+
+func newFile(t *testing.T, size uint64) *MemoryFile {
+	t.Helper()
+	f, err := New("test", size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestAllocateFreeReuse(t *testing.T) {
+	f := newFile(t, 16*pageSize)
+	a, _ := f.Allocate(2 * pageSize)
+	b, _ := f.Allocate(pageSize)
+	if a.Start != 0 || b.Start != 2*pageSize {
+		t.Fatalf("allocations %v %v, want consecutive from 0", a, b)
+	}
+	f.Slice(a)[0] = 7
+	f.Free(a)
+	c, _ := f.Allocate(pageSize)
+	if c.Start != 0 {
+		t.Errorf("freed range not reused first-fit: got %v", c)
+	}
+	if f.Slice(c)[0] != 0 {
+		t.Error("reused page is not zeroed")
+	}
+	if got := f.Used(); got != 2*pageSize {
+		t.Errorf("Used = %d, want %d", got, 2*pageSize)
+	}
+}
+
+func TestFreeMergesNeighbours(t *testing.T) {
+	f := newFile(t, 16*pageSize)
+	var rs []platform.FileRange
+	for i := 0; i < 3; i++ {
+		r, _ := f.Allocate(pageSize)
+		rs = append(rs, r)
+	}
+	f.Free(rs[0])
+	f.Free(rs[2])
+	f.Free(rs[1])
+	if len(f.free) != 1 || f.free[0] != (platform.FileRange{Start: 0, End: 3 * pageSize}) {
+		t.Errorf("free list = %v, want one merged range", f.free)
+	}
+}
+
+func TestAllocateErrors(t *testing.T) {
+	f := newFile(t, 4*pageSize)
+	if _, err := f.Allocate(0); err == nil {
+		t.Error("Allocate(0) succeeded")
+	}
+	if _, err := f.Allocate(100); err == nil {
+		t.Error("Allocate of a partial page succeeded")
+	}
+	if _, err := f.Allocate(8 * pageSize); err != unix.ENOMEM {
+		t.Errorf("Allocate beyond the file = %v, want ENOMEM", err)
+	}
+}
