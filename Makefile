@@ -24,6 +24,8 @@ deps:
 
 test: deps lint build
 	$(GO) test -count=1 -timeout 30m ./...
+	# The concurrent core again under the race detector (cgo, so glibc is in the Sentry).
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m ./platform/... ./sentry/...
 
 bench: deps
 	$(GO) run ./test/bench/cmd/moatbench -builddir $(BUILD)/bench

@@ -67,11 +67,21 @@ func newTemplate(memfd int) (*thread, error) {
 		unix.Kill(pid, unix.SIGKILL)
 		return nil, err
 	}
+	// A forked thread keeps its rseq registration (glibc registers one per thread when
+	// the Sentry is linked with it, as with -race). The kernel writes that area on
+	// preemption and migration and kills the thread with SIGSEGV once it is unmapped, so
+	// unregister it first. Kernels before 5.13 can't report it; they predate glibc's use.
+	var rseqArgs []uintptr
+	if rs, err := getRseq(pid); err == nil && rs.Pointer != 0 {
+		const rseqFlagUnregister = 1
+		rseqArgs = []uintptr{uintptr(rs.Pointer), uintptr(rs.Size), rseqFlagUnregister, uintptr(rs.Signature)}
+	}
 	steps := []struct {
 		what string
 		nr   uintptr
 		args []uintptr
 	}{
+		{"unregistering rseq", unix.SYS_RSEQ, rseqArgs},
 		{"unmapping below the stub", unix.SYS_MUNMAP, []uintptr{0, stubBase}},
 		{"unmapping above the stub", unix.SYS_MUNMAP, []uintptr{stubBase + stubSize, maxStubEnd - (stubBase + stubSize)}},
 		{"closing files below the memory file", unix.SYS_CLOSE_RANGE, []uintptr{0, uintptr(memfd) - 1, 0}},
@@ -81,8 +91,10 @@ func newTemplate(memfd int) (*thread, error) {
 		{"installing the seccomp filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubBase + pageSize + dataFprog}},
 	}
 	for _, s := range steps {
-		if s.nr == unix.SYS_MUNMAP && s.args[1] == 0 || s.nr == unix.SYS_CLOSE_RANGE && s.args[0] == 0 && memfd == 0 {
-			continue // an empty range
+		if s.nr == unix.SYS_RSEQ && s.args == nil ||
+			s.nr == unix.SYS_MUNMAP && s.args[1] == 0 ||
+			s.nr == unix.SYS_CLOSE_RANGE && s.args[0] == 0 && memfd == 0 {
+			continue // nothing to do
 		}
 		if _, err := t.syscall(siteSyscall, s.nr, s.args...); err != nil {
 			t.kill()

@@ -53,3 +53,22 @@ func currentCPU() (int, bool) {
 	_, _, e := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0)
 	return int(cpu), e == 0
 }
+
+// rseqConfig is struct ptrace_rseq_configuration.
+type rseqConfig struct {
+	Pointer   uint64
+	Size      uint32
+	Signature uint32
+	Flags     uint32
+	_         uint32
+}
+
+// ptraceGetRseqConfiguration is PTRACE_GET_RSEQ_CONFIGURATION (Linux 5.13).
+const ptraceGetRseqConfiguration = 0x420f
+
+// getRseq returns the rseq area the thread has registered (Pointer 0 if none).
+func getRseq(tid int) (rseqConfig, error) {
+	var c rseqConfig
+	err := ptrace(ptraceGetRseqConfiguration, tid, unsafe.Sizeof(c), uintptr(unsafe.Pointer(&c)))
+	return c, err
+}

@@ -153,9 +153,15 @@ func (t *thread) syscall(site uintptr, nr uintptr, args ...uintptr) (uintptr, er
 			break
 		}
 		if sig == unix.SIGSEGV || sig == unix.SIGBUS || sig == unix.SIGILL {
-			// The stub's own code faulted: its pages were tampered with.
-			unix.Kill(t.tid, unix.SIGKILL)
-			return 0, fmt.Errorf("stub %d faulted (%v) in its own code", t.tid, sig)
+			var si arch.SignalInfo
+			var at arch.Registers
+			getSiginfo(t.tid, &si)
+			getRegs(t.tid, &at)
+			if si.FromKernel() {
+				// The stub's own code faulted: its pages were tampered with.
+				unix.Kill(t.tid, unix.SIGKILL)
+				return 0, fmt.Errorf("stub %d faulted in its own code: %v at rip %#x", t.tid, &si, at.Rip)
+			}
 		}
 		// An interrupt (SIGSTOP) or a signal from outside: the Context that wanted it
 		// still has its flag set; discard the signal and go on.
