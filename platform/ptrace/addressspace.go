@@ -120,7 +120,9 @@ func (a *addressSpace) inject(nr uintptr, args ...uintptr) (uintptr, error) {
 	var r uintptr
 	var err error
 	if t != nil {
+		t.mu.Lock()
 		r, err = t.syscall(siteSyscall, nr, args...)
+		t.mu.Unlock()
 	} else {
 		a.p.factory.do(func() { r, err = a.control.syscall(siteSyscall, nr, args...) })
 	}

@@ -55,6 +55,8 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 	if err != nil {
 		return platform.Event{}, err
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 
 	c.running.Store(int64(t.tid))
 	defer c.running.Store(0)

@@ -3,6 +3,7 @@ package ptrace
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -17,6 +18,11 @@ const ptraceOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_EXITKILL
 // siblings, traced by exactly one OS thread of the Sentry, its tracer. Only the tracer
 // may issue ptrace requests for it; any Sentry thread may wait for it.
 type thread struct {
+	// mu is held by whoever drives the thread (a Switch, an injected system call).
+	// Only the tracer OS thread can, so it is never contended; it orders the uses by
+	// successive goroutines on that OS thread for the race detector and the reader.
+	mu sync.Mutex
+
 	tid    int
 	tracer int // the tracing OS thread's tid
 	// initRegs are the registers the thread stopped with when it was seized; injected

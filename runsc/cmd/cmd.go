@@ -13,6 +13,7 @@ import (
 // Register registers every subcommand with the default commander.
 func Register(conf *config.Config) {
 	subcommands.Register(&Version{}, "")
+	subcommands.Register(&Do{conf: conf}, "")
 }
 
 // Fatalf prints an error naming runsc and exits with status 1.

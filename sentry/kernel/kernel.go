@@ -1,0 +1,89 @@
+// Package kernel is the core of the Sentry: the kernel object, tasks (application
+// threads) and the loop each task runs.
+//
+// Each task runs on its own goroutine, locked to its OS thread for the platform. The loop
+// (Task.Run) switches into the application through the platform and handles what comes
+// back: a system call is looked up in the kernel's SyscallTable and its handler runs in
+// the task goroutine, its result written back to rax; a page fault goes to the task's
+// memory manager, and a fault it can't resolve, like any synchronous signal, ends the
+// task's thread group with that signal (signal handlers come with the signal work); an
+// interrupt makes the loop check whether the task must stop.
+//
+// A system call number with no handler returns ENOSYS and is logged once per number, by
+// name; Unimplemented lists them for a compatibility report.
+//
+// Scope today: one task per process, no fork or clone, no signals delivered to handlers,
+// and files are the container's stdio only (host FDs). Lock order: Kernel.mu, then
+// Task.mu.
+package kernel
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/abi/linux"
+	"github.com/moat-sandbox/moat/sentry/pgalloc"
+)
+
+// Kernel is one sandbox's kernel.
+type Kernel struct {
+	Platform platform.Platform
+	MemFile  *pgalloc.MemoryFile
+	Syscalls *SyscallTable
+	// Log receives the kernel's diagnostics (unimplemented system calls, strace).
+	Log io.Writer
+	// Strace prints every system call with its arguments and result.
+	Strace bool
+	// Hostname is what uname reports.
+	Hostname string
+
+	start time.Time
+
+	mu            sync.Mutex
+	unimplemented map[uintptr]int // count of calls by number
+}
+
+// New returns a kernel over a platform and its memory file.
+func New(p platform.Platform, mf *pgalloc.MemoryFile, table *SyscallTable, log io.Writer) *Kernel {
+	return &Kernel{Platform: p, MemFile: mf, Syscalls: table, Log: log, Hostname: "moat",
+		start: time.Now(), unimplemented: map[uintptr]int{}}
+}
+
+// Uptime is the time since the kernel started.
+func (k *Kernel) Uptime() time.Duration { return time.Since(k.start) }
+
+// missing records a call to an unimplemented system call, logging its first use.
+func (k *Kernel) missing(nr uintptr) {
+	k.mu.Lock()
+	first := k.unimplemented[nr] == 0
+	k.unimplemented[nr]++
+	k.mu.Unlock()
+	if first {
+		fmt.Fprintf(k.Log, "moat: unimplemented system call %s (%d): ENOSYS\n", linux.SyscallName(nr), nr)
+	}
+}
+
+// Unimplemented returns the names of the unimplemented system calls called so far, with
+// their counts, most called first.
+func (k *Kernel) Unimplemented() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	type kv struct {
+		nr uintptr
+		n  int
+	}
+	var all []kv
+	for nr, n := range k.unimplemented {
+		all = append(all, kv{nr, n})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n || all[i].n == all[j].n && all[i].nr < all[j].nr })
+	out := make([]string, len(all))
+	for i, e := range all {
+		out[i] = fmt.Sprintf("%s: %d", linux.SyscallName(e.nr), e.n)
+	}
+	return out
+}

@@ -1,0 +1,187 @@
+package kernel
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/abi/linux"
+	"github.com/moat-sandbox/moat/sentry/arch"
+	"github.com/moat-sandbox/moat/sentry/mm"
+)
+
+// ExitStatus is how a task's thread group ended: an exit code, or a signal.
+type ExitStatus struct {
+	Code   int
+	Signal unix.Signal // non-zero: killed by this signal
+}
+
+// Shell is the status as a shell reports it: the code, or 128 plus the signal.
+func (s ExitStatus) Shell() int {
+	if s.Signal != 0 {
+		return 128 + int(s.Signal)
+	}
+	return s.Code
+}
+
+func (s ExitStatus) String() string {
+	if s.Signal != 0 {
+		return "killed by " + unix.SignalName(s.Signal)
+	}
+	return fmt.Sprintf("exited with %d", s.Code)
+}
+
+// Task is one application thread.
+type Task struct {
+	k     *Kernel
+	MM    *mm.MemoryManager
+	FDs   *FDTable
+	State *arch.State
+	ctx   platform.Context
+
+	// TID is the thread's ID in its PID namespace; a container's init is 1.
+	TID int32
+	// ClearChildTID is set_tid_address's pointer.
+	ClearChildTID uintptr
+	// RobustList is set_robust_list's head.
+	RobustList uintptr
+	// Argv and Envv bound the argument and environment strings on the stack.
+	ArgvStart, ArgvEnd, EnvvStart, EnvvEnd uintptr
+	// Exe is the path the task was exec'd from.
+	Exe string
+	// Limits are the thread group's resource limits.
+	Limits [RlimitCount]Rlimit
+
+	exit *ExitStatus
+
+	// lastFault counts consecutive faults at the same address, to stop a fault that
+	// the platform keeps reporting (a Sentry bug) from looping forever.
+	lastFault      uintptr
+	lastFaultCount int
+}
+
+// NewTask returns a task of k running in m with state st.
+func (k *Kernel) NewTask(m *mm.MemoryManager, fds *FDTable, st *arch.State) *Task {
+	return &Task{k: k, MM: m, FDs: fds, State: st, ctx: k.Platform.NewContext(), TID: 1,
+		Limits: DefaultLimits()}
+}
+
+// Kernel returns the task's kernel.
+func (t *Task) Kernel() *Kernel { return t.k }
+
+// Exit ends the task's thread group with status s; the run loop returns after the
+// current system call.
+func (t *Task) Exit(s ExitStatus) {
+	if t.exit == nil {
+		t.exit = &s
+	}
+}
+
+// Run runs the task until its thread group exits, and returns how it ended.
+func (t *Task) Run() ExitStatus {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer t.ctx.Release()
+	for t.exit == nil {
+		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
+		if err != nil {
+			fmt.Fprintf(t.k.Log, "moat: task %d: %v\n", t.TID, err)
+			t.Exit(ExitStatus{Signal: unix.SIGKILL})
+			break
+		}
+		switch ev.Kind {
+		case platform.EventSyscall:
+			t.syscall()
+		case platform.EventFault:
+			t.fault(ev)
+		case platform.EventSignal:
+			if ev.Info.FromKernel() {
+				// A synchronous signal (SIGILL, SIGFPE, SIGTRAP…): with no handlers
+				// yet, its default action ends the thread group.
+				t.Exit(ExitStatus{Signal: unix.Signal(ev.Info.Signo)})
+			}
+			// A signal sent to the stub from outside is not the application's.
+		case platform.EventInterrupt:
+		}
+	}
+	return *t.exit
+}
+
+func (t *Task) fault(ev platform.Event) {
+	if ev.Addr == t.lastFault {
+		t.lastFaultCount++
+	} else {
+		t.lastFault, t.lastFaultCount = ev.Addr, 1
+	}
+	err := t.MM.HandleFault(ev.Addr, ev.Access)
+	if err == nil && t.lastFaultCount < 8 {
+		return
+	}
+	if t.k.Strace {
+		fmt.Fprintf(t.k.Log, "[%d] fault at %#x (%v) rip=%#x: %v\n", t.TID, ev.Addr, ev.Access, t.State.Regs.Rip, err)
+	}
+	t.Exit(ExitStatus{Signal: unix.Signal(ev.Info.Signo)})
+}
+
+// syscall runs the system call the task stopped at.
+func (t *Task) syscall() {
+	nr := arch.SyscallNo(&t.State.Regs)
+	args := arch.SyscallArgs(&t.State.Regs)
+	var ret uintptr
+	var err error
+	sc, ok := t.k.Syscalls.Table[nr]
+	if ok {
+		ret, err = sc.Fn(t, args)
+	} else {
+		t.k.missing(nr)
+		err = unix.ENOSYS
+	}
+	if err != nil {
+		ret = uintptr(-int(errnoOf(err)))
+	}
+	if t.k.Strace {
+		t.strace(nr, args, ret, err)
+	}
+	arch.SetReturn(&t.State.Regs, ret)
+}
+
+func (t *Task) strace(nr uintptr, args [6]uintptr, ret uintptr, err error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%d] %s(", t.TID, linux.SyscallName(nr))
+	for i, a := range args {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%#x", a)
+	}
+	if err != nil {
+		fmt.Fprintf(&b, ") = -1 %s (%v)\n", unix.ErrnoName(errnoOf(err)), errnoOf(err))
+	} else {
+		fmt.Fprintf(&b, ") = %#x\n", ret)
+	}
+	t.k.Log.Write([]byte(b.String()))
+}
+
+// CopyOutObj copies the little-endian encoding of a fixed-size value to addr.
+func (t *Task) CopyOutObj(addr uintptr, v any) error {
+	var buf bytes.Buffer
+	if err := binary.Write(&buf, binary.LittleEndian, v); err != nil {
+		return err
+	}
+	_, err := t.MM.CopyOut(addr, buf.Bytes())
+	return err
+}
+
+// CopyInObj reads a fixed-size value from addr.
+func (t *Task) CopyInObj(addr uintptr, v any) error {
+	buf := make([]byte, binary.Size(v))
+	if _, err := t.MM.CopyIn(addr, buf); err != nil {
+		return err
+	}
+	return binary.Read(bytes.NewReader(buf), binary.LittleEndian, v)
+}

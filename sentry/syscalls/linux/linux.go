@@ -1,0 +1,77 @@
+// Package linux implements Linux's x86-64 system calls on the Sentry, one family per
+// file (sys_mmap.go, sys_read_write.go, …). A handler decodes its arguments, checks them
+// in the order Linux does (so the same bad call gets the same errno), and calls into
+// the subsystem that owns the state: the task's memory manager, FD table or the kernel.
+// Handlers keep no state of their own.
+//
+// Table is the x86-64 table the kernel dispatches through; a number missing from it
+// returns ENOSYS and is logged once by name. A call that is implemented for some
+// arguments only (paths, before the VFS exists) logs the unsupported use the same way.
+package linux
+
+import (
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/abi/linux"
+	"github.com/moat-sandbox/moat/sentry/kernel"
+)
+
+// Table returns the system call table.
+func Table() *kernel.SyscallTable {
+	t := &kernel.SyscallTable{Table: map[uintptr]kernel.Syscall{}}
+	for nr, fn := range map[uintptr]kernel.SyscallFn{
+		unix.SYS_READ:            Read,
+		unix.SYS_WRITE:           Write,
+		unix.SYS_READV:           Readv,
+		unix.SYS_WRITEV:          Writev,
+		unix.SYS_CLOSE:           Close,
+		unix.SYS_FSTAT:           Fstat,
+		unix.SYS_NEWFSTATAT:      Newfstatat,
+		unix.SYS_IOCTL:           Ioctl,
+		unix.SYS_BRK:             Brk,
+		unix.SYS_MMAP:            Mmap,
+		unix.SYS_MUNMAP:          Munmap,
+		unix.SYS_MPROTECT:        Mprotect,
+		unix.SYS_EXIT:            Exit,
+		unix.SYS_EXIT_GROUP:      ExitGroup,
+		unix.SYS_ARCH_PRCTL:      ArchPrctl,
+		unix.SYS_SET_TID_ADDRESS: SetTidAddress,
+		unix.SYS_SET_ROBUST_LIST: SetRobustList,
+		unix.SYS_GETPID:          Getpid,
+		unix.SYS_GETTID:          Gettid,
+		unix.SYS_GETPPID:         Getppid,
+		unix.SYS_GETUID:          Getuid,
+		unix.SYS_GETEUID:         Getuid,
+		unix.SYS_GETGID:          Getuid,
+		unix.SYS_GETEGID:         Getuid,
+		unix.SYS_UNAME:           Uname,
+		unix.SYS_PRLIMIT64:       Prlimit64,
+		unix.SYS_GETRLIMIT:       Getrlimit,
+		unix.SYS_SETRLIMIT:       Setrlimit,
+		unix.SYS_GETRANDOM:       Getrandom,
+		unix.SYS_CLOCK_GETTIME:   ClockGettime,
+		unix.SYS_GETTIMEOFDAY:    Gettimeofday,
+		unix.SYS_TIME:            Time,
+	} {
+		t.Table[nr] = kernel.Syscall{Name: linux.SyscallName(nr), Fn: fn}
+	}
+	return t
+}
+
+// unsupported logs, once per message, a use of an implemented system call that the
+// Sentry does not support yet, and returns ENOSYS.
+func unsupported(t *kernel.Task, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if _, loaded := logged.LoadOrStore(msg, true); !loaded {
+		fmt.Fprintf(t.Kernel().Log, "moat: unsupported: %s: ENOSYS\n", msg)
+	}
+	return unix.ENOSYS
+}
+
+var logged sync.Map
+
+// fd decodes an int file descriptor argument (Linux takes unsigned int: -1 is EBADF).
+func fd(a uintptr) int32 { return int32(a) }

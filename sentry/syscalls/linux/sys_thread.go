@@ -1,0 +1,80 @@
+package linux
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/kernel"
+)
+
+// Exit implements exit(2). A thread group of one thread ends with it.
+func Exit(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	t.Exit(kernel.ExitStatus{Code: int(a[0] & 0xff)})
+	return 0, nil
+}
+
+// ExitGroup implements exit_group(2).
+func ExitGroup(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	t.Exit(kernel.ExitStatus{Code: int(a[0] & 0xff)})
+	return 0, nil
+}
+
+// arch_prctl codes (arch/x86/include/uapi/asm/prctl.h).
+const (
+	archSetGS = 0x1001
+	archSetFS = 0x1002
+	archGetFS = 0x1003
+	archGetGS = 0x1004
+)
+
+// ArchPrctl implements arch_prctl(2): the FS and GS bases.
+func ArchPrctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	regs := &t.State.Regs
+	switch a[0] {
+	case archSetFS, archSetGS:
+		// As do_arch_prctl_64: a base past the user address space is EPERM.
+		if a[1] >= t.MM.MaxAddress() {
+			return 0, unix.EPERM
+		}
+		if a[0] == archSetFS {
+			regs.Fs_base = uint64(a[1])
+		} else {
+			regs.Gs_base = uint64(a[1])
+		}
+		return 0, nil
+	case archGetFS:
+		return 0, t.CopyOutObj(a[1], regs.Fs_base)
+	case archGetGS:
+		return 0, t.CopyOutObj(a[1], regs.Gs_base)
+	}
+	return 0, unix.EINVAL
+}
+
+// SetTidAddress implements set_tid_address(2).
+func SetTidAddress(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	t.ClearChildTID = a[0]
+	return uintptr(t.TID), nil
+}
+
+// SetRobustList implements set_robust_list(2): the head is kept for exit, when the
+// robust futexes it lists are released.
+func SetRobustList(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	const robustListHeadSize = 24
+	if a[1] != robustListHeadSize {
+		return 0, unix.EINVAL
+	}
+	t.RobustList = a[0]
+	return 0, nil
+}
+
+// Getpid implements getpid(2): a container's first process is its PID namespace's init.
+func Getpid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.TID), nil }
+
+// Gettid implements gettid(2).
+func Gettid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.TID), nil }
+
+// Getppid implements getppid(2): init's parent is outside its namespace, 0.
+func Getppid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return 0, nil }
+
+// Getuid implements getuid(2), geteuid, getgid and getegid: the container runs as root
+// until credentials come with the process work.
+func Getuid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return 0, nil }

@@ -1,0 +1,56 @@
+package linux
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/kernel"
+)
+
+// The Sentry's clocks. The application has no vDSO: every clock read is a system call
+// that reads the Sentry's own clocks.
+
+// ClockGettime implements clock_gettime(2).
+func ClockGettime(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	var ts unix.Timespec
+	switch int32(a[0]) {
+	case unix.CLOCK_REALTIME, unix.CLOCK_REALTIME_COARSE:
+		ts = unix.NsecToTimespec(time.Now().UnixNano())
+	case unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_BOOTTIME:
+		ts = unix.NsecToTimespec(int64(t.Kernel().Uptime()))
+	case unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
+		return 0, unsupported(t, "clock_gettime of a CPU-time clock (no task accounting yet)")
+	default:
+		return 0, unix.EINVAL
+	}
+	return 0, t.CopyOutObj(a[1], &ts)
+}
+
+// Gettimeofday implements gettimeofday(2). The time zone argument is obsolete; Linux
+// fills it with zeroes from its sys_tz, as here.
+func Gettimeofday(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if a[0] != 0 {
+		tv := unix.NsecToTimeval(time.Now().UnixNano())
+		if err := t.CopyOutObj(a[0], &tv); err != nil {
+			return 0, err
+		}
+	}
+	if a[1] != 0 {
+		if err := t.CopyOutObj(a[1], &[2]int32{}); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// Time implements time(2).
+func Time(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	now := time.Now().Unix()
+	if a[0] != 0 {
+		if err := t.CopyOutObj(a[0], now); err != nil {
+			return 0, err
+		}
+	}
+	return uintptr(now), nil
+}

@@ -1,0 +1,182 @@
+// Package conformance runs small C programs natively and under runsc and requires the
+// same stdout and exit status: Linux is the oracle, so no test needs expected output.
+// Each program in programs/ covers one system call family, error paths included, and is
+// built with gcc once into the build directory (static; dynamic when the VFS can load
+// an interpreter).
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	runsc    string // the runsc binary under test
+	buildDir string // where programs are compiled
+)
+
+func TestMain(m *testing.M) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = filepath.Join(root, "build", "conformance")
+	if err := os.MkdirAll(buildDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	runsc = filepath.Join(buildDir, "runsc")
+	build := exec.Command("go", "build", "-o", runsc, "./runsc")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building runsc: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// compile builds programs/name.c statically, reusing a binary newer than its source.
+func compile(t *testing.T, name string) string {
+	t.Helper()
+	src := filepath.Join("programs", name+".c")
+	bin := filepath.Join(buildDir, name+"-static")
+	if sfi, err := os.Stat(src); err == nil {
+		if bfi, err := os.Stat(bin); err == nil && bfi.ModTime().After(sfi.ModTime()) {
+			return bin
+		}
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed (make test installs it)")
+	}
+	out, err := exec.Command("gcc", "-static", "-O1", "-Wall", "-o", bin, src).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gcc %s: %v\n%s", src, err, out)
+	}
+	return bin
+}
+
+// result is what a run shows: its stdout and its status as a shell reports it.
+type result struct {
+	stdout string
+	status int
+}
+
+func run(t *testing.T, argv ...string) result {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "MOAT_TEST=1"}
+	err := cmd.Run()
+	r := result{stdout: stdout.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.status = ee.ExitCode()
+		if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+			r.status = 128 + int(ws.Signal()) // as a shell, and runsc, report it
+		}
+	default:
+		t.Fatalf("running %v: %v", argv, err)
+	}
+	if stderr.Len() > 0 {
+		t.Logf("%s stderr:\n%s", filepath.Base(argv[0]), stderr.String())
+	}
+	return r
+}
+
+// compare runs a program natively and sandboxed with the same arguments.
+func compare(t *testing.T, name string, args ...string) {
+	bin := compile(t, name)
+	native := run(t, append([]string{bin}, args...)...)
+	sandboxed := run(t, append([]string{runsc, "do", bin}, args...)...)
+	if native != sandboxed {
+		t.Errorf("%s %s:\nnative    (status %d):\n%s\nsandboxed (status %d):\n%s\n%s",
+			name, strings.Join(args, " "), native.status, native.stdout,
+			sandboxed.status, sandboxed.stdout, diff(native.stdout, sandboxed.stdout))
+	}
+}
+
+// diff names the first line that differs.
+func diff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(al) || i < len(bl); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			return fmt.Sprintf("first difference, line %d:\n  native:    %q\n  sandboxed: %q", i+1, x, y)
+		}
+	}
+	return ""
+}
+
+func TestPrograms(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("x86-64 only")
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"hello", []string{"one", "two words", ""}},
+		{"exit", []string{"0"}},
+		{"exit", []string{"42"}},
+		{"exit", []string{"segv"}},
+		{"exit", []string{"ud2"}},
+		{"mm", nil},
+		{"rw", nil},
+		{"misc", nil},
+	} {
+		t.Run(strings.Join(append([]string{tc.name}, tc.args...), "_"), func(t *testing.T) {
+			t.Parallel()
+			compare(t, tc.name, tc.args...)
+		})
+	}
+}
+
+// TestRandomSyscallsNeverCrashTheSentry runs the fuzz program sandboxed: whatever the
+// calls do, runsc must end with the program's own status, within the time limit, with
+// no panic.
+func TestRandomSyscallsNeverCrashTheSentry(t *testing.T) {
+	bin := compile(t, "fuzz")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, runsc, "do", bin, "20000")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("runsc hung (killed after the time limit)\nstderr:\n%s", tail(stderr.String()))
+	}
+	if strings.Contains(stderr.String(), "panic:") || strings.Contains(stderr.String(), "fatal error:") {
+		t.Fatalf("the Sentry crashed:\n%s", tail(stderr.String()))
+	}
+	if err != nil || !strings.Contains(stdout.String(), "fuzz done: ") {
+		t.Fatalf("fuzz program did not finish: %v\nstdout: %s\nstderr:\n%s", err, stdout.String(), tail(stderr.String()))
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return "…" + s[len(s)-4000:]
+	}
+	return s
+}
