@@ -1,0 +1,121 @@
+package tmpfs
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/vfs"
+)
+
+// maxFileSize is the largest a file may grow: MAX_LFS_FILESIZE.
+const maxFileSize = 1<<63 - 1
+
+const pageSize = 4096
+
+// regular is a regular file. Its data is sparse: pages that were never written (holes,
+// a truncate's extension) take no memory and read as zeroes.
+type regular struct {
+	inode
+	pages map[int64]*[pageSize]byte
+	size  int64
+}
+
+// SetStat implements vfs.Inode.SetStat.
+func (f *regular) SetStat(o vfs.SetStat) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if o.Mask&vfs.SetStatSize != 0 {
+		if o.Size > maxFileSize {
+			return unix.EFBIG
+		}
+		f.truncate(int64(o.Size))
+		f.touch(true)
+	}
+	f.setStat(o)
+	return nil
+}
+
+// truncate sets the size, dropping pages past it and zeroing the tail of the last one;
+// f.mu is held.
+func (f *regular) truncate(n int64) {
+	if n < f.size {
+		for i := range f.pages {
+			if i*pageSize >= n {
+				delete(f.pages, i)
+			}
+		}
+		if p, ok := f.pages[n/pageSize]; ok {
+			clear(p[n%pageSize:])
+		}
+	}
+	f.setSize(n)
+}
+
+func (f *regular) setSize(n int64) {
+	f.size = n
+	f.st.Size = uint64(n)
+	f.st.Blocks = uint64(len(f.pages)) * (pageSize / 512)
+}
+
+// Open implements vfs.Inode.Open.
+func (f *regular) Open(flags int) (vfs.FileImpl, error) { return &regularFile{f: f}, nil }
+
+type regularFile struct{ f *regular }
+
+// Read implements vfs.FileImpl.Read.
+func (r *regularFile) Read(dst []byte, off int64) (int, error) {
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if off >= f.size {
+		return 0, nil
+	}
+	n := int(min(int64(len(dst)), f.size-off))
+	for done := 0; done < n; {
+		o := off + int64(done)
+		chunk := dst[done:min(n, done+int(pageSize-o%pageSize))]
+		if p, ok := f.pages[o/pageSize]; ok {
+			copy(chunk, p[o%pageSize:])
+		} else {
+			clear(chunk)
+		}
+		done += len(chunk)
+	}
+	return n, nil
+}
+
+// Write implements vfs.FileImpl.Write.
+func (r *regularFile) Write(src []byte, off int64) (int, error) {
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if off < 0 {
+		off = f.size
+	}
+	end := off + int64(len(src))
+	if end < off {
+		return 0, unix.EFBIG
+	}
+	if f.pages == nil {
+		f.pages = map[int64]*[pageSize]byte{}
+	}
+	for done := 0; done < len(src); {
+		o := off + int64(done)
+		p, ok := f.pages[o/pageSize]
+		if !ok {
+			p = new([pageSize]byte)
+			f.pages[o/pageSize] = p
+		}
+		done += copy(p[o%pageSize:], src[done:])
+	}
+	f.setSize(max(f.size, end))
+	f.touch(true)
+	return len(src), nil
+}
+
+// Ioctl implements vfs.FileImpl.Ioctl.
+func (r *regularFile) Ioctl(vfs.UserMemory, uintptr, uintptr) (uintptr, error) {
+	return 0, unix.ENOTTY
+}
+
+// Release implements vfs.FileImpl.Release.
+func (r *regularFile) Release() {}

@@ -1,0 +1,275 @@
+package vfs
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// UserMemory is the application memory an ioctl reads and writes.
+type UserMemory interface {
+	CopyIn(addr uintptr, dst []byte) (int, error)
+	CopyOut(addr uintptr, src []byte) (int, error)
+}
+
+// FileImpl is what a filesystem implements for an open file.
+type FileImpl interface {
+	// Read reads into dst at offset off (ignored by streams).
+	Read(dst []byte, off int64) (int, error)
+	// Write writes src at offset off; off < 0 means at the end (O_APPEND), atomically.
+	// Streams ignore off.
+	Write(src []byte, off int64) (int, error)
+	// Ioctl handles a request; ENOTTY if it has none.
+	Ioctl(mem UserMemory, req, arg uintptr) (uintptr, error)
+	// Release is called when the last reference to the description goes away.
+	Release()
+}
+
+// Stream is implemented by FileImpls without a file offset (pipes, terminals,
+// sockets): lseek fails with ESPIPE and pread/pwrite with ESPIPE.
+type Stream interface {
+	IsStream()
+}
+
+// FileDescription is an open file description: what open returns and dup shares.
+type FileDescription struct {
+	vd   VirtualDentry
+	impl FileImpl
+	refs atomic.Int64
+
+	mu     sync.Mutex
+	flags  int // status flags and access mode (O_APPEND, O_NONBLOCK…)
+	offset int64
+	// dirCookie is where getdents goes on; dots counts "." and ".." already given.
+	dirCookie uint64
+	dots      int
+}
+
+// NewFileDescription makes a description of the file at vd with impl and flags.
+func NewFileDescription(vd VirtualDentry, impl FileImpl, flags int) *FileDescription {
+	fd := &FileDescription{vd: vd, impl: impl, flags: flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC)}
+	fd.refs.Store(1)
+	return fd
+}
+
+// IncRef adds a reference (a dup, another FD table entry).
+func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
+
+// DecRef drops a reference, releasing the file after the last.
+func (fd *FileDescription) DecRef() {
+	if fd.refs.Add(-1) == 0 {
+		fd.impl.Release()
+	}
+}
+
+// VirtualDentry is the file's name.
+func (fd *FileDescription) VirtualDentry() VirtualDentry { return fd.vd }
+
+// Impl is the filesystem's implementation.
+func (fd *FileDescription) Impl() FileImpl { return fd.impl }
+
+// StatusFlags are the open flags that fcntl(F_GETFL) shows.
+func (fd *FileDescription) StatusFlags() int {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return fd.flags
+}
+
+// SetStatusFlags changes the flags fcntl(F_SETFL) may change: O_APPEND, O_NONBLOCK,
+// O_ASYNC, O_DIRECT, O_NOATIME.
+func (fd *FileDescription) SetStatusFlags(flags int) {
+	const settable = unix.O_APPEND | unix.O_NONBLOCK | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	fd.flags = fd.flags&^settable | flags&settable
+}
+
+func (fd *FileDescription) readable() bool {
+	acc := fd.flags & unix.O_ACCMODE
+	return acc == unix.O_RDONLY || acc == unix.O_RDWR
+}
+
+func (fd *FileDescription) writable() bool {
+	acc := fd.flags & unix.O_ACCMODE
+	return acc == unix.O_WRONLY || acc == unix.O_RDWR
+}
+
+func (fd *FileDescription) isPath() bool { return fd.flags&unix.O_PATH != 0 }
+
+func (fd *FileDescription) stream() bool {
+	_, ok := fd.impl.(Stream)
+	return ok
+}
+
+// Read reads at the file offset and advances it, as read(2).
+func (fd *FileDescription) Read(dst []byte) (int, error) {
+	if !fd.readable() || fd.isPath() {
+		return 0, unix.EBADF
+	}
+	if fd.vd.Ok() && fd.vd.Dentry.IsDir() {
+		return 0, unix.EISDIR
+	}
+	if fd.stream() {
+		return fd.impl.Read(dst, -1)
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	n, err := fd.impl.Read(dst, fd.offset)
+	fd.offset += int64(n)
+	return n, err
+}
+
+// PRead reads at off, as pread64(2).
+func (fd *FileDescription) PRead(dst []byte, off int64) (int, error) {
+	if !fd.readable() || fd.isPath() {
+		return 0, unix.EBADF
+	}
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	if fd.stream() {
+		return 0, unix.ESPIPE
+	}
+	if fd.vd.Ok() && fd.vd.Dentry.IsDir() {
+		return 0, unix.EISDIR
+	}
+	return fd.impl.Read(dst, off)
+}
+
+// Write writes at the file offset (or the end, with O_APPEND), as write(2).
+func (fd *FileDescription) Write(src []byte) (int, error) {
+	if !fd.writable() || fd.isPath() {
+		return 0, unix.EBADF
+	}
+	if fd.stream() {
+		return fd.impl.Write(src, -1)
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.flags&unix.O_APPEND != 0 {
+		n, err := fd.impl.Write(src, -1)
+		if st, serr := fd.vd.Dentry.inode.Stat(); serr == nil {
+			fd.offset = int64(st.Size)
+		}
+		return n, err
+	}
+	n, err := fd.impl.Write(src, fd.offset)
+	fd.offset += int64(n)
+	return n, err
+}
+
+// PWrite writes at off, as pwrite64(2) (which on Linux ignores off with O_APPEND).
+func (fd *FileDescription) PWrite(src []byte, off int64) (int, error) {
+	if !fd.writable() || fd.isPath() {
+		return 0, unix.EBADF
+	}
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	if fd.stream() {
+		return 0, unix.ESPIPE
+	}
+	if fd.StatusFlags()&unix.O_APPEND != 0 {
+		off = -1
+	}
+	return fd.impl.Write(src, off)
+}
+
+// Seek moves the file offset, as lseek(2).
+func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
+	if fd.isPath() {
+		return 0, unix.EBADF
+	}
+	if fd.stream() {
+		return 0, unix.ESPIPE
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	isDir := fd.vd.Ok() && fd.vd.Dentry.IsDir()
+	var base int64
+	switch whence {
+	case unix.SEEK_SET:
+	case unix.SEEK_CUR:
+		base = fd.offset
+	case unix.SEEK_END:
+		st, err := fd.vd.Dentry.inode.Stat()
+		if err != nil {
+			return 0, err
+		}
+		base = int64(st.Size)
+	default:
+		return 0, unix.EINVAL
+	}
+	n := base + off
+	if n < 0 || off > 0 && n < base {
+		return 0, unix.EINVAL
+	}
+	if isDir {
+		if whence != unix.SEEK_SET || n != 0 {
+			// Directory offsets are cookies; only rewinding is supported for now.
+			if whence == unix.SEEK_CUR && off == 0 {
+				return fd.offset, nil
+			}
+			return 0, unix.EINVAL
+		}
+		fd.dirCookie, fd.dots = 0, 0
+	}
+	fd.offset = n
+	return n, nil
+}
+
+// Ioctl passes a request to the file.
+func (fd *FileDescription) Ioctl(mem UserMemory, req, arg uintptr) (uintptr, error) {
+	if fd.isPath() {
+		return 0, unix.EBADF
+	}
+	return fd.impl.Ioctl(mem, req, arg)
+}
+
+// Stat returns the file's attributes.
+func (fd *FileDescription) Stat() (Stat, error) {
+	return fd.vd.Dentry.inode.Stat()
+}
+
+// Readdir returns up to max entries from the description's position, "." and ".."
+// first, and advances the position past them.
+func (fd *FileDescription) Readdir(max int, fill func(Dirent) bool) error {
+	if fd.isPath() {
+		return unix.EBADF
+	}
+	dir, ok := fd.vd.Dentry.inode.(DirInode)
+	if !ok {
+		return unix.ENOTDIR
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	for fd.dots < 2 {
+		vd := fd.vd
+		if fd.dots == 1 {
+			vd = (&resolver{v: fd.vd.Mount.vfs, root: VirtualDentry{}}).dotdot(fd.vd)
+		}
+		st, err := vd.Dentry.inode.Stat()
+		if err != nil {
+			return err
+		}
+		if !fill(Dirent{Name: [...]string{".", ".."}[fd.dots], Ino: st.Ino, Type: DirentType(unix.S_IFDIR)}) {
+			return nil
+		}
+		fd.dots++
+		fd.offset++
+	}
+	for {
+		ents, err := dir.Readdir(fd.dirCookie, max)
+		if err != nil || len(ents) == 0 {
+			return err
+		}
+		for _, e := range ents {
+			if !fill(e) {
+				return nil
+			}
+			fd.dirCookie = e.Next
+			fd.offset++
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package vfs
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Inode is a file as a filesystem implements it. The methods a file type does not
+// support are those of its interface below: a directory is a DirInode, a symlink a
+// SymlinkInode. Inode methods are called with no VFS lock held that the filesystem
+// could need.
+type Inode interface {
+	// Stat returns the file's attributes.
+	Stat() (Stat, error)
+	// SetStat changes the attributes opts selects. Permission checks are the VFS's.
+	SetStat(opts SetStat) error
+	// Open returns the implementation of a new description of the file, opened with
+	// flags (O_ACCMODE, O_TRUNC, O_APPEND, O_DIRECTORY…; O_CREAT and O_EXCL were
+	// handled by the VFS).
+	Open(flags int) (FileImpl, error)
+}
+
+// DirInode is a directory.
+type DirInode interface {
+	Inode
+	// Lookup returns the child name, or ENOENT.
+	Lookup(name string) (Inode, error)
+	// Create makes a regular file (or FIFO, socket) name with mode and owner.
+	Create(name string, mode uint32, owner Owner) (Inode, error)
+	// Mkdir makes a directory.
+	Mkdir(name string, mode uint32, owner Owner) (Inode, error)
+	// Symlink makes a symbolic link to target.
+	Symlink(name, target string, owner Owner) (Inode, error)
+	// Link makes name another link to target, an inode of the same filesystem.
+	Link(name string, target Inode) error
+	// Unlink removes the non-directory name.
+	Unlink(name string) error
+	// Rmdir removes the empty directory name.
+	Rmdir(name string) error
+	// Rename moves name to newName in newDir (a directory of the same filesystem),
+	// replacing what is there; the VFS has checked the types and emptiness.
+	Rename(name string, newDir DirInode, newName string) error
+	// Readdir returns entries starting at cookie (0 first), and the cookie after the
+	// last; "." and ".." are the VFS's.
+	Readdir(cookie uint64, max int) ([]Dirent, error)
+}
+
+// SymlinkInode is a symbolic link.
+type SymlinkInode interface {
+	Inode
+	Readlink() (string, error)
+}
+
+// Owner is who creates a file: its owner and group.
+type Owner struct{ UID, GID uint32 }
+
+// Dirent is a directory entry.
+type Dirent struct {
+	Name string
+	Ino  uint64
+	Type uint8  // DT_*
+	Next uint64 // cookie of the entry after this one
+}
+
+// Stat is a file's attributes, as statx gives them.
+type Stat struct {
+	Mode                uint32 // type and permission bits, as st_mode
+	UID, GID            uint32
+	Nlink               uint64
+	Ino, Dev, Rdev      uint64
+	Size, Blocks        uint64
+	Blksize             uint32
+	Atime, Mtime, Ctime unix.Timespec
+}
+
+// IsDir reports whether the mode is a directory's.
+func (s *Stat) IsDir() bool { return s.Mode&unix.S_IFMT == unix.S_IFDIR }
+
+// SetStat selects and holds attribute changes.
+type SetStat struct {
+	Mask     uint32 // of the SetStat* bits
+	Mode     uint32 // permission bits only
+	UID, GID uint32
+	Size     uint64
+	Atime    unix.Timespec
+	Mtime    unix.Timespec
+}
+
+// SetStat mask bits.
+const (
+	SetStatMode = 1 << iota
+	SetStatUID
+	SetStatGID
+	SetStatSize
+	SetStatAtime
+	SetStatMtime
+	SetStatCtime
+)
+
+// DirentType is the DT_* value of a mode.
+func DirentType(mode uint32) uint8 { return uint8(mode & unix.S_IFMT >> 12) }

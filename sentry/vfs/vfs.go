@@ -1,0 +1,145 @@
+// Package vfs is the Sentry's virtual filesystem: the mount tree, the dentry cache, path
+// resolution, permission checks, file descriptions and the FD table. Filesystems
+// (sentry/fsimpl/...) implement Inode and FileImpl; everything that depends only on names,
+// mounts and modes is done here, once, the way Linux's fs/namei.c does it.
+//
+// # Names
+//
+// A Dentry is a name in the tree: its parent, its name, the Inode behind it, and a cache
+// of the children looked up so far. The VFS is the only writer of the tree: every
+// creation, removal and rename goes through it, so the cache stays true for filesystems
+// whose files change only through the Sentry (tmpfs; the Gofer's, whose host files belong
+// to the container). A Mount puts a filesystem's root dentry over a mountpoint dentry of
+// its parent mount; a VirtualDentry is a (mount, dentry) pair, which is what a path
+// names.
+//
+// # Resolution
+//
+// Resolve walks a path from a starting point one component at a time (resolve.go):
+// each directory must be searchable by the caller; "." stays, ".." goes to the parent
+// (across mount roots, never above the caller's root); a mountpoint is crossed into the
+// mount on it; a symlink is followed (relative to its directory, or the root) unless it
+// is the last component and the caller asked not to; more than 40 symlinks is ELOOP.
+//
+// Lock order: VFS.renameMu, then Dentry.mu (parent before child), then the inode's locks.
+package vfs
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Limits of names and paths (include/uapi/linux/limits.h).
+const (
+	NameMax     = 255  // a component
+	PathMax     = 4096 // a path, NUL included
+	maxSymlinks = 40   // MAXSYMLINKS
+)
+
+// VFS is one sandbox's virtual filesystem.
+type VFS struct {
+	// renameMu serializes renames with the walks that must not see a half-done one.
+	renameMu sync.RWMutex
+
+	mu       sync.Mutex
+	nextDev  uint64
+	mounts   map[*Dentry][]*Mount // mountpoint dentry → the mounts on it, last on top
+	anonDevs map[uint64]bool
+}
+
+// New returns an empty VFS.
+func New() *VFS {
+	return &VFS{nextDev: 1, mounts: map[*Dentry][]*Mount{}, anonDevs: map[uint64]bool{}}
+}
+
+// NewDev returns a new anonymous device number for a filesystem (st_dev), as
+// get_anon_bdev: major 0.
+func (v *VFS) NewDev() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	d := v.nextDev
+	v.nextDev++
+	return unix.Mkdev(0, uint32(d))
+}
+
+// MountFlags are per-mount flags (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC).
+type MountFlags struct {
+	ReadOnly, NoSuid, NoDev, NoExec bool
+}
+
+// Mount is a filesystem mounted over a mountpoint.
+type Mount struct {
+	vfs    *VFS
+	root   *Dentry // the filesystem's root
+	parent *Mount  // nil for a namespace's root mount
+	point  *Dentry // the mountpoint in parent
+	Flags  MountFlags
+	// FSType is the filesystem's name for /proc/mounts.
+	FSType string
+	Source string
+}
+
+// Root is the mounted filesystem's root.
+func (m *Mount) Root() VirtualDentry { return VirtualDentry{m, m.root} }
+
+// VirtualDentry is a name in a mount: what a path resolves to.
+type VirtualDentry struct {
+	Mount  *Mount
+	Dentry *Dentry
+}
+
+// Ok reports whether vd names something.
+func (vd VirtualDentry) Ok() bool { return vd.Dentry != nil }
+
+// NewMount makes a mount of the filesystem whose root is root. It is attached nowhere:
+// it is a namespace's root mount until Attach puts it over a mountpoint.
+func (v *VFS) NewMount(root Inode, fsType, source string, flags MountFlags) *Mount {
+	d := &Dentry{inode: root, name: "/"}
+	return &Mount{vfs: v, root: d, Flags: flags, FSType: fsType, Source: source}
+}
+
+// Attach mounts m over the directory at point.
+func (v *VFS) Attach(m *Mount, point VirtualDentry) error {
+	if !point.Dentry.IsDir() {
+		return unix.ENOTDIR
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m.parent, m.point = point.Mount, point.Dentry
+	v.mounts[point.Dentry] = append(v.mounts[point.Dentry], m)
+	point.Dentry.mu.Lock()
+	point.Dentry.mounted++
+	point.Dentry.mu.Unlock()
+	return nil
+}
+
+// mountedOn returns the top mount on d in parent mount pm, or nil.
+func (v *VFS) mountedOn(pm *Mount, d *Dentry) *Mount {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ms := v.mounts[d]
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].parent == pm {
+			return ms[i]
+		}
+	}
+	return nil
+}
+
+// Mounts returns every mount under root, parents first, for /proc/mounts.
+func (v *VFS) Mounts(root *Mount) []*Mount {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := []*Mount{root}
+	for i := 0; i < len(out); i++ {
+		for _, ms := range v.mounts {
+			for _, m := range ms {
+				if m.parent == out[i] {
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	return out
+}
