@@ -26,7 +26,9 @@ func newWorld(t *testing.T) *world {
 	return &world{t: t, v: v, root: m.Root(), c: vfs.Caller{Creds: vfs.Root(), Umask: 0o022}}
 }
 
-func (w *world) at(path string) vfs.PathOp { return vfs.PathOp{Root: w.root, Start: w.root, Path: path} }
+func (w *world) at(path string) vfs.PathOp {
+	return vfs.PathOp{Root: w.root, Start: w.root, Path: path}
+}
 
 func (w *world) must(err error) {
 	w.t.Helper()
