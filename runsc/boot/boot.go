@@ -1,10 +1,11 @@
 // Package boot starts a Sentry: it creates the memory file and the platform, builds the
 // kernel with its system call table, and runs the container's first process.
 //
-// Today the Sentry runs inside the runsc process that asks for it (runsc do). The
-// sandbox process of DESIGN.md (runsc boot: its own namespaces, an empty root, a seccomp
-// filter) and the Gofer come with the OCI runtime and the VFS; this package is where
-// that process will start from.
+// Today the Sentry runs inside the runsc process that asks for it (runsc do), its root
+// filesystem is a tmpfs holding /tmp, and the executable is read from the host by runsc.
+// The sandbox process of DESIGN.md (runsc boot: its own namespaces, an empty root, a
+// seccomp filter) and the Gofer serving the container's files (an overlay over the
+// Gofer's root) come next; this package is where that process will start from.
 package boot
 
 import (
@@ -13,9 +14,12 @@ import (
 	"os"
 
 	"github.com/moat-sandbox/moat/platform/ptrace"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/host"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/tmpfs"
 	"github.com/moat-sandbox/moat/sentry/kernel"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
 	"github.com/moat-sandbox/moat/sentry/syscalls/linux"
+	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
 // memoryFileSize is the memory file's size: sparse, so only what the application
@@ -48,19 +52,30 @@ func Run(a Args) (kernel.ExitStatus, error) {
 		return kernel.ExitStatus{}, err
 	}
 	defer p.Close()
-	k := kernel.New(p, mf, linux.Table(), a.Log)
+	v := vfs.New()
+	k := kernel.New(p, mf, v, linux.Table(), a.Log)
 	k.Strace = a.Strace
+
+	// The root is a tmpfs until the Gofer serves the container's files.
+	_, rootIno := tmpfs.New(v, 0o755, vfs.Owner{})
+	root := v.NewMount(rootIno, "tmpfs", "none", vfs.MountFlags{}).Root()
+	if err := v.MkdirAt(vfs.Caller{Creds: vfs.Root()}, vfs.PathOp{Root: root, Start: root, Path: "/tmp"}, 0o1777); err != nil {
+		return kernel.ExitStatus{}, fmt.Errorf("making /tmp: %w", err)
+	}
 
 	f, err := os.Open(a.Path)
 	if err != nil {
 		return kernel.ExitStatus{}, err
 	}
 	defer f.Close()
-	fds := kernel.NewFDTable()
+	fds := vfs.NewFDTable()
 	for i, hfd := range a.Stdio {
-		fds.Install(int32(i), &kernel.HostFile{FD: hfd})
+		in := &host.Inode{FD: hfd}
+		impl, _ := in.Open(0)
+		fds.Set(int32(i), vfs.NewFileDescription(v.Anonymous(in, "host"), impl, in.Flags()), false)
 	}
-	t, err := k.NewProcess(kernel.ProcessArgs{File: f, Path: a.Path, Argv: a.Argv, Envv: a.Envv, FDs: fds})
+	t, err := k.NewProcess(kernel.ProcessArgs{File: f, Path: a.Path, Argv: a.Argv, Envv: a.Envv,
+		FDs: fds, FS: kernel.NewFSContext(root, 0o022), Creds: vfs.Root()})
 	if err != nil {
 		return kernel.ExitStatus{}, fmt.Errorf("exec %s: %w", a.Path, err)
 	}

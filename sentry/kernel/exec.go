@@ -13,6 +13,7 @@ import (
 	"github.com/moat-sandbox/moat/sentry/arch"
 	"github.com/moat-sandbox/moat/sentry/loader"
 	"github.com/moat-sandbox/moat/sentry/mm"
+	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
 // Address-space layout of a new process, as Linux's x86-64 defaults (arch/x86/mm/mmap.c,
@@ -28,11 +29,13 @@ const (
 
 // ProcessArgs is what NewProcess runs.
 type ProcessArgs struct {
-	File *os.File // the executable, opened by the caller
-	Path string   // its path, for AT_EXECFN and /proc/self/exe
-	Argv []string
-	Envv []string
-	FDs  *FDTable
+	File  *os.File // the executable, opened by the caller
+	Path  string   // its path, for AT_EXECFN and /proc/self/exe
+	Argv  []string
+	Envv  []string
+	FDs   *vfs.FDTable
+	FS    *FSContext
+	Creds *vfs.Credentials
 }
 
 // NewProcess creates a process running a's executable: a new address space with the
@@ -59,7 +62,7 @@ func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
 		m.Release()
 		return nil, err
 	}
-	t := k.NewTask(m, a.FDs, st)
+	t := k.NewTask(m, a.FDs, a.FS, a.Creds, st)
 	t.Exe = a.Path
 	t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd = bounds[0], bounds[1], bounds[2], bounds[3]
 	return t, nil

@@ -12,9 +12,9 @@
 // A system call number with no handler returns ENOSYS and is logged once per number, by
 // name; Unimplemented lists them for a compatibility report.
 //
-// Scope today: one task per process, no fork or clone, no signals delivered to handlers,
-// and files are the container's stdio only (host FDs). Lock order: Kernel.mu, then
-// Task.mu.
+// Scope today: one task per process, no fork or clone, no signals delivered to handlers.
+// Files are the VFS's (sentry/vfs): the task has an FD table, an FSContext (root,
+// working directory, umask) and credentials. Lock order: Kernel.mu, then FSContext.mu.
 package kernel
 
 import (
@@ -27,12 +27,14 @@ import (
 	"github.com/moat-sandbox/moat/platform"
 	"github.com/moat-sandbox/moat/sentry/abi/linux"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
+	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
 // Kernel is one sandbox's kernel.
 type Kernel struct {
 	Platform platform.Platform
 	MemFile  *pgalloc.MemoryFile
+	VFS      *vfs.VFS
 	Syscalls *SyscallTable
 	// Log receives the kernel's diagnostics (unimplemented system calls, strace).
 	Log io.Writer
@@ -48,8 +50,8 @@ type Kernel struct {
 }
 
 // New returns a kernel over a platform and its memory file.
-func New(p platform.Platform, mf *pgalloc.MemoryFile, table *SyscallTable, log io.Writer) *Kernel {
-	return &Kernel{Platform: p, MemFile: mf, Syscalls: table, Log: log, Hostname: "moat",
+func New(p platform.Platform, mf *pgalloc.MemoryFile, v *vfs.VFS, table *SyscallTable, log io.Writer) *Kernel {
+	return &Kernel{Platform: p, MemFile: mf, VFS: v, Syscalls: table, Log: log, Hostname: "moat",
 		start: time.Now(), unimplemented: map[uintptr]int{}}
 }
 

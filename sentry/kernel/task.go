@@ -13,6 +13,7 @@ import (
 	"github.com/moat-sandbox/moat/sentry/abi/linux"
 	"github.com/moat-sandbox/moat/sentry/arch"
 	"github.com/moat-sandbox/moat/sentry/mm"
+	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
 // ExitStatus is how a task's thread group ended: an exit code, or a signal.
@@ -40,7 +41,9 @@ func (s ExitStatus) String() string {
 type Task struct {
 	k     *Kernel
 	MM    *mm.MemoryManager
-	FDs   *FDTable
+	FDs   *vfs.FDTable
+	FS    *FSContext
+	Creds *vfs.Credentials
 	State *arch.State
 	ctx   platform.Context
 
@@ -66,9 +69,9 @@ type Task struct {
 }
 
 // NewTask returns a task of k running in m with state st.
-func (k *Kernel) NewTask(m *mm.MemoryManager, fds *FDTable, st *arch.State) *Task {
-	return &Task{k: k, MM: m, FDs: fds, State: st, ctx: k.Platform.NewContext(), TID: 1,
-		Limits: DefaultLimits()}
+func (k *Kernel) NewTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, creds *vfs.Credentials, st *arch.State) *Task {
+	return &Task{k: k, MM: m, FDs: fds, FS: fs, Creds: creds, State: st,
+		ctx: k.Platform.NewContext(), TID: 1, Limits: DefaultLimits()}
 }
 
 // Kernel returns the task's kernel.

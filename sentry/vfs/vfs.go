@@ -143,3 +143,48 @@ func (v *VFS) Mounts(root *Mount) []*Mount {
 	}
 	return out
 }
+
+// Anonymous returns a name for a file that is in no directory (a host FD, a pipe): a
+// dentry of its own on a mount attached nowhere, so the description can stat it.
+func (v *VFS) Anonymous(in Inode, fsType string) VirtualDentry {
+	m := v.NewMount(in, fsType, fsType, MountFlags{})
+	return m.Root()
+}
+
+// PathOf returns the absolute path of vd as seen from root, as d_path: ENOENT if vd was
+// removed, and a path starting "(unreachable)" if vd is not below root.
+func (v *VFS) PathOf(root, vd VirtualDentry) (string, error) {
+	v.renameMu.RLock()
+	defer v.renameMu.RUnlock()
+	vd.Dentry.mu.Lock()
+	dead := vd.Dentry.dead
+	vd.Dentry.mu.Unlock()
+	if dead {
+		return "", unix.ENOENT
+	}
+	var names []string
+	for vd != root {
+		if vd.Dentry == vd.Mount.root {
+			if vd.Mount.parent == nil {
+				return "(unreachable)/" + join(names), nil
+			}
+			vd = VirtualDentry{vd.Mount.parent, vd.Mount.point}
+			continue
+		}
+		names = append(names, vd.Dentry.Name())
+		vd = VirtualDentry{vd.Mount, vd.Dentry.Parent()}
+	}
+	return "/" + join(names), nil
+}
+
+// join joins reversed path components.
+func join(rev []string) string {
+	s := ""
+	for i := len(rev) - 1; i >= 0; i-- {
+		s += rev[i]
+		if i > 0 {
+			s += "/"
+		}
+	}
+	return s
+}

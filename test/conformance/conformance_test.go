@@ -79,6 +79,7 @@ func run(t *testing.T, argv ...string) result {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "MOAT_TEST=1"}
+	cmd.Dir = t.TempDir() // a scratch working directory (the sandbox starts in its own root)
 	err := cmd.Run()
 	r := result{stdout: stdout.String()}
 	var ee *exec.ExitError
@@ -144,6 +145,7 @@ func TestPrograms(t *testing.T) {
 		{"mm", nil},
 		{"rw", nil},
 		{"misc", nil},
+		{"files", nil},
 	} {
 		t.Run(strings.Join(append([]string{tc.name}, tc.args...), "_"), func(t *testing.T) {
 			t.Parallel()

@@ -85,6 +85,9 @@ func (r *regularFile) Read(dst []byte, off int64) (int, error) {
 
 // Write implements vfs.FileImpl.Write.
 func (r *regularFile) Write(src []byte, off int64) (int, error) {
+	if len(src) == 0 {
+		return 0, nil
+	}
 	f := r.f
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"github.com/moat-sandbox/moat/platform"
 	"github.com/moat-sandbox/moat/sentry/kernel"
 	"github.com/moat-sandbox/moat/sentry/mm"
+	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
 const pageSize = platform.PageSize
@@ -26,45 +27,75 @@ func Brk(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 // Mmap implements mmap(2), in the order of arch/x86's sys_mmap, ksys_mmap_pgoff and
 // do_mmap: offset alignment, the file, the length, the mapping type.
 func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	addr, length, prot, flags, fdArg, off := a[0], a[1], a[2], a[3], fd(a[4]), a[5]
+	addr, length, prot, flags, off := a[0], a[1], a[2], a[3], a[5]
 	if off%pageSize != 0 {
 		return 0, unix.EINVAL
 	}
 	anon := flags&unix.MAP_ANONYMOUS != 0
-	var file kernel.File
+	var file *vfs.FileDescription
 	if !anon {
-		f, err := t.FDs.Get(fdArg)
+		f, err := getFD(t, a[4])
 		if err != nil {
 			return 0, err
 		}
+		defer f.DecRef()
 		file = f
 	}
 	if length == 0 {
 		return 0, unix.EINVAL
 	}
 	// Unknown prot bits are ignored here (mprotect rejects them).
-	switch flags & unix.MAP_TYPE {
+	typ := flags & unix.MAP_TYPE
+	switch typ {
 	case unix.MAP_PRIVATE, unix.MAP_SHARED, unix.MAP_SHARED_VALIDATE:
 	default:
 		return 0, unix.EINVAL
 	}
-	if file != nil {
-		// As do_mmap: the file must be open for reading, and for writing to share
-		// writable pages; then the file must support mmap. The only files today are
-		// host stdio (terminals, pipes), which don't.
-		acc := file.StatusFlags() & unix.O_ACCMODE
-		if acc == unix.O_WRONLY ||
-			flags&unix.MAP_TYPE != unix.MAP_PRIVATE && prot&unix.PROT_WRITE != 0 && acc != unix.O_RDWR {
-			return 0, unix.EACCES
-		}
-		return 0, unix.ENODEV
-	}
-	return t.MM.MMap(mm.MMapOpts{
+	opts := mm.MMapOpts{
 		Addr: addr, Length: length, Perms: perms(prot),
 		Fixed:     flags&unix.MAP_FIXED != 0,
 		NoReplace: flags&unix.MAP_FIXED_NOREPLACE != 0,
 		GrowsDown: flags&unix.MAP_GROWSDOWN != 0,
-	})
+	}
+	if file != nil {
+		// As do_mmap: the file must be open for reading, and for writing to share
+		// writable pages; then it must be a file that can be mapped.
+		acc := file.StatusFlags() & unix.O_ACCMODE
+		if acc == unix.O_WRONLY || file.StatusFlags()&unix.O_PATH != 0 ||
+			typ != unix.MAP_PRIVATE && prot&unix.PROT_WRITE != 0 && acc != unix.O_RDWR {
+			return 0, unix.EACCES
+		}
+		st, err := file.Stat()
+		if err != nil {
+			return 0, err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return 0, unix.ENODEV
+		}
+		if typ != unix.MAP_PRIVATE {
+			return 0, unsupported(t, "mmap of a file with MAP_SHARED")
+		}
+		// The mapping reads through the description without holding a reference: VMAs
+		// have no release hook yet. Today's files (tmpfs) stay readable after their last
+		// close; files with host resources need the hook first.
+		opts.File = fileData{file}
+		opts.Offset = uint64(off)
+		opts.FileSize = ^uint64(0) >> 1
+	}
+	return t.MM.MMap(opts)
+}
+
+// fileData reads a private file mapping's bytes through the file's description.
+type fileData struct{ f *vfs.FileDescription }
+
+// ReadAt implements mm.FileData.ReadAt.
+func (d fileData) ReadAt(p []byte, off int64) (int, error) {
+	n, err := d.f.Impl().Read(p, off)
+	if err == nil && n < len(p) {
+		clear(p[n:]) // past the end of the file: zeroes (and SIGBUS on Linux; later)
+		n = len(p)
+	}
+	return n, err
 }
 
 // Munmap implements munmap(2).

@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/sentry/kernel"
+	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
 // maxRW is MAX_RW_COUNT: reads and writes are cut to INT_MAX rounded down to a page.
@@ -12,55 +13,57 @@ const maxRW = 0x7ffff000
 // chunk is the most copied through the Sentry in one step.
 const chunk = 1 << 20
 
-// Read implements read(2).
-func Read(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	f, err := t.FDs.Get(fd(a[0]))
-	if err != nil {
-		return 0, err
-	}
-	n, err := readInto(t, f, a[1], min(a[2], maxRW))
-	return uintptr(n), err
+// getFD returns the description at fd with a reference the caller drops.
+func getFD(t *kernel.Task, a uintptr) (*vfs.FileDescription, error) {
+	return t.FDs.Get(int32(a))
 }
 
-// readInto reads up to n bytes from f into the application's memory at addr, as one
+// ioFn reads or writes at most len(b) bytes of a file.
+type ioFn func(b []byte) (int, error)
+
+// readInto reads up to n bytes with read into the application's memory at addr, as one
 // read: it stops at the first short read.
-func readInto(t *kernel.Task, f kernel.File, addr, n uintptr) (int, error) {
-	if n == 0 {
-		return f.Read(t, nil)
-	}
+func readInto(t *kernel.Task, read ioFn, addr, n uintptr) (int, error) {
 	buf := make([]byte, min(n, chunk))
-	got, err := f.Read(t, buf)
-	if got > 0 {
-		if _, cerr := t.MM.CopyOut(addr, buf[:got]); cerr != nil {
-			return 0, cerr
-		}
-		return got, nil
-	}
-	return 0, err
-}
-
-// Write implements write(2).
-func Write(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	f, err := t.FDs.Get(fd(a[0]))
-	if err != nil {
-		return 0, err
-	}
-	n, err := writeFrom(t, f, a[1], min(a[2], maxRW))
-	return uintptr(n), err
-}
-
-// writeFrom writes n bytes at addr to f. A buffer that is bad part-way is written up to
-// the bad byte, as Linux does.
-func writeFrom(t *kernel.Task, f kernel.File, addr, n uintptr) (int, error) {
-	if n == 0 {
-		return f.Write(t, nil)
-	}
 	done := 0
 	for uintptr(done) < n {
-		buf := make([]byte, min(n-uintptr(done), chunk))
-		got, cerr := t.MM.CopyIn(addr+uintptr(done), buf)
+		b := buf[:min(n-uintptr(done), chunk)]
+		got, err := read(b)
 		if got > 0 {
-			w, err := f.Write(t, buf[:got])
+			if _, cerr := t.MM.CopyOut(addr+uintptr(done), b[:got]); cerr != nil {
+				if done > 0 {
+					return done, nil
+				}
+				return 0, cerr
+			}
+			done += got
+		}
+		if err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		if got < len(b) {
+			break
+		}
+	}
+	return done, nil
+}
+
+// writeFrom writes n bytes at addr with write. A buffer that is bad part-way is written
+// up to the bad byte, as Linux does.
+func writeFrom(t *kernel.Task, write ioFn, addr, n uintptr) (int, error) {
+	if n == 0 {
+		return write(nil)
+	}
+	buf := make([]byte, min(n, chunk))
+	done := 0
+	for uintptr(done) < n {
+		b := buf[:min(n-uintptr(done), chunk)]
+		got, cerr := t.MM.CopyIn(addr+uintptr(done), b)
+		if got > 0 {
+			w, err := write(b[:got])
 			done += w
 			if err != nil || w < got {
 				if done > 0 {
@@ -79,13 +82,93 @@ func writeFrom(t *kernel.Task, f kernel.File, addr, n uintptr) (int, error) {
 	return done, nil
 }
 
+// Read implements read(2).
+func Read(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	f, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if a[2] == 0 {
+		_, err := f.Read(nil)
+		return 0, err
+	}
+	n, err := readInto(t, f.Read, a[1], min(a[2], maxRW))
+	return uintptr(n), err
+}
+
+// Write implements write(2).
+func Write(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	f, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	n, err := writeFrom(t, f.Write, a[1], min(a[2], maxRW))
+	return uintptr(n), err
+}
+
+// positioned returns f's I/O at a moving offset starting at off.
+func positioned(io func([]byte, int64) (int, error), off int64) ioFn {
+	return func(b []byte) (int, error) {
+		n, err := io(b, off)
+		off += int64(n)
+		return n, err
+	}
+}
+
+// Pread64 implements pread64(2).
+func Pread64(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	f, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if int64(a[3]) < 0 {
+		return 0, unix.EINVAL
+	}
+	if _, err := f.PRead(nil, int64(a[3])); err != nil {
+		return 0, err
+	}
+	n, err := readInto(t, positioned(f.PRead, int64(a[3])), a[1], min(a[2], maxRW))
+	return uintptr(n), err
+}
+
+// Pwrite64 implements pwrite64(2).
+func Pwrite64(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	f, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if int64(a[3]) < 0 {
+		return 0, unix.EINVAL
+	}
+	if _, err := f.PWrite(nil, int64(a[3])); err != nil {
+		return 0, err
+	}
+	n, err := writeFrom(t, positioned(f.PWrite, int64(a[3])), a[1], min(a[2], maxRW))
+	return uintptr(n), err
+}
+
+// Lseek implements lseek(2).
+func Lseek(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	f, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	off, err := f.Seek(int64(a[1]), int(int32(a[2])))
+	return uintptr(off), err
+}
+
 // iovec is struct iovec.
 type iovec struct {
 	Base, Len uint64
 }
 
-// iovecs reads an iovec array as rw_copy_check_uvector does: EINVAL for more than
-// UIO_MAXIOV entries or a total that overflows ssize_t.
+// iovecs reads an iovec array as import_iovec does: EINVAL for more than UIO_MAXIOV
+// entries or a total that overflows ssize_t.
 func iovecs(t *kernel.Task, addr, count uintptr) ([]iovec, error) {
 	const uioMaxIOV = 1024
 	if count > uioMaxIOV {
@@ -108,24 +191,19 @@ func iovecs(t *kernel.Task, addr, count uintptr) ([]iovec, error) {
 	return iov, nil
 }
 
-// Readv implements readv(2).
-func Readv(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return vectored(t, a, readInto)
-}
-
-// Writev implements writev(2).
-func Writev(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return vectored(t, a, writeFrom)
-}
-
-// vectored runs op over each buffer of an iovec array, as one read or write: it stops at
-// the first short transfer, and an error after some bytes is a short count.
-func vectored(t *kernel.Task, a [6]uintptr, op func(*kernel.Task, kernel.File, uintptr, uintptr) (int, error)) (uintptr, error) {
-	f, err := t.FDs.Get(fd(a[0]))
+// vectored runs one transfer over an iovec array: it stops at the first short
+// transfer, and an error after some bytes is a short count.
+func vectored(t *kernel.Task, fdArg, iovAddr, count uintptr, write bool, at func(*vfs.FileDescription) (ioFn, error)) (uintptr, error) {
+	f, err := getFD(t, fdArg)
 	if err != nil {
 		return 0, err
 	}
-	iov, err := iovecs(t, a[1], a[2])
+	defer f.DecRef()
+	iov, err := iovecs(t, iovAddr, count)
+	if err != nil {
+		return 0, err
+	}
+	io, err := at(f)
 	if err != nil {
 		return 0, err
 	}
@@ -134,7 +212,12 @@ func vectored(t *kernel.Task, a [6]uintptr, op func(*kernel.Task, kernel.File, u
 		if v.Len == 0 {
 			continue
 		}
-		n, err := op(t, f, uintptr(v.Base), uintptr(min(v.Len, maxRW)))
+		var n int
+		if write {
+			n, err = writeFrom(t, io, uintptr(v.Base), uintptr(min(v.Len, maxRW)))
+		} else {
+			n, err = readInto(t, io, uintptr(v.Base), uintptr(min(v.Len, maxRW)))
+		}
 		total += n
 		if err != nil {
 			if total > 0 {
@@ -147,4 +230,38 @@ func vectored(t *kernel.Task, a [6]uintptr, op func(*kernel.Task, kernel.File, u
 		}
 	}
 	return uintptr(total), nil
+}
+
+// Readv implements readv(2).
+func Readv(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return vectored(t, a[0], a[1], a[2], false, func(f *vfs.FileDescription) (ioFn, error) { return f.Read, nil })
+}
+
+// Writev implements writev(2).
+func Writev(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return vectored(t, a[0], a[1], a[2], true, func(f *vfs.FileDescription) (ioFn, error) { return f.Write, nil })
+}
+
+// Preadv implements preadv(2).
+func Preadv(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	off := int64(a[3])
+	return vectored(t, a[0], a[1], a[2], false, func(f *vfs.FileDescription) (ioFn, error) {
+		if off < 0 {
+			return nil, unix.EINVAL
+		}
+		_, err := f.PRead(nil, off)
+		return positioned(f.PRead, off), err
+	})
+}
+
+// Pwritev implements pwritev(2).
+func Pwritev(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	off := int64(a[3])
+	return vectored(t, a[0], a[1], a[2], true, func(f *vfs.FileDescription) (ioFn, error) {
+		if off < 0 {
+			return nil, unix.EINVAL
+		}
+		_, err := f.PWrite(nil, off)
+		return positioned(f.PWrite, off), err
+	})
 }

@@ -75,6 +75,15 @@ func Gettid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.TI
 // Getppid implements getppid(2): init's parent is outside its namespace, 0.
 func Getppid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return 0, nil }
 
-// Getuid implements getuid(2), geteuid, getgid and getegid: the container runs as root
-// until credentials come with the process work.
-func Getuid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return 0, nil }
+// Getuid implements getuid(2). Real, effective and filesystem IDs are one until the
+// setuid family comes with the process work.
+func Getuid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Creds.UID), nil }
+
+// Geteuid implements geteuid(2).
+func Geteuid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Creds.UID), nil }
+
+// Getgid implements getgid(2).
+func Getgid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Creds.GID), nil }
+
+// Getegid implements getegid(2).
+func Getegid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Creds.GID), nil }

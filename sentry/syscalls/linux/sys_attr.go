@@ -1,0 +1,301 @@
+package linux
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/kernel"
+	"github.com/moat-sandbox/moat/sentry/vfs"
+)
+
+// resolveAt resolves dirfd+path for an attribute change; an empty path with emptyOK
+// is the dirfd's own file.
+func resolveAt(t *kernel.Task, dirfd int32, addr uintptr, follow, emptyOK bool) (vfs.VirtualDentry, error) {
+	p, err := path(t, addr, emptyOK)
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	if p == "" {
+		if dirfd == unix.AT_FDCWD {
+			return t.FS.Cwd(), nil
+		}
+		f, err := t.FDs.Get(dirfd)
+		if err != nil {
+			return vfs.VirtualDentry{}, err
+		}
+		defer f.DecRef()
+		return f.VirtualDentry(), nil
+	}
+	op, err := t.PathOp(dirfd, p)
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	return t.Kernel().VFS.Resolve(t.Creds, op.Root, op.Start, op.Path, follow)
+}
+
+// fdDentry returns the file of descriptor a.
+func fdDentry(t *kernel.Task, a uintptr) (vfs.VirtualDentry, error) {
+	f, err := getFD(t, a)
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	defer f.DecRef()
+	return f.VirtualDentry(), nil
+}
+
+func chmod(t *kernel.Task, vd vfs.VirtualDentry, err error, mode uintptr) (uintptr, error) {
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.Kernel().VFS.SetStatAt(t.Caller(), vd, vfs.SetStat{Mask: vfs.SetStatMode, Mode: uint32(mode) & 0o7777}, false)
+}
+
+// Chmod implements chmod(2).
+func Chmod(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := resolveAt(t, unix.AT_FDCWD, a[0], true, false)
+	return chmod(t, vd, err, a[1])
+}
+
+// Fchmod implements fchmod(2).
+func Fchmod(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := fdDentry(t, a[0])
+	return chmod(t, vd, err, a[1])
+}
+
+// Fchmodat implements fchmodat(2) (no flags argument: it always follows).
+func Fchmodat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := resolveAt(t, fd(a[0]), a[1], true, false)
+	return chmod(t, vd, err, a[2])
+}
+
+func chown(t *kernel.Task, vd vfs.VirtualDentry, err error, uid, gid uintptr) (uintptr, error) {
+	if err != nil {
+		return 0, err
+	}
+	var o vfs.SetStat
+	if int32(uid) != -1 {
+		o.Mask |= vfs.SetStatUID
+		o.UID = uint32(uid)
+	}
+	if int32(gid) != -1 {
+		o.Mask |= vfs.SetStatGID
+		o.GID = uint32(gid)
+	}
+	if o.Mask == 0 {
+		return 0, nil
+	}
+	return 0, t.Kernel().VFS.SetStatAt(t.Caller(), vd, o, false)
+}
+
+// Chown implements chown(2).
+func Chown(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := resolveAt(t, unix.AT_FDCWD, a[0], true, false)
+	return chown(t, vd, err, a[1], a[2])
+}
+
+// Lchown implements lchown(2).
+func Lchown(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := resolveAt(t, unix.AT_FDCWD, a[0], false, false)
+	return chown(t, vd, err, a[1], a[2])
+}
+
+// Fchown implements fchown(2).
+func Fchown(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := fdDentry(t, a[0])
+	return chown(t, vd, err, a[1], a[2])
+}
+
+// Fchownat implements fchownat(2).
+func Fchownat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	flags := a[4]
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	vd, err := resolveAt(t, fd(a[0]), a[1], flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	return chown(t, vd, err, a[2], a[3])
+}
+
+func truncate(t *kernel.Task, vd vfs.VirtualDentry, length int64) (uintptr, error) {
+	if length < 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, t.Kernel().VFS.SetStatAt(t.Caller(), vd, vfs.SetStat{Mask: vfs.SetStatSize, Size: uint64(length)}, false)
+}
+
+// Truncate implements truncate(2).
+func Truncate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := resolveAt(t, unix.AT_FDCWD, a[0], true, false)
+	if err != nil {
+		return 0, err
+	}
+	return truncate(t, vd, int64(a[1]))
+}
+
+// Ftruncate implements ftruncate(2): the file must be open for writing (EINVAL
+// otherwise, as do_sys_ftruncate).
+func Ftruncate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	f, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	if int64(a[1]) < 0 {
+		return 0, unix.EINVAL
+	}
+	acc := f.StatusFlags() & unix.O_ACCMODE
+	if acc == unix.O_RDONLY || f.StatusFlags()&unix.O_PATH != 0 {
+		return 0, unix.EINVAL
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, unix.EINVAL
+	}
+	// An open description's own write access is what counts, not the mode.
+	return 0, f.VirtualDentry().Dentry.Inode().SetStat(vfs.SetStat{Mask: vfs.SetStatSize, Size: uint64(a[1])})
+}
+
+// Utimensat implements utimensat(2).
+func Utimensat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	flags := a[3]
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	var ts [2]unix.Timespec
+	now := unix.NsecToTimespec(timeNow())
+	if a[2] == 0 {
+		ts = [2]unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
+	} else if err := t.CopyInObj(a[2], &ts); err != nil {
+		return 0, err
+	}
+	var o vfs.SetStat
+	allNow := true
+	for i, tsp := range ts {
+		switch tsp.Nsec {
+		case unix.UTIME_OMIT:
+			continue
+		case unix.UTIME_NOW:
+			tsp = now
+		default:
+			if tsp.Nsec < 0 || tsp.Nsec >= 1e9 {
+				return 0, unix.EINVAL
+			}
+			allNow = false
+		}
+		if i == 0 {
+			o.Mask |= vfs.SetStatAtime
+			o.Atime = tsp
+		} else {
+			o.Mask |= vfs.SetStatMtime
+			o.Mtime = tsp
+		}
+	}
+	var vd vfs.VirtualDentry
+	var err error
+	if a[1] == 0 {
+		// A NULL path: the file of dirfd itself (Linux's utimes-on-fd form).
+		vd, err = fdDentry(t, a[0])
+	} else {
+		vd, err = resolveAt(t, fd(a[0]), a[1], flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if o.Mask == 0 {
+		return 0, nil
+	}
+	return 0, t.Kernel().VFS.SetStatAt(t.Caller(), vd, o, allNow)
+}
+
+func faccessat(t *kernel.Task, dirfd int32, addr, mode, flags uintptr) (uintptr, error) {
+	if mode&^(unix.R_OK|unix.W_OK|unix.X_OK) != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	p, err := path(t, addr, flags&unix.AT_EMPTY_PATH != 0)
+	if err != nil {
+		return 0, err
+	}
+	op, err := t.PathOp(dirfd, p)
+	if err != nil {
+		return 0, err
+	}
+	if p == "" {
+		op.Path = "."
+	}
+	return 0, t.Kernel().VFS.AccessAt(t.Caller(), op, flags&unix.AT_SYMLINK_NOFOLLOW == 0, uint32(mode))
+}
+
+// Access implements access(2).
+func Access(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return faccessat(t, unix.AT_FDCWD, a[0], a[1], 0)
+}
+
+// Faccessat implements faccessat(2).
+func Faccessat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return faccessat(t, fd(a[0]), a[1], a[2], 0)
+}
+
+// Faccessat2 implements faccessat2(2).
+func Faccessat2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return faccessat(t, fd(a[0]), a[1], a[2], a[3])
+}
+
+// Umask implements umask(2).
+func Umask(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return uintptr(t.FS.SwapUmask(uint32(a[0]))), nil
+}
+
+// Getcwd implements getcwd(2): ERANGE if the buffer is too small, ENOENT if the working
+// directory was removed.
+func Getcwd(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	p, err := t.Kernel().VFS.PathOf(t.FS.Root(), t.FS.Cwd())
+	if err != nil {
+		return 0, err
+	}
+	b := append([]byte(p), 0)
+	if uintptr(len(b)) > a[1] {
+		return 0, unix.ERANGE
+	}
+	if _, err := t.MM.CopyOut(a[0], b); err != nil {
+		return 0, err
+	}
+	return uintptr(len(b)), nil
+}
+
+// chdirTo makes vd the working directory: it must be a searchable directory.
+func chdirTo(t *kernel.Task, vd vfs.VirtualDentry) (uintptr, error) {
+	if !vd.Dentry.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	st, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	if err := t.Creds.MayAccess(unix.X_OK, &st); err != nil {
+		return 0, err
+	}
+	t.FS.SetCwd(vd)
+	return 0, nil
+}
+
+// Chdir implements chdir(2).
+func Chdir(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := resolveAt(t, unix.AT_FDCWD, a[0], true, false)
+	if err != nil {
+		return 0, err
+	}
+	return chdirTo(t, vd)
+}
+
+// Fchdir implements fchdir(2).
+func Fchdir(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := fdDentry(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	return chdirTo(t, vd)
+}

@@ -1,0 +1,117 @@
+package linux
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/kernel"
+)
+
+// Dup implements dup(2).
+func Dup(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	f, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	nfd, err := t.FDs.NewFD(f, 0, false, t.Limits[unix.RLIMIT_NOFILE].Cur)
+	if err != nil {
+		f.DecRef()
+	}
+	return uintptr(nfd), err
+}
+
+func dup3(t *kernel.Task, oldfd, newfd int32, cloexec bool) (uintptr, error) {
+	f, err := t.FDs.Get(oldfd)
+	if err != nil {
+		return 0, err
+	}
+	if newfd < 0 || uint64(newfd) >= t.Limits[unix.RLIMIT_NOFILE].Cur {
+		f.DecRef()
+		return 0, unix.EBADF
+	}
+	t.FDs.Set(newfd, f, cloexec)
+	return uintptr(newfd), nil
+}
+
+// Dup2 implements dup2(2).
+func Dup2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if fd(a[0]) == fd(a[1]) {
+		f, err := getFD(t, a[0])
+		if err != nil {
+			return 0, err
+		}
+		f.DecRef()
+		return a[1] & 0xffffffff, nil
+	}
+	return dup3(t, fd(a[0]), fd(a[1]), false)
+}
+
+// Dup3 implements dup3(2).
+func Dup3(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if a[2]&^unix.O_CLOEXEC != 0 || fd(a[0]) == fd(a[1]) {
+		return 0, unix.EINVAL
+	}
+	return dup3(t, fd(a[0]), fd(a[1]), a[2]&unix.O_CLOEXEC != 0)
+}
+
+// Fcntl implements fcntl(2): descriptor flags, status flags and duplication. Record
+// locks come with the IPC work.
+func Fcntl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	f, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	cmd := int(int32(a[1]))
+	switch cmd {
+	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
+		min := int32(a[2])
+		if min < 0 || uint64(min) >= t.Limits[unix.RLIMIT_NOFILE].Cur {
+			return 0, unix.EINVAL
+		}
+		f.IncRef()
+		nfd, err := t.FDs.NewFD(f, min, cmd == unix.F_DUPFD_CLOEXEC, t.Limits[unix.RLIMIT_NOFILE].Cur)
+		if err != nil {
+			f.DecRef()
+		}
+		return uintptr(nfd), err
+	case unix.F_GETFD:
+		on, err := t.FDs.CloseOnExec(fd(a[0]))
+		if on {
+			return unix.FD_CLOEXEC, err
+		}
+		return 0, err
+	case unix.F_SETFD:
+		return 0, t.FDs.SetCloseOnExec(fd(a[0]), a[2]&unix.FD_CLOEXEC != 0)
+	case unix.F_GETFL:
+		return uintptr(f.StatusFlags()), nil
+	case unix.F_SETFL:
+		f.SetStatusFlags(int(a[2]))
+		return 0, nil
+	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
+		return 0, unsupported(t, "fcntl record locks")
+	}
+	return 0, unix.EINVAL
+}
+
+// FIOCLEX and FIONCLEX (include/uapi/asm-generic/ioctls.h).
+const (
+	fionclex = 0x5450
+	fioclex  = 0x5451
+)
+
+// Ioctl implements ioctl(2).
+func Ioctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	f, err := getFD(t, a[0])
+	if err != nil {
+		return 0, err
+	}
+	defer f.DecRef()
+	req := uintptr(uint32(a[1]))
+	switch req {
+	case fioclex:
+		return 0, t.FDs.SetCloseOnExec(fd(a[0]), true)
+	case fionclex:
+		return 0, t.FDs.SetCloseOnExec(fd(a[0]), false)
+	}
+	return f.Ioctl(t.MM, req, a[2])
+}
