@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"github.com/moat-sandbox/moat/platform/ptrace"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/dev"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/host"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/tmpfs"
 	"github.com/moat-sandbox/moat/sentry/kernel"
@@ -59,8 +60,8 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	// The root is a tmpfs until the Gofer serves the container's files.
 	_, rootIno := tmpfs.New(v, 0o755, vfs.Owner{})
 	root := v.NewMount(rootIno, "tmpfs", "none", vfs.MountFlags{}).Root()
-	if err := v.MkdirAt(vfs.Caller{Creds: vfs.Root()}, vfs.PathOp{Root: root, Start: root, Path: "/tmp"}, 0o1777); err != nil {
-		return kernel.ExitStatus{}, fmt.Errorf("making /tmp: %w", err)
+	if err := mountDefaults(v, root); err != nil {
+		return kernel.ExitStatus{}, err
 	}
 
 	f, err := os.Open(a.Path)
@@ -81,4 +82,25 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	}
 	defer t.MM.Release()
 	return t.Run(), nil
+}
+
+// mountDefaults makes the directories and mounts every container has: /tmp, and /dev.
+func mountDefaults(v *vfs.VFS, root vfs.VirtualDentry) error {
+	c := vfs.Caller{Creds: vfs.Root()}
+	at := func(p string) vfs.PathOp { return vfs.PathOp{Root: root, Start: root, Path: p} }
+	if err := v.MkdirAt(c, at("/tmp"), 0o1777); err != nil {
+		return fmt.Errorf("making /tmp: %w", err)
+	}
+	if err := v.MkdirAt(c, at("/dev"), 0o755); err != nil {
+		return fmt.Errorf("making /dev: %w", err)
+	}
+	devRoot, err := dev.New(v)
+	if err != nil {
+		return fmt.Errorf("making /dev: %w", err)
+	}
+	point, err := v.Resolve(c.Creds, root, root, "/dev", true)
+	if err != nil {
+		return err
+	}
+	return v.Attach(v.NewMount(devRoot, "tmpfs", "dev", vfs.MountFlags{NoSuid: true}), point)
 }

@@ -32,6 +32,12 @@ type Stream interface {
 	IsStream()
 }
 
+// Seeker is implemented by FileImpls whose lseek is their own (devices): it gets the
+// arguments and the current offset, and returns the new offset.
+type Seeker interface {
+	Llseek(off int64, whence int, cur int64) (int64, error)
+}
+
 // FileDescription is an open file description: what open returns and dup shares.
 type FileDescription struct {
 	vd   VirtualDentry
@@ -186,6 +192,13 @@ func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
 	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
+	if s, ok := fd.impl.(Seeker); ok {
+		n, err := s.Llseek(off, whence, fd.offset)
+		if err == nil {
+			fd.offset = n
+		}
+		return n, err
+	}
 	isDir := fd.vd.Ok() && fd.vd.Dentry.IsDir()
 	var base int64
 	switch whence {

@@ -146,6 +146,7 @@ func TestPrograms(t *testing.T) {
 		{"rw", nil},
 		{"misc", nil},
 		{"files", nil},
+		{"devs", nil},
 	} {
 		t.Run(strings.Join(append([]string{tc.name}, tc.args...), "_"), func(t *testing.T) {
 			t.Parallel()

@@ -394,3 +394,15 @@ func (s *special) SetStat(o vfs.SetStat) error {
 // Open implements vfs.Inode.Open: FIFOs and sockets need their subsystems (ENXIO is what
 // open of a socket gives on Linux).
 func (s *special) Open(int) (vfs.FileImpl, error) { return nil, unix.ENXIO }
+
+// AddChild links in, an inode of another filesystem (a device), into the tmpfs
+// directory dir as name: how /dev gets its devices.
+func AddChild(parent vfs.DirInode, name string, in vfs.Inode) error {
+	d, ok := parent.(*dir)
+	if !ok {
+		return unix.EINVAL
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.add(name, in)
+}
