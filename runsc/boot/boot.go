@@ -64,18 +64,25 @@ func Run(a Args) (kernel.ExitStatus, error) {
 		return kernel.ExitStatus{}, err
 	}
 
+	// Until the Gofer serves the root, the first executable comes from the host path
+	// runsc was given (static programs only: an interpreter is looked up in the VFS).
 	f, err := os.Open(a.Path)
 	if err != nil {
 		return kernel.ExitStatus{}, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return kernel.ExitStatus{}, err
+	}
 	fds := vfs.NewFDTable()
 	for i, hfd := range a.Stdio {
 		in := &host.Inode{FD: hfd}
 		impl, _ := in.Open(0)
 		fds.Set(int32(i), vfs.NewFileDescription(v.Anonymous(in, "host"), impl, in.Flags()), false)
 	}
-	t, err := k.NewProcess(kernel.ProcessArgs{File: f, Path: a.Path, Argv: a.Argv, Envv: a.Envv,
+	exe := &kernel.Executable{ReaderAt: f, Size: fi.Size(), Path: a.Path}
+	t, err := k.NewProcess(kernel.ProcessArgs{Exe: exe, Path: a.Path, Argv: a.Argv, Envv: a.Envv,
 		FDs: fds, FS: kernel.NewFSContext(root, 0o022), Creds: vfs.Root()})
 	if err != nil {
 		return kernel.ExitStatus{}, fmt.Errorf("exec %s: %w", a.Path, err)

@@ -5,7 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"os"
+	"io"
 
 	"golang.org/x/sys/unix"
 
@@ -25,12 +25,21 @@ const (
 	mmapRnd     = 1 << 40        // arch_mmap_rnd: 28 bits of pages
 	stackRndMax = 16 << 30       // randomize_stack_top: up to 16 GiB
 	brkRndMax   = 32 << 20       // arch_randomize_brk: up to 32 MiB
+	maxScripts  = 4              // nested #! interpreters before ELOOP (fs/exec.c)
 )
+
+// Executable is a file being exec'd: its bytes and size.
+type Executable struct {
+	io.ReaderAt
+	Size int64
+	Path string // as given to exec: AT_EXECFN and, for a script, its argument
+}
 
 // ProcessArgs is what NewProcess runs.
 type ProcessArgs struct {
-	File  *os.File // the executable, opened by the caller
-	Path  string   // its path, for AT_EXECFN and /proc/self/exe
+	// Exe is the executable; nil means Path is resolved in the VFS.
+	Exe   *Executable
+	Path  string
 	Argv  []string
 	Envv  []string
 	FDs   *vfs.FDTable
@@ -38,34 +47,172 @@ type ProcessArgs struct {
 	Creds *vfs.Credentials
 }
 
-// NewProcess creates a process running a's executable: a new address space with the
-// ELF's segments, a stack laid out as execve does, and a task ready to Run.
+// NewProcess creates a process running an executable: a new address space with its
+// segments (and its interpreter's), a stack laid out as execve does, and a task ready
+// to Run.
 func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
-	fi, err := a.File.Stat()
+	t := k.NewTask(nil, a.FDs, a.FS, a.Creds, nil)
+	img, err := t.load(a.Exe, a.Path, a.Argv, a.Envv)
 	if err != nil {
 		return nil, err
 	}
-	bin, err := loader.Parse(a.File, fi.Size())
+	t.install(img)
+	return t, nil
+}
+
+// image is a loaded program: its address space and first registers.
+type image struct {
+	mm     *mm.MemoryManager
+	state  *arch.State
+	exe    string
+	bounds [4]uintptr // argv and envv string ranges
+}
+
+// install makes img the task's program.
+func (t *Task) install(img *image) {
+	if t.MM != nil {
+		t.MM.Release()
+	}
+	t.MM, t.State, t.Exe = img.mm, img.state, img.exe
+	t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd = img.bounds[0], img.bounds[1], img.bounds[2], img.bounds[3]
+}
+
+// Execve replaces the task's program with the one at path, as execve(2): on success the
+// old address space is gone, close-on-exec descriptors are closed, and the task runs the
+// new program from its entry point.
+func (t *Task) Execve(dirfd int32, path string, argv, envv []string, flags int) error {
+	exe, err := t.openExec(dirfd, path, flags)
+	if err != nil {
+		return err
+	}
+	img, err := t.load(exe, path, argv, envv)
+	if err != nil {
+		return err
+	}
+	t.install(img)
+	t.FDs.CloseExec()
+	t.ClearChildTID, t.RobustList = 0, 0
+	return nil
+}
+
+// readerAt reads a file through its implementation, as the kernel reads an executable:
+// exec needs execute permission, not read permission.
+type readerAt struct{ impl vfs.FileImpl }
+
+func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.impl.Read(p, off)
+	if err == nil && n < len(p) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// openExec opens path (relative to dirfd) for execution, as do_open_execat: it must be
+// a regular file with execute permission on a mount without noexec (EACCES otherwise).
+// flags are execveat's: AT_SYMLINK_NOFOLLOW (a symlink is ELOOP) and AT_EMPTY_PATH (an
+// empty path is dirfd's own file).
+func (t *Task) openExec(dirfd int32, path string, flags int) (*Executable, error) {
+	var vd vfs.VirtualDentry
+	if path == "" && flags&unix.AT_EMPTY_PATH != 0 {
+		f, err := t.FDs.Get(dirfd)
+		if err != nil {
+			return nil, err
+		}
+		vd = f.VirtualDentry()
+		f.DecRef()
+	} else {
+		op, err := t.PathOp(dirfd, path)
+		if err != nil {
+			return nil, err
+		}
+		follow := flags&unix.AT_SYMLINK_NOFOLLOW == 0
+		if vd, err = t.k.VFS.Resolve(t.Creds, op.Root, op.Start, op.Path, follow); err != nil {
+			return nil, err
+		}
+		if !follow && vd.Dentry.IsSymlink() {
+			return nil, unix.ELOOP
+		}
+	}
+	st, err := vd.Dentry.Inode().Stat()
 	if err != nil {
 		return nil, err
 	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || vd.Mount.Flags.NoExec {
+		return nil, unix.EACCES
+	}
+	if err := t.Creds.MayAccess(unix.X_OK, &st); err != nil {
+		return nil, err
+	}
+	impl, err := vd.Dentry.Inode().Open(unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	return &Executable{ReaderAt: readerAt{impl}, Size: int64(st.Size), Path: path}, nil
+}
+
+// load builds the image of exe (or of path, opened in the VFS), following #! scripts.
+func (t *Task) load(exe *Executable, path string, argv, envv []string) (*image, error) {
+	for depth := 0; ; depth++ {
+		if exe == nil {
+			var err error
+			if exe, err = t.openExec(unix.AT_FDCWD, path, 0); err != nil {
+				return nil, err
+			}
+		}
+		head := make([]byte, loader.BinprmBufSize)
+		n, err := exe.ReadAt(head, 0)
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		args, isScript, err := loader.ShebangArgs(head[:n])
+		if err != nil {
+			return nil, err
+		}
+		if !isScript {
+			return t.loadELF(exe, argv, envv)
+		}
+		if depth == maxScripts {
+			return nil, unix.ELOOP
+		}
+		// The interpreter gets its argument, then the script's path, then the
+		// script's arguments without argv[0].
+		rest := argv
+		if len(rest) > 0 {
+			rest = rest[1:]
+		}
+		argv = append(append(args, exe.Path), rest...)
+		path, exe = args[0], nil
+	}
+}
+
+// loadELF maps an ELF executable and its interpreter into a new address space.
+func (t *Task) loadELF(exe *Executable, argv, envv []string) (*image, error) {
+	k := t.k
+	bin, err := loader.Parse(exe, exe.Size)
+	if err != nil {
+		return nil, err
+	}
+	var interp *Executable
+	var ibin *loader.Binary
 	if bin.Interp != "" {
-		return nil, fmt.Errorf("dynamically linked (interpreter %s): needs the VFS to load it: %w", bin.Interp, unix.ENOEXEC)
+		if interp, err = t.openExec(unix.AT_FDCWD, bin.Interp, 0); err != nil {
+			return nil, err
+		}
+		if ibin, err = loader.ParseInterp(interp, interp.Size); err != nil {
+			return nil, err
+		}
 	}
 	as, err := k.Platform.NewAddressSpace()
 	if err != nil {
 		return nil, err
 	}
 	m := mm.New(k.MemFile, k.Platform, as)
-	st, bounds, err := k.load(m, bin, a)
+	img, err := k.layout(m, bin, exe, ibin, interp, argv, envv)
 	if err != nil {
 		m.Release()
 		return nil, err
 	}
-	t := k.NewTask(m, a.FDs, a.FS, a.Creds, st)
-	t.Exe = a.Path
-	t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd = bounds[0], bounds[1], bounds[2], bounds[3]
-	return t, nil
+	return img, nil
 }
 
 // random returns a random multiple of the page size below max.
@@ -75,12 +222,8 @@ func random(max uint64) uintptr {
 	return uintptr(binary.LittleEndian.Uint64(b[:])%(max/platform.PageSize)) * platform.PageSize
 }
 
-func (k *Kernel) load(m *mm.MemoryManager, bin *loader.Binary, a ProcessArgs) (*arch.State, [4]uintptr, error) {
-	var bounds [4]uintptr
-	var bias uintptr
-	if bin.Type == elf.ET_DYN {
-		bias = etDynBase + random(mmapRnd)
-	}
+// mapELF maps bin's segments at bias and returns the end of the highest.
+func mapELF(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, bias uintptr) (uintptr, error) {
 	const page = platform.PageSize
 	var end uintptr
 	for _, s := range bin.Segments {
@@ -90,14 +233,27 @@ func (k *Kernel) load(m *mm.MemoryManager, bin *loader.Binary, a ProcessArgs) (*
 		addr, err := m.MMap(mm.MMapOpts{
 			Addr: start, Length: skew + uintptr(s.Memsz), Fixed: true,
 			Perms:  platform.AccessType{Read: s.Read, Write: s.Write, Execute: s.Exec},
-			File:   a.File,
+			File:   exe,
 			Offset: s.Offset - uint64(skew), FileSize: uint64(skew) + s.Filesz,
-			Name: a.Path,
+			Name: exe.Path,
 		})
 		if err != nil {
-			return nil, bounds, fmt.Errorf("mapping segment at %#x: %w", va, err)
+			return 0, fmt.Errorf("mapping segment at %#x: %w", va, err)
 		}
 		end = max(end, addr+skew+uintptr(s.Memsz))
+	}
+	return end, nil
+}
+
+func (k *Kernel) layout(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, ibin *loader.Binary, interp *Executable, argv, envv []string) (*image, error) {
+	const page = platform.PageSize
+	var bias uintptr
+	if bin.Type == elf.ET_DYN {
+		bias = etDynBase + random(mmapRnd)
+	}
+	end, err := mapELF(m, bin, exe, bias)
+	if err != nil {
+		return nil, err
 	}
 	brk := (end+page-1)&^(page-1) + random(brkRndMax)
 
@@ -105,18 +261,38 @@ func (k *Kernel) load(m *mm.MemoryManager, bin *loader.Binary, a ProcessArgs) (*
 	stackBase := (stackTop - stackSize) &^ (page - 1)
 	if _, err := m.MMap(mm.MMapOpts{Addr: stackBase, Length: stackTop - stackBase, Fixed: true,
 		Perms: platform.ReadWrite, GrowsDown: true, Name: "[stack]"}); err != nil {
-		return nil, bounds, fmt.Errorf("mapping the stack: %w", err)
+		return nil, fmt.Errorf("mapping the stack: %w", err)
 	}
 	m.SetLayout(stackBase-stackGap-random(mmapRnd), brk)
 
+	entry := bin.Entry + uint64(bias)
+	var interpBase uint64
+	if ibin != nil {
+		// The interpreter goes where mmap would put it: reserve its span, then map
+		// its segments over the reservation.
+		lo, hi := ibin.Span()
+		addr, err := m.MMap(mm.MMapOpts{Length: uintptr(hi - lo), Name: interp.Path})
+		if err != nil {
+			return nil, fmt.Errorf("placing the interpreter: %w", err)
+		}
+		ibias := addr - uintptr(lo)
+		if _, err := mapELF(m, ibin, interp, ibias); err != nil {
+			return nil, err
+		}
+		interpBase, entry = uint64(ibias), ibin.Entry+uint64(ibias)
+	}
+	phdr := bin.Phdr
+	if phdr != 0 {
+		phdr += uint64(bias)
+	}
 	var rnd [16]byte
 	rand.Read(rnd[:])
 	auxv := []loader.AuxEntry{
-		{Key: loader.AT_PHDR, Val: bin.Phdr + uint64(bias)},
+		{Key: loader.AT_PHDR, Val: phdr},
 		{Key: loader.AT_PHENT, Val: bin.Phent},
 		{Key: loader.AT_PHNUM, Val: bin.Phnum},
 		{Key: loader.AT_PAGESZ, Val: page},
-		{Key: loader.AT_BASE, Val: 0},
+		{Key: loader.AT_BASE, Val: interpBase},
 		{Key: loader.AT_FLAGS, Val: 0},
 		{Key: loader.AT_ENTRY, Val: bin.Entry + uint64(bias)},
 		{Key: loader.AT_UID, Val: 0},
@@ -127,16 +303,16 @@ func (k *Kernel) load(m *mm.MemoryManager, bin *loader.Binary, a ProcessArgs) (*
 		{Key: loader.AT_HWCAP, Val: arch.HWCap()},
 		{Key: loader.AT_CLKTCK, Val: 100},
 	}
-	img, err := loader.Stack(uint64(stackTop), a.Argv, a.Envv, a.Path, rnd, auxv)
+	img, err := loader.StackConfig{Platform: "x86_64"}.Stack(uint64(stackTop), argv, envv, exe.Path, rnd, auxv)
 	if err != nil {
-		return nil, bounds, err
+		return nil, err
 	}
 	if _, err := m.CopyOut(uintptr(img.SP), img.Data); err != nil {
-		return nil, bounds, fmt.Errorf("writing the stack: %w", err)
+		return nil, fmt.Errorf("writing the stack: %w", err)
 	}
 	st := arch.NewState()
-	st.Regs.Rip = bin.Entry + uint64(bias)
+	st.Regs.Rip = entry
 	st.Regs.Rsp = img.SP
-	bounds = [4]uintptr{uintptr(img.ArgvStart), uintptr(img.ArgvEnd), uintptr(img.EnvvStart), uintptr(img.EnvvEnd)}
-	return st, bounds, nil
+	return &image{mm: m, state: st, exe: exe.Path,
+		bounds: [4]uintptr{uintptr(img.ArgvStart), uintptr(img.ArgvEnd), uintptr(img.EnvvStart), uintptr(img.EnvvEnd)}}, nil
 }

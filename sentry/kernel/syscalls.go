@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"errors"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -22,15 +24,9 @@ type SyscallTable struct {
 
 // errnoOf turns a handler's error into an errno.
 func errnoOf(err error) unix.Errno {
-	for err != nil {
-		if e, ok := err.(unix.Errno); ok {
-			return e
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			break
-		}
-		err = u.Unwrap()
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return e
 	}
 	return unix.EIO // an error that is not an errno: a Sentry bug, reported as EIO
 }

@@ -135,3 +135,19 @@ func (t *FDTable) Fds() []int32 {
 func (t *FDTable) CloseAll() {
 	t.RemoveRange(0, ^uint32(0), false)
 }
+
+// CloseExec closes every descriptor marked close-on-exec (at execve).
+func (t *FDTable) CloseExec() {
+	t.mu.Lock()
+	var closed []*FileDescription
+	for fd, e := range t.files {
+		if e.cloexec {
+			closed = append(closed, e.file)
+			delete(t.files, fd)
+		}
+	}
+	t.mu.Unlock()
+	for _, f := range closed {
+		f.DecRef()
+	}
+}

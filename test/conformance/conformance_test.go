@@ -147,6 +147,7 @@ func TestPrograms(t *testing.T) {
 		{"misc", nil},
 		{"files", nil},
 		{"devs", nil},
+		{"exec", nil},
 	} {
 		t.Run(strings.Join(append([]string{tc.name}, tc.args...), "_"), func(t *testing.T) {
 			t.Parallel()

@@ -90,6 +90,8 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_MPROTECT: Mprotect,
 		// Tasks and the rest: sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
 		// sys_time.go.
+		unix.SYS_EXECVE:          Execve,
+		unix.SYS_EXECVEAT:        Execveat,
 		unix.SYS_EXIT:            Exit,
 		unix.SYS_EXIT_GROUP:      ExitGroup,
 		unix.SYS_ARCH_PRCTL:      ArchPrctl,
