@@ -40,6 +40,26 @@ type FileData interface {
 	ReadAt(p []byte, off int64) (int, error)
 }
 
+// RefCounted is implemented by FileData that must stay open while mapped: each VMA
+// that reads from it holds a reference, taken when the VMA is made or split and dropped
+// when it is unmapped.
+type RefCounted interface {
+	IncRef()
+	DecRef()
+}
+
+func incRef(f FileData) {
+	if r, ok := f.(RefCounted); ok {
+		r.IncRef()
+	}
+}
+
+func decRef(f FileData) {
+	if r, ok := f.(RefCounted); ok {
+		r.DecRef()
+	}
+}
+
 // vma is one virtual memory area: [start, end) mapped with perms.
 type vma struct {
 	start, end uintptr
@@ -84,6 +104,9 @@ func (m *MemoryManager) Release() {
 		m.mf.Free(fr)
 	}
 	m.pages = nil
+	for _, v := range m.vmas {
+		decRef(v.file)
+	}
 	m.vmas = nil
 	m.as.Release()
 }
@@ -146,6 +169,7 @@ func (m *MemoryManager) split(addr uintptr) {
 	hi.start = addr
 	if hi.file != nil {
 		hi.off += uint64(addr - v.start)
+		incRef(hi.file)
 	}
 	v.end = addr
 	m.insert(hi)
@@ -163,6 +187,7 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 	j := i
 	for j < len(m.vmas) && m.vmas[j].start < end {
 		m.freePages(m.vmas[j].start, m.vmas[j].end)
+		decRef(m.vmas[j].file)
 		j++
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)

@@ -54,6 +54,7 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	v := vma{start: addr, end: addr + length, perms: o.Perms, maxPerms: platform.AnyAccess,
 		growsDown: o.GrowsDown, name: o.Name}
 	if o.File != nil {
+		incRef(o.File)
 		v.file, v.off = o.File, o.Offset
 		v.fileEnd = addr + uintptr(min(o.FileSize, uint64(length)))
 	}

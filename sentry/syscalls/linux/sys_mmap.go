@@ -75,9 +75,8 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		if typ != unix.MAP_PRIVATE {
 			return 0, unsupported(t, "mmap of a file with MAP_SHARED")
 		}
-		// The mapping reads through the description without holding a reference: VMAs
-		// have no release hook yet. Today's files (tmpfs) stay readable after their last
-		// close; files with host resources need the hook first.
+		// Each VMA of the mapping holds a reference to the description (mm.RefCounted):
+		// the file stays open while mapped, as on Linux.
 		opts.File = fileData{file}
 		opts.Offset = uint64(off)
 		opts.FileSize = ^uint64(0) >> 1
@@ -87,6 +86,12 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 
 // fileData reads a private file mapping's bytes through the file's description.
 type fileData struct{ f *vfs.FileDescription }
+
+// IncRef implements mm.RefCounted.
+func (d fileData) IncRef() { d.f.IncRef() }
+
+// DecRef implements mm.RefCounted.
+func (d fileData) DecRef() { d.f.DecRef() }
 
 // ReadAt implements mm.FileData.ReadAt.
 func (d fileData) ReadAt(p []byte, off int64) (int, error) {
