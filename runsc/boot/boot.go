@@ -1,21 +1,25 @@
 // Package boot starts a Sentry: it creates the memory file and the platform, builds the
-// kernel with its system call table, and runs the container's first process.
+// kernel with its system call table and its filesystems, and runs the container's first
+// process.
 //
-// Today the Sentry runs inside the runsc process that asks for it (runsc do), its root
-// filesystem is a tmpfs holding /tmp, and the executable is read from the host by runsc.
-// The sandbox process of DESIGN.md (runsc boot: its own namespaces, an empty root, a
-// seccomp filter) and the Gofer serving the container's files (an overlay over the
-// Gofer's root) come next; this package is where that process will start from.
+// The root is an overlay: a tmpfs upper layer over the root a Gofer serves (read-only
+// for runsc do), so the container's writes never reach the host. /dev is mounted
+// over it. Today the Sentry runs inside the runsc process that asks for it
+// (runsc do); the sandbox process of DESIGN.md (runsc boot: its own namespaces, an empty
+// root, a seccomp filter) comes with the OCI runtime, and this package is where that
+// process will start from.
 package boot
 
 import (
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/moat-sandbox/moat/gofer/protocol"
 	"github.com/moat-sandbox/moat/platform/ptrace"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/dev"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/gofer"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/host"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/overlay"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/tmpfs"
 	"github.com/moat-sandbox/moat/sentry/kernel"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
@@ -31,11 +35,14 @@ const memoryFileSize = 64 << 30
 type Args struct {
 	Platform string
 	Strace   bool
-	Path     string   // host path of the executable
-	Argv     []string // argv[0] included
-	Envv     []string
-	Stdio    [3]int // host FDs for the application's 0, 1, 2
-	Log      io.Writer
+	// GoferFD is the Sentry's end of the socket to the Gofer serving the root.
+	GoferFD int
+	Path    string   // the executable, in the sandbox
+	Argv    []string // argv[0] included
+	Envv    []string
+	Cwd     string // the working directory, in the sandbox; "/" if it does not exist
+	Stdio   [3]int // host FDs for the application's 0, 1, 2
+	Log     io.Writer
 }
 
 // Run runs the program on a new Sentry and returns how it ended.
@@ -57,23 +64,18 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	k := kernel.New(p, mf, v, linux.Table(), a.Log)
 	k.Strace = a.Strace
 
-	// The root is a tmpfs until the Gofer serves the container's files.
-	_, rootIno := tmpfs.New(v, 0o755, vfs.Owner{})
-	root := v.NewMount(rootIno, "tmpfs", "none", vfs.MountFlags{}).Root()
+	gc := protocol.NewClient(a.GoferFD)
+	defer gc.Close()
+	root, err := rootMount(v, gc)
+	if err != nil {
+		return kernel.ExitStatus{}, err
+	}
 	if err := mountDefaults(v, root); err != nil {
 		return kernel.ExitStatus{}, err
 	}
-
-	// Until the Gofer serves the root, the first executable comes from the host path
-	// runsc was given (static programs only: an interpreter is looked up in the VFS).
-	f, err := os.Open(a.Path)
-	if err != nil {
-		return kernel.ExitStatus{}, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return kernel.ExitStatus{}, err
+	fs := kernel.NewFSContext(root, 0o022)
+	if cwd, err := v.Resolve(vfs.Root(), root, root, a.Cwd, true); err == nil && cwd.Dentry.IsDir() {
+		fs.SetCwd(cwd)
 	}
 	fds := vfs.NewFDTable()
 	for i, hfd := range a.Stdio {
@@ -81,9 +83,8 @@ func Run(a Args) (kernel.ExitStatus, error) {
 		impl, _ := in.Open(0)
 		fds.Set(int32(i), vfs.NewFileDescription(v.Anonymous(in, "host"), impl, in.Flags()), false)
 	}
-	exe := &kernel.Executable{ReaderAt: f, Size: fi.Size(), Path: a.Path}
-	t, err := k.NewProcess(kernel.ProcessArgs{Exe: exe, Path: a.Path, Argv: a.Argv, Envv: a.Envv,
-		FDs: fds, FS: kernel.NewFSContext(root, 0o022), Creds: vfs.Root()})
+	t, err := k.NewProcess(kernel.ProcessArgs{Path: a.Path, Argv: a.Argv, Envv: a.Envv,
+		FDs: fds, FS: fs, Creds: vfs.Root()})
 	if err != nil {
 		return kernel.ExitStatus{}, fmt.Errorf("exec %s: %w", a.Path, err)
 	}
@@ -91,23 +92,45 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	return t.Run(), nil
 }
 
-// mountDefaults makes the directories and mounts every container has: /tmp, and /dev.
+// rootMount makes the root: a tmpfs over the Gofer's mount 0.
+func rootMount(v *vfs.VFS, gc *protocol.Client) (vfs.VirtualDentry, error) {
+	lower, err := gofer.New(v, gc, 0)
+	if err != nil {
+		return vfs.VirtualDentry{}, fmt.Errorf("attaching to the gofer: %w", err)
+	}
+	st, err := lower.Stat()
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	_, upper := tmpfs.New(v, st.Mode&0o7777, vfs.Owner{UID: st.UID, GID: st.GID})
+	return v.NewMount(overlay.New(v, upper, lower), "overlay", "root", vfs.MountFlags{}).Root(), nil
+}
+
+// mountDefaults makes the mounts every container has: /dev.
 func mountDefaults(v *vfs.VFS, root vfs.VirtualDentry) error {
 	c := vfs.Caller{Creds: vfs.Root()}
 	at := func(p string) vfs.PathOp { return vfs.PathOp{Root: root, Start: root, Path: p} }
-	if err := v.MkdirAt(c, at("/tmp"), 0o1777); err != nil {
-		return fmt.Errorf("making /tmp: %w", err)
+	for _, m := range []struct {
+		path string
+		mode uint32
+		make func() (vfs.DirInode, error)
+	}{
+		{"/dev", 0o755, func() (vfs.DirInode, error) { return dev.New(v) }},
+	} {
+		if err := v.MkdirAt(c, at(m.path), m.mode); err != nil && err != errExist {
+			return fmt.Errorf("making %s: %w", m.path, err)
+		}
+		fsRoot, err := m.make()
+		if err != nil {
+			return fmt.Errorf("making %s: %w", m.path, err)
+		}
+		point, err := v.Resolve(c.Creds, root, root, m.path, true)
+		if err != nil {
+			return err
+		}
+		if err := v.Attach(v.NewMount(fsRoot, "tmpfs", m.path, vfs.MountFlags{NoSuid: true}), point); err != nil {
+			return err
+		}
 	}
-	if err := v.MkdirAt(c, at("/dev"), 0o755); err != nil {
-		return fmt.Errorf("making /dev: %w", err)
-	}
-	devRoot, err := dev.New(v)
-	if err != nil {
-		return fmt.Errorf("making /dev: %w", err)
-	}
-	point, err := v.Resolve(c.Creds, root, root, "/dev", true)
-	if err != nil {
-		return err
-	}
-	return v.Attach(v.NewMount(devRoot, "tmpfs", "dev", vfs.MountFlags{NoSuid: true}), point)
+	return nil
 }

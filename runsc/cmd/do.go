@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"syscall"
 
 	"github.com/google/subcommands"
+	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/runsc/boot"
 	"github.com/moat-sandbox/moat/runsc/config"
@@ -28,9 +31,11 @@ func (*Do) Synopsis() string { return "run a command in a sandbox" }
 func (*Do) Usage() string {
 	return `do [--] COMMAND [ARG...]
 
-Runs COMMAND on a new Sentry with the caller's stdin, stdout, stderr and environment,
-and exits with its status (128+N if signal N killed it). COMMAND is looked up in PATH.
-Today: static x86-64 ELF executables; files other than stdio need the VFS.
+Runs COMMAND on a new Sentry with the caller's stdin, stdout, stderr, environment and
+working directory, and exits with its status (128+N if signal N killed it). The root is
+a writable overlay over a read-only view of the host's root served by a Gofer: writes
+land in the sandbox's memory, never on the host. /dev is the sandbox's own.
+COMMAND is looked up in PATH.
 `
 }
 
@@ -43,22 +48,66 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		fmt.Fprint(os.Stderr, d.Usage())
 		return subcommands.ExitUsageError
 	}
+	// The sandbox's root is a view of the host's, so the host's PATH lookup names the
+	// same file inside.
 	path, err := exec.LookPath(f.Arg(0))
 	if err != nil {
 		Fatalf("do: %v", err)
 	}
+	if path, err = filepath.Abs(path); err != nil {
+		Fatalf("do: %v", err)
+	}
+	cwd, _ := os.Getwd()
+	goferFD, stopGofer, err := startGofer("/:ro")
+	if err != nil {
+		Fatalf("do: starting the gofer: %v", err)
+	}
 	st, err := boot.Run(boot.Args{
 		Platform: d.conf.Platform,
 		Strace:   d.conf.Strace,
+		GoferFD:  goferFD,
 		Path:     path,
 		Argv:     f.Args(),
 		Envv:     os.Environ(),
+		Cwd:      cwd,
 		Stdio:    [3]int{0, 1, 2},
 		Log:      os.Stderr,
 	})
+	stopGofer()
 	if err != nil {
 		Fatalf("do: %v", err)
 	}
 	os.Exit(st.Shell())
 	return subcommands.ExitSuccess
+}
+
+// startGofer starts a Gofer process serving mounts, and returns the Sentry's end of its
+// socket and a function that ends it (closing the socket ends the Gofer).
+func startGofer(mounts ...string) (int, func(), error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return -1, nil, err
+	}
+	args := []string{"gofer", "--fd", "3"}
+	for _, m := range mounts {
+		args = append(args, "--mount", m)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(fds[1]), "gofer")}
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return -1, nil, err
+	}
+	unix.Close(fds[1])
+	return fds[0], func() {
+		unix.Close(fds[0])
+		cmd.Wait()
+	}, nil
 }

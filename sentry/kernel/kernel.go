@@ -45,6 +45,8 @@ type Kernel struct {
 
 	start time.Time
 
+	futexes Futexes
+
 	mu            sync.Mutex
 	unimplemented map[uintptr]int // count of calls by number
 }

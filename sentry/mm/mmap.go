@@ -10,6 +10,9 @@ import (
 type MMapOpts struct {
 	Addr, Length uintptr
 	Perms        platform.AccessType
+	// NoWrite: mprotect may never add write access (a read-only shared file mapping,
+	// as a VMA without VM_MAYWRITE).
+	NoWrite bool
 	Fixed        bool // MAP_FIXED: replace whatever is there
 	NoReplace    bool // MAP_FIXED_NOREPLACE: EEXIST if anything is there
 	GrowsDown    bool
@@ -53,6 +56,9 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	}
 	v := vma{start: addr, end: addr + length, perms: o.Perms, maxPerms: platform.AnyAccess,
 		growsDown: o.GrowsDown, name: o.Name}
+	if o.NoWrite {
+		v.maxPerms.Write = false
+	}
 	if o.File != nil {
 		incRef(o.File)
 		v.file, v.off = o.File, o.Offset

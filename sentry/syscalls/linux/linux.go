@@ -92,6 +92,7 @@ func Table() *kernel.SyscallTable {
 		// sys_time.go.
 		unix.SYS_EXECVE:          Execve,
 		unix.SYS_EXECVEAT:        Execveat,
+		unix.SYS_FUTEX:           Futex,
 		unix.SYS_EXIT:            Exit,
 		unix.SYS_EXIT_GROUP:      ExitGroup,
 		unix.SYS_ARCH_PRCTL:      ArchPrctl,

@@ -73,7 +73,14 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			return 0, unix.ENODEV
 		}
 		if typ != unix.MAP_PRIVATE {
-			return 0, unsupported(t, "mmap of a file with MAP_SHARED")
+			// A shared file mapping that can never be written (no PROT_WRITE, file not
+			// open for writing) is mapped as a private copy that mprotect can't make
+			// writable. It differs from Linux only if the file changes underneath it
+			// afterwards; writable shared file mappings need the page cache.
+			if prot&unix.PROT_WRITE != 0 || acc == unix.O_RDWR {
+				return 0, unsupported(t, "mmap of a file with MAP_SHARED and write access")
+			}
+			opts.NoWrite = true
 		}
 		// Each VMA of the mapping holds a reference to the description (mm.RefCounted):
 		// the file stays open while mapped, as on Linux.

@@ -1,0 +1,6 @@
+package boot
+
+import "golang.org/x/sys/unix"
+
+// errExist is what making an existing mountpoint returns.
+const errExist = unix.EEXIST
