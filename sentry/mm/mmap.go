@@ -12,14 +12,14 @@ type MMapOpts struct {
 	Perms        platform.AccessType
 	// NoWrite: mprotect may never add write access (a read-only shared file mapping,
 	// as a VMA without VM_MAYWRITE).
-	NoWrite bool
-	Fixed        bool // MAP_FIXED: replace whatever is there
-	NoReplace    bool // MAP_FIXED_NOREPLACE: EEXIST if anything is there
-	GrowsDown    bool
-	File         FileData // nil: anonymous
-	Offset       uint64
-	FileSize     uint64 // bytes of File from Offset that exist; the rest reads as zero
-	Name         string
+	NoWrite   bool
+	Fixed     bool // MAP_FIXED: replace whatever is there
+	NoReplace bool // MAP_FIXED_NOREPLACE: EEXIST if anything is there
+	GrowsDown bool
+	File      FileData // nil: anonymous
+	Offset    uint64
+	FileSize  uint64 // bytes of File from Offset that exist; the rest reads as zero
+	Name      string
 }
 
 // MMap creates a mapping and returns its address. Length must already be non-zero; it is
