@@ -59,6 +59,8 @@ type Task struct {
 	Exe string
 	// Limits are the thread group's resource limits.
 	Limits [RlimitCount]Rlimit
+	// CPUMask is the task's CPU affinity (0: all the sandbox's CPUs).
+	CPUMask uint64
 
 	exit *ExitStatus
 

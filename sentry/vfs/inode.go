@@ -98,3 +98,41 @@ const (
 
 // DirentType is the DT_* value of a mode.
 func DirentType(mode uint32) uint8 { return uint8(mode & unix.S_IFMT >> 12) }
+
+// Statfser is implemented by inodes whose filesystem reports statistics (statfs(2)).
+// The VFS answers for those that don't with a generic in-memory filesystem's figures.
+type Statfser interface {
+	Statfs() (unix.Statfs_t, error)
+}
+
+// Filesystem magic numbers (include/uapi/linux/magic.h).
+const (
+	TmpfsMagic   = 0x01021994
+	OverlayMagic = 0x794c7630
+	V9fsMagic    = 0x01021997
+)
+
+// StatfsOf returns the statistics of the filesystem holding vd.
+func StatfsOf(vd VirtualDentry) (unix.Statfs_t, error) {
+	var st unix.Statfs_t
+	if s, ok := vd.Dentry.inode.(Statfser); ok {
+		var err error
+		if st, err = s.Statfs(); err != nil {
+			return st, err
+		}
+	} else {
+		st = unix.Statfs_t{Type: TmpfsMagic, Bsize: 4096, Namelen: NameMax, Frsize: 4096}
+	}
+	// Mount flags show in f_flags (ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC).
+	f := vd.Mount.Flags
+	st.Flags = 0x20 // ST_VALID
+	for _, b := range []struct {
+		on  bool
+		bit int64
+	}{{f.ReadOnly, 1}, {f.NoSuid, 2}, {f.NoDev, 4}, {f.NoExec, 8}} {
+		if b.on {
+			st.Flags |= b.bit
+		}
+	}
+	return st, nil
+}

@@ -225,3 +225,13 @@ func (s *symlink) Readlink() (string, error) {
 	s.once.Do(func() { s.target, s.err = s.fs.c.Readlink(s.fid) })
 	return s.target, s.err
 }
+
+// Statfs implements vfs.Statfser: the host filesystem's figures, as a 9p filesystem.
+func (in *inode) Statfs() (unix.Statfs_t, error) {
+	s, err := in.fs.c.Statfs(in.fid)
+	if err != nil {
+		return unix.Statfs_t{}, err
+	}
+	return unix.Statfs_t{Type: vfs.V9fsMagic, Bsize: int64(s.Bsize), Blocks: s.Blocks, Bfree: s.Bfree,
+		Bavail: s.Bavail, Files: s.Files, Ffree: s.Ffree, Namelen: int64(s.Namelen), Frsize: int64(s.Bsize)}, nil
+}

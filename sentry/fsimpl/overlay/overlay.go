@@ -110,6 +110,12 @@ func (in *inode) Stat() (vfs.Stat, error) {
 	return st, err
 }
 
+// Statfs implements vfs.Statfser: the upper layer's space, as overlayfs reports.
+func (in *inode) Statfs() (unix.Statfs_t, error) {
+	st := unix.Statfs_t{Type: vfs.OverlayMagic, Bsize: 4096, Frsize: 4096, Namelen: vfs.NameMax}
+	return st, nil
+}
+
 // SetStat implements vfs.Inode.SetStat, after copying up.
 func (in *inode) SetStat(o vfs.SetStat) error {
 	if err := in.copyUp(); err != nil {
@@ -135,6 +141,9 @@ type file struct{ o *inode }
 
 // Stat implements vfs.Inode.Stat.
 func (f *file) Stat() (vfs.Stat, error) { return f.o.Stat() }
+
+// Statfs implements vfs.Statfser.
+func (f *file) Statfs() (unix.Statfs_t, error) { return f.o.Statfs() }
 
 // SetStat implements vfs.Inode.SetStat.
 func (f *file) SetStat(opts vfs.SetStat) error { return f.o.SetStat(opts) }
