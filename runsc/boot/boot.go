@@ -3,8 +3,8 @@
 // process.
 //
 // The root is an overlay: a tmpfs upper layer over the root a Gofer serves (read-only
-// for runsc do), so the container's writes never reach the host. /dev is mounted
-// over it. Today the Sentry runs inside the runsc process that asks for it
+// for runsc do), so the container's writes never reach the host. The Sentry's own
+// /proc, /sys and /dev are mounted over it. Today the Sentry runs inside the runsc process that asks for it
 // (runsc do); the sandbox process of DESIGN.md (runsc boot: its own namespaces, an empty
 // root, a seccomp filter) comes with the OCI runtime, and this package is where that
 // process will start from.
@@ -20,6 +20,8 @@ import (
 	"github.com/moat-sandbox/moat/sentry/fsimpl/gofer"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/host"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/overlay"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/proc"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/sys"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/tmpfs"
 	"github.com/moat-sandbox/moat/sentry/kernel"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
@@ -70,7 +72,7 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	if err != nil {
 		return kernel.ExitStatus{}, err
 	}
-	if err := mountDefaults(v, root); err != nil {
+	if err := mountDefaults(v, k, root); err != nil {
 		return kernel.ExitStatus{}, err
 	}
 	fs := kernel.NewFSContext(root, 0o022)
@@ -106,16 +108,21 @@ func rootMount(v *vfs.VFS, gc *protocol.Client) (vfs.VirtualDentry, error) {
 	return v.NewMount(overlay.New(v, upper, lower), "overlay", "root", vfs.MountFlags{}).Root(), nil
 }
 
-// mountDefaults makes the mounts every container has: /dev.
-func mountDefaults(v *vfs.VFS, root vfs.VirtualDentry) error {
+// mountDefaults makes the mounts every container has: /proc, /sys and /dev, the
+// Sentry's own (the host's are never shown).
+func mountDefaults(v *vfs.VFS, k *kernel.Kernel, root vfs.VirtualDentry) error {
 	c := vfs.Caller{Creds: vfs.Root()}
 	at := func(p string) vfs.PathOp { return vfs.PathOp{Root: root, Start: root, Path: p} }
+	system := vfs.MountFlags{NoSuid: true, NoDev: true, NoExec: true}
 	for _, m := range []struct {
-		path string
-		mode uint32
-		make func() (vfs.DirInode, error)
+		path, fsType string
+		mode         uint32
+		flags        vfs.MountFlags
+		make         func() (vfs.DirInode, error)
 	}{
-		{"/dev", 0o755, func() (vfs.DirInode, error) { return dev.New(v) }},
+		{"/proc", "proc", 0o555, system, func() (vfs.DirInode, error) { return proc.New(v, k), nil }},
+		{"/sys", "sysfs", 0o555, system, func() (vfs.DirInode, error) { return sys.New(v), nil }},
+		{"/dev", "tmpfs", 0o755, vfs.MountFlags{NoSuid: true}, func() (vfs.DirInode, error) { return dev.New(v) }},
 	} {
 		if err := v.MkdirAt(c, at(m.path), m.mode); err != nil && err != errExist {
 			return fmt.Errorf("making %s: %w", m.path, err)
@@ -128,7 +135,7 @@ func mountDefaults(v *vfs.VFS, root vfs.VirtualDentry) error {
 		if err != nil {
 			return err
 		}
-		if err := v.Attach(v.NewMount(fsRoot, "tmpfs", m.path, vfs.MountFlags{NoSuid: true}), point); err != nil {
+		if err := v.Attach(v.NewMount(fsRoot, m.fsType, m.fsType, m.flags), point); err != nil {
 			return err
 		}
 	}

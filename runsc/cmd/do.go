@@ -34,7 +34,7 @@ func (*Do) Usage() string {
 Runs COMMAND on a new Sentry with the caller's stdin, stdout, stderr, environment and
 working directory, and exits with its status (128+N if signal N killed it). The root is
 a writable overlay over a read-only view of the host's root served by a Gofer: writes
-land in the sandbox's memory, never on the host. /dev is the sandbox's own.
+land in the sandbox's memory, never on the host. /proc, /sys and /dev are the sandbox's own.
 COMMAND is looked up in PATH.
 `
 }

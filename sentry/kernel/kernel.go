@@ -49,12 +49,34 @@ type Kernel struct {
 
 	mu            sync.Mutex
 	unimplemented map[uintptr]int // count of calls by number
+	tasks         map[int32]*Task // live tasks by TID
 }
+
+// Tasks returns the live tasks, by TID.
+func (k *Kernel) Tasks() map[int32]*Task {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make(map[int32]*Task, len(k.tasks))
+	for id, t := range k.tasks {
+		out[id] = t
+	}
+	return out
+}
+
+// Task returns the live task tid, or nil.
+func (k *Kernel) Task(tid int32) *Task {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.tasks[tid]
+}
+
+// StartTime is when the kernel started (the boot time its tasks see).
+func (k *Kernel) StartTime() time.Time { return k.start }
 
 // New returns a kernel over a platform and its memory file.
 func New(p platform.Platform, mf *pgalloc.MemoryFile, v *vfs.VFS, table *SyscallTable, log io.Writer) *Kernel {
 	return &Kernel{Platform: p, MemFile: mf, VFS: v, Syscalls: table, Log: log, Hostname: "moat",
-		start: time.Now(), unimplemented: map[uintptr]int{}}
+		start: time.Now(), unimplemented: map[uintptr]int{}, tasks: map[int32]*Task{}}
 }
 
 // Uptime is the time since the kernel started.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -61,6 +62,8 @@ type Task struct {
 	Limits [RlimitCount]Rlimit
 	// CPUMask is the task's CPU affinity (0: all the sandbox's CPUs).
 	CPUMask uint64
+	// Start is when the task started.
+	Start time.Time
 
 	exit *ExitStatus
 
@@ -72,8 +75,12 @@ type Task struct {
 
 // NewTask returns a task of k running in m with state st.
 func (k *Kernel) NewTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, creds *vfs.Credentials, st *arch.State) *Task {
-	return &Task{k: k, MM: m, FDs: fds, FS: fs, Creds: creds, State: st,
-		ctx: k.Platform.NewContext(), TID: 1, Limits: DefaultLimits()}
+	t := &Task{k: k, MM: m, FDs: fds, FS: fs, Creds: creds, State: st,
+		ctx: k.Platform.NewContext(), TID: 1, Limits: DefaultLimits(), Start: time.Now()}
+	k.mu.Lock()
+	k.tasks[t.TID] = t
+	k.mu.Unlock()
+	return t
 }
 
 // Kernel returns the task's kernel.
@@ -114,7 +121,20 @@ func (t *Task) Run() ExitStatus {
 		case platform.EventInterrupt:
 		}
 	}
+	t.k.mu.Lock()
+	delete(t.k.tasks, t.TID)
+	t.k.mu.Unlock()
 	return *t.exit
+}
+
+// ReadMemory reads [start, end) of the task's memory (for /proc/[pid]/cmdline).
+func (t *Task) ReadMemory(start, end uintptr) []byte {
+	if end <= start {
+		return nil
+	}
+	b := make([]byte, end-start)
+	n, _ := t.MM.CopyIn(start, b)
+	return b[:n]
 }
 
 func (t *Task) fault(ev platform.Event) {

@@ -217,3 +217,33 @@ func (m *MemoryManager) freePages(start, end uintptr) {
 func errno(e unix.Errno, format string, args ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), e)
 }
+
+// Mapping describes one VMA for /proc/[pid]/maps.
+type Mapping struct {
+	Start, End uintptr
+	Perms      platform.AccessType
+	Private    bool
+	Offset     uint64
+	Name       string
+}
+
+// Mappings returns the VMAs in address order.
+func (m *MemoryManager) Mappings() []Mapping {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Mapping, len(m.vmas))
+	for i, v := range m.vmas {
+		out[i] = Mapping{Start: v.start, End: v.end, Perms: v.perms, Private: true, Offset: v.off, Name: v.name}
+	}
+	return out
+}
+
+// Usage returns the bytes mapped (VmSize) and populated (VmRSS).
+func (m *MemoryManager) Usage() (size, rss uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.vmas {
+		size += uint64(v.end - v.start)
+	}
+	return size, uint64(len(m.pages)) * pageSize
+}

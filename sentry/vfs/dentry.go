@@ -69,6 +69,9 @@ func (d *Dentry) child(name string) (*Dentry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, dynamic := d.inode.(Dynamic); dynamic {
+		return &Dentry{inode: in, name: name, parent: d}, nil
+	}
 	return d.insert(name, in), nil
 }
 

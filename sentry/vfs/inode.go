@@ -136,3 +136,9 @@ func StatfsOf(vd VirtualDentry) (unix.Statfs_t, error) {
 	}
 	return st, nil
 }
+
+// Dynamic is implemented by directories whose children the VFS must not cache (/proc,
+// whose entries come and go with tasks): every lookup asks the directory.
+type Dynamic interface {
+	IsDynamic()
+}

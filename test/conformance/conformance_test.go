@@ -73,13 +73,20 @@ type result struct {
 	status int
 }
 
+// run runs argv in a scratch working directory.
 func run(t *testing.T, argv ...string) result {
+	t.Helper()
+	return runIn(t, t.TempDir(), argv...)
+}
+
+// runIn runs argv in dir.
+func runIn(t *testing.T, dir string, argv ...string) result {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "MOAT_TEST=1"}
-	cmd.Dir = t.TempDir() // a scratch working directory (the sandbox starts in its own root)
+	cmd.Dir = dir
 	err := cmd.Run()
 	r := result{stdout: stdout.String()}
 	var ee *exec.ExitError

@@ -86,6 +86,7 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		// the file stays open while mapped, as on Linux.
 		opts.File = fileData{file}
 		opts.Offset = uint64(off)
+		opts.Name, _ = t.Kernel().VFS.PathOf(t.FS.Root(), file.VirtualDentry())
 		opts.FileSize = ^uint64(0) >> 1
 	}
 	return t.MM.MMap(opts)

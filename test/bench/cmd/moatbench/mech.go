@@ -38,21 +38,28 @@ var sameCPUMechs = map[string]bool{
 
 // mechSources lists the *.c files of dir in report order.
 func mechSources(dir string) ([]string, error) {
+	return cSources(dir, "mechanism", mechOrder)
+}
+
+// cSources lists the *.c files of dir in the given order of names; unknown
+// programs come after, sorted by name. kind names the programs in the error
+// returned when there are none.
+func cSources(dir, kind string, order []string) ([]string, error) {
 	srcs, err := filepath.Glob(filepath.Join(dir, "*.c"))
 	if err != nil {
 		return nil, err
 	}
 	if len(srcs) == 0 {
-		return nil, fmt.Errorf("no *.c mechanism programs in %s", dir)
+		return nil, fmt.Errorf("no *.c %s programs in %s", kind, dir)
 	}
 	rank := func(src string) int {
 		base := strings.TrimSuffix(filepath.Base(src), ".c")
-		for i, n := range mechOrder {
+		for i, n := range order {
 			if n == base {
 				return i
 			}
 		}
-		return len(mechOrder)
+		return len(order)
 	}
 	sort.Slice(srcs, func(i, j int) bool {
 		ri, rj := rank(srcs[i]), rank(srcs[j])
@@ -64,9 +71,10 @@ func mechSources(dir string) ([]string, error) {
 	return srcs, nil
 }
 
-// compileMech compiles src with cc -O2 into builddir, reusing an existing
-// binary that is newer than the source. It returns the binary's path.
-func compileMech(cc, src, builddir string) (string, error) {
+// compileMech compiles src with cc -O2 (plus any extra flags, e.g. -static)
+// into builddir, reusing an existing binary that is newer than the source.
+// It returns the binary's path.
+func compileMech(cc, src, builddir string, extra ...string) (string, error) {
 	bin := filepath.Join(builddir, strings.TrimSuffix(filepath.Base(src), ".c"))
 	si, err := os.Stat(src)
 	if err != nil {
@@ -76,12 +84,13 @@ func compileMech(cc, src, builddir string) (string, error) {
 		return bin, nil
 	}
 	tmp := bin + ".tmp" + strconv.Itoa(os.Getpid())
-	cmd := exec.Command(cc, "-O2", "-Wall", "-o", tmp, src)
+	args := append([]string{"-O2", "-Wall"}, extra...)
+	cmd := exec.Command(cc, append(args, "-o", tmp, src)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("%s -O2 %s: %v\n%s", cc, src, err, strings.TrimSpace(out.String()))
+		return "", fmt.Errorf("%s %s %s: %v\n%s", cc, strings.Join(args, " "), src, err, strings.TrimSpace(out.String()))
 	}
 	if err := os.Rename(tmp, bin); err != nil {
 		os.Remove(tmp)

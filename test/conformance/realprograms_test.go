@@ -1,0 +1,97 @@
+package conformance
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRealPrograms runs the host's own dynamically linked programs natively and under
+// runsc do, in the same working directory, and compares stdout and status.
+func TestRealPrograms(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tree", "sub"), 0o755)
+	for i, name := range []string{"b.txt", "a.txt", "sub/c.txt"} {
+		os.WriteFile(filepath.Join(dir, "tree", name), []byte(strings.Repeat("line "+name+"\n", i+3)), 0o644)
+	}
+	os.Symlink("a.txt", filepath.Join(dir, "tree", "link"))
+	for _, argv := range [][]string{
+		{"ls", "-la", "--time-style=+%s", "tree", "tree/sub"},
+		{"ls", "-R", "tree"},
+		{"cat", "tree/a.txt", "tree/link", "tree/sub/c.txt"},
+		{"cat", "tree/missing"},
+		{"sha256sum", "tree/a.txt", "tree/b.txt"},
+		{"sort", "-r", "tree/b.txt", "tree/a.txt"},
+		{"find", "tree", "-name", "*.txt"},
+		{"find", "tree", "-type", "l"},
+		{"tar", "-cf", "-", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "tree"},
+		{"wc", "-l", "tree/a.txt", "tree/b.txt"},
+		{"head", "-c", "10", "tree/a.txt"},
+		{"stat", "-c", "%n %s %F %a", "tree/a.txt", "tree/link", "tree"},
+	} {
+		path, err := exec.LookPath(argv[0])
+		if err != nil {
+			t.Logf("skipping %s: not installed", argv[0])
+			continue
+		}
+		argv := append([]string{path}, argv[1:]...)
+		t.Run(strings.Join(argv, "_"), func(t *testing.T) {
+			native := runIn(t, dir, argv...)
+			sandboxed := runIn(t, dir, append([]string{runsc, "do"}, argv...)...)
+			if native != sandboxed {
+				t.Errorf("%v:\nnative    (status %d): %q\nsandboxed (status %d): %q\n%s", argv,
+					native.status, tail(native.stdout), sandboxed.status, tail(sandboxed.stdout),
+					diff(native.stdout, sandboxed.stdout))
+			}
+		})
+	}
+}
+
+// TestSandboxOnly checks what only makes sense inside: the program is PID 1, /proc is
+// the Sentry's (no host process shows), and writes stay in the sandbox.
+func TestSandboxOnly(t *testing.T) {
+	cat, err := exec.LookPath("cat")
+	if err != nil {
+		t.Skip("cat is not installed")
+	}
+	ls, _ := exec.LookPath("ls")
+	touch, _ := exec.LookPath("touch")
+	for _, tc := range []struct {
+		name string
+		argv []string
+		want func(string) bool
+	}{
+		{"pid is 1", []string{cat, "/proc/self/status"}, func(s string) bool { return strings.Contains(s, "\nPid:\t1\n") }},
+		{"cmdline", []string{cat, "/proc/self/cmdline"}, func(s string) bool { return s == cat+"\x00/proc/self/cmdline\x00" }},
+		{"proc lists only the sandbox", []string{ls, "/proc"}, func(s string) bool {
+			for _, f := range strings.Fields(s) {
+				if f[0] >= '0' && f[0] <= '9' && f != "1" {
+					return false
+				}
+			}
+			return strings.Contains(s, "self")
+		}},
+		{"mounts", []string{cat, "/proc/mounts"}, func(s string) bool {
+			return strings.Contains(s, "proc /proc proc") && strings.Contains(s, " / overlay ")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, append([]string{runsc, "do"}, tc.argv...)...)
+			if r.status != 0 || !tc.want(r.stdout) {
+				t.Errorf("%v: status %d, output %q", tc.argv, r.status, tail(r.stdout))
+			}
+		})
+	}
+	t.Run("writes stay in the overlay", func(t *testing.T) {
+		dir := t.TempDir()
+		r := runIn(t, dir, runsc, "do", touch, "created-inside")
+		if r.status != 0 {
+			t.Fatalf("touch failed: %d", r.status)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "created-inside")); !os.IsNotExist(err) {
+			t.Errorf("a file made in the sandbox reached the host: %v", err)
+		}
+	})
+}
