@@ -10,6 +10,10 @@
 // go through the Sentry's own view of the memory file, populating pages the same way, and
 // fail with EFAULT where the application could not access the memory itself.
 //
+// Populating neighbours is a divergence that shows only in mincore (and RSS): pages the
+// application never touched may report resident, where Linux fault-around populates
+// only file pages. It saves a platform round trip per page.
+//
 // Scope today: private mappings only (anonymous, and file-backed from a FileData such as
 // an executable's segments); no fork, so no copy-on-write yet; MAP_SHARED anonymous
 // memory behaves as private, which no one can tell apart without fork. The VMA set is a

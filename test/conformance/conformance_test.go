@@ -150,6 +150,7 @@ func TestPrograms(t *testing.T) {
 		{"exit", []string{"segv"}},
 		{"exit", []string{"ud2"}},
 		{"mm", nil},
+		{"mm2", nil},
 		{"rw", nil},
 		{"misc", nil},
 		{"files", nil},

@@ -103,6 +103,10 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_MMAP:     Mmap,
 		unix.SYS_MUNMAP:   Munmap,
 		unix.SYS_MPROTECT: Mprotect,
+		unix.SYS_MREMAP:   Mremap,
+		unix.SYS_MADVISE:  Madvise,
+		unix.SYS_MSYNC:    Msync,
+		unix.SYS_MINCORE:  Mincore,
 		// Tasks and the rest: sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
 		// sys_time.go.
 		unix.SYS_EXECVE:            Execve,

@@ -125,3 +125,99 @@ func Mprotect(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	}
 	return 0, t.MM.MProtect(a[0], a[1], perms(prot))
 }
+
+// mremap flags (include/uapi/linux/mman.h).
+const (
+	mremapMaymove   = 1
+	mremapFixed     = 2
+	mremapDontunmap = 4
+)
+
+// Mremap implements mremap(2), with the checks of mm/mremap.c.
+func Mremap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	oldAddr, oldSize, newSize, flags, newAddr := a[0], a[1], a[2], a[3], a[4]
+	if flags&^(mremapMaymove|mremapFixed|mremapDontunmap) != 0 || oldAddr%pageSize != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&(mremapFixed|mremapDontunmap) != 0 && flags&mremapMaymove == 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&mremapDontunmap != 0 && oldSize != newSize {
+		return 0, unix.EINVAL
+	}
+	oldSize = (oldSize + pageSize - 1) &^ (pageSize - 1)
+	newSize = (newSize + pageSize - 1) &^ (pageSize - 1)
+	if newSize == 0 {
+		return 0, unix.EINVAL
+	}
+	if oldSize == 0 {
+		// Duplicating a mapping needs a shared one.
+		return 0, unix.EINVAL
+	}
+	return t.MM.MRemap(oldAddr, oldSize, newSize, flags&mremapMaymove != 0, flags&mremapFixed != 0,
+		flags&mremapDontunmap != 0, newAddr)
+}
+
+// Madvise implements madvise(2). Dropping pages (MADV_DONTNEED, MADV_FREE) is done; the
+// rest are hints the Sentry takes as Linux may (doing nothing).
+func Madvise(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	addr, length, advice := a[0], a[1], a[2]
+	if addr%pageSize != 0 {
+		return 0, unix.EINVAL
+	}
+	length = (length + pageSize - 1) &^ (pageSize - 1)
+	if addr+length < addr {
+		return 0, unix.EINVAL
+	}
+	switch advice {
+	case unix.MADV_DONTNEED, unix.MADV_FREE:
+		if length == 0 {
+			return 0, nil
+		}
+		return 0, t.MM.MAdviseDontNeed(addr, length)
+	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
+		unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_MERGEABLE, unix.MADV_UNMERGEABLE,
+		unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE, unix.MADV_DONTDUMP, unix.MADV_DODUMP,
+		unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK, unix.MADV_COLD, unix.MADV_PAGEOUT:
+		if length == 0 {
+			return 0, nil
+		}
+		return 0, t.MM.CheckMapped(addr, length)
+	}
+	return 0, unix.EINVAL
+}
+
+// Msync implements msync(2): private mappings have nothing to write back.
+func Msync(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	addr, length, flags := a[0], a[1], a[2]
+	if addr%pageSize != 0 || flags&^(unix.MS_ASYNC|unix.MS_INVALIDATE|unix.MS_SYNC) != 0 ||
+		flags&unix.MS_ASYNC != 0 && flags&unix.MS_SYNC != 0 {
+		return 0, unix.EINVAL
+	}
+	length = (length + pageSize - 1) &^ (pageSize - 1)
+	if addr+length < addr {
+		return 0, unix.ENOMEM
+	}
+	if length == 0 {
+		return 0, nil
+	}
+	return 0, t.MM.CheckMapped(addr, length)
+}
+
+// Mincore implements mincore(2): a byte per page, 1 where the page is populated.
+func Mincore(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	addr, length, vec := a[0], a[1], a[2]
+	if addr%pageSize != 0 {
+		return 0, unix.EINVAL
+	}
+	length = (length + pageSize - 1) &^ (pageSize - 1)
+	if addr+length < addr || addr+length > t.MM.MaxAddress() {
+		return 0, unix.ENOMEM
+	}
+	res, err := t.MM.Resident(addr, length)
+	if err != nil {
+		return 0, err
+	}
+	_, err = t.MM.CopyOut(vec, res)
+	return 0, err
+}

@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
 	int sandbox = argc > 2 && strcmp(argv[2], "sandbox") == 0;
 	long n = argc > 1 ? atol(argv[1]) : 0;
 	if (n <= 0)
-		n = sandbox ? 100 : 2000;
+		n = sandbox ? 100 : 500;
 	alarm(60); // watchdog: never hang (ENOSYS in the sandbox; moatbench times out instead)
 	page = sysconf(_SC_PAGESIZE);
 	if (page <= 0)

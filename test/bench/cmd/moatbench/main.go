@@ -2,14 +2,18 @@
 // gVisor-style sandbox can be built on (ptrace, seccomp traps, KVM exits,
 // futexes, shared memory) and of Moat's own Go benchmarks, and prints them as
 // ratios to a native getpid measured in the same run on the same machine.
+// With a runsc binary (-runsc, default bin/runsc of this module if built) it
+// then runs small workloads natively and under `runsc do` and prints each as
+// a ratio sandboxed/native.
 //
 // Usage (from the repository root; `make bench` does this):
 //
 //	go run ./test/bench/cmd/moatbench -builddir build/bench
 //
 // It exits non-zero only when the tool itself fails (no C compiler, a
-// mechanism program that does not compile or crashes, ...), never because a
-// mechanism is unavailable on this machine.
+// mechanism or workload program that does not compile or crashes natively,
+// ...), never because a mechanism is unavailable on this machine or a
+// workload fails in the sandbox.
 package main
 
 import (
@@ -33,6 +37,9 @@ func main() {
 	gobenchN := flag.Int("gobenchn", 10000, "iterations per Go benchmark (-benchtime=Nx)")
 	timeout := flag.Duration("timeout", 2*time.Minute, "time limit for each mechanism program")
 	gotimeout := flag.Duration("gotimeout", 10*time.Minute, "time limit for each go test run")
+	runsc := flag.String("runsc", "", "runsc binary for the workload section (default: bin/runsc of this module if it exists; \"none\" skips the section)")
+	workdir := flag.String("workdir", "", "directory of the workload *.c programs (default: test/bench/workloads of this module)")
+	wtimeout := flag.Duration("wtimeout", time.Minute, "time limit for each workload run, native or sandboxed")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fatalf("unexpected arguments %q", flag.Args())
@@ -44,6 +51,9 @@ func main() {
 			fatalf("cannot find the module root (go.mod); run from the repository or pass -mechdir")
 		}
 		*mechdir = filepath.Join(root, "test", "bench", "mechanisms")
+	}
+	if *workdir == "" && root != "" {
+		*workdir = filepath.Join(root, "test", "bench", "workloads")
 	}
 
 	ccPath, err := exec.LookPath(*cc)
@@ -104,15 +114,42 @@ func main() {
 		}
 	}
 
+	// The workload section: natively and under `runsc do`.
+	var wrows []WorkloadRow
+	wskip := ""
+	switch {
+	case *runsc == "none":
+		wskip = "-runsc none"
+	case *workdir == "":
+		wskip = "cannot find the module root (go.mod); pass -workdir"
+	case *runsc == "":
+		*runsc, wskip = defaultRunsc(root)
+	}
+	if wskip == "" {
+		var nativeFailed bool
+		wrows, nativeFailed, err = workloadSection(ccPath, *workdir, *builddir, *runsc, *wtimeout)
+		if err != nil {
+			fatalf("workloads: %v", err)
+		}
+		failed = failed || nativeFailed
+	}
+
 	fmt.Printf("Moat bench: cost of one round trip; ratio = ns/op / native_getpid, both from this run\n\n")
 	writeTable(os.Stdout, rows)
 	fmt.Println()
 	if hasSameCPURow(rows) {
-		fmt.Printf("*_samecpu: both parties pinned to one CPU; without it the scheduler picks one CPU\nor two, which can change two-party figures several-fold between runs.\n")
+		fmt.Printf("*_samecpu: both parties pinned to one CPU; without it the scheduler picks one CPU\nor two, which can change two-party figures several-fold between runs.\n\n")
+	}
+	if wskip != "" {
+		fmt.Printf("Moat bench: workloads skipped: %s\n\n", wskip)
+	} else {
+		fmt.Printf("Moat bench: workloads natively and under `%s do`; ratio = sandboxed / native, both from this run\n\n", *runsc)
+		writeWorkloadTable(os.Stdout, wrows)
+		fmt.Println()
 	}
 	fmt.Printf("All figures were measured in this run on this machine (%s).\nCompare ratios within one run, never absolute numbers across runs or machines.\n", machine())
 	if failed {
-		fmt.Fprintln(os.Stderr, "moatbench: some mechanism programs failed (see ERROR rows)")
+		fmt.Fprintln(os.Stderr, "moatbench: some mechanism or workload programs failed (see ERROR rows)")
 		os.Exit(1)
 	}
 }

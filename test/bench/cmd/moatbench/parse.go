@@ -150,3 +150,68 @@ func pkgBase(pkg string) string {
 	}
 	return "go"
 }
+
+// WorkloadRow is one row of the workload table: a figure measured natively
+// and in the sandbox, plus the same figure as throughput where the program
+// printed one.
+type WorkloadRow struct {
+	Name          string
+	Native        float64 // ns/op
+	Sandboxed     float64 // ns/op
+	NativeMBps    float64 // MB/s; 0 when the program printed none
+	SandboxedMBps float64
+	Status        Status
+	Note          string
+}
+
+// Workload programs print result lines like the mechanisms (NAME NS_PER_OP,
+// NAME skip REASON). A line NAME_mb_per_s MBPS is a throughput figure instead:
+// it belongs to the row NAME_per_mib (or NAME) of the same output.
+const (
+	throughputSuffix = "_mb_per_s"
+	perMiBSuffix     = "_per_mib"
+)
+
+// pairWorkload joins the results of one workload's native and sandboxed runs
+// into rows, in the order of the native output. A figure the sandboxed run
+// did not print is an Error row; a skipped one a Skip row.
+func pairWorkload(native, sandboxed []Result) []WorkloadRow {
+	nativeMBps, sandboxedMBps := throughputs(native), throughputs(sandboxed)
+	byName := map[string]Result{}
+	for _, r := range sandboxed {
+		byName[r.Name] = r
+	}
+	var rows []WorkloadRow
+	for _, n := range native {
+		if strings.HasSuffix(n.Name, throughputSuffix) {
+			continue
+		}
+		row := WorkloadRow{Name: n.Name}
+		key := strings.TrimSuffix(n.Name, perMiBSuffix)
+		s, ok := byName[n.Name]
+		switch {
+		case n.Status == Skip:
+			row.Status, row.Note = Skip, "native: "+n.Note
+		case !ok:
+			row.Status, row.Note = Error, "sandboxed: no "+n.Name+" line in the output"
+		case s.Status == Skip:
+			row.Status, row.Note = Skip, "sandboxed: "+s.Note
+		default:
+			row.Native, row.Sandboxed = n.NsPerOp, s.NsPerOp
+			row.NativeMBps, row.SandboxedMBps = nativeMBps[key], sandboxedMBps[key]
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// throughputs maps NAME to the MB/s of every NAME_mb_per_s line.
+func throughputs(rs []Result) map[string]float64 {
+	m := map[string]float64{}
+	for _, r := range rs {
+		if key, ok := strings.CutSuffix(r.Name, throughputSuffix); ok && r.Status == OK {
+			m[key] = r.NsPerOp
+		}
+	}
+	return m
+}

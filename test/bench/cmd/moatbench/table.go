@@ -49,3 +49,37 @@ func writeTable(w io.Writer, rs []Result) {
 		}
 	}
 }
+
+// writeWorkloadTable prints the aligned workload table: each figure natively
+// and in the sandbox, and their ratio. Rows with a throughput figure get it
+// in a last column. A multi-line note (an error with the tail of stderr)
+// continues on indented lines.
+func writeWorkloadTable(w io.Writer, rows []WorkloadRow) {
+	nameW := len("workload")
+	mbps := false
+	for _, r := range rows {
+		nameW = max(nameW, len(r.Name))
+		mbps = mbps || r.NativeMBps > 0 || r.SandboxedMBps > 0
+	}
+	header := fmt.Sprintf("%-*s  %14s  %15s  %16s", nameW, "workload", "native ns/op", "sandboxed ns/op", "sandboxed/native")
+	if mbps {
+		header += "  MB/s native -> sandboxed"
+	}
+	fmt.Fprintln(w, header)
+	fmt.Fprintln(w, strings.Repeat("-", len(header)))
+	indent := strings.Repeat(" ", nameW+4)
+	for _, r := range rows {
+		switch r.Status {
+		case OK:
+			line := fmt.Sprintf("%-*s  %14.1f  %15.1f  %16s", nameW, r.Name, r.Native, r.Sandboxed, formatRatio(r.Sandboxed, r.Native))
+			if r.NativeMBps > 0 || r.SandboxedMBps > 0 {
+				line += fmt.Sprintf("  %.0f -> %.0f", r.NativeMBps, r.SandboxedMBps)
+			}
+			fmt.Fprintln(w, line)
+		case Skip:
+			fmt.Fprintf(w, "%-*s  skipped: %s\n", nameW, r.Name, strings.ReplaceAll(r.Note, "\n", "\n"+indent))
+		default:
+			fmt.Fprintf(w, "%-*s  ERROR: %s\n", nameW, r.Name, strings.ReplaceAll(r.Note, "\n", "\n"+indent))
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package mm
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// MRemap resizes or moves [oldAddr, oldAddr+oldSize), as mremap(2) (mm/mremap.c). The
+// sizes are already page-aligned and non-zero. With mayMove it may move the mapping; with
+// fixed it moves it to newAddr (replacing what is there); with dontUnmap the old range
+// stays mapped, empty. The moved pages keep their memory-file pages: nothing is copied.
+func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed, dontUnmap bool, newAddr uintptr) (uintptr, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	oldEnd := oldAddr + oldSize
+	if oldEnd < oldAddr || oldEnd > m.max {
+		return 0, unix.EINVAL
+	}
+	// The old range must lie in one VMA.
+	v, ok := m.lookup(oldAddr)
+	if !ok || v.end < oldEnd {
+		return 0, unix.EFAULT
+	}
+	if fixed {
+		if newAddr%pageSize != 0 || newAddr < m.min || newAddr+newSize < newAddr || newAddr+newSize > m.max {
+			return 0, unix.EINVAL
+		}
+		if newAddr < oldEnd && oldAddr < newAddr+newSize {
+			return 0, unix.EINVAL // overlapping ranges
+		}
+		if err := m.unmapLocked(newAddr, newAddr+newSize); err != nil {
+			return 0, err
+		}
+		return m.move(oldAddr, oldSize, newSize, newAddr, dontUnmap)
+	}
+	if newSize <= oldSize && !dontUnmap {
+		if newSize < oldSize {
+			if err := m.unmapLocked(oldAddr+newSize, oldEnd); err != nil {
+				return 0, err
+			}
+		}
+		return oldAddr, nil
+	}
+	// Grow in place when the VMA ends at the old range and nothing follows.
+	if !dontUnmap && v.end == oldEnd && oldAddr+newSize <= m.max && oldAddr+newSize > oldAddr &&
+		!m.overlaps(oldEnd, oldAddr+newSize) {
+		v.end = oldAddr + newSize
+		return oldAddr, nil
+	}
+	if !mayMove {
+		return 0, unix.ENOMEM
+	}
+	dst, ok := m.findGap(newSize)
+	if !ok {
+		return 0, unix.ENOMEM
+	}
+	return m.move(oldAddr, oldSize, newSize, dst, dontUnmap)
+}
+
+// move moves [oldAddr, oldAddr+oldSize) to dst, grown or shrunk to newSize.
+func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap bool) (uintptr, error) {
+	oldEnd := oldAddr + oldSize
+	m.split(oldAddr)
+	m.split(oldEnd)
+	i := m.find(oldAddr)
+	src := m.vmas[i] // the one VMA of the old range
+	nv := src
+	nv.start, nv.end = dst, dst+newSize
+	incRef(nv.file)
+	// Move the populated pages that fit in the new size.
+	for a := oldAddr; a < oldEnd; a += pageSize {
+		fr, ok := m.pages[a]
+		if !ok {
+			continue
+		}
+		delete(m.pages, a)
+		if a-oldAddr < newSize {
+			m.pages[dst+(a-oldAddr)] = fr
+		} else {
+			m.mf.Free(fr)
+		}
+	}
+	if err := m.as.Unmap(oldAddr, oldSize); err != nil {
+		return 0, err
+	}
+	if !dontUnmap {
+		decRef(src.file)
+		m.vmas = append(m.vmas[:i], m.vmas[i+1:]...)
+	}
+	m.insert(nv)
+	return dst, nil
+}
+
+// MAdviseDontNeed drops the pages of [addr, addr+length): anonymous memory reads back as
+// zeroes, file mappings as the file's bytes (MADV_DONTNEED). ENOMEM if part of the range
+// is unmapped, after dropping the rest, as Linux.
+func (m *MemoryManager) MAdviseDontNeed(addr, length uintptr) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	end := addr + length
+	hole := m.holes(addr, end)
+	m.freePages(addr, end)
+	for _, s := range m.mapped(addr, end) {
+		if err := m.as.Unmap(s[0], s[1]-s[0]); err != nil {
+			return err
+		}
+	}
+	if hole {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// CheckMapped returns ENOMEM unless all of [addr, addr+length) is mapped.
+func (m *MemoryManager) CheckMapped(addr, length uintptr) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.holes(addr, addr+length) {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// Resident reports, page by page, whether [addr, addr+length) is populated (mincore).
+// ENOMEM if part of it is unmapped.
+func (m *MemoryManager) Resident(addr, length uintptr) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.holes(addr, addr+length) {
+		return nil, unix.ENOMEM
+	}
+	out := make([]byte, length/pageSize)
+	for i := range out {
+		if _, ok := m.pages[addr+uintptr(i)*pageSize]; ok {
+			out[i] = 1
+		}
+	}
+	return out, nil
+}
+
+// holes reports whether any of [start, end) is not in a VMA.
+func (m *MemoryManager) holes(start, end uintptr) bool {
+	a := start
+	for i := m.find(start); i < len(m.vmas) && a < end; i++ {
+		if m.vmas[i].start > a {
+			return true
+		}
+		a = m.vmas[i].end
+	}
+	return a < end
+}
+
+// mapped returns the mapped pieces of [start, end).
+func (m *MemoryManager) mapped(start, end uintptr) [][2]uintptr {
+	var out [][2]uintptr
+	for i := m.find(start); i < len(m.vmas) && m.vmas[i].start < end; i++ {
+		out = append(out, [2]uintptr{max(m.vmas[i].start, start), min(m.vmas[i].end, end)})
+	}
+	return out
+}
