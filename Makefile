@@ -18,9 +18,11 @@ all: build
 build:
 	$(GO) build -trimpath -o bin/ ./runsc
 
-# deps installs the host packages the tests use, once.
+# deps installs the host packages the tests use, once: gcc for the C test programs,
+# busybox-static for the real-program tests.
 deps:
-	@command -v gcc >/dev/null || (apt-get update && apt-get install -y gcc libc6-dev)
+	@command -v gcc >/dev/null && test -x /bin/busybox || \
+	  (apt-get update && apt-get install -y gcc libc6-dev busybox-static)
 
 test: deps lint build
 	$(GO) test -count=1 -timeout 30m ./...

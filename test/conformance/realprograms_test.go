@@ -30,6 +30,21 @@ func TestRealPrograms(t *testing.T) {
 		{"wc", "-l", "tree/a.txt", "tree/b.txt"},
 		{"head", "-c", "10", "tree/a.txt"},
 		{"stat", "-c", "%n %s %F %a", "tree/a.txt", "tree/link", "tree"},
+		// Debian's busybox-static: one static binary, many programs.
+		{"busybox", "ls", "-l", "-e", "tree"},
+		{"busybox", "cat", "tree/a.txt", "tree/link"},
+		{"busybox", "sort", "-r", "tree/b.txt"},
+		{"busybox", "sha256sum", "tree/a.txt"},
+		{"busybox", "md5sum", "tree/b.txt"},
+		{"busybox", "find", "tree"},
+		{"busybox", "wc", "tree/a.txt"},
+		{"busybox", "od", "-c", "tree/sub/c.txt"},
+		{"busybox", "du", "-a", "tree"},
+		{"busybox", "tr", "a-z", "A-Z"},
+		{"busybox", "seq", "1", "5"},
+		{"busybox", "uname", "-s", "-m"},
+		{"busybox", "stat", "-c", "%n %s %F", "tree/a.txt"},
+		{"busybox", "nonexistent-applet"},
 	} {
 		path, err := exec.LookPath(argv[0])
 		if err != nil {

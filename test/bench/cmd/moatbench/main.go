@@ -52,6 +52,11 @@ func main() {
 		}
 		*mechdir = filepath.Join(root, "test", "bench", "mechanisms")
 	}
+	if *runsc != "" && *runsc != "none" {
+		if _, err := os.Stat(*runsc); err != nil {
+			fatalf("-runsc: %v", err)
+		}
+	}
 	if *workdir == "" && root != "" {
 		*workdir = filepath.Join(root, "test", "bench", "workloads")
 	}
