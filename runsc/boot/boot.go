@@ -39,6 +39,9 @@ type Args struct {
 	Strace   bool
 	// GoferFD is the Sentry's end of the socket to the Gofer serving the root.
 	GoferFD int
+	// Overlay: a tmpfs over the Gofer's root ("memory"), or the Gofer's root itself,
+	// writable ("none").
+	Overlay string
 	Path    string   // the executable, in the sandbox
 	Argv    []string // argv[0] included
 	Envv    []string
@@ -68,7 +71,7 @@ func Run(a Args) (kernel.ExitStatus, error) {
 
 	gc := protocol.NewClient(a.GoferFD)
 	defer gc.Close()
-	root, err := rootMount(v, gc)
+	root, err := rootMount(v, gc, a.Overlay)
 	if err != nil {
 		return kernel.ExitStatus{}, err
 	}
@@ -94,11 +97,15 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	return t.Run(), nil
 }
 
-// rootMount makes the root: a tmpfs over the Gofer's mount 0.
-func rootMount(v *vfs.VFS, gc *protocol.Client) (vfs.VirtualDentry, error) {
+// rootMount makes the root: a tmpfs over the Gofer's mount 0, or with overlay "none"
+// the Gofer's mount itself.
+func rootMount(v *vfs.VFS, gc *protocol.Client, overlayMode string) (vfs.VirtualDentry, error) {
 	lower, err := gofer.New(v, gc, 0)
 	if err != nil {
 		return vfs.VirtualDentry{}, fmt.Errorf("attaching to the gofer: %w", err)
+	}
+	if overlayMode == "none" {
+		return v.NewMount(lower, "9p", "root", vfs.MountFlags{}).Root(), nil
 	}
 	st, err := lower.Stat()
 	if err != nil {

@@ -34,7 +34,8 @@ func (*Do) Usage() string {
 Runs COMMAND on a new Sentry with the caller's stdin, stdout, stderr, environment and
 working directory, and exits with its status (128+N if signal N killed it). The root is
 a writable overlay over a read-only view of the host's root served by a Gofer: writes
-land in the sandbox's memory, never on the host. /proc, /sys and /dev are the sandbox's own.
+land in the sandbox's memory, never on the host (with --overlay=none they do reach the
+host). /proc, /sys and /dev are the sandbox's own.
 COMMAND is looked up in PATH.
 `
 }
@@ -58,7 +59,11 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		Fatalf("do: %v", err)
 	}
 	cwd, _ := os.Getwd()
-	goferFD, stopGofer, err := startGofer("/:ro")
+	root := "/:ro"
+	if d.conf.Overlay == "none" {
+		root = "/" // writes reach the host
+	}
+	goferFD, stopGofer, err := startGofer(root)
 	if err != nil {
 		Fatalf("do: starting the gofer: %v", err)
 	}
@@ -66,6 +71,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		Platform: d.conf.Platform,
 		Strace:   d.conf.Strace,
 		GoferFD:  goferFD,
+		Overlay:  d.conf.Overlay,
 		Path:     path,
 		Argv:     f.Args(),
 		Envv:     os.Environ(),

@@ -13,6 +13,9 @@ type Config struct {
 	Platform string // ptrace (systrap and kvm come later)
 	Debug    bool
 	Strace   bool
+	// Overlay is how the root is made writable: "memory" (a tmpfs over the read-only
+	// Gofer root: writes stay in the sandbox) or "none" (writes go to the host).
+	Overlay string
 }
 
 // Platforms are the values --platform takes.
@@ -25,11 +28,15 @@ func Register(fs *flag.FlagSet) *Config {
 	fs.StringVar(&c.Platform, "platform", "ptrace", "how application code is run: ptrace")
 	fs.BoolVar(&c.Debug, "debug", false, "log debug messages")
 	fs.BoolVar(&c.Strace, "strace", false, "print every system call of the application")
+	fs.StringVar(&c.Overlay, "overlay", "memory", "writable layer over the root: memory (writes stay in the sandbox) or none (writes reach the host)")
 	return c
 }
 
 // Validate checks the flags' values.
 func (c *Config) Validate() error {
+	if c.Overlay != "memory" && c.Overlay != "none" {
+		return fmt.Errorf("--overlay=%q: want memory or none", c.Overlay)
+	}
 	for _, p := range Platforms {
 		if c.Platform == p {
 			return nil

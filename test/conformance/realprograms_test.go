@@ -109,4 +109,14 @@ func TestSandboxOnly(t *testing.T) {
 			t.Errorf("a file made in the sandbox reached the host: %v", err)
 		}
 	})
+	t.Run("overlay none writes through", func(t *testing.T) {
+		dir := t.TempDir()
+		r := runIn(t, dir, runsc, "--overlay=none", "do", touch, "created-inside")
+		if r.status != 0 {
+			t.Fatalf("touch failed: %d", r.status)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "created-inside")); err != nil {
+			t.Errorf("with --overlay=none the file did not reach the host: %v", err)
+		}
+	})
 }
