@@ -8,3 +8,5 @@ require (
 )
 
 require github.com/google/subcommands v1.2.0
+
+require github.com/opencontainers/runtime-spec v1.3.0

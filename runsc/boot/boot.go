@@ -13,6 +13,7 @@ package boot
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/moat-sandbox/moat/gofer/protocol"
 	"github.com/moat-sandbox/moat/platform/ptrace"
@@ -48,6 +49,46 @@ type Args struct {
 	Cwd     string // the working directory, in the sandbox; "/" if it does not exist
 	Stdio   [3]int // host FDs for the application's 0, 1, 2
 	Log     io.Writer
+
+	// Container settings (runsc run); the zero values are runsc do's.
+	Hostname     string
+	UID, GID     uint32
+	Groups       []uint32
+	ReadOnlyRoot bool
+	// Mounts are mounted in order over the root; nil means /proc, /sys and /dev.
+	Mounts []Mount
+}
+
+// MountKind is what a Mount mounts.
+type MountKind int
+
+// Mount kinds.
+const (
+	MountProc  MountKind = iota // the Sentry's /proc
+	MountSys                    // the Sentry's /sys
+	MountDev                    // the Sentry's /dev (a tmpfs with the devices)
+	MountTmpfs                  // an empty tmpfs
+	MountGofer                  // the Gofer's mount number GoferMount (a bind mount)
+)
+
+// Mount is one mount of the container.
+type Mount struct {
+	Dest       string
+	Kind       MountKind
+	GoferMount uint32
+	Mode       uint32 // of a tmpfs's root
+	Flags      vfs.MountFlags
+}
+
+// DefaultMounts are what every sandbox has: the Sentry's own /proc, /sys and /dev (the
+// host's are never shown).
+func DefaultMounts() []Mount {
+	system := vfs.MountFlags{NoSuid: true, NoDev: true, NoExec: true}
+	return []Mount{
+		{Dest: "/proc", Kind: MountProc, Flags: system},
+		{Dest: "/sys", Kind: MountSys, Flags: system},
+		{Dest: "/dev", Kind: MountDev, Flags: vfs.MountFlags{NoSuid: true}},
+	}
 }
 
 // Run runs the program on a new Sentry and returns how it ended.
@@ -68,6 +109,9 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	v := vfs.New()
 	k := kernel.New(p, mf, v, linux.Table(), a.Log)
 	k.Strace = a.Strace
+	if a.Hostname != "" {
+		k.Hostname = a.Hostname
+	}
 
 	gc := protocol.NewClient(a.GoferFD)
 	defer gc.Close()
@@ -75,8 +119,17 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	if err != nil {
 		return kernel.ExitStatus{}, err
 	}
-	if err := mountDefaults(v, k, root); err != nil {
+	mounts := a.Mounts
+	if mounts == nil {
+		mounts = DefaultMounts()
+	}
+	if err := mountAll(v, k, gc, root, mounts); err != nil {
 		return kernel.ExitStatus{}, err
+	}
+	root.Mount.Flags.ReadOnly = a.ReadOnlyRoot
+	creds := vfs.Root()
+	if a.UID != 0 || a.GID != 0 {
+		creds = &vfs.Credentials{UID: a.UID, GID: a.GID, Groups: a.Groups}
 	}
 	fs := kernel.NewFSContext(root, 0o022)
 	if cwd, err := v.Resolve(vfs.Root(), root, root, a.Cwd, true); err == nil && cwd.Dentry.IsDir() {
@@ -89,7 +142,7 @@ func Run(a Args) (kernel.ExitStatus, error) {
 		fds.Set(int32(i), vfs.NewFileDescription(v.Anonymous(in, "host"), impl, in.Flags()), false)
 	}
 	t, err := k.NewProcess(kernel.ProcessArgs{Path: a.Path, Argv: a.Argv, Envv: a.Envv,
-		FDs: fds, FS: fs, Creds: vfs.Root()})
+		FDs: fds, FS: fs, Creds: creds})
 	if err != nil {
 		return kernel.ExitStatus{}, fmt.Errorf("exec %s: %w", a.Path, err)
 	}
@@ -115,34 +168,60 @@ func rootMount(v *vfs.VFS, gc *protocol.Client, overlayMode string) (vfs.Virtual
 	return v.NewMount(overlay.New(v, upper, lower), "overlay", "root", vfs.MountFlags{}).Root(), nil
 }
 
-// mountDefaults makes the mounts every container has: /proc, /sys and /dev, the
-// Sentry's own (the host's are never shown).
-func mountDefaults(v *vfs.VFS, k *kernel.Kernel, root vfs.VirtualDentry) error {
+// mountAll mounts ms over root, in order, making each mountpoint (and its parents) if it
+// is missing.
+func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.VirtualDentry, ms []Mount) error {
 	c := vfs.Caller{Creds: vfs.Root()}
-	at := func(p string) vfs.PathOp { return vfs.PathOp{Root: root, Start: root, Path: p} }
-	system := vfs.MountFlags{NoSuid: true, NoDev: true, NoExec: true}
-	for _, m := range []struct {
-		path, fsType string
-		mode         uint32
-		flags        vfs.MountFlags
-		make         func() (vfs.DirInode, error)
-	}{
-		{"/proc", "proc", 0o555, system, func() (vfs.DirInode, error) { return proc.New(v, k), nil }},
-		{"/sys", "sysfs", 0o555, system, func() (vfs.DirInode, error) { return sys.New(v), nil }},
-		{"/dev", "tmpfs", 0o755, vfs.MountFlags{NoSuid: true}, func() (vfs.DirInode, error) { return dev.New(v) }},
-	} {
-		if err := v.MkdirAt(c, at(m.path), m.mode); err != nil && err != errExist {
-			return fmt.Errorf("making %s: %w", m.path, err)
+	for _, m := range ms {
+		if err := mkdirAll(v, c, root, m.Dest); err != nil {
+			return fmt.Errorf("making mountpoint %s: %w", m.Dest, err)
 		}
-		fsRoot, err := m.make()
+		var fsRoot vfs.DirInode
+		var fsType string
+		var err error
+		switch m.Kind {
+		case MountProc:
+			fsRoot, fsType = proc.New(v, k), "proc"
+		case MountSys:
+			fsRoot, fsType = sys.New(v), "sysfs"
+		case MountDev:
+			fsRoot, err = dev.New(v)
+			fsType = "tmpfs"
+		case MountTmpfs:
+			mode := m.Mode
+			if mode == 0 {
+				mode = 0o1777
+			}
+			_, fsRoot = tmpfs.New(v, mode, vfs.Owner{})
+			fsType = "tmpfs"
+		case MountGofer:
+			fsRoot, err = gofer.New(v, gc, m.GoferMount)
+			fsType = "9p"
+		}
 		if err != nil {
-			return fmt.Errorf("making %s: %w", m.path, err)
+			return fmt.Errorf("mounting %s: %w", m.Dest, err)
 		}
-		point, err := v.Resolve(c.Creds, root, root, m.path, true)
+		point, err := v.Resolve(c.Creds, root, root, m.Dest, true)
 		if err != nil {
 			return err
 		}
-		if err := v.Attach(v.NewMount(fsRoot, m.fsType, m.fsType, m.flags), point); err != nil {
+		if err := v.Attach(v.NewMount(fsRoot, fsType, fsType, m.Flags), point); err != nil {
+			return fmt.Errorf("mounting %s: %w", m.Dest, err)
+		}
+	}
+	return nil
+}
+
+// mkdirAll makes path and its missing parents in root.
+func mkdirAll(v *vfs.VFS, c vfs.Caller, root vfs.VirtualDentry, path string) error {
+	at := func(p string) vfs.PathOp { return vfs.PathOp{Root: root, Start: root, Path: p} }
+	if _, err := v.StatAt(c, at(path), true); err == nil {
+		return nil
+	}
+	cur := ""
+	for _, comp := range strings.Split(strings.Trim(path, "/"), "/") {
+		cur += "/" + comp
+		if err := v.MkdirAt(c, at(cur), 0o755); err != nil && err != errExist {
 			return err
 		}
 	}

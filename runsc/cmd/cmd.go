@@ -14,6 +14,7 @@ import (
 func Register(conf *config.Config) {
 	subcommands.Register(&Version{}, "")
 	subcommands.Register(&Do{conf: conf}, "")
+	subcommands.Register(&Run{conf: conf}, "")
 	subcommands.Register(&Gofer{}, "internal")
 }
 

@@ -128,6 +128,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_GETEUID:           Geteuid,
 		unix.SYS_GETGID:            Getgid,
 		unix.SYS_GETEGID:           Getegid,
+		unix.SYS_GETGROUPS:         Getgroups,
 		unix.SYS_UNAME:             Uname,
 		unix.SYS_PRLIMIT64:         Prlimit64,
 		unix.SYS_GETRLIMIT:         Getrlimit,

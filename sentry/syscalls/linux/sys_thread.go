@@ -87,3 +87,25 @@ func Getgid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Cr
 
 // Getegid implements getegid(2).
 func Getegid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Creds.GID), nil }
+
+// Getgroups implements getgroups(2): the supplementary groups; with size 0 only their
+// number, EINVAL if size is too small.
+func Getgroups(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	size := int32(a[0])
+	groups := t.Creds.Groups
+	if size < 0 {
+		return 0, unix.EINVAL
+	}
+	if size == 0 {
+		return uintptr(len(groups)), nil
+	}
+	if int(size) < len(groups) {
+		return 0, unix.EINVAL
+	}
+	for i, g := range groups {
+		if err := t.CopyOutObj(a[1]+uintptr(4*i), g); err != nil {
+			return 0, err
+		}
+	}
+	return uintptr(len(groups)), nil
+}
