@@ -19,10 +19,10 @@ build:
 	$(GO) build -trimpath -o bin/ ./runsc
 
 # deps installs the host packages the tests use, once: gcc for the C test programs,
-# busybox-static for the real-program tests.
+# busybox-static for the real-program tests, runc as the reference OCI runtime.
 deps:
-	@command -v gcc >/dev/null && test -x /bin/busybox || \
-	  (apt-get update && apt-get install -y gcc libc6-dev busybox-static)
+	@command -v gcc >/dev/null && test -x /bin/busybox && command -v runc >/dev/null || \
+	  (apt-get update && apt-get install -y gcc libc6-dev busybox-static runc)
 
 test: deps lint build
 	$(GO) test -count=1 -timeout 30m ./...
