@@ -73,7 +73,7 @@ func (t *Task) install(img *image) {
 	if t.MM != nil {
 		t.MM.Release()
 	}
-	t.MM, t.State, t.Exe = img.mm, img.state, img.exe
+	t.MM, t.State, t.Exe, t.Comm = img.mm, img.state, img.exe, ""
 	t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd = img.bounds[0], img.bounds[1], img.bounds[2], img.bounds[3]
 }
 

@@ -64,6 +64,10 @@ type Task struct {
 	CPUMask uint64
 	// Start is when the task started.
 	Start time.Time
+	// Comm is the name prctl(PR_SET_NAME) gave, or "" for the executable's.
+	Comm string
+	// Undumpable and NoNewPrivs are prctl's flags.
+	Undumpable, NoNewPrivs bool
 
 	exit *ExitStatus
 
@@ -125,6 +129,19 @@ func (t *Task) Run() ExitStatus {
 	delete(t.k.tasks, t.TID)
 	t.k.mu.Unlock()
 	return *t.exit
+}
+
+// CommName is the task's command name: as prctl(PR_SET_NAME) set it, else the
+// executable's base name, at most 15 bytes.
+func (t *Task) CommName() string {
+	c := t.Comm
+	if c == "" {
+		c = t.Exe[strings.LastIndex(t.Exe, "/")+1:]
+	}
+	if len(c) > 15 {
+		c = c[:15]
+	}
+	return c
 }
 
 // ReadMemory reads [start, end) of the task's memory (for /proc/[pid]/cmdline).

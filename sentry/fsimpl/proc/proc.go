@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -187,11 +186,5 @@ func uuid() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// comm is a task's command name: its executable's base name, at most 15 bytes.
-func comm(t *kernel.Task) string {
-	c := t.Exe[strings.LastIndex(t.Exe, "/")+1:]
-	if len(c) > 15 {
-		c = c[:15]
-	}
-	return c
-}
+// comm is a task's command name.
+func comm(t *kernel.Task) string { return t.CommName() }

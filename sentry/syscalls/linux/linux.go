@@ -129,6 +129,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_GETGID:            Getgid,
 		unix.SYS_GETEGID:           Getegid,
 		unix.SYS_GETGROUPS:         Getgroups,
+		unix.SYS_PRCTL:             Prctl,
 		unix.SYS_UNAME:             Uname,
 		unix.SYS_PRLIMIT64:         Prlimit64,
 		unix.SYS_GETRLIMIT:         Getrlimit,
