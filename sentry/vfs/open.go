@@ -18,7 +18,7 @@ func (v *VFS) OpenAt(c Caller, p PathOp, flags int, mode uint32) (*FileDescripti
 
 	v.renameMu.RLock()
 	defer v.renameMu.RUnlock()
-	r := &resolver{v: v, creds: c.Creds, root: p.Root}
+	r := v.newResolver(c.Creds, p)
 	start, path := p.Start, p.Path
 	for {
 		parent, name, dirOnly, err := r.resolveParent(start, path)
@@ -56,6 +56,12 @@ func (v *VFS) OpenAt(c Caller, p PathOp, flags int, mode uint32) (*FileDescripti
 			return nil, unix.EEXIST
 		}
 		vd := v.crossMounts(VirtualDentry{parent.Mount, d})
+		if err := r.cross(parent, vd); err != nil {
+			return nil, err
+		}
+		if vd.Dentry.IsSymlink() && follow && p.Resolve&ResolveNoSymlinks != 0 {
+			return nil, unix.ELOOP
+		}
 		if vd.Dentry.IsSymlink() && follow {
 			r.symlinks++
 			if r.symlinks > maxSymlinks {

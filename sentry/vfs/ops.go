@@ -9,6 +9,8 @@ import (
 type PathOp struct {
 	Root, Start VirtualDentry
 	Path        string
+	// Resolve holds openat2's RESOLVE_* restrictions (OpenAt only).
+	Resolve uint64
 }
 
 // Caller is who performs an operation.

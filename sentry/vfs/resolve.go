@@ -14,6 +14,40 @@ type resolver struct {
 	creds    *Credentials
 	root     VirtualDentry
 	symlinks int
+	// openat2's restrictions (RESOLVE_*); beneath is the start RESOLVE_BENEATH keeps
+	// the walk under.
+	restrict uint64
+	beneath  VirtualDentry
+}
+
+// openat2 resolve flags (include/uapi/linux/openat2.h).
+const (
+	ResolveNoXdev       = 0x01
+	ResolveNoMagiclinks = 0x02
+	ResolveNoSymlinks   = 0x04
+	ResolveBeneath      = 0x08
+	ResolveInRoot       = 0x10
+	ResolveCached       = 0x20
+)
+
+// newResolver returns the resolver of an operation on p.
+func (v *VFS) newResolver(creds *Credentials, p PathOp) *resolver {
+	r := &resolver{v: v, creds: creds, root: p.Root, restrict: p.Resolve}
+	if p.Resolve&ResolveInRoot != 0 {
+		r.root = p.Start
+	}
+	if p.Resolve&ResolveBeneath != 0 {
+		r.beneath = p.Start
+	}
+	return r
+}
+
+// cross checks a step from one mount to another under RESOLVE_NO_XDEV.
+func (r *resolver) cross(from, to VirtualDentry) error {
+	if r.restrict&ResolveNoXdev != 0 && from.Mount != to.Mount {
+		return unix.EXDEV
+	}
+	return nil
 }
 
 // Resolve returns what path names, from start (relative paths) or root (absolute ones).
@@ -51,6 +85,12 @@ func (r *resolver) resolveParent(start VirtualDentry, path string) (VirtualDentr
 	}
 	cur := start
 	if path[0] == '/' {
+		if r.restrict&ResolveBeneath != 0 {
+			return VirtualDentry{}, "", false, unix.EXDEV
+		}
+		if err := r.cross(start, r.root); err != nil {
+			return VirtualDentry{}, "", false, err
+		}
 		cur = r.root
 	}
 	dirOnly := strings.HasSuffix(path, "/")
@@ -85,13 +125,23 @@ func (r *resolver) step(cur VirtualDentry, name string, follow, dirOnly bool) (V
 	case ".":
 		return cur, nil
 	case "..":
-		return r.dotdot(cur), nil
+		if r.restrict&ResolveBeneath != 0 && cur == r.beneath {
+			return VirtualDentry{}, unix.EXDEV
+		}
+		up := r.dotdot(cur)
+		return up, r.cross(cur, up)
 	default:
 		d, err := cur.Dentry.child(name)
 		if err != nil {
 			return VirtualDentry{}, err
 		}
 		next = r.v.crossMounts(VirtualDentry{cur.Mount, d})
+		if err := r.cross(cur, next); err != nil {
+			return VirtualDentry{}, err
+		}
+	}
+	if follow && next.Dentry.IsSymlink() && r.restrict&ResolveNoSymlinks != 0 {
+		return VirtualDentry{}, unix.ELOOP
 	}
 	if follow && next.Dentry.IsSymlink() {
 		r.symlinks++

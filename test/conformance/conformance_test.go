@@ -154,6 +154,7 @@ func TestPrograms(t *testing.T) {
 		{"rw", nil},
 		{"misc", nil},
 		{"files", nil},
+		{"openat2", nil},
 		{"devs", nil},
 		{"exec", nil},
 	} {

@@ -27,6 +27,7 @@ func Table() *kernel.SyscallTable {
 		// sys_path.go, sys_attr.go.
 		unix.SYS_OPEN:         Open,
 		unix.SYS_OPENAT:       Openat,
+		unix.SYS_OPENAT2:      Openat2,
 		unix.SYS_CREAT:        Creat,
 		unix.SYS_CLOSE:        Close,
 		unix.SYS_CLOSE_RANGE:  CloseRange,

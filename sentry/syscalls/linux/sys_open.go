@@ -76,3 +76,73 @@ func CloseRange(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	t.FDs.RemoveRange(first, last, flags&unix.CLOSE_RANGE_CLOEXEC != 0)
 	return 0, nil
 }
+
+// openHow is struct open_how.
+type openHow struct {
+	Flags, Mode, Resolve uint64
+}
+
+// Openat2 implements openat2(2): open_how is read as copy_struct_from_user reads an
+// extensible struct (EINVAL below the first version's size, E2BIG for non-zero bytes
+// past what is known), and unknown flags are errors rather than ignored.
+func Openat2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	const howSize = 24
+	size := a[3]
+	if size < howSize {
+		return 0, unix.EINVAL
+	}
+	if size > pageSize {
+		return 0, unix.E2BIG
+	}
+	buf := make([]byte, size)
+	if _, err := t.MM.CopyIn(a[2], buf); err != nil {
+		return 0, err
+	}
+	for _, b := range buf[howSize:] {
+		if b != 0 {
+			return 0, unix.E2BIG
+		}
+	}
+	var how openHow
+	if err := t.CopyInObj(a[2], &how); err != nil {
+		return 0, err
+	}
+	const resolveAll = vfs.ResolveNoXdev | vfs.ResolveNoMagiclinks | vfs.ResolveNoSymlinks |
+		vfs.ResolveBeneath | vfs.ResolveInRoot | vfs.ResolveCached
+	switch {
+	case how.Flags&^uint64(validOpenFlags) != 0,
+		how.Mode&^0o7777 != 0,
+		how.Mode != 0 && how.Flags&unix.O_CREAT == 0 && how.Flags&unix.O_TMPFILE != unix.O_TMPFILE,
+		how.Resolve&^resolveAll != 0,
+		how.Resolve&vfs.ResolveBeneath != 0 && how.Resolve&vfs.ResolveInRoot != 0:
+		return 0, unix.EINVAL
+	case how.Resolve&vfs.ResolveCached != 0 && how.Flags&(unix.O_CREAT|unix.O_TRUNC) != 0:
+		return 0, unix.EAGAIN
+	}
+	p, err := path(t, a[1], false)
+	if err != nil {
+		return 0, err
+	}
+	op, err := t.PathOp(fd(a[0]), p)
+	if err != nil {
+		return 0, err
+	}
+	op.Resolve = how.Resolve
+	if how.Resolve&vfs.ResolveInRoot != 0 && len(p) > 0 && p[0] == '/' {
+		// An absolute path starts at the dirfd, which is the root here.
+		if op, err = t.PathOp(fd(a[0]), "."); err != nil {
+			return 0, err
+		}
+		op.Path, op.Resolve = p, how.Resolve
+	}
+	f, err := t.Kernel().VFS.OpenAt(t.Caller(), op, int(how.Flags), uint32(how.Mode))
+	if err != nil {
+		return 0, err
+	}
+	nfd, err := t.FDs.NewFD(f, 0, how.Flags&unix.O_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
+	if err != nil {
+		f.DecRef()
+		return 0, err
+	}
+	return uintptr(nfd), nil
+}
