@@ -146,7 +146,6 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	if err != nil {
 		return kernel.ExitStatus{}, fmt.Errorf("exec %s: %w", a.Path, err)
 	}
-	defer t.MM.Release()
 	return t.Run(), nil
 }
 

@@ -54,6 +54,7 @@ func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
 	t := k.NewTask(nil, a.FDs, a.FS, a.Creds, nil)
 	img, err := t.load(a.Exe, a.Path, a.Argv, a.Envv)
 	if err != nil {
+		k.forget(t.Proc)
 		return nil, err
 	}
 	t.install(img)
@@ -92,6 +93,8 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, flags int) 
 	t.install(img)
 	t.FDs.CloseExec()
 	t.ClearChildTID, t.RobustList = 0, 0
+	t.resetHandlers()
+	t.execDone()
 	return nil
 }
 

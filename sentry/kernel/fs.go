@@ -81,3 +81,10 @@ func (t *Task) PathOp(dirfd int32, path string) (vfs.PathOp, error) {
 	}
 	return p, nil
 }
+
+// Fork returns a copy of the context for a new process.
+func (f *FSContext) Fork() *FSContext {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &FSContext{root: f.root, cwd: f.cwd, umask: f.umask}
+}

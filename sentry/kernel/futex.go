@@ -65,6 +65,7 @@ func (t *Task) FutexWait(addr uintptr, val uint32, bitset uint32, deadline time.
 	case <-w.woken:
 		return nil
 	case <-timeout:
+	case <-t.killed:
 	}
 	// Timed out, unless a wake-up got there first.
 	f.mu.Lock()
@@ -73,6 +74,9 @@ func (t *Task) FutexWait(addr uintptr, val uint32, bitset uint32, deadline time.
 	for i, x := range q {
 		if x == w {
 			f.waiters[w.key] = append(q[:i], q[i+1:]...)
+			if t.isKilled() {
+				return unix.EINTR
+			}
 			return unix.ETIMEDOUT
 		}
 	}

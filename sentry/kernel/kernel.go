@@ -12,7 +12,10 @@
 // A system call number with no handler returns ENOSYS and is logged once per number, by
 // name; Unimplemented lists them for a compatibility report.
 //
-// Scope today: one task per process, no fork or clone, no signals delivered to handlers.
+// Processes (process.go) form a tree: fork and vfork make children, wait4 reaps them,
+// orphans go to init, and init's exit kills the rest. Scope today: one task per process
+// (no threads), fork copies memory eagerly, and signals are kept (dispositions, masks)
+// but not yet delivered to handlers.
 // Files are the VFS's (sentry/vfs): the task has an FD table, an FSContext (root,
 // working directory, umask) and credentials. Lock order: Kernel.mu, then FSContext.mu.
 package kernel
@@ -48,8 +51,11 @@ type Kernel struct {
 	futexes Futexes
 
 	mu            sync.Mutex
-	unimplemented map[uintptr]int // count of calls by number
-	tasks         map[int32]*Task // live tasks by TID
+	unimplemented map[uintptr]int    // count of calls by number
+	tasks         map[int32]*Task    // live tasks by TID
+	procs         map[int32]*Process // processes (live and zombies) by PID
+	nextPID       int32
+	waitGen       chan struct{} // closed and replaced when a process changes state
 }
 
 // Tasks returns the live tasks, by TID.
@@ -76,7 +82,8 @@ func (k *Kernel) StartTime() time.Time { return k.start }
 // New returns a kernel over a platform and its memory file.
 func New(p platform.Platform, mf *pgalloc.MemoryFile, v *vfs.VFS, table *SyscallTable, log io.Writer) *Kernel {
 	return &Kernel{Platform: p, MemFile: mf, VFS: v, Syscalls: table, Log: log, Hostname: "moat",
-		start: time.Now(), unimplemented: map[uintptr]int{}, tasks: map[int32]*Task{}}
+		start: time.Now(), unimplemented: map[uintptr]int{}, tasks: map[int32]*Task{},
+		procs: map[int32]*Process{}, waitGen: make(chan struct{})}
 }
 
 // Uptime is the time since the kernel started.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -48,8 +49,17 @@ type Task struct {
 	State *arch.State
 	ctx   platform.Context
 
-	// TID is the thread's ID in its PID namespace; a container's init is 1.
+	// TID is the thread's ID in its PID namespace; a container's init is 1. With one
+	// task per process it is the process's PID.
 	TID int32
+	// Proc is the task's process (thread group).
+	Proc *Process
+	// killed is closed when the task must end (SIGKILL, its init exited); blocking
+	// operations select on it.
+	killed   chan struct{}
+	killOnce sync.Once
+	// SigMask is the set of blocked signals (bit n-1 for signal n).
+	SigMask uint64
 	// ClearChildTID is set_tid_address's pointer.
 	ClearChildTID uintptr
 	// RobustList is set_robust_list's head.
@@ -77,14 +87,39 @@ type Task struct {
 	lastFaultCount int
 }
 
-// NewTask returns a task of k running in m with state st.
+// NewTask returns the task of a new process with no parent (the container's init when
+// it is the first), running in m with state st.
 func (k *Kernel) NewTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, creds *vfs.Credentials, st *arch.State) *Task {
+	return k.newTask(m, fds, fs, creds, st, nil)
+}
+
+// newTask returns the task of a new process, child of parent.
+func (k *Kernel) newTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, creds *vfs.Credentials, st *arch.State, parent *Process) *Task {
 	t := &Task{k: k, MM: m, FDs: fds, FS: fs, Creds: creds, State: st,
-		ctx: k.Platform.NewContext(), TID: 1, Limits: DefaultLimits(), Start: time.Now()}
-	k.mu.Lock()
-	k.tasks[t.TID] = t
-	k.mu.Unlock()
+		ctx: k.Platform.NewContext(), Limits: DefaultLimits(), Start: time.Now(),
+		killed: make(chan struct{})}
+	t.Proc = k.newProcess(t, parent)
+	t.TID = t.Proc.PID
 	return t
+}
+
+// Kill makes the task end as if by SIGKILL: it leaves a blocking call with EINTR and
+// application code at once.
+func (t *Task) Kill() {
+	t.killOnce.Do(func() {
+		close(t.killed)
+		t.ctx.Interrupt()
+	})
+}
+
+// isKilled reports whether Kill was called.
+func (t *Task) isKilled() bool {
+	select {
+	case <-t.killed:
+		return true
+	default:
+		return false
+	}
 }
 
 // Kernel returns the task's kernel.
@@ -104,6 +139,10 @@ func (t *Task) Run() ExitStatus {
 	defer runtime.UnlockOSThread()
 	defer t.ctx.Release()
 	for t.exit == nil {
+		if t.isKilled() {
+			t.Exit(ExitStatus{Signal: unix.SIGKILL})
+			break
+		}
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
 		if err != nil {
 			fmt.Fprintf(t.k.Log, "moat: task %d: %v\n", t.TID, err)
@@ -125,9 +164,7 @@ func (t *Task) Run() ExitStatus {
 		case platform.EventInterrupt:
 		}
 	}
-	t.k.mu.Lock()
-	delete(t.k.tasks, t.TID)
-	t.k.mu.Unlock()
+	t.exited(*t.exit)
 	return *t.exit
 }
 

@@ -151,3 +151,16 @@ func (t *FDTable) CloseExec() {
 		f.DecRef()
 	}
 }
+
+// Fork returns a copy of the table for a new process: the same descriptions, each with
+// a new reference, and the same close-on-exec flags.
+func (t *FDTable) Fork() *FDTable {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := &FDTable{files: make(map[int32]fdEntry, len(t.files))}
+	for fd, e := range t.files {
+		e.file.IncRef()
+		c.files[fd] = e
+	}
+	return c
+}

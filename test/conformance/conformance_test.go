@@ -157,6 +157,7 @@ func TestPrograms(t *testing.T) {
 		{"openat2", nil},
 		{"devs", nil},
 		{"exec", nil},
+		{"fork", nil},
 	} {
 		t.Run(strings.Join(append([]string{tc.name}, tc.args...), "_"), func(t *testing.T) {
 			t.Parallel()

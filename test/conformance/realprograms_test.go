@@ -30,6 +30,9 @@ func TestRealPrograms(t *testing.T) {
 		{"wc", "-l", "tree/a.txt", "tree/b.txt"},
 		{"head", "-c", "10", "tree/a.txt"},
 		{"stat", "-c", "%n %s %F %a", "tree/a.txt", "tree/link", "tree"},
+		// Shells run commands with vfork (dash) and fork, and wait for them.
+		{"sh", "-c", "ls tree; echo status $?; false; echo false $?; sh -c 'exit 7'; echo nested $?"},
+		{"busybox", "sh", "-c", "busybox ls tree && busybox echo done; exit 4"},
 		// Debian's busybox-static: one static binary, many programs.
 		{"busybox", "ls", "-l", "-e", "tree"},
 		{"busybox", "cat", "tree/a.txt", "tree/link"},

@@ -73,7 +73,9 @@ func Getpid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.TI
 func Gettid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.TID), nil }
 
 // Getppid implements getppid(2): init's parent is outside its namespace, 0.
-func Getppid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return 0, nil }
+func Getppid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return uintptr(t.Proc.ParentPID(t.Kernel())), nil
+}
 
 // Getuid implements getuid(2). Real, effective and filesystem IDs are one until the
 // setuid family comes with the process work.

@@ -1,0 +1,226 @@
+package kernel
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Process is a thread group: today one task. Processes form the tree fork makes: each
+// has a parent (nil for the container's init) and children; an exited process is a
+// zombie, holding its exit status, until its parent reaps it with wait4. A process
+// whose parent exits is given to init; when init exits, every other process is killed,
+// as in a PID namespace.
+//
+// The kernel's mu guards the tree and every process's state.
+type Process struct {
+	PID      int32
+	parent   *Process
+	children map[*Process]struct{}
+	task     *Task
+	exit     *ExitStatus // set when the process has exited (a zombie until reaped)
+	// vforkDone is closed when a vfork child execs or exits, releasing its parent.
+	vforkDone chan struct{}
+	// sig holds the signal dispositions (shared by the process's threads).
+	sig SignalActions
+}
+
+// Parent returns the process's parent's PID, 0 for init.
+func (p *Process) ParentPID(k *Kernel) int32 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if p.parent == nil {
+		return 0
+	}
+	return p.parent.PID
+}
+
+// newProcess registers a process for t, child of parent (nil: init), under a new PID.
+func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.nextPID++
+	p := &Process{PID: k.nextPID, parent: parent, task: t, children: map[*Process]struct{}{}}
+	if parent != nil {
+		parent.children[p] = struct{}{}
+		p.sig = parent.sig
+	}
+	k.procs[p.PID] = p
+	k.tasks[p.PID] = t
+	return p
+}
+
+// changed wakes every task waiting for a process to change state (wait4).
+func (k *Kernel) changedLocked() {
+	close(k.waitGen)
+	k.waitGen = make(chan struct{})
+}
+
+// exited records that t's process ended with s: its memory and files are released, its
+// children go to init (or, if it is init, are killed), its parent is woken.
+func (t *Task) exited(s ExitStatus) {
+	k := t.k
+	p := t.Proc
+	t.FDs.CloseAll()
+	t.MM.Release()
+	k.mu.Lock()
+	p.exit = &s
+	delete(k.tasks, p.PID)
+	init := k.procs[1]
+	var orphans []*Process
+	for c := range p.children {
+		orphans = append(orphans, c)
+	}
+	for _, c := range orphans {
+		delete(p.children, c)
+		if p == init {
+			c.parent = nil
+		} else if init != nil && init.exit == nil {
+			c.parent = init
+			init.children[c] = struct{}{}
+		}
+	}
+	if p.vforkDone != nil {
+		close(p.vforkDone)
+		p.vforkDone = nil
+	}
+	if p.parent == nil {
+		delete(k.procs, p.PID) // nobody will reap it
+	}
+	k.changedLocked()
+	var kill []*Task
+	if p == init {
+		for _, q := range k.procs {
+			if q.exit == nil && q.task != nil {
+				kill = append(kill, q.task)
+			}
+		}
+	}
+	k.mu.Unlock()
+	for _, other := range kill {
+		other.Kill()
+	}
+}
+
+// WaitStatus is a status as wait4 reports it.
+func (s ExitStatus) WaitStatus() uint32 {
+	if s.Signal != 0 {
+		return uint32(s.Signal)
+	}
+	return uint32(s.Code&0xff) << 8
+}
+
+// Wait waits for a child of t's process matching pid (as wait4: -1 or 0 any child, >0
+// that one) to exit, reaps it and returns its PID and status. With noHang it returns
+// PID 0 at once if none has exited. ECHILD if there is no such child; EINTR if t is
+// killed while waiting.
+func (t *Task) Wait(pid int32, noHang bool) (int32, ExitStatus, error) {
+	k := t.k
+	for {
+		k.mu.Lock()
+		matched := false
+		for c := range t.Proc.children {
+			if pid > 0 && c.PID != pid {
+				continue
+			}
+			matched = true
+			if c.exit != nil {
+				delete(t.Proc.children, c)
+				delete(k.procs, c.PID)
+				st := *c.exit
+				k.mu.Unlock()
+				return c.PID, st, nil
+			}
+		}
+		gen := k.waitGen
+		k.mu.Unlock()
+		if !matched {
+			return 0, ExitStatus{}, unix.ECHILD
+		}
+		if noHang {
+			return 0, ExitStatus{}, nil
+		}
+		select {
+		case <-gen:
+		case <-t.killed:
+			return 0, ExitStatus{}, unix.EINTR
+		}
+	}
+}
+
+// Fork makes a child process of t's, as fork(2): a copy of its address space, its open
+// files, working directory, credentials, limits and signal dispositions. The child
+// returns 0 from the system call. With vfork, t waits until the child execs or exits.
+func (t *Task) Fork(vfork bool) (int32, error) {
+	return t.ForkWith(vfork, ForkOpts{})
+}
+
+// ForkOpts are clone's extras for a new process.
+type ForkOpts struct {
+	Stack         uintptr // the child's stack pointer, if not 0
+	ChildSetTID   uintptr // where to store the child's TID in its memory, if not 0
+	ChildClearTID uintptr // the child's clear_child_tid, if not 0
+}
+
+// ForkWith is Fork with clone's extras.
+func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
+	k := t.k
+	as, err := k.Platform.NewAddressSpace()
+	if err != nil {
+		return 0, unix.ENOMEM
+	}
+	m, err := t.MM.Fork(as)
+	if err != nil {
+		as.Release()
+		return 0, unix.ENOMEM
+	}
+	st := t.State.Fork()
+	st.Regs.Rax = 0
+	creds := *t.Creds
+	creds.Groups = append([]uint32(nil), t.Creds.Groups...)
+	c := k.newTask(m, t.FDs.Fork(), t.FS.Fork(), &creds, st, t.Proc)
+	c.Limits, c.Exe, c.Comm, c.CPUMask = t.Limits, t.Exe, t.Comm, t.CPUMask
+	c.ArgvStart, c.ArgvEnd, c.EnvvStart, c.EnvvEnd = t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd
+	c.SigMask = t.SigMask
+	if o.Stack != 0 {
+		c.State.Regs.Rsp = uint64(o.Stack)
+	}
+	if o.ChildSetTID != 0 {
+		c.CopyOutObj(o.ChildSetTID, c.TID)
+	}
+	c.ClearChildTID = o.ChildClearTID
+	var done chan struct{}
+	if vfork {
+		done = make(chan struct{})
+		k.mu.Lock()
+		c.Proc.vforkDone = done
+		k.mu.Unlock()
+	}
+	go c.Run()
+	if vfork {
+		select {
+		case <-done:
+		case <-t.killed:
+		}
+	}
+	return c.Proc.PID, nil
+}
+
+// execDone releases a vfork parent once the child has a program of its own.
+func (t *Task) execDone() {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	if t.Proc.vforkDone != nil {
+		close(t.Proc.vforkDone)
+		t.Proc.vforkDone = nil
+	}
+}
+
+// forget removes a process that never ran (its exec failed).
+func (k *Kernel) forget(p *Process) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.procs, p.PID)
+	delete(k.tasks, p.PID)
+	if p.parent != nil {
+		delete(p.parent.children, p)
+	}
+}

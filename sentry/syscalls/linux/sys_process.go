@@ -1,0 +1,154 @@
+package linux
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/kernel"
+)
+
+// Fork implements fork(2).
+func Fork(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	pid, err := t.Fork(false)
+	return uintptr(pid), err
+}
+
+// Vfork implements vfork(2). The child gets a copy of the address space rather than the
+// parent's own (the parent waits until the child execs or exits, as with vfork), which
+// no program that keeps to vfork's rules can tell apart.
+func Vfork(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	pid, err := t.Fork(true)
+	return uintptr(pid), err
+}
+
+// Clone implements clone(2) for new processes: fork's flags, and vfork's
+// (CLONE_VM|CLONE_VFORK, as posix_spawn uses them, with the child on a new stack).
+// New threads come with the threads work.
+func Clone(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	flags, newsp, parentTid, childTid := a[0], a[1], a[2], a[3]
+	const tids = unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_SETTID | unix.CLONE_CHILD_CLEARTID
+	if flags&0xff > 64 {
+		return 0, unix.EINVAL
+	}
+	rest := flags &^ (0xff | tids)
+	vfork := false
+	switch rest {
+	case 0:
+	case unix.CLONE_VM | unix.CLONE_VFORK:
+		vfork = true
+	default:
+		return 0, unsupported(t, "clone with flags %#x (threads and namespaces)", flags)
+	}
+	if flags&0xff != uintptr(unix.SIGCHLD) {
+		return 0, unsupported(t, "clone with exit signal %d", flags&0xff)
+	}
+	pid, err := t.ForkWith(vfork, kernel.ForkOpts{
+		Stack:         newsp,
+		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, childTid),
+		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, childTid),
+	})
+	if err != nil {
+		return 0, err
+	}
+	if flags&unix.CLONE_PARENT_SETTID != 0 {
+		t.CopyOutObj(parentTid, pid)
+	}
+	return uintptr(pid), nil
+}
+
+func flagAddr(flags, flag, addr uintptr) uintptr {
+	if flags&flag != 0 {
+		return addr
+	}
+	return 0
+}
+
+// Wait4 implements wait4(2). Every process is in one process group until process
+// groups come, so pid 0 and pid < -1 mean every child or none.
+func Wait4(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	pid, statusAddr, options, rusageAddr := int32(a[0]), a[1], a[2], a[3]
+	const wall, wclone, wnothread = 0x40000000, 0x80000000, 0x20000000
+	if options&^(unix.WNOHANG|unix.WUNTRACED|unix.WCONTINUED|wall|wclone|wnothread) != 0 {
+		return 0, unix.EINVAL
+	}
+	switch {
+	case pid == -1 || pid == 0:
+		pid = -1
+	case pid < -1 && pid != -1:
+		if pid != -1 { // group -pid: all processes are in group 1
+			if -pid != 1 {
+				return 0, unix.ECHILD
+			}
+			pid = -1
+		}
+	case pid == -2147483648:
+		return 0, unix.ESRCH
+	}
+	got, st, err := t.Wait(pid, options&unix.WNOHANG != 0)
+	if err != nil || got == 0 {
+		return 0, err
+	}
+	if statusAddr != 0 {
+		if err := t.CopyOutObj(statusAddr, st.WaitStatus()); err != nil {
+			return 0, err
+		}
+	}
+	if rusageAddr != 0 {
+		if _, err := t.MM.ZeroOut(rusageAddr, 144); err != nil { // struct rusage
+			return 0, err
+		}
+	}
+	return uintptr(got), nil
+}
+
+// RtSigaction implements rt_sigaction(2).
+func RtSigaction(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	sig, actAddr, oldAddr, size := int(a[0]), a[1], a[2], a[3]
+	if size != 8 || sig < 1 || sig > 64 {
+		return 0, unix.EINVAL
+	}
+	var act *kernel.SigAction
+	if actAddr != 0 {
+		act = &kernel.SigAction{}
+		if err := t.CopyInObj(actAddr, act); err != nil {
+			return 0, err
+		}
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			return 0, unix.EINVAL
+		}
+		act.Mask &^= 1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)
+	}
+	old := t.SigAction(sig, act)
+	if oldAddr != 0 {
+		return 0, t.CopyOutObj(oldAddr, &old)
+	}
+	return 0, nil
+}
+
+// RtSigprocmask implements rt_sigprocmask(2).
+func RtSigprocmask(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	how, setAddr, oldAddr, size := int(a[0]), a[1], a[2], a[3]
+	if size != 8 {
+		return 0, unix.EINVAL
+	}
+	old := t.SigMask
+	if setAddr != 0 {
+		var set uint64
+		if err := t.CopyInObj(setAddr, &set); err != nil {
+			return 0, err
+		}
+		switch how {
+		case unix.SIG_BLOCK:
+			t.SetSigMask(old | set)
+		case unix.SIG_UNBLOCK:
+			t.SetSigMask(old &^ set)
+		case unix.SIG_SETMASK:
+			t.SetSigMask(set)
+		default:
+			return 0, unix.EINVAL
+		}
+	}
+	if oldAddr != 0 {
+		return 0, t.CopyOutObj(oldAddr, old)
+	}
+	return 0, nil
+}
