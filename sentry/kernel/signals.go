@@ -46,3 +46,20 @@ func (t *Task) resetHandlers() {
 		}
 	}
 }
+
+// SigPipe applies SIGPIPE to a write that found no reader: its default action ends the
+// process, unless the signal is ignored or blocked (then the write just fails with
+// EPIPE). A handler can't run yet; the write fails with EPIPE and this is logged.
+func (t *Task) SigPipe() {
+	if t.SigMask&(1<<(unix.SIGPIPE-1)) != 0 {
+		return
+	}
+	act := t.SigAction(int(unix.SIGPIPE), nil)
+	switch act.Handler {
+	case 0: // SIG_DFL: terminate
+		t.Exit(ExitStatus{Signal: unix.SIGPIPE})
+	case 1: // SIG_IGN
+	default:
+		t.k.missing(unix.SYS_RT_SIGACTION) // a handler that would have run
+	}
+}

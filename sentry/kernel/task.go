@@ -112,6 +112,9 @@ func (t *Task) Kill() {
 	})
 }
 
+// Interrupted implements vfs.Context: blocking calls end when the task is killed.
+func (t *Task) Interrupted() <-chan struct{} { return t.killed }
+
 // isKilled reports whether Kill was called.
 func (t *Task) isKilled() bool {
 	select {

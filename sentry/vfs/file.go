@@ -286,3 +286,41 @@ func (fd *FileDescription) Readdir(max int, fill func(Dirent) bool) error {
 		}
 	}
 }
+
+// Context is what a blocking operation needs from the task performing it: a channel
+// closed when the task must stop waiting (it was killed, or a signal interrupts it).
+type Context interface {
+	Interrupted() <-chan struct{}
+}
+
+// BlockingFile is implemented by FileImpls whose reads and writes wait (pipes,
+// sockets): they take the caller's Context, and whether the description is
+// O_NONBLOCK. A wait that is interrupted returns EINTR.
+type BlockingFile interface {
+	ReadCtx(ctx Context, dst []byte, nonblock bool) (int, error)
+	WriteCtx(ctx Context, src []byte, nonblock bool) (int, error)
+}
+
+// ReadCtx is Read for a caller that may block.
+func (fd *FileDescription) ReadCtx(ctx Context, dst []byte) (int, error) {
+	b, ok := fd.impl.(BlockingFile)
+	if !ok {
+		return fd.Read(dst)
+	}
+	if !fd.readable() || fd.isPath() {
+		return 0, unix.EBADF
+	}
+	return b.ReadCtx(ctx, dst, fd.StatusFlags()&unix.O_NONBLOCK != 0)
+}
+
+// WriteCtx is Write for a caller that may block.
+func (fd *FileDescription) WriteCtx(ctx Context, src []byte) (int, error) {
+	b, ok := fd.impl.(BlockingFile)
+	if !ok {
+		return fd.Write(src)
+	}
+	if !fd.writable() || fd.isPath() {
+		return 0, unix.EBADF
+	}
+	return b.WriteCtx(ctx, src, fd.StatusFlags()&unix.O_NONBLOCK != 0)
+}

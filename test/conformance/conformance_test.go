@@ -158,6 +158,7 @@ func TestPrograms(t *testing.T) {
 		{"devs", nil},
 		{"exec", nil},
 		{"fork", nil},
+		{"pipe", nil},
 	} {
 		t.Run(strings.Join(append([]string{tc.name}, tc.args...), "_"), func(t *testing.T) {
 			t.Parallel()

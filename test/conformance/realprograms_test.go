@@ -33,6 +33,8 @@ func TestRealPrograms(t *testing.T) {
 		// Shells run commands with vfork (dash) and fork, and wait for them.
 		{"sh", "-c", "ls tree; echo status $?; false; echo false $?; sh -c 'exit 7'; echo nested $?"},
 		{"busybox", "sh", "-c", "busybox ls tree && busybox echo done; exit 4"},
+		{"sh", "-c", "cat tree/a.txt | sort | uniq -c | sort -rn; ls tree | wc -l; seq 1 20000 | tail -2; yes | head -3"},
+		{"sh", "-c", "find tree -type f | xargs cat | sha256sum"},
 		// Debian's busybox-static: one static binary, many programs.
 		{"busybox", "ls", "-l", "-e", "tree"},
 		{"busybox", "cat", "tree/a.txt", "tree/link"},

@@ -135,6 +135,8 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_VFORK:             Vfork,
 		unix.SYS_CLONE:             Clone,
 		unix.SYS_WAIT4:             Wait4,
+		unix.SYS_PIPE:              Pipe,
+		unix.SYS_PIPE2:             Pipe2,
 		unix.SYS_RT_SIGACTION:      RtSigaction,
 		unix.SYS_RT_SIGPROCMASK:    RtSigprocmask,
 		unix.SYS_UNAME:             Uname,

@@ -90,11 +90,24 @@ func Read(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	}
 	defer f.DecRef()
 	if a[2] == 0 {
-		_, err := f.Read(nil)
+		_, err := f.ReadCtx(t, nil)
 		return 0, err
 	}
-	n, err := readInto(t, f.Read, a[1], min(a[2], maxRW))
+	n, err := readInto(t, ctxIO(t, f.ReadCtx), a[1], min(a[2], maxRW))
 	return uintptr(n), err
+}
+
+// ctxIO binds a blocking read or write to the task.
+func ctxIO(t *kernel.Task, io func(vfs.Context, []byte) (int, error)) ioFn {
+	return func(b []byte) (int, error) { return io(t, b) }
+}
+
+// writeErr raises SIGPIPE for a write that found no reader.
+func writeErr(t *kernel.Task, err error) error {
+	if err == unix.EPIPE {
+		t.SigPipe()
+	}
+	return err
 }
 
 // Write implements write(2).
@@ -104,8 +117,8 @@ func Write(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, err
 	}
 	defer f.DecRef()
-	n, err := writeFrom(t, f.Write, a[1], min(a[2], maxRW))
-	return uintptr(n), err
+	n, err := writeFrom(t, ctxIO(t, f.WriteCtx), a[1], min(a[2], maxRW))
+	return uintptr(n), writeErr(t, err)
 }
 
 // positioned returns f's I/O at a moving offset starting at off.
@@ -234,12 +247,13 @@ func vectored(t *kernel.Task, fdArg, iovAddr, count uintptr, write bool, at func
 
 // Readv implements readv(2).
 func Readv(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return vectored(t, a[0], a[1], a[2], false, func(f *vfs.FileDescription) (ioFn, error) { return f.Read, nil })
+	return vectored(t, a[0], a[1], a[2], false, func(f *vfs.FileDescription) (ioFn, error) { return ctxIO(t, f.ReadCtx), nil })
 }
 
 // Writev implements writev(2).
 func Writev(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return vectored(t, a[0], a[1], a[2], true, func(f *vfs.FileDescription) (ioFn, error) { return f.Write, nil })
+	n, err := vectored(t, a[0], a[1], a[2], true, func(f *vfs.FileDescription) (ioFn, error) { return ctxIO(t, f.WriteCtx), nil })
+	return n, writeErr(t, err)
 }
 
 // Preadv implements preadv(2).
