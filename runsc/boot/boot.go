@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/moat-sandbox/moat/gofer/protocol"
 	"github.com/moat-sandbox/moat/platform/ptrace"
@@ -146,7 +147,11 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	if err != nil {
 		return kernel.ExitStatus{}, fmt.Errorf("exec %s: %w", a.Path, err)
 	}
-	return t.Run(), nil
+	st := t.Run()
+	// init is gone: the other processes are being killed. Let them finish before the
+	// platform goes.
+	k.WaitIdle(5 * time.Second)
+	return st, nil
 }
 
 // rootMount makes the root: a tmpfs over the Gofer's mount 0, or with overlay "none"

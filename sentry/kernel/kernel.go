@@ -120,3 +120,22 @@ func (k *Kernel) Unimplemented() []string {
 	}
 	return out
 }
+
+// WaitIdle waits until no task runs, or timeout passes: after init exits, the other
+// processes are being killed.
+func (k *Kernel) WaitIdle(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		k.mu.Lock()
+		n := len(k.tasks)
+		gen := k.waitGen
+		k.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-gen:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

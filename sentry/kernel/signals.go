@@ -63,3 +63,79 @@ func (t *Task) SigPipe() {
 		t.k.missing(unix.SYS_RT_SIGACTION) // a handler that would have run
 	}
 }
+
+// ignoredByDefault are the signals whose default action is to do nothing.
+const ignoredByDefault = 1<<(unix.SIGCHLD-1) | 1<<(unix.SIGURG-1) | 1<<(unix.SIGWINCH-1)
+
+// stopOrCont are the job-control signals (stop and continue).
+const stopOrCont = 1<<(unix.SIGSTOP-1) | 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) |
+	1<<(unix.SIGTTOU-1) | 1<<(unix.SIGCONT-1)
+
+// SendSignal sends sig to process pid from t, as kill(2): sig 0 checks that the process
+// exists. What the Sentry can do without running handlers it does: a signal that is
+// ignored (explicitly or by default) is dropped, one whose default action is to end the
+// process ends it; SIGKILL always does. A handler that would run, a blocked signal
+// that would stay pending, and stop/continue are not supported yet (logged, and the
+// call fails with ENOSYS).
+func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
+	if sig < 0 || sig > 64 {
+		return unix.EINVAL
+	}
+	k := t.k
+	k.mu.Lock()
+	var targets []*Task
+	switch {
+	case pid > 0:
+		if q := k.procs[pid]; q != nil && q.exit == nil {
+			targets = append(targets, q.task)
+		}
+	case pid == 0 || pid == -1 || pid == -1*1:
+		// Every process in the caller's group (all of them: one group today), or
+		// every process but init and the caller for -1.
+		for _, q := range k.procs {
+			if q.exit == nil && (pid == 0 || q.PID != 1 && q != t.Proc) {
+				targets = append(targets, q.task)
+			}
+		}
+	default:
+		if -pid == 1 {
+			for _, q := range k.procs {
+				if q.exit == nil {
+					targets = append(targets, q.task)
+				}
+			}
+		}
+	}
+	k.mu.Unlock()
+	if len(targets) == 0 {
+		return unix.ESRCH
+	}
+	if sig == 0 {
+		return nil
+	}
+	for _, target := range targets {
+		if err := target.deliver(sig); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deliver applies sig to t by its disposition, as far as the Sentry goes today.
+func (t *Task) deliver(sig unix.Signal) error {
+	bit := uint64(1) << (sig - 1)
+	if sig == unix.SIGKILL {
+		t.KillWith(sig)
+		return nil
+	}
+	act := t.SigAction(int(sig), nil)
+	switch {
+	case act.Handler == 1 || act.Handler == 0 && bit&ignoredByDefault != 0: // ignored
+		return nil
+	case bit&stopOrCont != 0 || t.SigMask&bit != 0 || act.Handler != 0:
+		t.k.missing(unix.SYS_RT_SIGACTION) // needs delivery to a handler or job control
+		return unix.ENOSYS
+	}
+	t.KillWith(sig) // default action: terminate (or core)
+	return nil
+}

@@ -54,10 +54,11 @@ type Task struct {
 	TID int32
 	// Proc is the task's process (thread group).
 	Proc *Process
-	// killed is closed when the task must end (SIGKILL, its init exited); blocking
-	// operations select on it.
+	// killed is closed when the task must end (a fatal signal, its init exited);
+	// blocking operations select on it. killSig is the signal that ends it.
 	killed   chan struct{}
 	killOnce sync.Once
+	killSig  unix.Signal
 	// SigMask is the set of blocked signals (bit n-1 for signal n).
 	SigMask uint64
 	// ClearChildTID is set_tid_address's pointer.
@@ -105,8 +106,12 @@ func (k *Kernel) newTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, c
 
 // Kill makes the task end as if by SIGKILL: it leaves a blocking call with EINTR and
 // application code at once.
-func (t *Task) Kill() {
+func (t *Task) Kill() { t.KillWith(unix.SIGKILL) }
+
+// KillWith ends the task as if by the fatal signal sig.
+func (t *Task) KillWith(sig unix.Signal) {
 	t.killOnce.Do(func() {
+		t.killSig = sig
 		close(t.killed)
 		t.ctx.Interrupt()
 	})
@@ -143,7 +148,7 @@ func (t *Task) Run() ExitStatus {
 	defer t.ctx.Release()
 	for t.exit == nil {
 		if t.isKilled() {
-			t.Exit(ExitStatus{Signal: unix.SIGKILL})
+			t.Exit(ExitStatus{Signal: t.killSig})
 			break
 		}
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)

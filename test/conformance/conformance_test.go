@@ -159,6 +159,7 @@ func TestPrograms(t *testing.T) {
 		{"exec", nil},
 		{"fork", nil},
 		{"pipe", nil},
+		{"kill", nil},
 	} {
 		t.Run(strings.Join(append([]string{tc.name}, tc.args...), "_"), func(t *testing.T) {
 			t.Parallel()
