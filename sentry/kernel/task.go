@@ -12,9 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/platform"
-	"github.com/moat-sandbox/moat/sentry/abi/linux"
 	"github.com/moat-sandbox/moat/sentry/arch"
 	"github.com/moat-sandbox/moat/sentry/mm"
+	"github.com/moat-sandbox/moat/sentry/strace"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
@@ -219,6 +219,10 @@ func (t *Task) fault(ev platform.Event) {
 func (t *Task) syscall() {
 	nr := arch.SyscallNo(&t.State.Regs)
 	args := arch.SyscallArgs(&t.State.Regs)
+	if t.k.Strace && (nr == unix.SYS_EXECVE || nr == unix.SYS_EXECVEAT) {
+		// Its arguments are gone after it succeeds: print them now.
+		fmt.Fprintf(t.k.Log, "[%d] %s ...\n", t.TID, strace.Enter(t.MM, nr, args))
+	}
 	var ret uintptr
 	var err error
 	sc, ok := t.k.Syscalls.Table[nr]
@@ -232,26 +236,9 @@ func (t *Task) syscall() {
 		ret = uintptr(-int(errnoOf(err)))
 	}
 	if t.k.Strace {
-		t.strace(nr, args, ret, err)
+		fmt.Fprintf(t.k.Log, "[%d] %s\n", t.TID, strace.Exit(t.MM, nr, args, ret))
 	}
 	arch.SetReturn(&t.State.Regs, ret)
-}
-
-func (t *Task) strace(nr uintptr, args [6]uintptr, ret uintptr, err error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "[%d] %s(", t.TID, linux.SyscallName(nr))
-	for i, a := range args {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%#x", a)
-	}
-	if err != nil {
-		fmt.Fprintf(&b, ") = -1 %s (%v)\n", unix.ErrnoName(errnoOf(err)), errnoOf(err))
-	} else {
-		fmt.Fprintf(&b, ") = %#x\n", ret)
-	}
-	t.k.Log.Write([]byte(b.String()))
 }
 
 // CopyOutObj copies the little-endian encoding of a fixed-size value to addr.
