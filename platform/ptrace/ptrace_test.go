@@ -532,25 +532,39 @@ func TestStubHasNothingButItsRegion(t *testing.T) {
 	}
 }
 
-// TestExitKill: a stub thread dies with the OS thread that traces it.
+// TestExitKill: a stub thread dies with the OS thread that traces it. The Go runtime
+// ends a thread whose goroutine exits locked to it, except the process's main thread,
+// so the goroutine makes sure it is not on that one.
 func TestExitKill(t *testing.T) {
 	e := newEnv(t)
 	as, _, _ := e.program(t, syscallInsn)
-	tids := make(chan int)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		c := e.p.NewContext()
-		st := arch.NewState()
-		st.Regs.Rip = codeAddr
-		if _, err := c.Switch(as, st); err != nil {
-			t.Error(err)
+	for attempt := 0; attempt < 20; attempt++ {
+		tids := make(chan int)
+		go func() {
+			runtime.LockOSThread()
+			if unix.Gettid() == unix.Getpid() {
+				runtime.UnlockOSThread()
+				tids <- 0 // the main thread: try again on another
+				return
+			}
+			// Never unlocked: the thread ends with the goroutine.
+			c := e.p.NewContext()
+			st := arch.NewState()
+			st.Regs.Rip = codeAddr
+			if _, err := c.Switch(as, st); err != nil {
+				t.Error(err)
+			}
+			a := as.(*addressSpace)
+			a.threadsMu.Lock()
+			tids <- a.threads[unix.Gettid()].tid
+			a.threadsMu.Unlock()
+		}()
+		if tid := <-tids; tid != 0 {
+			waitGone(t, tid)
+			return
 		}
-		a := as.(*addressSpace)
-		a.threadsMu.Lock()
-		tids <- a.threads[unix.Gettid()].tid
-		a.threadsMu.Unlock()
-	}()
-	waitGone(t, <-tids)
+	}
+	t.Skip("every goroutine ran on the main thread")
 }
 
 func waitGone(t testing.TB, pid int) {
