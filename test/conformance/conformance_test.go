@@ -1,8 +1,8 @@
 // Package conformance runs small C programs natively and under runsc and requires the
 // same stdout and exit status: Linux is the oracle, so no test needs expected output.
 // Each program in programs/ covers one system call family, error paths included, and is
-// built with gcc once into the build directory (static; dynamic when the VFS can load
-// an interpreter).
+// built with gcc once into the build directory, statically and dynamically linked (the
+// dynamic one loads glibc through the Sentry's loader and the Gofer).
 package conformance
 
 import (
@@ -47,11 +47,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// compile builds programs/name.c statically, reusing a binary newer than its source.
-func compile(t *testing.T, name string) string {
+// compile builds programs/name.c, statically or dynamically linked, reusing a binary
+// newer than its source.
+func compile(t *testing.T, name string, static bool) string {
 	t.Helper()
 	src := filepath.Join("programs", name+".c")
-	bin := filepath.Join(buildDir, name+"-static")
+	kind, flags := "dynamic", []string{}
+	if static {
+		kind, flags = "static", []string{"-static"}
+	}
+	bin := filepath.Join(buildDir, name+"-"+kind)
 	if sfi, err := os.Stat(src); err == nil {
 		if bfi, err := os.Stat(bin); err == nil && bfi.ModTime().After(sfi.ModTime()) {
 			return bin
@@ -60,7 +65,8 @@ func compile(t *testing.T, name string) string {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("gcc is not installed (make test installs it)")
 	}
-	out, err := exec.Command("gcc", "-static", "-O1", "-Wall", "-o", bin, src).CombinedOutput()
+	args := append(flags, "-O1", "-Wall", "-o", bin, src)
+	out, err := exec.Command("gcc", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gcc %s: %v\n%s", src, err, out)
 	}
@@ -107,8 +113,8 @@ func runIn(t *testing.T, dir string, argv ...string) result {
 }
 
 // compare runs a program natively and sandboxed with the same arguments.
-func compare(t *testing.T, name string, args ...string) {
-	bin := compile(t, name)
+func compare(t *testing.T, name string, static bool, args ...string) {
+	bin := compile(t, name, static)
 	native := run(t, append([]string{bin}, args...)...)
 	sandboxed := run(t, append([]string{runsc, "do", bin}, args...)...)
 	if native != sandboxed {
@@ -161,10 +167,13 @@ func TestPrograms(t *testing.T) {
 		{"pipe", nil},
 		{"kill", nil},
 	} {
-		t.Run(strings.Join(append([]string{tc.name}, tc.args...), "_"), func(t *testing.T) {
-			t.Parallel()
-			compare(t, tc.name, tc.args...)
-		})
+		for _, static := range []bool{true, false} {
+			kind := map[bool]string{true: "static", false: "dynamic"}[static]
+			t.Run(strings.Join(append([]string{tc.name, kind}, tc.args...), "_"), func(t *testing.T) {
+				t.Parallel()
+				compare(t, tc.name, static, tc.args...)
+			})
+		}
 	}
 }
 
@@ -172,7 +181,7 @@ func TestPrograms(t *testing.T) {
 // calls do, runsc must end with the program's own status, within the time limit, with
 // no panic.
 func TestRandomSyscallsNeverCrashTheSentry(t *testing.T) {
-	bin := compile(t, "fuzz")
+	bin := compile(t, "fuzz", true)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, runsc, "do", bin, "20000")
