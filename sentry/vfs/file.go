@@ -324,3 +324,24 @@ func (fd *FileDescription) WriteCtx(ctx Context, src []byte) (int, error) {
 	}
 	return b.WriteCtx(ctx, src, fd.StatusFlags()&unix.O_NONBLOCK != 0)
 }
+
+// Syncer is implemented by FileImpls whose data can reach storage (fsync).
+type Syncer interface {
+	Sync() error
+}
+
+// Allocator is implemented by regular files that support fallocate: mode is
+// fallocate's (0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE).
+type Allocator interface {
+	Allocate(mode uint32, off, length int64) error
+}
+
+// Offset is the file offset.
+func (fd *FileDescription) Offset() int64 {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	return fd.offset
+}
+
+// Writable reports whether the description was opened for writing.
+func (fd *FileDescription) Writable() bool { return fd.writable() && !fd.isPath() }

@@ -166,6 +166,7 @@ func TestPrograms(t *testing.T) {
 		{"fork", nil},
 		{"pipe", nil},
 		{"kill", nil},
+		{"sync", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

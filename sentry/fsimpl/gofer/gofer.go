@@ -235,3 +235,15 @@ func (in *inode) Statfs() (unix.Statfs_t, error) {
 	return unix.Statfs_t{Type: vfs.V9fsMagic, Bsize: int64(s.Bsize), Blocks: s.Blocks, Bfree: s.Bfree,
 		Bavail: s.Bavail, Files: s.Files, Ffree: s.Ffree, Namelen: int64(s.Namelen), Frsize: int64(s.Bsize)}, nil
 }
+
+// Sync implements vfs.Syncer.
+func (h *hostFile) Sync() error { return unix.Fsync(h.fd) }
+
+// Allocate implements vfs.Allocator on the host file.
+func (h *hostFile) Allocate(mode uint32, off, length int64) error {
+	if err := unix.Fallocate(h.fd, mode, off, length); err != nil {
+		return err
+	}
+	h.syncStat()
+	return nil
+}

@@ -122,3 +122,34 @@ func (r *regularFile) Ioctl(vfs.UserMemory, uintptr, uintptr) (uintptr, error) {
 
 // Release implements vfs.FileImpl.Release.
 func (r *regularFile) Release() {}
+
+// Allocate implements vfs.Allocator: holes cost nothing here, so allocating is growing
+// the size (unless FALLOC_FL_KEEP_SIZE), and punching a hole zeroes the range.
+func (r *regularFile) Allocate(mode uint32, off, length int64) error {
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	end := off + length
+	if mode&unix.FALLOC_FL_PUNCH_HOLE != 0 {
+		for o := off; o < min(end, f.size); {
+			p, ok := f.pages[o/pageSize]
+			n := min(pageSize-o%pageSize, end-o)
+			if ok {
+				if o%pageSize == 0 && n == pageSize {
+					delete(f.pages, o/pageSize)
+				} else {
+					clear(p[o%pageSize : o%pageSize+n])
+				}
+			}
+			o += n
+		}
+		f.setSize(f.size)
+		f.touch(true)
+		return nil
+	}
+	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 && end > f.size {
+		f.setSize(end)
+		f.touch(true)
+	}
+	return nil
+}

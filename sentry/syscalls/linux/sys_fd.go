@@ -93,8 +93,9 @@ func Fcntl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return 0, unix.EINVAL
 }
 
-// FIOCLEX and FIONCLEX (include/uapi/asm-generic/ioctls.h).
+// FIONREAD, FIOCLEX and FIONCLEX (include/uapi/asm-generic/ioctls.h).
 const (
+	fionread = 0x541b
 	fionclex = 0x5450
 	fioclex  = 0x5451
 )
@@ -108,6 +109,12 @@ func Ioctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	defer f.DecRef()
 	req := uintptr(uint32(a[1]))
 	switch req {
+	case fionread:
+		// On a regular file, the bytes past the offset (do_vfs_ioctl); others answer
+		// for themselves.
+		if st, err := f.Stat(); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			return 0, t.CopyOutObj(a[2], int32(int64(st.Size)-f.Offset()))
+		}
 	case fioclex:
 		return 0, t.FDs.SetCloseOnExec(fd(a[0]), true)
 	case fionclex:
