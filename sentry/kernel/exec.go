@@ -19,7 +19,8 @@ import (
 // Address-space layout of a new process, as Linux's x86-64 defaults (arch/x86/mm/mmap.c,
 // fs/binfmt_elf.c), each randomized as ASLR does.
 const (
-	stackSize   = 8 << 20        // the stack VMA; RLIMIT_STACK's default
+	stackSize   = 128 << 10      // the stack VMA at exec; it grows down to RLIMIT_STACK
+	stackMax    = 8 << 20        // the room left for it below the top (RLIMIT_STACK's default)
 	stackGap    = 128 << 20      // least room between the stack and the mmap area
 	etDynBase   = 0x555555554000 // ELF_ET_DYN_BASE: where a PIE is loaded
 	mmapRnd     = 1 << 40        // arch_mmap_rnd: 28 bits of pages
@@ -210,7 +211,7 @@ func (t *Task) loadELF(exe *Executable, argv, envv []string) (*image, error) {
 		return nil, err
 	}
 	m := mm.New(k.MemFile, k.Platform, as)
-	img, err := k.layout(m, bin, exe, ibin, interp, argv, envv)
+	img, err := t.layout(m, bin, exe, ibin, interp, argv, envv)
 	if err != nil {
 		m.Release()
 		return nil, err
@@ -248,7 +249,7 @@ func mapELF(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, bias uintp
 	return end, nil
 }
 
-func (k *Kernel) layout(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, ibin *loader.Binary, interp *Executable, argv, envv []string) (*image, error) {
+func (t *Task) layout(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, ibin *loader.Binary, interp *Executable, argv, envv []string) (*image, error) {
 	const page = platform.PageSize
 	var bias uintptr
 	if bin.Type == elf.ET_DYN {
@@ -261,12 +262,14 @@ func (k *Kernel) layout(m *mm.MemoryManager, bin *loader.Binary, exe *Executable
 	brk := (end+page-1)&^(page-1) + random(brkRndMax)
 
 	stackTop := (m.MaxAddress() - page - random(stackRndMax)) &^ 0xf
+	stackVMATop := (stackTop + page - 1) &^ (page - 1)
 	stackBase := (stackTop - stackSize) &^ (page - 1)
-	if _, err := m.MMap(mm.MMapOpts{Addr: stackBase, Length: stackTop - stackBase, Fixed: true,
+	if _, err := m.MMap(mm.MMapOpts{Addr: stackBase, Length: stackVMATop - stackBase, Fixed: true,
 		Perms: platform.ReadWrite, GrowsDown: true, Name: "[stack]"}); err != nil {
 		return nil, fmt.Errorf("mapping the stack: %w", err)
 	}
-	m.SetLayout(stackBase-stackGap-random(mmapRnd), brk)
+	m.SetStackLimit(t.Limits[unix.RLIMIT_STACK].Cur)
+	m.SetLayout(stackVMATop-stackMax-stackGap-random(mmapRnd), brk)
 
 	entry := bin.Entry + uint64(bias)
 	var interpBase uint64

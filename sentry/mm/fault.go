@@ -28,7 +28,7 @@ func (e *SegvError) Error() string {
 func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v, ok := m.lookup(addr)
+	v, ok := m.lookupOrGrow(addr)
 	if !ok {
 		return &SegvError{Addr: addr, Code: arch.SEGV_MAPERR}
 	}
@@ -107,4 +107,42 @@ func hex(a uintptr) string {
 		a >>= 4
 	}
 	return string(b)
+}
+
+// stackGuardGap is how much room a grows-down mapping keeps from the one below it
+// (mm/mmap.c: stack_guard_gap, 256 pages).
+const stackGuardGap = 256 * pageSize
+
+// lookupOrGrow returns the VMA holding addr; if there is none but the VMA above is a
+// grows-down stack that may reach addr, the stack grows down to it first, as
+// expand_stack: within the stack limit, and keeping the guard gap to the VMA below.
+func (m *MemoryManager) lookupOrGrow(addr uintptr) (*vma, bool) {
+	i := m.find(addr)
+	if i < len(m.vmas) && m.vmas[i].start <= addr {
+		return &m.vmas[i], true
+	}
+	if i == len(m.vmas) || !m.vmas[i].growsDown {
+		return nil, false
+	}
+	v := &m.vmas[i]
+	start := pageDown(addr)
+	limit := m.stackLimit
+	if limit == 0 {
+		limit = 8 << 20
+	}
+	if v.end-start > limit || start < m.min {
+		return nil, false
+	}
+	if i > 0 && m.vmas[i-1].end+stackGuardGap > start {
+		return nil, false
+	}
+	v.start = start
+	return v, true
+}
+
+// SetStackLimit sets how far grows-down mappings may grow (RLIMIT_STACK).
+func (m *MemoryManager) SetStackLimit(limit uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stackLimit = uintptr(min(limit, 1<<40))
 }

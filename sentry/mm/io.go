@@ -68,7 +68,7 @@ func (m *MemoryManager) copy(addr uintptr, n int, at platform.AccessType, f func
 	done := 0
 	for done < n {
 		a := addr + uintptr(done)
-		v, ok := m.lookup(a)
+		v, ok := m.lookupOrGrow(a)
 		if !ok || !v.perms.SupersetOf(at) {
 			return done, unix.EFAULT
 		}

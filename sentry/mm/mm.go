@@ -92,6 +92,8 @@ type MemoryManager struct {
 	mmapBase uintptr
 	// brkStart is the start of the heap (end of the executable); brk its current end.
 	brkStart, brk uintptr
+	// stackLimit bounds the growth of grows-down mappings.
+	stackLimit uintptr
 }
 
 // New returns an empty address space over mf, running on the platform address space as.

@@ -167,6 +167,7 @@ func TestPrograms(t *testing.T) {
 		{"pipe", nil},
 		{"kill", nil},
 		{"sync", nil},
+		{"stack", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]
