@@ -55,6 +55,14 @@ func Prctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			return 1, nil
 		}
 		return 0, nil
+	case unix.PR_CAPBSET_READ:
+		// The bounding set is the credentials' capabilities until capset and the
+		// credential work separate them; CAP_LAST_CAP is 40.
+		const capLastCap = 40
+		if a[1] > capLastCap {
+			return 0, unix.EINVAL
+		}
+		return uintptr(t.Creds.Caps>>a[1]) & 1, nil
 	case unix.PR_GET_SECCOMP:
 		return 0, nil // no seccomp filter of the application's own yet
 	case unix.PR_GET_KEEPCAPS, unix.PR_GET_CHILD_SUBREAPER, unix.PR_GET_PDEATHSIG:
