@@ -35,6 +35,10 @@ func TestRealPrograms(t *testing.T) {
 		{"busybox", "sh", "-c", "busybox ls tree && busybox echo done; exit 4"},
 		{"sh", "-c", "cat tree/a.txt | sort | uniq -c | sort -rn; ls tree | wc -l; seq 1 20000 | tail -2; yes | head -3"},
 		{"sh", "-c", "find tree -type f | xargs cat | sha256sum"},
+		// Interpreters: many shared libraries, modules read through the Gofer.
+		{"/usr/bin/python3", "-c", "import json, hashlib, os; print(json.dumps(sorted(os.listdir('tree'))), hashlib.sha256(open('tree/a.txt', 'rb').read()).hexdigest())"},
+		{"/usr/bin/python3", "-c", "import sys; sys.exit(5)"},
+		{"perl", "-e", "opendir(D, 'tree'); print join(',', sort grep { !/^\\./ } readdir(D)), qq(\\n); exit 2"},
 		// Debian's busybox-static: one static binary, many programs.
 		{"busybox", "ls", "-l", "-e", "tree"},
 		{"busybox", "cat", "tree/a.txt", "tree/link"},
