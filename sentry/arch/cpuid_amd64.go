@@ -9,3 +9,16 @@ func HWCap() uint64 {
 	_, _, _, edx := cpuid(1, 0)
 	return uint64(edx)
 }
+
+// xgetbv reads XCR0 (cpuid_amd64.s).
+func xgetbv() (eax, edx uint32)
+
+// xcr0 is the set of XSAVE features the host enabled.
+func xcr0() uint64 {
+	_, _, ecx, _ := cpuid(1, 0)
+	if ecx&(1<<27) == 0 { // OSXSAVE
+		return 0x3
+	}
+	a, d := xgetbv()
+	return uint64(d)<<32 | uint64(a)
+}

@@ -12,3 +12,14 @@ TEXT ·cpuid(SB),NOSPLIT,$0-24
 	MOVL CX, c+16(FP)
 	MOVL DX, d+20(FP)
 	RET
+
+// func xgetbv() (eax, edx uint32)
+//
+// Safe: XGETBV with ECX=0 reads XCR0, the enabled XSAVE features; callers check
+// OSXSAVE first.
+TEXT ·xgetbv(SB),NOSPLIT,$0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	MOVL DX, edx+4(FP)
+	RET

@@ -80,3 +80,15 @@ func (f FPState) XMM(i int) []byte {
 	const xmmOffset = 160
 	return f[xmmOffset+16*i : xmmOffset+16*(i+1)]
 }
+
+// Sanitize makes an FP state the application wrote (in a signal frame) safe to load:
+// MXCSR's reserved bits cleared, only enabled features in XSTATE_BV, a standard
+// (non-compacted) header with its reserved bytes zero. Loading it can then not fail.
+func (f FPState) Sanitize() {
+	le.PutUint32(f[fxsaveMXCSR:], f.MXCSR()&0xffff)
+	if len(f) < legacySize {
+		return
+	}
+	le.PutUint64(f[xsaveHeader:], le.Uint64(f[xsaveHeader:])&xcr0())
+	clear(f[xsaveHeader+8 : xsaveHeader+xsaveHeaderSize])
+}

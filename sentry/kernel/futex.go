@@ -65,7 +65,7 @@ func (t *Task) FutexWait(addr uintptr, val uint32, bitset uint32, deadline time.
 	case <-w.woken:
 		return nil
 	case <-timeout:
-	case <-t.killed:
+	case <-t.Interrupted():
 	}
 	// Timed out, unless a wake-up got there first.
 	f.mu.Lock()
@@ -74,8 +74,10 @@ func (t *Task) FutexWait(addr uintptr, val uint32, bitset uint32, deadline time.
 	for i, x := range q {
 		if x == w {
 			f.waiters[w.key] = append(q[:i], q[i+1:]...)
-			if t.isKilled() {
-				return unix.EINTR
+			select {
+			case <-t.Interrupted():
+				return ERESTARTSYS
+			default:
 			}
 			return unix.ETIMEDOUT
 		}

@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -21,6 +23,9 @@ type Process struct {
 	vforkDone chan struct{}
 	// sig holds the signal dispositions (shared by the process's threads).
 	sig SignalActions
+	// alarm is the pending alarm(2), due at alarmAt.
+	alarm   *time.Timer
+	alarmAt time.Time
 }
 
 // Parent returns the process's parent's PID, 0 for init.
@@ -82,7 +87,17 @@ func (t *Task) exited(s ExitStatus) {
 		close(p.vforkDone)
 		p.vforkDone = nil
 	}
-	if p.parent == nil {
+	var parent *Task
+	if p.parent != nil {
+		// A parent that ignores SIGCHLD (or asked SA_NOCLDWAIT) leaves no zombie.
+		act := p.parent.sig[unix.SIGCHLD-1]
+		if act.Handler == sigIgn || act.Flags&saNocldwait != 0 {
+			delete(p.parent.children, p)
+			delete(k.procs, p.PID)
+		} else {
+			parent = p.parent.task
+		}
+	} else {
 		delete(k.procs, p.PID) // nobody will reap it
 	}
 	k.changedLocked()
@@ -95,6 +110,9 @@ func (t *Task) exited(s ExitStatus) {
 		}
 	}
 	k.mu.Unlock()
+	if parent != nil {
+		childExited(parent, p.PID, s)
+	}
 	for _, other := range kill {
 		other.Kill()
 	}
@@ -140,8 +158,8 @@ func (t *Task) Wait(pid int32, noHang bool) (int32, ExitStatus, error) {
 		}
 		select {
 		case <-gen:
-		case <-t.killed:
-			return 0, ExitStatus{}, unix.EINTR
+		case <-t.Interrupted():
+			return 0, ExitStatus{}, ERESTARTSYS
 		}
 	}
 }
@@ -179,7 +197,7 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	c := k.newTask(m, t.FDs.Fork(), t.FS.Fork(), &creds, st, t.Proc)
 	c.Limits, c.Exe, c.Comm, c.CPUMask = t.Limits, t.Exe, t.Comm, t.CPUMask
 	c.ArgvStart, c.ArgvEnd, c.EnvvStart, c.EnvvEnd = t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd
-	c.SigMask = t.SigMask
+	c.SigMask, c.altStack = t.SigMask, t.altStack
 	if o.Stack != 0 {
 		c.State.Regs.Rsp = uint64(o.Stack)
 	}

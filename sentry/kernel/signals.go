@@ -1,11 +1,28 @@
 package kernel
 
-import "golang.org/x/sys/unix"
+import (
+	"encoding/binary"
+	"time"
 
-// Signals, as far as they go today: each process keeps its dispositions and each task
-// its mask, so rt_sigaction and rt_sigprocmask report and change them as Linux does.
-// Delivering a signal to a handler comes with the signal work; until then the only
-// signals a task receives are synchronous faults and kills, which end it.
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/arch"
+)
+
+// Signals. Each process keeps the dispositions (rt_sigaction), each task its mask, its
+// pending signals (one of each standard signal, with its siginfo) and its alternate
+// stack. Sending a signal queues it and, if it is not blocked, wakes the task: a
+// blocking system call ends with a restart code, and running application code is
+// interrupted through the platform. After every stop the run loop delivers what is
+// pending and unblocked, lowest number first: an ignored signal is dropped, a default
+// action that terminates ends the thread group, and a handler gets a frame on the stack
+// (arch.BuildSignalFrame) with the mask widened, one handler per return to the
+// application. rt_sigreturn restores what the frame saved.
+//
+// A system call interrupted by a signal returns a restart code; at delivery it becomes
+// EINTR if a handler runs without SA_RESTART (ERESTARTSYS) or at all (ERESTARTNOHAND),
+// and otherwise the call is made again, as Linux's handle_signal. Job control (stop and
+// continue) comes with process groups: those signals are logged and dropped.
 
 // SigAction is struct sigaction as the kernel takes it (struct kernel_sigaction).
 type SigAction struct {
@@ -18,8 +35,37 @@ type SigAction struct {
 // SignalActions are a process's dispositions, by signal number - 1.
 type SignalActions [64]SigAction
 
+// Restart codes: what an interrupted system call returns inside the kernel
+// (include/linux/errno.h).
+const (
+	ERESTARTSYS           = unix.Errno(512)
+	ERESTARTNOINTR        = unix.Errno(513)
+	ERESTARTNOHAND        = unix.Errno(514)
+	ERESTART_RESTARTBLOCK = unix.Errno(516)
+)
+
+// sigaction flags (arch/x86/include/uapi/asm/signal.h).
+const (
+	saRestorer  = 0x04000000
+	saOnstack   = 0x08000000
+	saRestart   = 0x10000000
+	saNodefer   = 0x40000000
+	saResethand = 0x80000000
+	saNocldwait = 0x2
+	sigIgn      = 1
+	sigDfl      = 0
+)
+
+func sigBit(sig int) uint64 { return 1 << (sig - 1) }
+
 // Signal numbers that can't be caught, blocked or ignored.
 const unblockable = 1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)
+
+// ignoredByDefault are the signals whose default action is to do nothing.
+const ignoredByDefault = 1<<(unix.SIGCHLD-1) | 1<<(unix.SIGURG-1) | 1<<(unix.SIGWINCH-1) | 1<<(unix.SIGCONT-1)
+
+// stopSignals stop a process by default (job control: not yet).
+const stopSignals = 1<<(unix.SIGSTOP-1) | 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.SIGTTOU-1)
 
 // SigAction returns the disposition of sig and, if act is not nil, replaces it.
 func (t *Task) SigAction(sig int, act *SigAction) SigAction {
@@ -32,51 +78,255 @@ func (t *Task) SigAction(sig int, act *SigAction) SigAction {
 	return old
 }
 
-// SetSigMask sets the blocked signals (SIGKILL and SIGSTOP can't be blocked).
-func (t *Task) SetSigMask(mask uint64) { t.SigMask = mask &^ unblockable }
+// SetSigMask sets the blocked signals (SIGKILL and SIGSTOP can't be blocked); a
+// pending signal it unblocks is delivered when the system call returns.
+func (t *Task) SetSigMask(mask uint64) {
+	t.sigMu.Lock()
+	t.SigMask = mask &^ unblockable
+	if t.pending&^t.SigMask != 0 {
+		t.interruptLocked() // a pending signal is now deliverable: stop waiting
+	}
+	t.sigMu.Unlock()
+}
 
 // resetHandlers is what exec does to dispositions: handlers go back to the default,
-// ignored signals stay ignored.
+// ignored signals stay ignored; the alternate stack is gone.
 func (t *Task) resetHandlers() {
 	t.k.mu.Lock()
-	defer t.k.mu.Unlock()
 	for i := range t.Proc.sig {
-		if t.Proc.sig[i].Handler != 1 { // SIG_IGN
+		if t.Proc.sig[i].Handler != sigIgn {
 			t.Proc.sig[i] = SigAction{}
 		}
 	}
+	t.k.mu.Unlock()
+	t.altStack = arch.SignalStack{Flags: arch.SS_DISABLE}
 }
 
-// SigPipe applies SIGPIPE to a write that found no reader: its default action ends the
-// process, unless the signal is ignored or blocked (then the write just fails with
-// EPIPE). A handler can't run yet; the write fails with EPIPE and this is logged.
-func (t *Task) SigPipe() {
-	if t.SigMask&(1<<(unix.SIGPIPE-1)) != 0 {
+// Interrupted implements vfs.Context: it is closed when the task must stop waiting,
+// because a signal it doesn't block is pending or it was killed.
+func (t *Task) Interrupted() <-chan struct{} {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	return t.intr
+}
+
+// interruptLocked wakes the task: its blocking call ends, its application code stops.
+func (t *Task) interruptLocked() {
+	select {
+	case <-t.intr:
+	default:
+		close(t.intr)
+	}
+	t.ctx.Interrupt()
+}
+
+// Queue makes sig pending for t with info, and wakes t if it doesn't block it.
+func (t *Task) Queue(sig int, info arch.SignalInfo) {
+	info.Signo = int32(sig)
+	act := t.SigAction(sig, nil)
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	ignored := act.Handler == sigIgn || act.Handler == sigDfl && sigBit(sig)&ignoredByDefault != 0
+	if ignored && t.SigMask&sigBit(sig) == 0 {
+		return // dropped when generated, as sig_ignored
+	}
+	if t.pending&sigBit(sig) == 0 {
+		t.pending |= sigBit(sig)
+		t.pendInfo[sig-1] = info
+	}
+	if t.SigMask&sigBit(sig) == 0 {
+		t.interruptLocked()
+	}
+}
+
+// Pending returns the pending signals.
+func (t *Task) Pending() uint64 {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	return t.pending
+}
+
+// next takes the lowest pending unblocked signal, or returns 0 (and re-arms the
+// interrupt channel when nothing else is left to wake for).
+func (t *Task) next() (int, arch.SignalInfo) {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	ready := t.pending &^ t.SigMask
+	if ready == 0 {
+		select {
+		case <-t.intr:
+			if !t.isKilled() {
+				t.intr = make(chan struct{})
+			}
+		default:
+		}
+		return 0, arch.SignalInfo{}
+	}
+	sig := 1
+	for ready&1 == 0 {
+		ready >>= 1
+		sig++
+	}
+	t.pending &^= sigBit(sig)
+	return sig, t.pendInfo[sig-1]
+}
+
+// deliverPending acts on the pending signals after a stop (see the package comment).
+func (t *Task) deliverPending() {
+	for t.exit == nil {
+		sig, info := t.next()
+		if sig == 0 {
+			t.finishRestart(nil)
+			return
+		}
+		act := t.SigAction(sig, nil)
+		bit := sigBit(sig)
+		switch {
+		case sig == int(unix.SIGKILL):
+			t.Exit(ExitStatus{Signal: unix.SIGKILL})
+			return
+		case act.Handler == sigIgn || act.Handler == sigDfl && bit&ignoredByDefault != 0:
+			continue
+		case act.Handler == sigDfl && bit&stopSignals != 0:
+			t.k.missing(unix.SYS_RT_SIGTIMEDWAIT) // job control: logged, dropped
+			continue
+		case act.Handler == sigDfl:
+			t.Exit(ExitStatus{Signal: unix.Signal(sig)})
+			return
+		}
+		t.finishRestart(&act)
+		if !t.handle(sig, info, act) {
+			t.Exit(ExitStatus{Signal: unix.SIGSEGV}) // the frame couldn't be written
+		}
 		return
 	}
-	act := t.SigAction(int(unix.SIGPIPE), nil)
-	switch act.Handler {
-	case 0: // SIG_DFL: terminate
-		t.Exit(ExitStatus{Signal: unix.SIGPIPE})
-	case 1: // SIG_IGN
-	default:
-		t.k.missing(unix.SYS_RT_SIGACTION) // a handler that would have run
-	}
 }
 
-// ignoredByDefault are the signals whose default action is to do nothing.
-const ignoredByDefault = 1<<(unix.SIGCHLD-1) | 1<<(unix.SIGURG-1) | 1<<(unix.SIGWINCH-1)
+// finishRestart settles a system call interrupted by a signal: EINTR, or made again.
+func (t *Task) finishRestart(act *SigAction) {
+	code := t.restart
+	if code == 0 {
+		return
+	}
+	t.restart = 0
+	eintr := act != nil && (code == ERESTARTNOHAND || code == ERESTART_RESTARTBLOCK ||
+		code == ERESTARTSYS && act.Flags&saRestart == 0)
+	r := &t.State.Regs
+	if eintr {
+		r.Rax = ^uint64(unix.EINTR) + 1 // -EINTR
+		return
+	}
+	// Make the call again: back to the syscall instruction, with its number.
+	if t.savedMask != nil && act == nil {
+		t.SetSigMask(*t.savedMask)
+		t.savedMask = nil
+	}
+	r.Rip -= 2
+	r.Rax = t.restartNr
+}
 
-// stopOrCont are the job-control signals (stop and continue).
-const stopOrCont = 1<<(unix.SIGSTOP-1) | 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) |
-	1<<(unix.SIGTTOU-1) | 1<<(unix.SIGCONT-1)
+// handle sets up a frame that runs the handler of sig, and reports whether it could.
+func (t *Task) handle(sig int, info arch.SignalInfo, act SigAction) bool {
+	if act.Flags&saRestorer == 0 {
+		return false // x86-64 has no other way back: Linux fails the frame too
+	}
+	r := &t.State.Regs
+	onAlt := t.altStack.Contains(r.Rsp)
+	top := r.Rsp - arch.RedZone
+	if act.Flags&saOnstack != 0 && t.altStack.Flags&arch.SS_DISABLE == 0 && !onAlt {
+		top = t.altStack.Sp + t.altStack.Size
+	}
+	mask := t.SigMask
+	if t.savedMask != nil {
+		mask = *t.savedMask // sigsuspend's: restored when the handler returns
+		t.savedMask = nil
+	}
+	alt := t.altStack
+	if onAlt {
+		alt.Flags |= arch.SS_ONSTACK
+	}
+	f := arch.BuildSignalFrame(t.State, top&^15, sig, &info, act.Handler, act.Restorer, mask, alt)
+	if _, err := t.MM.CopyOut(uintptr(f.Addr), f.Data); err != nil {
+		return false
+	}
+	newMask := t.SigMask | act.Mask
+	if act.Flags&saNodefer == 0 {
+		newMask |= sigBit(sig)
+	}
+	t.SetSigMask(newMask)
+	if act.Flags&saResethand != 0 {
+		t.SigAction(sig, &SigAction{})
+	}
+	return true
+}
+
+// SigReturn restores the state a signal frame saved (rt_sigreturn). The frame's
+// ucontext is where the handler's return left the stack pointer. A frame that can't be
+// read ends the thread group with SIGSEGV.
+func (t *Task) SigReturn() uintptr {
+	uc := uintptr(t.State.Regs.Rsp)
+	data := make([]byte, arch.UcontextSize)
+	if _, err := t.MM.CopyIn(uc, data); err != nil {
+		t.Exit(ExitStatus{Signal: unix.SIGSEGV})
+		return 0
+	}
+	mask, alt, err := arch.RestoreSignalFrame(t.State, data, func(addr uint64, dst []byte) error {
+		_, err := t.MM.CopyIn(uintptr(addr), dst)
+		return err
+	})
+	if err != nil {
+		t.Exit(ExitStatus{Signal: unix.SIGSEGV})
+		return 0
+	}
+	t.SetSigMask(mask)
+	if alt.Flags&arch.SS_DISABLE != 0 || alt.Size >= minSigStkSz {
+		alt.Flags &^= arch.SS_ONSTACK
+		t.altStack = alt
+	}
+	return uintptr(t.State.Regs.Rax)
+}
+
+// minSigStkSz is MINSIGSTKSZ.
+const minSigStkSz = 2048
+
+// SigAltStack gets and sets the alternate signal stack, as sigaltstack(2).
+func (t *Task) SigAltStack(set *arch.SignalStack) (arch.SignalStack, error) {
+	old := t.altStack
+	if old.Contains(t.State.Regs.Rsp) {
+		old.Flags |= arch.SS_ONSTACK
+	}
+	if set != nil {
+		if old.Flags&arch.SS_ONSTACK != 0 {
+			return old, unix.EPERM
+		}
+		flags := int32(uint32(set.Flags) &^ (1 << 31)) // SS_AUTODISARM
+		switch flags {
+		case 0, arch.SS_ONSTACK:
+			if set.Size < minSigStkSz {
+				return old, unix.ENOMEM
+			}
+			t.altStack = arch.SignalStack{Sp: set.Sp, Size: set.Size}
+		case arch.SS_DISABLE:
+			t.altStack = arch.SignalStack{Flags: arch.SS_DISABLE}
+		default:
+			return old, unix.EINVAL
+		}
+	}
+	return old, nil
+}
+
+// Suspend waits for a signal with mask in place of the task's, as rt_sigsuspend: the
+// old mask comes back when the handler returns (or the call is made again).
+func (t *Task) Suspend(mask uint64) error {
+	old := t.SigMask
+	t.savedMask = &old
+	t.SetSigMask(mask)
+	<-t.Interrupted()
+	return ERESTARTNOHAND
+}
 
 // SendSignal sends sig to process pid from t, as kill(2): sig 0 checks that the process
-// exists. What the Sentry can do without running handlers it does: a signal that is
-// ignored (explicitly or by default) is dropped, one whose default action is to end the
-// process ends it; SIGKILL always does. A handler that would run, a blocked signal
-// that would stay pending, and stop/continue are not supported yet (logged, and the
-// call fails with ENOSYS).
+// exists; pid 0 and -1 name every process (one process group today).
 func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	if sig < 0 || sig > 64 {
 		return unix.EINVAL
@@ -84,26 +334,15 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	k := t.k
 	k.mu.Lock()
 	var targets []*Task
-	switch {
-	case pid > 0:
-		if q := k.procs[pid]; q != nil && q.exit == nil {
+	for _, q := range k.procs {
+		if q.exit != nil || q.task == nil {
+			continue
+		}
+		switch {
+		case pid > 0 && q.PID == pid,
+			pid == 0, pid == -1 && q.PID != 1 && q != t.Proc || pid == -1 && k.procs[1] == nil,
+			pid < -1 && -pid == 1:
 			targets = append(targets, q.task)
-		}
-	case pid == 0 || pid == -1 || pid == -1*1:
-		// Every process in the caller's group (all of them: one group today), or
-		// every process but init and the caller for -1.
-		for _, q := range k.procs {
-			if q.exit == nil && (pid == 0 || q.PID != 1 && q != t.Proc) {
-				targets = append(targets, q.task)
-			}
-		}
-	default:
-		if -pid == 1 {
-			for _, q := range k.procs {
-				if q.exit == nil {
-					targets = append(targets, q.task)
-				}
-			}
 		}
 	}
 	k.mu.Unlock()
@@ -113,29 +352,65 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	if sig == 0 {
 		return nil
 	}
+	var info arch.SignalInfo
+	info.Code = arch.SI_USER
+	le := binary.LittleEndian
+	le.PutUint32(info.Fields[0:], uint32(t.TID))
+	le.PutUint32(info.Fields[4:], t.Creds.UID)
 	for _, target := range targets {
-		if err := target.deliver(sig); err != nil {
-			return err
+		if sig == unix.SIGKILL {
+			target.KillWith(sig)
+			continue
 		}
+		target.Queue(int(sig), info)
 	}
 	return nil
 }
 
-// deliver applies sig to t by its disposition, as far as the Sentry goes today.
-func (t *Task) deliver(sig unix.Signal) error {
-	bit := uint64(1) << (sig - 1)
-	if sig == unix.SIGKILL {
-		t.KillWith(sig)
-		return nil
+// SigPipe raises SIGPIPE for a write that found no reader.
+func (t *Task) SigPipe() {
+	var info arch.SignalInfo
+	info.Code = arch.SI_USER
+	t.Queue(int(unix.SIGPIPE), info)
+}
+
+// childExited tells parent that child ended with s: SIGCHLD with its status.
+func childExited(parent *Task, child int32, s ExitStatus) {
+	var info arch.SignalInfo
+	le := binary.LittleEndian
+	status := int32(s.Code)
+	info.Code = 1 // CLD_EXITED
+	if s.Signal != 0 {
+		info.Code, status = 2, int32(s.Signal) // CLD_KILLED
 	}
-	act := t.SigAction(int(sig), nil)
-	switch {
-	case act.Handler == 1 || act.Handler == 0 && bit&ignoredByDefault != 0: // ignored
-		return nil
-	case bit&stopOrCont != 0 || t.SigMask&bit != 0 || act.Handler != 0:
-		t.k.missing(unix.SYS_RT_SIGACTION) // needs delivery to a handler or job control
-		return unix.ENOSYS
+	le.PutUint32(info.Fields[0:], uint32(child))
+	le.PutUint32(info.Fields[8:], uint32(status))
+	parent.Queue(int(unix.SIGCHLD), info)
+}
+
+// Alarm arranges SIGALRM after secs seconds (0: none) and returns the seconds that were
+// left of the previous alarm, rounded up, as alarm(2).
+func (t *Task) Alarm(secs uint32) uint32 {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p := t.Proc
+	var left uint32
+	if p.alarm != nil && p.alarm.Stop() {
+		if d := time.Until(p.alarmAt); d > 0 {
+			left = uint32((d + time.Second - 1) / time.Second)
+		} else {
+			left = 1
+		}
 	}
-	t.KillWith(sig) // default action: terminate (or core)
-	return nil
+	p.alarm = nil
+	if secs > 0 {
+		p.alarmAt = time.Now().Add(time.Duration(secs) * time.Second)
+		p.alarm = time.AfterFunc(time.Duration(secs)*time.Second, func() {
+			var info arch.SignalInfo
+			info.Code = arch.SI_KERNEL
+			t.Queue(int(unix.SIGALRM), info)
+		})
+	}
+	return left
 }

@@ -59,8 +59,21 @@ type Task struct {
 	killed   chan struct{}
 	killOnce sync.Once
 	killSig  unix.Signal
-	// SigMask is the set of blocked signals (bit n-1 for signal n).
-	SigMask uint64
+	// SigMask is the set of blocked signals (bit n-1 for signal n); sigMu guards it
+	// and the pending signals, which other tasks' kill(2) changes.
+	SigMask  uint64
+	sigMu    sync.Mutex
+	pending  uint64
+	pendInfo [64]arch.SignalInfo
+	// intr is closed when the task must stop waiting (see Interrupted).
+	intr chan struct{}
+	// savedMask is the mask rt_sigsuspend replaced, restored after the handler.
+	savedMask *uint64
+	altStack  arch.SignalStack
+	// restart is the restart code of a system call interrupted by a signal, and
+	// restartNr its number, until the signal is dealt with.
+	restart   unix.Errno
+	restartNr uint64
 	// ClearChildTID is set_tid_address's pointer.
 	ClearChildTID uintptr
 	// RobustList is set_robust_list's head.
@@ -98,7 +111,8 @@ func (k *Kernel) NewTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, c
 func (k *Kernel) newTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, creds *vfs.Credentials, st *arch.State, parent *Process) *Task {
 	t := &Task{k: k, MM: m, FDs: fds, FS: fs, Creds: creds, State: st,
 		ctx: k.Platform.NewContext(), Limits: DefaultLimits(), Start: time.Now(),
-		killed: make(chan struct{})}
+		killed: make(chan struct{}), intr: make(chan struct{}),
+		altStack: arch.SignalStack{Flags: arch.SS_DISABLE}}
 	t.Proc = k.newProcess(t, parent)
 	t.TID = t.Proc.PID
 	return t
@@ -113,12 +127,11 @@ func (t *Task) KillWith(sig unix.Signal) {
 	t.killOnce.Do(func() {
 		t.killSig = sig
 		close(t.killed)
-		t.ctx.Interrupt()
+		t.sigMu.Lock()
+		t.interruptLocked()
+		t.sigMu.Unlock()
 	})
 }
-
-// Interrupted implements vfs.Context: blocking calls end when the task is killed.
-func (t *Task) Interrupted() <-chan struct{} { return t.killed }
 
 // isKilled reports whether Kill was called.
 func (t *Task) isKilled() bool {
@@ -164,13 +177,13 @@ func (t *Task) Run() ExitStatus {
 			t.fault(ev)
 		case platform.EventSignal:
 			if ev.Info.FromKernel() {
-				// A synchronous signal (SIGILL, SIGFPE, SIGTRAP…): with no handlers
-				// yet, its default action ends the thread group.
-				t.Exit(ExitStatus{Signal: unix.Signal(ev.Info.Signo)})
+				// A synchronous signal (SIGILL, SIGFPE, SIGTRAP…).
+				t.forceSignal(ev.Info)
 			}
 			// A signal sent to the stub from outside is not the application's.
 		case platform.EventInterrupt:
 		}
+		t.deliverPending()
 	}
 	t.exited(*t.exit)
 	return *t.exit
@@ -212,7 +225,25 @@ func (t *Task) fault(ev platform.Event) {
 	if t.k.Strace {
 		fmt.Fprintf(t.k.Log, "[%d] fault at %#x (%v) rip=%#x: %v\n", t.TID, ev.Addr, ev.Access, t.State.Regs.Rip, err)
 	}
-	t.Exit(ExitStatus{Signal: unix.Signal(ev.Info.Signo)})
+	info := ev.Info
+	if segv, ok := err.(*mm.SegvError); ok {
+		info.Signo, info.Code = int32(unix.SIGSEGV), segv.Code
+		info.SetAddr(segv.Addr)
+	}
+	t.lastFault, t.lastFaultCount = 0, 0
+	t.forceSignal(info)
+}
+
+// forceSignal raises a synchronous signal (a fault): delivered to a handler if there is
+// one and it isn't blocked, else the thread group ends with it (force_sig_fault).
+func (t *Task) forceSignal(info arch.SignalInfo) {
+	sig := int(info.Signo)
+	act := t.SigAction(sig, nil)
+	if act.Handler == sigDfl || act.Handler == sigIgn || t.SigMask&sigBit(sig) != 0 {
+		t.Exit(ExitStatus{Signal: unix.Signal(sig)})
+		return
+	}
+	t.Queue(sig, info)
 }
 
 // syscall runs the system call the task stopped at.
@@ -233,7 +264,14 @@ func (t *Task) syscall() {
 		err = unix.ENOSYS
 	}
 	if err != nil {
-		ret = uintptr(-int(errnoOf(err)))
+		e := errnoOf(err)
+		switch e {
+		case ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK:
+			// Interrupted by a signal: settled when it is delivered.
+			t.restart, t.restartNr = e, uint64(nr)
+			e = unix.EINTR
+		}
+		ret = uintptr(-int(e))
 	}
 	if t.k.Strace {
 		fmt.Fprintf(t.k.Log, "[%d] %s\n", t.TID, strace.Exit(t.MM, nr, args, ret))

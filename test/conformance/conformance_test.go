@@ -168,6 +168,7 @@ func TestPrograms(t *testing.T) {
 		{"kill", nil},
 		{"sync", nil},
 		{"stack", nil},
+		{"signal", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

@@ -5,7 +5,7 @@
 // when there is none. A writer waits while the pipe is full; writes of at most PIPE_BUF
 // bytes are atomic, larger ones may be split between readers' turns. Writing with no
 // reader is EPIPE (the system call layer raises SIGPIPE). O_NONBLOCK turns each wait
-// into EAGAIN (after a partial transfer, the count). Waits end with EINTR when the
+// into EAGAIN (after a partial transfer, the count). Waits end with ERESTARTSYS when the
 // caller's context is interrupted. Waiters sleep on a generation channel that every
 // change closes and replaces.
 package pipe
@@ -27,6 +27,10 @@ const (
 )
 
 var inodes atomic.Uint64
+
+// erestartsys is what a wait interrupted by a signal returns: EINTR, or the call made
+// again, as the signal's disposition says (ERESTARTSYS, include/linux/errno.h).
+const erestartsys = unix.Errno(512)
 
 // pipe is the shared state of the two ends.
 type pipe struct {
@@ -68,7 +72,7 @@ func (p *pipe) wait(ctx vfs.Context) error {
 	case <-ch:
 		return nil
 	case <-ctx.Interrupted():
-		return unix.EINTR
+		return erestartsys
 	}
 }
 

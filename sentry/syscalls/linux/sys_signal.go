@@ -3,6 +3,7 @@ package linux
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/sentry/arch"
 	"github.com/moat-sandbox/moat/sentry/kernel"
 )
 
@@ -29,4 +30,74 @@ func Tgkill(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unix.ESRCH // one task per process: a thread of another group doesn't exist
 	}
 	return 0, t.SendSignal(tid, unix.Signal(int32(a[2])))
+}
+
+// RtSigreturn implements rt_sigreturn(2): the registers, mask and FP state saved in the
+// frame come back; rax is the saved one.
+func RtSigreturn(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return t.SigReturn(), nil
+}
+
+// RtSigsuspend implements rt_sigsuspend(2).
+func RtSigsuspend(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if a[1] != 8 {
+		return 0, unix.EINVAL
+	}
+	var mask uint64
+	if err := t.CopyInObj(a[0], &mask); err != nil {
+		return 0, err
+	}
+	return 0, t.Suspend(mask)
+}
+
+// Pause implements pause(2).
+func Pause(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return 0, t.Suspend(t.SigMask)
+}
+
+// Sigaltstack implements sigaltstack(2).
+func Sigaltstack(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	var set *arch.SignalStack
+	if a[0] != 0 {
+		var ss struct {
+			Sp    uint64
+			Flags int32
+			_     int32
+			Size  uint64
+		}
+		if err := t.CopyInObj(a[0], &ss); err != nil {
+			return 0, err
+		}
+		set = &arch.SignalStack{Sp: ss.Sp, Flags: ss.Flags, Size: ss.Size}
+	}
+	old, err := t.SigAltStack(set)
+	if a[1] != 0 {
+		out := struct {
+			Sp    uint64
+			Flags int32
+			_     int32
+			Size  uint64
+		}{Sp: old.Sp, Flags: old.Flags, Size: old.Size}
+		if cerr := t.CopyOutObj(a[1], &out); cerr != nil && err == nil {
+			return 0, cerr
+		}
+	}
+	return 0, err
+}
+
+// RtSigpending implements rt_sigpending(2): the pending signals, which are those the
+// mask holds back.
+func RtSigpending(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if a[1] > 8 {
+		return 0, unix.EINVAL
+	}
+	p := t.Pending()
+	b := []byte{byte(p), byte(p >> 8), byte(p >> 16), byte(p >> 24), byte(p >> 32), byte(p >> 40), byte(p >> 48), byte(p >> 56)}
+	_, err := t.MM.CopyOut(a[0], b[:a[1]])
+	return 0, err
+}
+
+// Alarm implements alarm(2).
+func Alarm(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return uintptr(t.Alarm(uint32(a[0]))), nil
 }

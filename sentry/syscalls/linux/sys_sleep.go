@@ -8,7 +8,8 @@ import (
 	"github.com/moat-sandbox/moat/sentry/kernel"
 )
 
-// sleep waits d, or until the task is interrupted (EINTR, with the time left).
+// sleep waits d, or until the task is interrupted (ERESTART_RESTARTBLOCK: EINTR if a
+// handler runs, with the time left).
 func sleep(t *kernel.Task, d time.Duration) (time.Duration, error) {
 	if d <= 0 {
 		return 0, nil
@@ -20,7 +21,7 @@ func sleep(t *kernel.Task, d time.Duration) (time.Duration, error) {
 	case <-timer.C:
 		return 0, nil
 	case <-t.Interrupted():
-		return max(d-time.Since(start), 0), unix.EINTR
+		return max(d-time.Since(start), 0), kernel.ERESTART_RESTARTBLOCK
 	}
 }
 
@@ -42,7 +43,7 @@ func Nanosleep(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, err
 	}
 	left, err := sleep(t, time.Duration(ts.Nano()))
-	if err == unix.EINTR && a[1] != 0 {
+	if err != nil && a[1] != 0 {
 		rem := unix.NsecToTimespec(int64(left))
 		t.CopyOutObj(a[1], &rem)
 	}
@@ -74,7 +75,7 @@ func ClockNanosleep(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		}
 	}
 	left, err := sleep(t, d)
-	if err == unix.EINTR && flags&timerAbstime == 0 && a[3] != 0 {
+	if err != nil && flags&timerAbstime == 0 && a[3] != 0 {
 		rem := unix.NsecToTimespec(int64(left))
 		t.CopyOutObj(a[3], &rem)
 	}
