@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,10 @@ func compile(t *testing.T, name string, static bool) string {
 		kind, flags = "static", []string{"-static"}
 	}
 	bin := filepath.Join(buildDir, name+"-"+kind)
+	// Parallel subtests share binaries: one compiles, the others wait for it.
+	mu, _ := compiling.LoadOrStore(bin, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	if sfi, err := os.Stat(src); err == nil {
 		if bfi, err := os.Stat(bin); err == nil && bfi.ModTime().After(sfi.ModTime()) {
 			return bin
@@ -65,13 +70,21 @@ func compile(t *testing.T, name string, static bool) string {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("gcc is not installed (make test installs it)")
 	}
-	args := append(flags, "-O1", "-Wall", "-o", bin, src)
+	// Written under a temporary name and renamed: a binary is never seen half-written.
+	tmp := bin + ".tmp"
+	args := append(flags, "-O1", "-Wall", "-o", tmp, src)
 	out, err := exec.Command("gcc", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gcc %s: %v\n%s", src, err, out)
 	}
+	if err := os.Rename(tmp, bin); err != nil {
+		t.Fatal(err)
+	}
 	return bin
 }
+
+// compiling holds a mutex per binary being built.
+var compiling sync.Map
 
 // result is what a run shows: its stdout and its status as a shell reports it.
 type result struct {
