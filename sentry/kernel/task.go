@@ -115,6 +115,9 @@ func (k *Kernel) newTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, c
 		altStack: arch.SignalStack{Flags: arch.SS_DISABLE}}
 	t.Proc = k.newProcess(t, parent)
 	t.TID = t.Proc.PID
+	if creds != nil {
+		creds.Caller = t.TID
+	}
 	return t
 }
 

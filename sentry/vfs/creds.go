@@ -10,6 +10,9 @@ type Credentials struct {
 	UID, GID uint32
 	Groups   []uint32
 	Caps     uint64 // 1 << CAP_* of the effective set
+	// Caller is the PID of the task these credentials belong to: what /proc/self
+	// names.
+	Caller int32
 }
 
 // Capabilities the VFS checks (include/uapi/linux/capability.h).

@@ -142,3 +142,17 @@ func StatfsOf(vd VirtualDentry) (unix.Statfs_t, error) {
 type Dynamic interface {
 	IsDynamic()
 }
+
+// CallerSymlink is implemented by symlinks whose target depends on who reads them
+// (/proc/self): the VFS reads them with the caller's credentials.
+type CallerSymlink interface {
+	ReadlinkFor(c *Credentials) (string, error)
+}
+
+// readlink reads a symlink as c.
+func readlink(in Inode, c *Credentials) (string, error) {
+	if cs, ok := in.(CallerSymlink); ok && c != nil {
+		return cs.ReadlinkFor(c)
+	}
+	return in.(SymlinkInode).Readlink()
+}

@@ -67,7 +67,7 @@ func (v *VFS) OpenAt(c Caller, p PathOp, flags int, mode uint32) (*FileDescripti
 			if r.symlinks > maxSymlinks {
 				return nil, unix.ELOOP
 			}
-			target, err := vd.Dentry.inode.(SymlinkInode).Readlink()
+			target, err := readlink(vd.Dentry.inode, c.Creds)
 			if err != nil {
 				return nil, err
 			}

@@ -408,11 +408,10 @@ func (v *VFS) ReadlinkAt(c Caller, p PathOp) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sl, ok := vd.Dentry.inode.(SymlinkInode)
-	if !ok {
+	if _, ok := vd.Dentry.inode.(SymlinkInode); !ok {
 		return "", unix.EINVAL
 	}
-	return sl.Readlink()
+	return readlink(vd.Dentry.inode, c.Creds)
 }
 
 // StatAt returns the attributes of the file at p, as fstatat(2).

@@ -148,7 +148,7 @@ func (r *resolver) step(cur VirtualDentry, name string, follow, dirOnly bool) (V
 		if r.symlinks > maxSymlinks {
 			return VirtualDentry{}, unix.ELOOP
 		}
-		target, err := next.Dentry.inode.(SymlinkInode).Readlink()
+		target, err := readlink(next.Dentry.inode, r.creds)
 		if err != nil {
 			return VirtualDentry{}, err
 		}

@@ -97,6 +97,10 @@ func TestSandboxOnly(t *testing.T) {
 			}
 			return strings.Contains(s, "self")
 		}},
+		{"proc self is the reader", []string{"/bin/sh", "-c", "echo $$; readlink /proc/self"}, func(s string) bool {
+			f := strings.Fields(s)
+			return len(f) == 2 && f[0] == "1" && f[1] != "1"
+		}},
 		{"mounts", []string{cat, "/proc/mounts"}, func(s string) bool {
 			return strings.Contains(s, "proc /proc proc") && strings.Contains(s, " / overlay ")
 		}},

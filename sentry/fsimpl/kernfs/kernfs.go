@@ -244,3 +244,18 @@ func (f Funcs) Names() []string { return f.NamesFn() }
 
 // Lookup implements Children.
 func (f Funcs) Lookup(n string) (vfs.Inode, error) { return f.LookupFn(n) }
+
+// CallerSymlink is a symlink whose target depends on who reads it.
+type CallerSymlink struct {
+	*Symlink
+	target func(c *vfs.Credentials) (string, error)
+}
+
+// NewCallerSymlink returns a symlink whose target target computes for each reader.
+func (fs *FS) NewCallerSymlink(target func(c *vfs.Credentials) (string, error)) CallerSymlink {
+	s := fs.NewSymlink(func() (string, error) { return target(nil) })
+	return CallerSymlink{Symlink: s, target: target}
+}
+
+// ReadlinkFor implements vfs.CallerSymlink.
+func (s CallerSymlink) ReadlinkFor(c *vfs.Credentials) (string, error) { return s.target(c) }

@@ -5,8 +5,8 @@
 // Each file's content is made when it is opened. /proc and /proc/[pid] are dynamic
 // directories: the VFS looks their entries up each time, so they follow the tasks.
 //
-// Scope today: one process. /proc/self names the process whose PID is lowest, which is
-// the only one; it needs the caller's identity once there are several.
+// /proc/self is a symlink whose target depends on its reader: the VFS reads it with the
+// caller's credentials, which carry the caller's PID.
 package proc
 
 import (
@@ -46,8 +46,11 @@ func New(v *vfs.VFS, k *kernel.Kernel) vfs.DirInode {
 	p.cpuinfo, _ = os.ReadFile("/proc/cpuinfo")
 	fs := p.fs
 	p.static = kernfs.Static{
-		"self":        fs.NewSymlink(p.self),
-		"thread-self": fs.NewSymlink(func() (string, error) { s, err := p.self(); return s + "/task/" + s, err }),
+		"self": fs.NewCallerSymlink(p.self),
+		"thread-self": fs.NewCallerSymlink(func(c *vfs.Credentials) (string, error) {
+			s, err := p.self(c)
+			return s + "/task/" + s, err
+		}),
 		"cpuinfo":     fs.NewFile(func() ([]byte, error) { return p.cpuinfo, nil }),
 		"meminfo":     fs.NewFile(p.meminfo),
 		"uptime":      fs.NewFile(p.uptime),
@@ -90,17 +93,11 @@ func (p *procfs) lookup(name string) (vfs.Inode, error) {
 }
 
 // self names the calling process's directory.
-func (p *procfs) self() (string, error) {
-	lowest := int32(-1)
-	for tid := range p.k.Tasks() {
-		if lowest < 0 || tid < lowest {
-			lowest = tid
-		}
+func (p *procfs) self(c *vfs.Credentials) (string, error) {
+	if c == nil || c.Caller == 0 {
+		return "", unix.ENOENT // read by no task (the Sentry itself)
 	}
-	if lowest < 0 {
-		return "", unix.ENOENT
-	}
-	return strconv.Itoa(int(lowest)), nil
+	return strconv.Itoa(int(c.Caller)), nil
 }
 
 func (p *procfs) meminfo() ([]byte, error) {
