@@ -90,7 +90,7 @@ func (p *procfs) taskStat(t *kernel.Task) ([]byte, error) {
 	start := t.Start.Sub(p.k.StartTime()).Milliseconds() / 10 // clock ticks since boot
 	f := []string{
 		strconv.Itoa(int(t.TID)), "(" + comm(t) + ")", "R",
-		"0", strconv.Itoa(int(t.TID)), strconv.Itoa(int(t.TID)), // ppid, pgrp, session
+		strconv.Itoa(int(t.Proc.ParentPID(p.k))), "1", "1", // ppid, pgrp, session (one group today)
 		"0", "-1", "4194560", // tty, tpgid, flags
 		"0", "0", "0", "0", // minflt, cminflt, majflt, cmajflt
 		"0", "0", "0", "0", // utime, stime, cutime, cstime
@@ -121,8 +121,8 @@ func (p *procfs) status(t *kernel.Task) ([]byte, error) {
 	}
 	caps := fmt.Sprintf("%016x", c.Caps)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t0\nTracerPid:\t0\n",
-		comm(t), t.Caller().Umask, t.TID, t.TID)
+	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
+		comm(t), t.Caller().Umask, t.TID, t.TID, t.Proc.ParentPID(p.k))
 	fmt.Fprintf(&b, "Uid:\t%s\nGid:\t%s\nFDSize:\t64\nGroups:\t%s\n", ids(c.UID), ids(c.GID), strings.Join(groups, " "))
 	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t1\n", size/1024, size/1024, rss/1024)
 	fmt.Fprintf(&b, "SigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n")
