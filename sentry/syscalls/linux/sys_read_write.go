@@ -131,36 +131,31 @@ func positioned(io func([]byte, int64) (int, error), off int64) ioFn {
 }
 
 // Pread64 implements pread64(2).
-func Pread64(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	f, err := getFD(t, a[0])
-	if err != nil {
-		return 0, err
-	}
-	defer f.DecRef()
-	if int64(a[3]) < 0 {
-		return 0, unix.EINVAL
-	}
-	if _, err := f.PRead(nil, int64(a[3])); err != nil {
-		return 0, err
-	}
-	n, err := readInto(t, positioned(f.PRead, int64(a[3])), a[1], min(a[2], maxRW))
-	return uintptr(n), err
-}
+func Pread64(t *kernel.Task, a [6]uintptr) (uintptr, error) { return positionedRW(t, a, false) }
 
 // Pwrite64 implements pwrite64(2).
-func Pwrite64(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+func Pwrite64(t *kernel.Task, a [6]uintptr) (uintptr, error) { return positionedRW(t, a, true) }
+
+// positionedRW is pread64 and pwrite64: the description's checks first (EBADF, ESPIPE,
+// EINVAL for a negative offset), then the transfer at the offset.
+func positionedRW(t *kernel.Task, a [6]uintptr, write bool) (uintptr, error) {
 	f, err := getFD(t, a[0])
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef()
-	if int64(a[3]) < 0 {
+	off := int64(a[3])
+	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	if _, err := f.PWrite(nil, int64(a[3])); err != nil {
+	io, xfer := f.PRead, readInto
+	if write {
+		io, xfer = f.PWrite, writeFrom
+	}
+	if _, err := io(nil, off); err != nil {
 		return 0, err
 	}
-	n, err := writeFrom(t, positioned(f.PWrite, int64(a[3])), a[1], min(a[2], maxRW))
+	n, err := xfer(t, positioned(io, off), a[1], min(a[2], maxRW))
 	return uintptr(n), err
 }
 
