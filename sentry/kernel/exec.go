@@ -73,7 +73,7 @@ type image struct {
 // install makes img the task's program.
 func (t *Task) install(img *image) {
 	if t.MM != nil {
-		t.MM.Release()
+		t.MM.DecUsers()
 	}
 	t.MM, t.State, t.Exe, t.Comm = img.mm, img.state, img.exe, ""
 	t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd = img.bounds[0], img.bounds[1], img.bounds[2], img.bounds[3]
@@ -90,6 +90,14 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, flags int) 
 	img, err := t.load(exe, path, argv, envv)
 	if err != nil {
 		return err
+	}
+	t.endSiblings()
+	if t.FDs.Shared() {
+		// The table was shared with threads that are gone, or with another process
+		// (CLONE_FILES without CLONE_THREAD): exec gets a table of its own.
+		old := t.FDs
+		t.FDs = old.Fork()
+		old.DecUsers()
 	}
 	t.install(img)
 	t.FDs.CloseExec()

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/arch"
 )
 
 // Process is a thread group: today one task. Processes form the tree fork makes: each
@@ -17,8 +19,11 @@ type Process struct {
 	PID      int32
 	parent   *Process
 	children map[*Process]struct{}
-	task     *Task
-	exit     *ExitStatus // set when the process has exited (a zombie until reaped)
+	task     *Task              // the thread group leader
+	threads  map[*Task]struct{} // the live threads
+	exit     *ExitStatus        // set when the process has exited (a zombie until reaped)
+	// groupExit is the status exit_group or a fatal signal gave the whole group.
+	groupExit *ExitStatus
 	// vforkDone is closed when a vfork child execs or exits, releasing its parent.
 	vforkDone chan struct{}
 	// sig holds the signal dispositions (shared by the process's threads).
@@ -43,7 +48,8 @@ func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.nextPID++
-	p := &Process{PID: k.nextPID, parent: parent, task: t, children: map[*Process]struct{}{}}
+	p := &Process{PID: k.nextPID, parent: parent, task: t, children: map[*Process]struct{}{},
+		threads: map[*Task]struct{}{t: {}}}
 	if parent != nil {
 		parent.children[p] = struct{}{}
 		p.sig = parent.sig
@@ -61,14 +67,53 @@ func (k *Kernel) changedLocked() {
 
 // exited records that t's process ended with s: its memory and files are released, its
 // children go to init (or, if it is init, are killed), its parent is woken.
+// liveTask returns a live thread of p, or nil. k.mu is held.
+func (p *Process) liveTask() *Task {
+	if _, ok := p.threads[p.task]; ok {
+		return p.task
+	}
+	for t := range p.threads {
+		return t
+	}
+	return nil
+}
+
+// threadExited ends t: its clear_child_tid is cleared and woken (pthread_join waits on
+// it), it leaves its group, and if it was the last thread the process exits. It returns
+// the status the thread (or the group) ended with.
+func (t *Task) threadExited() ExitStatus {
+	k := t.k
+	p := t.Proc
+	if t.ClearChildTID != 0 {
+		if t.CopyOutObj(t.ClearChildTID, int32(0)) == nil {
+			t.FutexWake(t.ClearChildTID, 1, ^uint32(0))
+		}
+	}
+	k.mu.Lock()
+	delete(p.threads, t)
+	delete(k.tasks, t.TID)
+	last := len(p.threads) == 0
+	s := *t.exit
+	if p.groupExit != nil {
+		s = *p.groupExit
+	}
+	k.changedLocked()
+	k.mu.Unlock()
+	t.FDs.DecUsers()
+	t.MM.DecUsers()
+	if last {
+		t.exited(s)
+	}
+	return s
+}
+
+// exited records that t's process ended with s: its children go to init (or, if it is
+// init, are killed), its parent is told.
 func (t *Task) exited(s ExitStatus) {
 	k := t.k
 	p := t.Proc
-	t.FDs.CloseAll()
-	t.MM.Release()
 	k.mu.Lock()
 	p.exit = &s
-	delete(k.tasks, p.PID)
 	init := k.procs[1]
 	var orphans []*Process
 	for c := range p.children {
@@ -95,7 +140,7 @@ func (t *Task) exited(s ExitStatus) {
 			delete(p.parent.children, p)
 			delete(k.procs, p.PID)
 		} else {
-			parent = p.parent.task
+			parent = p.parent.liveTask()
 		}
 	} else {
 		delete(k.procs, p.PID) // nobody will reap it
@@ -104,8 +149,8 @@ func (t *Task) exited(s ExitStatus) {
 	var kill []*Task
 	if p == init {
 		for _, q := range k.procs {
-			if q.exit == nil && q.task != nil {
-				kill = append(kill, q.task)
+			for th := range q.threads {
+				kill = append(kill, th)
 			}
 		}
 	}
@@ -240,5 +285,88 @@ func (k *Kernel) forget(p *Process) {
 	delete(k.tasks, p.PID)
 	if p.parent != nil {
 		delete(p.parent.children, p)
+	}
+}
+
+// ThreadOpts are clone's arguments for a new thread.
+type ThreadOpts struct {
+	ShareFiles, ShareFS bool
+	Stack               uintptr
+	SetTLS              bool
+	TLS                 uintptr
+	ChildSetTID         uintptr
+	ChildClearTID       uintptr
+}
+
+// NewThread starts a thread in t's process (clone with CLONE_THREAD): it shares the
+// address space and the signal dispositions, and the file table and FS context as
+// asked; it starts from t's registers with rax 0.
+func (t *Task) NewThread(o ThreadOpts) (int32, error) {
+	k := t.k
+	if o.SetTLS && o.TLS >= t.MM.MaxAddress() {
+		return 0, unix.EPERM
+	}
+	st := t.State.Fork()
+	st.Regs.Rax = 0
+	if o.Stack != 0 {
+		st.Regs.Rsp = uint64(o.Stack)
+	}
+	if o.SetTLS {
+		st.Regs.Fs_base = uint64(o.TLS)
+	}
+	fds, fs := t.FDs, t.FS
+	if o.ShareFiles {
+		fds.IncUsers()
+	} else {
+		fds = t.FDs.Fork()
+	}
+	if !o.ShareFS {
+		fs = t.FS.Fork()
+	}
+	t.MM.IncUsers()
+	creds := *t.Creds
+	creds.Groups = append([]uint32(nil), t.Creds.Groups...)
+	c := &Task{k: k, MM: t.MM, FDs: fds, FS: fs, Creds: &creds, State: st,
+		ctx: k.Platform.NewContext(), Limits: t.Limits, Start: time.Now(),
+		killed: make(chan struct{}), intr: make(chan struct{}),
+		altStack: arch.SignalStack{Flags: arch.SS_DISABLE}, Proc: t.Proc,
+		Exe: t.Exe, Comm: t.Comm, CPUMask: t.CPUMask, SigMask: t.SigMask,
+		ArgvStart: t.ArgvStart, ArgvEnd: t.ArgvEnd, EnvvStart: t.EnvvStart, EnvvEnd: t.EnvvEnd}
+	k.mu.Lock()
+	k.nextPID++
+	c.TID = k.nextPID
+	t.Proc.threads[c] = struct{}{}
+	k.tasks[c.TID] = c
+	k.mu.Unlock()
+	if o.ChildSetTID != 0 {
+		c.CopyOutObj(o.ChildSetTID, c.TID)
+	}
+	c.ClearChildTID = o.ChildClearTID
+	go c.Run()
+	return c.TID, nil
+}
+
+// endSiblings ends every other thread of t's process and waits for them, as exec does
+// (de_thread).
+func (t *Task) endSiblings() {
+	k := t.k
+	for {
+		k.mu.Lock()
+		var others []*Task
+		for o := range t.Proc.threads {
+			if o != t {
+				others = append(others, o)
+			}
+		}
+		gen := k.waitGen
+		k.mu.Unlock()
+		if len(others) == 0 {
+			return
+		}
+		for _, o := range others {
+			o.threadOnly = true
+			o.KillWith(unix.SIGKILL)
+		}
+		<-gen
 	}
 }

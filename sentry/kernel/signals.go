@@ -335,14 +335,14 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	k.mu.Lock()
 	var targets []*Task
 	for _, q := range k.procs {
-		if q.exit != nil || q.task == nil {
+		if q.exit != nil || len(q.threads) == 0 {
 			continue
 		}
 		switch {
 		case pid > 0 && q.PID == pid,
 			pid == 0, pid == -1 && q.PID != 1 && q != t.Proc || pid == -1 && k.procs[1] == nil,
 			pid < -1 && -pid == 1:
-			targets = append(targets, q.task)
+			targets = append(targets, q.signalTarget(sig))
 		}
 	}
 	k.mu.Unlock()
@@ -413,4 +413,43 @@ func (t *Task) Alarm(secs uint32) uint32 {
 		})
 	}
 	return left
+}
+
+// signalTarget picks the thread a process-directed signal goes to: one that doesn't
+// block it, else the leader (complete_signal). k.mu is held.
+func (p *Process) signalTarget(sig unix.Signal) *Task {
+	if sig == 0 {
+		return p.liveTask() // signal 0 only checks that the process exists
+	}
+	for th := range p.threads {
+		if th.SigMask&sigBit(int(sig)) == 0 {
+			return th
+		}
+	}
+	return p.liveTask()
+}
+
+// SendThreadSignal sends sig to thread tid (of process tgid, unless tgid is 0), as
+// tgkill and tkill.
+func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
+	if sig < 0 || sig > 64 {
+		return unix.EINVAL
+	}
+	target := t.k.Task(tid)
+	if target == nil || tgid != 0 && target.Proc.PID != tgid {
+		return unix.ESRCH
+	}
+	if sig == 0 {
+		return nil
+	}
+	if sig == unix.SIGKILL {
+		target.KillWith(sig)
+		return nil
+	}
+	var info arch.SignalInfo
+	info.Code = arch.SI_TKILL
+	binary.LittleEndian.PutUint32(info.Fields[0:], uint32(t.Proc.PID))
+	binary.LittleEndian.PutUint32(info.Fields[4:], t.Creds.UID)
+	target.Queue(int(sig), info)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,8 @@ type Task struct {
 	killed   chan struct{}
 	killOnce sync.Once
 	killSig  unix.Signal
+	// threadOnly: the kill ends this thread only (a sibling's exec).
+	threadOnly bool
 	// SigMask is the set of blocked signals (bit n-1 for signal n); sigMu guards it
 	// and the pending signals, which other tasks' kill(2) changes.
 	SigMask  uint64
@@ -151,7 +154,32 @@ func (t *Task) Kernel() *Kernel { return t.k }
 
 // Exit ends the task's thread group with status s; the run loop returns after the
 // current system call.
+//
+// Exit ends the whole thread group (exit_group, a fatal signal): the other threads are
+// killed, and the group's status is s.
 func (t *Task) Exit(s ExitStatus) {
+	if t.exit == nil {
+		t.exit = &s
+	}
+	k := t.k
+	k.mu.Lock()
+	if t.Proc.groupExit == nil {
+		t.Proc.groupExit = &s
+	}
+	var others []*Task
+	for o := range t.Proc.threads {
+		if o != t {
+			others = append(others, o)
+		}
+	}
+	k.mu.Unlock()
+	for _, o := range others {
+		o.KillWith(unix.SIGKILL)
+	}
+}
+
+// ExitThread ends only this thread (exit(2)); the process ends with its last thread.
+func (t *Task) ExitThread(s ExitStatus) {
 	if t.exit == nil {
 		t.exit = &s
 	}
@@ -164,7 +192,11 @@ func (t *Task) Run() ExitStatus {
 	defer t.ctx.Release()
 	for t.exit == nil {
 		if t.isKilled() {
-			t.Exit(ExitStatus{Signal: t.killSig})
+			if t.threadOnly {
+				t.ExitThread(ExitStatus{Signal: t.killSig})
+			} else {
+				t.Exit(ExitStatus{Signal: t.killSig})
+			}
 			break
 		}
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
@@ -188,8 +220,8 @@ func (t *Task) Run() ExitStatus {
 		}
 		t.deliverPending()
 	}
-	t.exited(*t.exit)
-	return *t.exit
+	st := t.threadExited()
+	return st
 }
 
 // CommName is the task's command name: as prctl(PR_SET_NAME) set it, else the
@@ -261,7 +293,7 @@ func (t *Task) syscall() {
 	var err error
 	sc, ok := t.k.Syscalls.Table[nr]
 	if ok {
-		ret, err = sc.Fn(t, args)
+		ret, err = t.call(sc, nr, args)
 	} else {
 		t.k.missing(nr)
 		err = unix.ENOSYS
@@ -280,6 +312,20 @@ func (t *Task) syscall() {
 		fmt.Fprintf(t.k.Log, "[%d] %s\n", t.TID, strace.Exit(t.MM, nr, args, ret))
 	}
 	arch.SetReturn(&t.State.Regs, ret)
+}
+
+// call runs a handler. A panic in it is a Sentry bug: it is logged with its stack, and
+// only the calling thread group ends (SIGKILL); the Sentry and the other processes go on.
+func (t *Task) call(sc Syscall, nr uintptr, args [6]uintptr) (ret uintptr, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(t.k.Log, "moat: BUG: system call %s%v of task %d panicked: %v\n%s\n",
+				sc.Name, args, t.TID, r, debug.Stack())
+			t.Exit(ExitStatus{Signal: unix.SIGKILL})
+			ret, err = 0, unix.EIO
+		}
+	}()
+	return sc.Fn(t, args)
 }
 
 // CopyOutObj copies the little-endian encoding of a fixed-size value to addr.

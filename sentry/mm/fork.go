@@ -12,6 +12,7 @@ func (m *MemoryManager) Fork(as platform.AddressSpace) (*MemoryManager, error) {
 	defer m.mu.Unlock()
 	c := &MemoryManager{mf: m.mf, as: as, pages: make(map[uintptr]platform.FileRange, len(m.pages)),
 		min: m.min, max: m.max, mmapBase: m.mmapBase, brkStart: m.brkStart, brk: m.brk, stackLimit: m.stackLimit}
+	c.users.Store(1)
 	c.vmas = append([]vma(nil), m.vmas...)
 	for _, v := range c.vmas {
 		incRef(v.file)

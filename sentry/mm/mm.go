@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -94,12 +95,26 @@ type MemoryManager struct {
 	brkStart, brk uintptr
 	// stackLimit bounds the growth of grows-down mappings.
 	stackLimit uintptr
+	// users counts the tasks running in the address space (threads share it).
+	users atomic.Int32
+}
+
+// IncUsers adds a task to the address space (a new thread).
+func (m *MemoryManager) IncUsers() { m.users.Add(1) }
+
+// DecUsers removes a task; the last one releases the address space.
+func (m *MemoryManager) DecUsers() {
+	if m.users.Add(-1) == 0 {
+		m.Release()
+	}
 }
 
 // New returns an empty address space over mf, running on the platform address space as.
 func New(mf *pgalloc.MemoryFile, p platform.Platform, as platform.AddressSpace) *MemoryManager {
-	return &MemoryManager{mf: mf, as: as, pages: map[uintptr]platform.FileRange{},
+	m := &MemoryManager{mf: mf, as: as, pages: map[uintptr]platform.FileRange{},
 		min: p.MinUserAddress(), max: p.MaxUserAddress()}
+	m.users.Store(1)
+	return m
 }
 
 // Release frees every page and the platform address space.

@@ -11,6 +11,26 @@ import (
 type FDTable struct {
 	mu    sync.Mutex
 	files map[int32]fdEntry
+	// users counts the tasks sharing the table (CLONE_FILES).
+	users int
+}
+
+// IncUsers adds a task sharing the table.
+func (t *FDTable) IncUsers() {
+	t.mu.Lock()
+	t.users++
+	t.mu.Unlock()
+}
+
+// DecUsers removes a task; the last one closes every descriptor.
+func (t *FDTable) DecUsers() {
+	t.mu.Lock()
+	t.users--
+	last := t.users <= 0
+	t.mu.Unlock()
+	if last {
+		t.CloseAll()
+	}
 }
 
 type fdEntry struct {
@@ -19,7 +39,7 @@ type fdEntry struct {
 }
 
 // NewFDTable returns an empty table.
-func NewFDTable() *FDTable { return &FDTable{files: map[int32]fdEntry{}} }
+func NewFDTable() *FDTable { return &FDTable{files: map[int32]fdEntry{}, users: 1} }
 
 // NewFD installs file at the lowest free descriptor ≥ min, below limit (RLIMIT_NOFILE):
 // EMFILE if there is none. The table takes the caller's reference.
@@ -157,10 +177,17 @@ func (t *FDTable) CloseExec() {
 func (t *FDTable) Fork() *FDTable {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c := &FDTable{files: make(map[int32]fdEntry, len(t.files))}
+	c := &FDTable{files: make(map[int32]fdEntry, len(t.files)), users: 1}
 	for fd, e := range t.files {
 		e.file.IncRef()
 		c.files[fd] = e
 	}
 	return c
+}
+
+// Shared reports whether more than one task uses the table.
+func (t *FDTable) Shared() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.users > 1
 }

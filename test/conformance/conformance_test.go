@@ -182,6 +182,7 @@ func TestPrograms(t *testing.T) {
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},
+		{"threads", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

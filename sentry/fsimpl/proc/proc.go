@@ -67,8 +67,10 @@ func New(v *vfs.VFS, k *kernel.Kernel) vfs.DirInode {
 func (p *procfs) names() []string {
 	names := p.static.Names()
 	var pids []int
-	for tid := range p.k.Tasks() {
-		pids = append(pids, int(tid))
+	for tid, t := range p.k.Tasks() {
+		if tid == t.Proc.PID { // processes only; threads are under [pid]/task
+			pids = append(pids, int(tid))
+		}
 	}
 	sort.Ints(pids)
 	for _, pid := range pids {

@@ -24,8 +24,14 @@ func Vfork(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 // (CLONE_VM|CLONE_VFORK, as posix_spawn uses them, with the child on a new stack).
 // New threads come with the threads work.
 func Clone(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	flags, newsp, parentTid, childTid := a[0], a[1], a[2], a[3]
+	flags, newsp, parentTid, childTid, tls := a[0], a[1], a[2], a[3], a[4]
 	const tids = unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_SETTID | unix.CLONE_CHILD_CLEARTID
+	if flags&unix.CLONE_THREAD != 0 {
+		return cloneThread(t, flags, newsp, parentTid, childTid, tls)
+	}
+	if flags&unix.CLONE_SIGHAND != 0 && flags&unix.CLONE_VM == 0 {
+		return 0, unix.EINVAL
+	}
 	if flags&0xff > 64 {
 		return 0, unix.EINVAL
 	}
@@ -53,6 +59,36 @@ func Clone(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		t.CopyOutObj(parentTid, pid)
 	}
 	return uintptr(pid), nil
+}
+
+// cloneThread makes a thread, as clone with CLONE_THREAD: it needs CLONE_SIGHAND, which
+// needs CLONE_VM (EINVAL otherwise, as copy_process).
+func cloneThread(t *kernel.Task, flags, newsp, parentTid, childTid, tls uintptr) (uintptr, error) {
+	if flags&unix.CLONE_SIGHAND == 0 || flags&unix.CLONE_VM == 0 {
+		return 0, unix.EINVAL
+	}
+	const allowed = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
+		unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_SETTLS | unix.CLONE_PARENT_SETTID |
+		unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID | unix.CLONE_DETACHED | 0xff
+	if flags&^allowed != 0 {
+		return 0, unsupported(t, "clone of a thread with flags %#x", flags)
+	}
+	tid, err := t.NewThread(kernel.ThreadOpts{
+		ShareFiles:    flags&unix.CLONE_FILES != 0,
+		ShareFS:       flags&unix.CLONE_FS != 0,
+		Stack:         newsp,
+		SetTLS:        flags&unix.CLONE_SETTLS != 0,
+		TLS:           tls,
+		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, childTid),
+		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, childTid),
+	})
+	if err != nil {
+		return 0, err
+	}
+	if flags&unix.CLONE_PARENT_SETTID != 0 {
+		t.CopyOutObj(parentTid, tid)
+	}
+	return uintptr(tid), nil
 }
 
 func flagAddr(flags, flag, addr uintptr) uintptr {

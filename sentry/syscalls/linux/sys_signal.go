@@ -12,12 +12,12 @@ func Kill(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return 0, t.SendSignal(int32(a[0]), unix.Signal(int32(a[1])))
 }
 
-// Tkill implements tkill(2): with one task per process, the thread is the process.
+// Tkill implements tkill(2).
 func Tkill(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if int32(a[0]) <= 0 {
 		return 0, unix.EINVAL
 	}
-	return 0, t.SendSignal(int32(a[0]), unix.Signal(int32(a[1])))
+	return 0, t.SendThreadSignal(0, int32(a[0]), unix.Signal(int32(a[1])))
 }
 
 // Tgkill implements tgkill(2).
@@ -26,10 +26,7 @@ func Tgkill(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if tgid <= 0 || tid <= 0 {
 		return 0, unix.EINVAL
 	}
-	if tgid != tid {
-		return 0, unix.ESRCH // one task per process: a thread of another group doesn't exist
-	}
-	return 0, t.SendSignal(tid, unix.Signal(int32(a[2])))
+	return 0, t.SendThreadSignal(tgid, tid, unix.Signal(int32(a[2])))
 }
 
 // RtSigreturn implements rt_sigreturn(2): the registers, mask and FP state saved in the

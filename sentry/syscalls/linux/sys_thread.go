@@ -6,9 +6,10 @@ import (
 	"github.com/moat-sandbox/moat/sentry/kernel"
 )
 
-// Exit implements exit(2). A thread group of one thread ends with it.
+// Exit implements exit(2): the calling thread ends; its process ends with its last
+// thread.
 func Exit(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	t.Exit(kernel.ExitStatus{Code: int(a[0] & 0xff)})
+	t.ExitThread(kernel.ExitStatus{Code: int(a[0] & 0xff)})
 	return 0, nil
 }
 
@@ -66,8 +67,9 @@ func SetRobustList(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return 0, nil
 }
 
-// Getpid implements getpid(2): a container's first process is its PID namespace's init.
-func Getpid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.TID), nil }
+// Getpid implements getpid(2): the thread group's ID (a container's first process is
+// its PID namespace's init, 1).
+func Getpid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Proc.PID), nil }
 
 // Gettid implements gettid(2).
 func Gettid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.TID), nil }
