@@ -345,3 +345,30 @@ func (fd *FileDescription) Offset() int64 {
 
 // Writable reports whether the description was opened for writing.
 func (fd *FileDescription) Writable() bool { return fd.writable() && !fd.isPath() }
+
+// Readiness bits (EPOLLIN…; the same values as POLLIN… for poll).
+const (
+	EventIn    = 0x1
+	EventPri   = 0x2
+	EventOut   = 0x4
+	EventErr   = 0x8
+	EventHup   = 0x10
+	EventRdHup = 0x2000
+)
+
+// Waitable is implemented by FileImpls that can be waited on (pipes, eventfds): what
+// they are ready for now, and a channel closed at their next change of state.
+type Waitable interface {
+	Readiness() uint32
+	Changed() <-chan struct{}
+}
+
+// Readiness returns what the file is ready for; a file that can't be waited on (a
+// regular file, a directory, a device) is always ready to read and write, as poll(2)
+// treats it.
+func (fd *FileDescription) Readiness() uint32 {
+	if w, ok := fd.impl.(Waitable); ok {
+		return w.Readiness()
+	}
+	return EventIn | EventOut
+}

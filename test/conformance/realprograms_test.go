@@ -133,3 +133,21 @@ func TestSandboxOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestGoProgram runs a statically linked Go program (goroutines, channels, timers,
+// os/exec) natively and under runsc do, twenty times in a row as issue 4 asks: the
+// runtime's threads, signals and epoll must all hold.
+func TestGoProgram(t *testing.T) {
+	bin := filepath.Join(buildDir, "goprog")
+	build := exec.Command("go", "build", "-o", bin, "./goprog")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building goprog: %v\n%s", err, out)
+	}
+	native := run(t, bin)
+	for i := 0; i < 20; i++ {
+		if got := run(t, runsc, "do", bin); got != native {
+			t.Fatalf("run %d:\nnative    %+v\nsandboxed %+v", i, native, got)
+		}
+	}
+}

@@ -201,3 +201,36 @@ func (e *end) Release() {
 	}
 	p.changedLocked()
 }
+
+// Readiness implements vfs.Waitable, as pipe_poll: the read end is readable with data
+// (or hung up with no writer), the write end writable with room (or in error with no
+// reader).
+func (e *end) Readiness() uint32 {
+	p := e.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var r uint32
+	if e.reader {
+		if len(p.data) > 0 {
+			r |= vfs.EventIn
+		}
+		if p.writers == 0 {
+			r |= vfs.EventHup
+		}
+	} else {
+		if Capacity-len(p.data) >= PipeBuf {
+			r |= vfs.EventOut
+		}
+		if p.readers == 0 {
+			r |= vfs.EventErr
+		}
+	}
+	return r
+}
+
+// Changed implements vfs.Waitable.
+func (e *end) Changed() <-chan struct{} {
+	e.p.mu.Lock()
+	defer e.p.mu.Unlock()
+	return e.p.changed
+}

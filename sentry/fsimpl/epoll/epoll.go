@@ -1,0 +1,172 @@
+// Package epoll is epoll(7): an interest list of (descriptor, file) entries, each with
+// the events it asks for and the data it returns. A wait collects the entries whose file
+// is ready for what they ask (errors and hang-ups always count); with none ready it
+// sleeps until one of the files changes, the timeout passes or a signal interrupts it.
+// Edge-triggered entries report a readiness once until it goes away and comes back;
+// one-shot entries are disabled after one report.
+//
+// Files are held by the descriptor they were added under: an entry whose descriptor no
+// longer names its file (it was closed) is dropped, as Linux drops entries of released
+// files.
+package epoll
+
+import (
+	"reflect"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/vfs"
+)
+
+// Flags of epoll_event.events that are not readiness bits.
+const (
+	EPOLLET      = 1 << 31
+	EPOLLONESHOT = 1 << 30
+	EPOLLEXCL    = 1 << 28
+	EPOLLWAKEUP  = 1 << 29
+)
+
+// Instance is an epoll instance (the FileImpl of an epoll descriptor).
+type Instance struct {
+	mu      sync.Mutex
+	entries map[int32]*entry
+}
+
+type entry struct {
+	file     *vfs.FileDescription
+	events   uint32
+	data     uint64
+	disabled bool   // a one-shot entry that reported
+	last     uint32 // readiness last reported (edge-triggered)
+}
+
+// New returns an epoll descriptor.
+func New(v *vfs.VFS, flags int) (*vfs.FileDescription, *Instance) {
+	in := &Instance{entries: map[int32]*entry{}}
+	return vfs.NewFileDescription(v.Anonymous(inode{}, "anon_inode"), in, unix.O_RDWR), in
+}
+
+// Ctl adds, changes or removes the entry of fd, as epoll_ctl.
+func (in *Instance) Ctl(op int, fd int32, file *vfs.FileDescription, events uint32, data uint64) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	e, exists := in.entries[fd]
+	if exists && e.file != file {
+		exists = false // the descriptor was reused for another file
+	}
+	switch op {
+	case unix.EPOLL_CTL_ADD:
+		if exists {
+			return unix.EEXIST
+		}
+		in.entries[fd] = &entry{file: file, events: events, data: data}
+	case unix.EPOLL_CTL_MOD:
+		if !exists {
+			return unix.ENOENT
+		}
+		if e.events&EPOLLEXCL != 0 || events&EPOLLEXCL != 0 {
+			return unix.EINVAL
+		}
+		e.events, e.data, e.disabled, e.last = events, data, false, 0
+	case unix.EPOLL_CTL_DEL:
+		if !exists {
+			return unix.ENOENT
+		}
+		delete(in.entries, fd)
+	default:
+		return unix.EINVAL
+	}
+	return nil
+}
+
+// Event is one ready entry.
+type Event struct {
+	Events uint32
+	Data   uint64
+}
+
+// Wait returns up to max ready entries, waiting until deadline (zero: forever; in the
+// past: not at all) or until interrupted (EINTR). lookup says which file a descriptor
+// names now.
+func (in *Instance) Wait(ctx vfs.Context, max int, deadline time.Time, poll bool, lookup func(int32) *vfs.FileDescription) ([]Event, error) {
+	var timer <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		ready, changes := in.collect(max, lookup)
+		if len(ready) > 0 || poll {
+			return ready, nil
+		}
+		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Interrupted())}}
+		if timer != nil {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer)})
+		}
+		for _, ch := range changes {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+		chosen, _, _ := reflect.Select(cases)
+		switch {
+		case chosen == 0:
+			return nil, unix.EINTR
+		case timer != nil && chosen == 1:
+			ready, _ := in.collect(max, lookup)
+			return ready, nil
+		}
+	}
+}
+
+// collect returns the ready entries and the change channels of the others.
+func (in *Instance) collect(max int, lookup func(int32) *vfs.FileDescription) ([]Event, []<-chan struct{}) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var ready []Event
+	var changes []<-chan struct{}
+	for fd, e := range in.entries {
+		if lookup(fd) != e.file {
+			delete(in.entries, fd)
+			continue
+		}
+		if e.disabled {
+			continue
+		}
+		w, waitable := e.file.Impl().(vfs.Waitable)
+		if waitable {
+			changes = append(changes, w.Changed())
+		}
+		r := e.file.Readiness() & (e.events | vfs.EventErr | vfs.EventHup)
+		if e.events&EPOLLET != 0 {
+			fresh := r &^ e.last
+			e.last = r
+			r = fresh
+		}
+		if r == 0 || len(ready) == max {
+			continue
+		}
+		ready = append(ready, Event{Events: r, Data: e.data})
+		if e.events&EPOLLONESHOT != 0 {
+			e.disabled = true
+		}
+	}
+	return ready, changes
+}
+
+// IsStream implements vfs.Stream.
+func (*Instance) IsStream() {}
+
+func (*Instance) Read([]byte, int64) (int, error)  { return 0, unix.EINVAL }
+func (*Instance) Write([]byte, int64) (int, error) { return 0, unix.EINVAL }
+func (*Instance) Ioctl(vfs.UserMemory, uintptr, uintptr) (uintptr, error) {
+	return 0, unix.ENOTTY
+}
+func (*Instance) Release() {}
+
+type inode struct{}
+
+func (inode) Stat() (vfs.Stat, error)        { return vfs.Stat{Mode: 0o600, Nlink: 1, Blksize: 4096}, nil }
+func (inode) SetStat(vfs.SetStat) error      { return unix.EPERM }
+func (inode) Open(int) (vfs.FileImpl, error) { return nil, unix.ENXIO }
