@@ -211,8 +211,9 @@ func (a *addressSpace) killLocked() {
 //   - an instruction fetch: addr is on rip's page, or it is the first byte of the next
 //     page and within the 15 bytes an instruction can span (an instruction straddling a
 //     page boundary faults at the first byte it can't fetch);
-//   - SEGV_MAPERR, nothing mapped: a read. If it was a write, the Sentry maps the page
-//     and the retry faults again with SEGV_ACCERR on a page without write access;
+//   - SEGV_MAPERR, nothing mapped on the host (trusted over the record): a read. If it
+//     was a write, the Sentry maps the page and the retry faults again with SEGV_ACCERR
+//     on a page without write access;
 //   - SEGV_ACCERR: the first access the mapping lacks, in the order read, write (x86
 //     makes every readable page executable-on-fetch only with PROT_EXEC, handled above).
 func (a *addressSpace) faultAccess(si *arch.SignalInfo, rip uintptr) platform.AccessType {
@@ -221,6 +222,11 @@ func (a *addressSpace) faultAccess(si *arch.SignalInfo, rip uintptr) platform.Ac
 	a.mapMu.Lock()
 	at, mapped := a.maps.lookup(addr)
 	a.mapMu.Unlock()
+	if si.Code == arch.SEGV_MAPERR {
+		// The host has no page there, whatever the record says (another thread may be
+		// between changing the mapping and recording it): the Sentry maps it again.
+		mapped = false
+	}
 	switch {
 	case fetch && (!mapped || !at.Execute):
 		return platform.AccessType{Execute: true}

@@ -218,6 +218,7 @@ func (t *Task) Fork(vfork bool) (int32, error) {
 
 // ForkOpts are clone's extras for a new process.
 type ForkOpts struct {
+	ParentSetTID  uintptr // where to store the child's PID in the parent's memory, if not 0
 	Stack         uintptr // the child's stack pointer, if not 0
 	ChildSetTID   uintptr // where to store the child's TID in its memory, if not 0
 	ChildClearTID uintptr // the child's clear_child_tid, if not 0
@@ -245,6 +246,9 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	c.SigMask, c.altStack = t.SigMask, t.altStack
 	if o.Stack != 0 {
 		c.State.Regs.Rsp = uint64(o.Stack)
+	}
+	if o.ParentSetTID != 0 {
+		t.CopyOutObj(o.ParentSetTID, c.TID)
 	}
 	if o.ChildSetTID != 0 {
 		c.CopyOutObj(o.ChildSetTID, c.TID)
@@ -294,6 +298,7 @@ type ThreadOpts struct {
 	Stack               uintptr
 	SetTLS              bool
 	TLS                 uintptr
+	ParentSetTID        uintptr // where to store the TID in the parent's memory, if not 0
 	ChildSetTID         uintptr
 	ChildClearTID       uintptr
 }
@@ -338,6 +343,11 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 	t.Proc.threads[c] = struct{}{}
 	k.tasks[c.TID] = c
 	k.mu.Unlock()
+	// The TIDs are in memory before the thread can run (and exit, clearing its
+	// clear_child_tid), as copy_process does: pthread_join waits on that word.
+	if o.ParentSetTID != 0 {
+		t.CopyOutObj(o.ParentSetTID, c.TID)
+	}
 	if o.ChildSetTID != 0 {
 		c.CopyOutObj(o.ChildSetTID, c.TID)
 	}

@@ -48,15 +48,13 @@ func Clone(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unsupported(t, "clone with exit signal %d", flags&0xff)
 	}
 	pid, err := t.ForkWith(vfork, kernel.ForkOpts{
+		ParentSetTID:  flagAddr(flags, unix.CLONE_PARENT_SETTID, parentTid),
 		Stack:         newsp,
 		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, childTid),
 		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, childTid),
 	})
 	if err != nil {
 		return 0, err
-	}
-	if flags&unix.CLONE_PARENT_SETTID != 0 {
-		t.CopyOutObj(parentTid, pid)
 	}
 	return uintptr(pid), nil
 }
@@ -79,14 +77,12 @@ func cloneThread(t *kernel.Task, flags, newsp, parentTid, childTid, tls uintptr)
 		Stack:         newsp,
 		SetTLS:        flags&unix.CLONE_SETTLS != 0,
 		TLS:           tls,
+		ParentSetTID:  flagAddr(flags, unix.CLONE_PARENT_SETTID, parentTid),
 		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, childTid),
 		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, childTid),
 	})
 	if err != nil {
 		return 0, err
-	}
-	if flags&unix.CLONE_PARENT_SETTID != 0 {
-		t.CopyOutObj(parentTid, tid)
 	}
 	return uintptr(tid), nil
 }
