@@ -159,11 +159,6 @@ func TestPrograms(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("x86-64 only")
 	}
-	// Threads of a dynamically linked program (several threads faulting in libc at
-	// once) intermittently see a fault the ptrace platform misreports as a write, and
-	// die with SIGSEGV or hang: a known bug (issue 4's notes). The static build is
-	// stable, so only it runs until the bug is fixed.
-	staticOnly := map[string]bool{"threads": true}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -190,9 +185,6 @@ func TestPrograms(t *testing.T) {
 		{"threads", nil},
 	} {
 		for _, static := range []bool{true, false} {
-			if !static && staticOnly[tc.name] {
-				continue
-			}
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]
 			t.Run(strings.Join(append([]string{tc.name, kind}, tc.args...), "_"), func(t *testing.T) {
 				t.Parallel()

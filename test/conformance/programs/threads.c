@@ -1,10 +1,11 @@
 // threads: 32 pthreads contending on a mutex and a condition variable, joined; thread
-// IDs; a signal to the process reaches the thread that doesn't block it.
+// IDs; a signal to the process reaches a thread; exit from a thread ends the process.
 #include "common.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #define THREADS 32
 #define ROUNDS 2000
@@ -49,6 +50,11 @@ static void *blocker_free(void *arg) {
 	return NULL;
 }
 
+static void *exiter(void *arg) {
+	(void)arg;
+	exit(7); // the whole process
+}
+
 int main(void) {
 	pthread_t th[THREADS];
 	for (int i = 0; i < THREADS; i++)
@@ -78,7 +84,16 @@ int main(void) {
 	pthread_join(t2, NULL);
 	printf("handled in the other thread %d\n", handled_in);
 
-	// (exit from a non-main thread, which ends the whole process, is left out: it
-	// fails intermittently in the Sentry today; see the issue notes.)
+	// exit from a thread ends every thread of the process.
+	pid_t c = fork();
+	if (c == 0) {
+		pthread_t t3;
+		pthread_create(&t3, NULL, exiter, NULL);
+		for (;;)
+			pause();
+	}
+	int st;
+	waitpid(c, &st, 0);
+	printf("process ended by a thread's exit: %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	return 0;
 }
