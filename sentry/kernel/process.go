@@ -16,12 +16,16 @@ import (
 //
 // The kernel's mu guards the tree and every process's state.
 type Process struct {
-	PID      int32
-	parent   *Process
-	children map[*Process]struct{}
-	task     *Task              // the thread group leader
-	threads  map[*Task]struct{} // the live threads
-	exit     *ExitStatus        // set when the process has exited (a zombie until reaped)
+	PID    int32
+	parent *Process
+	// pgid and sid are the process group and session (k.mu guards them); didExec is
+	// set once the process has exec'd, after which its parent may not move it.
+	pgid, sid int32
+	didExec   bool
+	children  map[*Process]struct{}
+	task      *Task              // the thread group leader
+	threads   map[*Task]struct{} // the live threads
+	exit      *ExitStatus        // set when the process has exited (a zombie until reaped)
 	// groupExit is the status exit_group or a fatal signal gave the whole group.
 	groupExit *ExitStatus
 	// vforkDone is closed when a vfork child execs or exits, releasing its parent.
@@ -53,6 +57,9 @@ func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
 	if parent != nil {
 		parent.children[p] = struct{}{}
 		p.sig = parent.sig
+		p.pgid, p.sid = parent.pgid, parent.sid
+	} else {
+		p.pgid, p.sid = p.PID, p.PID // init leads its own group and session
 	}
 	k.procs[p.PID] = p
 	k.tasks[p.PID] = t
@@ -171,8 +178,8 @@ func (s ExitStatus) WaitStatus() uint32 {
 	return uint32(s.Code&0xff) << 8
 }
 
-// Wait waits for a child of t's process matching pid (as wait4: -1 or 0 any child, >0
-// that one) to exit, reaps it and returns its PID and status. With noHang it returns
+// Wait waits for a child of t's process matching pid (as wait4: -1 any child, 0 one
+// in t's process group, < -1 one in group -pid, >0 that one) to exit, reaps it and returns its PID and status. With noHang it returns
 // PID 0 at once if none has exited. ECHILD if there is no such child; EINTR if t is
 // killed while waiting.
 func (t *Task) Wait(pid int32, noHang bool) (int32, ExitStatus, error) {
@@ -181,7 +188,7 @@ func (t *Task) Wait(pid int32, noHang bool) (int32, ExitStatus, error) {
 		k.mu.Lock()
 		matched := false
 		for c := range t.Proc.children {
-			if pid > 0 && c.PID != pid {
+			if pid > 0 && c.PID != pid || pid == 0 && c.pgid != t.Proc.pgid || pid < -1 && c.pgid != -pid {
 				continue
 			}
 			matched = true
@@ -275,6 +282,7 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 func (t *Task) execDone() {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
+	t.Proc.didExec = true
 	if t.Proc.vforkDone != nil {
 		close(t.Proc.vforkDone)
 		t.Proc.vforkDone = nil
@@ -379,4 +387,100 @@ func (t *Task) endSiblings() {
 		}
 		<-gen
 	}
+}
+
+// lookupProcess returns the process of the task pid names for t (0: t's own), nil if
+// there is none. A thread's ID names its process, as in Linux's getpgid. k.mu must be
+// held.
+func (t *Task) lookupProcess(pid int32) *Process {
+	if pid == 0 {
+		return t.Proc
+	}
+	if p := t.k.procs[pid]; p != nil {
+		return p
+	}
+	if task := t.k.tasks[pid]; task != nil {
+		return task.Proc
+	}
+	return nil
+}
+
+// ProcessGroup returns the process group and session of process pid (0: t's), as
+// getpgid(2) and getsid(2).
+func (t *Task) ProcessGroup(pid int32) (pgid, sid int32, err error) {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	p := t.lookupProcess(pid)
+	if p == nil {
+		return 0, 0, unix.ESRCH
+	}
+	return p.pgid, p.sid, nil
+}
+
+// SetProcessGroup moves process pid (0: t's) into process group pgid (0: pid's own),
+// as setpgid(2), with its checks in Linux's order: the target must be t's process or
+// its child (ESRCH); a child must be in t's session (EPERM) and not have exec'd
+// (EACCES); a session leader cannot move (EPERM); and a group other than its own must
+// already exist in t's session (EPERM).
+func (t *Task) SetProcessGroup(pid, pgid int32) error {
+	if pgid < 0 {
+		return unix.EINVAL
+	}
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p := t.lookupProcess(pid)
+	if p == nil || p.exit != nil {
+		return unix.ESRCH
+	}
+	if pid != 0 && p.PID != pid {
+		return unix.EINVAL // a thread other than the group leader
+	}
+	if pgid == 0 {
+		pgid = p.PID
+	}
+	switch {
+	case p.parent == t.Proc:
+		if p.sid != t.Proc.sid {
+			return unix.EPERM
+		}
+		if p.didExec {
+			return unix.EACCES
+		}
+	case p != t.Proc:
+		return unix.ESRCH
+	}
+	if p.sid == p.PID {
+		return unix.EPERM
+	}
+	if pgid != p.PID {
+		found := false
+		for _, q := range k.procs {
+			if q.pgid == pgid && q.sid == t.Proc.sid {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return unix.EPERM
+		}
+	}
+	p.pgid = pgid
+	return nil
+}
+
+// NewSession makes t's process the leader of a new session and process group, as
+// setsid(2): EPERM if it already leads a process group.
+func (t *Task) NewSession() (int32, error) {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p := t.Proc
+	for _, q := range k.procs {
+		if q.pgid == p.PID {
+			return 0, unix.EPERM
+		}
+	}
+	p.pgid, p.sid = p.PID, p.PID
+	return p.PID, nil
 }

@@ -326,7 +326,8 @@ func (t *Task) Suspend(mask uint64) error {
 }
 
 // SendSignal sends sig to process pid from t, as kill(2): sig 0 checks that the process
-// exists; pid 0 and -1 name every process (one process group today).
+// exists; pid 0 names t's process group, -1 every process but init and t's, < -1 the
+// process group -pid.
 func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	if sig < 0 || sig > 64 {
 		return unix.EINVAL
@@ -340,8 +341,9 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 		}
 		switch {
 		case pid > 0 && q.PID == pid,
-			pid == 0, pid == -1 && q.PID != 1 && q != t.Proc || pid == -1 && k.procs[1] == nil,
-			pid < -1 && -pid == 1:
+			pid == 0 && q.pgid == t.Proc.pgid,
+			pid == -1 && q.PID != 1 && q != t.Proc,
+			pid < -1 && q.pgid == -pid:
 			targets = append(targets, q.signalTarget(sig))
 		}
 	}

@@ -179,6 +179,7 @@ func TestPrograms(t *testing.T) {
 		{"fork", nil},
 		{"pipe", nil},
 		{"kill", nil},
+		{"pgrp", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

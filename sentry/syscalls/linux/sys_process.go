@@ -94,25 +94,15 @@ func flagAddr(flags, flag, addr uintptr) uintptr {
 	return 0
 }
 
-// Wait4 implements wait4(2). Every process is in one process group until process
-// groups come, so pid 0 and pid < -1 mean every child or none.
+// Wait4 implements wait4(2): pid -1 waits for any child, 0 for one in the caller's
+// process group, < -1 for one in group -pid, > 0 for that child.
 func Wait4(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	pid, statusAddr, options, rusageAddr := int32(a[0]), a[1], a[2], a[3]
 	const wall, wclone, wnothread = 0x40000000, 0x80000000, 0x20000000
 	if options&^(unix.WNOHANG|unix.WUNTRACED|unix.WCONTINUED|wall|wclone|wnothread) != 0 {
 		return 0, unix.EINVAL
 	}
-	switch {
-	case pid == -1 || pid == 0:
-		pid = -1
-	case pid < -1 && pid != -1:
-		if pid != -1 { // group -pid: all processes are in group 1
-			if -pid != 1 {
-				return 0, unix.ECHILD
-			}
-			pid = -1
-		}
-	case pid == -2147483648:
+	if pid == -2147483648 { // -INT_MIN names no group
 		return 0, unix.ESRCH
 	}
 	got, st, err := t.Wait(pid, options&unix.WNOHANG != 0)
@@ -183,4 +173,33 @@ func RtSigprocmask(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, t.CopyOutObj(oldAddr, old)
 	}
 	return 0, nil
+}
+
+// Getpgid implements getpgid(2).
+func Getpgid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	pgid, _, err := t.ProcessGroup(int32(a[0]))
+	return uintptr(pgid), err
+}
+
+// Getpgrp implements getpgrp(2).
+func Getpgrp(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	pgid, _, err := t.ProcessGroup(0)
+	return uintptr(pgid), err
+}
+
+// Setpgid implements setpgid(2).
+func Setpgid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return 0, t.SetProcessGroup(int32(a[0]), int32(a[1]))
+}
+
+// Getsid implements getsid(2).
+func Getsid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	_, sid, err := t.ProcessGroup(int32(a[0]))
+	return uintptr(sid), err
+}
+
+// Setsid implements setsid(2). Sessions have no controlling terminal yet (no ptys).
+func Setsid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	sid, err := t.NewSession()
+	return uintptr(sid), err
 }
