@@ -178,40 +178,74 @@ func (s ExitStatus) WaitStatus() uint32 {
 	return uint32(s.Code&0xff) << 8
 }
 
-// Wait waits for a child of t's process matching pid (as wait4: -1 any child, 0 one
-// in t's process group, < -1 one in group -pid, >0 that one) to exit, reaps it and returns its PID and status. With noHang it returns
-// PID 0 at once if none has exited. ECHILD if there is no such child; EINTR if t is
-// killed while waiting.
-func (t *Task) Wait(pid int32, noHang bool) (int32, ExitStatus, error) {
+// WaitOpts select what Wait waits for.
+type WaitOpts struct {
+	Which  WaitWhich
+	ID     int32 // the child's PID, or the group's (0: t's own group)
+	NoHang bool  // return a zero result at once if no child has exited
+	NoReap bool  // leave the child a zombie (waitid's WNOWAIT)
+	// NotExits waits for no exits at all (waitid without WEXITED: only stops and
+	// continues, which do not exist yet, so it waits until interrupted).
+	NotExits bool
+}
+
+// WaitWhich is which children a wait is for.
+type WaitWhich int
+
+// The children a wait can be for.
+const (
+	WaitAny   WaitWhich = iota // any child
+	WaitPID                    // the child WaitOpts.ID
+	WaitGroup                  // any child in process group WaitOpts.ID (0: the caller's)
+)
+
+// WaitResult is a child Wait found.
+type WaitResult struct {
+	PID    int32
+	UID    uint32 // the child's real user ID
+	Status ExitStatus
+}
+
+// Wait waits for a child of t's process that o selects to exit, reaps it (unless
+// o.NoReap) and returns it. With o.NoHang it returns a zero result at once if none has
+// exited. ECHILD if there is no such child; ERESTARTSYS if t is interrupted while
+// waiting.
+func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 	k := t.k
 	for {
 		k.mu.Lock()
+		group := o.ID
+		if group == 0 {
+			group = t.Proc.pgid
+		}
 		matched := false
 		for c := range t.Proc.children {
-			if pid > 0 && c.PID != pid || pid == 0 && c.pgid != t.Proc.pgid || pid < -1 && c.pgid != -pid {
+			if o.Which == WaitPID && c.PID != o.ID || o.Which == WaitGroup && c.pgid != group {
 				continue
 			}
 			matched = true
-			if c.exit != nil {
-				delete(t.Proc.children, c)
-				delete(k.procs, c.PID)
-				st := *c.exit
+			if c.exit != nil && !o.NotExits {
+				if !o.NoReap {
+					delete(t.Proc.children, c)
+					delete(k.procs, c.PID)
+				}
+				r := WaitResult{PID: c.PID, UID: c.task.Creds.UID, Status: *c.exit}
 				k.mu.Unlock()
-				return c.PID, st, nil
+				return r, nil
 			}
 		}
 		gen := k.waitGen
 		k.mu.Unlock()
 		if !matched {
-			return 0, ExitStatus{}, unix.ECHILD
+			return WaitResult{}, unix.ECHILD
 		}
-		if noHang {
-			return 0, ExitStatus{}, nil
+		if o.NoHang {
+			return WaitResult{}, nil
 		}
 		select {
 		case <-gen:
 		case <-t.Interrupted():
-			return 0, ExitStatus{}, ERESTARTSYS
+			return WaitResult{}, ERESTARTSYS
 		}
 	}
 }

@@ -180,6 +180,7 @@ func TestPrograms(t *testing.T) {
 		{"pipe", nil},
 		{"kill", nil},
 		{"pgrp", nil},
+		{"waitid", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

@@ -131,6 +131,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_GETTID:            Gettid,
 		unix.SYS_GETPPID:           Getppid,
 		unix.SYS_GETPGID:           Getpgid,
+		unix.SYS_WAITID:            Waitid,
 		unix.SYS_GETPGRP:           Getpgrp,
 		unix.SYS_SETPGID:           Setpgid,
 		unix.SYS_GETSID:            Getsid,

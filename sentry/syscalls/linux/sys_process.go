@@ -105,21 +105,92 @@ func Wait4(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if pid == -2147483648 { // -INT_MIN names no group
 		return 0, unix.ESRCH
 	}
-	got, st, err := t.Wait(pid, options&unix.WNOHANG != 0)
-	if err != nil || got == 0 {
+	o := kernel.WaitOpts{NoHang: options&unix.WNOHANG != 0}
+	switch {
+	case pid > 0:
+		o.Which, o.ID = kernel.WaitPID, pid
+	case pid == 0:
+		o.Which = kernel.WaitGroup
+	case pid < -1:
+		o.Which, o.ID = kernel.WaitGroup, -pid
+	}
+	r, err := t.Wait(o)
+	if err != nil || r.PID == 0 {
 		return 0, err
 	}
 	if statusAddr != 0 {
-		if err := t.CopyOutObj(statusAddr, st.WaitStatus()); err != nil {
+		if err := t.CopyOutObj(statusAddr, r.Status.WaitStatus()); err != nil {
 			return 0, err
 		}
 	}
-	if rusageAddr != 0 {
-		if _, err := t.MM.ZeroOut(rusageAddr, 144); err != nil { // struct rusage
+	if err := zeroRusage(t, rusageAddr); err != nil {
+		return 0, err
+	}
+	return uintptr(r.PID), nil
+}
+
+// zeroRusage fills a struct rusage with zeroes: there is no resource accounting yet.
+func zeroRusage(t *kernel.Task, addr uintptr) error {
+	if addr == 0 {
+		return nil
+	}
+	_, err := t.MM.ZeroOut(addr, 144)
+	return err
+}
+
+// Waitid implements waitid(2) for P_ALL, P_PID and P_PGID. Only exits can be waited
+// for today: a wait for stops or continues alone finds none (none are reported yet).
+func Waitid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	idtype, id, infop, options, rusageAddr := int32(a[0]), int32(a[1]), a[2], int32(a[3]), a[4]
+	const pAll, pPID, pPGID, pPIDFD = 0, 1, 2, 3
+	const wall, wclone, wnothread = 0x40000000, -0x80000000, 0x20000000
+	valid := int32(unix.WNOHANG | unix.WNOWAIT | unix.WEXITED | unix.WSTOPPED | unix.WCONTINUED | wall | wclone | wnothread)
+	if options&^valid != 0 || options&(unix.WEXITED|unix.WSTOPPED|unix.WCONTINUED) == 0 {
+		return 0, unix.EINVAL
+	}
+	o := kernel.WaitOpts{NoHang: options&unix.WNOHANG != 0, NoReap: options&unix.WNOWAIT != 0,
+		NotExits: options&unix.WEXITED == 0}
+	switch idtype {
+	case pAll:
+	case pPID:
+		if id <= 0 {
+			return 0, unix.EINVAL
+		}
+		o.Which, o.ID = kernel.WaitPID, id
+	case pPGID:
+		if id < 0 {
+			return 0, unix.EINVAL
+		}
+		o.Which, o.ID = kernel.WaitGroup, id // 0: the caller's group, as since Linux 5.4
+	case pPIDFD:
+		return 0, unsupported(t, "waitid P_PIDFD (no pidfds yet)")
+	default:
+		return 0, unix.EINVAL
+	}
+	r, err := t.Wait(o)
+	if err != nil {
+		return 0, err
+	}
+	if infop != 0 {
+		// Linux writes these fields one by one (all zero when WNOHANG found nothing),
+		// leaving the rest of the siginfo as it was.
+		var head [3]int32 // si_signo, si_errno, si_code
+		var body [3]int32 // si_pid, si_uid, si_status
+		if r.PID != 0 {
+			head[0], head[2] = int32(unix.SIGCHLD), 1 // CLD_EXITED
+			body[0], body[1], body[2] = r.PID, int32(r.UID), int32(r.Status.Code)
+			if r.Status.Signal != 0 {
+				head[2], body[2] = 2, int32(r.Status.Signal) // CLD_KILLED
+			}
+		}
+		if err := t.CopyOutObj(infop, &head); err != nil {
+			return 0, err
+		}
+		if err := t.CopyOutObj(infop+16, &body); err != nil {
 			return 0, err
 		}
 	}
-	return uintptr(got), nil
+	return 0, zeroRusage(t, rusageAddr)
 }
 
 // RtSigaction implements rt_sigaction(2).
