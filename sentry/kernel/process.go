@@ -22,10 +22,13 @@ type Process struct {
 	// set once the process has exec'd, after which its parent may not move it.
 	pgid, sid int32
 	didExec   bool
-	children  map[*Process]struct{}
-	task      *Task              // the thread group leader
-	threads   map[*Task]struct{} // the live threads
-	exit      *ExitStatus        // set when the process has exited (a zombie until reaped)
+	// deadUsage is the CPU time of the process's exited threads; childUsage that of its
+	// reaped children and what they had reaped (usage.go). k.mu guards both.
+	deadUsage, childUsage Usage
+	children              map[*Process]struct{}
+	task                  *Task              // the thread group leader
+	threads               map[*Task]struct{} // the live threads
+	exit                  *ExitStatus        // set when the process has exited (a zombie until reaped)
 	// groupExit is the status exit_group or a fatal signal gave the whole group.
 	groupExit *ExitStatus
 	// vforkDone is closed when a vfork child execs or exits, releasing its parent.
@@ -96,9 +99,11 @@ func (t *Task) threadExited() ExitStatus {
 			t.FutexWake(t.ClearChildTID, 1, ^uint32(0))
 		}
 	}
+	t.accountSys()
 	k.mu.Lock()
 	delete(p.threads, t)
 	delete(k.tasks, t.TID)
+	p.deadUsage.add(t.usage.load())
 	last := len(p.threads) == 0
 	s := *t.exit
 	if p.groupExit != nil {
@@ -204,6 +209,7 @@ type WaitResult struct {
 	PID    int32
 	UID    uint32 // the child's real user ID
 	Status ExitStatus
+	Usage  Usage // the child's CPU time and its reaped descendants' (wait4's rusage)
 }
 
 // Wait waits for a child of t's process that o selects to exit, reaps it (unless
@@ -225,11 +231,14 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 			}
 			matched = true
 			if c.exit != nil && !o.NotExits {
+				r := WaitResult{PID: c.PID, UID: c.task.Creds.UID, Status: *c.exit, Usage: c.deadUsage}
+				r.Usage.add(c.childUsage)
 				if !o.NoReap {
 					delete(t.Proc.children, c)
 					delete(k.procs, c.PID)
+					t.Proc.childUsage.add(c.deadUsage)
+					t.Proc.childUsage.add(c.childUsage)
 				}
-				r := WaitResult{PID: c.PID, UID: c.task.Creds.UID, Status: *c.exit}
 				k.mu.Unlock()
 				return r, nil
 			}

@@ -102,6 +102,8 @@ type Task struct {
 	// the platform keeps reporting (a Sentry bug) from looping forever.
 	lastFault      uintptr
 	lastFaultCount int
+
+	usage taskUsage
 }
 
 // NewTask returns the task of a new process with no parent (the container's init when
@@ -190,6 +192,7 @@ func (t *Task) Run() ExitStatus {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer t.ctx.Release()
+	t.startAccounting()
 	for t.exit == nil {
 		if t.isKilled() {
 			if t.threadOnly {
@@ -199,7 +202,10 @@ func (t *Task) Run() ExitStatus {
 			}
 			break
 		}
+		t.accountSys()
+		start := time.Now()
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
+		t.accountUser(time.Since(start))
 		if err != nil {
 			fmt.Fprintf(t.k.Log, "moat: task %d: %v\n", t.TID, err)
 			t.Exit(ExitStatus{Signal: unix.SIGKILL})

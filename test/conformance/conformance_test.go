@@ -181,6 +181,7 @@ func TestPrograms(t *testing.T) {
 		{"kill", nil},
 		{"pgrp", nil},
 		{"waitid", nil},
+		{"usage", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

@@ -176,6 +176,9 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_SETRLIMIT:         Setrlimit,
 		unix.SYS_GETRANDOM:         Getrandom,
 		unix.SYS_CLOCK_GETTIME:     ClockGettime,
+		unix.SYS_CLOCK_GETRES:      ClockGetres,
+		unix.SYS_GETRUSAGE:         Getrusage,
+		unix.SYS_TIMES:             Times,
 		unix.SYS_GETTIMEOFDAY:      Gettimeofday,
 		unix.SYS_TIME:              Time,
 	} {

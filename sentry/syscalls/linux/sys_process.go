@@ -123,19 +123,12 @@ func Wait4(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			return 0, err
 		}
 	}
-	if err := zeroRusage(t, rusageAddr); err != nil {
-		return 0, err
+	if rusageAddr != 0 {
+		if err := copyOutRusage(t, rusageAddr, r.Usage); err != nil {
+			return 0, err
+		}
 	}
 	return uintptr(r.PID), nil
-}
-
-// zeroRusage fills a struct rusage with zeroes: there is no resource accounting yet.
-func zeroRusage(t *kernel.Task, addr uintptr) error {
-	if addr == 0 {
-		return nil
-	}
-	_, err := t.MM.ZeroOut(addr, 144)
-	return err
 }
 
 // Waitid implements waitid(2) for P_ALL, P_PID and P_PGID. Only exits can be waited
@@ -190,7 +183,10 @@ func Waitid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			return 0, err
 		}
 	}
-	return 0, zeroRusage(t, rusageAddr)
+	if rusageAddr != 0 {
+		return 0, copyOutRusage(t, rusageAddr, r.Usage)
+	}
+	return 0, nil
 }
 
 // RtSigaction implements rt_sigaction(2).

@@ -19,11 +19,33 @@ func ClockGettime(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		ts = unix.NsecToTimespec(time.Now().UnixNano())
 	case unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_BOOTTIME:
 		ts = unix.NsecToTimespec(int64(t.Kernel().Uptime()))
-	case unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
-		return 0, unsupported(t, "clock_gettime of a CPU-time clock (no task accounting yet)")
+	default:
+		ns, ok := cpuClock(t, int32(a[0]))
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		ts = unix.NsecToTimespec(ns)
+	}
+	return 0, t.CopyOutObj(a[1], &ts)
+}
+
+// ClockGetres implements clock_getres(2): 1 ns for the high-resolution clocks, a tick
+// (4 ms, Debian's HZ of 250) for the coarse ones.
+func ClockGetres(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	var res int64
+	switch int32(a[0]) {
+	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_BOOTTIME,
+		unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
+		res = 1
+	case unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE:
+		res = 4_000_000
 	default:
 		return 0, unix.EINVAL
 	}
+	if a[1] == 0 {
+		return 0, nil
+	}
+	ts := unix.NsecToTimespec(res)
 	return 0, t.CopyOutObj(a[1], &ts)
 }
 

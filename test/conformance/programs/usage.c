@@ -1,0 +1,82 @@
+// usage: CPU-time accounting — getrusage (self, children, thread), times, wait4's
+// rusage, the CPU-time clocks and clock_getres; and their errors. Times vary, so it
+// prints only whether each one moved the way Linux's does.
+#include "common.h"
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/times.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static volatile unsigned long sink;
+
+// burn spends CPU time in user mode without a system call.
+static void burn(void) {
+	for (unsigned long i = 0; i < 300000000UL; i++)
+		sink += i ^ (sink >> 3);
+}
+
+static long long us(struct timeval tv) { return tv.tv_sec * 1000000LL + tv.tv_usec; }
+
+static long long ns(clockid_t c) {
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int main(void) {
+	struct rusage before, after, ch;
+	getrusage(RUSAGE_SELF, &before);
+	long long p0 = ns(CLOCK_PROCESS_CPUTIME_ID), t0 = ns(CLOCK_THREAD_CPUTIME_ID);
+	struct tms tm0;
+	clock_t c0 = times(&tm0);
+	burn();
+	getrusage(RUSAGE_SELF, &after);
+	long long t1 = ns(CLOCK_THREAD_CPUTIME_ID);
+	long long p1 = ns(CLOCK_PROCESS_CPUTIME_ID);
+	struct tms tm1;
+	clock_t c1 = times(&tm1);
+	printf("user time grew by over 50 ms %d\n", us(after.ru_utime) - us(before.ru_utime) > 50000);
+	printf("process clock grew by over 50 ms %d, thread clock %d, thread <= process %d\n",
+	       p1 - p0 > 50000000, t1 - t0 > 50000000, t1 <= p1);
+	printf("times: elapsed advanced %d, utime advanced %d\n", c1 > c0, tm1.tms_utime > tm0.tms_utime);
+	struct rusage th, self;
+	getrusage(RUSAGE_THREAD, &th);
+	getrusage(RUSAGE_SELF, &self);
+	printf("thread usage within process usage %d\n", us(th.ru_utime) <= us(self.ru_utime));
+
+	getrusage(RUSAGE_CHILDREN, &ch);
+	printf("children before any: %lld %lld, cutime %ld\n", us(ch.ru_utime), us(ch.ru_stime),
+	       (long)tm1.tms_cutime);
+	pid_t c = fork();
+	if (c == 0) {
+		burn();
+		_exit(0);
+	}
+	struct rusage ru;
+	int st;
+	int waited = wait4(c, &st, 0, &ru) == c;
+	printf("wait4: %d, child's user time over 50 ms %d\n", waited, us(ru.ru_utime) > 50000);
+	getrusage(RUSAGE_CHILDREN, &ch);
+	struct tms tm2;
+	times(&tm2);
+	printf("children after: user time over 50 ms %d, cutime advanced %d\n", us(ch.ru_utime) > 50000,
+	       tm2.tms_cutime > 0);
+
+	struct timespec res;
+	clockid_t clocks[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+			      CLOCK_THREAD_CPUTIME_ID, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE,
+			      CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME};
+	for (unsigned i = 0; i < sizeof clocks / sizeof clocks[0]; i++) {
+		int r = clock_getres(clocks[i], &res);
+		printf("clock_getres %d: %d %ld.%09ld\n", clocks[i], r, (long)res.tv_sec, res.tv_nsec);
+	}
+	CHECK("clock_getres NULL", clock_getres(CLOCK_REALTIME, NULL));
+	CHECK("clock_getres bad clock", clock_getres(100, &res));
+	CHECK("clock_gettime CPU clock, bad address", syscall(SYS_clock_gettime, CLOCK_PROCESS_CPUTIME_ID, 8));
+	CHECK("getrusage bad who", getrusage(5, &ru));
+	CHECK("getrusage bad address", getrusage(RUSAGE_SELF, (struct rusage *)8));
+	CHECK("times NULL", times(NULL) > 0 ? 0 : -1);
+	CHECK("times bad address", syscall(SYS_times, 8));
+	return 0;
+}
