@@ -35,9 +35,13 @@ type Process struct {
 	vforkDone chan struct{}
 	// sig holds the signal dispositions (shared by the process's threads).
 	sig SignalActions
-	// alarm is the pending alarm(2), due at alarmAt.
-	alarm   *time.Timer
-	alarmAt time.Time
+	// alarm is ITIMER_REAL's host timer (alarm(2) and setitimer(2)), due at alarmAt,
+	// re-armed every alarmInterval; alarmGen tells a stale timer's callback it was
+	// replaced. k.mu guards them.
+	alarm         *time.Timer
+	alarmAt       time.Time
+	alarmInterval time.Duration
+	alarmGen      uint64
 }
 
 // Parent returns the process's parent's PID, 0 for init.

@@ -391,30 +391,88 @@ func childExited(parent *Task, child int32, s ExitStatus) {
 }
 
 // Alarm arranges SIGALRM after secs seconds (0: none) and returns the seconds that were
-// left of the previous alarm, rounded up, as alarm(2).
+// left of the previous alarm, as alarm(2): it is ITIMER_REAL without an interval, and
+// the old value is rounded to the nearest second, never down to 0.
 func (t *Task) Alarm(secs uint32) uint32 {
+	old, _ := t.SetRealTimer(time.Duration(secs)*time.Second, 0)
+	left := uint32(old / time.Second)
+	if rem := old % time.Second; left == 0 && rem > 0 || rem >= time.Second/2 {
+		left++
+	}
+	return left
+}
+
+// SetRealTimer sets the process's ITIMER_REAL, as setitimer(2): SIGALRM to the process
+// after value (0: disarm), then every interval (0: once). It returns the timer's
+// previous value and interval. The timer belongs to the process: it survives exec and
+// is not inherited by fork.
+func (t *Task) SetRealTimer(value, interval time.Duration) (oldValue, oldInterval time.Duration) {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	p := t.Proc
-	var left uint32
-	if p.alarm != nil && p.alarm.Stop() {
-		if d := time.Until(p.alarmAt); d > 0 {
-			left = uint32((d + time.Second - 1) / time.Second)
-		} else {
-			left = 1
+	oldValue, oldInterval = p.realTimerLocked()
+	if p.alarm != nil {
+		p.alarm.Stop()
+		p.alarm = nil
+	}
+	p.alarmGen++
+	p.alarmInterval = interval
+	if value > 0 {
+		p.alarmAt = time.Now().Add(value)
+		p.armRealLocked(k, p.alarmGen, value)
+	}
+	return oldValue, oldInterval
+}
+
+// RealTimer returns the process's ITIMER_REAL, as getitimer(2).
+func (t *Task) RealTimer() (value, interval time.Duration) {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.Proc.realTimerLocked()
+}
+
+// realTimerLocked is the time left on ITIMER_REAL (at least 1 µs while it is armed,
+// as Linux reports) and its interval. k.mu must be held.
+func (p *Process) realTimerLocked() (value, interval time.Duration) {
+	if p.alarm != nil {
+		value = time.Until(p.alarmAt)
+		if value < time.Microsecond {
+			value = time.Microsecond
 		}
 	}
-	p.alarm = nil
-	if secs > 0 {
-		p.alarmAt = time.Now().Add(time.Duration(secs) * time.Second)
-		p.alarm = time.AfterFunc(time.Duration(secs)*time.Second, func() {
+	return value, p.alarmInterval
+}
+
+// armRealLocked starts the host timer for ITIMER_REAL generation gen, due in d. When it
+// fires it sends SIGALRM to the process and, with an interval, re-arms from the due
+// time (late expirations are not queued twice: a pending SIGALRM is one signal). k.mu
+// must be held.
+func (p *Process) armRealLocked(k *Kernel, gen uint64, d time.Duration) {
+	p.alarm = time.AfterFunc(d, func() {
+		k.mu.Lock()
+		if p.alarmGen != gen || p.exit != nil {
+			k.mu.Unlock()
+			return
+		}
+		p.alarm = nil
+		if p.alarmInterval > 0 {
+			now := time.Now()
+			next := p.alarmAt.Add(p.alarmInterval)
+			if next.Before(now) {
+				next = now.Add(p.alarmInterval - now.Sub(p.alarmAt)%p.alarmInterval)
+			}
+			p.alarmAt = next
+			p.armRealLocked(k, gen, time.Until(next))
+		}
+		target := p.signalTarget(unix.SIGALRM)
+		k.mu.Unlock()
+		if target != nil {
 			var info arch.SignalInfo
 			info.Code = arch.SI_KERNEL
-			t.Queue(int(unix.SIGALRM), info)
-		})
-	}
-	return left
+			target.Queue(int(unix.SIGALRM), info)
+		}
+	})
 }
 
 // signalTarget picks the thread a process-directed signal goes to: one that doesn't

@@ -182,6 +182,7 @@ func TestPrograms(t *testing.T) {
 		{"pgrp", nil},
 		{"waitid", nil},
 		{"usage", nil},
+		{"itimer", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

@@ -170,6 +170,8 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_SIGALTSTACK:       Sigaltstack,
 		unix.SYS_RT_SIGPENDING:     RtSigpending,
 		unix.SYS_ALARM:             Alarm,
+		unix.SYS_SETITIMER:         Setitimer,
+		unix.SYS_GETITIMER:         Getitimer,
 		unix.SYS_UNAME:             Uname,
 		unix.SYS_PRLIMIT64:         Prlimit64,
 		unix.SYS_GETRLIMIT:         Getrlimit,

@@ -1,6 +1,8 @@
 package linux
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/sentry/arch"
@@ -97,4 +99,70 @@ func RtSigpending(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 // Alarm implements alarm(2).
 func Alarm(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(t.Alarm(uint32(a[0]))), nil
+}
+
+// itimerval is struct itimerval: the interval, then the value.
+type itimerval struct {
+	Interval, Value unix.Timeval
+}
+
+// timevalDuration converts a timeval, ok false if Linux rejects it (negative seconds
+// or microseconds outside [0, 1e6)).
+func timevalDuration(tv unix.Timeval) (time.Duration, bool) {
+	if tv.Sec < 0 || tv.Usec < 0 || tv.Usec >= 1e6 {
+		return 0, false
+	}
+	return time.Duration(tv.Sec)*time.Second + time.Duration(tv.Usec)*time.Microsecond, true
+}
+
+func durationTimeval(d time.Duration) unix.Timeval { return unix.NsecToTimeval(int64(d)) }
+
+// Setitimer implements setitimer(2). ITIMER_REAL is the process's alarm timer. The
+// CPU-time timers (ITIMER_VIRTUAL, ITIMER_PROF) can be read and disarmed, and are
+// never armed: arming one is logged as unsupported. A NULL new value disarms, as
+// Linux still allows.
+func Setitimer(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	which, newAddr, oldAddr := int32(a[0]), a[1], a[2]
+	var nv itimerval
+	if newAddr != 0 {
+		if err := t.CopyInObj(newAddr, &nv); err != nil {
+			return 0, err
+		}
+	}
+	value, ok1 := timevalDuration(nv.Value)
+	interval, ok2 := timevalDuration(nv.Interval)
+	if !ok1 || !ok2 {
+		return 0, unix.EINVAL
+	}
+	var old itimerval
+	switch which {
+	case unix.ITIMER_REAL:
+		ov, oi := t.SetRealTimer(value, interval)
+		old = itimerval{Interval: durationTimeval(oi), Value: durationTimeval(ov)}
+	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
+		if value != 0 {
+			return 0, unsupported(t, "setitimer of a CPU-time timer (%d)", which)
+		}
+	default:
+		return 0, unix.EINVAL
+	}
+	if oldAddr == 0 {
+		return 0, nil
+	}
+	return 0, t.CopyOutObj(oldAddr, &old)
+}
+
+// Getitimer implements getitimer(2).
+func Getitimer(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	var cur itimerval
+	switch int32(a[0]) {
+	case unix.ITIMER_REAL:
+		v, i := t.RealTimer()
+		cur = itimerval{Interval: durationTimeval(i), Value: durationTimeval(v)}
+	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
+		// Never armed (see Setitimer): zero.
+	default:
+		return 0, unix.EINVAL
+	}
+	return 0, t.CopyOutObj(a[1], &cur)
 }
