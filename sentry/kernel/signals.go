@@ -325,6 +325,24 @@ func (t *Task) Suspend(mask uint64) error {
 	return ERESTARTNOHAND
 }
 
+// TemporarySigMask replaces t's signal mask for the length of a system call that takes
+// one (ppoll, pselect6, epoll_pwait). The returned function ends it: if the call was
+// interrupted (err is EINTR or a restart code), the old mask comes back only after the
+// signal's handler has run, as with sigsuspend, so the signal the temporary mask let
+// in is delivered under it; otherwise at once.
+func (t *Task) TemporarySigMask(mask uint64) func(err error) {
+	old := t.SigMask
+	t.SetSigMask(mask)
+	return func(err error) {
+		switch err {
+		case unix.EINTR, ERESTARTSYS, ERESTARTNOHAND, ERESTARTNOINTR, ERESTART_RESTARTBLOCK:
+			t.savedMask = &old
+		default:
+			t.SetSigMask(old)
+		}
+	}
+}
+
 // SendSignal sends sig to process pid from t, as kill(2): sig 0 checks that the process
 // exists; pid 0 names t's process group, -1 every process but init and t's, < -1 the
 // process group -pid.

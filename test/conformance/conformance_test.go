@@ -183,6 +183,7 @@ func TestPrograms(t *testing.T) {
 		{"waitid", nil},
 		{"usage", nil},
 		{"itimer", nil},
+		{"select", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

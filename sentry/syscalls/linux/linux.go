@@ -157,6 +157,8 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_EVENTFD:           Eventfd,
 		unix.SYS_POLL:              Poll,
 		unix.SYS_PPOLL:             Ppoll,
+		unix.SYS_SELECT:            Select,
+		unix.SYS_PSELECT6:          Pselect6,
 		unix.SYS_KILL:              Kill,
 		unix.SYS_TKILL:             Tkill,
 		unix.SYS_TGKILL:            Tgkill,

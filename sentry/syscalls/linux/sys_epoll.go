@@ -135,21 +135,31 @@ func EpollWait(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 
 // EpollPwait implements epoll_pwait(2): the signal mask, if given, applies while it
 // waits.
-func EpollPwait(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	if a[4] != 0 {
-		if a[5] != 8 {
-			return 0, unix.EINVAL
-		}
-		var mask uint64
-		if err := t.CopyInObj(a[4], &mask); err != nil {
-			return 0, err
-		}
-		old := t.SigMask
-		t.SetSigMask(mask)
-		defer t.SetSigMask(old)
+func EpollPwait(t *kernel.Task, a [6]uintptr) (n uintptr, err error) {
+	end, err := temporaryMask(t, a[4], a[5])
+	if err != nil {
+		return 0, err
 	}
+	defer func() { end(err) }()
 	d, forever := msTimeout(int32(a[3]))
 	return epollWait(t, a[0], a[1], int32(a[2]), d, forever)
+}
+
+// temporaryMask reads the signal mask at addr (size bytes) that a call applies while
+// it waits, and applies it; the returned function ends it (kernel.TemporarySigMask).
+// No mask (addr 0) changes nothing.
+func temporaryMask(t *kernel.Task, addr, size uintptr) (func(error), error) {
+	if addr == 0 {
+		return func(error) {}, nil
+	}
+	if size != 8 {
+		return nil, unix.EINVAL
+	}
+	var mask uint64
+	if err := t.CopyInObj(addr, &mask); err != nil {
+		return nil, err
+	}
+	return t.TemporarySigMask(mask), nil
 }
 
 // Eventfd2 implements eventfd2(2).
@@ -246,7 +256,7 @@ func Poll(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 }
 
 // Ppoll implements ppoll(2).
-func Ppoll(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+func Ppoll(t *kernel.Task, a [6]uintptr) (n uintptr, err error) {
 	forever, d := true, time.Duration(0)
 	if a[2] != 0 {
 		ts, err := timespecIn(t, a[2])
@@ -255,17 +265,10 @@ func Ppoll(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		}
 		forever, d = false, time.Duration(ts.Nano())
 	}
-	if a[3] != 0 {
-		if a[4] != 8 {
-			return 0, unix.EINVAL
-		}
-		var mask uint64
-		if err := t.CopyInObj(a[3], &mask); err != nil {
-			return 0, err
-		}
-		old := t.SigMask
-		t.SetSigMask(mask)
-		defer t.SetSigMask(old)
+	end, err := temporaryMask(t, a[3], a[4])
+	if err != nil {
+		return 0, err
 	}
+	defer func() { end(err) }()
 	return doPoll(t, a[0], uint64(a[1]), d, forever)
 }
