@@ -27,6 +27,17 @@ const (
 	ucMcontext = 40 // of uc_mcontext
 	ucSigmask  = ucMcontext + sigcontextSize
 
+	// Offsets in struct sigcontext (arch/x86/include/uapi/asm/sigcontext.h): r8…r15,
+	// rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip at 8-byte steps from 0, then these.
+	scEflags  = 136
+	scCS      = 144 // u16; gs, fs and ss follow
+	scSS      = 150
+	scErr     = 152
+	scTrapno  = 160
+	scOldmask = 168
+	scCR2     = 176
+	scFPState = 184
+
 	fpXstateMagic1 = 0x46505853
 	fpXstateMagic2 = 0x46505845
 	ucFPXstate     = 0x1
@@ -94,13 +105,13 @@ func BuildSignalFrame(st *State, stackTop uint64, sig int, info *SignalInfo, han
 		r.Rbp, r.Rbx, r.Rdx, r.Rax, r.Rcx, r.Rsp, r.Rip, r.Eflags} {
 		le.PutUint64(sc[8*i:], v)
 	}
-	le.PutUint16(sc[144:], uint16(r.Cs))
-	le.PutUint16(sc[150:], uint16(r.Ss))
-	le.PutUint64(sc[176:], mask) // oldmask
+	le.PutUint16(sc[scCS:], uint16(r.Cs))
+	le.PutUint16(sc[scSS:], uint16(r.Ss))
+	le.PutUint64(sc[scOldmask:], mask)
 	if info.Signo == 11 || info.Signo == 7 {
-		le.PutUint64(sc[184:], uint64(info.Addr())) // cr2
+		le.PutUint64(sc[scCR2:], uint64(info.Addr()))
 	}
-	le.PutUint64(sc[192:], fpAddr)
+	le.PutUint64(sc[scFPState:], fpAddr)
 	le.PutUint64(uc[ucSigmask:], mask)
 	infoAddr := frame + 8 + ucontextSize
 	ib := f[8+ucontextSize:]
@@ -135,11 +146,11 @@ func RestoreSignalFrame(st *State, data []byte, readFP func(addr uint64, dst []b
 	for i, p := range regs {
 		*p = le.Uint64(sc[8*i:])
 	}
-	flags := le.Uint64(sc[136:])
+	flags := le.Uint64(sc[scEflags:])
 	r.Eflags = r.Eflags&^flagsUserMask | flags&flagsUserMask
 	r.Cs, r.Ss = UserCS, UserSS
 	r.Orig_rax = ^uint64(0)
-	if fpAddr := le.Uint64(sc[192:]); fpAddr != 0 {
+	if fpAddr := le.Uint64(sc[scFPState:]); fpAddr != 0 {
 		fp := make([]byte, len(st.FP)+4)
 		if err := readFP(fpAddr, fp); err != nil {
 			return 0, alt, err

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 
 static volatile sig_atomic_t got, gotcode, masked, usr1_count;
 static volatile pid_t gotpid;
@@ -36,11 +37,17 @@ static void alt_handler(int sig) {
 	on_alt = on_alt * 10 + (sigaltstack(&ss, NULL) == -1 && errno == EPERM);
 }
 
+static volatile int cr2_ok, fpregs_ok;
+
 static void segv_handler(int sig, siginfo_t *si, void *uc) {
 	(void)sig;
-	(void)uc;
+	ucontext_t *u = uc;
 	fault_addr = (uintptr_t)si->si_addr;
 	gotcode = si->si_code;
+	// The sigcontext as Linux lays it out: cr2 holds the address, fpregs points at the
+	// FP state (whose MXCSR has its reset value here).
+	cr2_ok = u->uc_mcontext.gregs[REG_CR2] == (greg_t)fault_addr;
+	fpregs_ok = u->uc_mcontext.fpregs != NULL && u->uc_mcontext.fpregs->mxcsr == 0x1f80;
 	siglongjmp(jb, 1);
 }
 
@@ -107,6 +114,7 @@ int main(void) {
 		printf("no fault?\n");
 	} else {
 		printf("SIGSEGV at the address %d, SEGV_ACCERR %d\n", fault_addr == (uintptr_t)(p + 8), gotcode == SEGV_ACCERR);
+		printf("sigcontext cr2 %d, fpregs %d\n", cr2_ok, fpregs_ok);
 	}
 	if (sigsetjmp(jb, 1) == 0) {
 		*(volatile int *)16 = 1;
