@@ -28,6 +28,10 @@ type addressSpace struct {
 	threadsMu sync.Mutex
 	threads   map[int]*thread // by tracer tid
 	dead      error           // why the address space can no longer run, or nil
+
+	// systrap: the threads, and which of the address space's slots are taken.
+	trapThreads map[*trapThread]struct{}
+	slots       []bool
 }
 
 var _ platform.AddressSpace = (*addressSpace)(nil)
@@ -193,6 +197,10 @@ func (a *addressSpace) Release() {
 // tracees); a tracer blocked in wait4 for one of them gets ECHILD or the death.
 func (a *addressSpace) killLocked() {
 	for _, t := range a.threads {
+		unix.Kill(t.tid, unix.SIGKILL)
+	}
+	// systrap threads are not traced: their contexts reap them (trapThread.release).
+	for t := range a.trapThreads {
 		unix.Kill(t.tid, unix.SIGKILL)
 	}
 	unix.Kill(a.control.tid, unix.SIGKILL)

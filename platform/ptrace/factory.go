@@ -3,6 +3,7 @@ package ptrace
 import (
 	"fmt"
 	"runtime"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,18 +46,28 @@ func (f *factory) stop() {
 }
 
 // newTemplate forks the Sentry into a template stub and makes it one: it unmaps
-// everything but the stub region, closes every file but the memory file, ignores
-// SIGCHLD, and installs the stub's seccomp filter. It runs on the factory's thread.
-func newTemplate(memfd int) (*thread, error) {
-	prog, err := stubFilter(stubBase, memfd)
+// everything but the stub region, closes every file but the memory file (and systrap's
+// context file), ignores SIGCHLD, for systrap installs the handler, makes the data page
+// read-only, and installs the stub's seccomp filter. It runs on the factory's thread.
+func newTemplate(p *Platform) (*thread, error) {
+	memfd := p.memfd
+	var prog, threadProg []unix.SockFilter
+	var err error
+	keep := []int{memfd}
+	if p.trap != nil {
+		prog, threadProg, err = systrapFilters(stubBase, memfd, p.trap.fd)
+		keep = append(keep, p.trap.fd)
+	} else {
+		prog, err = stubFilter(stubBase, memfd)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if len(prog) > maxFilterLen {
-		return nil, fmt.Errorf("stub filter has %d instructions, the data page holds %d", len(prog), maxFilterLen)
+	if n := len(prog) + len(threadProg); n > maxFilterLen {
+		return nil, fmt.Errorf("stub filters have %d instructions, the data page holds %d", n, maxFilterLen)
 	}
 	forkMu.Lock()
-	layoutData(stubData, stubBase, prog)
+	layoutData(stubData, stubBase, prog, threadProg)
 	pid, errno := forkTemplate()
 	forkMu.Unlock()
 	if errno != 0 {
@@ -76,24 +87,38 @@ func newTemplate(memfd int) (*thread, error) {
 		const rseqFlagUnregister = 1
 		rseqArgs = []uintptr{uintptr(rs.Pointer), uintptr(rs.Size), rseqFlagUnregister, uintptr(rs.Signature)}
 	}
-	steps := []struct {
+	type step struct {
 		what string
 		nr   uintptr
 		args []uintptr
-	}{
+	}
+	steps := []step{
 		{"unregistering rseq", unix.SYS_RSEQ, rseqArgs},
 		{"unmapping below the stub", unix.SYS_MUNMAP, []uintptr{0, stubBase}},
 		{"unmapping above the stub", unix.SYS_MUNMAP, []uintptr{stubBase + stubSize, maxStubEnd - (stubBase + stubSize)}},
-		{"closing files below the memory file", unix.SYS_CLOSE_RANGE, []uintptr{0, uintptr(memfd) - 1, 0}},
-		{"closing files above the memory file", unix.SYS_CLOSE_RANGE, []uintptr{uintptr(memfd) + 1, ^uintptr(0) >> 32, 0}},
-		{"ignoring SIGCHLD", unix.SYS_RT_SIGACTION, []uintptr{uintptr(unix.SIGCHLD), stubBase + pageSize + dataSigaction, 0, 8}},
-		{"setting no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
-		{"installing the seccomp filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubBase + pageSize + dataFprog}},
 	}
+	slices.Sort(keep)
+	lo := 0
+	for _, fd := range append(keep, int(^uint32(0)>>1)+1) {
+		if fd > lo {
+			steps = append(steps, step{"closing other files", unix.SYS_CLOSE_RANGE, []uintptr{uintptr(lo), uintptr(fd) - 1, 0}})
+		}
+		lo = fd + 1
+	}
+	steps = append(steps, step{"ignoring SIGCHLD", unix.SYS_RT_SIGACTION, []uintptr{uintptr(unix.SIGCHLD), stubBase + pageSize + dataSigaction, 0, 8}})
+	if p.trap != nil {
+		for _, sig := range trapSignals {
+			steps = append(steps, step{"installing the handler", unix.SYS_RT_SIGACTION, []uintptr{uintptr(sig), stubBase + pageSize + dataHandler, 0, 8}})
+		}
+	}
+	steps = append(steps,
+		step{"making the data page read-only", unix.SYS_MPROTECT, []uintptr{stubBase + pageSize, pageSize, unix.PROT_READ}},
+		step{"setting no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
+		step{"installing the seccomp filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubBase + pageSize + dataFprog}},
+	)
 	for _, s := range steps {
 		if s.nr == unix.SYS_RSEQ && s.args == nil ||
-			s.nr == unix.SYS_MUNMAP && s.args[1] == 0 ||
-			s.nr == unix.SYS_CLOSE_RANGE && s.args[0] == 0 && memfd == 0 {
+			s.nr == unix.SYS_MUNMAP && s.args[1] == 0 {
 			continue // nothing to do
 		}
 		if _, err := t.syscall(siteSyscall, s.nr, s.args...); err != nil {

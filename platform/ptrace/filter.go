@@ -21,6 +21,12 @@ import (
 //	getpid    at siteGetpid  (a new stub stopping itself)
 //	kill      at siteKill, SIGSTOP only
 func stubFilter(base uintptr, memfd int) ([]unix.SockFilter, error) {
+	f := sf.Filter{Syscalls: stubRules(base, memfd), Default: sf.ActionKillProcess}
+	return f.Build()
+}
+
+// stubRules are the rules of stubFilter.
+func stubRules(base uintptr, memfd int) map[uintptr][]sf.Rule {
 	at := func(site uintptr) sf.Match { return sf.Eq(uint64(base + site + syscallLen)) }
 	mmap := func(flags uint64) sf.Rule {
 		r := sf.Rule{IP: at(siteSyscall)}
@@ -36,19 +42,74 @@ func stubFilter(base uintptr, memfd int) ([]unix.SockFilter, error) {
 	}
 	kill := sf.Rule{IP: at(siteKill)}
 	kill.Args[1] = sf.Eq(uint64(unix.SIGSTOP))
-	f := sf.Filter{
-		Syscalls: map[uintptr][]sf.Rule{
-			unix.SYS_MMAP: {
-				mmap(unix.MAP_SHARED | unix.MAP_FIXED),
-				mmap(unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE),
-			},
-			unix.SYS_MUNMAP:   {{IP: at(siteSyscall)}},
-			unix.SYS_MPROTECT: {{IP: at(siteSyscall)}},
-			unix.SYS_CLONE:    {clone(cloneNewAddressSpace), clone(cloneNewThread)},
-			unix.SYS_GETPID:   {{IP: at(siteGetpid)}},
-			unix.SYS_KILL:     {kill},
+	return map[uintptr][]sf.Rule{
+		unix.SYS_MMAP: {
+			mmap(unix.MAP_SHARED | unix.MAP_FIXED),
+			mmap(unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE),
 		},
-		Default: sf.ActionKillProcess,
+		unix.SYS_MUNMAP:   {{IP: at(siteSyscall)}},
+		unix.SYS_MPROTECT: {{IP: at(siteSyscall)}},
+		unix.SYS_CLONE:    {clone(cloneNewAddressSpace), clone(cloneNewThread)},
+		unix.SYS_GETPID:   {{IP: at(siteGetpid)}},
+		unix.SYS_KILL:     {kill},
 	}
-	return f.Build()
+}
+
+// systrapFilters are the filters of systrap's stubs. The stub filter (installed in the
+// template, inherited by every stub) allows what ptrace's does, the set-up of a systrap
+// thread at siteSyscall, and the handler's own calls; anything else traps (SIGSYS to
+// the handler: an application system call). The thread filter, which each systrap
+// thread installs last, allows only the handler's calls and traps everything else, so
+// an application thread that jumps to a site with registers of its choosing gets its
+// call trapped and implemented by the Sentry like any other:
+//
+//	futex         at siteFutexWake, FUTEX_WAKE of 1 (the handler waking the Sentry)
+//	futex         at siteFutexWait, FUTEX_WAIT for stateStubWait, no timeout
+//	rt_sigreturn  at siteSigreturn (the handler's return; it restores registers the
+//	              thread could have set itself, and the kernel checks the frame)
+//
+// and, in the stub filter only, for the set-up of a thread (a stopped, traced stub
+// executing calls the tracer puts at siteSyscall before the thread filter exists):
+//
+//	mmap             of the context file, MAP_SHARED|MAP_FIXED (the thread's slot)
+//	sigaltstack, set_tid_address, rt_sigprocmask, prctl(PR_SET_PDEATHSIG), seccomp
+//	                 (installing the thread filter)
+//
+// A futex call can only wait on or wake a word of the caller's own address space.
+func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread []unix.SockFilter, err error) {
+	at := func(site uintptr) sf.Match { return sf.Eq(uint64(base + site + syscallLen)) }
+	wake := sf.Rule{IP: at(siteFutexWake)}
+	wake.Args[1], wake.Args[2] = sf.Eq(futexWakeOp), sf.Eq(1)
+	wait := sf.Rule{IP: at(siteFutexWait)}
+	wait.Args[1], wait.Args[2], wait.Args[3] = sf.Eq(futexWaitOp), sf.Eq(stateStubWait), sf.Eq(0)
+	handler := map[uintptr][]sf.Rule{
+		unix.SYS_FUTEX:        {wake, wait},
+		unix.SYS_RT_SIGRETURN: {{IP: at(siteSigreturn)}},
+	}
+	tf := sf.Filter{Syscalls: handler, Default: sf.ActionTrap}
+	if thread, err = tf.Build(); err != nil {
+		return nil, nil, err
+	}
+
+	syscalls := stubRules(base, memfd)
+	for nr, rules := range handler {
+		syscalls[nr] = append(syscalls[nr], rules...)
+	}
+	ctxMap := sf.Rule{IP: at(siteSyscall)}
+	ctxMap.Args[3], ctxMap.Args[4] = sf.Eq(unix.MAP_SHARED|unix.MAP_FIXED), sf.Eq(uint64(ctxfd))
+	syscalls[unix.SYS_MMAP] = append(syscalls[unix.SYS_MMAP], ctxMap)
+	pdeath := sf.Rule{IP: at(siteSyscall)}
+	pdeath.Args[0], pdeath.Args[1] = sf.Eq(unix.PR_SET_PDEATHSIG), sf.Eq(uint64(unix.SIGKILL))
+	syscalls[unix.SYS_PRCTL] = []sf.Rule{pdeath}
+	install := sf.Rule{IP: at(siteSyscall)}
+	install.Args[0] = sf.Eq(unix.SECCOMP_SET_MODE_FILTER)
+	syscalls[unix.SYS_SECCOMP] = []sf.Rule{install}
+	for _, nr := range []uintptr{unix.SYS_SIGALTSTACK, unix.SYS_SET_TID_ADDRESS, unix.SYS_RT_SIGPROCMASK} {
+		syscalls[nr] = []sf.Rule{{IP: at(siteSyscall)}}
+	}
+	f := sf.Filter{Syscalls: syscalls, Default: sf.ActionTrap}
+	if stub, err = f.Build(); err != nil {
+		return nil, nil, err
+	}
+	return stub, thread, nil
 }

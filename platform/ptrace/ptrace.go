@@ -3,6 +3,10 @@
 // slow: every system call is a stop of the stub and a wake-up of its tracer, a
 // cross-process switch.
 //
+// The package also holds the systrap platform (NewSystrap, systrap.go), which makes its
+// stubs the same way but lets application threads run untraced and trap their own
+// system calls; package platform/systrap only names it.
+//
 // # Stubs
 //
 // A stub process holds an application address space and nothing of the Sentry but the
@@ -71,6 +75,9 @@ type Platform struct {
 	// fileSize caches the memory file's size; it only grows.
 	fileSize atomic.Uint64
 
+	// trap is systrap's context file; nil on the ptrace platform.
+	trap *trapFile
+
 	mu       sync.Mutex
 	template *thread // traced by the factory
 	spaces   map[*addressSpace]struct{}
@@ -82,18 +89,27 @@ var _ platform.Platform = (*Platform)(nil)
 // New returns a ptrace platform whose address spaces map ranges of memfd, the memory file.
 // The caller keeps memfd open until Close.
 func New(memfd int) (*Platform, error) {
-	if _, err := mapStub(); err != nil {
+	p, err := newPlatform(memfd, nil)
+	if err != nil {
 		return nil, fmt.Errorf("ptrace platform: %w", err)
+	}
+	return p, nil
+}
+
+// newPlatform makes a ptrace platform, or with a context file a systrap one.
+func newPlatform(memfd int, trap *trapFile) (*Platform, error) {
+	if _, err := mapStub(); err != nil {
+		return nil, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(memfd, &st); err != nil {
-		return nil, fmt.Errorf("ptrace platform: memory file: %w", err)
+		return nil, fmt.Errorf("memory file: %w", err)
 	}
-	p := &Platform{memfd: memfd, factory: startFactory(), spaces: map[*addressSpace]struct{}{}}
+	p := &Platform{memfd: memfd, trap: trap, factory: startFactory(), spaces: map[*addressSpace]struct{}{}}
 	p.fileSize.Store(uint64(st.Size))
 	var err error
 	p.factory.do(func() {
-		if p.template, err = newTemplate(memfd); err != nil {
+		if p.template, err = newTemplate(p); err != nil {
 			return
 		}
 		buf := make([]byte, 64<<10)
@@ -104,26 +120,42 @@ func New(memfd int) (*Platform, error) {
 	})
 	if err != nil {
 		p.factory.stop()
-		return nil, fmt.Errorf("ptrace platform: %w", err)
+		return nil, err
 	}
 	return p, nil
 }
 
 // Name implements platform.Platform.Name.
-func (*Platform) Name() string { return "ptrace" }
+func (p *Platform) Name() string {
+	if p.trap != nil {
+		return "systrap"
+	}
+	return "ptrace"
+}
 
 // MinUserAddress implements platform.Platform.MinUserAddress: Linux's default
 // vm.mmap_min_addr.
 func (*Platform) MinUserAddress() uintptr { return 0x10000 }
 
-// MaxUserAddress implements platform.Platform.MaxUserAddress: the stub's base.
-func (*Platform) MaxUserAddress() uintptr { return stubBase }
+// MaxUserAddress implements platform.Platform.MaxUserAddress: the stub's base, or on
+// systrap the base of the threads' slots below it.
+func (p *Platform) MaxUserAddress() uintptr {
+	if p.trap != nil {
+		return slotBase()
+	}
+	return stubBase
+}
 
 // FPStateSize is the size of the XSAVE area this platform loads and saves.
 func (p *Platform) FPStateSize() int { return p.fpSize }
 
 // NewContext implements platform.Platform.NewContext.
-func (p *Platform) NewContext() platform.Context { return &context{p: p} }
+func (p *Platform) NewContext() platform.Context {
+	if p.trap != nil {
+		return &trapContext{p: p}
+	}
+	return &context{p: p}
+}
 
 // NewAddressSpace implements platform.Platform.NewAddressSpace. A template killed from
 // outside is replaced once.
@@ -140,7 +172,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 		tid, err = cloneStub(p.template, false)
 		if died := (*errStubDied)(nil); errors.As(err, &died) {
 			p.template.kill()
-			if p.template, err = newTemplate(p.memfd); err != nil {
+			if p.template, err = newTemplate(p); err != nil {
 				return
 			}
 			tid, err = cloneStub(p.template, false)
@@ -155,7 +187,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ptrace platform: new address space: %w", err)
 	}
-	a := &addressSpace{p: p, control: ctl, threads: map[int]*thread{}}
+	a := &addressSpace{p: p, control: ctl, threads: map[int]*thread{}, trapThreads: map[*trapThread]struct{}{}}
 	p.spaces[a] = struct{}{}
 	return a, nil
 }
@@ -206,5 +238,8 @@ func (p *Platform) Close() error {
 	}
 	p.template.kill()
 	p.factory.stop()
+	if p.trap != nil {
+		p.trap.close()
+	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/moat-sandbox/moat/gofer/protocol"
 	"github.com/moat-sandbox/moat/platform/ptrace"
+	"github.com/moat-sandbox/moat/platform/systrap"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/dev"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/gofer"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/host"
@@ -94,15 +95,20 @@ func DefaultMounts() []Mount {
 
 // Run runs the program on a new Sentry and returns how it ended.
 func Run(a Args) (kernel.ExitStatus, error) {
-	if a.Platform != "ptrace" {
-		return kernel.ExitStatus{}, fmt.Errorf("platform %q is not available (have ptrace)", a.Platform)
-	}
 	mf, err := pgalloc.New("moat-memory", memoryFileSize)
 	if err != nil {
 		return kernel.ExitStatus{}, fmt.Errorf("memory file: %w", err)
 	}
 	defer mf.Close()
-	p, err := ptrace.New(mf.FD())
+	var p *ptrace.Platform
+	switch a.Platform {
+	case "ptrace":
+		p, err = ptrace.New(mf.FD())
+	case "systrap":
+		p, err = systrap.New(mf.FD())
+	default:
+		err = fmt.Errorf("platform %q is not available (have ptrace, systrap)", a.Platform)
+	}
 	if err != nil {
 		return kernel.ExitStatus{}, err
 	}

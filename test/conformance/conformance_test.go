@@ -45,6 +45,17 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building runsc: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// MOAT_PLATFORM runs everything on that platform: runsc becomes a script that
+	// passes the flag before the command line it is given.
+	if p := os.Getenv("MOAT_PLATFORM"); p != "" {
+		wrapper := filepath.Join(buildDir, "runsc-"+p)
+		script := fmt.Sprintf("#!/bin/sh\nexec %s --platform=%s \"$@\"\n", runsc, p)
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		runsc = wrapper
+	}
 	os.Exit(m.Run())
 }
 

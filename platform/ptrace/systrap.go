@@ -1,0 +1,615 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/arch"
+)
+
+// systrap: application threads trap their own system calls. The stubs are made as
+// ptrace's are (the template, control stubs traced by the factory, mapping changes
+// injected into the control stub), but an application thread is a stub thread that
+// runs untraced, with a seccomp filter that turns each of its system calls into a
+// SIGSYS in the same thread (SECCOMP_RET_TRAP), and the stub's handler for SIGSYS and
+// for the fault signals (stub.go). No process switch happens on a system call: the
+// thread and its task goroutine hand over through memory they share.
+//
+// # The slot and the context page
+//
+// Each systrap thread owns a slot of slotSize bytes in the context file (a memfd of the
+// platform's, mapped once into the Sentry) mapped at a fixed address just below the stub
+// region of its address space. The slot's first page is the context page; the rest is
+// the thread's alternate signal stack, so the kernel writes the signal frame (siginfo,
+// ucontext with the registers, the XSAVE area) where the Sentry can read and change it
+// directly. The handler finds the context page by masking rsp with the slot size.
+//
+// # The hand-over
+//
+// ctxState is a futex word with six values. The handler posts an event by exchanging
+// stateEvent in (and wakes the Sentry if it found stateSentryWait), then spins for
+// ctxSpin rounds waiting for stateApp, then moves stateEvent to stateStubWait and
+// sleeps on the futex. The Sentry reads the frame, writes registers back into it,
+// exchanges stateApp in (waking the stub if it found stateStubWait), and waits the same
+// way: it spins, then moves stateRunning to stateSentryWait and sleeps. The handler, on
+// stateApp, stores stateRunning (so the Sentry never takes back a go the handler has
+// not seen yet), loads fs and gs bases from the context page and returns to
+// rt_sigreturn, which loads the Sentry's registers. The thread's clear_child_tid is ctxState: when the
+// stub dies the kernel writes stateDead (0) there and wakes the Sentry.
+//
+// # Interrupts
+//
+// Interrupt sends interruptTrapSignal (SIGUSR2) to the thread with tgkill; its handler
+// posts it as an event, which a flag tells from a stale one (resumed at once).
+//
+// # What the application can do
+//
+// The slot is in the application's address space and writable, so everything the Sentry
+// reads there is untrusted: pointers are checked to lie within the slot, values are
+// copied out once, and a state the protocol does not know kills the thread's address
+// space (ErrAddressSpaceDead: the Sentry kills the thread group). The application can
+// only hurt itself that way: the registers it could forge are its own, the kernel checks
+// the frame rt_sigreturn restores, and the filters (filter.go) let a thread that jumps
+// into the stub make no host system call but the handler's futex and rt_sigreturn.
+// The data page the set-up reads (the filters, the handler's sigaction) is read-only.
+//
+// Lock order (with ptrace's): Platform.mu, addressSpace.mapMu, addressSpace.threadsMu,
+// trapFile.mu.
+
+// Slot geometry. The slot size is a power of two (the handler masks rsp with it) and
+// leaves room for a signal frame with the largest XSAVE area a thread can have.
+const (
+	slotSize        = 0x8000
+	maxTrapThreads  = 4096 // per address space
+	trapFileSlots   = 1 << 16
+	slotStackOffset = pageSize
+)
+
+// Offsets in the context page.
+const (
+	ctxState    = 0  // u32: state*
+	ctxInfo     = 8  // u64: the handler's siginfo pointer
+	ctxUcontext = 16 // u64: the handler's ucontext pointer
+	ctxFSBase   = 24 // u64: fs base at the event; loaded on return
+	ctxGSBase   = 32 // u64: gs base, likewise
+	ctxSpin     = 40 // u32: the handler's spin budget
+	ctxStack    = 48 // stack_t for sigaltstack (set-up only)
+	ctxNoMask   = 72 // u64 0: the signal mask for rt_sigprocmask (set-up only)
+)
+
+// Values of ctxState.
+const (
+	stateDead       = 0 // the stub exited (clear_child_tid)
+	stateApp        = 1 // the thread runs application code (or is returning to it)
+	stateEvent      = 2 // the handler posted an event; the Sentry owns the frame
+	stateSentryWait = 3 // the Sentry sleeps waiting for an event
+	stateStubWait   = 4 // the handler sleeps waiting for stateApp
+	stateRunning    = 5 // the handler took stateApp and returned to the application
+)
+
+// futex(2) operations (x/sys/unix lacks them).
+const (
+	futexWaitOp = 0
+	futexWakeOp = 1
+)
+
+// interruptTrapSignal interrupts a running systrap thread.
+const interruptTrapSignal = unix.SIGUSR2
+
+// trapSignals are the signals the stub's handler takes.
+var trapSignals = []unix.Signal{unix.SIGSYS, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL,
+	unix.SIGTRAP, interruptTrapSignal}
+
+// NewSystrap returns a systrap platform whose address spaces map ranges of memfd. It
+// needs FSGSBASE (Linux 5.9 on a CPU that has it), so the handler can save and load
+// the thread's fs and gs bases itself.
+func NewSystrap(memfd int) (*Platform, error) {
+	if !hasFSGSBase() {
+		return nil, fmt.Errorf("systrap platform: the host does not enable FSGSBASE (needs Linux 5.9 and a CPU with it)")
+	}
+	tf, err := newTrapFile()
+	if err != nil {
+		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	p, err := newPlatform(memfd, tf)
+	if err != nil {
+		tf.close()
+		return nil, fmt.Errorf("systrap platform: %w", err)
+	}
+	return p, nil
+}
+
+// trapFile is the context file: the slots of every systrap thread of the platform.
+type trapFile struct {
+	fd  int
+	mem []byte // the Sentry's mapping of the whole file
+
+	mu   sync.Mutex
+	free []int // slots free for reuse
+	next int   // slots below next have been handed out
+
+	spin uint32 // the handler's spin budget
+}
+
+func (f *trapFile) alloc() (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.free); n > 0 {
+		s := f.free[n-1]
+		f.free = f.free[:n-1]
+		return s, nil
+	}
+	if f.next == trapFileSlots {
+		return 0, fmt.Errorf("systrap: all %d thread slots are in use", trapFileSlots)
+	}
+	f.next++
+	return f.next - 1, nil
+}
+
+func (f *trapFile) release(s int) {
+	f.mu.Lock()
+	f.free = append(f.free, s)
+	f.mu.Unlock()
+}
+
+// trapThread is a systrap stub thread: untraced once set up, driven through its slot.
+type trapThread struct {
+	as     *addressSpace
+	tid    int
+	pidfd  int
+	local  int     // slot index in the address space
+	global int     // slot index in the context file
+	addr   uintptr // the slot's address in the address space
+	slot   []byte  // the Sentry's view of the slot
+
+	// The frame of the last event, checked: offsets in slot.
+	uc, info, fp int
+	fpLen        int // the XSAVE area's size in the frame
+	// sentrySpin is how long the Sentry spins before sleeping.
+	sentrySpin int
+}
+
+// slotBase is where the slots of an address space start; MaxUserAddress is below it.
+func slotBase() uintptr {
+	return (stubBase - maxTrapThreads*slotSize) &^ (slotSize - 1)
+}
+
+// newTrapThread makes a systrap thread in a: the control stub clones a stub thread,
+// the factory seizes it and makes it map its slot, set its alternate stack, its
+// clear_child_tid, its parent-death signal and an empty signal mask, and install the
+// thread filter; then it is released at siteStart, traps at once, and waits for its
+// first registers.
+func (a *addressSpace) newTrapThread() (*trapThread, error) {
+	tf := a.p.trap
+	local, err := a.allocSlot()
+	if err != nil {
+		return nil, err
+	}
+	global, err := tf.alloc()
+	if err != nil {
+		a.freeSlot(local)
+		return nil, err
+	}
+	t := &trapThread{as: a, local: local, global: global, pidfd: -1,
+		addr: slotBase() + uintptr(local)*slotSize,
+		slot: tf.mem[global*slotSize : (global+1)*slotSize : (global+1)*slotSize]}
+	clear(t.slot[:pageSize])
+	le := binary.LittleEndian
+	le.PutUint32(t.slot[ctxState:], stateApp)
+	le.PutUint32(t.slot[ctxSpin:], tf.spin)
+	le.PutUint64(t.slot[ctxStack:], uint64(t.addr+slotStackOffset))
+	le.PutUint64(t.slot[ctxStack+16:], slotSize-slotStackOffset)
+	t.sentrySpin = sentrySpinBudget()
+
+	a.p.factory.do(func() { err = t.setUp(a) })
+	if err != nil {
+		t.free()
+		return nil, a.die(err)
+	}
+	if err := t.waitEvent(); err != nil {
+		t.release()
+		return nil, a.die(err)
+	}
+	if _, err := t.readFrame(); err != nil {
+		t.release()
+		return nil, a.die(err)
+	}
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	if a.dead != nil {
+		go t.release()
+		return nil, a.dead
+	}
+	a.trapThreads[t] = struct{}{}
+	return t, nil
+}
+
+// setUp runs on the factory's thread.
+func (t *trapThread) setUp(a *addressSpace) error {
+	tid, err := cloneStub(a.control, true)
+	if err != nil {
+		return err
+	}
+	st, err := seize(tid)
+	if err != nil {
+		unix.Kill(tid, unix.SIGKILL)
+		return err
+	}
+	t.tid = tid
+	steps := []struct {
+		what string
+		nr   uintptr
+		args []uintptr
+	}{
+		{"mapping the slot", unix.SYS_MMAP, []uintptr{t.addr, slotSize, unix.PROT_READ | unix.PROT_WRITE,
+			unix.MAP_SHARED | unix.MAP_FIXED, uintptr(a.p.trap.fd), uintptr(t.global) * slotSize}},
+		{"setting the alternate stack", unix.SYS_SIGALTSTACK, []uintptr{t.addr + ctxStack, 0}},
+		{"setting clear_child_tid", unix.SYS_SET_TID_ADDRESS, []uintptr{t.addr + ctxState}},
+		{"setting the parent-death signal", unix.SYS_PRCTL, []uintptr{unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL)}},
+		{"unblocking signals", unix.SYS_RT_SIGPROCMASK, []uintptr{unix.SIG_SETMASK, t.addr + ctxNoMask, 0, 8}},
+		{"installing the thread filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubBase + pageSize + dataThreadProg}},
+	}
+	for _, s := range steps {
+		if _, err := st.syscall(siteSyscall, s.nr, s.args...); err != nil {
+			st.kill()
+			return fmt.Errorf("systrap thread %d: %s: %w", tid, s.what, err)
+		}
+	}
+	if t.pidfd, err = unix.PidfdOpen(tid, 0); err != nil {
+		st.kill()
+		return fmt.Errorf("systrap thread %d: pidfd_open: %w", tid, err)
+	}
+	regs := st.initRegs
+	regs.Rip = uint64(stubBase + siteStart)
+	regs.Orig_rax = ^uint64(0)
+	if err := setRegs(tid, &regs); err != nil {
+		st.kill()
+		return st.lost(err)
+	}
+	if err := ptrace(unix.PTRACE_DETACH, tid, 0, 0); err != nil {
+		st.kill()
+		return st.lost(err)
+	}
+	// The stub stopped itself (SIGSTOP) before it was seized; detached, it may still be
+	// in that group-stop.
+	unix.Kill(tid, unix.SIGCONT)
+	return nil
+}
+
+// release kills the thread, waits for it to be gone, and frees its slots.
+func (t *trapThread) release() {
+	if t.tid != 0 {
+		unix.Kill(t.tid, unix.SIGKILL)
+	}
+	if t.pidfd >= 0 {
+		fds := []unix.PollFd{{Fd: int32(t.pidfd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				break
+			}
+		}
+		unix.Close(t.pidfd)
+		t.pidfd = -1
+	}
+	a := t.as
+	a.threadsMu.Lock()
+	delete(a.trapThreads, t)
+	a.threadsMu.Unlock()
+	t.free()
+}
+
+func (t *trapThread) free() {
+	t.as.freeSlot(t.local)
+	t.as.p.trap.release(t.global)
+}
+
+func (a *addressSpace) allocSlot() (int, error) {
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	for i, used := range a.slots {
+		if !used {
+			a.slots[i] = true
+			return i, nil
+		}
+	}
+	if len(a.slots) == maxTrapThreads {
+		return 0, fmt.Errorf("systrap: address space has %d threads already", maxTrapThreads)
+	}
+	a.slots = append(a.slots, true)
+	return len(a.slots) - 1, nil
+}
+
+func (a *addressSpace) freeSlot(i int) {
+	a.threadsMu.Lock()
+	if i < len(a.slots) {
+		a.slots[i] = false
+	}
+	a.threadsMu.Unlock()
+}
+
+// errCorrupt: what the thread's slot holds is not what the protocol allows.
+var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
+
+// waitEvent waits until the handler posts an event.
+func (t *trapThread) waitEvent() error {
+	for i := 0; i < t.sentrySpin; i++ {
+		if s := t.state(); s == stateEvent || s == stateStubWait {
+			return nil
+		}
+	}
+	for {
+		switch s := t.state(); s {
+		case stateEvent, stateStubWait:
+			return nil
+		case stateDead:
+			return fmt.Errorf("systrap thread %d is gone", t.tid)
+		case stateApp:
+			// The handler has not taken the go yet (it is waking, or was descheduled):
+			// it changes the word without a wake-up, so only look again later.
+			t.futexWaitFor(stateApp, 50*time.Microsecond)
+		case stateRunning:
+			if !t.casState(stateRunning, stateSentryWait) {
+				continue
+			}
+			fallthrough
+		case stateSentryWait:
+			t.futexWaitFor(stateSentryWait, 0)
+		default:
+			return fmt.Errorf("systrap thread %d: %w (state %d)", t.tid, errCorrupt, s)
+		}
+	}
+}
+
+// resume hands the thread back to the application.
+func (t *trapThread) resume() {
+	if t.swapState(stateApp) == stateStubWait {
+		t.futexWake()
+	}
+}
+
+// readFrame checks the frame of the event just posted and returns the signal.
+func (t *trapThread) readFrame() (arch.SignalInfo, error) {
+	var si arch.SignalInfo
+	le := binary.LittleEndian
+	in := func(ptr uint64, size int) (int, bool) {
+		lo, hi := uint64(t.addr+slotStackOffset), uint64(t.addr+slotSize)
+		if ptr < lo || ptr > hi || hi-ptr < uint64(size) {
+			return 0, false
+		}
+		return int(ptr - uint64(t.addr)), true
+	}
+	info, ok1 := in(le.Uint64(t.slot[ctxInfo:]), 128)
+	uc, ok2 := in(le.Uint64(t.slot[ctxUcontext:]), arch.UcontextSize)
+	if !ok1 || !ok2 {
+		return si, fmt.Errorf("systrap thread %d: %w (frame pointers)", t.tid, errCorrupt)
+	}
+	t.info, t.uc = info, uc
+	b := t.slot[info : info+128]
+	si.Signo = int32(le.Uint32(b[0:]))
+	si.Errno = int32(le.Uint32(b[4:]))
+	si.Code = int32(le.Uint32(b[8:]))
+	copy(si.Fields[:], b[16:])
+	t.fp, t.fpLen = 0, 0
+	if fpAddr := le.Uint64(t.slot[uc+ucMcontext+scFPState:]); fpAddr != 0 {
+		fp, ok := in(fpAddr, 512+64)
+		if !ok || fpAddr%64 != 0 {
+			return si, fmt.Errorf("systrap thread %d: %w (FP state pointer)", t.tid, errCorrupt)
+		}
+		n := 512
+		if le.Uint32(t.slot[fp+464:]) == fpXstateMagic1 {
+			n = int(le.Uint32(t.slot[fp+480:]))
+			if _, ok := in(fpAddr, n+4); !ok || n < 512+64 {
+				return si, fmt.Errorf("systrap thread %d: %w (XSAVE size %d)", t.tid, errCorrupt, n)
+			}
+		}
+		t.fp, t.fpLen = fp, n
+	}
+	return si, nil
+}
+
+// The sigcontext offsets systrap reads (arch/x86/include/uapi/asm/sigcontext.h).
+const (
+	ucMcontext     = 40
+	ucSigmask      = ucMcontext + 256
+	scEflags       = 136
+	scCS           = 144
+	scSS           = 150
+	scErr          = 152
+	scTrapno       = 160
+	scFPState      = 184
+	fpXstateMagic1 = 0x46505853
+
+	pfWrite = 0x2  // X86_PF_WRITE
+	pfInstr = 0x10 // X86_PF_INSTR
+)
+
+// saveState copies the frame's registers into st.
+func (t *trapThread) saveState(st *arch.State, fpSize int) {
+	le := binary.LittleEndian
+	sc := t.slot[t.uc+ucMcontext:]
+	r := &st.Regs
+	for i, p := range []*uint64{&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15,
+		&r.Rdi, &r.Rsi, &r.Rbp, &r.Rbx, &r.Rdx, &r.Rax, &r.Rcx, &r.Rsp, &r.Rip, &r.Eflags} {
+		*p = le.Uint64(sc[8*i:])
+	}
+	r.Cs = uint64(le.Uint16(sc[scCS:]))
+	r.Ss = uint64(le.Uint16(sc[scSS:]))
+	r.Fs_base = le.Uint64(t.slot[ctxFSBase:])
+	r.Gs_base = le.Uint64(t.slot[ctxGSBase:])
+	r.Orig_rax = ^uint64(0)
+	if len(st.FP) != fpSize {
+		st.FP = resizeFP(st.FP, fpSize)
+	}
+	if t.fpLen > 0 {
+		n := min(t.fpLen, len(st.FP))
+		copy(st.FP[:464], t.slot[t.fp:])
+		copy(st.FP[512:n], t.slot[t.fp+512:])
+		clear(st.FP[464:512])
+	}
+}
+
+// loadState writes st into the frame, for rt_sigreturn, and the bases into the
+// context page.
+func (t *trapThread) loadState(st *arch.State) {
+	le := binary.LittleEndian
+	sc := t.slot[t.uc+ucMcontext:]
+	r := &st.Regs
+	for i, v := range []uint64{r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15,
+		r.Rdi, r.Rsi, r.Rbp, r.Rbx, r.Rdx, r.Rax, r.Rcx, r.Rsp, r.Rip, r.Eflags} {
+		le.PutUint64(sc[8*i:], v)
+	}
+	le.PutUint64(t.slot[t.uc+ucSigmask:], 0)
+	le.PutUint64(t.slot[ctxFSBase:], r.Fs_base)
+	le.PutUint64(t.slot[ctxGSBase:], r.Gs_base)
+	if t.fpLen > 0 && len(st.FP) >= 512+64 {
+		n := min(t.fpLen, len(st.FP))
+		copy(t.slot[t.fp:t.fp+464], st.FP[:464])
+		copy(t.slot[t.fp+512:t.fp+n], st.FP[512:n])
+	}
+}
+
+// trapContext is a platform.Context on systrap: the thread it drives in the address
+// space it last switched into.
+type trapContext struct {
+	p *Platform
+	t *trapThread
+
+	// As ptrace's context: Interrupt sets interrupted, then reads running; Switch sets
+	// running, then reads interrupted.
+	interrupted atomic.Bool
+	running     atomic.Int64
+}
+
+var _ platform.Context = (*trapContext)(nil)
+
+// Interrupt implements platform.Context.Interrupt.
+func (c *trapContext) Interrupt() {
+	c.interrupted.Store(true)
+	if tid := c.running.Load(); tid != 0 {
+		unix.Tgkill(int(tid), int(tid), interruptTrapSignal)
+	}
+}
+
+// Release implements platform.Context.Release.
+func (c *trapContext) Release() {
+	if c.t != nil {
+		c.t.release()
+		c.t = nil
+	}
+}
+
+// Switch implements platform.Context.Switch.
+func (c *trapContext) Switch(as platform.AddressSpace, st *arch.State) (platform.Event, error) {
+	a, ok := as.(*addressSpace)
+	if !ok || a.p != c.p {
+		return platform.Event{}, fmt.Errorf("systrap: Switch into a foreign address space %T", as)
+	}
+	if c.t != nil && c.t.as != a {
+		c.t.release()
+		c.t = nil
+	}
+	if c.t == nil {
+		a.threadsMu.Lock()
+		dead := a.dead
+		a.threadsMu.Unlock()
+		if dead != nil {
+			return platform.Event{}, dead
+		}
+		t, err := a.newTrapThread()
+		if err != nil {
+			return platform.Event{}, err
+		}
+		c.t = t
+	}
+	t := c.t
+	c.running.Store(int64(t.tid))
+	defer c.running.Store(0)
+	if c.interrupted.Swap(false) {
+		return platform.Event{Kind: platform.EventInterrupt}, nil
+	}
+	t.loadState(st)
+	for {
+		t.resume()
+		if err := t.waitEvent(); err != nil {
+			return platform.Event{}, c.failed(err)
+		}
+		si, err := t.readFrame()
+		if err != nil {
+			return platform.Event{}, c.failed(err)
+		}
+		if si.Signo == int32(interruptTrapSignal) && si.Code == arch.SI_TKILL && int(si.PID()) == pid {
+			if !c.interrupted.Swap(false) {
+				continue // a stale interrupt: run on
+			}
+			t.saveState(st, c.p.fpSize)
+			return platform.Event{Kind: platform.EventInterrupt}, nil
+		}
+		t.saveState(st, c.p.fpSize)
+		return t.event(&si, st), nil
+	}
+}
+
+// pid is the Sentry's own process ID: interrupts come from it.
+var pid = unix.Getpid()
+
+// event classifies the signal the handler took.
+func (t *trapThread) event(si *arch.SignalInfo, st *arch.State) platform.Event {
+	const sysSeccomp = 1 // SYS_SECCOMP
+	le := binary.LittleEndian
+	switch {
+	case si.Signo == int32(unix.SIGSYS) && si.Code == sysSeccomp:
+		// The kernel rolled rax back to the number (seccomp's syscall_rollback); show
+		// the registers as a system call's entry has them, as ptrace does: the number
+		// in orig_rax, -ENOSYS in rax.
+		st.Regs.Orig_rax = uint64(le.Uint32(si.Fields[8:]))
+		st.Regs.Rax = ^uint64(unix.ENOSYS) + 1
+		return platform.Event{Kind: platform.EventSyscall}
+	case si.Signo == int32(unix.SIGSEGV) && (si.Code == arch.SEGV_MAPERR || si.Code == arch.SEGV_ACCERR),
+		si.Signo == int32(unix.SIGBUS) && (si.Code == arch.BUS_ADRERR || si.Code == arch.BUS_OBJERR):
+		sc := t.slot[t.uc+ucMcontext:]
+		access := platform.Read
+		if le.Uint64(sc[scTrapno:]) == 14 { // #PF: the error code tells the access
+			switch e := le.Uint64(sc[scErr:]); {
+			case e&pfInstr != 0:
+				access = platform.AccessType{Execute: true}
+			case e&pfWrite != 0:
+				access = platform.AccessType{Write: true}
+			}
+		}
+		return platform.Event{Kind: platform.EventFault, Info: *si, Addr: si.Addr(), Access: access}
+	}
+	return platform.Event{Kind: platform.EventSignal, Info: *si}
+}
+
+// failed ends a Switch whose thread can't go on: its address space is dead.
+func (c *trapContext) failed(err error) error {
+	t := c.t
+	c.t = nil
+	t.release()
+	return t.as.die(err)
+}
+
+// sentrySpinBudget is how many times the Sentry looks at the state before sleeping: on
+// one CPU, never (the thread can't run while the Sentry spins).
+func sentrySpinBudget() int {
+	if runtime.NumCPU() < 2 {
+		return 0
+	}
+	return 20000
+}
+
+// stubSpinBudget is the handler's.
+func stubSpinBudget() uint32 {
+	if runtime.NumCPU() < 2 {
+		return 0
+	}
+	return 400
+}
