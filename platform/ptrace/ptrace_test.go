@@ -606,10 +606,16 @@ func waitGone(t testing.TB, pid int) {
 
 // BenchmarkSwitchSyscall is one trapped system call round trip: Switch → syscall event →
 // Switch, the platform's cost of a getpid.
-func BenchmarkSwitchSyscall(b *testing.B) {
+func BenchmarkSwitchSyscall(b *testing.B) { benchSwitchSyscall(b, New) }
+
+// BenchmarkSystrapSwitchSyscall is BenchmarkSwitchSyscall on systrap: compare it with
+// the bare seccomp trap of make bench's mechanisms.
+func BenchmarkSystrapSwitchSyscall(b *testing.B) { benchSwitchSyscall(b, NewSystrap) }
+
+func benchSwitchSyscall(b *testing.B, newPlatform func(int) (*Platform, error)) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	e := newEnv(b)
+	e := newEnvOn(b, newPlatform)
 	as, st, _ := e.program(b, cat(movEax39, syscallInsn, []byte{0xeb, 0xf9})) // loop: getpid
 	c := e.p.NewContext()
 	switchOnce(b, c, as, st) // the first Switch makes the stub thread

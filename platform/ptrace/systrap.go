@@ -135,8 +135,6 @@ type trapFile struct {
 	mu   sync.Mutex
 	free []int // slots free for reuse
 	next int   // slots below next have been handed out
-
-	spin uint32 // the handler's spin budget
 }
 
 func (f *trapFile) alloc() (int, error) {
@@ -173,8 +171,11 @@ type trapThread struct {
 	// The frame of the last event, checked: offsets in slot.
 	uc, info, fp int
 	fpLen        int // the XSAVE area's size in the frame
-	// sentrySpin is how long the Sentry spins before sleeping.
-	sentrySpin int
+	// Spinning (see "Spinning" below): how long the application ran
+	// between hand-overs and how long the Sentry kept the thread, as moving averages,
+	// and when the last hand-over each way happened.
+	appTime, sentryTime time.Duration
+	resumed, posted     time.Time
 }
 
 // slotBase is where the slots of an address space start; MaxUserAddress is below it.
@@ -204,10 +205,8 @@ func (a *addressSpace) newTrapThread() (*trapThread, error) {
 	clear(t.slot[:pageSize])
 	le := binary.LittleEndian
 	le.PutUint32(t.slot[ctxState:], stateApp)
-	le.PutUint32(t.slot[ctxSpin:], tf.spin)
 	le.PutUint64(t.slot[ctxStack:], uint64(t.addr+slotStackOffset))
 	le.PutUint64(t.slot[ctxStack+16:], slotSize-slotStackOffset)
-	t.sentrySpin = sentrySpinBudget()
 
 	a.p.factory.do(func() { err = t.setUp(a) })
 	if err != nil {
@@ -338,16 +337,51 @@ func (a *addressSpace) freeSlot(i int) {
 // errCorrupt: what the thread's slot holds is not what the protocol allows.
 var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 
+// Spinning. A hand-over that finds the other side asleep costs a futex wake-up, tens
+// of microseconds on a VM; one that finds it spinning costs a cache line. So each side
+// spins a while before sleeping, for as long as the other side has been taking lately
+// (three times the moving average), never more than maxSpin, and not at all when the
+// other side usually takes longer than that (a thread computing, a blocking system
+// call) or when there is one CPU (the spinner would keep the other side off it).
+// The Sentry times its own spin; the handler counts pause instructions (ctxSpin), about
+// pauseTime each on current CPUs (an older CPU's shorter pause just spins less).
+const (
+	maxSpin   = 100 * time.Microsecond
+	pauseTime = 30 * time.Nanosecond
+)
+
+var multiCPU = runtime.NumCPU() > 1
+
+// spinFor is how long to spin for a side that has lately taken avg.
+func spinFor(avg time.Duration) time.Duration {
+	if !multiCPU || avg > maxSpin {
+		return 0
+	}
+	return min(3*avg+2*time.Microsecond, maxSpin)
+}
+
+// average folds d into the moving average avg (weight 1/8).
+func average(avg, d time.Duration) time.Duration {
+	return avg + (d-avg)/8
+}
+
 // waitEvent waits until the handler posts an event.
 func (t *trapThread) waitEvent() error {
-	for i := 0; i < t.sentrySpin; i++ {
-		if s := t.state(); s == stateEvent || s == stateStubWait {
-			return nil
+	ready := func(s uint32) bool { return s == stateEvent || s == stateStubWait }
+	if spin := spinFor(t.appTime); spin > 0 {
+		for i := 1; !ready(t.state()); i++ {
+			if i%64 == 0 && time.Since(t.resumed) > spin {
+				break
+			}
 		}
 	}
 	for {
 		switch s := t.state(); s {
 		case stateEvent, stateStubWait:
+			t.posted = time.Now()
+			if !t.resumed.IsZero() {
+				t.appTime = average(t.appTime, t.posted.Sub(t.resumed))
+			}
 			return nil
 		case stateDead:
 			return fmt.Errorf("systrap thread %d is gone", t.tid)
@@ -368,8 +402,14 @@ func (t *trapThread) waitEvent() error {
 	}
 }
 
-// resume hands the thread back to the application.
+// resume hands the thread back to the application, telling the handler how long to
+// spin next time.
 func (t *trapThread) resume() {
+	t.resumed = time.Now()
+	if !t.posted.IsZero() {
+		t.sentryTime = average(t.sentryTime, t.resumed.Sub(t.posted))
+	}
+	binary.LittleEndian.PutUint32(t.slot[ctxSpin:], uint32(spinFor(t.sentryTime)/pauseTime))
 	if t.swapState(stateApp) == stateStubWait {
 		t.futexWake()
 	}
@@ -595,21 +635,4 @@ func (c *trapContext) failed(err error) error {
 	c.t = nil
 	t.release()
 	return t.as.die(err)
-}
-
-// sentrySpinBudget is how many times the Sentry looks at the state before sleeping: on
-// one CPU, never (the thread can't run while the Sentry spins).
-func sentrySpinBudget() int {
-	if runtime.NumCPU() < 2 {
-		return 0
-	}
-	return 20000
-}
-
-// stubSpinBudget is the handler's.
-func stubSpinBudget() uint32 {
-	if runtime.NumCPU() < 2 {
-		return 0
-	}
-	return 400
 }

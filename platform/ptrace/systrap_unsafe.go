@@ -63,7 +63,7 @@ func newTrapFile() (*trapFile, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("mapping the context file: %w", err)
 	}
-	return &trapFile{fd: fd, mem: mem, spin: stubSpinBudget()}, nil
+	return &trapFile{fd: fd, mem: mem}, nil
 }
 
 func (f *trapFile) close() {

@@ -1,0 +1,153 @@
+package ptrace
+
+import (
+	"encoding/binary"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/arch"
+)
+
+// jumpTo is code that sets eax to nr and jumps to addr: movabs $addr,%r11; jmp *%r11.
+func jumpTo(nr uint32, addr uintptr) []byte {
+	b := []byte{0xb8, 0, 0, 0, 0, 0x49, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0, 0x41, 0xff, 0xe3}
+	binary.LittleEndian.PutUint32(b[1:], nr)
+	binary.LittleEndian.PutUint64(b[7:], uint64(addr))
+	return b
+}
+
+// storeTo is code that stores rax at addr: movabs $addr,%r11; mov %rax,(%r11).
+func storeTo(addr uintptr) []byte {
+	b := []byte{0x49, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0, 0x49, 0x89, 0x03}
+	binary.LittleEndian.PutUint64(b[2:], uint64(addr))
+	return b
+}
+
+// TestSystrapHostileApplication plays the application that attacks its stub: it jumps
+// to the stub's system call sites with registers of its choosing, writes the stub's
+// code and data pages, and is sent signals from outside. Each attack must end as an
+// event for the Sentry (the call trapped like any other, a fault) or the thread
+// group's death (ErrAddressSpaceDead), never a host system call of the application's
+// choosing and never a hang.
+func TestSystrapHostileApplication(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnvOn(t, NewSystrap)
+	c := e.p.NewContext()
+	defer c.Release()
+
+	// Calls the stub filter allows (at the site) but the thread filter does not: each
+	// traps and reaches the Sentry as a system call, not executed by the host.
+	for _, tc := range []struct {
+		name string
+		site uintptr
+		nr   uint32
+	}{
+		{"mmap at the set-up site", siteSyscall, unix.SYS_MMAP},
+		{"seccomp at the set-up site", siteSyscall, unix.SYS_SECCOMP},
+		{"clone at the clone site", siteClone, unix.SYS_CLONE},
+		{"kill at the kill site", siteKill, unix.SYS_KILL},
+		{"getpid at the futex site", siteFutexWake, unix.SYS_GETPID},
+		{"mmap at the sigreturn site", siteSigreturn, unix.SYS_MMAP},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as, st, _ := e.program(t, jumpTo(tc.nr, stubBase+tc.site))
+			st.Regs.Rdi, st.Regs.Rsi, st.Regs.R8 = codeAddr, pageSize, uint64(e.fd)
+			st.Regs.R10 = unix.MAP_SHARED | unix.MAP_FIXED
+			ev := switchOnce(t, c, as, st)
+			if ev.Kind != platform.EventSyscall || arch.SyscallNo(&st.Regs) != uintptr(tc.nr) {
+				t.Fatalf("event = %+v (nr %d), want the system call %d trapped", ev, arch.SyscallNo(&st.Regs), tc.nr)
+			}
+			if want := uint64(stubBase + tc.site + syscallLen); st.Regs.Rip != want {
+				t.Errorf("rip = %#x, want %#x", st.Regs.Rip, want)
+			}
+		})
+	}
+
+	// Writing the stub's pages faults: they are read-only in every stub.
+	for _, tc := range []struct {
+		name string
+		addr uintptr
+	}{
+		{"code page", stubBase},
+		{"data page (filters, handler)", stubBase + pageSize},
+	} {
+		t.Run("write the "+tc.name, func(t *testing.T) {
+			as, st, _ := e.program(t, storeTo(tc.addr))
+			ev := switchOnce(t, c, as, st)
+			if ev.Kind != platform.EventFault || ev.Addr != tc.addr || !ev.Access.Write {
+				t.Errorf("event = %+v, want a write fault at %#x", ev, tc.addr)
+			}
+		})
+	}
+
+	// The handler's own futex wait, with the application's registers: it sleeps on a
+	// word of its own memory; an interrupt still gets the thread back.
+	t.Run("futex wait at the handler's site", func(t *testing.T) {
+		as, st, _ := e.program(t, jumpTo(unix.SYS_FUTEX, stubBase+siteFutexWait))
+		data := e.alloc(1)
+		if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+		binary.LittleEndian.PutUint32(e.mem[data.Start:], stateStubWait)
+		st.Regs.Rdi, st.Regs.Rsi, st.Regs.Rdx, st.Regs.R10 = dataAddr, futexWaitOp, stateStubWait, 0
+		go func() { time.Sleep(50 * time.Millisecond); c.Interrupt() }()
+		ev, err := c.Switch(as, st)
+		if err != nil && !errors.Is(err, platform.ErrAddressSpaceDead) {
+			t.Fatalf("Switch = %v", err)
+		}
+		if err == nil && ev.Kind != platform.EventInterrupt && ev.Kind != platform.EventFault {
+			t.Errorf("event = %+v, want the interrupt (or a fault past the site)", ev)
+		}
+	})
+
+	// The slot is the application's to scribble on: a state the protocol does not know
+	// kills the address space, it does not hang the Sentry.
+	t.Run("corrupt the context page", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(storeTo(slotBase()), jmpSelf))
+		st.Regs.Rax = 0x77 // stored over the state word of the thread's own slot
+		done := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			_, err := c.Switch(as, st)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, platform.ErrAddressSpaceDead) {
+				t.Errorf("Switch = %v, want ErrAddressSpaceDead", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Switch hung on a corrupt context page")
+		}
+	})
+
+	// Signals sent to the stub from outside: the stub dies of those it does not take,
+	// and the thread group with it; SIGUSR2 not from the Sentry is not an interrupt but
+	// a signal from outside (EventSignal, as ptrace reports one).
+	t.Run("signals from outside", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(movEax39, syscallInsn, jmpSelf))
+		switchOnce(t, c, as, st)
+		tid := c.(*trapContext).t.tid
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			unix.Kill(tid, unix.SIGUSR2)
+			time.Sleep(20 * time.Millisecond)
+			unix.Kill(tid, unix.SIGTERM)
+		}()
+		for i := 0; ; i++ {
+			ev, err := c.Switch(as, st)
+			if errors.Is(err, platform.ErrAddressSpaceDead) {
+				break
+			}
+			if err != nil || i == 3 || ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGUSR2) {
+				t.Fatalf("Switch = %+v, %v; want SIGUSR2 from outside, then ErrAddressSpaceDead after SIGTERM", ev, err)
+			}
+		}
+	})
+}
