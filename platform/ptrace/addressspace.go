@@ -29,9 +29,11 @@ type addressSpace struct {
 	threads   map[int]*thread // by tracer tid
 	dead      error           // why the address space can no longer run, or nil
 
-	// systrap: the threads, and which of the address space's slots are taken.
+	// systrap: the threads (the mapping thread among them), and which of the address
+	// space's slots are taken.
 	trapThreads map[*trapThread]struct{}
 	slots       []bool
+	mapper      *trapThread // systrap's mapping thread, made at the first call; mapMu
 }
 
 var _ platform.AddressSpace = (*addressSpace)(nil)
@@ -113,6 +115,18 @@ func (a *addressSpace) Protect(addr, length uintptr, at platform.AccessType) err
 // stub thread when it has one (a task handling its own fault: no goroutine switch), else
 // on the control stub through the factory.
 func (a *addressSpace) inject(nr uintptr, args ...uintptr) (uintptr, error) {
+	if a.p.trap != nil {
+		// systrap: the address space's mapping thread makes the call.
+		a.threadsMu.Lock()
+		dead := a.dead
+		a.threadsMu.Unlock()
+		if dead != nil {
+			return 0, dead
+		}
+		c := [7]uintptr{nr}
+		copy(c[1:], args)
+		return 0, a.memoryCalls(c)
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	a.threadsMu.Lock()
@@ -199,9 +213,13 @@ func (a *addressSpace) killLocked() {
 	for _, t := range a.threads {
 		unix.Kill(t.tid, unix.SIGKILL)
 	}
-	// systrap threads are not traced: their contexts reap them (trapThread.release).
+	// systrap threads are not traced: their contexts reap them (trapThread.release),
+	// and the mapping thread is reaped here.
 	for t := range a.trapThreads {
 		unix.Kill(t.tid, unix.SIGKILL)
+		if t.mapper {
+			go t.release()
+		}
 	}
 	unix.Kill(a.control.tid, unix.SIGKILL)
 	for _, t := range a.threads {

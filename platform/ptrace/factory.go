@@ -51,11 +51,11 @@ func (f *factory) stop() {
 // read-only, and installs the stub's seccomp filter. It runs on the factory's thread.
 func newTemplate(p *Platform) (*thread, error) {
 	memfd := p.memfd
-	var prog, threadProg []unix.SockFilter
+	var prog, threadProg, sysProg []unix.SockFilter
 	var err error
 	keep := []int{memfd}
 	if p.trap != nil {
-		prog, threadProg, err = systrapFilters(stubBase, memfd, p.trap.fd)
+		prog, threadProg, sysProg, err = systrapFilters(stubBase, memfd, p.trap.fd)
 		keep = append(keep, p.trap.fd)
 	} else {
 		prog, err = stubFilter(stubBase, memfd)
@@ -63,11 +63,11 @@ func newTemplate(p *Platform) (*thread, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := len(prog) + len(threadProg); n > maxFilterLen {
+	if n := len(prog) + len(threadProg) + len(sysProg); n > maxFilterLen {
 		return nil, fmt.Errorf("stub filters have %d instructions, the data page holds %d", n, maxFilterLen)
 	}
 	forkMu.Lock()
-	layoutData(stubData, stubBase, prog, threadProg)
+	layoutData(stubData, stubBase, prog, threadProg, sysProg)
 	pid, errno := forkTemplate()
 	forkMu.Unlock()
 	if errno != 0 {

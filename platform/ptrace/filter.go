@@ -25,15 +25,28 @@ func stubFilter(base uintptr, memfd int) ([]unix.SockFilter, error) {
 	return f.Build()
 }
 
-// stubRules are the rules of stubFilter.
-func stubRules(base uintptr, memfd int) map[uintptr][]sf.Rule {
-	at := func(site uintptr) sf.Match { return sf.Eq(uint64(base + site + syscallLen)) }
+// memoryRules allow mmap of the memory file (shared, fixed), munmap and mprotect from
+// the site ip.
+func memoryRules(ip sf.Match, memfd int) map[uintptr][]sf.Rule {
 	mmap := func(flags uint64) sf.Rule {
-		r := sf.Rule{IP: at(siteSyscall)}
+		r := sf.Rule{IP: ip}
 		r.Args[3] = sf.Eq(flags)
 		r.Args[4] = sf.Eq(uint64(memfd))
 		return r
 	}
+	return map[uintptr][]sf.Rule{
+		unix.SYS_MMAP: {
+			mmap(unix.MAP_SHARED | unix.MAP_FIXED),
+			mmap(unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE),
+		},
+		unix.SYS_MUNMAP:   {{IP: ip}},
+		unix.SYS_MPROTECT: {{IP: ip}},
+	}
+}
+
+// stubRules are the rules of stubFilter.
+func stubRules(base uintptr, memfd int) map[uintptr][]sf.Rule {
+	at := func(site uintptr) sf.Match { return sf.Eq(uint64(base + site + syscallLen)) }
 	clone := func(flags uintptr) sf.Rule {
 		r := sf.Rule{IP: at(siteClone)}
 		r.Args[0] = sf.Eq(uint64(flags))
@@ -42,17 +55,11 @@ func stubRules(base uintptr, memfd int) map[uintptr][]sf.Rule {
 	}
 	kill := sf.Rule{IP: at(siteKill)}
 	kill.Args[1] = sf.Eq(uint64(unix.SIGSTOP))
-	return map[uintptr][]sf.Rule{
-		unix.SYS_MMAP: {
-			mmap(unix.MAP_SHARED | unix.MAP_FIXED),
-			mmap(unix.MAP_SHARED | unix.MAP_FIXED | unix.MAP_POPULATE),
-		},
-		unix.SYS_MUNMAP:   {{IP: at(siteSyscall)}},
-		unix.SYS_MPROTECT: {{IP: at(siteSyscall)}},
-		unix.SYS_CLONE:    {clone(cloneNewAddressSpace), clone(cloneNewThread)},
-		unix.SYS_GETPID:   {{IP: at(siteGetpid)}},
-		unix.SYS_KILL:     {kill},
-	}
+	rules := memoryRules(at(siteSyscall), memfd)
+	rules[unix.SYS_CLONE] = []sf.Rule{clone(cloneNewAddressSpace), clone(cloneNewThread)}
+	rules[unix.SYS_GETPID] = []sf.Rule{{IP: at(siteGetpid)}}
+	rules[unix.SYS_KILL] = []sf.Rule{kill}
+	return rules
 }
 
 // systrapFilters are the filters of systrap's stubs. The stub filter (installed in the
@@ -73,27 +80,50 @@ func stubRules(base uintptr, memfd int) map[uintptr][]sf.Rule {
 //
 //	mmap             of the context file, MAP_SHARED|MAP_FIXED (the thread's slot)
 //	sigaltstack, set_tid_address, rt_sigprocmask, prctl(PR_SET_PDEATHSIG), seccomp
-//	                 (installing the thread filter)
+//	                 (installing the thread filter), eventfd2
 //
 // A futex call can only wait on or wake a word of the caller's own address space.
-func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread []unix.SockFilter, err error) {
+//
+// The mapping thread's filter allows the memory calls ptrace's filter allows at
+// siteSyscall, at siteSysOp; its FUTEX_WAIT at siteSysWait; its 8-byte write to its
+// eventfd at siteSysDone; anything else kills it. The stub filter allows those too, and
+// eventfd2 at siteSyscall (the mapping thread's set-up). An application thread can
+// reach none of them: its thread filter traps them, and the calls the mapping thread
+// makes are read from pages the application can't write.
+func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread, sys []unix.SockFilter, err error) {
 	at := func(site uintptr) sf.Match { return sf.Eq(uint64(base + site + syscallLen)) }
-	wake := sf.Rule{IP: at(siteFutexWake)}
-	wake.Args[1], wake.Args[2] = sf.Eq(futexWakeOp), sf.Eq(1)
-	wait := sf.Rule{IP: at(siteFutexWait)}
-	wait.Args[1], wait.Args[2], wait.Args[3] = sf.Eq(futexWaitOp), sf.Eq(stateStubWait), sf.Eq(0)
+	futex := func(wakeSite, waitSite uintptr) []sf.Rule {
+		wake := sf.Rule{IP: at(wakeSite)}
+		wake.Args[1], wake.Args[2] = sf.Eq(futexWakeOp), sf.Eq(1)
+		wait := sf.Rule{IP: at(waitSite)}
+		wait.Args[1], wait.Args[2], wait.Args[3] = sf.Eq(futexWaitOp), sf.Eq(stateStubWait), sf.Eq(0)
+		return []sf.Rule{wake, wait}
+	}
 	handler := map[uintptr][]sf.Rule{
-		unix.SYS_FUTEX:        {wake, wait},
+		unix.SYS_FUTEX:        futex(siteFutexWake, siteFutexWait),
 		unix.SYS_RT_SIGRETURN: {{IP: at(siteSigreturn)}},
 	}
 	tf := sf.Filter{Syscalls: handler, Default: sf.ActionTrap}
 	if thread, err = tf.Build(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	mapper := memoryRules(at(siteSysOp), memfd)
+	sleep := sf.Rule{IP: at(siteSysWait)}
+	sleep.Args[1], sleep.Args[3] = sf.Eq(futexWaitOp), sf.Eq(0)
+	done := sf.Rule{IP: at(siteSysDone)}
+	done.Args[2] = sf.Eq(8)
+	mapper[unix.SYS_FUTEX] = []sf.Rule{sleep}
+	mapper[unix.SYS_WRITE] = []sf.Rule{done}
+	mf := sf.Filter{Syscalls: mapper, Default: sf.ActionKillProcess}
+	if sys, err = mf.Build(); err != nil {
+		return nil, nil, nil, err
 	}
 
 	syscalls := stubRules(base, memfd)
-	for nr, rules := range handler {
-		syscalls[nr] = append(syscalls[nr], rules...)
+	for _, m := range []map[uintptr][]sf.Rule{handler, mapper} {
+		for nr, rules := range m {
+			syscalls[nr] = append(syscalls[nr], rules...)
+		}
 	}
 	ctxMap := sf.Rule{IP: at(siteSyscall)}
 	ctxMap.Args[3], ctxMap.Args[4] = sf.Eq(unix.MAP_SHARED|unix.MAP_FIXED), sf.Eq(uint64(ctxfd))
@@ -104,12 +134,12 @@ func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread []unix.SockFil
 	install := sf.Rule{IP: at(siteSyscall)}
 	install.Args[0] = sf.Eq(unix.SECCOMP_SET_MODE_FILTER)
 	syscalls[unix.SYS_SECCOMP] = []sf.Rule{install}
-	for _, nr := range []uintptr{unix.SYS_SIGALTSTACK, unix.SYS_SET_TID_ADDRESS, unix.SYS_RT_SIGPROCMASK} {
+	for _, nr := range []uintptr{unix.SYS_SIGALTSTACK, unix.SYS_SET_TID_ADDRESS, unix.SYS_RT_SIGPROCMASK, unix.SYS_EVENTFD2} {
 		syscalls[nr] = []sf.Rule{{IP: at(siteSyscall)}}
 	}
 	f := sf.Filter{Syscalls: syscalls, Default: sf.ActionTrap}
 	if stub, err = f.Build(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return stub, thread, nil
+	return stub, thread, sys, nil
 }

@@ -167,6 +167,10 @@ type trapThread struct {
 	global int     // slot index in the context file
 	addr   uintptr // the slot's address in the address space
 	slot   []byte  // the Sentry's view of the slot
+	mapper bool    // the address space's mapping thread
+	// The mapping thread's: its eventfd (the Sentry's copy) and last sequence number.
+	eventfd int
+	seq     uint32
 
 	// The frame of the last event, checked: offsets in slot.
 	uc, info, fp int
@@ -188,7 +192,10 @@ func slotBase() uintptr {
 // clear_child_tid, its parent-death signal and an empty signal mask, and install the
 // thread filter; then it is released at siteStart, traps at once, and waits for its
 // first registers.
-func (a *addressSpace) newTrapThread() (*trapThread, error) {
+func (a *addressSpace) newTrapThread() (*trapThread, error) { return a.newStubThread(false) }
+
+// newStubThread makes an application thread, or with mapper the mapping thread.
+func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 	tf := a.p.trap
 	local, err := a.allocSlot()
 	if err != nil {
@@ -199,27 +206,30 @@ func (a *addressSpace) newTrapThread() (*trapThread, error) {
 		a.freeSlot(local)
 		return nil, err
 	}
-	t := &trapThread{as: a, local: local, global: global, pidfd: -1,
+	t := &trapThread{as: a, local: local, global: global, pidfd: -1, eventfd: -1, mapper: mapper,
 		addr: slotBase() + uintptr(local)*slotSize,
 		slot: tf.mem[global*slotSize : (global+1)*slotSize : (global+1)*slotSize]}
-	clear(t.slot[:pageSize])
+	// All of it: a mapping thread must not find a batch a former one left there.
+	clear(t.slot)
 	le := binary.LittleEndian
 	le.PutUint32(t.slot[ctxState:], stateApp)
 	le.PutUint64(t.slot[ctxStack:], uint64(t.addr+slotStackOffset))
 	le.PutUint64(t.slot[ctxStack+16:], slotSize-slotStackOffset)
 
-	a.p.factory.do(func() { err = t.setUp(a) })
+	a.p.factory.do(func() { err = t.setUp(a, mapper) })
 	if err != nil {
 		t.free()
 		return nil, a.die(err)
 	}
-	if err := t.waitEvent(); err != nil {
-		t.release()
-		return nil, a.die(err)
-	}
-	if _, err := t.readFrame(); err != nil {
-		t.release()
-		return nil, a.die(err)
+	if !mapper {
+		if err := t.waitEvent(); err != nil {
+			t.release()
+			return nil, a.die(err)
+		}
+		if _, err := t.readFrame(); err != nil {
+			t.release()
+			return nil, a.die(err)
+		}
 	}
 	a.threadsMu.Lock()
 	defer a.threadsMu.Unlock()
@@ -232,7 +242,7 @@ func (a *addressSpace) newTrapThread() (*trapThread, error) {
 }
 
 // setUp runs on the factory's thread.
-func (t *trapThread) setUp(a *addressSpace) error {
+func (t *trapThread) setUp(a *addressSpace, mapper bool) error {
 	tid, err := cloneStub(a.control, true)
 	if err != nil {
 		return err
@@ -243,31 +253,76 @@ func (t *trapThread) setUp(a *addressSpace) error {
 		return err
 	}
 	t.tid = tid
-	steps := []struct {
+	type step struct {
 		what string
 		nr   uintptr
 		args []uintptr
-	}{
-		{"mapping the slot", unix.SYS_MMAP, []uintptr{t.addr, slotSize, unix.PROT_READ | unix.PROT_WRITE,
-			unix.MAP_SHARED | unix.MAP_FIXED, uintptr(a.p.trap.fd), uintptr(t.global) * slotSize}},
-		{"setting the alternate stack", unix.SYS_SIGALTSTACK, []uintptr{t.addr + ctxStack, 0}},
-		{"setting clear_child_tid", unix.SYS_SET_TID_ADDRESS, []uintptr{t.addr + ctxState}},
-		{"setting the parent-death signal", unix.SYS_PRCTL, []uintptr{unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL)}},
-		{"unblocking signals", unix.SYS_RT_SIGPROCMASK, []uintptr{unix.SIG_SETMASK, t.addr + ctxNoMask, 0, 8}},
-		{"installing the thread filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubBase + pageSize + dataThreadProg}},
 	}
+	mapSlot := func(off, length uintptr, prot int) step {
+		return step{"mapping the slot", unix.SYS_MMAP, []uintptr{t.addr + off, length, uintptr(prot),
+			unix.MAP_SHARED | unix.MAP_FIXED, uintptr(a.p.trap.fd), uintptr(t.global)*slotSize + off}}
+	}
+	tidAddress := step{"setting clear_child_tid", unix.SYS_SET_TID_ADDRESS, []uintptr{t.addr + ctxState}}
+	pdeath := step{"setting the parent-death signal", unix.SYS_PRCTL, []uintptr{unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL)}}
+	filter := func(prog uintptr) step {
+		return step{"installing the filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubBase + pageSize + prog}}
+	}
+	steps := []step{
+		mapSlot(0, slotSize, unix.PROT_READ|unix.PROT_WRITE),
+		{"setting the alternate stack", unix.SYS_SIGALTSTACK, []uintptr{t.addr + ctxStack, 0}},
+		tidAddress, pdeath,
+		{"unblocking signals", unix.SYS_RT_SIGPROCMASK, []uintptr{unix.SIG_SETMASK, t.addr + ctxNoMask, 0, 8}},
+		filter(dataThreadProg),
+	}
+	start := stubBase + siteStart
+	if mapper {
+		// The first page read-write (hint, spin), the batch read-only; every signal
+		// stays blocked (the template's mask): the thread takes none. Its eventfd is
+		// made first: its number goes in the batch page.
+		steps = []step{
+			{"making the eventfd", unix.SYS_EVENTFD2, []uintptr{0, unix.EFD_CLOEXEC}},
+			mapSlot(0, pageSize, unix.PROT_READ|unix.PROT_WRITE),
+			mapSlot(pageSize, slotSize-pageSize, unix.PROT_READ),
+			tidAddress, pdeath, filter(dataSysProg),
+		}
+		start = stubBase + sysStart
+	}
+	efd := -1
 	for _, s := range steps {
-		if _, err := st.syscall(siteSyscall, s.nr, s.args...); err != nil {
+		r, err := st.syscall(siteSyscall, s.nr, s.args...)
+		if err != nil {
 			st.kill()
 			return fmt.Errorf("systrap thread %d: %s: %w", tid, s.what, err)
+		}
+		if s.nr == unix.SYS_EVENTFD2 {
+			efd = int(r)
 		}
 	}
 	if t.pidfd, err = unix.PidfdOpen(tid, 0); err != nil {
 		st.kill()
 		return fmt.Errorf("systrap thread %d: pidfd_open: %w", tid, err)
 	}
+	if mapper {
+		// The Sentry's own copy of the eventfd, to read; non-blocking, so that waitBatch
+		// can sleep in poll with the pidfd.
+		if t.eventfd, err = pidfdGetfd(t.pidfd, efd); err != nil {
+			st.kill()
+			return fmt.Errorf("systrap mapping thread %d: pidfd_getfd: %w", tid, err)
+		}
+		if err := unix.SetNonblock(t.eventfd, true); err != nil {
+			st.kill()
+			return fmt.Errorf("systrap mapping thread %d: %w", tid, err)
+		}
+		le := binary.LittleEndian
+		batch := t.slot[pageSize:]
+		le.PutUint64(batch[sysEventfd:], uint64(efd))
+		le.PutUint64(batch[sysOne:], 1)
+		le.PutUint64(batch[sysTwo:], 2)
+		le.PutUint32(t.slot[ctxSpin:], uint32(maxSpin/pauseTime))
+	}
 	regs := st.initRegs
-	regs.Rip = uint64(stubBase + siteStart)
+	regs.Rip = uint64(start)
+	regs.Rbx, regs.R12, regs.R15 = uint64(t.addr), uint64(t.addr+pageSize), 0
 	regs.Orig_rax = ^uint64(0)
 	if err := setRegs(tid, &regs); err != nil {
 		st.kill()
@@ -298,6 +353,10 @@ func (t *trapThread) release() {
 		unix.Close(t.pidfd)
 		t.pidfd = -1
 	}
+	if t.eventfd >= 0 {
+		unix.Close(t.eventfd)
+		t.eventfd = -1
+	}
 	a := t.as
 	a.threadsMu.Lock()
 	delete(a.trapThreads, t)
@@ -308,6 +367,97 @@ func (t *trapThread) release() {
 func (t *trapThread) free() {
 	t.as.freeSlot(t.local)
 	t.as.p.trap.release(t.global)
+}
+
+// The mapping thread's batch page (its slot's second page, read-only in the stub) and
+// the hint in its first page; see stub.go.
+const (
+	sysSeq      = 0  // u32: the batch's sequence number
+	sysCount    = 8  // u64: how many calls
+	sysEventfd  = 16 // u64: the thread's eventfd
+	sysOne      = 24 // u64 1: written to the eventfd when every call succeeded
+	sysTwo      = 32 // u64 2: written when one failed
+	sysCalls    = 64 // the calls, sysCallSize bytes each
+	sysCallSize = 64
+	sysHint     = 4 // u32 in the first page: the last sequence number done (untrusted)
+	maxBatch    = (slotSize - pageSize - sysCalls) / sysCallSize
+)
+
+// memoryCalls makes the mapping thread run calls (each a number and six arguments), in
+// order. They are the Sentry's own mapping changes, which never fail unless the host
+// refuses (out of memory, too many mappings): a failure kills the address space, since
+// the Sentry no longer knows what is mapped. The caller holds mapMu.
+func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
+	if len(calls) > maxBatch {
+		return fmt.Errorf("systrap: a batch of %d memory calls, at most %d fit", len(calls), maxBatch)
+	}
+	if a.mapper == nil {
+		t, err := a.newStubThread(true)
+		if err != nil {
+			return err
+		}
+		a.mapper = t
+	}
+	// Application threads of this address space waiting in their handlers stop
+	// spinning: the mapping thread needs a CPU, and a fault's handling takes long.
+	a.threadsMu.Lock()
+	for o := range a.trapThreads {
+		if !o.mapper {
+			o.casState(stateEvent, stateStubWait)
+		}
+	}
+	a.threadsMu.Unlock()
+	t := a.mapper
+	le := binary.LittleEndian
+	batch := t.slot[pageSize:]
+	le.PutUint64(batch[sysCount:], uint64(len(calls)))
+	for i, c := range calls {
+		for j, v := range c {
+			le.PutUint64(batch[sysCalls+sysCallSize*i+8*j:], uint64(v))
+		}
+	}
+	t.seq++
+	t.storeSeq(t.seq)
+	v, err := t.waitBatch()
+	switch {
+	case err != nil:
+		return a.die(err)
+	case v != 1:
+		return a.die(fmt.Errorf("systrap mapping thread %d: a memory call failed (%d)", t.tid, v))
+	}
+	return nil
+}
+
+// waitBatch waits for the mapping thread to finish the batch and returns what it wrote
+// to its eventfd: it spins while the hint says the batch is not done, then reads the
+// eventfd, sleeping in poll (with the thread's pidfd, to see it die) when empty.
+func (t *trapThread) waitBatch() (uint64, error) {
+	start := time.Now()
+	if spin := spinFor(t.appTime); spin > 0 {
+		for i := 1; t.hint() != t.seq; i++ {
+			if i%64 == 0 && time.Since(start) > spin {
+				break
+			}
+		}
+	}
+	var buf [8]byte
+	for {
+		n, err := unix.Read(t.eventfd, buf[:])
+		if err == nil && n == 8 {
+			t.appTime = average(t.appTime, time.Since(start))
+			return binary.LittleEndian.Uint64(buf[:]), nil
+		}
+		if err != unix.EAGAIN && err != unix.EINTR {
+			return 0, fmt.Errorf("systrap mapping thread %d: reading its eventfd: %v", t.tid, err)
+		}
+		fds := []unix.PollFd{{Fd: int32(t.eventfd), Events: unix.POLLIN}, {Fd: int32(t.pidfd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, -1); err != nil && err != unix.EINTR {
+			return 0, fmt.Errorf("systrap mapping thread %d: poll: %v", t.tid, err)
+		}
+		if fds[1].Revents != 0 && fds[0].Revents == 0 {
+			return 0, fmt.Errorf("systrap mapping thread %d is gone", t.tid)
+		}
+	}
 }
 
 func (a *addressSpace) allocSlot() (int, error) {

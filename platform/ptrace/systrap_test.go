@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"runtime"
@@ -109,7 +110,8 @@ func TestSystrapHostileApplication(t *testing.T) {
 	// The slot is the application's to scribble on: a state the protocol does not know
 	// kills the address space, it does not hang the Sentry.
 	t.Run("corrupt the context page", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(storeTo(slotBase()), jmpSelf))
+		// Slot 0 is the mapping thread's (made by the first MapFile), slot 1 this thread's.
+		as, st, _ := e.program(t, cat(storeTo(slotBase()+slotSize), jmpSelf))
 		st.Regs.Rax = 0x77 // stored over the state word of the thread's own slot
 		done := make(chan error, 1)
 		go func() {
@@ -124,6 +126,23 @@ func TestSystrapHostileApplication(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("Switch hung on a corrupt context page")
+		}
+	})
+
+	// The mapping thread's writable page holds only a hint and its spin budget: forging
+	// them changes nothing the Sentry relies on (it trusts the thread's eventfd).
+	t.Run("forge the mapping thread's hint", func(t *testing.T) {
+		// movabs $-1,%rax; store it over the hint and the spin budget; then loop.
+		code := cat([]byte{0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff}, storeTo(slotBase()),
+			storeTo(slotBase()+ctxSpin-4), []byte{0xb8, 0x27, 0, 0, 0}, syscallInsn, jmpSelf)
+		as, st, _ := e.program(t, code)
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+			t.Fatalf("event = %+v, want the getpid after the stores", ev)
+		}
+		for i := 0; i < 3; i++ {
+			if err := as.MapFile(dataAddr+uintptr(i)*pageSize, e.alloc(1), platform.ReadWrite, false); err != nil {
+				t.Fatalf("MapFile after the hint was forged: %v", err)
+			}
 		}
 	})
 
@@ -150,4 +169,36 @@ func TestSystrapHostileApplication(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStubCodeSites checks the stub code against the offsets the filters pin.
+func TestStubCodeSites(t *testing.T) {
+	if len(stubCode) > pageSize {
+		t.Fatalf("stub code is %d bytes, more than a page", len(stubCode))
+	}
+	for _, site := range []uintptr{siteSyscall, siteClone, siteGetpid, siteKill, siteSigreturn,
+		siteFutexWake, siteFutexWait, siteSysWait, siteSysOp, siteSysDone} {
+		if stubCode[site] != 0x0f || stubCode[site+1] != 0x05 {
+			t.Errorf("no syscall instruction at site %#x", site)
+		}
+	}
+	if stubCode[siteStart] != 0xcc {
+		t.Errorf("no int3 at siteStart")
+	}
+	for _, entry := range []struct {
+		at   uintptr
+		code []byte
+	}{
+		{restorer, []byte{0xb8, 0x0f, 0, 0, 0}},       // mov $15,%eax
+		{siteHandler, []byte{0x48, 0x89, 0xe3}},       // mov %rsp,%rbx
+		{sysStart, []byte{0x8b, 0x4b, byte(ctxSpin)}}, // mov ctxSpin(%rbx),%ecx
+	} {
+		if !bytes.Equal(stubCode[entry.at:entry.at+uintptr(len(entry.code))], entry.code) {
+			t.Errorf("unexpected code at %#x", entry.at)
+		}
+	}
+	// The handler masks rsp with the slot size.
+	if got := binary.LittleEndian.Uint32(stubCode[siteHandler+6:]); got != uint32(-slotSize&0xffffffff) {
+		t.Errorf("handler masks rsp with %#x, want -%#x", got, slotSize)
+	}
 }

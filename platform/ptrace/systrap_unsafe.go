@@ -27,6 +27,25 @@ func (t *trapThread) state() uint32 { return atomic.LoadUint32(t.stateWord()) }
 
 func (t *trapThread) swapState(v uint32) uint32 { return atomic.SwapUint32(t.stateWord(), v) }
 
+// The mapping thread's batch sequence number (in the batch page) and hint.
+func (t *trapThread) storeSeq(v uint32) {
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&t.slot[pageSize+sysSeq])), v)
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(&t.slot[pageSize+sysSeq])), futexWakeOp, 1, 0, 0, 0)
+}
+
+func (t *trapThread) hint() uint32 {
+	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&t.slot[sysHint])))
+}
+
+// pidfdGetfd is pidfd_getfd(2): a copy of another process's file descriptor.
+func pidfdGetfd(pidfd, fd int) (int, error) {
+	r, _, e := unix.Syscall(unix.SYS_PIDFD_GETFD, uintptr(pidfd), uintptr(fd), 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
 func (t *trapThread) casState(old, v uint32) bool {
 	return atomic.CompareAndSwapUint32(t.stateWord(), old, v)
 }

@@ -37,6 +37,7 @@ func main() {
 	gobenchN := flag.Int("gobenchn", 10000, "iterations per Go benchmark (-benchtime=Nx)")
 	timeout := flag.Duration("timeout", 2*time.Minute, "time limit for each mechanism program")
 	gotimeout := flag.Duration("gotimeout", 10*time.Minute, "time limit for each go test run")
+	platforms := flag.String("platforms", "systrap,ptrace", "comma-separated platforms to run the workloads on")
 	runsc := flag.String("runsc", "", "runsc binary for the workload section (default: bin/runsc of this module if it exists; \"none\" skips the section)")
 	workdir := flag.String("workdir", "", "directory of the workload *.c programs (default: test/bench/workloads of this module)")
 	wtimeout := flag.Duration("wtimeout", time.Minute, "time limit for each workload run, native or sandboxed")
@@ -132,7 +133,7 @@ func main() {
 	}
 	if wskip == "" {
 		var nativeFailed bool
-		wrows, nativeFailed, err = workloadSection(ccPath, *workdir, *builddir, *runsc, *wtimeout)
+		wrows, nativeFailed, err = workloadSection(ccPath, *workdir, *builddir, *runsc, strings.Split(*platforms, ","), *wtimeout)
 		if err != nil {
 			fatalf("workloads: %v", err)
 		}

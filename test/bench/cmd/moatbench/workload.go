@@ -37,7 +37,7 @@ const stderrLines = 4
 // builddir (removed at the end), and returns one row per figure. nativeFailed
 // is true when a workload failed natively (the program itself is broken);
 // failures in the sandbox are only reported as rows.
-func workloadSection(cc, dir, builddir, runsc string, timeout time.Duration) (rows []WorkloadRow, nativeFailed bool, err error) {
+func workloadSection(cc, dir, builddir, runsc string, platforms []string, timeout time.Duration) (rows []WorkloadRow, nativeFailed bool, err error) {
 	srcs, err := cSources(dir, "workload", workloadOrder)
 	if err != nil {
 		return nil, false, err
@@ -80,18 +80,23 @@ func workloadSection(cc, dir, builddir, runsc string, timeout time.Duration) (ro
 			rows = append(rows, WorkloadRow{Name: name, Status: Error, Note: "native: " + nerr.Error()})
 			continue
 		}
-		progress("running workload %s in the sandbox", name)
-		sandboxed, serr := runWorkload(scratch, timeout, runsc, "do", prog, "0", "sandbox")
-		if serr != nil {
-			rows = append(rows, WorkloadRow{Name: name, Status: Error, Note: "sandboxed: " + serr.Error()})
-			continue
+		for _, pl := range platforms {
+			progress("running workload %s in the sandbox on %s", name, pl)
+			sandboxed, serr := runWorkload(scratch, timeout, runsc, "--platform="+pl, "do", prog, "0", "sandbox")
+			if serr != nil {
+				rows = append(rows, WorkloadRow{Name: pl + "/" + name, Status: Error, Note: "sandboxed: " + serr.Error()})
+				continue
+			}
+			pairs := pairWorkload(native, sandboxed)
+			if len(pairs) == 0 { // only throughput lines: the program is broken
+				nativeFailed = true
+				pairs = []WorkloadRow{{Name: name, Status: Error, Note: "native: no ns/op figure in the output"}}
+			}
+			for i := range pairs {
+				pairs[i].Name = pl + "/" + pairs[i].Name
+			}
+			rows = append(rows, pairs...)
 		}
-		pairs := pairWorkload(native, sandboxed)
-		if len(pairs) == 0 { // only throughput lines: the program is broken
-			nativeFailed = true
-			pairs = []WorkloadRow{{Name: name, Status: Error, Note: "native: no ns/op figure in the output"}}
-		}
-		rows = append(rows, pairs...)
 	}
 	return rows, nativeFailed, nil
 }
