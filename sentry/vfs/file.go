@@ -32,8 +32,9 @@ type Stream interface {
 	IsStream()
 }
 
-// Seeker is implemented by FileImpls whose lseek is their own (devices): it gets the
-// arguments and the current offset, and returns the new offset.
+// Seeker is implemented by FileImpls whose lseek is their own (devices, and streams
+// whose lseek succeeds without moving, as Linux's noop_llseek): it gets the arguments
+// and the current offset, and returns the new offset.
 type Seeker interface {
 	Llseek(off int64, whence int, cur int64) (int64, error)
 }
@@ -187,12 +188,13 @@ func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
 	if fd.isPath() {
 		return 0, unix.EBADF
 	}
-	if fd.stream() {
+	s, seeker := fd.impl.(Seeker)
+	if fd.stream() && !seeker {
 		return 0, unix.ESPIPE
 	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
-	if s, ok := fd.impl.(Seeker); ok {
+	if seeker {
 		n, err := s.Llseek(off, whence, fd.offset)
 		if err == nil {
 			fd.offset = n
