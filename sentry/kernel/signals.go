@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -133,6 +134,10 @@ func (t *Task) Queue(sig int, info arch.SignalInfo) {
 	if t.pending&sigBit(sig) == 0 {
 		t.pending |= sigBit(sig)
 		t.pendInfo[sig-1] = info
+		if t.queued != nil {
+			close(t.queued)
+			t.queued = nil
+		}
 	}
 	if t.SigMask&sigBit(sig) == 0 {
 		t.interruptLocked()
@@ -144,6 +149,33 @@ func (t *Task) Pending() uint64 {
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
 	return t.pending
+}
+
+// SignalQueued returns a channel closed at the next signal queued to t, blocked or not
+// (signalfd waits on it for blocked signals).
+func (t *Task) SignalQueued() <-chan struct{} {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	if t.queued == nil {
+		t.queued = make(chan struct{})
+	}
+	return t.queued
+}
+
+// DequeueSignal takes the lowest pending signal in mask, blocked or not, with its
+// siginfo, as dequeue_signal does for signalfd; 0 if none is pending. A
+// process-directed signal is pending on the thread signalTarget chose (there is no
+// process-wide pending set).
+func (t *Task) DequeueSignal(mask uint64) (int, arch.SignalInfo) {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	ready := t.pending & mask
+	if ready == 0 {
+		return 0, arch.SignalInfo{}
+	}
+	sig := bits.TrailingZeros64(ready) + 1
+	t.pending &^= sigBit(sig)
+	return sig, t.pendInfo[sig-1]
 }
 
 // next takes the lowest pending unblocked signal, or returns 0 (and re-arms the
