@@ -30,3 +30,10 @@ type NoopSeeker struct{}
 
 // Llseek implements Seeker.
 func (NoopSeeker) Llseek(_ int64, _ int, cur int64) (int64, error) { return cur, nil }
+
+// Sealer is implemented by files that take seals (tmpfs files: fcntl F_ADD_SEALS and
+// F_GET_SEALS); the F_SEAL_* bits.
+type Sealer interface {
+	Seals() uint32
+	AddSeals(seals uint32) error
+}

@@ -186,6 +186,7 @@ func TestPrograms(t *testing.T) {
 		{"select", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
+		{"memfd", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

@@ -160,6 +160,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_TIMERFD_GETTIME:   TimerfdGettime,
 		unix.SYS_SIGNALFD:          Signalfd,
 		unix.SYS_SIGNALFD4:         Signalfd4,
+		unix.SYS_MEMFD_CREATE:      MemfdCreate,
 		unix.SYS_POLL:              Poll,
 		unix.SYS_PPOLL:             Ppoll,
 		unix.SYS_SELECT:            Select,

@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/sentry/kernel"
+	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
 // Dup implements dup(2).
@@ -87,6 +88,23 @@ func Fcntl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	case unix.F_SETFL:
 		f.SetStatusFlags(int(a[2]))
 		return 0, nil
+	case unix.F_ADD_SEALS:
+		// As memfd_add_seals: write access, then the file; the argument is an
+		// unsigned int (the upper bits are dropped).
+		if !f.Writable() {
+			return 0, unix.EPERM
+		}
+		s, ok := f.Impl().(vfs.Sealer)
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		return 0, s.AddSeals(uint32(a[2]))
+	case unix.F_GET_SEALS:
+		s, ok := f.Impl().(vfs.Sealer)
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		return uintptr(s.Seals()), nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
 		return 0, unsupported(t, "fcntl record locks")
 	}
