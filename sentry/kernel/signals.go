@@ -121,17 +121,20 @@ func (t *Task) interruptLocked() {
 	t.ctx.Interrupt()
 }
 
-// Queue makes sig pending for t with info, and wakes t if it doesn't block it.
-func (t *Task) Queue(sig int, info arch.SignalInfo) {
+// Queue makes sig pending for t with info, and wakes t if it doesn't block it. It
+// reports whether the signal was queued: not if it is ignored, or already pending
+// (one of each signal is kept).
+func (t *Task) Queue(sig int, info arch.SignalInfo) bool {
 	info.Signo = int32(sig)
 	act := t.SigAction(sig, nil)
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
 	ignored := act.Handler == sigIgn || act.Handler == sigDfl && sigBit(sig)&ignoredByDefault != 0
 	if ignored && t.SigMask&sigBit(sig) == 0 {
-		return // dropped when generated, as sig_ignored
+		return false // dropped when generated, as sig_ignored
 	}
-	if t.pending&sigBit(sig) == 0 {
+	queued := t.pending&sigBit(sig) == 0
+	if queued {
 		t.pending |= sigBit(sig)
 		t.pendInfo[sig-1] = info
 		if t.queued != nil {
@@ -142,6 +145,7 @@ func (t *Task) Queue(sig int, info arch.SignalInfo) {
 	if t.SigMask&sigBit(sig) == 0 {
 		t.interruptLocked()
 	}
+	return queued
 }
 
 // Pending returns the pending signals.
@@ -169,13 +173,25 @@ func (t *Task) SignalQueued() <-chan struct{} {
 func (t *Task) DequeueSignal(mask uint64) (int, arch.SignalInfo) {
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
-	ready := t.pending & mask
-	if ready == 0 {
-		return 0, arch.SignalInfo{}
+	return t.takeLocked(mask)
+}
+
+// takeLocked takes the lowest pending signal in mask, dropping stale POSIX timer
+// signals on the way; 0 if none is left. t.sigMu is held.
+func (t *Task) takeLocked(mask uint64) (int, arch.SignalInfo) {
+	for {
+		ready := t.pending & mask
+		if ready == 0 {
+			return 0, arch.SignalInfo{}
+		}
+		sig := bits.TrailingZeros64(ready) + 1
+		t.pending &^= sigBit(sig)
+		info := t.pendInfo[sig-1]
+		if info.Code == SI_TIMER && !t.timerSignalLocked(&info) {
+			continue
+		}
+		return sig, info
 	}
-	sig := bits.TrailingZeros64(ready) + 1
-	t.pending &^= sigBit(sig)
-	return sig, t.pendInfo[sig-1]
 }
 
 // next takes the lowest pending unblocked signal, or returns 0 (and re-arms the
@@ -183,8 +199,8 @@ func (t *Task) DequeueSignal(mask uint64) (int, arch.SignalInfo) {
 func (t *Task) next() (int, arch.SignalInfo) {
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
-	ready := t.pending &^ t.SigMask
-	if ready == 0 {
+	sig, info := t.takeLocked(^t.SigMask)
+	if sig == 0 {
 		select {
 		case <-t.intr:
 			if !t.isKilled() {
@@ -192,15 +208,8 @@ func (t *Task) next() (int, arch.SignalInfo) {
 			}
 		default:
 		}
-		return 0, arch.SignalInfo{}
 	}
-	sig := 1
-	for ready&1 == 0 {
-		ready >>= 1
-		sig++
-	}
-	t.pending &^= sigBit(sig)
-	return sig, t.pendInfo[sig-1]
+	return sig, info
 }
 
 // deliverPending acts on the pending signals after a stop (see the package comment).

@@ -187,6 +187,7 @@ func TestPrograms(t *testing.T) {
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},
+		{"ptimer", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

@@ -64,23 +64,24 @@ func timerfdOf(t *kernel.Task, fd uintptr) (*timerfd.Timer, func(), error) {
 	return tm, f.DecRef, nil
 }
 
-// itimerspecIn reads a struct itimerspec: EFAULT, or EINVAL if either time is not a
-// valid timespec (as itimerspec64_valid).
-func itimerspecIn(t *kernel.Task, addr uintptr) (timerfd.Spec, bool, error) {
+// itimerspecIn reads a struct itimerspec as nanoseconds (value, interval): EFAULT, and
+// whether both times are valid timespecs (itimerspec64_valid).
+func itimerspecIn(t *kernel.Task, addr uintptr) (value, interval int64, valid bool, err error) {
 	var its unix.ItimerSpec
 	if err := t.CopyInObj(addr, &its); err != nil {
-		return timerfd.Spec{}, false, unix.EFAULT
+		return 0, 0, false, unix.EFAULT
 	}
-	valid := timespecValid(its.Value) && timespecValid(its.Interval)
-	return timerfd.Spec{Value: its.Value.Nano(), Interval: its.Interval.Nano()}, valid, nil
+	valid = timespecValid(its.Value) && timespecValid(its.Interval)
+	return its.Value.Nano(), its.Interval.Nano(), valid, nil
 }
 
 func timespecValid(ts unix.Timespec) bool {
 	return ts.Sec >= 0 && ts.Nsec >= 0 && ts.Nsec < int64(time.Second)
 }
 
-func itimerspecOut(t *kernel.Task, addr uintptr, s timerfd.Spec) error {
-	its := unix.ItimerSpec{Value: unix.NsecToTimespec(s.Value), Interval: unix.NsecToTimespec(s.Interval)}
+// itimerspecOut writes a struct itimerspec.
+func itimerspecOut(t *kernel.Task, addr uintptr, value, interval int64) error {
+	its := unix.ItimerSpec{Value: unix.NsecToTimespec(value), Interval: unix.NsecToTimespec(interval)}
 	return t.CopyOutObj(addr, &its)
 }
 
@@ -88,7 +89,7 @@ func itimerspecOut(t *kernel.Task, addr uintptr, s timerfd.Spec) error {
 // setting is read (EFAULT), then the flags and setting are checked (EINVAL), then fd.
 func TimerfdSettime(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	flags := int(a[1])
-	spec, valid, err := itimerspecIn(t, a[2])
+	value, interval, valid, err := itimerspecIn(t, a[2])
 	if err != nil {
 		return 0, err
 	}
@@ -102,9 +103,9 @@ func TimerfdSettime(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	defer done()
 	// TFD_TIMER_CANCEL_ON_SET is accepted, but the Sentry never sets the realtime clock,
 	// so the timer is never cancelled by it (a jump of the host's clock is not seen).
-	old := tm.Set(spec, flags&tfdTimerAbstime != 0)
+	old := tm.Set(timerfd.Spec{Value: value, Interval: interval}, flags&tfdTimerAbstime != 0)
 	if a[3] != 0 {
-		return 0, itimerspecOut(t, a[3], old)
+		return 0, itimerspecOut(t, a[3], old.Value, old.Interval)
 	}
 	return 0, nil
 }
@@ -116,5 +117,6 @@ func TimerfdGettime(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, err
 	}
 	defer done()
-	return 0, itimerspecOut(t, a[1], tm.Get())
+	cur := tm.Get()
+	return 0, itimerspecOut(t, a[1], cur.Value, cur.Interval)
 }
