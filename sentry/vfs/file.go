@@ -66,6 +66,7 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 // DecRef drops a reference, releasing the file after the last.
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
+		fd.releaseLocks()
 		fd.impl.Release()
 	}
 }
@@ -344,6 +345,9 @@ func (fd *FileDescription) Offset() int64 {
 	defer fd.mu.Unlock()
 	return fd.offset
 }
+
+// Readable reports whether the description was opened for reading.
+func (fd *FileDescription) Readable() bool { return fd.readable() && !fd.isPath() }
 
 // Writable reports whether the description was opened for writing.
 func (fd *FileDescription) Writable() bool { return fd.writable() && !fd.isPath() }

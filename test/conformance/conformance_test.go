@@ -188,6 +188,7 @@ func TestPrograms(t *testing.T) {
 		{"signalfd", nil},
 		{"memfd", nil},
 		{"ptimer", nil},
+		{"locks", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

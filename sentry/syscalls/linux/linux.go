@@ -166,6 +166,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_TIMER_GETTIME:     TimerGettime,
 		unix.SYS_TIMER_GETOVERRUN:  TimerGetoverrun,
 		unix.SYS_TIMER_DELETE:      TimerDelete,
+		unix.SYS_FLOCK:             Flock,
 		unix.SYS_POLL:              Poll,
 		unix.SYS_PPOLL:             Ppoll,
 		unix.SYS_SELECT:            Select,

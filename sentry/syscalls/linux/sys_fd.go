@@ -54,8 +54,8 @@ func Dup3(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return dup3(t, fd(a[0]), fd(a[1]), a[2]&unix.O_CLOEXEC != 0)
 }
 
-// Fcntl implements fcntl(2): descriptor flags, status flags and duplication. Record
-// locks come with the IPC work.
+// Fcntl implements fcntl(2): descriptor flags, status flags, duplication, seals
+// (sys_memfd.go) and record locks (sys_lock.go).
 func Fcntl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	f, err := getFD(t, a[0])
 	if err != nil {
@@ -106,7 +106,7 @@ func Fcntl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		}
 		return uintptr(s.Seals()), nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
-		return 0, unsupported(t, "fcntl record locks")
+		return 0, fcntlLock(t, f, cmd, a[2])
 	}
 	return 0, unix.EINVAL
 }
