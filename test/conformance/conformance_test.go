@@ -189,6 +189,7 @@ func TestPrograms(t *testing.T) {
 		{"memfd", nil},
 		{"ptimer", nil},
 		{"locks", nil},
+		{"splice", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},
