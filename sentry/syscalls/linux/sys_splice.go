@@ -34,6 +34,21 @@ func ioFD(t *kernel.Task, a uintptr) (*vfs.FileDescription, error) {
 	return f, nil
 }
 
+// ioFDPair is ioFD for an input and an output descriptor, in that order; done drops
+// both references.
+func ioFDPair(t *kernel.Task, inArg, outArg uintptr) (in, out *vfs.FileDescription, done func(), err error) {
+	in, err = ioFD(t, inArg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	out, err = ioFD(t, outArg)
+	if err != nil {
+		in.DecRef()
+		return nil, nil, nil, err
+	}
+	return in, out, func() { in.DecRef(); out.DecRef() }, nil
+}
+
 func nonblocking(f *vfs.FileDescription) bool { return f.StatusFlags()&unix.O_NONBLOCK != 0 }
 
 func isStream(f *vfs.FileDescription) bool {
@@ -110,16 +125,11 @@ func Splice(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if flags&^spliceFAll != 0 {
 		return 0, unix.EINVAL
 	}
-	in, err := ioFD(t, a[0])
+	in, out, release, err := ioFDPair(t, a[0], a[2])
 	if err != nil {
 		return 0, err
 	}
-	defer in.DecRef()
-	out, err := ioFD(t, a[2])
-	if err != nil {
-		return 0, err
-	}
-	defer out.DecRef()
+	defer release()
 	ip, op := pipe.Of(in.Impl()), pipe.Of(out.Impl())
 	if ip != nil && offInAddr != 0 || op != nil && offOutAddr != 0 {
 		return 0, unix.ESPIPE
@@ -209,16 +219,11 @@ func Tee(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	in, err := ioFD(t, a[0])
+	in, out, release, err := ioFDPair(t, a[0], a[1])
 	if err != nil {
 		return 0, err
 	}
-	defer in.DecRef()
-	out, err := ioFD(t, a[1])
-	if err != nil {
-		return 0, err
-	}
-	defer out.DecRef()
+	defer release()
 	if !in.Readable() || !out.Writable() {
 		return 0, unix.EBADF
 	}
@@ -334,16 +339,11 @@ func copyData(read, write func([]byte) (int, error), n uintptr) (int, error) {
 // and the positions (EINVAL).
 func CopyFileRange(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	offInAddr, offOutAddr, n, flags := a[1], a[3], a[4], a[5]
-	in, err := ioFD(t, a[0])
+	in, out, release, err := ioFDPair(t, a[0], a[2])
 	if err != nil {
 		return 0, err
 	}
-	defer in.DecRef()
-	out, err := ioFD(t, a[2])
-	if err != nil {
-		return 0, err
-	}
-	defer out.DecRef()
+	defer release()
 	offIn, err := offsetIn(t, offInAddr)
 	if err != nil {
 		return 0, err
