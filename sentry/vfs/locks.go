@@ -23,6 +23,9 @@ func (fd *FileDescription) lockKey() any {
 
 func (fd *FileDescription) lockManager() *lock.Manager { return &fd.vd.Mount.vfs.locks }
 
+// lockable reports whether the description names a file that can hold locks.
+func (fd *FileDescription) lockable() bool { return fd.vd.Dentry != nil && fd.vd.Mount != nil }
+
 // Flock takes or drops the description's flock lock (lock.Read, Write or Unlock).
 func (fd *FileDescription) Flock(ctx Context, typ int16, block bool) error {
 	return fd.lockManager().Flock(ctx, fd.lockKey(), fd, typ, block)
@@ -42,7 +45,7 @@ func (fd *FileDescription) SetLock(ctx Context, owner any, r lock.Range, block, 
 
 // releaseLocks drops the description's own locks at its last close.
 func (fd *FileDescription) releaseLocks() {
-	if fd.vd.Ok() {
+	if fd.lockable() {
 		fd.lockManager().ReleaseDescription(fd.lockKey(), fd)
 	}
 }
@@ -50,7 +53,7 @@ func (fd *FileDescription) releaseLocks() {
 // close is a descriptor of fd's being closed by table t: t's POSIX locks on the file
 // go, then the reference.
 func (t *FDTable) close(fd *FileDescription) {
-	if fd.vd.Ok() {
+	if fd.lockable() {
 		fd.lockManager().ReleaseRecords(fd.lockKey(), t)
 	}
 	fd.DecRef()
