@@ -1,6 +1,8 @@
 package linux
 
 import (
+	"strings"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/platform"
@@ -91,6 +93,9 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		opts.File = fileData{file}
 		opts.Offset = uint64(off)
 		opts.Name, _ = t.Kernel().VFS.PathOf(t.FS.Root(), file.VirtualDentry())
+		if n, ok := file.VirtualDentry().Dentry.Inode().(vfs.FDNamer); ok && strings.HasPrefix(opts.Name, "(unreachable)") {
+			opts.Name = n.FDName() // a memfd: "/memfd:NAME (deleted)"
+		}
 		opts.FileSize = ^uint64(0) >> 1
 	}
 	return t.MM.MMap(opts)

@@ -60,6 +60,15 @@ int main(void) {
 	printf("  %s\n", buf);
 	char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	printf("mmap private: %d %.5s\n", m != MAP_FAILED, m);
+	char line[512];
+	FILE *maps = fopen("/proc/self/maps", "r");
+	int named = 0;
+	while (maps && fgets(line, sizeof line, maps))
+		if (strstr(line, " /memfd:test (deleted)"))
+			named = 1;
+	if (maps)
+		fclose(maps);
+	printf("  named in /proc/self/maps: %d\n", named);
 	m[0] = 'J';
 	pread(fd, buf, 5, 0);
 	printf("  file unchanged: %.5s, mapping %.5s\n", buf, m);
