@@ -126,8 +126,9 @@ func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int, addr uintptr) er
 		owner = f
 	}
 	if cmd == unix.F_GETLK || cmd == unix.F_OFD_GETLK {
-		// As fcntl_getlk.
-		if fl.Type != lock.Read && fl.Type != lock.Write {
+		// As fcntl_getlk: F_OFD_GETLK may ask with F_UNLCK for the description's own
+		// lock.
+		if fl.Type != lock.Read && fl.Type != lock.Write && !(ofd && fl.Type == lock.Unlock) {
 			return unix.EINVAL
 		}
 		r, err := flockRange(f, &fl)

@@ -169,13 +169,22 @@ func (f *fileLocks) conflictLocked(owner any, r Range) (record, bool) {
 	return record{}, false
 }
 
-// Test returns the first lock of another owner that conflicts with r (of type Read or
-// Write), as F_GETLK; false if there is none.
+// Test returns the first lock of another owner that conflicts with r, as F_GETLK; false
+// if there is none. r of type Unlock asks instead for the first of owner's own locks
+// that overlaps it (F_OFD_GETLK's F_UNLCK, as posix_test_locks_conflict).
 func (m *Manager) Test(key, owner any, r Range) (Range, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := m.files[key]
 	if f == nil {
+		return Range{}, false
+	}
+	if r.Type == Unlock {
+		for _, l := range f.records {
+			if l.owner == owner && l.Start <= r.End && r.Start <= l.End {
+				return l.Range, true
+			}
+		}
 		return Range{}, false
 	}
 	l, ok := f.conflictLocked(owner, r)

@@ -195,6 +195,9 @@ int main(void) {
 	getlk("F_GETLK sees the OFD lock", rd, F_GETLK, F_RDLCK, 0, 1, parent);
 	CHECK("F_OFD_SETLK other description", lk(wr, F_OFD_SETLK, F_WRLCK, SEEK_SET, 5, 1));
 	child(child_ofd);
+	getlk("F_OFD_GETLK F_UNLCK: the description's own lock", fd1, F_OFD_GETLK, F_UNLCK, 0, 0, parent);
+	getlk("F_OFD_GETLK F_UNLCK: another's", rd, F_OFD_GETLK, F_UNLCK, 0, 0, parent);
+	getlk("F_OFD_GETLK F_UNLCK: outside it", fd1, F_OFD_GETLK, F_UNLCK, 50, 10, parent);
 	close(rd);
 	getlk("close of another fd keeps it", wr, F_OFD_GETLK, F_WRLCK, 0, 0, parent);
 	fd3 = dup(fd1);
