@@ -106,6 +106,7 @@ func (t *Task) threadExited() ExitStatus {
 		}
 	}
 	t.accountSys()
+	t.dropTimerSignals()
 	k.mu.Lock()
 	delete(p.threads, t)
 	delete(k.tasks, t.TID)

@@ -329,3 +329,16 @@ func (t *Task) timerSignalLocked(info *arch.SignalInfo) bool {
 	le.PutUint32(info.Fields[16:], 0)
 	return true
 }
+
+// dropTimerSignals drops the POSIX timer signals pending on t, which is exiting, so
+// that their timers may signal again.
+func (t *Task) dropTimerSignals() {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	for sig := 1; sig <= 64; sig++ {
+		if info := t.pendInfo[sig-1]; t.pending&sigBit(sig) != 0 && info.Code == SI_TIMER {
+			t.pending &^= sigBit(sig)
+			t.timerSignalLocked(&info)
+		}
+	}
+}
