@@ -378,3 +378,30 @@ func (fd *FileDescription) Readiness() uint32 {
 	}
 	return EventIn | EventOut
 }
+
+// CallerWaitable is implemented by Waitables whose readiness depends on the task that
+// asks (a signalfd is readable when the caller has a signal of its mask pending).
+type CallerWaitable interface {
+	ReadinessFor(ctx Context) uint32
+	ChangedFor(ctx Context) <-chan struct{}
+}
+
+// ReadinessFor is Readiness as the caller ctx sees it (poll, select, epoll_wait).
+func (fd *FileDescription) ReadinessFor(ctx Context) uint32 {
+	if w, ok := fd.impl.(CallerWaitable); ok {
+		return w.ReadinessFor(ctx)
+	}
+	return fd.Readiness()
+}
+
+// ChangedFor returns a channel closed at the file's next change of readiness as ctx
+// sees it, or nil for a file that can't be waited on.
+func (fd *FileDescription) ChangedFor(ctx Context) <-chan struct{} {
+	switch w := fd.impl.(type) {
+	case CallerWaitable:
+		return w.ChangedFor(ctx)
+	case Waitable:
+		return w.Changed()
+	}
+	return nil
+}

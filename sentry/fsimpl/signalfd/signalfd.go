@@ -9,8 +9,7 @@
 // the reading task, whoever created the file.
 //
 // Readiness (poll, epoll, select) is "readable" while a signal in the mask is pending
-// for the task that created the file. Linux asks the polling task instead; the two
-// differ only for a signalfd polled by another thread or a forked child.
+// for the task that asks (vfs.CallerWaitable), as signalfd_poll looks at current.
 package signalfd
 
 import (
@@ -79,10 +78,7 @@ func (f *File) ReadCtx(ctx vfs.Context, dst []byte, nonblock bool) (int, error) 
 	if n == 0 {
 		return 0, unix.EINVAL
 	}
-	src, ok := ctx.(Source)
-	if !ok {
-		src = f.owner
-	}
+	src := f.source(ctx)
 	got := 0
 	for got < n {
 		queued := src.SignalQueued()
@@ -110,16 +106,31 @@ func (f *File) ReadCtx(ctx vfs.Context, dst []byte, nonblock bool) (int, error) 
 // WriteCtx implements vfs.BlockingFile.WriteCtx: a signalfd can't be written.
 func (f *File) WriteCtx(vfs.Context, []byte, bool) (int, error) { return 0, unix.EINVAL }
 
-// Readiness implements vfs.Waitable.
-func (f *File) Readiness() uint32 {
-	if f.owner.Pending()&f.getMask() != 0 {
+// source is the task ctx if it is one, else the creator.
+func (f *File) source(ctx vfs.Context) Source {
+	if src, ok := ctx.(Source); ok {
+		return src
+	}
+	return f.owner
+}
+
+// ReadinessFor implements vfs.CallerWaitable: readable while the caller has a signal
+// of the mask pending, as signalfd_poll.
+func (f *File) ReadinessFor(ctx vfs.Context) uint32 {
+	if f.source(ctx).Pending()&f.getMask() != 0 {
 		return vfs.EventIn
 	}
 	return 0
 }
 
+// ChangedFor implements vfs.CallerWaitable.
+func (f *File) ChangedFor(ctx vfs.Context) <-chan struct{} { return f.source(ctx).SignalQueued() }
+
+// Readiness implements vfs.Waitable, for a caller that is no task: the creator's view.
+func (f *File) Readiness() uint32 { return f.ReadinessFor(nil) }
+
 // Changed implements vfs.Waitable.
-func (f *File) Changed() <-chan struct{} { return f.owner.SignalQueued() }
+func (f *File) Changed() <-chan struct{} { return f.ChangedFor(nil) }
 
 func (f *File) Ioctl(vfs.UserMemory, uintptr, uintptr) (uintptr, error) {
 	return 0, unix.ENOTTY

@@ -130,6 +130,26 @@ int main(void) {
 	waitpid(c, NULL, 0);
 	read(cfd, si, sizeof si); // the child's SIGCHLD
 
+	// Readiness and reads are the caller's: a forked child doesn't see its parent's
+	// pending signal through the inherited signalfd.
+	kill(getpid(), SIGUSR1);
+	fflush(stdout);
+	c = fork();
+	if (c == 0) {
+		struct pollfd cp = {bfd, POLLIN, 0};
+		CHECK("child: poll with the parent's signal pending", poll(&cp, 1, 0));
+		kill(getpid(), SIGUSR2);
+		CHECK("child: poll with its own", poll(&cp, 1, 0));
+		CHECK("child: read", read(bfd, si, sizeof si));
+		show("  child's", &si[0], getpid());
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	read(cfd, si, sizeof si); // the child's SIGCHLD
+	CHECK("parent: read", read(bfd, si, sizeof si));
+	printf("  %s\n", sigabbrev_np(si[0].ssi_signo));
+
 	// An unblocked signal with a handler interrupts a blocking read.
 	struct sigaction sa = {0};
 	sa.sa_handler = on_alarm;
