@@ -103,6 +103,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, flags int) 
 	t.FDs.CloseExec()
 	t.ClearChildTID, t.RobustList = 0, 0
 	t.resetHandlers()
+	t.Proc.deleteTimers()
 	t.execDone()
 	return nil
 }

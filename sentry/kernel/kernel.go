@@ -29,6 +29,7 @@ import (
 
 	"github.com/moat-sandbox/moat/platform"
 	"github.com/moat-sandbox/moat/sentry/abi/linux"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/tmpfs"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
@@ -49,6 +50,9 @@ type Kernel struct {
 	start time.Time
 
 	futexes Futexes
+
+	// memfdFS is the tmpfs of memfd_create's files (Linux's shm_mnt), made at first use.
+	memfdFS func() *tmpfs.Filesystem
 
 	mu            sync.Mutex
 	unimplemented map[uintptr]int    // count of calls by number
@@ -83,8 +87,15 @@ func (k *Kernel) StartTime() time.Time { return k.start }
 func New(p platform.Platform, mf *pgalloc.MemoryFile, v *vfs.VFS, table *SyscallTable, log io.Writer) *Kernel {
 	return &Kernel{Platform: p, MemFile: mf, VFS: v, Syscalls: table, Log: log, Hostname: "moat",
 		start: time.Now(), unimplemented: map[uintptr]int{}, tasks: map[int32]*Task{},
-		procs: map[int32]*Process{}, waitGen: make(chan struct{})}
+		procs: map[int32]*Process{}, waitGen: make(chan struct{}),
+		memfdFS: sync.OnceValue(func() *tmpfs.Filesystem {
+			fs, _ := tmpfs.New(v, 0o1777, vfs.Owner{})
+			return fs
+		})}
 }
+
+// MemfdFS is the tmpfs that holds memfd_create's files.
+func (k *Kernel) MemfdFS() *tmpfs.Filesystem { return k.memfdFS() }
 
 // Uptime is the time since the kernel started.
 func (k *Kernel) Uptime() time.Duration { return time.Since(k.start) }

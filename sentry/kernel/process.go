@@ -42,6 +42,8 @@ type Process struct {
 	alarmAt       time.Time
 	alarmInterval time.Duration
 	alarmGen      uint64
+	// timers are the POSIX timers (ptimer.go).
+	timers ptimers
 }
 
 // Parent returns the process's parent's PID, 0 for init.
@@ -104,6 +106,7 @@ func (t *Task) threadExited() ExitStatus {
 		}
 	}
 	t.accountSys()
+	t.dropTimerSignals()
 	k.mu.Lock()
 	delete(p.threads, t)
 	delete(k.tasks, t.TID)
@@ -128,6 +131,7 @@ func (t *Task) threadExited() ExitStatus {
 func (t *Task) exited(s ExitStatus) {
 	k := t.k
 	p := t.Proc
+	p.deleteTimers()
 	k.mu.Lock()
 	p.exit = &s
 	init := k.procs[1]

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -120,23 +121,31 @@ func (t *Task) interruptLocked() {
 	t.ctx.Interrupt()
 }
 
-// Queue makes sig pending for t with info, and wakes t if it doesn't block it.
-func (t *Task) Queue(sig int, info arch.SignalInfo) {
+// Queue makes sig pending for t with info, and wakes t if it doesn't block it. It
+// reports whether the signal was queued: not if it is ignored, or already pending
+// (one of each signal is kept).
+func (t *Task) Queue(sig int, info arch.SignalInfo) bool {
 	info.Signo = int32(sig)
 	act := t.SigAction(sig, nil)
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
 	ignored := act.Handler == sigIgn || act.Handler == sigDfl && sigBit(sig)&ignoredByDefault != 0
 	if ignored && t.SigMask&sigBit(sig) == 0 {
-		return // dropped when generated, as sig_ignored
+		return false // dropped when generated, as sig_ignored
 	}
-	if t.pending&sigBit(sig) == 0 {
+	queued := t.pending&sigBit(sig) == 0
+	if queued {
 		t.pending |= sigBit(sig)
 		t.pendInfo[sig-1] = info
+		if t.queued != nil {
+			close(t.queued)
+			t.queued = nil
+		}
 	}
 	if t.SigMask&sigBit(sig) == 0 {
 		t.interruptLocked()
 	}
+	return queued
 }
 
 // Pending returns the pending signals.
@@ -146,13 +155,52 @@ func (t *Task) Pending() uint64 {
 	return t.pending
 }
 
+// SignalQueued returns a channel closed at the next signal queued to t, blocked or not
+// (signalfd waits on it for blocked signals).
+func (t *Task) SignalQueued() <-chan struct{} {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	if t.queued == nil {
+		t.queued = make(chan struct{})
+	}
+	return t.queued
+}
+
+// DequeueSignal takes the lowest pending signal in mask, blocked or not, with its
+// siginfo, as dequeue_signal does for signalfd; 0 if none is pending. A
+// process-directed signal is pending on the thread signalTarget chose (there is no
+// process-wide pending set).
+func (t *Task) DequeueSignal(mask uint64) (int, arch.SignalInfo) {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	return t.takeLocked(mask)
+}
+
+// takeLocked takes the lowest pending signal in mask, dropping stale POSIX timer
+// signals on the way; 0 if none is left. t.sigMu is held.
+func (t *Task) takeLocked(mask uint64) (int, arch.SignalInfo) {
+	for {
+		ready := t.pending & mask
+		if ready == 0 {
+			return 0, arch.SignalInfo{}
+		}
+		sig := bits.TrailingZeros64(ready) + 1
+		t.pending &^= sigBit(sig)
+		info := t.pendInfo[sig-1]
+		if info.Code == SI_TIMER && !t.timerSignalLocked(&info) {
+			continue
+		}
+		return sig, info
+	}
+}
+
 // next takes the lowest pending unblocked signal, or returns 0 (and re-arms the
 // interrupt channel when nothing else is left to wake for).
 func (t *Task) next() (int, arch.SignalInfo) {
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
-	ready := t.pending &^ t.SigMask
-	if ready == 0 {
+	sig, info := t.takeLocked(^t.SigMask)
+	if sig == 0 {
 		select {
 		case <-t.intr:
 			if !t.isKilled() {
@@ -160,15 +208,8 @@ func (t *Task) next() (int, arch.SignalInfo) {
 			}
 		default:
 		}
-		return 0, arch.SignalInfo{}
 	}
-	sig := 1
-	for ready&1 == 0 {
-		ready >>= 1
-		sig++
-	}
-	t.pending &^= sigBit(sig)
-	return sig, t.pendInfo[sig-1]
+	return sig, info
 }
 
 // deliverPending acts on the pending signals after a stop (see the package comment).

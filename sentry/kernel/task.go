@@ -70,6 +70,9 @@ type Task struct {
 	pendInfo [64]arch.SignalInfo
 	// intr is closed when the task must stop waiting (see Interrupted).
 	intr chan struct{}
+	// queued, if not nil, is closed at the next signal queued, blocked or not
+	// (SignalQueued).
+	queued chan struct{}
 	// savedMask is the mask rt_sigsuspend replaced, restored after the handler.
 	savedMask *uint64
 	altStack  arch.SignalStack

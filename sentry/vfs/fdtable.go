@@ -63,7 +63,7 @@ func (t *FDTable) Set(fd int32, file *FileDescription, cloexec bool) {
 	t.files[fd] = fdEntry{file, cloexec}
 	t.mu.Unlock()
 	if had {
-		old.file.DecRef()
+		t.close(old.file)
 	}
 }
 
@@ -112,7 +112,7 @@ func (t *FDTable) Remove(fd int32) error {
 	if !ok {
 		return unix.EBADF
 	}
-	e.file.DecRef()
+	t.close(e.file)
 	return nil
 }
 
@@ -135,7 +135,7 @@ func (t *FDTable) RemoveRange(lo, hi uint32, cloexecOnly bool) {
 	}
 	t.mu.Unlock()
 	for _, f := range closed {
-		f.DecRef()
+		t.close(f)
 	}
 }
 
@@ -168,7 +168,7 @@ func (t *FDTable) CloseExec() {
 	}
 	t.mu.Unlock()
 	for _, f := range closed {
-		f.DecRef()
+		t.close(f)
 	}
 }
 

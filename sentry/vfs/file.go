@@ -32,8 +32,9 @@ type Stream interface {
 	IsStream()
 }
 
-// Seeker is implemented by FileImpls whose lseek is their own (devices): it gets the
-// arguments and the current offset, and returns the new offset.
+// Seeker is implemented by FileImpls whose lseek is their own (devices, and streams
+// whose lseek succeeds without moving, as Linux's noop_llseek): it gets the arguments
+// and the current offset, and returns the new offset.
 type Seeker interface {
 	Llseek(off int64, whence int, cur int64) (int64, error)
 }
@@ -65,6 +66,7 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 // DecRef drops a reference, releasing the file after the last.
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
+		fd.releaseLocks()
 		fd.impl.Release()
 	}
 }
@@ -187,12 +189,13 @@ func (fd *FileDescription) Seek(off int64, whence int) (int64, error) {
 	if fd.isPath() {
 		return 0, unix.EBADF
 	}
-	if fd.stream() {
+	s, seeker := fd.impl.(Seeker)
+	if fd.stream() && !seeker {
 		return 0, unix.ESPIPE
 	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
-	if s, ok := fd.impl.(Seeker); ok {
+	if seeker {
 		n, err := s.Llseek(off, whence, fd.offset)
 		if err == nil {
 			fd.offset = n
@@ -343,6 +346,9 @@ func (fd *FileDescription) Offset() int64 {
 	return fd.offset
 }
 
+// Readable reports whether the description was opened for reading.
+func (fd *FileDescription) Readable() bool { return fd.readable() && !fd.isPath() }
+
 // Writable reports whether the description was opened for writing.
 func (fd *FileDescription) Writable() bool { return fd.writable() && !fd.isPath() }
 
@@ -371,4 +377,31 @@ func (fd *FileDescription) Readiness() uint32 {
 		return w.Readiness()
 	}
 	return EventIn | EventOut
+}
+
+// CallerWaitable is implemented by Waitables whose readiness depends on the task that
+// asks (a signalfd is readable when the caller has a signal of its mask pending).
+type CallerWaitable interface {
+	ReadinessFor(ctx Context) uint32
+	ChangedFor(ctx Context) <-chan struct{}
+}
+
+// ReadinessFor is Readiness as the caller ctx sees it (poll, select, epoll_wait).
+func (fd *FileDescription) ReadinessFor(ctx Context) uint32 {
+	if w, ok := fd.impl.(CallerWaitable); ok {
+		return w.ReadinessFor(ctx)
+	}
+	return fd.Readiness()
+}
+
+// ChangedFor returns a channel closed at the file's next change of readiness as ctx
+// sees it, or nil for a file that can't be waited on.
+func (fd *FileDescription) ChangedFor(ctx Context) <-chan struct{} {
+	switch w := fd.impl.(type) {
+	case CallerWaitable:
+		return w.ChangedFor(ctx)
+	case Waitable:
+		return w.Changed()
+	}
+	return nil
 }

@@ -28,6 +28,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/vfs/lock"
 )
 
 // Limits of names and paths (include/uapi/linux/limits.h).
@@ -46,6 +48,9 @@ type VFS struct {
 	nextDev  uint64
 	mounts   map[*Dentry][]*Mount // mountpoint dentry → the mounts on it, last on top
 	anonDevs map[uint64]bool
+
+	// locks are the files' advisory locks (locks.go).
+	locks lock.Manager
 }
 
 // New returns an empty VFS.

@@ -98,7 +98,7 @@ func (in *Instance) Wait(ctx vfs.Context, max int, deadline time.Time, poll bool
 		timer = t.C
 	}
 	for {
-		ready, changes := in.collect(max, lookup)
+		ready, changes := in.collect(ctx, max, lookup)
 		if len(ready) > 0 || poll {
 			return ready, nil
 		}
@@ -114,14 +114,15 @@ func (in *Instance) Wait(ctx vfs.Context, max int, deadline time.Time, poll bool
 		case chosen == 0:
 			return nil, unix.EINTR
 		case timer != nil && chosen == 1:
-			ready, _ := in.collect(max, lookup)
+			ready, _ := in.collect(ctx, max, lookup)
 			return ready, nil
 		}
 	}
 }
 
-// collect returns the ready entries and the change channels of the others.
-func (in *Instance) collect(max int, lookup func(int32) *vfs.FileDescription) ([]Event, []<-chan struct{}) {
+// collect returns the ready entries, as the waiting task ctx sees them, and the change
+// channels of the others.
+func (in *Instance) collect(ctx vfs.Context, max int, lookup func(int32) *vfs.FileDescription) ([]Event, []<-chan struct{}) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var ready []Event
@@ -134,11 +135,10 @@ func (in *Instance) collect(max int, lookup func(int32) *vfs.FileDescription) ([
 		if e.disabled {
 			continue
 		}
-		w, waitable := e.file.Impl().(vfs.Waitable)
-		if waitable {
-			changes = append(changes, w.Changed())
+		if ch := e.file.ChangedFor(ctx); ch != nil {
+			changes = append(changes, ch)
 		}
-		r := e.file.Readiness() & (e.events | vfs.EventErr | vfs.EventHup)
+		r := e.file.ReadinessFor(ctx) & (e.events | vfs.EventErr | vfs.EventHup)
 		if e.events&EPOLLET != 0 {
 			fresh := r &^ e.last
 			e.last = r

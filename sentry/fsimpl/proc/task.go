@@ -67,6 +67,9 @@ func (p *procfs) fdLink(t *kernel.Task, name string) (vfs.Inode, error) {
 		if path, err := p.v.PathOf(t.FS.Root(), vd); err == nil && !strings.HasPrefix(path, "(unreachable)") {
 			return path, nil
 		}
+		if n, ok := vd.Dentry.Inode().(vfs.FDNamer); ok {
+			return n.FDName(), nil
+		}
 		// A file in no directory (stdio): as Linux names pipes and sockets.
 		st, err := f.Stat()
 		if err != nil {

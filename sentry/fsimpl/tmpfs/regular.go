@@ -17,15 +17,24 @@ type regular struct {
 	inode
 	pages map[int64]*[pageSize]byte
 	size  int64
+	// seals are the F_SEAL_* bits (seals.go).
+	seals uint32
 }
 
-// SetStat implements vfs.Inode.SetStat.
+// SetStat implements vfs.Inode.SetStat, with the seals' checks of mm/shmem.c:shmem_setattr.
 func (f *regular) SetStat(o vfs.SetStat) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.seals&unix.F_SEAL_EXEC != 0 && o.Mask&vfs.SetStatMode != 0 && (f.st.Mode^o.Mode)&0o111 != 0 {
+		return unix.EPERM
+	}
 	if o.Mask&vfs.SetStatSize != 0 {
 		if o.Size > maxFileSize {
 			return unix.EFBIG
+		}
+		if n := int64(o.Size); n < f.size && f.seals&unix.F_SEAL_SHRINK != 0 ||
+			n > f.size && f.seals&unix.F_SEAL_GROW != 0 {
+			return unix.EPERM
 		}
 		f.truncate(int64(o.Size))
 		f.touch(true)
@@ -98,11 +107,23 @@ func (r *regularFile) Write(src []byte, off int64) (int, error) {
 	if end < off {
 		return 0, unix.EFBIG
 	}
+	if f.seals&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0 {
+		return 0, unix.EPERM
+	}
 	if f.pages == nil {
 		f.pages = map[int64]*[pageSize]byte{}
 	}
 	for done := 0; done < len(src); {
 		o := off + int64(done)
+		if f.seals&unix.F_SEAL_GROW != 0 && min(o-o%pageSize+pageSize, end) > f.size {
+			// As shmem_write_begin, a page at a time: the write stops at the page
+			// that would grow the file.
+			if done == 0 {
+				return 0, unix.EPERM
+			}
+			end = o
+			break
+		}
 		p, ok := f.pages[o/pageSize]
 		if !ok {
 			p = new([pageSize]byte)
@@ -112,7 +133,7 @@ func (r *regularFile) Write(src []byte, off int64) (int, error) {
 	}
 	f.setSize(max(f.size, end))
 	f.touch(true)
-	return len(src), nil
+	return int(end - off), nil
 }
 
 // Ioctl implements vfs.FileImpl.Ioctl.
@@ -130,6 +151,10 @@ func (r *regularFile) Allocate(mode uint32, off, length int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	end := off + length
+	if mode&unix.FALLOC_FL_PUNCH_HOLE != 0 && f.seals&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0 ||
+		f.seals&unix.F_SEAL_GROW != 0 && end > f.size {
+		return unix.EPERM // as shmem_fallocate
+	}
 	if mode&unix.FALLOC_FL_PUNCH_HOLE != 0 {
 		for o := off; o < min(end, f.size); {
 			p, ok := f.pages[o/pageSize]

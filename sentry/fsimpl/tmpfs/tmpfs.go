@@ -149,7 +149,7 @@ func (d *dir) Create(name string, mode uint32, owner vfs.Owner) (vfs.Inode, erro
 	var in vfs.Inode
 	switch mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		f := &regular{}
+		f := &regular{seals: unix.F_SEAL_SEAL} // only memfds take seals
 		d.fs.initInode(&f.inode, mode, owner)
 		in = f
 	default:

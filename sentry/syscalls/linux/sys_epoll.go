@@ -221,9 +221,9 @@ func doPoll(t *kernel.Task, addr uintptr, n uint64, timeout time.Duration, forev
 				ready++
 				continue
 			}
-			r := f.Readiness() & (uint32(uint16(p.Events)) | vfs.EventErr | vfs.EventHup)
-			if w, ok := f.Impl().(vfs.Waitable); ok {
-				changes = append(changes, w.Changed())
+			r := f.ReadinessFor(t) & (uint32(uint16(p.Events)) | vfs.EventErr | vfs.EventHup)
+			if ch := f.ChangedFor(t); ch != nil {
+				changes = append(changes, ch)
 			}
 			f.DecRef()
 			if r != 0 {

@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/sentry/kernel"
+	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
 // Dup implements dup(2).
@@ -53,8 +54,8 @@ func Dup3(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return dup3(t, fd(a[0]), fd(a[1]), a[2]&unix.O_CLOEXEC != 0)
 }
 
-// Fcntl implements fcntl(2): descriptor flags, status flags and duplication. Record
-// locks come with the IPC work.
+// Fcntl implements fcntl(2): descriptor flags, status flags, duplication, seals
+// (sys_memfd.go) and record locks (sys_lock.go).
 func Fcntl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	f, err := getFD(t, a[0])
 	if err != nil {
@@ -87,8 +88,25 @@ func Fcntl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	case unix.F_SETFL:
 		f.SetStatusFlags(int(a[2]))
 		return 0, nil
+	case unix.F_ADD_SEALS:
+		// As memfd_add_seals: write access, then the file; the argument is an
+		// unsigned int (the upper bits are dropped).
+		if !f.Writable() {
+			return 0, unix.EPERM
+		}
+		s, ok := f.Impl().(vfs.Sealer)
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		return 0, s.AddSeals(uint32(a[2]))
+	case unix.F_GET_SEALS:
+		s, ok := f.Impl().(vfs.Sealer)
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		return uintptr(s.Seals()), nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
-		return 0, unsupported(t, "fcntl record locks")
+		return 0, fcntlLock(t, f, cmd, a[2])
 	}
 	return 0, unix.EINVAL
 }

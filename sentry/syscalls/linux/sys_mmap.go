@@ -1,6 +1,8 @@
 package linux
 
 import (
+	"strings"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/platform"
@@ -77,6 +79,10 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			// open for writing) is mapped as a private copy that mprotect can't make
 			// writable. It differs from Linux only if the file changes underneath it
 			// afterwards; writable shared file mappings need the page cache.
+			if s, ok := file.Impl().(vfs.Sealer); ok && prot&unix.PROT_WRITE != 0 &&
+				s.Seals()&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0 {
+				return 0, unix.EPERM // as mm/memfd.c:memfd_check_seals_mmap
+			}
 			if prot&unix.PROT_WRITE != 0 || acc == unix.O_RDWR {
 				return 0, unsupported(t, "mmap of a file with MAP_SHARED and write access")
 			}
@@ -87,6 +93,9 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		opts.File = fileData{file}
 		opts.Offset = uint64(off)
 		opts.Name, _ = t.Kernel().VFS.PathOf(t.FS.Root(), file.VirtualDentry())
+		if n, ok := file.VirtualDentry().Dentry.Inode().(vfs.FDNamer); ok && strings.HasPrefix(opts.Name, "(unreachable)") {
+			opts.Name = n.FDName() // a memfd: "/memfd:NAME (deleted)"
+		}
 		opts.FileSize = ^uint64(0) >> 1
 	}
 	return t.MM.MMap(opts)

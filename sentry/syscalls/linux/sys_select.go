@@ -94,15 +94,15 @@ func doSelect(t *kernel.Task, n int32, addrs [3]uintptr, timeout time.Duration, 
 		for j, f := range files {
 			fd := fds[j]
 			w, b := fd/64, uint64(1)<<(fd%64)
-			r := f.Readiness()
+			r := f.ReadinessFor(t)
 			for i, mask := range [3]uint32{vfs.EventIn | vfs.EventHup | vfs.EventErr, vfs.EventOut | vfs.EventErr, vfs.EventPri} {
 				if word(sets[i], w)&b != 0 && r&mask != 0 {
 					out[i][w] |= b
 					ready++
 				}
 			}
-			if wt, ok := f.Impl().(vfs.Waitable); ok {
-				changes = append(changes, wt.Changed())
+			if ch := f.ChangedFor(t); ch != nil {
+				changes = append(changes, ch)
 			}
 		}
 		if ready > 0 || !forever && timeout <= 0 {
