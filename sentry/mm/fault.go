@@ -44,9 +44,13 @@ func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error 
 }
 
 // populate allocates, fills and (with mapIt) maps the run of unpopulated pages around
-// page within v, at most faultAround pages, aligned to faultAround.
+// page within v, at most faultAround pages (anonFaultAround in anonymous memory),
+// aligned to that many.
 func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
-	const span = faultAround * pageSize
+	span := uintptr(faultAround * pageSize)
+	if v.file == nil {
+		span = anonFaultAround * pageSize
+	}
 	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
 	start, end := page, page+pageSize
 	for start > lo && !m.populated(start-pageSize) {

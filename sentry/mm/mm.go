@@ -36,8 +36,14 @@ import (
 
 const (
 	pageSize = platform.PageSize
-	// faultAround is the most pages one fault populates and maps.
+	// faultAround is the most pages one fault populates and maps in a file-backed
+	// mapping (their bytes are read at once)...
 	faultAround = 16
+	// ...and anonFaultAround in an anonymous one. Those pages are fresh ranges of the
+	// memory file, which stay holes (no host memory) until the application touches them,
+	// so mapping many at once costs nothing but spares the application a fault (a
+	// round trip to the Sentry and a mapping change) for each 64 KiB it touches.
+	anonFaultAround = 256
 )
 
 // FileData is the source of a file-backed private mapping's bytes.
