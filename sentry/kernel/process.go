@@ -98,9 +98,10 @@ func (p *Process) liveTask() *Task {
 func (t *Task) threadExited() ExitStatus {
 	k := t.k
 	p := t.Proc
+	t.futexExit(true)
 	if t.ClearChildTID != 0 {
 		if t.CopyOutObj(t.ClearChildTID, int32(0)) == nil {
-			t.FutexWake(t.ClearChildTID, 1, ^uint32(0))
+			t.FutexWake(t.ClearChildTID, false, 1, ^uint32(0))
 		}
 	}
 	t.accountSys()
@@ -235,7 +236,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 			}
 			matched = true
 			if c.exit != nil && !o.NotExits {
-				r := WaitResult{PID: c.PID, UID: c.task.Creds.UID, Status: *c.exit, Usage: c.deadUsage}
+				r := WaitResult{PID: c.PID, UID: c.task.Creds.RealUID, Status: *c.exit, Usage: c.deadUsage}
 				r.Usage.add(c.childUsage)
 				if !o.NoReap {
 					delete(t.Proc.children, c)
@@ -292,9 +293,7 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	}
 	st := t.State.Fork()
 	st.Regs.Rax = 0
-	creds := *t.Creds
-	creds.Groups = append([]uint32(nil), t.Creds.Groups...)
-	c := k.newTask(m, t.FDs.Fork(), t.FS.Fork(), &creds, st, t.Proc)
+	c := k.newTask(m, t.FDs.Fork(), t.FS.Fork(), t.Creds.Copy(), st, t.Proc)
 	c.Limits, c.Exe, c.Comm, c.CPUMask = t.Limits, t.Exe, t.Comm, t.CPUMask
 	c.ArgvStart, c.ArgvEnd, c.EnvvStart, c.EnvvEnd = t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd
 	c.SigMask, c.altStack = t.SigMask, t.altStack
@@ -384,9 +383,7 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 		fs = t.FS.Fork()
 	}
 	t.MM.IncUsers()
-	creds := *t.Creds
-	creds.Groups = append([]uint32(nil), t.Creds.Groups...)
-	c := &Task{k: k, MM: t.MM, FDs: fds, FS: fs, Creds: &creds, State: st,
+	c := &Task{k: k, MM: t.MM, FDs: fds, FS: fs, Creds: t.Creds.Copy(), State: st,
 		ctx: k.Platform.NewContext(), Limits: t.Limits, Start: time.Now(),
 		killed: make(chan struct{}), intr: make(chan struct{}),
 		altStack: arch.SignalStack{Flags: arch.SS_DISABLE}, Proc: t.Proc,
@@ -395,6 +392,7 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 	k.mu.Lock()
 	k.nextPID++
 	c.TID = k.nextPID
+	c.Creds.Caller = c.TID
 	t.Proc.threads[c] = struct{}{}
 	k.tasks[c.TID] = c
 	k.mu.Unlock()

@@ -188,6 +188,7 @@ func TestPrograms(t *testing.T) {
 		{"stack", nil},
 		{"signal", nil},
 		{"threads", nil},
+		{"futex2", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]
