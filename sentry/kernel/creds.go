@@ -400,3 +400,20 @@ func (t *Task) AccessCaller() vfs.Caller {
 	c.Creds = n
 	return c
 }
+
+// SetKeepCaps sets or clears SECBIT_KEEP_CAPS, as prctl(PR_SET_KEEPCAPS): EPERM if
+// SECBIT_KEEP_CAPS_LOCKED is set.
+func (t *Task) SetKeepCaps(keep bool) error {
+	o := t.Creds
+	if o.Securebits&SecbitKeepCapsLocked != 0 {
+		return unix.EPERM
+	}
+	n := o.Copy()
+	if keep {
+		n.Securebits |= SecbitKeepCaps
+	} else {
+		n.Securebits &^= SecbitKeepCaps
+	}
+	t.commitCreds(n)
+	return nil
+}

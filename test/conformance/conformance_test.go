@@ -189,6 +189,7 @@ func TestPrograms(t *testing.T) {
 		{"signal", nil},
 		{"threads", nil},
 		{"futex2", nil},
+		{"creds", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

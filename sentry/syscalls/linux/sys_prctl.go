@@ -65,10 +65,17 @@ func Prctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return uintptr(t.Creds.Caps>>a[1]) & 1, nil
 	case unix.PR_GET_SECCOMP:
 		return 0, nil // no seccomp filter of the application's own yet
-	case unix.PR_GET_KEEPCAPS, unix.PR_GET_CHILD_SUBREAPER, unix.PR_GET_PDEATHSIG:
-		if a[0] == unix.PR_GET_KEEPCAPS {
-			return 0, nil
+	case unix.PR_GET_KEEPCAPS:
+		if t.Creds.Securebits&kernel.SecbitKeepCaps != 0 {
+			return 1, nil
 		}
+		return 0, nil
+	case unix.PR_SET_KEEPCAPS:
+		if a[1] > 1 {
+			return 0, unix.EINVAL
+		}
+		return 0, t.SetKeepCaps(a[1] == 1)
+	case unix.PR_GET_CHILD_SUBREAPER, unix.PR_GET_PDEATHSIG:
 		return 0, t.CopyOutObj(a[1], int32(0))
 	}
 	return 0, unsupported(t, "prctl option %d", a[0])
