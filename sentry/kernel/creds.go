@@ -417,3 +417,57 @@ func (t *Task) SetKeepCaps(keep bool) error {
 	t.commitCreds(n)
 	return nil
 }
+
+// The securebits and their locks (SECURE_ALL_BITS, SECURE_ALL_LOCKS).
+const (
+	secureAllBits  = SecbitNoroot | SecbitNoSetuidFixup | SecbitKeepCaps | SecbitNoCapAmbientRaise
+	secureAllLocks = secureAllBits << 1
+)
+
+// SetSecurebits is prctl(PR_SET_SECUREBITS), as cap_task_prctl: EPERM to change a
+// locked bit, to clear a lock, to set an unknown bit, or without CAP_SETPCAP.
+func (t *Task) SetSecurebits(bits uintptr) error {
+	o := t.Creds
+	old := uintptr(o.Securebits)
+	if (old&secureAllLocks)>>1&(old^bits) != 0 || old&secureAllLocks&^bits != 0 ||
+		bits&^(secureAllLocks|secureAllBits) != 0 || !o.HasCap(vfs.CapSetpcap) {
+		return unix.EPERM
+	}
+	n := o.Copy()
+	n.Securebits = uint32(bits)
+	t.commitCreds(n)
+	return nil
+}
+
+// DropBounding removes cap from t's bounding set (PR_CAPBSET_DROP, checked by the
+// caller).
+func (t *Task) DropBounding(cap int) {
+	n := t.Creds.Copy()
+	n.Bounding &^= 1 << cap
+	t.commitCreds(n)
+}
+
+// ClearAmbient empties t's ambient set (PR_CAP_AMBIENT_CLEAR_ALL).
+func (t *Task) ClearAmbient() {
+	n := t.Creds.Copy()
+	n.Ambient = 0
+	t.commitCreds(n)
+}
+
+// SetAmbient raises or lowers cap in t's ambient set (PR_CAP_AMBIENT_RAISE, _LOWER):
+// raising needs cap permitted and inheritable, and SECBIT_NO_CAP_AMBIENT_RAISE clear
+// (EPERM).
+func (t *Task) SetAmbient(cap int, raise bool) error {
+	o := t.Creds
+	if raise && (o.Permitted&o.Inheritable>>cap&1 == 0 || o.Securebits&SecbitNoCapAmbientRaise != 0) {
+		return unix.EPERM
+	}
+	n := o.Copy()
+	if raise {
+		n.Ambient |= 1 << cap
+	} else {
+		n.Ambient &^= 1 << cap
+	}
+	t.commitCreds(n)
+	return nil
+}

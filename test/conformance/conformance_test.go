@@ -190,6 +190,7 @@ func TestPrograms(t *testing.T) {
 		{"threads", nil},
 		{"futex2", nil},
 		{"creds", nil},
+		{"prctl", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

@@ -208,11 +208,17 @@ func Table() *kernel.SyscallTable {
 // unsupported logs, once per message, a use of an implemented system call that the
 // Sentry does not support yet, and returns ENOSYS.
 func unsupported(t *kernel.Task, format string, args ...any) error {
+	return unsupportedErr(t, unix.ENOSYS, format, args...)
+}
+
+// unsupportedErr is unsupported for a call whose unsupported uses get another errno
+// from Linux too (prctl's unknown options are EINVAL).
+func unsupportedErr(t *kernel.Task, errno unix.Errno, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if _, loaded := logged.LoadOrStore(msg, true); !loaded {
-		fmt.Fprintf(t.Kernel().Log, "moat: unsupported: %s: ENOSYS\n", msg)
+		fmt.Fprintf(t.Kernel().Log, "moat: unsupported: %s: %s\n", msg, unix.ErrnoName(errno))
 	}
-	return unix.ENOSYS
+	return errno
 }
 
 var logged sync.Map
