@@ -374,6 +374,9 @@ type ForkOpts struct {
 	Stack         uintptr // the child's stack pointer, if not 0
 	ChildSetTID   uintptr // where to store the child's TID in its memory, if not 0
 	ChildClearTID uintptr // the child's clear_child_tid, if not 0
+	// ClearSighand resets the child's signal handlers (not ignored signals) to the
+	// default (CLONE_CLEAR_SIGHAND).
+	ClearSighand bool
 }
 
 // ForkWith is Fork with clone's extras.
@@ -398,6 +401,9 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	k.mu.Unlock()
 	c.ArgvStart, c.ArgvEnd, c.EnvvStart, c.EnvvEnd = t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd
 	c.SigMask, c.altStack = t.SigMask, t.altStack
+	if o.ClearSighand {
+		c.resetActions()
+	}
 	if o.Stack != 0 {
 		c.State.Regs.Rsp = uint64(o.Stack)
 	}

@@ -92,6 +92,13 @@ func (t *Task) SetSigMask(mask uint64) {
 // resetHandlers is what exec does to dispositions: handlers go back to the default,
 // ignored signals stay ignored; the alternate stack is gone.
 func (t *Task) resetHandlers() {
+	t.resetActions()
+	t.altStack = arch.SignalStack{Flags: arch.SS_DISABLE}
+}
+
+// resetActions sets every handled signal's action to the default; ignored ones stay
+// ignored (flush_signal_handlers).
+func (t *Task) resetActions() {
 	t.k.mu.Lock()
 	for i := range t.Proc.sig {
 		if t.Proc.sig[i].Handler != sigIgn {
@@ -99,7 +106,6 @@ func (t *Task) resetHandlers() {
 		}
 	}
 	t.k.mu.Unlock()
-	t.altStack = arch.SignalStack{Flags: arch.SS_DISABLE}
 }
 
 // Interrupted implements vfs.Context: it is closed when the task must stop waiting,

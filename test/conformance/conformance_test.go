@@ -191,6 +191,7 @@ func TestPrograms(t *testing.T) {
 		{"futex2", nil},
 		{"creds", nil},
 		{"prctl", nil},
+		{"clone3", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

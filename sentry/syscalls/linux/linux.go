@@ -159,6 +159,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_FORK:              Fork,
 		unix.SYS_VFORK:             Vfork,
 		unix.SYS_CLONE:             Clone,
+		unix.SYS_CLONE3:            Clone3,
 		unix.SYS_WAIT4:             Wait4,
 		unix.SYS_PIPE:              Pipe,
 		unix.SYS_PIPE2:             Pipe2,
