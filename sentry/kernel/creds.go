@@ -74,200 +74,147 @@ func fixSetuid(n, o *vfs.Credentials) {
 	}
 }
 
-// SetUID is setuid(2): with CAP_SETUID every user ID becomes uid; otherwise the
-// effective and filesystem ones, if uid is the real or saved one (EPERM).
-func (t *Task) SetUID(uid uint32) error {
-	if uid == noID {
+// IDKind is which IDs a set*id call changes: the users' or the groups'.
+type IDKind int
+
+// The kinds of IDs.
+const (
+	UserIDs IDKind = iota
+	GroupIDs
+)
+
+// idSet points at the four IDs of one kind in a Credentials, with the capability that
+// lets a task set them freely.
+type idSet struct {
+	real, eff, saved, fs *uint32
+	cap                  int
+}
+
+func (k IDKind) of(c *vfs.Credentials) idSet {
+	if k == UserIDs {
+		return idSet{&c.RealUID, &c.EffectiveUID, &c.SavedUID, &c.UID, vfs.CapSetuid}
+	}
+	return idSet{&c.RealGID, &c.EffectiveGID, &c.SavedGID, &c.GID, vfs.CapSetgid}
+}
+
+// commitIDs installs n after a change of o's IDs of kind k; a change of users adjusts
+// the capabilities first (fixSetuid).
+func (t *Task) commitIDs(k IDKind, n, o *vfs.Credentials) {
+	if k == UserIDs {
+		fixSetuid(n, o)
+	}
+	t.commitCreds(n)
+}
+
+// SetID is setuid(2) and setgid(2): with CAP_SETUID (CAP_SETGID) the real, effective,
+// saved and filesystem IDs all become id; otherwise the effective and filesystem ones,
+// if id is the real or saved one (EPERM). -1 is EINVAL.
+func (t *Task) SetID(k IDKind, id uint32) error {
+	if id == noID {
 		return unix.EINVAL
 	}
 	o := t.Creds
 	n := o.Copy()
-	if o.HasCap(vfs.CapSetuid) {
-		n.RealUID, n.SavedUID = uid, uid
-	} else if uid != o.RealUID && uid != o.SavedUID {
+	old, ids := k.of(o), k.of(n)
+	if o.HasCap(old.cap) {
+		*ids.real, *ids.saved = id, id
+	} else if id != *old.real && id != *old.saved {
 		return unix.EPERM
 	}
-	n.EffectiveUID, n.UID = uid, uid
-	fixSetuid(n, o)
-	t.commitCreds(n)
+	*ids.eff, *ids.fs = id, id
+	t.commitIDs(k, n, o)
 	return nil
 }
 
-// SetGID is setgid(2), as SetUID with CAP_SETGID.
-func (t *Task) SetGID(gid uint32) error {
-	if gid == noID {
-		return unix.EINVAL
-	}
+// SetREID is setreuid(2) and setregid(2): the real ID may become the real or effective
+// one, the effective ID the real, effective or saved one, anything with the capability;
+// the saved ID follows the effective one if the real one was set or the effective one
+// changed to other than the old real one.
+func (t *Task) SetREID(k IDKind, rid, eid uint32) error {
 	o := t.Creds
 	n := o.Copy()
-	if o.HasCap(vfs.CapSetgid) {
-		n.RealGID, n.SavedGID = gid, gid
-	} else if gid != o.RealGID && gid != o.SavedGID {
-		return unix.EPERM
+	old, ids := k.of(o), k.of(n)
+	priv := o.HasCap(old.cap)
+	if rid != noID {
+		*ids.real = rid
+		if rid != *old.real && rid != *old.eff && !priv {
+			return unix.EPERM
+		}
 	}
-	n.EffectiveGID, n.GID = gid, gid
-	t.commitCreds(n)
+	if eid != noID {
+		*ids.eff = eid
+		if eid != *old.real && eid != *old.eff && eid != *old.saved && !priv {
+			return unix.EPERM
+		}
+	}
+	if rid != noID || eid != noID && eid != *old.real {
+		*ids.saved = *ids.eff
+	}
+	*ids.fs = *ids.eff
+	t.commitIDs(k, n, o)
 	return nil
 }
 
-// SetREUID is setreuid(2): the real ID may become the real or effective one, the
-// effective ID the real, effective or saved one, anything with CAP_SETUID; the saved
-// ID follows the effective one if the real one was set or the effective one changed
-// to other than the old real one.
-func (t *Task) SetREUID(ruid, euid uint32) error {
+// SetRESID is setresuid(2) and setresgid(2): each ID not -1 is set; without the
+// capability each must be one of the current real, effective and saved IDs (EPERM).
+// The filesystem ID follows the effective one. A call that changes nothing succeeds
+// at once.
+func (t *Task) SetRESID(k IDKind, rid, eid, sid uint32) error {
 	o := t.Creds
-	n := o.Copy()
-	priv := o.HasCap(vfs.CapSetuid)
-	if ruid != noID {
-		n.RealUID = ruid
-		if ruid != o.RealUID && ruid != o.EffectiveUID && !priv {
-			return unix.EPERM
-		}
-	}
-	if euid != noID {
-		n.EffectiveUID = euid
-		if euid != o.RealUID && euid != o.EffectiveUID && euid != o.SavedUID && !priv {
-			return unix.EPERM
-		}
-	}
-	if ruid != noID || euid != noID && euid != o.RealUID {
-		n.SavedUID = n.EffectiveUID
-	}
-	n.UID = n.EffectiveUID
-	fixSetuid(n, o)
-	t.commitCreds(n)
-	return nil
-}
-
-// SetREGID is setregid(2), as SetREUID with CAP_SETGID.
-func (t *Task) SetREGID(rgid, egid uint32) error {
-	o := t.Creds
-	n := o.Copy()
-	priv := o.HasCap(vfs.CapSetgid)
-	if rgid != noID {
-		n.RealGID = rgid
-		if rgid != o.RealGID && rgid != o.EffectiveGID && !priv {
-			return unix.EPERM
-		}
-	}
-	if egid != noID {
-		n.EffectiveGID = egid
-		if egid != o.RealGID && egid != o.EffectiveGID && egid != o.SavedGID && !priv {
-			return unix.EPERM
-		}
-	}
-	if rgid != noID || egid != noID && egid != o.RealGID {
-		n.SavedGID = n.EffectiveGID
-	}
-	n.GID = n.EffectiveGID
-	t.commitCreds(n)
-	return nil
-}
-
-// setRES is setresuid and setresgid's rule: without priv each ID given (not -1) must
-// be one of the three current ones.
-func setRES(ids [3]uint32, cur [3]uint32, priv bool) error {
-	if priv {
+	old := k.of(o)
+	if (rid == noID || rid == *old.real) && (eid == noID || eid == *old.eff && eid == *old.fs) &&
+		(sid == noID || sid == *old.saved) {
 		return nil
 	}
-	for _, id := range ids {
-		if id != noID && id != cur[0] && id != cur[1] && id != cur[2] {
-			return unix.EPERM
+	if !o.HasCap(old.cap) {
+		for _, id := range [3]uint32{rid, eid, sid} {
+			if id != noID && id != *old.real && id != *old.eff && id != *old.saved {
+				return unix.EPERM
+			}
 		}
 	}
+	n := o.Copy()
+	ids := k.of(n)
+	for _, p := range [3]struct {
+		dst *uint32
+		v   uint32
+	}{{ids.real, rid}, {ids.eff, eid}, {ids.saved, sid}} {
+		if p.v != noID {
+			*p.dst = p.v
+		}
+	}
+	*ids.fs = *ids.eff
+	t.commitIDs(k, n, o)
 	return nil
 }
 
-// SetRESUID is setresuid(2): each ID not -1 is set; without CAP_SETUID each must be
-// one of the current real, effective and saved IDs. The filesystem ID follows the
-// effective one.
-func (t *Task) SetRESUID(ruid, euid, suid uint32) error {
+// SetFSID is setfsuid(2) and setfsgid(2): it returns the old filesystem ID and changes
+// it to id if id is the real, effective, saved or filesystem ID, or with the
+// capability. For users, leaving filesystem root drops the filesystem capabilities
+// from the effective set and becoming it raises the permitted ones
+// (cap_task_fix_setuid's LSM_SETID_FS).
+func (t *Task) SetFSID(k IDKind, id uint32) uint32 {
 	o := t.Creds
-	if (ruid == noID || ruid == o.RealUID) && (euid == noID || euid == o.EffectiveUID && euid == o.UID) &&
-		(suid == noID || suid == o.SavedUID) {
-		return nil
+	old := k.of(o)
+	prev := *old.fs
+	if id == noID || id == prev {
+		return prev
 	}
-	if err := setRES([3]uint32{ruid, euid, suid}, [3]uint32{o.RealUID, o.EffectiveUID, o.SavedUID},
-		o.HasCap(vfs.CapSetuid)); err != nil {
-		return err
+	if id != *old.real && id != *old.eff && id != *old.saved && !o.HasCap(old.cap) {
+		return prev
 	}
 	n := o.Copy()
-	setIfGiven(&n.RealUID, ruid)
-	setIfGiven(&n.EffectiveUID, euid)
-	setIfGiven(&n.SavedUID, suid)
-	n.UID = n.EffectiveUID
-	fixSetuid(n, o)
-	t.commitCreds(n)
-	return nil
-}
-
-// SetRESGID is setresgid(2), as SetRESUID with CAP_SETGID.
-func (t *Task) SetRESGID(rgid, egid, sgid uint32) error {
-	o := t.Creds
-	if (rgid == noID || rgid == o.RealGID) && (egid == noID || egid == o.EffectiveGID && egid == o.GID) &&
-		(sgid == noID || sgid == o.SavedGID) {
-		return nil
-	}
-	if err := setRES([3]uint32{rgid, egid, sgid}, [3]uint32{o.RealGID, o.EffectiveGID, o.SavedGID},
-		o.HasCap(vfs.CapSetgid)); err != nil {
-		return err
-	}
-	n := o.Copy()
-	setIfGiven(&n.RealGID, rgid)
-	setIfGiven(&n.EffectiveGID, egid)
-	setIfGiven(&n.SavedGID, sgid)
-	n.GID = n.EffectiveGID
-	t.commitCreds(n)
-	return nil
-}
-
-func setIfGiven(id *uint32, v uint32) {
-	if v != noID {
-		*id = v
-	}
-}
-
-// SetFSUID is setfsuid(2): it returns the old filesystem user ID and changes it to
-// uid if uid is the real, effective, saved or filesystem ID, or with CAP_SETUID.
-// Leaving filesystem root drops the filesystem capabilities from the effective set;
-// becoming it raises the permitted ones (cap_task_fix_setuid's LSM_SETID_FS).
-func (t *Task) SetFSUID(uid uint32) uint32 {
-	o := t.Creds
-	old := o.UID
-	if uid == noID || uid == old {
-		return old
-	}
-	if uid != o.RealUID && uid != o.EffectiveUID && uid != o.SavedUID && !o.HasCap(vfs.CapSetuid) {
-		return old
-	}
-	n := o.Copy()
-	n.UID = uid
-	if o.Securebits&SecbitNoSetuidFixup == 0 {
-		if old == 0 && uid != 0 {
+	*k.of(n).fs = id
+	if k == UserIDs && o.Securebits&SecbitNoSetuidFixup == 0 {
+		if prev == 0 && id != 0 {
 			n.Caps &^= capFSSet
 		}
-		if old != 0 && uid == 0 {
+		if prev != 0 && id == 0 {
 			n.Caps |= n.Permitted & capFSSet
 		}
 	}
 	t.commitCreds(n)
-	return old
-}
-
-// SetFSGID is setfsgid(2), as SetFSUID with CAP_SETGID and no capability change.
-func (t *Task) SetFSGID(gid uint32) uint32 {
-	o := t.Creds
-	old := o.GID
-	if gid == noID || gid == old {
-		return old
-	}
-	if gid != o.RealGID && gid != o.EffectiveGID && gid != o.SavedGID && !o.HasCap(vfs.CapSetgid) {
-		return old
-	}
-	n := o.Copy()
-	n.GID = gid
-	t.commitCreds(n)
-	return old
+	return prev
 }
 
 // SetGroups is setgroups(2) after the list is read: EPERM without CAP_SETGID. The

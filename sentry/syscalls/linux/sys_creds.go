@@ -46,39 +46,43 @@ func copyOutIDs(t *kernel.Task, addrs [3]uintptr, ids [3]uint32) error {
 }
 
 // Setuid implements setuid(2).
-func Setuid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return 0, t.SetUID(uint32(a[0])) }
+func Setuid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return 0, t.SetID(kernel.UserIDs, uint32(a[0]))
+}
 
 // Setgid implements setgid(2).
-func Setgid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return 0, t.SetGID(uint32(a[0])) }
+func Setgid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return 0, t.SetID(kernel.GroupIDs, uint32(a[0]))
+}
 
 // Setreuid implements setreuid(2).
 func Setreuid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return 0, t.SetREUID(uint32(a[0]), uint32(a[1]))
+	return 0, t.SetREID(kernel.UserIDs, uint32(a[0]), uint32(a[1]))
 }
 
 // Setregid implements setregid(2).
 func Setregid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return 0, t.SetREGID(uint32(a[0]), uint32(a[1]))
+	return 0, t.SetREID(kernel.GroupIDs, uint32(a[0]), uint32(a[1]))
 }
 
 // Setresuid implements setresuid(2).
 func Setresuid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return 0, t.SetRESUID(uint32(a[0]), uint32(a[1]), uint32(a[2]))
+	return 0, t.SetRESID(kernel.UserIDs, uint32(a[0]), uint32(a[1]), uint32(a[2]))
 }
 
 // Setresgid implements setresgid(2).
 func Setresgid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return 0, t.SetRESGID(uint32(a[0]), uint32(a[1]), uint32(a[2]))
+	return 0, t.SetRESID(kernel.GroupIDs, uint32(a[0]), uint32(a[1]), uint32(a[2]))
 }
 
 // Setfsuid implements setfsuid(2): it returns the old filesystem user ID, changed or not.
 func Setfsuid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return uintptr(t.SetFSUID(uint32(a[0]))), nil
+	return uintptr(t.SetFSID(kernel.UserIDs, uint32(a[0]))), nil
 }
 
 // Setfsgid implements setfsgid(2).
 func Setfsgid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return uintptr(t.SetFSGID(uint32(a[0]))), nil
+	return uintptr(t.SetFSID(kernel.GroupIDs, uint32(a[0]))), nil
 }
 
 // Getgroups implements getgroups(2): the supplementary groups; with size 0 only their
