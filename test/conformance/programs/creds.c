@@ -4,6 +4,7 @@
 // access(2) as the real user, and kill permission. Runs as root.
 #include "common.h"
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdint.h>
@@ -230,6 +231,44 @@ static void groups(void) {
 	CHECK("getresgid bad pointer", syscall(SYS_getresgid, out, out, NULL));
 }
 
+static pthread_barrier_t bar;
+
+static void *other_thread(void *arg) {
+	(void)arg;
+	pthread_barrier_wait(&bar); // main changes its IDs
+	pthread_barrier_wait(&bar);
+	uid_t r, e, su;
+	syscall(SYS_getresuid, &r, &e, &su);
+	printf("other thread sees uid %d %d %d\n", r, e, su);
+	return NULL;
+}
+
+// glibc's setresuid changes every thread's IDs (it signals each to make the call).
+static void threads(void) {
+	pthread_barrier_init(&bar, NULL, 2);
+	pthread_t th;
+	pthread_create(&th, NULL, other_thread, NULL);
+	pthread_barrier_wait(&bar);
+	CHECK("setresuid in a threaded process", setresuid(1000, 1000, 0));
+	pthread_barrier_wait(&bar);
+	pthread_join(th, NULL);
+	// A raw system call changes the calling thread only.
+	pthread_barrier_init(&bar, NULL, 2);
+	pthread_create(&th, NULL, other_thread, NULL);
+	pthread_barrier_wait(&bar);
+	CHECK("raw setresuid", syscall(SYS_setresuid, 0, 0, 0));
+	pthread_barrier_wait(&bar);
+	pthread_join(th, NULL);
+}
+
+static void robust_list_perm(void) {
+	void *head;
+	size_t len;
+	setresuid(1000, 1000, 1000);
+	CHECK("get_robust_list of root's process", syscall(SYS_get_robust_list, getppid(), &head, &len));
+	CHECK("get_robust_list own", syscall(SYS_get_robust_list, 0, &head, &len));
+}
+
 static void kill_users(void) {
 	// Two children of user 1000: one may signal the other; neither may signal root.
 	int p[2];
@@ -312,6 +351,8 @@ int main(void) {
 	child("fsuid", fsuid);
 	child("capset", caps);
 	child("groups", groups);
+	child("threads", threads);
+	child("robust list permission", robust_list_perm);
 	kill_users();
 	show("parent unchanged");
 	unlink("rootfile");

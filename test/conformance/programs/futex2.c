@@ -40,6 +40,26 @@ static void *cv_waiter(void *arg) {
 	return NULL;
 }
 
+static uint32_t pw;
+
+static void *private_waiter(void *arg) {
+	(void)arg;
+	futex(&pw, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	return NULL;
+}
+
+// A private futex and a shared one at the same address are different futexes.
+static void private_shared(void) {
+	pthread_t t;
+	pthread_create(&t, NULL, private_waiter, NULL);
+	while (futex(&pw, FUTEX_REQUEUE_PRIVATE, 0, V2(INT_MAX), &pw, 0) < 1)
+		usleep(1000);
+	CHECK("shared wake of a private waiter", futex(&pw, FUTEX_WAKE, 1, NULL, NULL, 0));
+	CHECK("shared requeue of a private waiter", futex(&pw, FUTEX_REQUEUE, 0, V2(INT_MAX), &tmp, 0));
+	CHECK("private wake", futex(&pw, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
+	pthread_join(t, NULL);
+}
+
 static void requeue(void) {
 	enum { N = 5 };
 	pthread_t th[N];
@@ -309,6 +329,7 @@ static void robust_calls(void) {
 int main(void) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	requeue();
+	private_shared();
 	wake_op();
 	clocks();
 	pi_mutex();
