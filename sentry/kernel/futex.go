@@ -51,7 +51,15 @@ type futexWaiter struct {
 	// pi is set for FUTEX_LOCK_PI waiters; tid is then the TID to hand the lock to.
 	pi  bool
 	tid int32
+	// requeuePI is set for FUTEX_WAIT_REQUEUE_PI waiters not yet requeued: the PI
+	// futex they expect to be moved to (and become pi waiters of). requeued tells the
+	// waiter it was moved.
+	requeuePI *futexKey
+	requeued  bool
 }
+
+// special reports whether w may not be woken or requeued as a plain waiter.
+func (w *futexWaiter) special() bool { return w.pi || w.requeuePI != nil }
 
 // Futexes is a futex table.
 type Futexes struct {
@@ -89,7 +97,7 @@ func (f *Futexes) removeLocked(w *futexWaiter) bool {
 func (f *Futexes) wakeLocked(key futexKey, n int, bitset uint32) (int, error) {
 	woken := 0
 	for _, w := range append([]*futexWaiter(nil), f.waiters[key]...) {
-		if w.pi {
+		if w.special() {
 			return woken, unix.EINVAL
 		}
 		if w.bitset&bitset == 0 {
@@ -220,7 +228,7 @@ func (t *Task) FutexRequeue(addr, addr2 uintptr, private bool, nWake, nRequeue i
 		if count-nWake >= nRequeue {
 			break
 		}
-		if w.pi {
+		if w.special() {
 			return count, unix.EINVAL
 		}
 		count++
@@ -337,47 +345,10 @@ func (t *Task) FutexLockPI(addr uintptr, private bool, deadline time.Time, try b
 	}
 	f := &t.k.futexes
 	f.mu.Lock()
-	tid := uint32(t.TID)
-	for {
-		uval, err := t.MM.LoadUint32(addr)
-		if err != nil {
-			f.mu.Unlock()
-			return err
-		}
-		if uval&futexTIDMask == tid {
-			f.mu.Unlock()
-			return unix.EDEADLK
-		}
-		if uval&futexTIDMask == 0 {
-			nv := uval&futexOwnerDied | tid
-			if f.firstPILocked(key) != nil {
-				nv |= futexWaiters
-			}
-			if found, err := t.MM.CompareAndSwapUint32(addr, uval, nv); err != nil || found != uval {
-				if err != nil {
-					f.mu.Unlock()
-					return err
-				}
-				continue
-			}
-			f.mu.Unlock()
-			return nil
-		}
-		if uval&futexWaiters == 0 {
-			found, err := t.MM.CompareAndSwapUint32(addr, uval, uval|futexWaiters)
-			if err != nil {
-				f.mu.Unlock()
-				return err
-			}
-			if found != uval {
-				continue
-			}
-		}
-		if owner := t.k.Task(int32(uval & futexTIDMask)); owner == nil || owner.futexDead {
-			f.mu.Unlock()
-			return unix.ESRCH
-		}
-		break
+	got, err := f.lockPIAtomicLocked(t, key, t.TID, false)
+	if got || err != nil {
+		f.mu.Unlock()
+		return err
 	}
 	if try {
 		f.mu.Unlock()
@@ -387,6 +358,154 @@ func (t *Task) FutexLockPI(addr uintptr, private bool, deadline time.Time, try b
 	f.queueLocked(w)
 	f.mu.Unlock()
 	return t.futexBlock(w, deadline, ERESTARTNOINTR)
+}
+
+// lockPIAtomicLocked tries to take the PI futex key for thread tid, as
+// kernel/futex/pi.c:futex_lock_pi_atomic: a word with no owner becomes tid (keeping
+// FUTEX_OWNER_DIED; FUTEX_WAITERS if there are waiters or setWaiters); an owned one
+// gets FUTEX_WAITERS and reports false. EDEADLK if tid owns it, ESRCH if its owner is
+// no live thread. t's memory holds the word.
+func (f *Futexes) lockPIAtomicLocked(t *Task, key futexKey, tid int32, setWaiters bool) (bool, error) {
+	for {
+		uval, err := t.MM.LoadUint32(key.addr)
+		if err != nil {
+			return false, err
+		}
+		if uval&futexTIDMask == uint32(tid) {
+			return false, unix.EDEADLK
+		}
+		if uval&futexTIDMask == 0 {
+			nv := uval&futexOwnerDied | uint32(tid)
+			if setWaiters || f.firstPILocked(key) != nil {
+				nv |= futexWaiters
+			}
+			found, err := t.MM.CompareAndSwapUint32(key.addr, uval, nv)
+			if err != nil {
+				return false, err
+			}
+			if found != uval {
+				continue
+			}
+			return true, nil
+		}
+		if uval&futexWaiters == 0 {
+			found, err := t.MM.CompareAndSwapUint32(key.addr, uval, uval|futexWaiters)
+			if err != nil {
+				return false, err
+			}
+			if found != uval {
+				continue
+			}
+		}
+		if owner := t.k.Task(int32(uval & futexTIDMask)); owner == nil || owner.futexDead {
+			return false, unix.ESRCH
+		}
+		return false, nil
+	}
+}
+
+// FutexWaitRequeuePI waits on the futex at addr, as FUTEX_WAIT_REQUEUE_PI, for
+// FUTEX_CMP_REQUEUE_PI to give it the PI futex at addr2 or to move it there, where it
+// waits to be handed the lock. It returns nil once t owns addr2: EINVAL if the
+// addresses are the same, EAGAIN if addr does not hold val; ETIMEDOUT at deadline (if
+// not zero); if interrupted, ERESTARTNOINTR before the move and EAGAIN after it
+// (kernel/futex/requeue.c:futex_wait_requeue_pi).
+func (t *Task) FutexWaitRequeuePI(addr, addr2 uintptr, private bool, val uint32, deadline time.Time) error {
+	if addr == addr2 {
+		return unix.EINVAL
+	}
+	key, err := t.futexKey(addr, private)
+	if err != nil {
+		return err
+	}
+	key2, err := t.futexKey(addr2, private)
+	if err != nil {
+		return err
+	}
+	f := &t.k.futexes
+	f.mu.Lock()
+	cur, err := t.MM.LoadUint32(addr)
+	if err != nil {
+		f.mu.Unlock()
+		return err
+	}
+	if cur != val {
+		f.mu.Unlock()
+		return unix.EAGAIN
+	}
+	w := &futexWaiter{key: key, bitset: ^uint32(0), woken: make(chan struct{}), tid: t.TID, requeuePI: &key2}
+	f.queueLocked(w)
+	f.mu.Unlock()
+	err = t.futexBlock(w, deadline, ERESTARTNOINTR)
+	if err == ERESTARTNOINTR {
+		f.mu.Lock()
+		if w.requeued {
+			err = unix.EAGAIN
+		}
+		f.mu.Unlock()
+	}
+	return err
+}
+
+// FutexCmpRequeuePI is FUTEX_CMP_REQUEUE_PI: if the word at addr holds cmp (EAGAIN),
+// the first FUTEX_WAIT_REQUEUE_PI waiter on addr is given the PI futex at addr2 if it
+// is free, and up to nRequeue waiters (one more if the lock was not free) are moved
+// to wait for it. nWake must be 1 (EINVAL), the addresses must differ, and every waiter
+// met must be waiting for addr2 (EINVAL). It returns how many it woke and moved.
+func (t *Task) FutexCmpRequeuePI(addr, addr2 uintptr, private bool, nWake, nRequeue int, cmp uint32) (int, error) {
+	if nWake < 0 || nRequeue < 0 || addr == addr2 || nWake != 1 {
+		return 0, unix.EINVAL
+	}
+	key1, err := t.futexKey(addr, private)
+	if err != nil {
+		return 0, err
+	}
+	key2, err := t.futexKey(addr2, private)
+	if err != nil {
+		return 0, err
+	}
+	f := &t.k.futexes
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur, err := t.MM.LoadUint32(addr)
+	if err != nil {
+		return 0, err
+	}
+	if cur != cmp {
+		return 0, unix.EAGAIN
+	}
+	count := 0
+	q := append([]*futexWaiter(nil), f.waiters[key1]...)
+	if len(q) > 0 {
+		top := q[0]
+		if top.requeuePI == nil || *top.requeuePI != key2 {
+			return 0, unix.EINVAL
+		}
+		got, err := f.lockPIAtomicLocked(t, key2, top.tid, true)
+		if err != nil {
+			return 0, err
+		}
+		if got {
+			f.removeLocked(top)
+			top.requeuePI = nil
+			close(top.woken)
+			count++
+			q = q[1:]
+		}
+	}
+	for _, w := range q {
+		if count-nWake >= nRequeue {
+			break
+		}
+		if w.requeuePI == nil || *w.requeuePI != key2 {
+			return count, unix.EINVAL
+		}
+		f.removeLocked(w)
+		w.key, w.requeuePI, w.pi, w.requeued = key2, nil, true, true
+		f.queueLocked(w)
+		count++
+	}
+	return count, nil
 }
 
 // FutexUnlockPI releases the PI futex at addr, as FUTEX_UNLOCK_PI: EPERM unless t owns

@@ -31,10 +31,9 @@ const (
 // Futex implements futex(2), private or not: FUTEX_WAIT, FUTEX_WAKE and their _BITSET
 // forms, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP, and the PI locks
 // (FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI) without priority
-// boosting. The checks follow kernel/futex/syscalls.c: the timeout is read and checked
-// first, then the clock flag, then the operation's own arguments. FUTEX_WAIT_REQUEUE_PI
-// and FUTEX_CMP_REQUEUE_PI are not supported (ENOSYS, logged); glibc's condition
-// variables no longer use them.
+// boosting, and FUTEX_WAIT_REQUEUE_PI with FUTEX_CMP_REQUEUE_PI. The checks follow
+// kernel/futex/syscalls.c: the timeout is read and checked first, then the clock flag,
+// then the operation's own arguments.
 func Futex(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	addr, op, val, timeoutAddr, addr2, val3 := a[0], int(a[1]), uint32(a[2]), a[3], a[4], uint32(a[5])
 	cmd := op &^ (futexPrivateFlag | futexClockRealtime)
@@ -104,8 +103,11 @@ func Futex(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, t.FutexLockPI(addr, private, time.Time{}, true)
 	case futexUnlockPI:
 		return 0, t.FutexUnlockPI(addr, private)
-	case futexWaitRequeuePI, futexCmpRequeuePI:
-		return 0, unsupported(t, "futex operation %d (requeue to a PI futex)", cmd)
+	case futexWaitRequeuePI:
+		return 0, t.FutexWaitRequeuePI(addr, addr2, private, val, deadline)
+	case futexCmpRequeuePI:
+		n, err := t.FutexCmpRequeuePI(addr, addr2, private, int(int32(val)), val2, val3)
+		return uintptr(n), err
 	}
 	return 0, unsupported(t, "futex operation %d", cmd)
 }

@@ -303,6 +303,69 @@ static void robust(int protocol) {
 	pthread_mutex_destroy(&rm);
 }
 
+static uint32_t rq_cond, rq_lock;
+static int rq_owned, rq_count;
+
+static void *rq_waiter(void *arg) {
+	(void)arg;
+	long r = futex(&rq_cond, FUTEX_WAIT_REQUEUE_PI, 0, NULL, &rq_lock, 0);
+	if (r == 0) {
+		// It owns the PI lock now.
+		__atomic_add_fetch(&rq_owned, (rq_lock & FUTEX_TID_MASK) == (uint32_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&rq_count, 1, __ATOMIC_SEQ_CST);
+		futex(&rq_lock, FUTEX_UNLOCK_PI, 0, NULL, NULL, 0);
+	}
+	return NULL;
+}
+
+// FUTEX_WAIT_REQUEUE_PI and FUTEX_CMP_REQUEUE_PI: a condition variable whose mutex is
+// a PI futex.
+static void requeue_pi(void) {
+	enum { N = 3 };
+	pthread_t th[N];
+	// The lock is held: every waiter is moved to it, then handed it in turn.
+	CHECK("lock the PI futex", futex(&rq_lock, FUTEX_LOCK_PI, 0, NULL, NULL, 0));
+	for (int i = 0; i < N; i++)
+		pthread_create(&th[i], NULL, rq_waiter, NULL);
+	int moved = 0;
+	while (moved < N) {
+		long r = futex(&rq_cond, FUTEX_CMP_REQUEUE_PI, 1, V2(INT_MAX), &rq_lock, 0);
+		if (r > 0)
+			moved += r;
+		else
+			usleep(1000);
+	}
+	printf("moved %d, waiters bit %d\n", moved, (rq_lock & FUTEX_WAITERS) != 0);
+	CHECK("plain wake of moved waiters", futex(&rq_lock, FUTEX_WAKE, 1, NULL, NULL, 0));
+	CHECK("unlock", futex(&rq_lock, FUTEX_UNLOCK_PI, 0, NULL, NULL, 0));
+	for (int i = 0; i < N; i++)
+		pthread_join(th[i], NULL);
+	printf("woken owning the lock %d of %d, lock word %u\n", rq_owned, rq_count, rq_lock);
+
+	// The lock is free: the first waiter gets it at once.
+	pthread_t t;
+	pthread_create(&t, NULL, rq_waiter, NULL);
+	long r;
+	while ((r = futex(&rq_cond, FUTEX_WAKE, 1, NULL, NULL, 0)) == 0)
+		usleep(1000); // until it waits; a plain wake of it is EINVAL
+	printf("plain wake of a requeue-pi waiter: %s\n", r == -1 ? strerrorname_np(errno) : "woke");
+	CHECK("plain requeue of it", futex(&rq_cond, FUTEX_REQUEUE, 0, V2(1), &tmp, 0));
+	CHECK("cmp_requeue_pi to the wrong futex", futex(&rq_cond, FUTEX_CMP_REQUEUE_PI, 1, V2(0), &tmp, 0));
+	CHECK("cmp_requeue_pi, lock free", futex(&rq_cond, FUTEX_CMP_REQUEUE_PI, 1, V2(0), &rq_lock, 0));
+	pthread_join(t, NULL);
+	printf("woken owning the lock %d of %d, lock word %u\n", rq_owned, rq_count, rq_lock);
+
+	CHECK("cmp_requeue_pi nr_wake 2", futex(&rq_cond, FUTEX_CMP_REQUEUE_PI, 2, V2(1), &rq_lock, 0));
+	CHECK("cmp_requeue_pi same futex", futex(&rq_cond, FUTEX_CMP_REQUEUE_PI, 1, V2(1), &rq_cond, 0));
+	CHECK("cmp_requeue_pi mismatch", futex(&rq_cond, FUTEX_CMP_REQUEUE_PI, 1, V2(1), &rq_lock, 5));
+	CHECK("cmp_requeue_pi no waiters", futex(&rq_cond, FUTEX_CMP_REQUEUE_PI, 1, V2(1), &rq_lock, 0));
+	CHECK("wait_requeue_pi same futex", futex(&rq_cond, FUTEX_WAIT_REQUEUE_PI, 0, NULL, &rq_cond, 0));
+	CHECK("wait_requeue_pi wrong value", futex(&rq_cond, FUTEX_WAIT_REQUEUE_PI, 1, NULL, &rq_lock, 0));
+	struct timespec zero = {0, 0};
+	CHECK("wait_requeue_pi timeout", futex(&rq_cond, FUTEX_WAIT_REQUEUE_PI, 0, &zero, &rq_lock, 0));
+	CHECK("wait_requeue_pi misaligned", futex(&rq_cond, FUTEX_WAIT_REQUEUE_PI, 0, NULL, (char *)&rq_lock + 1, 0));
+}
+
 struct robust_head {
 	void *next;
 	long futex_offset;
@@ -334,6 +397,7 @@ int main(void) {
 	clocks();
 	pi_mutex();
 	pi_timeout();
+	requeue_pi();
 	robust(PTHREAD_PRIO_NONE);
 	robust(PTHREAD_PRIO_INHERIT);
 	robust_calls();
