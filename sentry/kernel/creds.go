@@ -39,15 +39,34 @@ const capFSSet = 1<<vfs.CapChown | 1<<vfs.CapDACOverride | 1<<vfs.CapDACReadSear
 // commitCreds installs n as t's credentials. As kernel/cred.c:commit_creds, a change of
 // effective or filesystem ID, or a permitted set that grew, makes the process
 // undumpable and clears its parent-death signal.
+//
+// Only t replaces its credentials, so t reads its own without a lock; other tasks read
+// them (and PdeathSig) under k.mu, which guards the replacement.
 func (t *Task) commitCreds(n *vfs.Credentials) {
 	o := t.Creds
+	n.Caller = t.TID
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
 	if o.EffectiveUID != n.EffectiveUID || o.EffectiveGID != n.EffectiveGID ||
 		o.UID != n.UID || o.GID != n.GID || n.Permitted&^o.Permitted != 0 {
 		t.Undumpable = true
 		t.PdeathSig = 0
 	}
-	n.Caller = t.TID
 	t.Creds = n
+}
+
+// SetPdeathSig sets the signal t gets when its parent thread exits (PR_SET_PDEATHSIG).
+func (t *Task) SetPdeathSig(sig unix.Signal) {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	t.PdeathSig = sig
+}
+
+// credsOf returns another task's credentials.
+func (t *Task) credsOf(target *Task) *vfs.Credentials {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return target.Creds
 }
 
 // fixSetuid adjusts n's capabilities after a change of real, effective or saved user
@@ -242,7 +261,7 @@ func (t *Task) Capabilities(tid int32) (CapSets, error) {
 			return CapSets{}, unix.ESRCH
 		}
 	}
-	c := target.Creds
+	c := t.credsOf(target)
 	return CapSets{c.Caps, c.Permitted, c.Inheritable}, nil
 }
 
@@ -289,7 +308,9 @@ func (t *Task) execCreds() {
 	}
 	n.Securebits &^= SecbitKeepCaps
 	n.Caller = t.TID
+	t.k.mu.Lock()
 	t.Creds = n
+	t.k.mu.Unlock()
 	// As begin_new_exec: dumpable unless the real and effective IDs differ.
 	t.Undumpable = n.EffectiveUID != n.RealUID || n.EffectiveGID != n.RealGID
 }
@@ -303,7 +324,7 @@ func (t *Task) MayPtraceRead(target *Task) bool {
 	if target.Proc == t.Proc {
 		return true
 	}
-	c, tc := t.Creds, target.Creds
+	c, tc := t.Creds, t.credsOf(target)
 	if c.HasCap(vfs.CapSysPtrace) {
 		return true
 	}
@@ -316,7 +337,7 @@ func (t *Task) MayPtraceRead(target *Task) bool {
 
 // mayKill reports whether t may send sig to target, as kernel/signal.c:
 // check_kill_permission: its own thread group; a target whose real or saved user ID
-// is t's real or effective one; CAP_KILL; or SIGCONT within t's session.
+// is t's real or effective one; CAP_KILL; or SIGCONT within t's session. k.mu is held.
 func (t *Task) mayKill(target *Task, sig unix.Signal) bool {
 	if target.Proc == t.Proc {
 		return true

@@ -44,7 +44,7 @@ func Prctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		if a[1] > 64 {
 			return 0, unix.EINVAL
 		}
-		t.PdeathSig = unix.Signal(a[1])
+		t.SetPdeathSig(unix.Signal(a[1]))
 		return 0, nil
 	case unix.PR_GET_PDEATHSIG:
 		return 0, t.CopyOutObj(a[1], int32(t.PdeathSig))
