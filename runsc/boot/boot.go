@@ -134,10 +134,7 @@ func Run(a Args) (kernel.ExitStatus, error) {
 		return kernel.ExitStatus{}, err
 	}
 	root.Mount.Flags.ReadOnly = a.ReadOnlyRoot
-	creds := vfs.Root()
-	if a.UID != 0 || a.GID != 0 {
-		creds = &vfs.Credentials{UID: a.UID, GID: a.GID, Groups: a.Groups}
-	}
+	creds := vfs.User(a.UID, a.GID, a.Groups)
 	fs := kernel.NewFSContext(root, 0o022)
 	if cwd, err := v.Resolve(vfs.Root(), root, root, a.Cwd, true); err == nil && cwd.Dentry.IsDir() {
 		fs.SetCwd(cwd)

@@ -99,6 +99,8 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, flags int) 
 		t.FDs = old.Fork()
 		old.DecUsers()
 	}
+	t.futexExit(false)
+	t.execCreds()
 	t.install(img)
 	t.FDs.CloseExec()
 	t.ClearChildTID, t.RobustList = 0, 0

@@ -13,11 +13,14 @@
 // name; Unimplemented lists them for a compatibility report.
 //
 // Processes (process.go) form a tree: fork and vfork make children, wait4 reaps them,
-// orphans go to init, and init's exit kills the rest. Scope today: one task per process
+// orphans go to the nearest child subreaper or to init, and init's exit kills the rest. Scope today: one task per process
 // (no threads), fork copies memory eagerly, and signals are kept (dispositions, masks)
 // but not yet delivered to handlers.
 // Files are the VFS's (sentry/vfs): the task has an FD table, an FSContext (root,
-// working directory, umask) and credentials. Lock order: Kernel.mu, then FSContext.mu.
+// working directory, umask) and credentials, which are replaced, never changed in
+// place (creds.go). Futexes (futex.go) have their own table.
+//
+// Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu.
 package kernel
 
 import (

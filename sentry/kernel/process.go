@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,6 +19,12 @@ import (
 type Process struct {
 	PID    int32
 	parent *Process
+	// parentThread is the thread of parent that made the process (or the one it was
+	// given to when that thread exited): its exit sends the parent-death signal.
+	parentThread *Task
+	// subreaper is prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are given to
+	// the nearest live subreaper ancestor rather than init.
+	subreaper bool
 	// pgid and sid are the process group and session (k.mu guards them); didExec is
 	// set once the process has exec'd, after which its parent may not move it.
 	pgid, sid int32
@@ -64,6 +71,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
 	p := &Process{PID: k.nextPID, parent: parent, task: t, children: map[*Process]struct{}{},
 		threads: map[*Task]struct{}{t: {}}}
 	if parent != nil {
+		p.parentThread = parent.liveTask()
 		parent.children[p] = struct{}{}
 		p.sig = parent.sig
 		p.pgid, p.sid = parent.pgid, parent.sid
@@ -100,9 +108,10 @@ func (p *Process) liveTask() *Task {
 func (t *Task) threadExited() ExitStatus {
 	k := t.k
 	p := t.Proc
+	t.futexExit(true)
 	if t.ClearChildTID != 0 {
 		if t.CopyOutObj(t.ClearChildTID, int32(0)) == nil {
-			t.FutexWake(t.ClearChildTID, 1, ^uint32(0))
+			t.FutexWake(t.ClearChildTID, false, 1, ^uint32(0))
 		}
 	}
 	t.accountSys()
@@ -110,6 +119,7 @@ func (t *Task) threadExited() ExitStatus {
 	k.mu.Lock()
 	delete(p.threads, t)
 	delete(k.tasks, t.TID)
+	deathSigs := t.forgetChildrenLocked(p.liveTask())
 	p.deadUsage.add(t.usage.load())
 	last := len(p.threads) == 0
 	s := *t.exit
@@ -120,10 +130,86 @@ func (t *Task) threadExited() ExitStatus {
 	k.mu.Unlock()
 	t.FDs.DecUsers()
 	t.MM.DecUsers()
+	deathSigs.send()
 	if last {
 		t.exited(s)
 	}
 	return s
+}
+
+// forgetChildrenLocked gives the processes t made to heir, another live thread of its
+// process (nil if t is the last: exited gives them to a reaper), and returns the
+// parent-death signals their threads asked for, as kernel/exit.c:forget_original_parent
+// does for a dying thread's children. k.mu is held.
+func (t *Task) forgetChildrenLocked(heir *Task) pdeathSignals {
+	var sigs pdeathSignals
+	for c := range t.Proc.children {
+		if c.parentThread != t {
+			continue
+		}
+		c.parentThread = heir
+		if c.exit != nil {
+			continue
+		}
+		for th := range c.threads {
+			if th.PdeathSig != 0 {
+				sigs = append(sigs, pdeathSignal{c.signalTarget(th.PdeathSig), th.PdeathSig, t})
+			}
+		}
+	}
+	return sigs
+}
+
+type pdeathSignal struct {
+	target *Task
+	sig    unix.Signal
+	from   *Task
+}
+
+type pdeathSignals []pdeathSignal
+
+// send sends the signals (SEND_SIG_NOINFO: SI_USER from the dying thread's process).
+func (s pdeathSignals) send() {
+	for _, d := range s {
+		if d.sig == unix.SIGKILL {
+			d.target.KillWith(d.sig)
+			continue
+		}
+		var info arch.SignalInfo
+		info.Code = arch.SI_USER
+		binary.LittleEndian.PutUint32(info.Fields[0:], uint32(d.from.Proc.PID))
+		binary.LittleEndian.PutUint32(info.Fields[4:], d.from.Creds.RealUID)
+		d.target.Queue(int(d.sig), info)
+	}
+}
+
+// reaperLocked returns the process p's orphans go to, as kernel/exit.c:find_new_reaper:
+// the nearest live ancestor that is a child subreaper, else init (nil if init is gone).
+// k.mu is held.
+func (k *Kernel) reaperLocked(p *Process) *Process {
+	for a := p.parent; a != nil; a = a.parent {
+		if a.subreaper && a.exit == nil && a.liveTask() != nil {
+			return a
+		}
+	}
+	if init := k.procs[1]; init != nil && init.exit == nil {
+		return init
+	}
+	return nil
+}
+
+// SetChildSubreaper sets or clears t's process's PR_SET_CHILD_SUBREAPER mark.
+func (t *Task) SetChildSubreaper(on bool) {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	t.Proc.subreaper = on
+}
+
+// ChildSubreaper reports t's process's PR_SET_CHILD_SUBREAPER mark.
+func (t *Task) ChildSubreaper() bool {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.Proc.subreaper
 }
 
 // exited records that t's process ended with s: its children go to init (or, if it is
@@ -139,14 +225,23 @@ func (t *Task) exited(s ExitStatus) {
 	for c := range p.children {
 		orphans = append(orphans, c)
 	}
+	reaper := k.reaperLocked(p)
+	var zombies []*Process // orphans already dead: their new parent is told
 	for _, c := range orphans {
 		delete(p.children, c)
-		if p == init {
-			c.parent = nil
-		} else if init != nil && init.exit == nil {
-			c.parent = init
-			init.children[c] = struct{}{}
+		if p == init || reaper == nil {
+			c.parent, c.parentThread = nil, nil
+			continue
 		}
+		c.parent, c.parentThread = reaper, reaper.liveTask()
+		reaper.children[c] = struct{}{}
+		if c.exit != nil {
+			zombies = append(zombies, c)
+		}
+	}
+	var reaperTask *Task
+	if reaper != nil {
+		reaperTask = reaper.liveTask()
 	}
 	if p.vforkDone != nil {
 		close(p.vforkDone)
@@ -175,6 +270,9 @@ func (t *Task) exited(s ExitStatus) {
 		}
 	}
 	k.mu.Unlock()
+	for _, z := range zombies {
+		childExited(reaperTask, z.PID, *z.exit)
+	}
 	if parent != nil {
 		childExited(parent, p.PID, s)
 	}
@@ -239,7 +337,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 			}
 			matched = true
 			if c.exit != nil && !o.NotExits {
-				r := WaitResult{PID: c.PID, UID: c.task.Creds.UID, Status: *c.exit, Usage: c.deadUsage}
+				r := WaitResult{PID: c.PID, UID: c.task.Creds.RealUID, Status: *c.exit, Usage: c.deadUsage}
 				r.Usage.add(c.childUsage)
 				if !o.NoReap {
 					delete(t.Proc.children, c)
@@ -280,6 +378,9 @@ type ForkOpts struct {
 	Stack         uintptr // the child's stack pointer, if not 0
 	ChildSetTID   uintptr // where to store the child's TID in its memory, if not 0
 	ChildClearTID uintptr // the child's clear_child_tid, if not 0
+	// ClearSighand resets the child's signal handlers (not ignored signals) to the
+	// default (CLONE_CLEAR_SIGHAND).
+	ClearSighand bool
 }
 
 // ForkWith is Fork with clone's extras.
@@ -296,12 +397,17 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	}
 	st := t.State.Fork()
 	st.Regs.Rax = 0
-	creds := *t.Creds
-	creds.Groups = append([]uint32(nil), t.Creds.Groups...)
-	c := k.newTask(m, t.FDs.Fork(), t.FS.Fork(), &creds, st, t.Proc)
+	c := k.newTask(m, t.FDs.Fork(), t.FS.Fork(), t.Creds.Copy(), st, t.Proc)
 	c.Limits, c.Exe, c.Comm, c.CPUMask = t.Limits, t.Exe, t.Comm, t.CPUMask
+	c.NoNewPrivs, c.Undumpable = t.NoNewPrivs, t.Undumpable
+	k.mu.Lock()
+	c.Proc.parentThread = t
+	k.mu.Unlock()
 	c.ArgvStart, c.ArgvEnd, c.EnvvStart, c.EnvvEnd = t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd
 	c.SigMask, c.altStack = t.SigMask, t.altStack
+	if o.ClearSighand {
+		c.resetActions()
+	}
 	if o.Stack != 0 {
 		c.State.Regs.Rsp = uint64(o.Stack)
 	}
@@ -388,17 +494,17 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 		fs = t.FS.Fork()
 	}
 	t.MM.IncUsers()
-	creds := *t.Creds
-	creds.Groups = append([]uint32(nil), t.Creds.Groups...)
-	c := &Task{k: k, MM: t.MM, FDs: fds, FS: fs, Creds: &creds, State: st,
+	c := &Task{k: k, MM: t.MM, FDs: fds, FS: fs, Creds: t.Creds.Copy(), State: st,
 		ctx: k.Platform.NewContext(), Limits: t.Limits, Start: time.Now(),
 		killed: make(chan struct{}), intr: make(chan struct{}),
 		altStack: arch.SignalStack{Flags: arch.SS_DISABLE}, Proc: t.Proc,
 		Exe: t.Exe, Comm: t.Comm, CPUMask: t.CPUMask, SigMask: t.SigMask,
+		NoNewPrivs: t.NoNewPrivs, Undumpable: t.Undumpable,
 		ArgvStart: t.ArgvStart, ArgvEnd: t.ArgvEnd, EnvvStart: t.EnvvStart, EnvvEnd: t.EnvvEnd}
 	k.mu.Lock()
 	k.nextPID++
 	c.TID = k.nextPID
+	c.Creds.Caller = c.TID
 	t.Proc.threads[c] = struct{}{}
 	k.tasks[c.TID] = c
 	k.mu.Unlock()

@@ -93,6 +93,13 @@ func (t *Task) SetSigMask(mask uint64) {
 // resetHandlers is what exec does to dispositions: handlers go back to the default,
 // ignored signals stay ignored; the alternate stack is gone.
 func (t *Task) resetHandlers() {
+	t.resetActions()
+	t.altStack = arch.SignalStack{Flags: arch.SS_DISABLE}
+}
+
+// resetActions sets every handled signal's action to the default; ignored ones stay
+// ignored (flush_signal_handlers).
+func (t *Task) resetActions() {
 	t.k.mu.Lock()
 	for i := range t.Proc.sig {
 		if t.Proc.sig[i].Handler != sigIgn {
@@ -100,7 +107,6 @@ func (t *Task) resetHandlers() {
 		}
 	}
 	t.k.mu.Unlock()
-	t.altStack = arch.SignalStack{Flags: arch.SS_DISABLE}
 }
 
 // Interrupted implements vfs.Context: it is closed when the task must stop waiting,
@@ -394,6 +400,7 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	k := t.k
 	k.mu.Lock()
 	var targets []*Task
+	found, denied := false, false
 	for _, q := range k.procs {
 		if q.exit != nil || len(q.threads) == 0 {
 			continue
@@ -403,12 +410,23 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 			pid == 0 && q.pgid == t.Proc.pgid,
 			pid == -1 && q.PID != 1 && q != t.Proc,
 			pid < -1 && q.pgid == -pid:
-			targets = append(targets, q.signalTarget(sig))
+			found = true
+			target := q.signalTarget(sig)
+			if !t.mayKill(target, sig) {
+				denied = true
+				continue
+			}
+			targets = append(targets, target)
 		}
 	}
 	k.mu.Unlock()
-	if len(targets) == 0 {
+	// As kill_something_info: ESRCH if no process matched; EPERM if none of them may
+	// be signalled, except for pid -1, which reports success.
+	if !found {
 		return unix.ESRCH
+	}
+	if len(targets) == 0 && denied && pid != -1 {
+		return unix.EPERM
 	}
 	if sig == 0 {
 		return nil
@@ -416,8 +434,8 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	var info arch.SignalInfo
 	info.Code = arch.SI_USER
 	le := binary.LittleEndian
-	le.PutUint32(info.Fields[0:], uint32(t.TID))
-	le.PutUint32(info.Fields[4:], t.Creds.UID)
+	le.PutUint32(info.Fields[0:], uint32(t.Proc.PID))
+	le.PutUint32(info.Fields[4:], t.Creds.RealUID)
 	for _, target := range targets {
 		if sig == unix.SIGKILL {
 			target.KillWith(sig)
@@ -558,6 +576,12 @@ func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
 	if target == nil || tgid != 0 && target.Proc.PID != tgid {
 		return unix.ESRCH
 	}
+	t.k.mu.Lock()
+	may := t.mayKill(target, sig)
+	t.k.mu.Unlock()
+	if !may {
+		return unix.EPERM
+	}
 	if sig == 0 {
 		return nil
 	}
@@ -568,7 +592,7 @@ func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
 	var info arch.SignalInfo
 	info.Code = arch.SI_TKILL
 	binary.LittleEndian.PutUint32(info.Fields[0:], uint32(t.Proc.PID))
-	binary.LittleEndian.PutUint32(info.Fields[4:], t.Creds.UID)
+	binary.LittleEndian.PutUint32(info.Fields[4:], t.Creds.RealUID)
 	target.Queue(int(sig), info)
 	return nil
 }

@@ -84,6 +84,9 @@ type Task struct {
 	ClearChildTID uintptr
 	// RobustList is set_robust_list's head.
 	RobustList uintptr
+	// futexDead is set (under the futex table's lock) once the exiting task has
+	// released its futexes: it can no longer be a PI futex's owner.
+	futexDead bool
 	// Argv and Envv bound the argument and environment strings on the stack.
 	ArgvStart, ArgvEnd, EnvvStart, EnvvEnd uintptr
 	// Exe is the path the task was exec'd from.
@@ -98,6 +101,9 @@ type Task struct {
 	Comm string
 	// Undumpable and NoNewPrivs are prctl's flags.
 	Undumpable, NoNewPrivs bool
+	// PdeathSig is the signal the task gets when its parent thread exits
+	// (PR_SET_PDEATHSIG), 0 for none.
+	PdeathSig unix.Signal
 
 	exit *ExitStatus
 

@@ -205,6 +205,10 @@ func TestPrograms(t *testing.T) {
 		{"stack", nil},
 		{"signal", nil},
 		{"threads", nil},
+		{"futex2", nil},
+		{"creds", nil},
+		{"prctl", nil},
+		{"clone3", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

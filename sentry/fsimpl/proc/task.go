@@ -117,19 +117,23 @@ func (p *procfs) statm(t *kernel.Task) ([]byte, error) {
 func (p *procfs) status(t *kernel.Task) ([]byte, error) {
 	size, rss := t.MM.Usage()
 	c := t.Creds
-	ids := func(id uint32) string { s := strconv.Itoa(int(id)); return s + "\t" + s + "\t" + s + "\t" + s }
+	ids := func(r, e, s, fs uint32) string { return fmt.Sprintf("%d\t%d\t%d\t%d", r, e, s, fs) }
 	var groups []string
 	for _, g := range c.Groups {
 		groups = append(groups, strconv.Itoa(int(g)))
 	}
-	caps := fmt.Sprintf("%016x", c.Caps)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
 		comm(t), t.Caller().Umask, t.TID, t.TID, t.Proc.ParentPID(p.k))
-	fmt.Fprintf(&b, "Uid:\t%s\nGid:\t%s\nFDSize:\t64\nGroups:\t%s\n", ids(c.UID), ids(c.GID), strings.Join(groups, " "))
+	fmt.Fprintf(&b, "Uid:\t%s\nGid:\t%s\nFDSize:\t64\nGroups:\t%s\n", ids(c.RealUID, c.EffectiveUID, c.SavedUID, c.UID), ids(c.RealGID, c.EffectiveGID, c.SavedGID, c.GID), strings.Join(groups, " "))
 	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t1\n", size/1024, size/1024, rss/1024)
 	fmt.Fprintf(&b, "SigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n")
-	fmt.Fprintf(&b, "CapInh:\t0000000000000000\nCapPrm:\t%s\nCapEff:\t%s\nCapBnd:\t%s\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n", caps, caps, caps)
+	nnp := 0
+	if t.NoNewPrivs {
+		nnp = 1
+	}
+	fmt.Fprintf(&b, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t%016x\nNoNewPrivs:\t%d\nSeccomp:\t0\n",
+		c.Inheritable, c.Permitted, c.Caps, c.Bounding, c.Ambient, nnp)
 	n := runtime.NumCPU()
 	fmt.Fprintf(&b, "Cpus_allowed:\t%x\nCpus_allowed_list:\t0-%d\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n", 1<<n-1, n-1)
 	return b.Bytes(), nil

@@ -127,6 +127,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_ARCH_PRCTL:        ArchPrctl,
 		unix.SYS_SET_TID_ADDRESS:   SetTidAddress,
 		unix.SYS_SET_ROBUST_LIST:   SetRobustList,
+		unix.SYS_GET_ROBUST_LIST:   GetRobustList,
 		unix.SYS_GETPID:            Getpid,
 		unix.SYS_GETTID:            Gettid,
 		unix.SYS_GETPPID:           Getppid,
@@ -141,10 +142,24 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_GETGID:            Getgid,
 		unix.SYS_GETEGID:           Getegid,
 		unix.SYS_GETGROUPS:         Getgroups,
+		unix.SYS_SETGROUPS:         Setgroups,
+		unix.SYS_SETUID:            Setuid,
+		unix.SYS_SETGID:            Setgid,
+		unix.SYS_SETREUID:          Setreuid,
+		unix.SYS_SETREGID:          Setregid,
+		unix.SYS_SETRESUID:         Setresuid,
+		unix.SYS_SETRESGID:         Setresgid,
+		unix.SYS_GETRESUID:         Getresuid,
+		unix.SYS_GETRESGID:         Getresgid,
+		unix.SYS_SETFSUID:          Setfsuid,
+		unix.SYS_SETFSGID:          Setfsgid,
+		unix.SYS_CAPGET:            Capget,
+		unix.SYS_CAPSET:            Capset,
 		unix.SYS_PRCTL:             Prctl,
 		unix.SYS_FORK:              Fork,
 		unix.SYS_VFORK:             Vfork,
 		unix.SYS_CLONE:             Clone,
+		unix.SYS_CLONE3:            Clone3,
 		unix.SYS_WAIT4:             Wait4,
 		unix.SYS_PIPE:              Pipe,
 		unix.SYS_PIPE2:             Pipe2,
@@ -210,11 +225,17 @@ func Table() *kernel.SyscallTable {
 // unsupported logs, once per message, a use of an implemented system call that the
 // Sentry does not support yet, and returns ENOSYS.
 func unsupported(t *kernel.Task, format string, args ...any) error {
+	return unsupportedErr(t, unix.ENOSYS, format, args...)
+}
+
+// unsupportedErr is unsupported for a call whose unsupported uses get another errno
+// from Linux too (prctl's unknown options are EINVAL).
+func unsupportedErr(t *kernel.Task, errno unix.Errno, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if _, loaded := logged.LoadOrStore(msg, true); !loaded {
-		fmt.Fprintf(t.Kernel().Log, "moat: unsupported: %s: ENOSYS\n", msg)
+		fmt.Fprintf(t.Kernel().Log, "moat: unsupported: %s: %s\n", msg, unix.ErrnoName(errno))
 	}
-	return unix.ENOSYS
+	return errno
 }
 
 var logged sync.Map

@@ -226,7 +226,12 @@ func faccessat(t *kernel.Task, dirfd int32, addr, mode, flags uintptr) (uintptr,
 	if p == "" {
 		op.Path = "."
 	}
-	return 0, t.Kernel().VFS.AccessAt(t.Caller(), op, flags&unix.AT_SYMLINK_NOFOLLOW == 0, uint32(mode))
+	// Without AT_EACCESS the check is made as the real user (access_override_creds).
+	c := t.AccessCaller()
+	if flags&unix.AT_EACCESS != 0 {
+		c = t.Caller()
+	}
+	return 0, t.Kernel().VFS.AccessAt(c, op, flags&unix.AT_SYMLINK_NOFOLLOW == 0, uint32(mode))
 }
 
 // Access implements access(2).

@@ -1,6 +1,9 @@
 package linux
 
 import (
+	"encoding/binary"
+	"math"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/sentry/kernel"
@@ -20,38 +23,165 @@ func Vfork(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(pid), err
 }
 
-// Clone implements clone(2) for new processes: fork's flags, and vfork's
-// (CLONE_VM|CLONE_VFORK, as posix_spawn uses them, with the child on a new stack).
-// New threads come with the threads work.
+// cloneArgs are clone's and clone3's arguments (the kernel's struct kernel_clone_args).
+type cloneArgs struct {
+	flags      uint64 // CLONE_*, without the exit signal
+	exitSignal uint64
+	stack      uintptr // the child's stack pointer; 0: the parent's
+	parentTid  uintptr
+	childTid   uintptr
+	tls        uintptr
+}
+
+// CLONE_* flags that x/sys/unix lacks or that only clone3 has.
+const (
+	cloneClearSighand = 0x100000000
+	cloneIntoCgroup   = 0x200000000
+	cloneLegacyFlags  = 0xffffffff
+	csignal           = 0xff
+	cloneNewtime      = 0x80
+)
+
+// Clone implements clone(2): the exit signal is the flags' low byte (ignored for a
+// thread). See doClone.
 func Clone(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	flags, newsp, parentTid, childTid, tls := a[0], a[1], a[2], a[3], a[4]
-	const tids = unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_SETTID | unix.CLONE_CHILD_CLEARTID
+	flags := uint64(a[0])
+	return doClone(t, cloneArgs{flags: flags &^ csignal, exitSignal: flags & csignal,
+		stack: a[1], parentTid: a[2], childTid: a[3], tls: a[4]})
+}
+
+// clone3 struct clone_args sizes (CLONE_ARGS_SIZE_VER0..2) and the most set_tid entries
+// (MAX_PID_NS_LEVEL).
+const (
+	cloneArgsSizeVer0 = 64
+	cloneArgsSizeVer2 = 88
+	maxPIDNSLevel     = 32
+)
+
+// cloneArgsV2 is struct clone_args as of CLONE_ARGS_SIZE_VER2.
+type cloneArgsV2 struct {
+	Flags, Pidfd, ChildTid, ParentTid, ExitSignal, Stack, StackSize, TLS uint64
+	SetTid, SetTidSize, Cgroup                                           uint64
+}
+
+// Clone3 implements clone3(2): its struct clone_args is read as
+// kernel/fork.c:copy_clone_args_from_user does (E2BIG for a size above a page or
+// non-zero bytes past the struct the kernel knows, EINVAL for one below version 0 and
+// for bad set_tid, exit signal or cgroup fields), checked as clone3_args_valid (no
+// unknown flags, no CSIGNAL bits or CLONE_DETACHED, no exit signal for a thread, a
+// stack and its size given together), and then made as clone does. set_tid,
+// CLONE_INTO_CGROUP and CLONE_PIDFD are not supported (logged).
+func Clone3(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	addr, size := a[0], a[1]
+	if size > 4096 {
+		return 0, unix.E2BIG
+	}
+	if size < cloneArgsSizeVer0 {
+		return 0, unix.EINVAL
+	}
+	buf := make([]byte, size)
+	if _, err := t.MM.CopyIn(addr, buf); err != nil {
+		return 0, unix.EFAULT
+	}
+	for _, b := range buf[min(size, cloneArgsSizeVer2):] {
+		if b != 0 {
+			return 0, unix.E2BIG
+		}
+	}
+	var ca cloneArgsV2
+	fields := []*uint64{&ca.Flags, &ca.Pidfd, &ca.ChildTid, &ca.ParentTid, &ca.ExitSignal, &ca.Stack,
+		&ca.StackSize, &ca.TLS, &ca.SetTid, &ca.SetTidSize, &ca.Cgroup}
+	for i, f := range fields {
+		if off := uintptr(8 * i); off+8 <= size {
+			*f = binary.LittleEndian.Uint64(buf[off:])
+		}
+	}
+	if ca.SetTidSize > maxPIDNSLevel || ca.SetTid == 0 && ca.SetTidSize > 0 || ca.SetTid != 0 && ca.SetTidSize == 0 {
+		return 0, unix.EINVAL
+	}
+	if ca.ExitSignal&^csignal != 0 || ca.ExitSignal > 64 {
+		return 0, unix.EINVAL
+	}
+	if ca.Flags&cloneIntoCgroup != 0 && (ca.Cgroup > math.MaxInt32 || size < cloneArgsSizeVer2) {
+		return 0, unix.EINVAL
+	}
+	if ca.SetTid != 0 {
+		tids := make([]int32, ca.SetTidSize)
+		if err := t.CopyInObj(uintptr(ca.SetTid), tids); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	// clone3_args_valid.
+	if ca.Flags&^(cloneLegacyFlags|cloneClearSighand|cloneIntoCgroup) != 0 ||
+		ca.Flags&(unix.CLONE_DETACHED|csignal&^cloneNewtime) != 0 ||
+		ca.Flags&(unix.CLONE_SIGHAND|cloneClearSighand) == unix.CLONE_SIGHAND|cloneClearSighand ||
+		ca.Flags&(unix.CLONE_THREAD|unix.CLONE_PARENT) != 0 && ca.ExitSignal != 0 {
+		return 0, unix.EINVAL
+	}
+	stack := uintptr(ca.Stack)
+	if ca.Stack == 0 {
+		if ca.StackSize > 0 {
+			return 0, unix.EINVAL
+		}
+	} else {
+		end := ca.Stack + ca.StackSize
+		if ca.StackSize == 0 || end < ca.Stack || end > uint64(t.MM.MaxAddress()) {
+			return 0, unix.EINVAL
+		}
+		stack = uintptr(end)
+	}
+	switch {
+	case ca.SetTid != 0:
+		return 0, unsupported(t, "clone3 with set_tid")
+	case ca.Flags&cloneIntoCgroup != 0:
+		return 0, unsupported(t, "clone3 with CLONE_INTO_CGROUP")
+	}
+	return doClone(t, cloneArgs{flags: ca.Flags, exitSignal: ca.ExitSignal, stack: stack,
+		parentTid: uintptr(ca.ParentTid), childTid: uintptr(ca.ChildTid), tls: uintptr(ca.TLS)})
+}
+
+// doClone makes a thread or a process as copy_process, with its checks in order:
+// CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM (EINVAL). A new process may
+// have fork's flags or vfork's (CLONE_VM|CLONE_VFORK, as posix_spawn uses them, with
+// the child on a new stack), CLONE_CLEAR_SIGHAND, and SIGCHLD as its exit signal;
+// other flags (namespaces, CLONE_PIDFD, a shared address space without a thread) are
+// logged: EINVAL for CLONE_PIDFD, as a kernel without pidfds, else ENOSYS.
+func doClone(t *kernel.Task, c cloneArgs) (uintptr, error) {
+	flags := c.flags
+	if flags&(unix.CLONE_NEWNS|unix.CLONE_FS) == unix.CLONE_NEWNS|unix.CLONE_FS ||
+		flags&(unix.CLONE_NEWUSER|unix.CLONE_FS) == unix.CLONE_NEWUSER|unix.CLONE_FS ||
+		flags&unix.CLONE_THREAD != 0 && flags&unix.CLONE_SIGHAND == 0 ||
+		flags&unix.CLONE_SIGHAND != 0 && flags&unix.CLONE_VM == 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.CLONE_PIDFD != 0 {
+		return 0, unsupportedErr(t, unix.EINVAL, "clone with CLONE_PIDFD")
+	}
 	if flags&unix.CLONE_THREAD != 0 {
-		return cloneThread(t, flags, newsp, parentTid, childTid, tls)
+		return cloneThread(t, c)
 	}
-	if flags&unix.CLONE_SIGHAND != 0 && flags&unix.CLONE_VM == 0 {
+	if c.exitSignal > 64 {
 		return 0, unix.EINVAL
 	}
-	if flags&0xff > 64 {
-		return 0, unix.EINVAL
-	}
-	rest := flags &^ (0xff | tids)
+	const tids = unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_SETTID | unix.CLONE_CHILD_CLEARTID
+	rest := flags &^ (tids | cloneClearSighand)
 	vfork := false
 	switch rest {
 	case 0:
 	case unix.CLONE_VM | unix.CLONE_VFORK:
 		vfork = true
 	default:
-		return 0, unsupported(t, "clone with flags %#x (threads and namespaces)", flags)
+		return 0, unsupported(t, "clone with flags %#x (namespaces, shared tables)", flags)
 	}
-	if flags&0xff != uintptr(unix.SIGCHLD) {
-		return 0, unsupported(t, "clone with exit signal %d", flags&0xff)
+	if c.exitSignal != uint64(unix.SIGCHLD) {
+		return 0, unsupported(t, "clone with exit signal %d", c.exitSignal)
 	}
 	pid, err := t.ForkWith(vfork, kernel.ForkOpts{
-		ParentSetTID:  flagAddr(flags, unix.CLONE_PARENT_SETTID, parentTid),
-		Stack:         newsp,
-		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, childTid),
-		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, childTid),
+		ParentSetTID:  flagAddr(flags, unix.CLONE_PARENT_SETTID, c.parentTid),
+		Stack:         c.stack,
+		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, c.childTid),
+		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, c.childTid),
+		ClearSighand:  flags&cloneClearSighand != 0,
 	})
 	if err != nil {
 		return 0, err
@@ -59,27 +189,25 @@ func Clone(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(pid), nil
 }
 
-// cloneThread makes a thread, as clone with CLONE_THREAD: it needs CLONE_SIGHAND, which
-// needs CLONE_VM (EINVAL otherwise, as copy_process).
-func cloneThread(t *kernel.Task, flags, newsp, parentTid, childTid, tls uintptr) (uintptr, error) {
-	if flags&unix.CLONE_SIGHAND == 0 || flags&unix.CLONE_VM == 0 {
-		return 0, unix.EINVAL
-	}
+// cloneThread makes a thread, as clone with CLONE_THREAD (CLONE_SIGHAND and CLONE_VM
+// checked by doClone).
+func cloneThread(t *kernel.Task, c cloneArgs) (uintptr, error) {
+	flags := c.flags
 	const allowed = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
 		unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_SETTLS | unix.CLONE_PARENT_SETTID |
-		unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID | unix.CLONE_DETACHED | 0xff
+		unix.CLONE_CHILD_CLEARTID | unix.CLONE_CHILD_SETTID | unix.CLONE_DETACHED
 	if flags&^allowed != 0 {
 		return 0, unsupported(t, "clone of a thread with flags %#x", flags)
 	}
 	tid, err := t.NewThread(kernel.ThreadOpts{
 		ShareFiles:    flags&unix.CLONE_FILES != 0,
 		ShareFS:       flags&unix.CLONE_FS != 0,
-		Stack:         newsp,
+		Stack:         c.stack,
 		SetTLS:        flags&unix.CLONE_SETTLS != 0,
-		TLS:           tls,
-		ParentSetTID:  flagAddr(flags, unix.CLONE_PARENT_SETTID, parentTid),
-		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, childTid),
-		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, childTid),
+		TLS:           c.tls,
+		ParentSetTID:  flagAddr(flags, unix.CLONE_PARENT_SETTID, c.parentTid),
+		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, c.childTid),
+		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, c.childTid),
 	})
 	if err != nil {
 		return 0, err
@@ -87,7 +215,7 @@ func cloneThread(t *kernel.Task, flags, newsp, parentTid, childTid, tls uintptr)
 	return uintptr(tid), nil
 }
 
-func flagAddr(flags, flag, addr uintptr) uintptr {
+func flagAddr(flags uint64, flag uint64, addr uintptr) uintptr {
 	if flags&flag != 0 {
 		return addr
 	}

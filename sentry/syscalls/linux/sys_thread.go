@@ -67,6 +67,27 @@ func SetRobustList(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return 0, nil
 }
 
+// GetRobustList implements get_robust_list(2): the robust list head of thread pid (0:
+// the caller), which the caller must be allowed to ptrace-read (EPERM), ESRCH if there
+// is no such thread.
+func GetRobustList(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	const robustListHeadSize = 24
+	target := t
+	if pid := int32(a[0]); pid != 0 {
+		if target = t.Kernel().Task(pid); target == nil {
+			return 0, unix.ESRCH
+		}
+	}
+	if !t.MayPtraceRead(target) {
+		return 0, unix.EPERM
+	}
+	head := target.RobustList
+	if err := t.CopyOutObj(a[2], uint64(robustListHeadSize)); err != nil {
+		return 0, err
+	}
+	return 0, t.CopyOutObj(a[1], uint64(head))
+}
+
 // Getpid implements getpid(2): the thread group's ID (a container's first process is
 // its PID namespace's init, 1).
 func Getpid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Proc.PID), nil }
@@ -77,39 +98,4 @@ func Gettid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.TI
 // Getppid implements getppid(2): init's parent is outside its namespace, 0.
 func Getppid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(t.Proc.ParentPID(t.Kernel())), nil
-}
-
-// Getuid implements getuid(2). Real, effective and filesystem IDs are one until the
-// setuid family comes with the process work.
-func Getuid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Creds.UID), nil }
-
-// Geteuid implements geteuid(2).
-func Geteuid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Creds.UID), nil }
-
-// Getgid implements getgid(2).
-func Getgid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Creds.GID), nil }
-
-// Getegid implements getegid(2).
-func Getegid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Creds.GID), nil }
-
-// Getgroups implements getgroups(2): the supplementary groups; with size 0 only their
-// number, EINVAL if size is too small.
-func Getgroups(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	size := int32(a[0])
-	groups := t.Creds.Groups
-	if size < 0 {
-		return 0, unix.EINVAL
-	}
-	if size == 0 {
-		return uintptr(len(groups)), nil
-	}
-	if int(size) < len(groups) {
-		return 0, unix.EINVAL
-	}
-	for i, g := range groups {
-		if err := t.CopyOutObj(a[1]+uintptr(4*i), g); err != nil {
-			return 0, err
-		}
-	}
-	return uintptr(len(groups)), nil
 }
