@@ -1,21 +1,21 @@
 // Package kernel is the core of the Sentry: the kernel object, tasks (application
-// threads) and the loop each task runs.
+// threads), thread groups (processes) and the loop each task runs.
 //
 // Each task runs on its own goroutine, locked to its OS thread for the platform. The loop
 // (Task.Run) switches into the application through the platform and handles what comes
 // back: a system call is looked up in the kernel's SyscallTable and its handler runs in
-// the task goroutine, its result written back to rax; a page fault goes to the task's
-// memory manager, and a fault it can't resolve, like any synchronous signal, ends the
-// task's thread group with that signal (signal handlers come with the signal work); an
-// interrupt makes the loop check whether the task must stop.
+// the task goroutine, its result written back to rax (or the call restarted, as Linux's
+// ERESTART* codes say); a page fault goes to the task's memory manager, and a fault it
+// can't resolve becomes a signal; an interrupt makes the loop deliver pending signals or
+// stop the task. Signals (signals.go) are delivered to handlers on real signal frames.
 //
 // A system call number with no handler returns ENOSYS and is logged once per number, by
 // name; Unimplemented lists them for a compatibility report.
 //
-// Processes (process.go) form a tree: fork and vfork make children, wait4 reaps them,
-// orphans go to the nearest child subreaper or to init, and init's exit kills the rest. Scope today: one task per process
-// (no threads), fork copies memory eagerly, and signals are kept (dispositions, masks)
-// but not yet delivered to handlers.
+// Processes (process.go) form a tree: fork, vfork and clone make children (threads share
+// the address space, files and signal handlers of their group), wait4 and waitid reap
+// them, orphans go to the nearest child subreaper or to init, and init's exit kills the
+// rest. fork copies memory eagerly (copy-on-write is still to come).
 // Files are the VFS's (sentry/vfs): the task has an FD table, an FSContext (root,
 // working directory, umask) and credentials, which are replaced, never changed in
 // place (creds.go). Futexes (futex.go) have their own table.

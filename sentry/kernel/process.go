@@ -641,3 +641,36 @@ func (t *Task) NewSession() (int32, error) {
 	p.pgid, p.sid = p.PID, p.PID
 	return p.PID, nil
 }
+
+// ProcStatus is what /proc/[pid]/stat and status show of a task that kernel state
+// decides.
+type ProcStatus struct {
+	TGID, PGID, SID int32
+	Threads         int
+	// Signal sets (bit n-1 for signal n): the task's pending ones (a process-directed
+	// signal is pending on the thread chosen for it: there is no process-wide set),
+	// blocked, and the process's ignored and caught ones.
+	Pending, Blocked, Ignored, Caught uint64
+}
+
+// Status returns t's ProcStatus.
+func (t *Task) Status() ProcStatus {
+	k := t.k
+	k.mu.Lock()
+	p := t.Proc
+	s := ProcStatus{TGID: p.PID, PGID: p.pgid, SID: p.sid, Threads: len(p.threads)}
+	for i, a := range p.sig {
+		switch a.Handler {
+		case sigDfl:
+		case sigIgn:
+			s.Ignored |= 1 << i
+		default:
+			s.Caught |= 1 << i
+		}
+	}
+	k.mu.Unlock()
+	t.sigMu.Lock()
+	s.Pending, s.Blocked = t.pending, t.SigMask
+	t.sigMu.Unlock()
+	return s
+}

@@ -3,6 +3,7 @@ package proc
 import (
 	"bytes"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"strconv"
 	"strings"
@@ -91,13 +92,16 @@ func (p *procfs) fdLink(t *kernel.Task, name string) (vfs.Inode, error) {
 func (p *procfs) taskStat(t *kernel.Task) ([]byte, error) {
 	size, rss := t.MM.Usage()
 	start := t.Start.Sub(p.k.StartTime()).Milliseconds() / 10 // clock ticks since boot
+	ps := t.Status()
+	u, cu := t.ProcessUsage(), t.ChildrenUsage()
+	ticks := func(ns int64) string { return strconv.FormatInt(ns/1e7, 10) } // USER_HZ 100
 	f := []string{
 		strconv.Itoa(int(t.TID)), "(" + comm(t) + ")", "R",
-		strconv.Itoa(int(t.Proc.ParentPID(p.k))), "1", "1", // ppid, pgrp, session (one group today)
-		"0", "-1", "4194560", // tty, tpgid, flags
-		"0", "0", "0", "0", // minflt, cminflt, majflt, cmajflt
-		"0", "0", "0", "0", // utime, stime, cutime, cstime
-		"20", "0", "1", "0", // priority, nice, num_threads, itrealvalue
+		strconv.Itoa(int(t.Proc.ParentPID(p.k))), strconv.Itoa(int(ps.PGID)), strconv.Itoa(int(ps.SID)),
+		"0", "-1", "4194560", // tty, tpgid, flags: no controlling terminals yet
+		"0", "0", "0", "0", // minflt, cminflt, majflt, cmajflt: not counted (README)
+		ticks(u.User), ticks(u.Sys), ticks(cu.User), ticks(cu.Sys),
+		"20", "0", strconv.Itoa(ps.Threads), "0", // priority, nice, num_threads, itrealvalue
 		strconv.FormatInt(start, 10), strconv.FormatUint(size, 10), strconv.FormatUint(rss/4096, 10),
 		strconv.FormatUint(t.Limits[unix.RLIMIT_RSS].Cur, 10),
 	}
@@ -123,11 +127,14 @@ func (p *procfs) status(t *kernel.Task) ([]byte, error) {
 		groups = append(groups, strconv.Itoa(int(g)))
 	}
 	var b bytes.Buffer
+	ps := t.Status()
 	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
-		comm(t), t.Caller().Umask, t.TID, t.TID, t.Proc.ParentPID(p.k))
+		comm(t), t.Caller().Umask, ps.TGID, t.TID, t.Proc.ParentPID(p.k))
 	fmt.Fprintf(&b, "Uid:\t%s\nGid:\t%s\nFDSize:\t64\nGroups:\t%s\n", ids(c.RealUID, c.EffectiveUID, c.SavedUID, c.UID), ids(c.RealGID, c.EffectiveGID, c.SavedGID, c.GID), strings.Join(groups, " "))
-	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t1\n", size/1024, size/1024, rss/1024)
-	fmt.Fprintf(&b, "SigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n")
+	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\n", size/1024, size/1024, rss/1024, ps.Threads)
+	// Process-directed signals are pending on a thread here: ShdPnd stays empty.
+	fmt.Fprintf(&b, "SigQ:\t%d/%d\nSigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n",
+		bits.OnesCount64(ps.Pending), t.Limits[unix.RLIMIT_SIGPENDING].Cur, ps.Pending, uint64(0), ps.Blocked, ps.Ignored, ps.Caught)
 	nnp := 0
 	if t.NoNewPrivs {
 		nnp = 1
