@@ -125,6 +125,32 @@ func (f *MemoryFile) Free(fr platform.FileRange) {
 	f.free[i] = fr
 }
 
+// Data returns the parts of fr that hold data, in order: the rest are holes, which read
+// as zeroes and hold no host memory (never written since allocation, or punched). It
+// asks the host with lseek's SEEK_DATA and SEEK_HOLE, which count a swapped-out page as
+// data, and never touches the pages (reading a hole through the mapping would allocate
+// it). If the host can't tell, all of fr is data.
+func (f *MemoryFile) Data(fr platform.FileRange) []platform.FileRange {
+	var out []platform.FileRange
+	for off := int64(fr.Start); off < int64(fr.End); {
+		start, err := unix.Seek(f.fd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO || err == nil && start >= int64(fr.End) {
+			break // no data from off to the range's end
+		}
+		if err != nil {
+			return []platform.FileRange{{Start: uint64(off), End: fr.End}}
+		}
+		end, err := unix.Seek(f.fd, start, unix.SEEK_HOLE)
+		if err != nil {
+			end = int64(fr.End)
+		}
+		end = min(end, int64(fr.End))
+		out = append(out, platform.FileRange{Start: uint64(start), End: uint64(end)})
+		off = end
+	}
+	return out
+}
+
 // Slice returns the Sentry's view of fr.
 func (f *MemoryFile) Slice(fr platform.FileRange) []byte {
 	return f.view[fr.Start:fr.End:fr.End]

@@ -23,11 +23,15 @@ var workloadOrder = []string{
 	"write_128m",
 	"read_128m",
 	"mmap_touch_munmap_1m",
+	"fork_wait",
+	"fork_exec_wait",
+	"pipe_256m",
+	"futex_pingpong",
 }
 
 // workloadCFlags are added to -O2 -Wall: static, so that a workload does not
-// depend on the sandbox's dynamic loading.
-var workloadCFlags = []string{"-static"}
+// depend on the sandbox's dynamic loading; with threads for those that use them.
+var workloadCFlags = []string{"-static", "-pthread"}
 
 // stderrLines is how many of the last stderr lines an ERROR row shows.
 const stderrLines = 4
