@@ -493,14 +493,28 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // (three times the moving average), never more than maxSpin, and not at all when the
 // other side usually takes longer than that (a thread computing, a blocking system
 // call) or when there is one CPU (the spinner would keep the other side off it).
-// The Sentry times its own spin; the handler counts pause instructions (ctxSpin), about
-// pauseTime each on current CPUs (an older CPU's shorter pause just spins less).
-const (
-	maxSpin   = 100 * time.Microsecond
-	pauseTime = 30 * time.Nanosecond
+// The Sentry times its own spin; the handler counts pause instructions (ctxSpin), whose
+// duration (tens of cycles on one CPU, a hundred and more on another) is measured once.
+const maxSpin = 100 * time.Microsecond
+
+var (
+	multiCPU  = runtime.NumCPU() > 1
+	pauseTime = measurePause()
 )
 
-var multiCPU = runtime.NumCPU() > 1
+// measurePause times the PAUSE instruction: the best of a few runs of a thousand.
+func measurePause() time.Duration {
+	best := time.Duration(1 << 62)
+	for i := 0; i < 5; i++ {
+		t0 := time.Now()
+		pauseLoop(1000)
+		best = min(best, time.Since(t0))
+	}
+	return max(best/1000, time.Nanosecond)
+}
+
+// pauseLoop executes PAUSE n times (pause_amd64.s).
+func pauseLoop(n uint32)
 
 // spinFor is how long to spin for a side that has lately taken avg.
 func spinFor(avg time.Duration) time.Duration {

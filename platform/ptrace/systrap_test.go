@@ -202,3 +202,10 @@ func TestStubCodeSites(t *testing.T) {
 		t.Errorf("handler masks rsp with %#x, want -%#x", got, slotSize)
 	}
 }
+
+func TestPauseTime(t *testing.T) {
+	if pauseTime <= 0 || pauseTime > time.Microsecond {
+		t.Errorf("PAUSE measured at %v", pauseTime)
+	}
+	t.Logf("PAUSE takes %v", pauseTime)
+}
