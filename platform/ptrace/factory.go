@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/sentry/arch"
 )
 
 // factory is a goroutine locked to its own OS thread that traces the template stub and
@@ -139,6 +141,20 @@ func cloneStub(t *thread, shareVM bool) (int, error) {
 		flags = cloneNewThread
 	}
 	tid, err := t.syscall(siteClone, unix.SYS_CLONE, flags, 0, 0, 0, 0)
+	if err != nil {
+		return 0, fmt.Errorf("clone in stub %d: %w", t.tid, err)
+	}
+	return int(tid), nil
+}
+
+// cloneTrapThread makes the stopped control stub ctl clone a systrap thread (mode 1) or
+// mapping thread (mode 2) whose slot is at addr, at offset off of the context file
+// ctxfd: the clone's registers, which the child inherits, tell it so (stub.go's setup).
+func (t *thread) cloneTrapThread(mode, addr uintptr, ctxfd int, off uint64) (int, error) {
+	tid, err := t.syscallWith(siteClone, func(r *arch.Registers) {
+		r.R12, r.R13, r.R14, r.R15 = uint64(mode), uint64(addr), uint64(ctxfd), off
+		r.Rbx = uint64(stubBase + pageSize)
+	}, unix.SYS_CLONE, cloneNewThread, 0, 0, 0, 0)
 	if err != nil {
 		return 0, fmt.Errorf("clone in stub %d: %w", t.tid, err)
 	}

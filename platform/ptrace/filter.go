@@ -75,12 +75,13 @@ func stubRules(base uintptr, memfd int) map[uintptr][]sf.Rule {
 //	rt_sigreturn  at siteSigreturn (the handler's return; it restores registers the
 //	              thread could have set itself, and the kernel checks the frame)
 //
-// and, in the stub filter only, for the set-up of a thread (a stopped, traced stub
-// executing calls the tracer puts at siteSyscall before the thread filter exists):
+// and, in the stub filter only, for the set-up of a thread (a new thread running
+// stub.go's setup before its own filter exists), each at its own site:
 //
 //	mmap             of the context file, MAP_SHARED|MAP_FIXED (the thread's slot)
-//	sigaltstack, set_tid_address, rt_sigprocmask, prctl(PR_SET_PDEATHSIG), seccomp
-//	                 (installing the thread filter), eventfd2
+//	sigaltstack, set_tid_address, rt_sigprocmask(SIG_SETMASK), prctl(PR_SET_PDEATHSIG),
+//	seccomp          (installing the thread filter)
+//	eventfd2         at siteSyscall (the mapping thread's, made in the control stub)
 //
 // A futex call can only wait on or wake a word of the caller's own address space.
 //
@@ -125,18 +126,25 @@ func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread, sys []unix.So
 			syscalls[nr] = append(syscalls[nr], rules...)
 		}
 	}
-	ctxMap := sf.Rule{IP: at(siteSyscall)}
-	ctxMap.Args[3], ctxMap.Args[4] = sf.Eq(unix.MAP_SHARED|unix.MAP_FIXED), sf.Eq(uint64(ctxfd))
-	syscalls[unix.SYS_MMAP] = append(syscalls[unix.SYS_MMAP], ctxMap)
-	pdeath := sf.Rule{IP: at(siteSyscall)}
+	// A new thread's set-up (stub.go's setup), each call at its own site.
+	for _, site := range []uintptr{siteSetMap, siteSetMapBatch} {
+		ctxMap := sf.Rule{IP: at(site)}
+		ctxMap.Args[3], ctxMap.Args[4] = sf.Eq(unix.MAP_SHARED|unix.MAP_FIXED), sf.Eq(uint64(ctxfd))
+		syscalls[unix.SYS_MMAP] = append(syscalls[unix.SYS_MMAP], ctxMap)
+	}
+	pdeath := sf.Rule{IP: at(siteSetPdeath)}
 	pdeath.Args[0], pdeath.Args[1] = sf.Eq(unix.PR_SET_PDEATHSIG), sf.Eq(uint64(unix.SIGKILL))
 	syscalls[unix.SYS_PRCTL] = []sf.Rule{pdeath}
-	install := sf.Rule{IP: at(siteSyscall)}
+	install := sf.Rule{IP: at(siteSetFilter)}
 	install.Args[0] = sf.Eq(unix.SECCOMP_SET_MODE_FILTER)
 	syscalls[unix.SYS_SECCOMP] = []sf.Rule{install}
-	for _, nr := range []uintptr{unix.SYS_SIGALTSTACK, unix.SYS_SET_TID_ADDRESS, unix.SYS_RT_SIGPROCMASK, unix.SYS_EVENTFD2} {
-		syscalls[nr] = []sf.Rule{{IP: at(siteSyscall)}}
-	}
+	mask := sf.Rule{IP: at(siteSetMask)}
+	mask.Args[0] = sf.Eq(unix.SIG_SETMASK)
+	syscalls[unix.SYS_RT_SIGPROCMASK] = []sf.Rule{mask}
+	syscalls[unix.SYS_SIGALTSTACK] = []sf.Rule{{IP: at(siteSetAltstack)}}
+	syscalls[unix.SYS_SET_TID_ADDRESS] = []sf.Rule{{IP: at(siteSetTid)}}
+	// The mapping thread's eventfd, made in the control stub.
+	syscalls[unix.SYS_EVENTFD2] = []sf.Rule{{IP: at(siteSyscall)}}
 	f := sf.Filter{Syscalls: syscalls, Default: sf.ActionTrap}
 	if stub, err = f.Build(); err != nil {
 		return nil, nil, nil, err

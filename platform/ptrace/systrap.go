@@ -216,20 +216,48 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 	le.PutUint64(t.slot[ctxStack:], uint64(t.addr+slotStackOffset))
 	le.PutUint64(t.slot[ctxStack+16:], slotSize-slotStackOffset)
 
-	a.p.factory.do(func() { err = t.setUp(a, mapper) })
-	if err != nil {
-		t.free()
-		return nil, a.die(err)
+	if mapper {
+		batch := t.slot[pageSize:]
+		le.PutUint64(batch[sysOne:], 1)
+		le.PutUint64(batch[sysTwo:], 2)
+		le.PutUint32(t.slot[ctxSpin:], uint32(maxSpin/pauseTime))
 	}
-	if !mapper {
-		if err := t.waitEvent(); err != nil {
-			t.release()
-			return nil, a.die(err)
+
+	// The control stub clones the thread, which sets itself up (stub.go's setup); the
+	// mapping thread's eventfd is made in the control stub first (their file table is
+	// shared), so that its number comes from the host, not from the slot.
+	mode, efd := uintptr(1), -1
+	if mapper {
+		mode = 2
+	}
+	a.p.factory.do(func() {
+		if mapper {
+			var r uintptr
+			if r, err = a.control.syscall(siteSyscall, unix.SYS_EVENTFD2, 0, unix.EFD_CLOEXEC); err != nil {
+				return
+			}
+			efd = int(r)
 		}
-		if _, err := t.readFrame(); err != nil {
-			t.release()
-			return nil, a.die(err)
+		t.tid, err = a.control.cloneTrapThread(mode, t.addr, a.p.trap.fd, uint64(global)*slotSize)
+	})
+	if err == nil {
+		t.pidfd, err = unix.PidfdOpen(t.tid, 0)
+	}
+	if err == nil && mapper {
+		err = t.openEventfd(a.control.tid, efd)
+	}
+	if err == nil && !mapper {
+		if err = t.waitFirstEvent(); err == nil {
+			_, err = t.readFrame()
 		}
+	}
+	if err != nil {
+		if t.tid != 0 {
+			t.release()
+		} else {
+			t.free()
+		}
+		return nil, a.die(fmt.Errorf("systrap: a new thread: %w", err))
 	}
 	a.threadsMu.Lock()
 	defer a.threadsMu.Unlock()
@@ -241,101 +269,48 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 	return t, nil
 }
 
-// setUp runs on the factory's thread.
-func (t *trapThread) setUp(a *addressSpace, mapper bool) error {
-	tid, err := cloneStub(a.control, true)
+// openEventfd takes the Sentry's copy of the mapping thread's eventfd, efd in the
+// control stub ctl, non-blocking (waitBatch sleeps in poll), and tells the thread its
+// number.
+func (t *trapThread) openEventfd(ctl, efd int) error {
+	pidfd, err := unix.PidfdOpen(ctl, 0)
 	if err != nil {
 		return err
 	}
-	st, err := seize(tid)
-	if err != nil {
-		unix.Kill(tid, unix.SIGKILL)
+	defer unix.Close(pidfd)
+	if t.eventfd, err = pidfdGetfd(pidfd, efd); err != nil {
+		return fmt.Errorf("pidfd_getfd: %w", err)
+	}
+	if err := unix.SetNonblock(t.eventfd, true); err != nil {
 		return err
 	}
-	t.tid = tid
-	type step struct {
-		what string
-		nr   uintptr
-		args []uintptr
-	}
-	mapSlot := func(off, length uintptr, prot int) step {
-		return step{"mapping the slot", unix.SYS_MMAP, []uintptr{t.addr + off, length, uintptr(prot),
-			unix.MAP_SHARED | unix.MAP_FIXED, uintptr(a.p.trap.fd), uintptr(t.global)*slotSize + off}}
-	}
-	tidAddress := step{"setting clear_child_tid", unix.SYS_SET_TID_ADDRESS, []uintptr{t.addr + ctxState}}
-	pdeath := step{"setting the parent-death signal", unix.SYS_PRCTL, []uintptr{unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL)}}
-	filter := func(prog uintptr) step {
-		return step{"installing the filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubBase + pageSize + prog}}
-	}
-	steps := []step{
-		mapSlot(0, slotSize, unix.PROT_READ|unix.PROT_WRITE),
-		{"setting the alternate stack", unix.SYS_SIGALTSTACK, []uintptr{t.addr + ctxStack, 0}},
-		tidAddress, pdeath,
-		{"unblocking signals", unix.SYS_RT_SIGPROCMASK, []uintptr{unix.SIG_SETMASK, t.addr + ctxNoMask, 0, 8}},
-		filter(dataThreadProg),
-	}
-	start := stubBase + siteStart
-	if mapper {
-		// The first page read-write (hint, spin), the batch read-only; every signal
-		// stays blocked (the template's mask): the thread takes none. Its eventfd is
-		// made first: its number goes in the batch page.
-		steps = []step{
-			{"making the eventfd", unix.SYS_EVENTFD2, []uintptr{0, unix.EFD_CLOEXEC}},
-			mapSlot(0, pageSize, unix.PROT_READ|unix.PROT_WRITE),
-			mapSlot(pageSize, slotSize-pageSize, unix.PROT_READ),
-			tidAddress, pdeath, filter(dataSysProg),
-		}
-		start = stubBase + sysStart
-	}
-	efd := -1
-	for _, s := range steps {
-		r, err := st.syscall(siteSyscall, s.nr, s.args...)
-		if err != nil {
-			st.kill()
-			return fmt.Errorf("systrap thread %d: %s: %w", tid, s.what, err)
-		}
-		if s.nr == unix.SYS_EVENTFD2 {
-			efd = int(r)
-		}
-	}
-	if t.pidfd, err = unix.PidfdOpen(tid, 0); err != nil {
-		st.kill()
-		return fmt.Errorf("systrap thread %d: pidfd_open: %w", tid, err)
-	}
-	if mapper {
-		// The Sentry's own copy of the eventfd, to read; non-blocking, so that waitBatch
-		// can sleep in poll with the pidfd.
-		if t.eventfd, err = pidfdGetfd(t.pidfd, efd); err != nil {
-			st.kill()
-			return fmt.Errorf("systrap mapping thread %d: pidfd_getfd: %w", tid, err)
-		}
-		if err := unix.SetNonblock(t.eventfd, true); err != nil {
-			st.kill()
-			return fmt.Errorf("systrap mapping thread %d: %w", tid, err)
-		}
-		le := binary.LittleEndian
-		batch := t.slot[pageSize:]
-		le.PutUint64(batch[sysEventfd:], uint64(efd))
-		le.PutUint64(batch[sysOne:], 1)
-		le.PutUint64(batch[sysTwo:], 2)
-		le.PutUint32(t.slot[ctxSpin:], uint32(maxSpin/pauseTime))
-	}
-	regs := st.initRegs
-	regs.Rip = uint64(start)
-	regs.Rbx, regs.R12, regs.R15 = uint64(t.addr), uint64(t.addr+pageSize), 0
-	regs.Orig_rax = ^uint64(0)
-	if err := setRegs(tid, &regs); err != nil {
-		st.kill()
-		return st.lost(err)
-	}
-	if err := ptrace(unix.PTRACE_DETACH, tid, 0, 0); err != nil {
-		st.kill()
-		return st.lost(err)
-	}
-	// The stub stopped itself (SIGSTOP) before it was seized; detached, it may still be
-	// in that group-stop.
-	unix.Kill(tid, unix.SIGCONT)
+	binary.LittleEndian.PutUint64(t.slot[pageSize+sysEventfd:], uint64(efd))
 	return nil
+}
+
+// waitFirstEvent waits for a new thread's first event (the int3 at siteStart), or its
+// death: until it has set its clear_child_tid, only its pidfd tells.
+func (t *trapThread) waitFirstEvent() error {
+	fds := []unix.PollFd{{Fd: int32(t.pidfd), Events: unix.POLLIN}}
+	for {
+		switch s := t.state(); s {
+		case stateEvent, stateStubWait:
+			t.posted = time.Now()
+			return nil
+		case stateApp:
+			if !t.casState(stateApp, stateSentryWait) {
+				continue
+			}
+			fallthrough
+		case stateSentryWait:
+			t.futexWaitFor(stateSentryWait, 10*time.Millisecond)
+		default:
+			return fmt.Errorf("systrap thread %d: %w (state %d)", t.tid, errCorrupt, s)
+		}
+		if n, _ := unix.Poll(fds, 0); n > 0 {
+			return fmt.Errorf("systrap thread %d died setting itself up", t.tid)
+		}
+	}
 }
 
 // release kills the thread, waits for it to be gone, and frees its slots.

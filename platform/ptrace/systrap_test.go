@@ -177,7 +177,8 @@ func TestStubCodeSites(t *testing.T) {
 		t.Fatalf("stub code is %d bytes, more than a page", len(stubCode))
 	}
 	for _, site := range []uintptr{siteSyscall, siteClone, siteGetpid, siteKill, siteSigreturn,
-		siteFutexWake, siteFutexWait, siteSysWait, siteSysOp, siteSysDone} {
+		siteFutexWake, siteFutexWait, siteSysWait, siteSysOp, siteSysDone, siteSetMap, siteSetMapBatch,
+		siteSetAltstack, siteSetMask, siteSetTid, siteSetPdeath, siteSetFilter} {
 		if stubCode[site] != 0x0f || stubCode[site+1] != 0x05 {
 			t.Errorf("no syscall instruction at site %#x", site)
 		}
@@ -192,6 +193,7 @@ func TestStubCodeSites(t *testing.T) {
 		{restorer, []byte{0xb8, 0x0f, 0, 0, 0}},       // mov $15,%eax
 		{siteHandler, []byte{0x48, 0x89, 0xe3}},       // mov %rsp,%rbx
 		{sysStart, []byte{0x8b, 0x4b, byte(ctxSpin)}}, // mov ctxSpin(%rbx),%ecx
+		{setup, []byte{0x4c, 0x89, 0xef}},             // mov %r13,%rdi
 	} {
 		if !bytes.Equal(stubCode[entry.at:entry.at+uintptr(len(entry.code))], entry.code) {
 			t.Errorf("unexpected code at %#x", entry.at)

@@ -135,7 +135,17 @@ func (t *thread) lost(err error) error {
 // returns its result. t's registers are clobbered: whoever resumes t next loads a whole
 // register set first (Switch always does).
 func (t *thread) syscall(site uintptr, nr uintptr, args ...uintptr) (uintptr, error) {
+	return t.syscallWith(site, nil, nr, args...)
+}
+
+// syscallWith is syscall with more registers set by set. Every other register is the
+// thread's initial one, but r12, which a clone's child reads (stub.go), is zero.
+func (t *thread) syscallWith(site uintptr, set func(*arch.Registers), nr uintptr, args ...uintptr) (uintptr, error) {
 	regs := t.initRegs
+	regs.R12 = 0
+	if set != nil {
+		set(&regs)
+	}
 	regs.Rip = uint64(stubBase + site)
 	regs.Rax = uint64(nr)
 	regs.Orig_rax = ^uint64(0) // not in a system call: no restart on the way out
