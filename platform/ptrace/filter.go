@@ -74,6 +74,7 @@ func stubRules(base uintptr, memfd int) map[uintptr][]sf.Rule {
 //	futex         at siteFutexWait, FUTEX_WAIT for stateStubWait, no timeout
 //	rt_sigreturn  at siteSigreturn (the handler's return; it restores registers the
 //	              thread could have set itself, and the kernel checks the frame)
+//	sched_yield   at siteYield (the handler giving its CPU away while it waits)
 //
 // and, in the stub filter only, for the set-up of a thread (a new thread running
 // stub.go's setup before its own filter exists), each at its own site:
@@ -103,6 +104,7 @@ func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread, sys []unix.So
 	handler := map[uintptr][]sf.Rule{
 		unix.SYS_FUTEX:        futex(siteFutexWake, siteFutexWait),
 		unix.SYS_RT_SIGRETURN: {{IP: at(siteSigreturn)}},
+		unix.SYS_SCHED_YIELD:  {{IP: at(siteYield)}},
 	}
 	tf := sf.Filter{Syscalls: handler, Default: sf.ActionTrap}
 	if thread, err = tf.Build(); err != nil {

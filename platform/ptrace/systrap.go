@@ -80,7 +80,8 @@ const (
 	ctxUcontext = 16 // u64: the handler's ucontext pointer
 	ctxFSBase   = 24 // u64: fs base at the event; loaded on return
 	ctxGSBase   = 32 // u64: gs base, likewise
-	ctxSpin     = 40 // u32: the handler's spin budget
+	ctxSpin     = 40 // u32: the handler's spin budget, in PAUSEs...
+	ctxYield    = 44 // u32: ...then in sched_yields
 	ctxStack    = 48 // stack_t for sigaltstack (set-up only)
 	ctxNoMask   = 72 // u64 0: the signal mask for rt_sigprocmask (set-up only)
 )
@@ -220,7 +221,7 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 		batch := t.slot[pageSize:]
 		le.PutUint64(batch[sysOne:], 1)
 		le.PutUint64(batch[sysTwo:], 2)
-		le.PutUint32(t.slot[ctxSpin:], uint32(maxSpin/pauseTime))
+		le.PutUint32(t.slot[ctxSpin:], uint32(maxSpin/pauseTime)) // PAUSEs only
 	}
 
 	// The control stub clones the thread, which sets itself up (stub.go's setup); the
@@ -409,11 +410,7 @@ func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
 func (t *trapThread) waitBatch() (uint64, error) {
 	start := time.Now()
 	if spin := spinFor(t.appTime); spin > 0 {
-		for i := 1; t.hint() != t.seq; i++ {
-			if i%64 == 0 && time.Since(start) > spin {
-				break
-			}
-		}
+		spinUntil(start, spin, func() bool { return t.hint() == t.seq })
 	}
 	var buf [8]byte
 	for {
@@ -468,14 +465,58 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // (three times the moving average), never more than maxSpin, and not at all when the
 // other side usually takes longer than that (a thread computing, a blocking system
 // call) or when there is one CPU (the spinner would keep the other side off it).
-// The Sentry times its own spin; the handler counts pause instructions (ctxSpin), whose
-// duration (tens of cycles on one CPU, a hundred and more on another) is measured once.
-const maxSpin = 100 * time.Microsecond
+// Past the first busySpin, a spinner calls sched_yield between looks, so that when the
+// CPUs are oversubscribed (many sandboxes, many threads) the CPU goes to a thread that
+// has work, often the very one the spinner waits for. The Sentry times its own spin;
+// the handler counts PAUSEs (ctxSpin) and then sched_yields (ctxYield), whose durations
+// (a PAUSE is tens of cycles on one CPU, a hundred and more on another) are measured
+// once.
+const (
+	maxSpin  = 100 * time.Microsecond
+	busySpin = 5 * time.Microsecond
+)
 
 var (
 	multiCPU  = runtime.NumCPU() > 1
 	pauseTime = measurePause()
+	yieldTime = measureYield()
 )
+
+// measureYield times a sched_yield with nothing else to run: the best of a few runs.
+func measureYield() time.Duration {
+	best := time.Duration(1 << 62)
+	for i := 0; i < 5; i++ {
+		t0 := time.Now()
+		for j := 0; j < 100; j++ {
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		}
+		best = min(best, time.Since(t0))
+	}
+	return max(best/100, 100*time.Nanosecond)
+}
+
+// setSpin tells the handler (or the mapping thread) to spin for d.
+func (t *trapThread) setSpin(d time.Duration) {
+	le := binary.LittleEndian
+	busy := min(d, busySpin)
+	le.PutUint32(t.slot[ctxSpin:], uint32(busy/pauseTime))
+	le.PutUint32(t.slot[ctxYield:], uint32((d-busy)/yieldTime))
+}
+
+// spinUntil spins until done() or for d since start, yielding past busySpin.
+func spinUntil(start time.Time, d time.Duration, done func() bool) {
+	for i := 1; !done(); i++ {
+		if i%64 != 0 {
+			continue
+		}
+		switch since := time.Since(start); {
+		case since > d:
+			return
+		case since > busySpin:
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		}
+	}
+}
 
 // measurePause times the PAUSE instruction: the best of a few runs of a thousand.
 func measurePause() time.Duration {
@@ -506,13 +547,11 @@ func average(avg, d time.Duration) time.Duration {
 
 // waitEvent waits until the handler posts an event.
 func (t *trapThread) waitEvent() error {
-	ready := func(s uint32) bool { return s == stateEvent || s == stateStubWait }
 	if spin := spinFor(t.appTime); spin > 0 {
-		for i := 1; !ready(t.state()); i++ {
-			if i%64 == 0 && time.Since(t.resumed) > spin {
-				break
-			}
-		}
+		spinUntil(t.resumed, spin, func() bool {
+			s := t.state()
+			return s == stateEvent || s == stateStubWait
+		})
 	}
 	for {
 		switch s := t.state(); s {
@@ -548,7 +587,7 @@ func (t *trapThread) resume() {
 	if !t.posted.IsZero() {
 		t.sentryTime = average(t.sentryTime, t.resumed.Sub(t.posted))
 	}
-	binary.LittleEndian.PutUint32(t.slot[ctxSpin:], uint32(spinFor(t.sentryTime)/pauseTime))
+	t.setSpin(spinFor(t.sentryTime))
 	if t.swapState(stateApp) == stateStubWait {
 		t.futexWake()
 	}

@@ -177,7 +177,7 @@ func TestStubCodeSites(t *testing.T) {
 		t.Fatalf("stub code is %d bytes, more than a page", len(stubCode))
 	}
 	for _, site := range []uintptr{siteSyscall, siteClone, siteGetpid, siteKill, siteSigreturn,
-		siteFutexWake, siteFutexWait, siteSysWait, siteSysOp, siteSysDone, siteSetMap, siteSetMapBatch,
+		siteFutexWake, siteYield, siteFutexWait, siteSysWait, siteSysOp, siteSysDone, siteSetMap, siteSetMapBatch,
 		siteSetAltstack, siteSetMask, siteSetTid, siteSetPdeath, siteSetFilter} {
 		if stubCode[site] != 0x0f || stubCode[site+1] != 0x05 {
 			t.Errorf("no syscall instruction at site %#x", site)
