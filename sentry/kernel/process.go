@@ -115,6 +115,7 @@ func (t *Task) threadExited() ExitStatus {
 		}
 	}
 	t.accountSys()
+	t.FlushUsage()
 	t.dropTimerSignals()
 	k.mu.Lock()
 	delete(p.threads, t)

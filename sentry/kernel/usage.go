@@ -26,9 +26,13 @@ func (u *Usage) add(o Usage) { u.User += o.User; u.Sys += o.Sys }
 // its fields are atomic.
 type taskUsage struct {
 	user, sys atomic.Int64
-	// lastCPU is the Sentry thread's CPU clock when it was last read (task goroutine
-	// only).
+	// The rest is the task goroutine's only. lastCPU is the Sentry thread's CPU clock
+	// when it was last read; wall is the Sentry's wall time for the task since then,
+	// outside Switch, over n stretches; from is when the current stretch began.
 	lastCPU int64
+	wall    time.Duration
+	n       int
+	from    time.Time
 }
 
 func (u *taskUsage) load() Usage { return Usage{User: u.user.Load(), Sys: u.sys.Load()} }
@@ -44,17 +48,48 @@ func threadCPU() int64 {
 }
 
 // startAccounting starts the Sentry-time clock of the task's thread.
-func (t *Task) startAccounting() { t.usage.lastCPU = threadCPU() }
-
-// accountSys charges the task with the Sentry CPU time since the last call.
-func (t *Task) accountSys() {
-	now := threadCPU()
-	t.usage.sys.Add(now - t.usage.lastCPU)
-	t.usage.lastCPU = now
+func (t *Task) startAccounting() {
+	t.usage.lastCPU = threadCPU()
+	t.usage.from = time.Now()
 }
 
-// accountUser charges the task with d of application time.
-func (t *Task) accountUser(d time.Duration) { t.usage.user.Add(int64(d)) }
+// Reading the thread's CPU clock is a host system call (about half a microsecond, a
+// tenth of a sandboxed getpid), so it is read once per accountEvery stretches of Sentry
+// work, or after a long one (one that may have blocked). The clock also runs while the
+// Sentry spins in Switch waiting for the application (systrap), which is no system time
+// of the task's; so what a window charges is the smaller of the CPU time it saw and the
+// Sentry's wall time outside Switch in it: never more than either.
+const (
+	accountEvery = 16
+	accountLong  = 50 * time.Microsecond
+)
+
+// accountSys ends a stretch of Sentry work for the task (before a Switch, at exit).
+func (t *Task) accountSys() {
+	u := &t.usage
+	d := time.Since(u.from)
+	u.wall += d
+	u.n++
+	if u.n >= accountEvery || d > accountLong {
+		t.FlushUsage()
+	}
+}
+
+// FlushUsage charges the task with the system time of its open window, so that what it
+// reads of its own usage is up to date. Only the task goroutine may call it.
+func (t *Task) FlushUsage() {
+	u := &t.usage
+	now := threadCPU()
+	u.sys.Add(min(now-u.lastCPU, int64(u.wall)))
+	u.lastCPU, u.wall, u.n = now, 0, 0
+}
+
+// accountUser charges the task with d of application time, and starts a stretch of
+// Sentry work.
+func (t *Task) accountUser(d time.Duration) {
+	t.usage.user.Add(int64(d))
+	t.usage.from = time.Now()
+}
 
 // ThreadUsage is the CPU time of t itself (RUSAGE_THREAD, CLOCK_THREAD_CPUTIME_ID).
 func (t *Task) ThreadUsage() Usage { return t.usage.load() }

@@ -23,6 +23,7 @@ func copyOutRusage(t *kernel.Task, addr uintptr, u kernel.Usage) error {
 
 // Getrusage implements getrusage(2) for RUSAGE_SELF, RUSAGE_CHILDREN and RUSAGE_THREAD.
 func Getrusage(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	t.FlushUsage()
 	var u kernel.Usage
 	switch int32(a[0]) {
 	case unix.RUSAGE_SELF:
@@ -46,6 +47,7 @@ func ticks(ns int64) int64 { return ns / (1e9 / userHZ) }
 // counts from an arbitrary point; only differences mean anything).
 func Times(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if a[0] != 0 {
+		t.FlushUsage()
 		self, children := t.ProcessUsage(), t.ChildrenUsage()
 		tms := [4]int64{ticks(self.User), ticks(self.Sys), ticks(children.User), ticks(children.Sys)}
 		if err := t.CopyOutObj(a[0], &tms); err != nil {
@@ -57,6 +59,7 @@ func Times(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 
 // cpuClock reads a CPU-time clock: ok is false if id is not one.
 func cpuClock(t *kernel.Task, id int32) (ns int64, ok bool) {
+	t.FlushUsage()
 	var u kernel.Usage
 	switch id {
 	case unix.CLOCK_PROCESS_CPUTIME_ID:
