@@ -184,6 +184,7 @@ func TestPrograms(t *testing.T) {
 		{"usage", nil},
 		{"itimer", nil},
 		{"select", nil},
+		{"unix_stream", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

@@ -113,7 +113,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_MADVISE:  Madvise,
 		unix.SYS_MSYNC:    Msync,
 		unix.SYS_MINCORE:  Mincore,
-		// Tasks and the rest: sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
+		// Tasks and the rest: sys_socket.go (AF_UNIX), sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
 		// sys_time.go.
 		unix.SYS_EXECVE:            Execve,
 		unix.SYS_EXECVEAT:          Execveat,
@@ -159,6 +159,24 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_PPOLL:             Ppoll,
 		unix.SYS_SELECT:            Select,
 		unix.SYS_PSELECT6:          Pselect6,
+		unix.SYS_SOCKET:            Socket,
+		unix.SYS_SOCKETPAIR:        Socketpair,
+		unix.SYS_BIND:              Bind,
+		unix.SYS_LISTEN:            Listen,
+		unix.SYS_ACCEPT:            Accept,
+		unix.SYS_ACCEPT4:           Accept4,
+		unix.SYS_CONNECT:           Connect,
+		unix.SYS_GETSOCKNAME:       Getsockname,
+		unix.SYS_GETPEERNAME:       Getpeername,
+		unix.SYS_SENDTO:            Sendto,
+		unix.SYS_RECVFROM:          Recvfrom,
+		unix.SYS_SENDMSG:           Sendmsg,
+		unix.SYS_RECVMSG:           Recvmsg,
+		unix.SYS_SENDMMSG:          Sendmmsg,
+		unix.SYS_RECVMMSG:          Recvmmsg,
+		unix.SYS_SHUTDOWN:          Shutdown,
+		unix.SYS_GETSOCKOPT:        Getsockopt,
+		unix.SYS_SETSOCKOPT:        Setsockopt,
 		unix.SYS_KILL:              Kill,
 		unix.SYS_TKILL:             Tkill,
 		unix.SYS_TGKILL:            Tgkill,
@@ -194,11 +212,17 @@ func Table() *kernel.SyscallTable {
 // unsupported logs, once per message, a use of an implemented system call that the
 // Sentry does not support yet, and returns ENOSYS.
 func unsupported(t *kernel.Task, format string, args ...any) error {
+	return unsupportedErr(t, unix.ENOSYS, format, args...)
+}
+
+// unsupportedErr is unsupported for a use Linux answers with errno when it lacks
+// the feature (EAFNOSUPPORT for a missing address family, ENOPROTOOPT for an option).
+func unsupportedErr(t *kernel.Task, errno unix.Errno, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if _, loaded := logged.LoadOrStore(msg, true); !loaded {
-		fmt.Fprintf(t.Kernel().Log, "moat: unsupported: %s: ENOSYS\n", msg)
+		fmt.Fprintf(t.Kernel().Log, "moat: unsupported: %s: %s\n", msg, unix.ErrnoName(errno))
 	}
-	return unix.ENOSYS
+	return errno
 }
 
 var logged sync.Map
