@@ -185,6 +185,7 @@ func TestPrograms(t *testing.T) {
 		{"itimer", nil},
 		{"select", nil},
 		{"unix_stream", nil},
+		{"unix_dgram", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

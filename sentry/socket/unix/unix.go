@@ -433,7 +433,6 @@ type inode struct {
 	ctime sys.Timespec // when the socket was made (sock_alloc)
 }
 
-
 // Stat implements vfs.Inode.Stat.
 func (in *inode) Stat() (vfs.Stat, error) {
 	return vfs.Stat{Mode: sys.S_IFSOCK | 0o777, Nlink: 1, Ino: in.ino, Blksize: 4096,
