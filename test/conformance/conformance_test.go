@@ -186,6 +186,7 @@ func TestPrograms(t *testing.T) {
 		{"select", nil},
 		{"unix_stream", nil},
 		{"unix_dgram", nil},
+		{"unix_scm", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},
