@@ -554,7 +554,14 @@ func sendTo(t *kernel.Task, f *vfs.FileDescription, so *unixsock.Socket, iov []i
 		}
 		return 0, err
 	}
-	for first := true; first || n < total; first = false {
+	// The connection's state is checked before any byte is copied in, as
+	// unix_stream_sendmsg: a send of nothing checks it and sends nothing.
+	if _, err = so.Send(t, nil, to, unixsock.Control{}, flags, true); err != nil {
+		for _, f := range ctl.Files {
+			f.DecRef()
+		}
+	}
+	for first := true; err == nil && (first || n < total); first = false {
 		var data []byte
 		data, err = gather(t, skipIOV(iov, n), min(total-n, chunk))
 		if err != nil {

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -182,6 +183,29 @@ int main(void) {
 	wait(&st);
 	close(sv[0]);
 
+	// A blocked receive is interrupted by a signal (EINTR without SA_RESTART) and
+	// restarted with it.
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	struct sigaction sa = {0};
+	sa.sa_handler = onpipe;
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = {{0, 0}, {0, 20000}};
+	setitimer(ITIMER_REAL, &it, NULL);
+	CHECK("recv interrupted", recv(sv[0], buf, 1, 0));
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	if (fork() == 0) {
+		usleep(60000);
+		write(sv[1], "z", 1);
+		_exit(0);
+	}
+	setitimer(ITIMER_REAL, &it, NULL);
+	CHECK("recv restarted", recv(sv[0], buf, 1, 0));
+	wait(&st);
+	CHECK("send a bad buffer", send(sv[0], (void *)16, 10, 0));
+	close(sv[0]);
+	close(sv[1]);
+
 	// Named sockets: bind, listen, connect, accept.
 	int l = socket(AF_UNIX, SOCK_STREAM, 0);
 	CHECK("listen unbound", listen(l, 5));
@@ -206,6 +230,7 @@ int main(void) {
 	CHECK("getpeername unconnected", getpeername(fd, (struct sockaddr *)&b, &len));
 	CHECK("read unconnected", read(fd, buf, 1));
 	CHECK("write unconnected", write(fd, "x", 1));
+	CHECK("send a bad buffer unconnected", send(fd, (void *)16, 10, 0));
 	CHECK("listen", listen(l, 1));
 	CHECK("listen again", listen(l, 2));
 	showpoll("listening", l);
