@@ -344,8 +344,8 @@ const (
 )
 
 // Ioctl implements vfs.FileImpl.Ioctl: SIOCINQ, as unix_inq_len (a stream's queued
-// bytes, a datagram socket's next message), and SIOCOUTQ (bytes sent and not yet
-// received).
+// bytes, a datagram socket's next message), and SIOCOUTQ, as unix_outq_len (what the
+// socket's messages not yet received cost, overhead included).
 func (so *Socket) Ioctl(mem vfs.UserMemory, req, arg uintptr) (uintptr, error) {
 	s := so.s
 	var n int
@@ -364,13 +364,7 @@ func (so *Socket) Ioctl(mem vfs.UserMemory, req, arg uintptr) (uintptr, error) {
 		s.ns.mu.Unlock()
 	case siocoutq:
 		s.ns.mu.Lock()
-		if s.peer != nil {
-			for _, m := range s.peer.queue {
-				if m.sender == s {
-					n += len(m.data)
-				}
-			}
-		}
+		n = s.wmem
 		s.ns.mu.Unlock()
 	default:
 		return 0, sys.ENOTTY

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -134,6 +135,13 @@ int main(void) {
 	// Non-blocking: fill the buffer to EAGAIN, then drain.
 	CHECK("socketpair SOCK_NONBLOCK|SOCK_CLOEXEC", socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
 	CHECK("F_GETFL nonblock", (fcntl(sv[0], F_GETFL) & O_NONBLOCK) != 0);
+	int off = 0;
+	CHECK("FIONBIO off", ioctl(sv[0], FIONBIO, &off));
+	CHECK("F_GETFL after FIONBIO off", (fcntl(sv[0], F_GETFL) & O_NONBLOCK) != 0);
+	off = 1;
+	CHECK("FIONBIO on", ioctl(sv[0], FIONBIO, &off));
+	CHECK("F_GETFL after FIONBIO on", (fcntl(sv[0], F_GETFL) & O_NONBLOCK) != 0);
+	CHECK("FIONBIO bad pointer", ioctl(sv[0], FIONBIO, (void *)16));
 	CHECK("F_GETFD", fcntl(sv[0], F_GETFD));
 	int sz = 10000;
 	CHECK("SO_SNDBUF set", setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz));
@@ -154,6 +162,11 @@ int main(void) {
 		total += w;
 	}
 	showpoll("full, writer", sv[0]);
+	n = 0;
+	CHECK("SIOCOUTQ", ioctl(sv[0], SIOCOUTQ, &n));
+	printf("SIOCOUTQ at least what was written: %d\n", n >= total);
+	CHECK("SIOCINQ", ioctl(sv[1], SIOCINQ, &n));
+	printf("SIOCINQ is what was written: %d\n", n == total);
 	long got = 0;
 	for (;;) {
 		ssize_t r = read(sv[1], buf, sizeof buf);
