@@ -81,6 +81,45 @@ func (s *sock) sendLocked(ctx vfs.Context, data []byte, to *Addr, files *[]*vfs.
 	return s.sendDgramLocked(ctx, data, to, files, cred, nonblock)
 }
 
+// CheckSend makes the checks a send of n bytes (to a name, if hasTo) makes before
+// any byte is copied from the sender, as the sendmsg functions of af_unix.c do: a
+// stream's or seqpacket's connection, a datagram's size. A datagram socket's peer
+// and destination are looked at only after its bytes are copied (so a bad buffer is
+// EFAULT before ENOTCONN or ECONNREFUSED), by Send.
+func (so *Socket) CheckSend(hasTo bool, n, flags int) error {
+	s := so.s
+	s.ns.mu.Lock()
+	defer s.ns.mu.Unlock()
+	if flags&msgOOB != 0 {
+		return sys.EOPNOTSUPP
+	}
+	switch s.typ {
+	case sys.SOCK_STREAM:
+		switch {
+		case hasTo && s.state == stateConnected:
+			return sys.EISCONN
+		case hasTo:
+			return sys.EOPNOTSUPP
+		case s.peer == nil:
+			return sys.ENOTCONN
+		case s.shutdown&sendShutdown != 0:
+			return sys.EPIPE
+		}
+		return nil
+	case sys.SOCK_SEQPACKET:
+		if err := s.takeErrLocked(); err != nil {
+			return err
+		}
+		if s.state != stateConnected {
+			return sys.ENOTCONN
+		}
+	}
+	if n > s.sndbuf-32 {
+		return sys.EMSGSIZE
+	}
+	return nil
+}
+
 // takeErrLocked returns and clears the pending error (sock_error).
 func (s *sock) takeErrLocked() error {
 	if s.err == 0 {

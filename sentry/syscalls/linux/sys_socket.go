@@ -531,57 +531,53 @@ func iovTotal(iov []iovec) int {
 	return int(min(n, maxRW))
 }
 
-// sendTo sends what iov names, as sock_sendmsg: a stream in pieces of at most a chunk
-// (bytes sent before a failure count), anything else in one message. EPIPE on a
-// stream raises SIGPIPE unless MSG_NOSIGNAL.
-func sendTo(t *kernel.Task, f *vfs.FileDescription, so *unixsock.Socket, iov []iovec, to *unixsock.Addr, ctl unixsock.Control, flags int) (int, error) {
+// sendTo sends what iov names, as sock_sendmsg, to the socket named by rawTo (an
+// address already checked by sendAddr; nil for none): a stream in pieces of at most a
+// chunk (bytes sent before a failure count), anything else in one message, whose
+// destination is looked up once its bytes are in. EPIPE on a stream raises SIGPIPE
+// unless MSG_NOSIGNAL.
+func sendTo(t *kernel.Task, f *vfs.FileDescription, so *unixsock.Socket, iov []iovec, rawTo []byte, ctl unixsock.Control, flags int) (int, error) {
 	total := iovTotal(iov)
 	nonblock := nonblocking(f)
-	var n int
-	var err error
-	if so.Type() != unix.SOCK_STREAM {
+	n, err := 0, so.CheckSend(rawTo != nil, total, flags)
+	if err == unix.EOPNOTSUPP && flags&unix.MSG_OOB != 0 && so.Type() == unix.SOCK_STREAM {
+		err = unsupportedErr(t, unix.EOPNOTSUPP, "MSG_OOB on an AF_UNIX stream socket")
+	}
+	if err == nil && so.Type() != unix.SOCK_STREAM {
+		// One message: its size was checked, its bytes are copied in whole.
 		var data []byte
-		if total > chunk {
-			err = unix.EMSGSIZE
-		} else {
-			data, err = gather(t, iov, total)
+		var to *unixsock.Addr
+		if data, err = gather(t, iov, total); err == nil && rawTo != nil {
+			var a unixsock.Addr
+			if a, err = findAddr(t, rawTo); err == nil {
+				to = &a
+			}
 		}
 		if err == nil {
 			return so.Send(t, data, to, ctl, flags, nonblock)
 		}
-		for _, f := range ctl.Files {
-			f.DecRef()
-		}
-		return 0, err
 	}
-	// The connection's state is checked before any byte is copied in, as
-	// unix_stream_sendmsg: a send of nothing checks it and sends nothing.
-	if _, err = so.Send(t, nil, to, unixsock.Control{}, flags, true); err != nil {
-		for _, f := range ctl.Files {
-			f.DecRef()
-		}
-	}
+	// A stream goes in pieces of at most a chunk; the files go with the first.
 	for first := true; err == nil && (first || n < total); first = false {
 		var data []byte
-		data, err = gather(t, skipIOV(iov, n), min(total-n, chunk))
-		if err != nil {
-			for _, f := range ctl.Files {
-				f.DecRef()
-			}
+		if data, err = gather(t, skipIOV(iov, n), min(total-n, chunk)); err != nil {
 			break
 		}
 		var sent int
-		sent, err = so.Send(t, data, to, ctl, flags, nonblock)
+		sent, err = so.Send(t, data, nil, ctl, flags, nonblock)
 		ctl.Files = nil
 		n += sent
 		if err != nil || sent < len(data) || total == 0 {
 			break
 		}
 	}
+	for _, f := range ctl.Files {
+		f.DecRef()
+	}
 	if n > 0 {
 		return n, nil
 	}
-	if err == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
+	if err == unix.EPIPE && so.Type() == unix.SOCK_STREAM && flags&unix.MSG_NOSIGNAL == 0 {
 		t.SigPipe()
 	}
 	return 0, err
@@ -600,9 +596,11 @@ func skipIOV(iov []iovec, n int) []iovec {
 	return out
 }
 
-// sendAddr is the destination of a send that names one: parsed for a datagram socket;
-// for others only its presence matters (EISCONN, EOPNOTSUPP) or it is ignored.
-func sendAddr(t *kernel.Task, so *unixsock.Socket, addr uintptr, n int32) (*unixsock.Addr, error) {
+// sendAddr reads the destination a send names, as move_addr_to_kernel and the
+// family's first checks: a datagram socket's must be a valid AF_UNIX address (looked
+// up later, by sendTo); a stream's only matters by being there (EISCONN, EOPNOTSUPP);
+// a seqpacket socket's is ignored. nil: none.
+func sendAddr(t *kernel.Task, so *unixsock.Socket, addr uintptr, n int32) ([]byte, error) {
 	if addr == 0 || n == 0 {
 		return nil, nil
 	}
@@ -613,14 +611,12 @@ func sendAddr(t *kernel.Task, so *unixsock.Socket, addr uintptr, n int32) (*unix
 	switch so.Type() {
 	case unix.SOCK_SEQPACKET:
 		return nil, nil
-	case unix.SOCK_STREAM:
-		return &unixsock.Addr{}, nil
+	case unix.SOCK_DGRAM:
+		if _, err := sunPath(raw); err != nil {
+			return nil, err
+		}
 	}
-	to, err := findAddr(t, raw)
-	if err != nil {
-		return nil, err
-	}
-	return &to, nil
+	return raw, nil
 }
 
 // Sendto implements sendto(2).
@@ -889,8 +885,10 @@ func recvmsg(t *kernel.Task, f *vfs.FileDescription, so *unixsock.Socket, addr u
 		return 0, cw.err
 	}
 	outFlags |= cw.flags
-	if err := t.CopyOutObj(addr+8, namelen); err != nil {
-		return 0, err
+	if m.Name != 0 {
+		if err := t.CopyOutObj(addr+8, namelen); err != nil {
+			return 0, err
+		}
 	}
 	if err := t.CopyOutObj(addr+40, uint64(cw.used)); err != nil {
 		return 0, err

@@ -76,6 +76,14 @@ static void pairtests(int type, const char *name) {
 	static char huge[30000];
 	CHECK("send more than SO_SNDBUF", send(sv[0], huge, sizeof huge, 0));
 	CHECK("send bad buffer", send(sv[0], (void *)16, 10, 0));
+	struct msghdr nm = {0};
+	struct iovec niov = {"n", 1};
+	nm.msg_iov = &niov;
+	nm.msg_iovlen = 1;
+	nm.msg_namelen = 77;
+	send(sv[0], "n", 1, 0);
+	CHECK("recvmsg without a name buffer", recvmsg(sv[1], &nm, 0));
+	printf("msg_namelen %d\n", (int)nm.msg_namelen);
 	CHECK("shutdown SHUT_RD", shutdown(sv[1], SHUT_RD));
 	showpoll("reader shut", sv[1]);
 	showpoll("writer to a shut reader", sv[0]);
@@ -113,6 +121,18 @@ int main(void) {
 	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 	CHECK("send unconnected", send(fd, "x", 1, 0));
 	CHECK("write unconnected", write(fd, "x", 1));
+	CHECK("send a bad buffer unconnected", send(fd, (void *)16, 10, 0));
+	CHECK("send MSG_OOB", send(fd, "x", 1, MSG_OOB));
+	// The order of the checks: size, then the bytes, then the destination.
+	static char big[300000];
+	CHECK("send too big unconnected", send(fd, big, sizeof big, 0));
+	CHECK("send too big, bad buffer", send(fd, (void *)16, sizeof big, 0));
+	CHECK("sendto a missing path, bad buffer", sendto(fd, (void *)16, 10, 0, (struct sockaddr *)&b, mkaddr(&b, "/tmp/moat-no-such")));
+	b.sun_family = 99;
+	CHECK("sendto a bad family, bad buffer", sendto(fd, (void *)16, 10, 0, (struct sockaddr *)&b, sizeof b));
+	int sq = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	CHECK("seqpacket send unconnected, bad buffer", send(sq, (void *)16, 10, 0));
+	close(sq);
 	CHECK("sendto unbound sender", sendto(fd, "anon", 4, 0, (struct sockaddr *)&a, al));
 	len = sizeof b;
 	memset(&b, 0x55, sizeof b);
