@@ -16,11 +16,13 @@
 static volatile int sigpipes;
 static void onpipe(int s) { (void)s; sigpipes++; }
 
+// mkabstract makes an abstract name unique to this process: the native runs of the
+// static and dynamic builds share the host's abstract names.
 static socklen_t mkabstract(struct sockaddr_un *a, const char *name) {
 	memset(a, 0, sizeof *a);
 	a->sun_family = AF_UNIX;
-	memcpy(a->sun_path + 1, name, strlen(name));
-	return offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name);
+	int n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "%s-%d", name, getpid());
+	return offsetof(struct sockaddr_un, sun_path) + 1 + n;
 }
 
 static socklen_t mkaddr(struct sockaddr_un *a, const char *path) {

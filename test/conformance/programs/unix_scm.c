@@ -225,8 +225,9 @@ int main(void) {
 	struct sockaddr_un a;
 	memset(&a, 0, sizeof a);
 	a.sun_family = AF_UNIX;
-	strcpy(a.sun_path + 1, "moat-unix-scm");
-	socklen_t al = offsetof(struct sockaddr_un, sun_path) + 1 + strlen("moat-unix-scm");
+	// Unique to this process: native runs share the host's abstract names.
+	int an = snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "moat-unix-scm-%d", getpid());
+	socklen_t al = offsetof(struct sockaddr_un, sun_path) + 1 + an;
 	int l = socket(AF_UNIX, SOCK_STREAM, 0);
 	bind(l, (struct sockaddr *)&a, al);
 	listen(l, 1);

@@ -27,11 +27,13 @@ static socklen_t mkaddr(struct sockaddr_un *a, const char *path) {
 	return offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
 }
 
+// mkabstract makes an abstract name unique to this process: the native runs of the
+// static and dynamic builds share the host's abstract names.
 static socklen_t mkabstract(struct sockaddr_un *a, const char *name) {
 	memset(a, 0, sizeof *a);
 	a->sun_family = AF_UNIX;
-	memcpy(a->sun_path + 1, name, strlen(name));
-	return offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name);
+	int n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1, "%s-%d", name, getpid());
+	return offsetof(struct sockaddr_un, sun_path) + 1 + n;
 }
 
 static void showpoll(const char *what, int fd) {
@@ -320,6 +322,49 @@ int main(void) {
 	CHECK("unlink", unlink(path));
 	CHECK("connect after unlink", connect(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&a, mkaddr(&a, path)));
 	unlink(path2);
+
+	// A listener closed with a connection pending resets it; a full backlog makes a
+	// blocking connect wait for accept; a listener shut for reading refuses.
+	{
+		struct sockaddr_un e;
+		socklen_t el = mkabstract(&e, "moat-unix-stream-edge");
+		l = socket(AF_UNIX, SOCK_STREAM, 0);
+		bind(l, (struct sockaddr *)&e, el);
+		listen(l, 0);
+		c = socket(AF_UNIX, SOCK_STREAM, 0);
+		CHECK("connect", connect(c, (struct sockaddr *)&e, el));
+		write(c, "x", 1);
+		close(l);
+		showpoll("listener closed before accept", c);
+		int v;
+		socklen_t vl = sizeof v;
+		getsockopt(c, SOL_SOCKET, SO_ERROR, &v, &vl);
+		printf("SO_ERROR %s\n", v ? strerrorname_np(v) : "0");
+		CHECK("read after the listener closed", read(c, buf, 1));
+		CHECK("write after the listener closed", send(c, "x", 1, MSG_NOSIGNAL));
+		close(c);
+		l = socket(AF_UNIX, SOCK_STREAM, 0);
+		bind(l, (struct sockaddr *)&e, el);
+		listen(l, 0);
+		c1 = socket(AF_UNIX, SOCK_STREAM, 0);
+		connect(c1, (struct sockaddr *)&e, el);
+		if (fork() == 0) {
+			usleep(30000);
+			accept(l, NULL, NULL);
+			usleep(30000);
+			_exit(0);
+		}
+		c2 = socket(AF_UNIX, SOCK_STREAM, 0);
+		CHECK("blocking connect to a full backlog", connect(c2, (struct sockaddr *)&e, el));
+		wait(&st);
+		CHECK("shutdown a listener", shutdown(l, SHUT_RD));
+		int c3 = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		CHECK("connect to a shut listener", connect(c3, (struct sockaddr *)&e, el));
+		close(c1);
+		close(c2);
+		close(c3);
+		close(l);
+	}
 
 	// Abstract names and autobind.
 	l = socket(AF_UNIX, SOCK_STREAM, 0);
