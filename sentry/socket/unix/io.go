@@ -134,6 +134,11 @@ func (s *sock) takeErrLocked() error {
 func (s *sock) enqueueLocked(r *sock, data []byte, files []*vfs.FileDescription, cred Cred) {
 	m := &message{data: append([]byte(nil), data...), from: s.addr, cred: cred, files: files,
 		sender: s, size: len(data) + overhead}
+	for _, f := range files {
+		if Of(f) != nil {
+			s.ns.inflight++
+		}
+	}
 	s.wmem += m.size
 	r.queue = append(r.queue, m)
 	r.queued += len(data)
@@ -290,16 +295,14 @@ func (so *Socket) Recv(ctx vfs.Context, max, flags int, nonblock bool) (Received
 
 // take returns m's files for the receiver: the message's own references, or new ones
 // when it stays queued (MSG_PEEK).
-func take(m *message, peek bool) []*vfs.FileDescription {
-	files := m.files
-	if peek {
-		for _, f := range files {
-			f.IncRef()
-		}
-	} else {
-		m.files = nil
+func (s *sock) take(m *message, peek bool) []*vfs.FileDescription {
+	if !peek {
+		return s.ns.detachLocked(m)
 	}
-	return files
+	for _, f := range m.files {
+		f.IncRef()
+	}
+	return m.files
 }
 
 func (s *sock) recvDgramLocked(ctx vfs.Context, max, flags int, nonblock bool) (Received, error) {
@@ -332,7 +335,7 @@ func (s *sock) recvDgramLocked(ctx vfs.Context, max, flags int, nonblock bool) (
 	n := min(max, len(m.data))
 	c := m.cred
 	return Received{Data: m.data[:n], Len: len(m.data), Trunc: n < len(m.data), From: m.from,
-		Cred: &c, Files: take(m, peek)}, nil
+		Cred: &c, Files: s.take(m, peek)}, nil
 }
 
 func (s *sock) recvStreamLocked(ctx vfs.Context, max, flags int, nonblock bool) (Received, error) {
@@ -387,7 +390,7 @@ func (s *sock) recvStreamLocked(ctx vfs.Context, max, flags int, nonblock bool) 
 		data = append(data, m.data[skip:skip+chunk]...)
 		hadFiles := m.files != nil
 		if hadFiles {
-			r.Files = append(r.Files, take(m, peek)...)
+			r.Files = append(r.Files, s.take(m, peek)...)
 		}
 		if peek {
 			skip += chunk

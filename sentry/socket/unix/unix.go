@@ -33,6 +33,11 @@
 // vfs.Waitable. A change to one end wakes both ends, and a message taken off a queue
 // wakes its sender.
 //
+// Sockets that reach each other only through messages in flight (a socket sent over
+// itself, two sent over each other) are collected as Linux's unix_gc does: when a
+// socket is closed while socket descriptions are in flight, those whose every
+// reference is in a queue and that no open socket's queue reaches are purged.
+//
 // Lock order: namespace.mu is the only lock; it guards every sock of the namespace.
 // It is never held while a file description is released (a message's files may include
 // sockets, whose release takes it): released files are collected and dropped after
@@ -110,6 +115,10 @@ type namespace struct {
 	paths    map[Key]*sock
 	// autobind is the next autobind name to try.
 	autobind uint32
+	// socks are the namespace's open sockets, and inflight counts the socket
+	// descriptions that messages hold: what the collector (gc.go) looks at.
+	socks    map[*sock]struct{}
+	inflight int
 }
 
 var (
@@ -123,7 +132,7 @@ func namespaceOf(v *vfs.VFS) *namespace {
 	defer namespacesMu.Unlock()
 	ns := namespaces[v]
 	if ns == nil {
-		ns = &namespace{abstract: map[string]*sock{}, paths: map[Key]*sock{}}
+		ns = &namespace{abstract: map[string]*sock{}, paths: map[Key]*sock{}, socks: map[*sock]struct{}{}}
 		namespaces[v] = ns
 	}
 	return ns
@@ -164,6 +173,8 @@ type sock struct {
 	peerCred *Cred   // SO_PEERCRED
 	released bool
 	changed  chan struct{}
+	// fd is the socket's description, once it has one (an embryo has none).
+	fd *vfs.FileDescription
 	// nonblock mirrors nothing: a description's O_NONBLOCK is passed with each call.
 }
 
@@ -171,27 +182,36 @@ type sock struct {
 // AF_UNIX socket holds.
 type Socket struct{ s *sock }
 
+// newSock makes a sock; ns.mu must be held, or ns be new to the caller.
 func newSock(v *vfs.VFS, ns *namespace, typ int) *sock {
-	return &sock{ns: ns, v: v, typ: typ, ino: inodes.Add(1), sndbuf: defaultBuf,
+	s := &sock{ns: ns, v: v, typ: typ, ino: inodes.Add(1), sndbuf: defaultBuf,
 		rcvbuf: defaultBuf, changed: make(chan struct{})}
+	ns.socks[s] = struct{}{}
+	return s
 }
 
 // file makes a description for s.
 func (s *sock) file(flags int) *vfs.FileDescription {
 	vd := s.v.Anonymous(&inode{ino: s.ino, ctime: sys.NsecToTimespec(time.Now().UnixNano())}, "sockfs")
-	return vfs.NewFileDescription(vd, &Socket{s}, sys.O_RDWR|flags&sys.O_NONBLOCK)
+	s.fd = vfs.NewFileDescription(vd, &Socket{s}, sys.O_RDWR|flags&sys.O_NONBLOCK)
+	return s.fd
 }
 
 // New makes an unconnected socket of type typ (SOCK_STREAM, SOCK_DGRAM or
 // SOCK_SEQPACKET) with flags (O_NONBLOCK).
 func New(v *vfs.VFS, typ, flags int) *vfs.FileDescription {
-	return newSock(v, namespaceOf(v), typ).file(flags)
+	ns := namespaceOf(v)
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return newSock(v, ns, typ).file(flags)
 }
 
 // Pair makes two sockets connected to each other, as socketpair(2); each has cred as
 // its peer's credentials.
 func Pair(v *vfs.VFS, typ, flags int, cred Cred) (a, b *vfs.FileDescription) {
 	ns := namespaceOf(v)
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
 	x, y := newSock(v, ns, typ), newSock(v, ns, typ)
 	x.peer, y.peer = y, x
 	x.state, y.state = stateConnected, stateConnected
@@ -256,7 +276,7 @@ func (s *sock) dequeueLocked() *message {
 func (s *sock) purgeLocked() []*vfs.FileDescription {
 	var files []*vfs.FileDescription
 	for len(s.queue) > 0 {
-		files = append(files, s.dequeueLocked().files...)
+		files = append(files, s.ns.detachLocked(s.dequeueLocked())...)
 	}
 	return files
 }
@@ -276,6 +296,7 @@ func (so *Socket) Release() {
 	s := so.s
 	s.ns.mu.Lock()
 	files := s.releaseLocked(false)
+	files = append(files, s.ns.collectLocked()...)
 	s.ns.mu.Unlock()
 	releaseFiles(files)
 }
@@ -283,6 +304,7 @@ func (so *Socket) Release() {
 func (s *sock) releaseLocked(embryo bool) []*vfs.FileDescription {
 	ns := s.ns
 	s.released = true
+	delete(ns.socks, s)
 	if s.addr.Abstract() {
 		if k := abstractKey(s.typ, s.addr.Name); ns.abstract[k] == s {
 			delete(ns.abstract, k)
