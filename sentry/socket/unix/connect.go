@@ -150,6 +150,7 @@ func (so *Socket) Connect(ctx vfs.Context, a Addr, unspec, nonblock bool, cred C
 			return err
 		}
 	}
+	dl := deadline(s.sndtimeo)
 	for {
 		l, err := s.findLocked(a)
 		if err != nil {
@@ -162,7 +163,7 @@ func (so *Socket) Connect(ctx vfs.Context, a Addr, unspec, nonblock bool, cred C
 			if nonblock || ctx == nil {
 				return sys.EAGAIN
 			}
-			if err := s.wait(ctx, l); err != nil {
+			if err := s.wait(ctx, l, dl); err != nil {
 				return err
 			}
 			continue
@@ -236,11 +237,12 @@ func (so *Socket) Accept(ctx vfs.Context, nonblock bool, flags int) (*vfs.FileDe
 	if s.state != stateListening {
 		return nil, sys.EINVAL
 	}
+	dl := deadline(s.rcvtimeo)
 	for len(s.pending) == 0 {
 		if nonblock || ctx == nil {
 			return nil, sys.EAGAIN
 		}
-		if err := s.wait(ctx, s); err != nil {
+		if err := s.wait(ctx, s, dl); err != nil {
 			return nil, err
 		}
 		if s.state != stateListening {

@@ -154,6 +154,7 @@ func (s *sock) sendStreamLocked(ctx vfs.Context, data []byte, files *[]*vfs.File
 		return 0, sys.EPIPE
 	}
 	sent := 0
+	dl := deadline(s.sndtimeo)
 	// Files go with the first piece; a send of nothing sends nothing, as Linux.
 	for sent < len(data) {
 		// Keep two messages in the pipe, as Linux does.
@@ -162,7 +163,7 @@ func (s *sock) sendStreamLocked(ctx vfs.Context, data []byte, files *[]*vfs.File
 			if nonblock || ctx == nil {
 				return sentOr(sent, sys.EAGAIN)
 			}
-			if err := s.wait(ctx, s); err != nil {
+			if err := s.wait(ctx, s, dl); err != nil {
 				return sentOr(sent, err)
 			}
 			if s.shutdown&sendShutdown != 0 {
@@ -204,12 +205,13 @@ func (s *sock) sendDgramLocked(ctx vfs.Context, data []byte, to *Addr, files *[]
 	if len(data) > s.sndbuf-32 {
 		return 0, sys.EMSGSIZE
 	}
+	dl := deadline(s.sndtimeo)
 	for {
 		if s.wmem >= s.sndbuf {
 			if nonblock || ctx == nil {
 				return 0, sys.EAGAIN
 			}
-			if err := s.wait(ctx, s); err != nil {
+			if err := s.wait(ctx, s, dl); err != nil {
 				return 0, err
 			}
 			continue
@@ -240,7 +242,7 @@ func (s *sock) sendDgramLocked(ctx vfs.Context, data []byte, to *Addr, files *[]
 			if nonblock || ctx == nil {
 				return 0, sys.EAGAIN
 			}
-			if err := s.wait(ctx, r); err != nil {
+			if err := s.wait(ctx, r, dl); err != nil {
 				return 0, err
 			}
 			continue
@@ -309,9 +311,14 @@ func (s *sock) recvDgramLocked(ctx vfs.Context, max, flags int, nonblock bool) (
 	if s.typ == sys.SOCK_SEQPACKET && s.state != stateConnected {
 		return Received{}, sys.ENOTCONN
 	}
-	for len(s.queue) == 0 {
+	dl := deadline(s.rcvtimeo)
+	for {
+		// A pending error comes before the queue (__skb_try_recv_datagram).
 		if err := s.takeErrLocked(); err != nil {
 			return Received{}, err
+		}
+		if len(s.queue) > 0 {
+			break
 		}
 		if nonblock || ctx == nil {
 			if s.typ == sys.SOCK_SEQPACKET && s.shutdown&rcvShutdown != 0 {
@@ -322,7 +329,7 @@ func (s *sock) recvDgramLocked(ctx vfs.Context, max, flags int, nonblock bool) (
 		if s.shutdown&rcvShutdown != 0 {
 			return Received{}, nil
 		}
-		if err := s.wait(ctx, s); err != nil {
+		if err := s.wait(ctx, s, dl); err != nil {
 			return Received{}, err
 		}
 	}
@@ -347,6 +354,7 @@ func (s *sock) recvStreamLocked(ctx vfs.Context, max, flags int, nonblock bool) 
 		target = max
 	}
 	peek := flags&msgPeek != 0
+	dl := deadline(s.rcvtimeo)
 	var r Received
 	var data []byte
 	i, skip := 0, 0 // with MSG_PEEK: the message and offset reached
@@ -371,7 +379,7 @@ func (s *sock) recvStreamLocked(ctx vfs.Context, max, flags int, nonblock bool) 
 				}
 				return r, sys.EAGAIN
 			}
-			if err := s.wait(ctx, s); err != nil {
+			if err := s.wait(ctx, s, dl); err != nil {
 				if len(data) > 0 {
 					break
 				}

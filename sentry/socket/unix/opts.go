@@ -1,6 +1,8 @@
 package unix
 
 import (
+	"time"
+
 	sys "golang.org/x/sys/unix"
 )
 
@@ -71,4 +73,27 @@ func (so *Socket) PeerCred() Cred {
 		return *c
 	}
 	return Cred{PID: 0, UID: ^uint32(0), GID: ^uint32(0)}
+}
+
+// Timeout is SO_RCVTIMEO (send false) or SO_SNDTIMEO (send true): zero for none.
+func (so *Socket) Timeout(send bool) time.Duration {
+	so.s.ns.mu.Lock()
+	defer so.s.ns.mu.Unlock()
+	d := so.s.rcvtimeo
+	if send {
+		d = so.s.sndtimeo
+	}
+	return max(d, 0)
+}
+
+// SetTimeout sets SO_RCVTIMEO or SO_SNDTIMEO: zero for none, negative for no wait
+// at all (sock_set_timeout).
+func (so *Socket) SetTimeout(send bool, d time.Duration) {
+	so.s.ns.mu.Lock()
+	defer so.s.ns.mu.Unlock()
+	if send {
+		so.s.sndtimeo = d
+	} else {
+		so.s.rcvtimeo = d
+	}
 }

@@ -169,6 +169,9 @@ type sock struct {
 	rcvbuf   int
 	wmem     int // what this sock's messages in queues cost
 	backlog  int
+	// rcvtimeo and sndtimeo bound blocking receives and sends (zero: no bound;
+	// negative: no wait).
+	rcvtimeo, sndtimeo time.Duration
 	pending  []*sock // listening: connections accept has not taken
 	peerCred *Cred   // SO_PEERCRED
 	released bool
@@ -243,16 +246,45 @@ func (s *sock) wakeLocked() {
 	}
 }
 
-// wait releases ns.mu, waits for a change of w or an interruption, and takes ns.mu
-// again.
-func (s *sock) wait(ctx vfs.Context, w *sock) error {
+// deadline is when a wait of an operation starting now ends under timeout
+// (SO_RCVTIMEO, SO_SNDTIMEO; zero: never).
+func deadline(timeout time.Duration) time.Time {
+	switch {
+	case timeout == 0:
+		return time.Time{}
+	case timeout < 0: // a negative timeout: no wait at all
+		return time.Now()
+	}
+	return time.Now().Add(timeout)
+}
+
+// wait releases ns.mu, waits for a change of w, an interruption or the deadline dl
+// (zero: none), and takes ns.mu again. As sock_intr_errno, an interrupted wait with
+// no timeout is restarted (ERESTARTSYS) and one with a timeout is EINTR; a wait that
+// times out is EAGAIN.
+func (s *sock) wait(ctx vfs.Context, w *sock, dl time.Time) error {
 	ch := w.changed
+	var timer <-chan time.Time
+	if !dl.IsZero() {
+		left := time.Until(dl)
+		if left <= 0 {
+			return sys.EAGAIN
+		}
+		t := time.NewTimer(left)
+		defer t.Stop()
+		timer = t.C
+	}
 	s.ns.mu.Unlock()
 	defer s.ns.mu.Lock()
 	select {
 	case <-ch:
 		return nil
+	case <-timer:
+		return sys.EAGAIN
 	case <-ctx.Interrupted():
+		if !dl.IsZero() {
+			return sys.EINTR
+		}
 		return erestartsys
 	}
 }

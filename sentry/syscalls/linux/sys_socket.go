@@ -431,7 +431,11 @@ func Getsockopt(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	var b []byte
-	if name == unix.SO_PEERCRED {
+	if send, ok := timeoutOpt(name); ok {
+		tv := unix.NsecToTimeval(so.Timeout(send).Nanoseconds())
+		b = binary.LittleEndian.AppendUint64(nil, uint64(tv.Sec))
+		b = binary.LittleEndian.AppendUint64(b, uint64(tv.Usec))
+	} else if name == unix.SO_PEERCRED {
 		c := so.PeerCred()
 		b = binary.LittleEndian.AppendUint32(nil, uint32(c.PID))
 		b = binary.LittleEndian.AppendUint32(b, c.UID)
@@ -465,6 +469,9 @@ func Setsockopt(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if level != unix.SOL_SOCKET {
 		return 0, unix.EOPNOTSUPP
 	}
+	if send, ok := timeoutOpt(name); ok {
+		return 0, setTimeout(t, so, send, val, n)
+	}
 	if n < 4 {
 		return 0, unix.EINVAL
 	}
@@ -476,6 +483,48 @@ func Setsockopt(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unsupportedErr(t, unix.ENOPROTOOPT, "setsockopt(SOL_SOCKET, %d) on an AF_UNIX socket", name)
 	}
 	return 0, nil
+}
+
+// SO_RCVTIMEO_NEW and SO_SNDTIMEO_NEW (include/uapi/asm-generic/socket.h): on x86-64
+// their struct __kernel_sock_timeval is laid out as the old struct timeval.
+const (
+	soRcvtimeoNew = 66
+	soSndtimeoNew = 67
+)
+
+// timeoutOpt reports whether name is a timeout option, and whether the send one.
+func timeoutOpt(name int) (send, ok bool) {
+	switch name {
+	case unix.SO_RCVTIMEO, soRcvtimeoNew:
+		return false, true
+	case unix.SO_SNDTIMEO, soSndtimeoNew:
+		return true, true
+	}
+	return false, false
+}
+
+// setTimeout is sock_set_timeout: a struct timeval, EDOM for microseconds out of
+// range; zero is no timeout and a negative one no wait. Linux counts in jiffies and
+// rounds up to one; the Sentry keeps the microseconds.
+func setTimeout(t *kernel.Task, so *unixsock.Socket, send bool, addr uintptr, n int32) error {
+	if n < 16 {
+		return unix.EINVAL
+	}
+	var tv unix.Timeval
+	if err := t.CopyInObj(addr, &tv); err != nil {
+		return unix.EFAULT
+	}
+	if tv.Usec < 0 || tv.Usec >= 1e6 {
+		return unix.EDOM
+	}
+	d := time.Duration(tv.Sec)*time.Second + time.Duration(tv.Usec)*time.Microsecond
+	if tv.Sec < 0 {
+		d = -1
+	} else if tv.Sec > 1<<32 {
+		d = 0 // beyond MAX_SCHEDULE_TIMEOUT: forever
+	}
+	so.SetTimeout(send, d)
+	return nil
 }
 
 // msghdr is struct msghdr.

@@ -401,6 +401,54 @@ int main(void) {
 	printf("autobound length %d abstract %d\n", (int)len, b.sun_path[0] == 0);
 	close(fd);
 
+	// SO_RCVTIMEO and SO_SNDTIMEO: EAGAIN when they run out, EINTR (not a restart)
+	// when a signal comes first.
+	{
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		struct timeval tv = {0, 40000}, g;
+		len = sizeof g;
+		CHECK("SO_RCVTIMEO default", getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &g, &len));
+		printf("%ld %ld len %d\n", (long)g.tv_sec, (long)g.tv_usec, (int)len);
+		CHECK("SO_RCVTIMEO short", setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, 8));
+		tv.tv_usec = 1000000;
+		CHECK("SO_RCVTIMEO usec out of range", setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+		tv.tv_usec = 40000;
+		CHECK("SO_RCVTIMEO", setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+		getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &g, &len);
+		printf("reads back %ld %ld\n", (long)g.tv_sec, (long)g.tv_usec);
+		struct timeval t0, t1;
+		gettimeofday(&t0, 0);
+		CHECK("recv times out", recv(sv[0], buf, 1, 0));
+		gettimeofday(&t1, 0);
+		long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+		printf("waited the timeout: %d\n", ms >= 39);
+		tv.tv_sec = 2;
+		tv.tv_usec = 0;
+		setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		struct sigaction ra = {0};
+		ra.sa_handler = onpipe;
+		ra.sa_flags = SA_RESTART;
+		sigaction(SIGALRM, &ra, NULL);
+		struct itimerval it2 = {{0, 0}, {0, 20000}};
+		setitimer(ITIMER_REAL, &it2, NULL);
+		CHECK("recv with a timeout interrupted, SA_RESTART", recv(sv[0], buf, 1, 0));
+		tv.tv_sec = -1;
+		setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &g, &len);
+		printf("negative reads back %ld %ld\n", (long)g.tv_sec, (long)g.tv_usec);
+		CHECK("recv with a negative timeout", recv(sv[0], buf, 1, 0));
+		tv.tv_sec = 0;
+		tv.tv_usec = 20000;
+		CHECK("SO_SNDTIMEO", setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv));
+		int small = 5000;
+		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+		static char big[100000];
+		CHECK("send times out partway", send(sv[1], big, sizeof big, 0) > 0);
+		CHECK("send times out", send(sv[1], big, sizeof big, 0));
+		close(sv[0]);
+		close(sv[1]);
+	}
+
 	// Options.
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	int v;
