@@ -172,10 +172,10 @@ type sock struct {
 	// rcvtimeo and sndtimeo bound blocking receives and sends (zero: no bound;
 	// negative: no wait).
 	rcvtimeo, sndtimeo time.Duration
-	pending  []*sock // listening: connections accept has not taken
-	peerCred *Cred   // SO_PEERCRED
-	released bool
-	changed  chan struct{}
+	pending            []*sock // listening: connections accept has not taken
+	peerCred           *Cred   // SO_PEERCRED
+	released           bool
+	changed            chan struct{}
 	// fd is the socket's description, once it has one (an embryo has none).
 	fd *vfs.FileDescription
 	// nonblock mirrors nothing: a description's O_NONBLOCK is passed with each call.
