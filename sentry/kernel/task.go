@@ -361,3 +361,9 @@ func (t *Task) CopyInObj(addr uintptr, v any) error {
 	}
 	return binary.Read(bytes.NewReader(buf), binary.LittleEndian, v)
 }
+
+// UnixCred is who the task is for SCM_CREDENTIALS and SO_PEERCRED: its process's PID
+// and its user and group IDs.
+func (t *Task) UnixCred() (pid int32, uid, gid uint32) {
+	return t.Proc.PID, t.Creds.UID, t.Creds.GID
+}

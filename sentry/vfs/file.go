@@ -71,6 +71,10 @@ func (fd *FileDescription) DecRef() {
 	}
 }
 
+// Refs is how many references the description has (FD table entries, files in
+// flight in sockets): what a collector of unreachable sockets compares.
+func (fd *FileDescription) Refs() int64 { return fd.refs.Load() }
+
 // VirtualDentry is the file's name.
 func (fd *FileDescription) VirtualDentry() VirtualDentry { return fd.vd }
 

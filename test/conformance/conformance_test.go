@@ -201,6 +201,9 @@ func TestPrograms(t *testing.T) {
 		{"ptimer", nil},
 		{"locks", nil},
 		{"splice", nil},
+		{"unix_stream", nil},
+		{"unix_dgram", nil},
+		{"unix_scm", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},
@@ -220,25 +223,31 @@ func TestPrograms(t *testing.T) {
 	}
 }
 
-// TestRandomSyscallsNeverCrashTheSentry runs the fuzz program sandboxed: whatever the
+// TestRandomSyscallsNeverCrashTheSentry runs the fuzz programs sandboxed: whatever the
 // calls do, runsc must end with the program's own status, within the time limit, with
-// no panic.
+// no panic. fuzz draws from every system call; unix_fuzz from the socket calls, on
+// live AF_UNIX sockets.
 func TestRandomSyscallsNeverCrashTheSentry(t *testing.T) {
-	bin := compile(t, "fuzz", true)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, runsc, "do", bin, "20000")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("runsc hung (killed after the time limit)\nstderr:\n%s", tail(stderr.String()))
-	}
-	if strings.Contains(stderr.String(), "panic:") || strings.Contains(stderr.String(), "fatal error:") {
-		t.Fatalf("the Sentry crashed:\n%s", tail(stderr.String()))
-	}
-	if err != nil || !strings.Contains(stdout.String(), "fuzz done: ") {
-		t.Fatalf("fuzz program did not finish: %v\nstdout: %s\nstderr:\n%s", err, stdout.String(), tail(stderr.String()))
+	for _, prog := range [][]string{{"fuzz", "20000"}, {"unix_fuzz", "20000", "1"}, {"unix_fuzz", "20000", "7"}} {
+		t.Run(strings.Join(prog, "_"), func(t *testing.T) {
+			bin := compile(t, prog[0], true)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, runsc, append([]string{"do", bin}, prog[1:]...)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if ctx.Err() != nil {
+				t.Fatalf("runsc hung (killed after the time limit)\nstderr:\n%s", tail(stderr.String()))
+			}
+			if strings.Contains(stderr.String(), "panic:") || strings.Contains(stderr.String(), "fatal error:") ||
+				strings.Contains(stderr.String(), "moat: BUG:") {
+				t.Fatalf("the Sentry crashed:\n%s", tail(stderr.String()))
+			}
+			if err != nil || !strings.Contains(stdout.String(), prog[0]+" done") {
+				t.Fatalf("%s did not finish: %v\nstdout: %s\nstderr:\n%s", prog[0], err, stdout.String(), tail(stderr.String()))
+			}
+		})
 	}
 }
 

@@ -17,6 +17,7 @@ func TestRealPrograms(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "tree", name), []byte(strings.Repeat("line "+name+"\n", i+3)), 0o644)
 	}
 	os.Symlink("a.txt", filepath.Join(dir, "tree", "link"))
+	os.WriteFile(filepath.Join(dir, "unixsock.py"), []byte(unixSockPy), 0o644)
 	for _, argv := range [][]string{
 		{"ls", "-la", "--time-style=+%s", "tree", "tree/sub"},
 		{"ls", "-R", "tree"},
@@ -38,6 +39,7 @@ func TestRealPrograms(t *testing.T) {
 		// Interpreters: many shared libraries, modules read through the Gofer.
 		{"/usr/bin/python3", "-c", "import json, hashlib, os; print(json.dumps(sorted(os.listdir('tree'))), hashlib.sha256(open('tree/a.txt', 'rb').read()).hexdigest())"},
 		{"/usr/bin/python3", "-c", "import sys; sys.exit(5)"},
+		{"/usr/bin/python3", "unixsock.py"},
 		{"perl", "-e", "opendir(D, 'tree'); print join(',', sort grep { !/^\\./ } readdir(D)), qq(\\n); exit 2"},
 		// Debian's busybox-static: one static binary, many programs.
 		{"busybox", "ls", "-l", "-e", "tree"},
@@ -151,3 +153,41 @@ func TestGoProgram(t *testing.T) {
 		}
 	}
 }
+
+// unixSockPy uses AF_UNIX sockets as Python programs do: a stream pair, a server on a
+// path with a thread accepting, and a file passed over a datagram pair.
+const unixSockPy = `import socket, os, threading
+a, b = socket.socketpair()
+a.sendall(b"x" * 100000)
+a.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    d = b.recv(65536)
+    if not d:
+        break
+    got += d
+print("pair", len(got))
+path = "sock-%d" % os.getpid()
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(1)
+def serve():
+    c, _ = srv.accept()
+    with c:
+        c.sendall(c.makefile("rb").readline().upper())
+t = threading.Thread(target=serve)
+t.start()
+cl = socket.socket(socket.AF_UNIX)
+cl.connect(path)
+cl.sendall(b"hello over a path\n")
+print(cl.recv(100))
+cl.close()
+t.join()
+os.unlink(path)
+x, y = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+r, w = os.pipe()
+os.write(w, b"via fd")
+socket.send_fds(x, [b"m"], [r])
+msg, fds, flags, addr = socket.recv_fds(y, 10, 4)
+print(msg, os.read(fds[0], 10), flags)
+`

@@ -113,7 +113,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_MADVISE:  Madvise,
 		unix.SYS_MSYNC:    Msync,
 		unix.SYS_MINCORE:  Mincore,
-		// Tasks and the rest: sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
+		// Tasks and the rest: sys_socket.go (AF_UNIX), sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
 		// sys_time.go.
 		unix.SYS_EXECVE:            Execve,
 		unix.SYS_EXECVEAT:          Execveat,
@@ -190,6 +190,24 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_PPOLL:             Ppoll,
 		unix.SYS_SELECT:            Select,
 		unix.SYS_PSELECT6:          Pselect6,
+		unix.SYS_SOCKET:            Socket,
+		unix.SYS_SOCKETPAIR:        Socketpair,
+		unix.SYS_BIND:              Bind,
+		unix.SYS_LISTEN:            Listen,
+		unix.SYS_ACCEPT:            Accept,
+		unix.SYS_ACCEPT4:           Accept4,
+		unix.SYS_CONNECT:           Connect,
+		unix.SYS_GETSOCKNAME:       Getsockname,
+		unix.SYS_GETPEERNAME:       Getpeername,
+		unix.SYS_SENDTO:            Sendto,
+		unix.SYS_RECVFROM:          Recvfrom,
+		unix.SYS_SENDMSG:           Sendmsg,
+		unix.SYS_RECVMSG:           Recvmsg,
+		unix.SYS_SENDMMSG:          Sendmmsg,
+		unix.SYS_RECVMMSG:          Recvmmsg,
+		unix.SYS_SHUTDOWN:          Shutdown,
+		unix.SYS_GETSOCKOPT:        Getsockopt,
+		unix.SYS_SETSOCKOPT:        Setsockopt,
 		unix.SYS_KILL:              Kill,
 		unix.SYS_TKILL:             Tkill,
 		unix.SYS_TGKILL:            Tgkill,
@@ -228,8 +246,9 @@ func unsupported(t *kernel.Task, format string, args ...any) error {
 	return unsupportedErr(t, unix.ENOSYS, format, args...)
 }
 
-// unsupportedErr is unsupported for a call whose unsupported uses get another errno
-// from Linux too (prctl's unknown options are EINVAL).
+// unsupportedErr is unsupported for a use Linux answers with errno when it lacks
+// the feature (EAFNOSUPPORT for a missing address family, ENOPROTOOPT for an option,
+// EINVAL for prctl's unknown options).
 func unsupportedErr(t *kernel.Task, errno unix.Errno, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if _, loaded := logged.LoadOrStore(msg, true); !loaded {

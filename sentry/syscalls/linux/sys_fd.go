@@ -114,6 +114,7 @@ func Fcntl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 // FIONREAD, FIOCLEX and FIONCLEX (include/uapi/asm-generic/ioctls.h).
 const (
 	fionread = 0x541b
+	fionbio  = 0x5421
 	fionclex = 0x5450
 	fioclex  = 0x5451
 )
@@ -133,6 +134,18 @@ func Ioctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		if st, err := f.Stat(); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
 			return 0, t.CopyOutObj(a[2], int32(int64(st.Size)-f.Offset()))
 		}
+	case fionbio:
+		// ioctl_fionbio: O_NONBLOCK on or off, for any file.
+		var on int32
+		if err := t.CopyInObj(a[2], &on); err != nil {
+			return 0, unix.EFAULT
+		}
+		flags := f.StatusFlags() &^ unix.O_NONBLOCK
+		if on != 0 {
+			flags |= unix.O_NONBLOCK
+		}
+		f.SetStatusFlags(flags)
+		return 0, nil
 	case fioclex:
 		return 0, t.FDs.SetCloseOnExec(fd(a[0]), true)
 	case fionclex:

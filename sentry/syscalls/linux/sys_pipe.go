@@ -25,26 +25,7 @@ func makePipe(t *kernel.Task, addr uintptr, flags int) (uintptr, error) {
 		return 0, unsupported(t, "pipe2 with O_DIRECT (packet mode) or O_NOTIFICATION_PIPE")
 	}
 	r, w := pipe.New(t.Kernel().VFS, flags)
-	limit := t.Limits[unix.RLIMIT_NOFILE].Cur
-	cloexec := flags&unix.O_CLOEXEC != 0
-	rfd, err := t.FDs.NewFD(r, 0, cloexec, limit)
-	if err != nil {
-		r.DecRef()
-		w.DecRef()
-		return 0, err
-	}
-	wfd, err := t.FDs.NewFD(w, 0, cloexec, limit)
-	if err != nil {
-		t.FDs.Remove(rfd)
-		w.DecRef()
-		return 0, err
-	}
-	if err := t.CopyOutObj(addr, [2]int32{rfd, wfd}); err != nil {
-		t.FDs.Remove(rfd)
-		t.FDs.Remove(wfd)
-		return 0, err
-	}
-	return 0, nil
+	return 0, installPair(t, r, w, addr, flags&unix.O_CLOEXEC != 0)
 }
 
 // O_NOTIFICATION_PIPE is O_EXCL reused by pipe2 (include/uapi/linux/watch_queue.h).

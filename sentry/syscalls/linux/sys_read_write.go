@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/sentry/kernel"
+	unixsock "github.com/moat-sandbox/moat/sentry/socket/unix"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
@@ -117,6 +118,9 @@ func Write(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, err
 	}
 	defer f.DecRef()
+	if so := unixsock.Of(f); so != nil {
+		return sockWritev(t, f, so, []iovec{{Base: uint64(a[1]), Len: uint64(min(a[2], maxRW))}})
+	}
 	n, err := writeFrom(t, ctxIO(t, f.WriteCtx), a[1], min(a[2], maxRW))
 	return uintptr(n), writeErr(t, err)
 }
@@ -242,11 +246,17 @@ func vectored(t *kernel.Task, fdArg, iovAddr, count uintptr, write bool, at func
 
 // Readv implements readv(2).
 func Readv(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if n, ok, err := sockVectored(t, a, false); ok {
+		return n, err
+	}
 	return vectored(t, a[0], a[1], a[2], false, func(f *vfs.FileDescription) (ioFn, error) { return ctxIO(t, f.ReadCtx), nil })
 }
 
 // Writev implements writev(2).
 func Writev(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if n, ok, err := sockVectored(t, a, true); ok {
+		return n, err
+	}
 	n, err := vectored(t, a[0], a[1], a[2], true, func(f *vfs.FileDescription) (ioFn, error) { return ctxIO(t, f.WriteCtx), nil })
 	return n, writeErr(t, err)
 }

@@ -49,6 +49,7 @@ func ioFDPair(t *kernel.Task, inArg, outArg uintptr) (in, out *vfs.FileDescripti
 	return in, out, func() { in.DecRef(); out.DecRef() }, nil
 }
 
+// nonblocking reports whether f's status flags have O_NONBLOCK.
 func nonblocking(f *vfs.FileDescription) bool { return f.StatusFlags()&unix.O_NONBLOCK != 0 }
 
 func isStream(f *vfs.FileDescription) bool {
