@@ -358,12 +358,14 @@ func (fd *FileDescription) Writable() bool { return fd.writable() && !fd.isPath(
 
 // Readiness bits (EPOLLIN…; the same values as POLLIN… for poll).
 const (
-	EventIn    = 0x1
-	EventPri   = 0x2
-	EventOut   = 0x4
-	EventErr   = 0x8
-	EventHup   = 0x10
-	EventRdHup = 0x2000
+	EventIn     = 0x1
+	EventPri    = 0x2
+	EventOut    = 0x4
+	EventErr    = 0x8
+	EventHup    = 0x10
+	EventRdNorm = 0x40
+	EventWrNorm = 0x100
+	EventRdHup  = 0x2000
 )
 
 // Waitable is implemented by FileImpls that can be waited on (pipes, eventfds): what
@@ -375,12 +377,12 @@ type Waitable interface {
 
 // Readiness returns what the file is ready for; a file that can't be waited on (a
 // regular file, a directory, a device) is always ready to read and write, as poll(2)
-// treats it.
+// treats it (DEFAULT_POLLMASK).
 func (fd *FileDescription) Readiness() uint32 {
 	if w, ok := fd.impl.(Waitable); ok {
 		return w.Readiness()
 	}
-	return EventIn | EventOut
+	return EventIn | EventOut | EventRdNorm | EventWrNorm
 }
 
 // CallerWaitable is implemented by Waitables whose readiness depends on the task that

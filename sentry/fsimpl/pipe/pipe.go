@@ -212,14 +212,14 @@ func (e *end) Readiness() uint32 {
 	var r uint32
 	if e.reader {
 		if len(p.data) > 0 {
-			r |= vfs.EventIn
+			r |= vfs.EventIn | vfs.EventRdNorm
 		}
 		if p.writers == 0 {
 			r |= vfs.EventHup
 		}
 	} else {
 		if Capacity-len(p.data) >= PipeBuf {
-			r |= vfs.EventOut
+			r |= vfs.EventOut | vfs.EventWrNorm
 		}
 		if p.readers == 0 {
 			r |= vfs.EventErr

@@ -1,5 +1,6 @@
 // pipe: pipe and pipe2, EOF, EPIPE and SIGPIPE, O_NONBLOCK, FIONREAD, a large transfer.
 #include "common.h"
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -70,5 +71,15 @@ int main(void) {
 		total += r;
 	waitpid(c, &st, 0);
 	printf("received %ld, child status %d\n", total, WEXITSTATUS(st));
+
+	// poll's normal-data bits: a pipe with data, a pipe with room, a regular file.
+	int q[2];
+	CHECKOK("pipe", pipe(q));
+	CHECK("write", write(q[1], "x", 1));
+	struct pollfd pf[3] = {{q[0], POLLIN | POLLRDNORM | POLLRDBAND, 0},
+			       {q[1], POLLOUT | POLLWRNORM | POLLWRBAND, 0},
+			       {open("/proc/self/exe", O_RDONLY), POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM, 0}};
+	int ready = poll(pf, 3, 0);
+	printf("poll: %d; revents %#x %#x %#x\n", ready, pf[0].revents, pf[1].revents, pf[2].revents);
 	return 0;
 }
