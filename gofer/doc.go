@@ -22,6 +22,10 @@
 //
 // # Trust
 //
+// The Gofer itself is confined once its mounts are open (Box, box.go): an empty,
+// removed root directory, the file capabilities only, no_new_privs and a seccomp
+// allow-list that kills it on any other system call.
+//
 // The client is the Sentry, which runs the application and is assumed
 // compromised. Nothing in a request is trusted:
 //

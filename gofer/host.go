@@ -72,11 +72,17 @@ func lookupChild(dirFD int, name string) (int, *unix.Stat_t, error) {
 	return fd, &st, nil
 }
 
-// procFDPath names fd through procfs. It is used only as a fallback for
-// changing a node's mode or times on kernels whose fchmodat2 or utimensat
-// lack AT_EMPTY_PATH, and only for nodes that are not symlinks: the magic
-// link then leads to exactly the node's inode, with no name lookup.
-func procFDPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+// procFDPath names fd through procfs, as a directory FD and a name in it. It is used
+// only as a fallback for changing a node's mode or times on kernels whose fchmodat2
+// or utimensat lack AT_EMPTY_PATH, and only for nodes that are not symlinks: the magic
+// link then leads to exactly the node's inode, with no name lookup. A boxed Gofer has
+// no /proc of its own any more, but the /proc/self/fd it opened before (Box).
+func procFDPath(fd int) (int, string) {
+	if procSelfFD >= 0 {
+		return procSelfFD, strconv.Itoa(fd)
+	}
+	return unix.AT_FDCWD, "/proc/self/fd/" + strconv.Itoa(fd)
+}
 
 // chmodNode sets the permission bits of n to mode.
 func chmodNode(n *node, mode uint32) error {
@@ -85,7 +91,8 @@ func chmodNode(n *node, mode uint32) error {
 	}
 	err := unix.Fchmodat(n.fd, "", mode, unix.AT_EMPTY_PATH)
 	if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
-		err = unix.Chmod(procFDPath(n.fd), mode)
+		dir, name := procFDPath(n.fd)
+		err = unix.Fchmodat(dir, name, mode, 0)
 	}
 	return err
 }
@@ -100,7 +107,8 @@ func utimesNode(n *node, ts []unix.Timespec) error {
 	err := unix.UtimesNanoAt(n.fd, "", ts, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW)
 	if err == unix.EINVAL && n.ftype != unix.S_IFLNK && validTimes(ts) {
 		// Kernels before AT_EMPTY_PATH support in utimensat.
-		err = unix.UtimesNanoAt(unix.AT_FDCWD, procFDPath(n.fd), ts, 0)
+		dir, name := procFDPath(n.fd)
+		err = unix.UtimesNanoAt(dir, name, ts, 0)
 	}
 	return err
 }

@@ -56,7 +56,14 @@ func (g *Gofer) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommand
 		fmt.Fprint(os.Stderr, g.Usage())
 		return subcommands.ExitUsageError
 	}
-	if err := gofer.Serve(g.fd, gofer.Config{Mounts: g.mounts}); err != nil {
+	s, err := gofer.NewServer(gofer.Config{Mounts: g.mounts})
+	if err != nil {
+		Fatalf("gofer: %v", err)
+	}
+	if err := gofer.Box(); err != nil {
+		Fatalf("%v", err)
+	}
+	if err := s.Serve(g.fd); err != nil {
 		Fatalf("gofer: %v", err)
 	}
 	return subcommands.ExitSuccess

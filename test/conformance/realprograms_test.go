@@ -114,6 +114,27 @@ func TestSandboxOnly(t *testing.T) {
 			}
 		})
 	}
+	t.Run("stdout redirected to a host file", func(t *testing.T) {
+		// cat copies with copy_file_range into a regular-file stdout, and must fall
+		// back to read and write when the sandbox says EXDEV.
+		dir := t.TempDir()
+		in, outPath := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
+		if err := os.WriteFile(in, []byte("through a host file\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := os.Create(outPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(runsc, "do", cat, in)
+		cmd.Stdout = out
+		err = cmd.Run()
+		out.Close()
+		got, _ := os.ReadFile(outPath)
+		if err != nil || string(got) != "through a host file\n" {
+			t.Errorf("cat into a host file: %v, wrote %q", err, got)
+		}
+	})
 	t.Run("writes stay in the overlay", func(t *testing.T) {
 		dir := t.TempDir()
 		r := runIn(t, dir, runsc, "do", touch, "created-inside")

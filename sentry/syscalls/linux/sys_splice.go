@@ -380,6 +380,12 @@ func CopyFileRange(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if !in.Readable() || !out.Writable() || out.StatusFlags()&unix.O_APPEND != 0 {
 		return 0, unix.EBADF
 	}
+	// As vfs_copy_file_range since Linux 5.19: no copy across filesystems (a host file
+	// such as redirected stdio is on none of the sandbox's); cp and cat fall back to
+	// read and write on EXDEV.
+	if mi, mo := in.VirtualDentry().Mount, out.VirtualDentry().Mount; mi == nil || mi != mo || isStream(in) || isStream(out) {
+		return 0, unix.EXDEV
+	}
 	if uint64(posIn)+uint64(n) < uint64(posIn) || uint64(posOut)+uint64(n) < uint64(posOut) {
 		return 0, unix.EOVERFLOW
 	}
