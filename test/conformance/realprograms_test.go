@@ -212,3 +212,29 @@ socket.send_fds(x, [b"m"], [r])
 msg, fds, flags, addr = socket.recv_fds(y, 10, 4)
 print(msg, os.read(fds[0], 10), flags)
 `
+
+// TestShellScript runs scripts/shell.sh (pipelines, substitutions, background jobs and
+// wait, traps, killing a job, read from a pipe, ulimit, exec redirections) with
+// busybox's sh and with dash, natively and sandboxed: the outputs and statuses match.
+func TestShellScript(t *testing.T) {
+	script, err := filepath.Abs("scripts/shell.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range [][]string{{"/bin/busybox", "sh"}, {"/bin/dash"}} {
+		if _, err := os.Stat(sh[0]); err != nil {
+			t.Errorf("%s: %v (make deps installs it)", sh[0], err)
+			continue
+		}
+		argv := append(append([]string(nil), sh...), script)
+		t.Run(filepath.Base(sh[0]), func(t *testing.T) {
+			native := run(t, argv...)
+			if native.status != 0 || !strings.Contains(native.stdout, "here-doc: 42") {
+				t.Fatalf("the script fails natively: status %d\n%s", native.status, native.stdout)
+			}
+			if sandboxed := run(t, append([]string{runsc, "do"}, argv...)...); sandboxed != native {
+				t.Errorf("native (status %d):\n%s\nsandboxed (status %d):\n%s", native.status, native.stdout, sandboxed.status, sandboxed.stdout)
+			}
+		})
+	}
+}
