@@ -320,6 +320,12 @@ func (fd *FileDescription) ReadCtx(ctx Context, dst []byte) (int, error) {
 	return b.ReadCtx(ctx, dst, fd.StatusFlags()&unix.O_NONBLOCK != 0)
 }
 
+// FlagsWriter is a BlockingFile whose writes depend on more of the description's
+// status flags than O_NONBLOCK (a pipe's O_DIRECT, packet mode).
+type FlagsWriter interface {
+	WriteFlags(ctx Context, src []byte, flags int) (int, error)
+}
+
 // WriteCtx is Write for a caller that may block.
 func (fd *FileDescription) WriteCtx(ctx Context, src []byte) (int, error) {
 	b, ok := fd.impl.(BlockingFile)
@@ -328,6 +334,9 @@ func (fd *FileDescription) WriteCtx(ctx Context, src []byte) (int, error) {
 	}
 	if !fd.writable() || fd.isPath() {
 		return 0, unix.EBADF
+	}
+	if fw, ok := fd.impl.(FlagsWriter); ok {
+		return fw.WriteFlags(ctx, src, fd.StatusFlags())
 	}
 	return b.WriteCtx(ctx, src, fd.StatusFlags()&unix.O_NONBLOCK != 0)
 }

@@ -2,8 +2,12 @@
 // end, each an open file description of the same FIFO inode.
 //
 // A reader waits while the pipe is empty and a writer exists, and gets end-of-file
-// when there is none. A writer waits while the pipe is full; writes of at most PIPE_BUF
-// bytes are atomic, larger ones may be split between readers' turns. Writing with no
+// when there is none. A writer waits while the pipe is full (its capacity, 64 KiB
+// unless F_SETPIPE_SZ changed it); writes of at most PIPE_BUF bytes are atomic, larger
+// ones may be split between readers' turns. A writer whose description has O_DIRECT
+// writes packets (PIPE_BUF at most each; segs records them): a read takes at most one,
+// and what of it doesn't fit is dropped, as pipe_read does with PIPE_BUF_FLAG_PACKET.
+// splice and tee move bytes and ignore packet boundaries. Writing with no
 // reader is EPIPE (the system call layer raises SIGPIPE). O_NONBLOCK turns each wait
 // into EAGAIN (after a partial transfer, the count). Waits end with ERESTARTSYS when the
 // caller's context is interrupted. Waiters sleep on a generation channel that every
@@ -24,6 +28,9 @@ import (
 const (
 	Capacity = 65536 // the default pipe size, 16 pages
 	PipeBuf  = 4096  // PIPE_BUF: writes up to this size are atomic
+	// MaxSize is /proc/sys/fs/pipe-max-size: above it F_SETPIPE_SZ needs
+	// CAP_SYS_RESOURCE.
+	MaxSize = 1 << 20
 )
 
 var inodes atomic.Uint64
@@ -34,8 +41,11 @@ const erestartsys = unix.Errno(512)
 
 // pipe is the shared state of the two ends.
 type pipe struct {
-	mu      sync.Mutex
-	data    []byte
+	mu       sync.Mutex
+	data     []byte
+	capacity int
+	// segs are the runs of data, front first, when any is a packet; nil otherwise.
+	segs    []seg
 	readers int
 	writers int
 	changed chan struct{}
@@ -48,13 +58,123 @@ type pipe struct {
 // New makes a pipe and returns its read and write ends, with flags (O_NONBLOCK) on
 // both.
 func New(v *vfs.VFS, flags int) (r, w *vfs.FileDescription) {
-	p := &pipe{readers: 1, writers: 1, changed: make(chan struct{}), ino: inodes.Add(1),
+	p := &pipe{readers: 1, writers: 1, capacity: Capacity, changed: make(chan struct{}), ino: inodes.Add(1),
 		mtime: unix.NsecToTimespec(time.Now().UnixNano())}
 	vd := v.Anonymous(&inode{p}, "pipefs")
 	p.dev = 0
-	r = vfs.NewFileDescription(vd, &end{p: p, reader: true}, unix.O_RDONLY|flags&unix.O_NONBLOCK)
-	w = vfs.NewFileDescription(vd, &end{p: p}, unix.O_WRONLY|flags&unix.O_NONBLOCK)
+	keep := flags & (unix.O_NONBLOCK | unix.O_DIRECT)
+	r = vfs.NewFileDescription(vd, &end{p: p, reader: true}, unix.O_RDONLY|keep)
+	w = vfs.NewFileDescription(vd, &end{p: p}, unix.O_WRONLY|keep)
 	return r, w
+}
+
+// seg is a run of a pipe's data: a packet, or bytes written without O_DIRECT.
+type seg struct {
+	n      int
+	packet bool
+}
+
+// room is how many bytes fit.
+func (p *pipe) room() int { return p.capacity - len(p.data) }
+
+// add appends b, as one packet or as plain bytes. As pipe_write, a write merges into
+// the last buffer when that holds plain bytes and its page has room, packet mode or
+// not: a packet only starts a new buffer.
+func (p *pipe) add(b []byte, packet bool) {
+	if packet && len(p.data) > 0 {
+		last := len(p.data)
+		if n := len(p.segs); n > 0 {
+			last = p.segs[n-1].n
+			if p.segs[n-1].packet {
+				last = 0
+			}
+		}
+		if used := last % PipeBuf; used != 0 && used+len(b) <= PipeBuf {
+			packet = false
+		}
+	}
+	if packet && p.segs == nil && len(p.data) > 0 {
+		p.segs = []seg{{n: len(p.data)}}
+	}
+	p.data = append(p.data, b...)
+	switch n := len(p.segs); {
+	case packet:
+		p.segs = append(p.segs, seg{n: len(b), packet: true})
+	case n > 0 && !p.segs[n-1].packet:
+		p.segs[n-1].n += len(b)
+	case n > 0:
+		p.segs = append(p.segs, seg{n: len(b)})
+	}
+}
+
+// take removes n bytes from the front.
+func (p *pipe) take(n int) {
+	p.data = p.data[n:]
+	if len(p.data) == 0 {
+		p.data, p.segs = nil, nil
+	}
+	for n > 0 && len(p.segs) > 0 {
+		k := min(n, p.segs[0].n)
+		p.segs[0].n -= k
+		n -= k
+		if p.segs[0].n == 0 {
+			p.segs = p.segs[1:]
+		}
+	}
+}
+
+// readLocked copies what one read takes into dst and removes it: plain bytes up to a
+// packet, and of a packet at the front (or met with room left) what fits, dropping the
+// rest of it.
+func (p *pipe) readLocked(dst []byte) int {
+	if p.segs == nil {
+		n := copy(dst, p.data)
+		p.take(n)
+		return n
+	}
+	done := 0
+	for done < len(dst) && len(p.segs) > 0 {
+		s := p.segs[0]
+		n := copy(dst[done:], p.data[:s.n])
+		done += n
+		if s.packet {
+			p.take(s.n)
+			break
+		}
+		p.take(n)
+	}
+	return done
+}
+
+// Size is F_GETPIPE_SZ.
+func (p *Pipe) Size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.capacity
+}
+
+// SetSize is F_SETPIPE_SZ, as pipe_set_size: size rounded up to a power of two pages;
+// EINVAL past 2 GiB, EPERM past MaxSize without CAP_SYS_RESOURCE (privileged), EBUSY
+// if the data doesn't fit. It returns the new size.
+func (p *Pipe) SetSize(size uint64, privileged bool) (int, error) {
+	if size > 1<<31 {
+		return 0, unix.EINVAL
+	}
+	n := PipeBuf
+	for uint64(n) < size {
+		n <<= 1
+	}
+	if n > MaxSize && !privileged {
+		return 0, unix.EPERM
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.data) > n {
+		return 0, unix.EBUSY
+	}
+	p.capacity = n
+	p.changedLocked()
+	return n, nil
 }
 
 // changedLocked wakes every waiter.
@@ -127,17 +247,22 @@ func (e *end) ReadCtx(ctx vfs.Context, dst []byte, nonblock bool) (int, error) {
 			return 0, err
 		}
 	}
-	n := copy(dst, p.data)
-	p.data = p.data[n:]
-	if len(p.data) == 0 {
-		p.data = nil
-	}
+	n := p.readLocked(dst)
 	p.changedLocked()
 	return n, nil
 }
 
 // WriteCtx implements vfs.BlockingFile.WriteCtx.
 func (e *end) WriteCtx(ctx vfs.Context, src []byte, nonblock bool) (int, error) {
+	return e.write(ctx, src, nonblock, false)
+}
+
+// WriteFlags implements vfs.FlagsWriter: O_DIRECT writes packets.
+func (e *end) WriteFlags(ctx vfs.Context, src []byte, flags int) (int, error) {
+	return e.write(ctx, src, flags&unix.O_NONBLOCK != 0, flags&unix.O_DIRECT != 0)
+}
+
+func (e *end) write(ctx vfs.Context, src []byte, nonblock, packets bool) (int, error) {
 	p := e.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -149,12 +274,20 @@ func (e *end) WriteCtx(ctx vfs.Context, src []byte, nonblock bool) (int, error) 
 			}
 			return 0, unix.EPIPE
 		}
-		space := Capacity - len(p.data)
+		space := p.room()
 		rest := len(src) - done
-		// A write of at most PIPE_BUF goes in one piece or not at all.
-		if space > 0 && (rest > PipeBuf || space >= rest) {
+		switch {
+		case packets && space >= min(rest, PipeBuf):
+			// A packet of at most PIPE_BUF, in one piece.
+			n := min(rest, PipeBuf)
+			p.add(src[done:done+n], true)
+			done += n
+			p.changedLocked()
+			continue
+		case !packets && space > 0 && (rest > PipeBuf || space >= rest):
+			// A write of at most PIPE_BUF goes in one piece or not at all.
 			n := min(space, rest)
-			p.data = append(p.data, src[done:done+n]...)
+			p.add(src[done:done+n], false)
 			done += n
 			p.changedLocked()
 			continue
@@ -218,7 +351,7 @@ func (e *end) Readiness() uint32 {
 			r |= vfs.EventHup
 		}
 	} else {
-		if Capacity-len(p.data) >= PipeBuf {
+		if p.room() >= min(PipeBuf, p.capacity) {
 			r |= vfs.EventOut | vfs.EventWrNorm
 		}
 		if p.readers == 0 {

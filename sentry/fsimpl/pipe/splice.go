@@ -40,10 +40,7 @@ func (p *Pipe) Drain(ctx vfs.Context, n int, nonblock bool, write func([]byte) (
 	}
 	w, err := write(p.data[:min(n, len(p.data))])
 	if w > 0 {
-		p.data = p.data[w:]
-		if len(p.data) == 0 {
-			p.data = nil
-		}
+		p.take(w)
 		p.changedLocked()
 		return w, nil
 	}
@@ -59,7 +56,7 @@ func (p *Pipe) Fill(ctx vfs.Context, n int, nonblock bool, read func([]byte) (in
 		if p.readers == 0 {
 			return 0, unix.EPIPE
 		}
-		if len(p.data) < Capacity {
+		if p.room() > 0 {
 			break
 		}
 		if nonblock {
@@ -69,10 +66,10 @@ func (p *Pipe) Fill(ctx vfs.Context, n int, nonblock bool, read func([]byte) (in
 			return 0, err
 		}
 	}
-	buf := make([]byte, min(n, Capacity-len(p.data)))
+	buf := make([]byte, min(n, p.room()))
 	got, err := read(buf)
 	if got > 0 {
-		p.data = append(p.data, buf[:got]...)
+		p.add(buf[:got], false)
 		p.changedLocked()
 		return got, nil
 	}
@@ -103,17 +100,14 @@ func Transfer(ctx vfs.Context, in, out *Pipe, n int, nonblock, keep bool) (int, 
 			second.mu.Unlock()
 			first.mu.Unlock()
 			return 0, unix.EPIPE
-		case len(out.data) >= Capacity:
+		case out.room() <= 0:
 			wait = out.changed
 		default:
-			k := min(n, len(in.data), Capacity-len(out.data))
-			out.data = append(out.data, in.data[:k]...)
+			k := min(n, len(in.data), out.room())
+			out.add(in.data[:k], false)
 			out.changedLocked()
 			if !keep {
-				in.data = in.data[k:]
-				if len(in.data) == 0 {
-					in.data = nil
-				}
+				in.take(k)
 				in.changedLocked()
 			}
 			second.mu.Unlock()

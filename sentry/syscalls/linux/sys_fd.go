@@ -3,6 +3,7 @@ package linux
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/sentry/fsimpl/pipe"
 	"github.com/moat-sandbox/moat/sentry/kernel"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
@@ -88,6 +89,17 @@ func Fcntl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	case unix.F_SETFL:
 		f.SetStatusFlags(int(a[2]))
 		return 0, nil
+	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
+		// As pipe_fcntl: EBADF for anything but a pipe.
+		p := pipe.Of(f.Impl())
+		if p == nil {
+			return 0, unix.EBADF
+		}
+		if int(a[1]) == unix.F_GETPIPE_SZ {
+			return uintptr(p.Size()), nil
+		}
+		n, err := p.SetSize(uint64(uint32(a[2])), t.Creds.HasCap(vfs.CapSysResource))
+		return uintptr(n), err
 	case unix.F_ADD_SEALS:
 		// As memfd_add_seals: write access, then the file; the argument is an
 		// unsigned int (the upper bits are dropped).

@@ -21,8 +21,8 @@ func makePipe(t *kernel.Task, addr uintptr, flags int) (uintptr, error) {
 	if flags&^(unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_DIRECT|oNotificationPipe) != 0 {
 		return 0, unix.EINVAL
 	}
-	if flags&(unix.O_DIRECT|oNotificationPipe) != 0 {
-		return 0, unsupported(t, "pipe2 with O_DIRECT (packet mode) or O_NOTIFICATION_PIPE")
+	if flags&oNotificationPipe != 0 {
+		return 0, unsupported(t, "pipe2 with O_NOTIFICATION_PIPE")
 	}
 	r, w := pipe.New(t.Kernel().VFS, flags)
 	return 0, installPair(t, r, w, addr, flags&unix.O_CLOEXEC != 0)
