@@ -196,6 +196,7 @@ func TestPrograms(t *testing.T) {
 		{"itimer", nil},
 		{"select", nil},
 		{"pipe2", nil},
+		{"epoll", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

@@ -2,8 +2,15 @@
 // the events it asks for and the data it returns. A wait collects the entries whose file
 // is ready for what they ask (errors and hang-ups always count); with none ready it
 // sleeps until one of the files changes, the timeout passes or a signal interrupts it.
-// Edge-triggered entries report a readiness once until it goes away and comes back;
-// one-shot entries are disabled after one report.
+// Edge-triggered entries report when their file has changed since the last report
+// (new data in a pipe is reported again though some was already there, as Linux's
+// wake-up per arrival does; a change that is not an arrival, such as a read, may be
+// reported too, which a program that drains to EAGAIN never notices) or gained a
+// readiness; one-shot entries are disabled after one report.
+//
+// An epoll file is itself waitable (nested epoll): readable when one of its entries is
+// ready. Adding one to another that would make a cycle, or nest more than 5 deep, is
+// ELOOP, as ep_loop_check.
 //
 // Files are held by the descriptor they were added under: an entry whose descriptor no
 // longer names its file (it was closed) is dropped, as Linux drops entries of released
@@ -40,6 +47,9 @@ type entry struct {
 	data     uint64
 	disabled bool   // a one-shot entry that reported
 	last     uint32 // readiness last reported (edge-triggered)
+	// seen is the file's change channel when it was last looked at (edge-triggered):
+	// another one means the file changed since.
+	seen <-chan struct{}
 }
 
 // New returns an epoll descriptor.
@@ -135,24 +145,110 @@ func (in *Instance) collect(ctx vfs.Context, max int, lookup func(int32) *vfs.Fi
 		if e.disabled {
 			continue
 		}
-		if ch := e.file.ChangedFor(ctx); ch != nil {
+		ch := e.file.ChangedFor(ctx)
+		if ch != nil {
 			changes = append(changes, ch)
 		}
 		r := e.file.ReadinessFor(ctx) & (e.events | vfs.EventErr | vfs.EventHup)
 		if e.events&EPOLLET != 0 {
-			fresh := r &^ e.last
-			e.last = r
-			r = fresh
+			if r == 0 {
+				e.last, e.seen = 0, ch
+				continue
+			}
+			if ch == e.seen && r&^e.last == 0 {
+				continue // nothing new since the last report
+			}
 		}
 		if r == 0 || len(ready) == max {
 			continue
 		}
+		e.last, e.seen = r, ch
 		ready = append(ready, Event{Events: r, Data: e.data})
 		if e.events&EPOLLONESHOT != 0 {
 			e.disabled = true
 		}
 	}
 	return ready, changes
+}
+
+// Readiness implements vfs.Waitable: readable when an entry is ready (as ep_eventpoll_poll,
+// without consuming edge-triggered or one-shot reports).
+func (in *Instance) Readiness() uint32 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, e := range in.entries {
+		if !e.disabled && e.file.Readiness()&(e.events|vfs.EventErr|vfs.EventHup) != 0 {
+			return vfs.EventIn | vfs.EventRdNorm
+		}
+	}
+	return 0
+}
+
+// Changed implements vfs.Waitable: a channel closed when one of the entries' files
+// changes, or after a second at the latest (a spurious change only makes the waiter
+// look again), so that a watcher that goes away leaves nothing waiting for long.
+func (in *Instance) Changed() <-chan struct{} {
+	in.mu.Lock()
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(time.Second))}}
+	for _, e := range in.entries {
+		if w, ok := e.file.Impl().(vfs.Waitable); ok {
+			ch := w.Changed()
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+		}
+	}
+	in.mu.Unlock()
+	out := make(chan struct{})
+	go func() {
+		reflect.Select(cases)
+		close(out)
+	}()
+	return out
+}
+
+// maxNesting is EP_MAX_NESTS.
+const maxNesting = 4
+
+// WouldLoop reports whether adding target (an epoll file) to in would make a cycle or
+// nest too deep (ep_loop_check: ELOOP).
+func (in *Instance) WouldLoop(target *Instance) bool {
+	return target == in || target.depthTo(in, 0) < 0 || target.height() >= maxNesting
+}
+
+// depthTo is -1 if in reaches goal through nested epoll entries, else 0.
+func (in *Instance) depthTo(goal *Instance, depth int) int {
+	if depth > maxNesting {
+		return 0
+	}
+	for _, n := range in.nested() {
+		if n == goal || n.depthTo(goal, depth+1) < 0 {
+			return -1
+		}
+	}
+	return 0
+}
+
+// height is how deep the epoll files nested in in go.
+func (in *Instance) height() int {
+	h := 0
+	for _, n := range in.nested() {
+		if d := n.height() + 1; d > h && d <= maxNesting+1 {
+			h = d
+		}
+	}
+	return h
+}
+
+// nested returns the epoll files among in's entries.
+func (in *Instance) nested() []*Instance {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var out []*Instance
+	for _, e := range in.entries {
+		if n, ok := e.file.Impl().(*Instance); ok {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // IsStream implements vfs.Stream.

@@ -80,6 +80,18 @@ func EpollCtl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if _, ok := target.Impl().(vfs.Waitable); !ok {
 		return 0, unix.EPERM // regular files and directories can't be polled
 	}
+	// As do_epoll_ctl: an exclusive wake-up is asked for at EPOLL_CTL_ADD only (MOD is
+	// refused in Ctl), with a few events, and not on an epoll file. Waking every
+	// waiter, as the Sentry does, is what "one or more" in epoll_ctl(2) allows.
+	const exclusiveOK = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLERR | unix.EPOLLHUP |
+		unix.EPOLLWAKEUP | unix.EPOLLET | unix.EPOLLEXCLUSIVE
+	nested, isEpoll := target.Impl().(*epoll.Instance)
+	if op == unix.EPOLL_CTL_ADD && ev.Events&unix.EPOLLEXCLUSIVE != 0 && (isEpoll || ev.Events&^exclusiveOK != 0) {
+		return 0, unix.EINVAL
+	}
+	if op == unix.EPOLL_CTL_ADD && isEpoll && in.WouldLoop(nested) {
+		return 0, unix.ELOOP
+	}
 	return 0, in.Ctl(op, fdArg, target, ev.Events, ev.Data)
 }
 
