@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"sort"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -641,6 +642,19 @@ func (t *Task) NewSession() (int32, error) {
 	}
 	p.pgid, p.sid = p.PID, p.PID
 	return p.PID, nil
+}
+
+// Threads returns the live threads of t's process, by thread ID.
+func (t *Task) Threads() []*Task {
+	k := t.k
+	k.mu.Lock()
+	out := make([]*Task, 0, len(t.Proc.threads))
+	for th := range t.Proc.threads {
+		out = append(out, th)
+	}
+	k.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].TID < out[j].TID })
+	return out
 }
 
 // ProcStatus is what /proc/[pid]/stat and status show of a task that kernel state

@@ -88,6 +88,9 @@ type Mount struct {
 // Root is the mounted filesystem's root.
 func (m *Mount) Root() VirtualDentry { return VirtualDentry{m, m.root} }
 
+// Parent returns the mount m is mounted on, nil for a namespace's root.
+func (m *Mount) Parent() *Mount { return m.parent }
+
 // VirtualDentry is a name in a mount: what a path resolves to.
 type VirtualDentry struct {
 	Mount  *Mount

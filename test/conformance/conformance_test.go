@@ -197,6 +197,7 @@ func TestPrograms(t *testing.T) {
 		{"select", nil},
 		{"pipe2", nil},
 		{"epoll", nil},
+		{"procfs", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

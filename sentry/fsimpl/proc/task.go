@@ -17,6 +17,29 @@ import (
 
 // taskDir is /proc/[pid] of t.
 func (p *procfs) taskDir(t *kernel.Task) vfs.Inode {
+	children := p.taskFiles(t)
+	children["task"] = p.fs.NewDynamicDir(0o555, kernfs.Funcs{
+		NamesFn: func() []string {
+			var out []string
+			for _, th := range t.Threads() {
+				out = append(out, strconv.Itoa(int(th.TID)))
+			}
+			return out
+		},
+		LookupFn: func(n string) (vfs.Inode, error) {
+			for _, th := range t.Threads() {
+				if strconv.Itoa(int(th.TID)) == n {
+					return p.fs.NewDynamicDir(0o555, p.taskFiles(th)), nil
+				}
+			}
+			return nil, unix.ENOENT
+		},
+	})
+	return p.fs.NewDynamicDir(0o555, children)
+}
+
+// taskFiles are the files of /proc/[pid] and of /proc/[pid]/task/[tid] (all but task).
+func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 	fs := p.fs
 	file := func(gen func(*kernel.Task) ([]byte, error)) vfs.Inode {
 		return fs.NewFile(func() ([]byte, error) { return gen(t) })
@@ -40,8 +63,103 @@ func (p *procfs) taskDir(t *kernel.Task) vfs.Inode {
 			NamesFn:  func() []string { return fdNames(t) },
 			LookupFn: func(n string) (vfs.Inode, error) { return p.fdLink(t, n) },
 		}),
+		"fdinfo": fs.NewDynamicDir(0o500, kernfs.Funcs{
+			NamesFn:  func() []string { return fdNames(t) },
+			LookupFn: func(n string) (vfs.Inode, error) { return p.fdInfo(t, n) },
+		}),
+		"mountinfo": file(p.mountinfo),
+		// No cgroups are modelled: every process is in the root of a cgroup v2
+		// hierarchy, as a container sees it with a cgroup namespace.
+		"cgroup":        fs.NewText("0::/\n"),
+		"oom_score_adj": fs.NewText("0\n"),
 	}
-	return fs.NewDynamicDir(0o555, children)
+	return children
+}
+
+// fdInfo is /proc/[pid]/fdinfo/N, as seq_show: the offset, the flags (with O_CLOEXEC
+// when the descriptor has it, and O_LARGEFILE, which a 64-bit open always adds), the
+// mount and the inode. The text is made when the file is opened (not during the
+// lookup, which the VFS makes holding its mount lock).
+func (p *procfs) fdInfo(t *kernel.Task, name string) (vfs.Inode, error) {
+	n, err := strconv.Atoi(name)
+	if err != nil {
+		return nil, unix.ENOENT
+	}
+	if f, err := t.FDs.Get(int32(n)); err != nil {
+		return nil, unix.ENOENT
+	} else {
+		f.DecRef()
+	}
+	return p.fs.NewFile(func() ([]byte, error) {
+		f, err := t.FDs.Get(int32(n))
+		if err != nil {
+			return nil, unix.ENOENT
+		}
+		defer f.DecRef()
+		const oLargefile = 0o100000
+		cloexec, _ := t.FDs.CloseOnExec(int32(n))
+		flags := f.StatusFlags() | oLargefile
+		if cloexec {
+			flags |= unix.O_CLOEXEC
+		}
+		st, _ := f.Stat()
+		return []byte(fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n",
+			f.Offset(), flags, p.mountID(t, f.VirtualDentry().Mount), st.Ino)), nil
+	}), nil
+}
+
+// mountID numbers the mounts of t's namespace in /proc/mounts order, from 1; a mount
+// attached nowhere (pipes, sockets) gets 0.
+func (p *procfs) mountID(t *kernel.Task, m *vfs.Mount) int {
+	for i, o := range p.v.Mounts(t.FS.Root().Mount) {
+		if o == m {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// mountinfo is /proc/[pid]/mountinfo (show_mountinfo): ID, parent ID, device, the
+// mount's root within its filesystem, the mount point, options, the filesystem type,
+// the source and its options.
+func (p *procfs) mountinfo(t *kernel.Task) ([]byte, error) {
+	root := t.FS.Root()
+	mounts := p.v.Mounts(root.Mount)
+	ids := map[*vfs.Mount]int{}
+	for i, m := range mounts {
+		ids[m] = i + 1
+	}
+	var b bytes.Buffer
+	for i, m := range mounts {
+		point, err := p.v.PathOf(root, m.Root())
+		if err != nil || strings.HasPrefix(point, "(unreachable)") {
+			continue
+		}
+		parent := ids[m.Parent()]
+		if parent == 0 {
+			parent = i + 1 // the root mount is its own parent here
+		}
+		fmt.Fprintf(&b, "%d %d 0:%d / %s %s - %s %s %s\n", i+1, parent, i+1, point, mountOpts(m),
+			m.FSType, m.Source, map[bool]string{true: "ro", false: "rw"}[m.Flags.ReadOnly])
+	}
+	return b.Bytes(), nil
+}
+
+// mountOpts are a mount's per-mount options, as /proc/mounts shows them.
+func mountOpts(m *vfs.Mount) string {
+	opts := "rw"
+	if m.Flags.ReadOnly {
+		opts = "ro"
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{m.Flags.NoSuid, "nosuid"}, {m.Flags.NoDev, "nodev"}, {m.Flags.NoExec, "noexec"}} {
+		if f.on {
+			opts += "," + f.name
+		}
+	}
+	return opts
 }
 
 func fdNames(t *kernel.Task) []string {
@@ -178,19 +296,7 @@ func (p *procfs) mounts(t *kernel.Task) ([]byte, error) {
 		if err != nil || strings.HasPrefix(point, "(unreachable)") {
 			continue
 		}
-		opts := "rw"
-		if m.Flags.ReadOnly {
-			opts = "ro"
-		}
-		for _, f := range []struct {
-			on   bool
-			name string
-		}{{m.Flags.NoSuid, "nosuid"}, {m.Flags.NoDev, "nodev"}, {m.Flags.NoExec, "noexec"}} {
-			if f.on {
-				opts += "," + f.name
-			}
-		}
-		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", m.Source, point, m.FSType, opts)
+		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", m.Source, point, m.FSType, mountOpts(m))
 	}
 	return b.Bytes(), nil
 }
