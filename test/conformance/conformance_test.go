@@ -260,3 +260,28 @@ func tail(s string) string {
 	}
 	return s
 }
+
+// TestConcurrentSandboxes runs 20 sandboxes at once, each making 20000 system calls, on
+// however few CPUs the machine has: every one must finish, none starved by the others'
+// spinning (issue 7).
+func TestConcurrentSandboxes(t *testing.T) {
+	bin := compile(t, "syscall_loop", true)
+	const sandboxes, calls = 20, "20000"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	errs := make(chan error, sandboxes)
+	for i := 0; i < sandboxes; i++ {
+		go func() {
+			out, err := exec.CommandContext(ctx, runsc, "do", bin, calls).Output()
+			if err == nil && string(out) != "done "+calls+"\n" {
+				err = fmt.Errorf("output %q", out)
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < sandboxes; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("a sandbox did not finish: %v", err)
+		}
+	}
+}
