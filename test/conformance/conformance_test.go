@@ -184,6 +184,7 @@ func TestPrograms(t *testing.T) {
 		{"usage", nil},
 		{"itimer", nil},
 		{"select", nil},
+		{"jobctl", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},
