@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/sentry/arch"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/devpts"
 )
 
 // Process is a thread group: today one task. Processes form the tree fork makes: each
@@ -49,6 +50,8 @@ type Process struct {
 	contCh     chan struct{}
 	reportStop int
 	reportCont bool
+	// ctty is the controlling terminal (tty.go), nil for none.
+	ctty *devpts.Terminal
 }
 
 // Parent returns the process's parent's PID, 0 for init.
@@ -72,6 +75,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
 		parent.children[p] = struct{}{}
 		p.sig = parent.sig
 		p.pgid, p.sid = parent.pgid, parent.sid
+		p.ctty = parent.ctty
 	} else {
 		p.pgid, p.sid = p.PID, p.PID // init leads its own group and session
 	}
@@ -137,6 +141,7 @@ func (t *Task) exited(s ExitStatus) {
 	p := t.Proc
 	k.mu.Lock()
 	p.exit = &s
+	hup := p.leaderExitedLocked(k)
 	init := k.procs[1]
 	var orphans []*Process
 	for c := range p.children {
@@ -178,6 +183,9 @@ func (t *Task) exited(s ExitStatus) {
 		}
 	}
 	k.mu.Unlock()
+	if hup != 0 {
+		k.SignalGroup(hup, unix.SIGHUP)
+	}
 	if parent != nil {
 		childExited(parent, p, s)
 	}
@@ -574,5 +582,6 @@ func (t *Task) NewSession() (int32, error) {
 		}
 	}
 	p.pgid, p.sid = p.PID, p.PID
+	p.ctty = nil
 	return p.PID, nil
 }

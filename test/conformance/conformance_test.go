@@ -185,6 +185,7 @@ func TestPrograms(t *testing.T) {
 		{"itimer", nil},
 		{"select", nil},
 		{"jobctl", nil},
+		{"pty", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},
