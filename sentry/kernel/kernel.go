@@ -17,7 +17,8 @@
 // (no threads), fork copies memory eagerly, and signals are kept (dispositions, masks)
 // but not yet delivered to handlers.
 // Files are the VFS's (sentry/vfs): the task has an FD table, an FSContext (root,
-// working directory, umask) and credentials. Lock order: Kernel.mu, then FSContext.mu.
+// working directory, umask) and credentials. Lock order: Kernel.mu, then FSContext.mu;
+// Kernel.mu, then a terminal's lock (devpts.Terminal), then a Task's sigMu.
 package kernel
 
 import (

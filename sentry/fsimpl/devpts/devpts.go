@@ -322,6 +322,9 @@ func (m *Master) ReadCtx(ctx vfs.Context, dst []byte, nonblock bool) (int, error
 	t := m.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if len(dst) == 0 {
+		return 0, nil
+	}
 	for len(t.out) == 0 {
 		if t.slaveOpened && t.slaves == 0 {
 			return 0, unix.EIO
@@ -332,9 +335,6 @@ func (m *Master) ReadCtx(ctx vfs.Context, dst []byte, nonblock bool) (int, error
 		if err := t.wait(ctx, nil); err != nil {
 			return 0, err
 		}
-	}
-	if len(dst) == 0 {
-		return 0, nil
 	}
 	n := copy(dst, t.out)
 	t.out = t.out[n:]

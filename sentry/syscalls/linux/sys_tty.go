@@ -14,8 +14,25 @@ import (
 // (controlling terminals, job control). The terminal itself is sentry/fsimpl/devpts;
 // sessions and process groups are the kernel's (sentry/kernel/tty.go).
 
-// tiocgptpeer is TIOCGPTPEER (include/uapi/asm-generic/ioctls.h).
-const tiocgptpeer = 0x5441
+// Terminal ioctls x/sys/unix does not name (include/uapi/asm-generic/ioctls.h).
+const (
+	tiocgptpeer = 0x5441
+	tcsbrkp     = 0x5425
+	tiocgetd    = 0x5424
+)
+
+// unsupportedTTYIoctls are terminal ioctls Linux has and Moat does not yet: logged by
+// name, ENOSYS.
+var unsupportedTTYIoctls = map[uintptr]string{
+	unix.TCGETS2: "TCGETS2", unix.TCSETS2: "TCSETS2", unix.TCSETSW2: "TCSETSW2", unix.TCSETSF2: "TCSETSF2",
+	unix.TCGETA: "TCGETA", unix.TCSETA: "TCSETA", unix.TCSETAW: "TCSETAW", unix.TCSETAF: "TCSETAF",
+	unix.TCXONC: "TCXONC", unix.TIOCSTI: "TIOCSTI", unix.TIOCPKT: "TIOCPKT", unix.TIOCGPKT: "TIOCGPKT",
+	unix.TIOCEXCL: "TIOCEXCL", unix.TIOCNXCL: "TIOCNXCL", unix.TIOCGEXCL: "TIOCGEXCL",
+	unix.TIOCSETD: "TIOCSETD", unix.TIOCCONS: "TIOCCONS", unix.TIOCVHANGUP: "TIOCVHANGUP",
+	unix.TIOCSIG: "TIOCSIG", unix.TIOCSBRK: "TIOCSBRK", unix.TIOCCBRK: "TIOCCBRK",
+	unix.TIOCGLCKTRMIOS: "TIOCGLCKTRMIOS", unix.TIOCSLCKTRMIOS: "TIOCSLCKTRMIOS",
+	unix.TIOCMGET: "TIOCMGET", unix.TIOCMSET: "TIOCMSET", unix.TIOCMBIS: "TIOCMBIS", unix.TIOCMBIC: "TIOCMBIC",
+}
 
 // openedFile finishes an open: /dev/tty becomes the caller's controlling terminal
 // (ENXIO without one), and opening a terminal may make it the controlling one.
@@ -99,11 +116,24 @@ func ttyIoctl(t *kernel.Task, f *vfs.FileDescription, tf devpts.TTYFile, req, ar
 				return 0, err
 			}
 		}
+	case unix.TCSBRK, tcsbrkp:
+		// tcdrain: a pty has no output waiting in a driver and no break to send.
+		if !master {
+			if err := t.CheckTTYAccess(tty, unix.SIGTTOU); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	case tiocgetd:
+		return 0, t.CopyOutObj(arg, int32(0)) // N_TTY, the only line discipline
 	case tiocgptpeer:
 		if !master {
 			return 0, unix.EIO // ptm_open_peer: not a ptmx master
 		}
 		return openPeer(t, tty, int(int32(arg)))
+	}
+	if name, ok := unsupportedTTYIoctls[req]; ok {
+		return 0, unsupported(t, "ioctl %s on a pseudo-terminal", name)
 	}
 	return f.Ioctl(t.MM, req, arg)
 }

@@ -48,16 +48,20 @@ static void settle(int fd, int ms) {
 	poll(&p, 1, ms);
 }
 
-// drain reads what the master has (nonblocking) and shows it.
+// drain reads what the master has until it has been quiet for a while, and shows it.
 static void drain(const char *what) {
 	char buf[256];
-	settle(master, 50);
+	long n = 0;
 	int fl = fcntl(master, F_GETFL);
 	fcntl(master, F_SETFL, fl | O_NONBLOCK);
-	long n = read(master, buf, sizeof buf);
+	for (;;) {
+		settle(master, 40);
+		long r = read(master, buf + n, sizeof buf - n);
+		if (r <= 0)
+			break;
+		n += r;
+	}
 	fcntl(master, F_SETFL, fl);
-	if (n < 0 && errno == EAGAIN)
-		n = 0;
 	show(what, buf, n);
 }
 
@@ -148,6 +152,9 @@ static void termios(void) {
 	CHECK("tcgetattr /dev/null", tcgetattr(open("/dev/null", O_RDONLY), &t));
 	CHECK("tcflush bad queue", tcflush(slave, 7));
 	CHECK("TIOCOUTQ", ({ int n = -1; ioctl(slave, TIOCOUTQ, &n) ? -1 : n; }));
+	CHECK("tcdrain", tcdrain(slave));
+	CHECK("tcsendbreak", tcsendbreak(master, 0));
+	CHECK("TIOCGETD", ({ int d = -1; ioctl(slave, TIOCGETD, &d) ? -1 : d; }));
 }
 
 static void canonical(void) {
@@ -274,10 +281,11 @@ static void raw(void) {
 	fcntl(slave, F_SETFL, fl);
 	tcsetattr(slave, TCSANOW, &saved);
 	printf("readiness: master %#x slave %#x\n", readable(master), readable(slave));
-	write(slave, "z", 1);
 	write(master, "q\n", 2);
 	settle(slave, 300);
-	settle(master, 300);
+	usleep(30000); // the echo reaches the master asynchronously on Linux
+	write(slave, "z", 1);
+	usleep(30000);
 	printf("with data: master %#x slave %#x\n", readable(master), readable(slave));
 	read(slave, buf, sizeof buf);
 	drain("  drained");
@@ -389,10 +397,20 @@ static int open_ctty(void) {
 	return 0;
 }
 
+// block blocks sig, so that a later sigsuspend can't miss it.
+static void block(int sig) {
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 static int sigint(void) {
 	ioctl(slave, TIOCSCTTY, 0);
 	handle(SIGINT);
 	handle(SIGWINCH);
+	block(SIGINT);
+	block(SIGWINCH);
 	sigset_t none;
 	sigemptyset(&none);
 	write(master, "abc\x03", 4);
@@ -415,6 +433,7 @@ static int sigint(void) {
 		sigsuspend(&none);
 	ioctl(slave, TIOCGWINSZ, &got);
 	report("  SIGWINCH %d, size %dx%d\n", got_winch, got.ws_row, got.ws_col);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	ioctl(master, TIOCSWINSZ, &ws);
 	ioctl(slave, TIOCSWINSZ, &ws);
 	usleep(50000);
@@ -515,6 +534,7 @@ static int hangup(void) {
 			pause();
 	}
 	char buf[8];
+	block(SIGHUP);
 	close(m);
 	sigset_t none;
 	sigemptyset(&none);
