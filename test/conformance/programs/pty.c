@@ -12,7 +12,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -289,6 +291,32 @@ static void raw(void) {
 	printf("with data: master %#x slave %#x\n", readable(master), readable(slave));
 	read(slave, buf, sizeof buf);
 	drain("  drained");
+
+	// epoll on the master, select on the slave, each woken by the other side.
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 7}, out;
+	epoll_ctl(ep, EPOLL_CTL_ADD, master, &ev);
+	CHECK("epoll_wait on an empty master", epoll_wait(ep, &out, 1, 0));
+	fflush(stdout);
+	pid_t c = fork();
+	if (c == 0) {
+		usleep(50000);
+		write(slave, "e", 1);
+		usleep(50000);
+		write(master, "s\n", 2);
+		_exit(0);
+	}
+	int n = epoll_wait(ep, &out, 1, 5000);
+	printf("epoll_wait woken by the slave's write: %d events %#x data %u\n", n, out.events, out.data.u32);
+	fd_set rd;
+	FD_ZERO(&rd);
+	FD_SET(slave, &rd);
+	n = select(slave + 1, &rd, NULL, NULL, &(struct timeval){5, 0});
+	printf("select woken by the master's write: %d, slave set %d\n", n, FD_ISSET(slave, &rd));
+	waitpid(c, NULL, 0);
+	read(slave, buf, sizeof buf);
+	drain("  drained");
+	close(ep);
 }
 
 static volatile int got_int, got_winch, got_hup, got_cont;
@@ -513,6 +541,31 @@ static int background(void) {
 	report("  background write with TOSTOP: stopped %d by SIGTTOU %d\n", WIFSTOPPED(st), WIFSTOPPED(st) && WSTOPSIG(st) == SIGTTOU);
 	kill(c, SIGKILL);
 	waitpid(c, &st, 0);
+
+	// An orphaned background group: EIO instead of a stop. The grandchild's group
+	// has no member with a parent in this session once its parent is gone.
+	int res[2];
+	pipe(res);
+	c = fork();
+	if (c == 0) {
+		setpgid(0, 0);
+		if (fork() == 0) {
+			while (getppid() == c)
+				usleep(1000);
+			signal(SIGTTOU, SIG_DFL);
+			char b;
+			int e[2];
+			e[0] = read(slave, &b, 1) < 0 ? errno : 0;
+			e[1] = write(slave, "w", 1) < 0 ? errno : 0;
+			write(res[1], e, sizeof e);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	waitpid(c, &st, 0);
+	int e[2] = {-1, -1};
+	read(res[0], e, sizeof e);
+	report("  orphaned background group: read %s, write with TOSTOP %s\n", strerrorname_np(e[0]), strerrorname_np(e[1]));
 	setflags(0, 0, 0, 0, 0, TOSTOP);
 	return 0;
 }
