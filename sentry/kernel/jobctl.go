@@ -29,6 +29,9 @@ import (
 // leaves it). The stop is reported as soon as the thread that dequeued the signal
 // stops, not after the last thread has (Linux waits for all of them).
 //
+// A process group that an exit orphans while one of its members is stopped is sent
+// SIGHUP and SIGCONT, so that it can't stay stopped with nobody to continue it.
+//
 // The state lives in Process under k.mu; a thread's pending set is changed under its
 // sigMu, taken inside k.mu.
 
@@ -162,6 +165,44 @@ func (k *Kernel) orphanedPgrpLocked(pgid int32) bool {
 		}
 	}
 	return true
+}
+
+// orphanedStoppedGroupsLocked returns the process groups p's exit orphans that have
+// a stopped member: they are sent SIGHUP and SIGCONT (kill_orphaned_pgrp). p was a
+// link to the outside for its own group (through its parent) and for its children's
+// groups (through itself). p.exit is set and its children reparented. k.mu is held.
+func (p *Process) orphanedStoppedGroupsLocked(k *Kernel, children []*Process) []int32 {
+	var groups []int32
+	consider := func(pgid int32) {
+		for _, g := range groups {
+			if g == pgid {
+				return
+			}
+		}
+		if k.orphanedPgrpLocked(pgid) && k.stoppedInPgrpLocked(pgid) {
+			groups = append(groups, pgid)
+		}
+	}
+	if par := p.parent; par != nil && par.pgid != p.pgid && par.sid == p.sid {
+		consider(p.pgid)
+	}
+	for _, c := range children {
+		if c.pgid != p.pgid && c.sid == p.sid {
+			consider(c.pgid)
+		}
+	}
+	return groups
+}
+
+// stoppedInPgrpLocked reports whether a live process of group pgid is stopped. k.mu
+// is held.
+func (k *Kernel) stoppedInPgrpLocked(pgid int32) bool {
+	for _, q := range k.procs {
+		if q.pgid == pgid && q.exit == nil && q.stopped {
+			return true
+		}
+	}
+	return false
 }
 
 // stopDiscarded reports whether the stop signal sig, dequeued by t, is discarded

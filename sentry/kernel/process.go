@@ -156,6 +156,7 @@ func (t *Task) exited(s ExitStatus) {
 			init.children[c] = struct{}{}
 		}
 	}
+	hupGroups := p.orphanedStoppedGroupsLocked(k, orphans)
 	if p.vforkDone != nil {
 		close(p.vforkDone)
 		p.vforkDone = nil
@@ -185,6 +186,10 @@ func (t *Task) exited(s ExitStatus) {
 	k.mu.Unlock()
 	if hup != 0 {
 		k.SignalGroup(hup, unix.SIGHUP)
+	}
+	for _, pg := range hupGroups {
+		k.SignalGroup(pg, unix.SIGHUP)
+		k.SignalGroup(pg, unix.SIGCONT)
 	}
 	if parent != nil {
 		childExited(parent, p, s)

@@ -262,11 +262,52 @@ static void blocked(int op, int handler) {
 	close(data[0]), close(data[1]), close(ready[0]), close(ready[1]);
 }
 
+static volatile int got_hup;
+static void on_hup(int sig) { (void)sig, got_hup = 1; }
+
+// orphan_stopped: when a group is orphaned (its last member's parent outside it, in
+// the session, exits) while a member is stopped, the group gets SIGHUP and SIGCONT.
+// It runs in a new session so that whoever adopts the stopped child is outside it.
+static void orphan_stopped(void) {
+	fflush(stdout);
+	pid_t s = fork();
+	if (s == 0) {
+		setsid();
+		int res[2];
+		pipe(res);
+		pid_t a = fork();
+		if (a == 0) {
+			setpgid(0, 0);
+			pid_t g = fork();
+			if (g == 0) {
+				signal(SIGHUP, on_hup);
+				raise(SIGSTOP);
+				char r = got_hup ? 'H' : 'n';
+				write(res[1], &r, 1);
+				_exit(0);
+			}
+			int st;
+			waitpid(g, &st, WUNTRACED);
+			_exit(WIFSTOPPED(st) ? 0 : 1);
+		}
+		int st;
+		waitpid(a, &st, 0);
+		char r = '?';
+		read(res[0], &r, 1);
+		printf("a stopped member of a group orphaned by an exit: stopped first %d, SIGHUP then continued %d\n",
+		       WEXITSTATUS(st) == 0, r == 'H');
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(s, NULL, 0);
+}
+
 static int run(void) {
 	stop_and_continue();
 	sigchld();
 	pending();
 	groups();
+	orphan_stopped();
 	blocked(0, 0);
 	blocked(0, 1);
 	blocked(1, 0);

@@ -549,8 +549,9 @@ static int background(void) {
 	c = fork();
 	if (c == 0) {
 		setpgid(0, 0);
+		pid_t parent = getpid();
 		if (fork() == 0) {
-			while (getppid() == c)
+			while (getppid() == parent)
 				usleep(1000);
 			signal(SIGTTOU, SIG_DFL);
 			char b;
