@@ -135,7 +135,6 @@ func (fs *FS) newTerminal() *Terminal {
 // ptmxInode is /dev/pts/ptmx (/dev/ptmx links to it, as runc makes it).
 type ptmxInode struct {
 	fs    *FS
-	mu    sync.Mutex
 	mtime unix.Timespec
 }
 
@@ -226,7 +225,7 @@ func (t *Terminal) changedLocked() {
 }
 
 // wait releases t.mu, waits for a change, an interruption (ERESTARTSYS) or timeout
-// (if not nil), and takes t.mu again.
+// (errTimeout; nil: none), and takes t.mu again.
 func (t *Terminal) wait(ctx vfs.Context, timeout <-chan time.Time) error {
 	ch := t.changed
 	t.mu.Unlock()
@@ -237,11 +236,12 @@ func (t *Terminal) wait(ctx vfs.Context, timeout <-chan time.Time) error {
 	}
 	select {
 	case <-ch:
+		return nil
 	case <-timeout:
+		return errTimeout
 	case <-intr:
 		return unix.Errno(512) // ERESTARTSYS
 	}
-	return nil
 }
 
 // OpenSlave returns a new slave description: EIO while locked or hung up.
@@ -497,21 +497,7 @@ func (t *Terminal) waitInputLocked(ctx vfs.Context, nonblock bool, timeout <-cha
 	if nonblock {
 		return unix.EAGAIN
 	}
-	ch := t.changed
-	t.mu.Unlock()
-	defer t.mu.Lock()
-	var intr <-chan struct{}
-	if ctx != nil {
-		intr = ctx.Interrupted()
-	}
-	select {
-	case <-ch:
-		return nil
-	case <-timeout:
-		return errTimeout
-	case <-intr:
-		return unix.Errno(512) // ERESTARTSYS
-	}
+	return t.wait(ctx, timeout)
 }
 
 // WriteCtx implements vfs.BlockingFile: output for the master, OPOST-processed; a
