@@ -20,6 +20,7 @@ import (
 	"github.com/moat-sandbox/moat/platform/ptrace"
 	"github.com/moat-sandbox/moat/platform/systrap"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/dev"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/devpts"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/gofer"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/host"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/overlay"
@@ -66,11 +67,12 @@ type MountKind int
 
 // Mount kinds.
 const (
-	MountProc  MountKind = iota // the Sentry's /proc
-	MountSys                    // the Sentry's /sys
-	MountDev                    // the Sentry's /dev (a tmpfs with the devices)
-	MountTmpfs                  // an empty tmpfs
-	MountGofer                  // the Gofer's mount number GoferMount (a bind mount)
+	MountProc   MountKind = iota // the Sentry's /proc
+	MountSys                     // the Sentry's /sys
+	MountDev                     // the Sentry's /dev (a tmpfs with the devices)
+	MountTmpfs                   // an empty tmpfs
+	MountGofer                   // the Gofer's mount number GoferMount (a bind mount)
+	MountDevpts                  // the Sentry's /dev/pts (pseudo-terminals)
 )
 
 // Mount is one mount of the container.
@@ -90,6 +92,7 @@ func DefaultMounts() []Mount {
 		{Dest: "/proc", Kind: MountProc, Flags: system},
 		{Dest: "/sys", Kind: MountSys, Flags: system},
 		{Dest: "/dev", Kind: MountDev, Flags: vfs.MountFlags{NoSuid: true}},
+		{Dest: "/dev/pts", Kind: MountDevpts, Flags: vfs.MountFlags{NoSuid: true, NoExec: true}},
 	}
 }
 
@@ -204,6 +207,8 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 		case MountGofer:
 			fsRoot, err = gofer.New(v, gc, m.GoferMount)
 			fsType = "9p"
+		case MountDevpts:
+			fsRoot, fsType = devpts.New(v, k).Root(), "devpts"
 		}
 		if err != nil {
 			return fmt.Errorf("mounting %s: %w", m.Dest, err)

@@ -139,6 +139,8 @@ func (r *Run) mount(m specs.Mount, goferMounts *[]string) (boot.Mount, bool) {
 		bm.Kind = boot.MountSys
 	case m.Type == "tmpfs" && bm.Dest == "/dev":
 		bm.Kind = boot.MountDev
+	case m.Type == "devpts":
+		bm.Kind = boot.MountDevpts
 	case m.Type == "tmpfs":
 		bm.Kind = boot.MountTmpfs
 		for _, o := range m.Options {

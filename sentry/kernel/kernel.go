@@ -20,7 +20,8 @@
 // working directory, umask) and credentials, which are replaced, never changed in
 // place (creds.go). Futexes (futex.go) have their own table.
 //
-// Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu.
+// Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu; Kernel.mu, then a
+// terminal's lock (devpts.Terminal), then a Task's sigMu.
 package kernel
 
 import (

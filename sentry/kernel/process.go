@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/sentry/arch"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/devpts"
 )
 
 // Process is a thread group: today one task. Processes form the tree fork makes: each
@@ -52,6 +53,15 @@ type Process struct {
 	alarmGen      uint64
 	// timers are the POSIX timers (ptimer.go).
 	timers ptimers
+	// Job control (jobctl.go): stopped while a group stop is in effect, until contCh
+	// is closed; reportStop (the stop signal) and reportCont are the events wait has
+	// not consumed yet.
+	stopped    bool
+	contCh     chan struct{}
+	reportStop int
+	reportCont bool
+	// ctty is the controlling terminal (tty.go), nil for none.
+	ctty *devpts.Terminal
 }
 
 // Parent returns the process's parent's PID, 0 for init.
@@ -76,6 +86,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
 		parent.children[p] = struct{}{}
 		p.sig = parent.sig
 		p.pgid, p.sid = parent.pgid, parent.sid
+		p.ctty = parent.ctty
 	} else {
 		p.pgid, p.sid = p.PID, p.PID // init leads its own group and session
 	}
@@ -222,6 +233,7 @@ func (t *Task) exited(s ExitStatus) {
 	p.deleteTimers()
 	k.mu.Lock()
 	p.exit = &s
+	hup := p.leaderExitedLocked(k)
 	init := k.procs[1]
 	var orphans []*Process
 	for c := range p.children {
@@ -245,6 +257,7 @@ func (t *Task) exited(s ExitStatus) {
 	if reaper != nil {
 		reaperTask = reaper.liveTask()
 	}
+	hupGroups := p.orphanedStoppedGroupsLocked(k, orphans)
 	if p.vforkDone != nil {
 		close(p.vforkDone)
 		p.vforkDone = nil
@@ -273,10 +286,17 @@ func (t *Task) exited(s ExitStatus) {
 	}
 	k.mu.Unlock()
 	for _, z := range zombies {
-		childExited(reaperTask, z.PID, *z.exit)
+		childExited(reaperTask, z, *z.exit)
+	}
+	if hup != 0 {
+		k.SignalGroup(hup, unix.SIGHUP)
+	}
+	for _, pg := range hupGroups {
+		k.SignalGroup(pg, unix.SIGHUP)
+		k.SignalGroup(pg, unix.SIGCONT)
 	}
 	if parent != nil {
-		childExited(parent, p.PID, s)
+		childExited(parent, p, s)
 	}
 	for _, other := range kill {
 		other.Kill()
@@ -297,9 +317,11 @@ type WaitOpts struct {
 	ID     int32 // the child's PID, or the group's (0: t's own group)
 	NoHang bool  // return a zero result at once if no child has exited
 	NoReap bool  // leave the child a zombie (waitid's WNOWAIT)
-	// NotExits waits for no exits at all (waitid without WEXITED: only stops and
-	// continues, which do not exist yet, so it waits until interrupted).
+	// NotExits waits for no exits at all (waitid without WEXITED).
 	NotExits bool
+	// Stopped and Continued also report a child's stop (WUNTRACED, WSTOPPED) and
+	// continue (WCONTINUED), once each.
+	Stopped, Continued bool
 }
 
 // WaitWhich is which children a wait is for.
@@ -318,9 +340,26 @@ type WaitResult struct {
 	UID    uint32 // the child's real user ID
 	Status ExitStatus
 	Usage  Usage // the child's CPU time and its reaped descendants' (wait4's rusage)
+	// Stopped is the signal that stopped the child, when that is what was found;
+	// Continued says the child was continued.
+	Stopped   int
+	Continued bool
 }
 
-// Wait waits for a child of t's process that o selects to exit, reaps it (unless
+// WaitStatus is the status word wait4 stores: the exit's, 0x7f | sig<<8 for a stop,
+// 0xffff for a continue.
+func (r WaitResult) WaitStatus() uint32 {
+	switch {
+	case r.Stopped != 0:
+		return 0x7f | uint32(r.Stopped)<<8
+	case r.Continued:
+		return 0xffff
+	}
+	return r.Status.WaitStatus()
+}
+
+// Wait waits for a child of t's process that o selects to exit (or stop or continue,
+// as o asks), reaps it (unless
 // o.NoReap) and returns it. With o.NoHang it returns a zero result at once if none has
 // exited. ECHILD if there is no such child; ERESTARTSYS if t is interrupted while
 // waiting.
@@ -346,6 +385,25 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 					delete(k.procs, c.PID)
 					t.Proc.childUsage.add(c.deadUsage)
 					t.Proc.childUsage.add(c.childUsage)
+				}
+				k.mu.Unlock()
+				return r, nil
+			}
+			if c.exit != nil {
+				continue
+			}
+			if o.Stopped && c.stopped && c.reportStop != 0 {
+				r := WaitResult{PID: c.PID, UID: c.task.Creds.UID, Stopped: c.reportStop, Usage: c.usageLocked()}
+				if !o.NoReap {
+					c.reportStop = 0
+				}
+				k.mu.Unlock()
+				return r, nil
+			}
+			if o.Continued && c.reportCont {
+				r := WaitResult{PID: c.PID, UID: c.task.Creds.UID, Continued: true, Usage: c.usageLocked()}
+				if !o.NoReap {
+					c.reportCont = false
 				}
 				k.mu.Unlock()
 				return r, nil
@@ -641,6 +699,7 @@ func (t *Task) NewSession() (int32, error) {
 		}
 	}
 	p.pgid, p.sid = p.PID, p.PID
+	p.ctty = nil
 	return p.PID, nil
 }
 

@@ -22,8 +22,8 @@ import (
 //
 // A system call interrupted by a signal returns a restart code; at delivery it becomes
 // EINTR if a handler runs without SA_RESTART (ERESTARTSYS) or at all (ERESTARTNOHAND),
-// and otherwise the call is made again, as Linux's handle_signal. Job control (stop and
-// continue) comes with process groups: those signals are logged and dropped.
+// and otherwise the call is made again, as Linux's handle_signal. Stop signals and
+// SIGCONT are job control (jobctl.go).
 
 // SigAction is struct sigaction as the kernel takes it (struct kernel_sigaction).
 type SigAction struct {
@@ -65,7 +65,7 @@ const unblockable = 1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)
 // ignoredByDefault are the signals whose default action is to do nothing.
 const ignoredByDefault = 1<<(unix.SIGCHLD-1) | 1<<(unix.SIGURG-1) | 1<<(unix.SIGWINCH-1) | 1<<(unix.SIGCONT-1)
 
-// stopSignals stop a process by default (job control: not yet).
+// stopSignals stop a process by default (jobctl.go).
 const stopSignals = 1<<(unix.SIGSTOP-1) | 1<<(unix.SIGTSTP-1) | 1<<(unix.SIGTTIN-1) | 1<<(unix.SIGTTOU-1)
 
 // SigAction returns the disposition of sig and, if act is not nil, replaces it.
@@ -132,6 +132,7 @@ func (t *Task) interruptLocked() {
 // (one of each signal is kept).
 func (t *Task) Queue(sig int, info arch.SignalInfo) bool {
 	info.Signo = int32(sig)
+	t.Proc.jobControlOnQueue(t.k, sig)
 	act := t.SigAction(sig, nil)
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
@@ -221,6 +222,7 @@ func (t *Task) next() (int, arch.SignalInfo) {
 // deliverPending acts on the pending signals after a stop (see the package comment).
 func (t *Task) deliverPending() {
 	for t.exit == nil {
+		t.waitWhileStopped()
 		sig, info := t.next()
 		if sig == 0 {
 			t.finishRestart(nil)
@@ -235,7 +237,9 @@ func (t *Task) deliverPending() {
 		case act.Handler == sigIgn || act.Handler == sigDfl && bit&ignoredByDefault != 0:
 			continue
 		case act.Handler == sigDfl && bit&stopSignals != 0:
-			t.k.missing(unix.SYS_RT_SIGTIMEDWAIT) // job control: logged, dropped
+			if !t.stopDiscarded(sig) {
+				t.stopGroup(sig)
+			}
 			continue
 		case act.Handler == sigDfl:
 			t.Exit(ExitStatus{Signal: unix.Signal(sig)})
@@ -260,6 +264,7 @@ func (t *Task) finishRestart(act *SigAction) {
 		code == ERESTARTSYS && act.Flags&saRestart == 0)
 	r := &t.State.Regs
 	if eintr {
+		t.restartFn = nil
 		r.Rax = ^uint64(unix.EINTR) + 1 // -EINTR
 		return
 	}
@@ -270,6 +275,9 @@ func (t *Task) finishRestart(act *SigAction) {
 	}
 	r.Rip -= 2
 	r.Rax = t.restartNr
+	if code == ERESTART_RESTARTBLOCK && t.restartFn != nil {
+		r.Rax = unix.SYS_RESTART_SYSCALL // continues as RestartBlock said
+	}
 }
 
 // handle sets up a frame that runs the handler of sig, and reports whether it could.
@@ -454,17 +462,12 @@ func (t *Task) SigPipe() {
 }
 
 // childExited tells parent that child ended with s: SIGCHLD with its status.
-func childExited(parent *Task, child int32, s ExitStatus) {
-	var info arch.SignalInfo
-	le := binary.LittleEndian
-	status := int32(s.Code)
-	info.Code = 1 // CLD_EXITED
+func childExited(parent *Task, child *Process, s ExitStatus) {
 	if s.Signal != 0 {
-		info.Code, status = 2, int32(s.Signal) // CLD_KILLED
+		notifyParent(parent, child, cldKilled, int32(s.Signal))
+		return
 	}
-	le.PutUint32(info.Fields[0:], uint32(child))
-	le.PutUint32(info.Fields[8:], uint32(status))
-	parent.Queue(int(unix.SIGCHLD), info)
+	notifyParent(parent, child, cldExited, int32(s.Code))
 }
 
 // Alarm arranges SIGALRM after secs seconds (0: none) and returns the seconds that were

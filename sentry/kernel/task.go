@@ -80,6 +80,8 @@ type Task struct {
 	// restartNr its number, until the signal is dealt with.
 	restart   unix.Errno
 	restartNr uint64
+	// restartFn is what restart_syscall runs (RestartBlock).
+	restartFn func(t *Task) (uintptr, error)
 	// ClearChildTID is set_tid_address's pointer.
 	ClearChildTID uintptr
 	// RobustList is set_robust_list's head.

@@ -207,6 +207,8 @@ func TestPrograms(t *testing.T) {
 		{"unix_stream", nil},
 		{"unix_dgram", nil},
 		{"unix_scm", nil},
+		{"jobctl", nil},
+		{"pty", nil},
 		{"sync", nil},
 		{"stack", nil},
 		{"signal", nil},

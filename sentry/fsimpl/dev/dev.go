@@ -1,6 +1,6 @@
 // Package dev is /dev: a tmpfs holding the devices every container has (null, zero,
-// full, random, urandom), the symlinks into /proc/self/fd (fd, stdin, stdout, stderr),
-// and /dev/shm. Like the /dev runc makes, it is writable, so a container may add
+// full, random, urandom, tty), the symlinks into /proc/self/fd (fd, stdin, stdout,
+// stderr), ptmx (a symlink to pts/ptmx, as runc makes it), and /dev/shm. Like the /dev runc makes, it is writable, so a container may add
 // names of its own.
 package dev
 
@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/sentry/fsimpl/devpts"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/tmpfs"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
@@ -24,14 +25,18 @@ type device struct {
 	// seekZero: lseek always gives 0 (null_lseek); otherwise it changes nothing
 	// (noop_llseek).
 	seekZero bool
+	// impl, if set, is what opening the device gives instead of read and write.
+	impl vfs.FileImpl
 }
 
 var devices = []device{
-	{"null", 1, 3, func([]byte) (int, error) { return 0, nil }, func(b []byte) (int, error) { return len(b), nil }, true},
-	{"zero", 1, 5, zeroes, func(b []byte) (int, error) { return len(b), nil }, true},
-	{"full", 1, 7, zeroes, func([]byte) (int, error) { return 0, unix.ENOSPC }, true},
-	{"random", 1, 8, random, func(b []byte) (int, error) { return len(b), nil }, false},
-	{"urandom", 1, 9, random, func(b []byte) (int, error) { return len(b), nil }, false},
+	{"null", 1, 3, func([]byte) (int, error) { return 0, nil }, func(b []byte) (int, error) { return len(b), nil }, true, nil},
+	{"zero", 1, 5, zeroes, func(b []byte) (int, error) { return len(b), nil }, true, nil},
+	{"full", 1, 7, zeroes, func([]byte) (int, error) { return 0, unix.ENOSPC }, true, nil},
+	{"random", 1, 8, random, func(b []byte) (int, error) { return len(b), nil }, false, nil},
+	{"urandom", 1, 9, random, func(b []byte) (int, error) { return len(b), nil }, false, nil},
+	// The caller's controlling terminal: the system call layer opens it.
+	{"tty", 5, 0, nil, nil, false, devpts.CurrentTTY{}},
 }
 
 func zeroes(b []byte) (int, error) { clear(b); return len(b), nil }
@@ -62,7 +67,13 @@ func New(v *vfs.VFS) (vfs.DirInode, error) {
 			return nil, err
 		}
 	}
+	if _, err := root.Symlink("ptmx", "pts/ptmx", vfs.Owner{}); err != nil {
+		return nil, err
+	}
 	if _, err := root.Mkdir("shm", 0o1777, vfs.Owner{}); err != nil {
+		return nil, err
+	}
+	if _, err := root.Mkdir("pts", 0o755, vfs.Owner{}); err != nil {
 		return nil, err
 	}
 	return root, nil
@@ -124,7 +135,12 @@ func (in *inode) SetStat(o vfs.SetStat) error {
 }
 
 // Open implements vfs.Inode.Open.
-func (in *inode) Open(int) (vfs.FileImpl, error) { return file{in.dev}, nil }
+func (in *inode) Open(int) (vfs.FileImpl, error) {
+	if in.dev.impl != nil {
+		return in.dev.impl, nil
+	}
+	return file{in.dev}, nil
+}
 
 // file is an open device. Devices have a file offset that means nothing: reads and
 // writes ignore it, lseek succeeds.

@@ -213,6 +213,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_TGKILL:            Tgkill,
 		unix.SYS_NANOSLEEP:         Nanosleep,
 		unix.SYS_CLOCK_NANOSLEEP:   ClockNanosleep,
+		unix.SYS_RESTART_SYSCALL:   RestartSyscall,
 		unix.SYS_RT_SIGACTION:      RtSigaction,
 		unix.SYS_RT_SIGPROCMASK:    RtSigprocmask,
 		unix.SYS_RT_SIGRETURN:      RtSigreturn,

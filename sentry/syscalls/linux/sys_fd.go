@@ -3,6 +3,7 @@ package linux
 import (
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/sentry/fsimpl/devpts"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/pipe"
 	"github.com/moat-sandbox/moat/sentry/kernel"
 	"github.com/moat-sandbox/moat/sentry/vfs"
@@ -162,6 +163,9 @@ func Ioctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, t.FDs.SetCloseOnExec(fd(a[0]), true)
 	case fionclex:
 		return 0, t.FDs.SetCloseOnExec(fd(a[0]), false)
+	}
+	if tf, ok := f.Impl().(devpts.TTYFile); ok {
+		return ttyIoctl(t, f, tf, req, a[2])
 	}
 	return f.Ioctl(t.MM, req, a[2])
 }

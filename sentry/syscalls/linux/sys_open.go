@@ -39,6 +39,9 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags int, mode uint3
 	if err != nil {
 		return 0, err
 	}
+	if f, err = openedFile(t, f, flags); err != nil {
+		return 0, err
+	}
 	fd, err := t.FDs.NewFD(f, 0, flags&unix.O_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
 	if err != nil {
 		f.DecRef()
@@ -137,6 +140,9 @@ func Openat2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	}
 	f, err := t.Kernel().VFS.OpenAt(t.Caller(), op, int(how.Flags), uint32(how.Mode))
 	if err != nil {
+		return 0, err
+	}
+	if f, err = openedFile(t, f, int(how.Flags)); err != nil {
 		return 0, err
 	}
 	nfd, err := t.FDs.NewFD(f, 0, how.Flags&unix.O_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)

@@ -233,7 +233,8 @@ func Wait4(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if pid == -2147483648 { // -INT_MIN names no group
 		return 0, unix.ESRCH
 	}
-	o := kernel.WaitOpts{NoHang: options&unix.WNOHANG != 0}
+	o := kernel.WaitOpts{NoHang: options&unix.WNOHANG != 0,
+		Stopped: options&unix.WUNTRACED != 0, Continued: options&unix.WCONTINUED != 0}
 	switch {
 	case pid > 0:
 		o.Which, o.ID = kernel.WaitPID, pid
@@ -247,7 +248,7 @@ func Wait4(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, err
 	}
 	if statusAddr != 0 {
-		if err := t.CopyOutObj(statusAddr, r.Status.WaitStatus()); err != nil {
+		if err := t.CopyOutObj(statusAddr, r.WaitStatus()); err != nil {
 			return 0, err
 		}
 	}
@@ -259,8 +260,8 @@ func Wait4(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(r.PID), nil
 }
 
-// Waitid implements waitid(2) for P_ALL, P_PID and P_PGID. Only exits can be waited
-// for today: a wait for stops or continues alone finds none (none are reported yet).
+// Waitid implements waitid(2) for P_ALL, P_PID and P_PGID: exits, stops and
+// continues.
 func Waitid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	idtype, id, infop, options, rusageAddr := int32(a[0]), int32(a[1]), a[2], int32(a[3]), a[4]
 	const pAll, pPID, pPGID, pPIDFD = 0, 1, 2, 3
@@ -270,7 +271,8 @@ func Waitid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	o := kernel.WaitOpts{NoHang: options&unix.WNOHANG != 0, NoReap: options&unix.WNOWAIT != 0,
-		NotExits: options&unix.WEXITED == 0}
+		NotExits: options&unix.WEXITED == 0, Stopped: options&unix.WSTOPPED != 0,
+		Continued: options&unix.WCONTINUED != 0}
 	switch idtype {
 	case pAll:
 	case pPID:
@@ -300,7 +302,12 @@ func Waitid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		if r.PID != 0 {
 			head[0], head[2] = int32(unix.SIGCHLD), 1 // CLD_EXITED
 			body[0], body[1], body[2] = r.PID, int32(r.UID), int32(r.Status.Code)
-			if r.Status.Signal != 0 {
+			switch {
+			case r.Stopped != 0:
+				head[2], body[2] = 5, int32(r.Stopped) // CLD_STOPPED
+			case r.Continued:
+				head[2], body[2] = 6, int32(unix.SIGCONT) // CLD_CONTINUED
+			case r.Status.Signal != 0:
 				head[2], body[2] = 2, int32(r.Status.Signal) // CLD_KILLED
 			}
 		}

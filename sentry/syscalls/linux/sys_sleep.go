@@ -8,21 +8,37 @@ import (
 	"github.com/moat-sandbox/moat/sentry/kernel"
 )
 
-// sleep waits d, or until the task is interrupted (ERESTART_RESTARTBLOCK: EINTR if a
-// handler runs, with the time left).
-func sleep(t *kernel.Task, d time.Duration) (time.Duration, error) {
+// sleep waits d, or until the task is interrupted: then the time left goes to rem
+// (if not 0) and the call ends with ERESTART_RESTARTBLOCK: EINTR if a handler runs,
+// else restart_syscall sleeps until the same deadline, as Linux's
+// hrtimer_nanosleep_restart (time spent stopped counts).
+func sleep(t *kernel.Task, d time.Duration, rem uintptr) (uintptr, error) {
+	if d <= 0 {
+		return 0, nil
+	}
+	return sleepUntil(t, time.Now().Add(d), rem)
+}
+
+func sleepUntil(t *kernel.Task, deadline time.Time, rem uintptr) (uintptr, error) {
+	d := time.Until(deadline)
 	if d <= 0 {
 		return 0, nil
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	start := time.Now()
 	select {
 	case <-timer.C:
 		return 0, nil
 	case <-t.Interrupted():
-		return max(d-time.Since(start), 0), kernel.ERESTART_RESTARTBLOCK
 	}
+	if rem != 0 {
+		left := unix.NsecToTimespec(int64(max(time.Until(deadline), 0)))
+		if err := t.CopyOutObj(rem, &left); err != nil {
+			return 0, err
+		}
+	}
+	t.RestartBlock(func(t *kernel.Task) (uintptr, error) { return sleepUntil(t, deadline, rem) })
+	return 0, kernel.ERESTART_RESTARTBLOCK
 }
 
 func timespecIn(t *kernel.Task, addr uintptr) (unix.Timespec, error) {
@@ -42,12 +58,7 @@ func Nanosleep(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	left, err := sleep(t, time.Duration(ts.Nano()))
-	if err != nil && a[1] != 0 {
-		rem := unix.NsecToTimespec(int64(left))
-		t.CopyOutObj(a[1], &rem)
-	}
-	return 0, err
+	return sleep(t, time.Duration(ts.Nano()), a[1])
 }
 
 // ClockNanosleep implements clock_nanosleep(2) on the realtime and monotonic clocks,
@@ -74,10 +85,16 @@ func ClockNanosleep(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			d -= t.Kernel().Uptime()
 		}
 	}
-	left, err := sleep(t, d)
-	if err != nil && flags&timerAbstime == 0 && a[3] != 0 {
-		rem := unix.NsecToTimespec(int64(left))
-		t.CopyOutObj(a[3], &rem)
+	if flags&timerAbstime != 0 {
+		// An absolute sleep is made again with its arguments (ERESTARTNOHAND).
+		if _, err := sleep(t, d, 0); err != nil {
+			return 0, kernel.ERESTARTNOHAND
+		}
+		return 0, nil
 	}
-	return 0, err
+	return sleep(t, d, a[3])
 }
+
+// RestartSyscall implements restart_syscall(2): the continuation of a call a stop or
+// an ignored signal interrupted.
+func RestartSyscall(t *kernel.Task, a [6]uintptr) (uintptr, error) { return t.RestartSyscall() }
