@@ -101,8 +101,6 @@ func (k *Kernel) changedLocked() {
 	k.waitGen = make(chan struct{})
 }
 
-// exited records that t's process ended with s: its memory and files are released, its
-// children go to init (or, if it is init, are killed), its parent is woken.
 // liveTask returns a live thread of p, or nil. k.mu is held.
 func (p *Process) liveTask() *Task {
 	if _, ok := p.threads[p.task]; ok {
@@ -275,7 +273,6 @@ func (t *Task) exited(s ExitStatus) {
 	} else {
 		delete(k.procs, p.PID) // nobody will reap it
 	}
-	k.changedLocked()
 	var kill []*Task
 	if p == init {
 		for _, q := range k.procs {
@@ -298,6 +295,11 @@ func (t *Task) exited(s ExitStatus) {
 	if parent != nil {
 		childExited(parent, p, s)
 	}
+	// Waiters wake only now, with SIGCHLD already pending (do_notify_parent queues the
+	// signal, then wakes the parent): a parent back from wait4 sees it in sigpending.
+	k.mu.Lock()
+	k.changedLocked()
+	k.mu.Unlock()
 	for _, other := range kill {
 		other.Kill()
 	}

@@ -61,5 +61,21 @@ int main(void) {
 	c = child(6);
 	CHECK("infop bad address", waitid(P_PID, c, (siginfo_t *)8, WEXITED));
 	CHECK("child reaped anyway", waitid(P_PID, c, &si, WEXITED | WNOHANG));
+
+	// SIGCHLD is queued before the parent's wait returns (do_notify_parent).
+	sigset_t chld, pending;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int missing = 0;
+	for (int i = 0; i < 20; i++) {
+		c = child(0);
+		waitid(P_PID, c, &si, WEXITED);
+		sigpending(&pending);
+		missing += !sigismember(&pending, SIGCHLD);
+		struct timespec zero = {0, 0};
+		sigtimedwait(&chld, NULL, &zero);
+	}
+	printf("SIGCHLD pending when wait returns: missing %d of 20\n", missing);
 	return 0;
 }
