@@ -111,6 +111,7 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 	}
 	l, err := container.Listen(b.dir)
 	if err != nil {
+		s.Close()
 		gofer.stop()
 		return nil, nil, nil, fmt.Errorf("control socket: %w", err)
 	}

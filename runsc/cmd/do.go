@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/google/subcommands"
 	"golang.org/x/sys/unix"
@@ -91,13 +92,21 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 // closed when the process has ended.
 type goferProc struct {
 	fd   int
+	cmd  *exec.Cmd
 	done chan struct{}
 }
 
-// stop ends the Gofer (closing its socket ends it) and waits for it.
+// stop ends the Gofer and waits for it: closing its socket ends it, unless a copy of
+// the socket lives on somewhere (a stub forked from the Sentry holds one until the
+// platform is closed), so after a while it is killed.
 func (g *goferProc) stop() {
 	unix.Close(g.fd)
-	<-g.done
+	select {
+	case <-g.done:
+	case <-time.After(2 * time.Second):
+		g.cmd.Process.Kill()
+		<-g.done
+	}
 }
 
 // startGofer starts a Gofer process serving mounts. It dies with the thread that
@@ -125,7 +134,7 @@ func startGofer(mounts ...string) (*goferProc, error) {
 		return nil, err
 	}
 	unix.Close(fds[1])
-	g := &goferProc{fd: fds[0], done: make(chan struct{})}
+	g := &goferProc{fd: fds[0], cmd: cmd, done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		close(g.done)

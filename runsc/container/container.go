@@ -271,15 +271,19 @@ func (c *Container) OCI() OCIState {
 	}
 }
 
-// ExitStatus returns init's exit status as a shell reports it, once the sandbox has
-// recorded it; ok is false if the sandbox ended without recording one (it was killed).
-func (c *Container) ExitStatus() (status int, ok bool) {
+// ExitStatus returns init's exit status as a shell reports it (128+N for signal N).
+// recorded is false if the sandbox ended without recording one: it was killed, and
+// init with it, so the status is 128+SIGKILL.
+func (c *Container) ExitStatus() (status int, recorded bool) {
 	data, err := os.ReadFile(filepath.Join(c.Dir, exitFile))
 	if err != nil {
-		return 0, false
+		return 128 + int(unix.SIGKILL), false
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	return n, err == nil
+	if err != nil {
+		return 128 + int(unix.SIGKILL), false
+	}
+	return n, true
 }
 
 // ExitPath is where the sandbox of the container in dir records init's exit status.
@@ -314,18 +318,4 @@ func (c *Container) Close() {
 		c.lock.Close()
 		c.lock = nil
 	}
-}
-
-// Unlock releases the lock for a while (runsc wait and run wait unlocked), and Relock
-// takes it again.
-func (c *Container) Unlock() { c.Close() }
-
-// Relock takes the lock again and rereads the status.
-func (c *Container) Relock() error {
-	n, err := Load(filepath.Dir(c.Dir), c.State.ID)
-	if err != nil {
-		return err
-	}
-	*c = *n
-	return nil
 }
