@@ -496,3 +496,53 @@ func TestSpec(t *testing.T) {
 		t.Errorf("spec differs from runc's:\nrunc:  %s\nrunsc: %s", w, g)
 	}
 }
+
+// TestConcurrentCommands: commands on one container serialize on its lock: of five
+// concurrent creates of one ID one wins, of five concurrent starts one wins, and a
+// created container killed with SIGKILL is stopped.
+func TestConcurrentCommands(t *testing.T) {
+	r := newRuntime(t, runsc)
+	b := bundle(t, "sleep", "100")
+	dir := t.TempDir()
+	race := func(name string, args func(i int) []string) int {
+		done := make(chan int)
+		for i := 0; i < 5; i++ {
+			go func(i int) {
+				f, _ := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d", name, i)))
+				defer f.Close()
+				cmd := exec.Command(runsc, append([]string{"--root", r.root}, args(i)...)...)
+				cmd.Stdout, cmd.Stderr = f, f
+				if cmd.Run() == nil {
+					done <- 1
+				} else {
+					done <- 0
+				}
+			}(i)
+		}
+		n := 0
+		for i := 0; i < 5; i++ {
+			n += <-done
+		}
+		return n
+	}
+	if n := race("create", func(int) []string { return []string{"create", "--bundle", b, "same"} }); n != 1 {
+		t.Errorf("%d of 5 concurrent creates of one ID succeeded, want 1", n)
+	}
+	if n := race("start", func(int) []string { return []string{"start", "same"} }); n != 1 {
+		t.Errorf("%d of 5 concurrent starts succeeded, want 1", n)
+	}
+	if res := r.cmd(t, "delete", "--force", "same"); res.status != 0 {
+		t.Errorf("delete --force: %d %s", res.status, res.stderr)
+	}
+	if res := r.create(t, b, "tokill", filepath.Join(dir, "out")); res.status != 0 {
+		t.Fatalf("create: %d", res.status)
+	}
+	if res := r.cmd(t, "kill", "tokill", "SIGKILL"); res.status != 0 {
+		t.Errorf("kill of a created container: %d %s", res.status, res.stderr)
+	}
+	r.waitStopped(t, "tokill")
+	if res := r.cmd(t, "delete", "tokill"); res.status != 0 {
+		t.Errorf("delete: %d %s", res.status, res.stderr)
+	}
+	noTrace(t, r)
+}
