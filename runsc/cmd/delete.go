@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/google/subcommands"
 
 	"github.com/moat-sandbox/moat/runsc/container"
+	"github.com/moat-sandbox/moat/runsc/specutils"
 )
 
 // Delete removes a container: its sandbox, Gofer and state.
@@ -35,7 +37,12 @@ func (d *Delete) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 	}
 	c, err := container.Load(d.conf.Root, f.Arg(0))
 	if errors.Is(err, container.ErrNotExist) && d.force {
-		return subcommands.ExitSuccess // as runc delete --force
+		// As runc delete --force; a directory without state is what a create that
+		// died before writing any left.
+		if specutils.ValidateID(f.Arg(0)) == nil {
+			os.RemoveAll(filepath.Join(d.conf.Root, f.Arg(0)))
+		}
+		return subcommands.ExitSuccess
 	}
 	if err != nil {
 		Fatalf("delete %q: %v", f.Arg(0), err)

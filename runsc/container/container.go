@@ -179,13 +179,19 @@ func List(root string) ([]string, error) {
 	return ids, nil
 }
 
-// refresh marks the container stopped if its sandbox is gone or init has exited.
+// refresh marks the container stopped if its sandbox is gone or init has exited. A
+// container still creating when we hold its lock was left by a create that died (a
+// create holds the lock until the container is created): it is stopped too, so that
+// delete cleans it up.
 func (c *Container) refresh() {
-	if c.State.Status == Stopped || c.State.Status == Creating {
-		return
-	}
-	if _, err := os.Stat(filepath.Join(c.Dir, exitFile)); err == nil || !c.SandboxAlive() {
+	switch c.State.Status {
+	case Stopped:
+	case Creating:
 		c.State.Status = Stopped
+	default:
+		if _, err := os.Stat(filepath.Join(c.Dir, exitFile)); err == nil || !c.SandboxAlive() {
+			c.State.Status = Stopped
+		}
 	}
 }
 
