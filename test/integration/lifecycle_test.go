@@ -546,3 +546,34 @@ func TestConcurrentCommands(t *testing.T) {
 	}
 	noTrace(t, r)
 }
+
+// TestGoferKilled: a Gofer killed with SIGKILL takes its sandbox with it: the
+// container is stopped and delete cleans up.
+func TestGoferKilled(t *testing.T) {
+	r := newRuntime(t, runsc)
+	b := bundle(t, "sleep", "100")
+	if res := r.create(t, b, "gofer-victim", filepath.Join(t.TempDir(), "out")); res.status != 0 {
+		t.Fatalf("create: %d", res.status)
+	}
+	r.cmd(t, "start", "gofer-victim")
+	st, _ := r.state(t, "gofer-victim")
+	gofer := 0
+	for _, k := range children(st.PID) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", k))
+		if strings.Contains(string(cmdline), "\x00gofer\x00") {
+			gofer = k
+		}
+	}
+	if gofer == 0 {
+		t.Fatalf("no gofer among the sandbox's children")
+	}
+	syscall.Kill(gofer, syscall.SIGKILL)
+	r.waitStopped(t, "gofer-victim")
+	if alive(st.PID) {
+		t.Errorf("the sandbox outlived its gofer")
+	}
+	if res := r.cmd(t, "delete", "gofer-victim"); res.status != 0 {
+		t.Errorf("delete: %d %s", res.status, res.stderr)
+	}
+	noTrace(t, r)
+}
