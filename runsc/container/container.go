@@ -224,14 +224,15 @@ func procStat(pid int) (uint64, byte, error) {
 	return start, f[0][0], err
 }
 
-// SetSandbox records the sandbox process.
+// SetSandbox records the sandbox process, at once on disk: if the create that
+// started it dies, delete finds the sandbox to kill.
 func (c *Container) SetSandbox(pid int) error {
 	start, _, err := procStat(pid)
 	if err != nil {
 		return err
 	}
 	c.State.SandboxPID, c.State.SandboxStart = pid, start
-	return nil
+	return c.save()
 }
 
 // Transition moves the container to status to and saves its state; an illegal change
