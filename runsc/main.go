@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"path/filepath"
 
 	"github.com/google/subcommands"
 
@@ -23,6 +24,11 @@ func main() {
 	cmd.Register(conf)
 	flag.Parse()
 	if err := conf.Validate(); err != nil {
+		cmd.Fatalf("%v", err)
+	}
+	// Every command and the sandbox work on the same absolute --root.
+	var err error
+	if conf.Root, err = filepath.Abs(conf.Root); err != nil {
 		cmd.Fatalf("%v", err)
 	}
 	os.Exit(int(subcommands.Execute(context.Background())))

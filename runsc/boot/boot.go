@@ -4,10 +4,11 @@
 //
 // The root is an overlay: a tmpfs upper layer over the root a Gofer serves (read-only
 // for runsc do), so the container's writes never reach the host. The Sentry's own
-// /proc, /sys and /dev are mounted over it. Today the Sentry runs inside the runsc process that asks for it
-// (runsc do); the sandbox process of DESIGN.md (runsc boot: its own namespaces, an empty
-// root, a seccomp filter) comes with the OCI runtime, and this package is where that
-// process will start from.
+// /proc, /sys and /dev are mounted over it. For runsc do the Sentry runs inside the
+// runsc process that asks for it (Run). For the OCI lifecycle it runs in the sandbox
+// process, runsc boot: New builds the Sentry and creates init at create time, Start
+// runs init when runsc start asks. Its own namespaces, an empty root and a seccomp
+// filter for that process come later (issue 5).
 package boot
 
 import (
@@ -96,13 +97,38 @@ func DefaultMounts() []Mount {
 	}
 }
 
+// Sandbox is a Sentry with its container's init created but not yet started: the
+// OCI runtime's create makes one, and start runs it.
+type Sandbox struct {
+	Kernel *kernel.Kernel
+	init   *kernel.Task
+	closes []func()
+}
+
 // Run runs the program on a new Sentry and returns how it ended.
 func Run(a Args) (kernel.ExitStatus, error) {
+	s, err := New(a)
+	if err != nil {
+		return kernel.ExitStatus{}, err
+	}
+	defer s.Close()
+	return s.Start(), nil
+}
+
+// New builds a Sentry (memory file, platform, kernel, mounts) and creates the init
+// process, stopped before its first instruction until Start.
+func New(a Args) (_ *Sandbox, err error) {
+	s := &Sandbox{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
 	mf, err := pgalloc.New("moat-memory", memoryFileSize)
 	if err != nil {
-		return kernel.ExitStatus{}, fmt.Errorf("memory file: %w", err)
+		return nil, fmt.Errorf("memory file: %w", err)
 	}
-	defer mf.Close()
+	s.closes = append(s.closes, func() { mf.Close() })
 	var p *ptrace.Platform
 	switch a.Platform {
 	case "ptrace":
@@ -113,28 +139,29 @@ func Run(a Args) (kernel.ExitStatus, error) {
 		err = fmt.Errorf("platform %q is not available (have ptrace, systrap)", a.Platform)
 	}
 	if err != nil {
-		return kernel.ExitStatus{}, err
+		return nil, err
 	}
-	defer p.Close()
+	s.closes = append(s.closes, func() { p.Close() })
 	v := vfs.New()
 	k := kernel.New(p, mf, v, linux.Table(), a.Log)
 	k.Strace = a.Strace
 	if a.Hostname != "" {
 		k.Hostname = a.Hostname
 	}
+	s.Kernel = k
 
 	gc := protocol.NewClient(a.GoferFD)
-	defer gc.Close()
+	s.closes = append(s.closes, func() { gc.Close() })
 	root, err := rootMount(v, gc, a.Overlay)
 	if err != nil {
-		return kernel.ExitStatus{}, err
+		return nil, err
 	}
 	mounts := a.Mounts
 	if mounts == nil {
 		mounts = DefaultMounts()
 	}
 	if err := mountAll(v, k, gc, root, mounts); err != nil {
-		return kernel.ExitStatus{}, err
+		return nil, err
 	}
 	root.Mount.Flags.ReadOnly = a.ReadOnlyRoot
 	creds := vfs.User(a.UID, a.GID, a.Groups)
@@ -151,13 +178,29 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	t, err := k.NewProcess(kernel.ProcessArgs{Path: a.Path, Argv: a.Argv, Envv: a.Envv,
 		FDs: fds, FS: fs, Creds: creds})
 	if err != nil {
-		return kernel.ExitStatus{}, fmt.Errorf("exec %s: %w", a.Path, err)
+		return nil, fmt.Errorf("exec %s: %w", a.Path, err)
 	}
-	st := t.Run()
+	s.init = t
+	return s, nil
+}
+
+// Start runs init until it exits, and returns how it ended. The other processes are
+// killed when init exits (as in a PID namespace); Start waits a little for them.
+func (s *Sandbox) Start() kernel.ExitStatus {
+	st := s.init.Run()
 	// init is gone: the other processes are being killed. Let them finish before the
 	// platform goes.
-	k.WaitIdle(5 * time.Second)
-	return st, nil
+	s.Kernel.WaitIdle(5 * time.Second)
+	return st
+}
+
+// Close releases the Sentry's platform, memory file and Gofer connection, in the
+// reverse order of their making.
+func (s *Sandbox) Close() {
+	for i := len(s.closes) - 1; i >= 0; i-- {
+		s.closes[i]()
+	}
+	s.closes = nil
 }
 
 // rootMount makes the root: a tmpfs over the Gofer's mount 0, or with overlay "none"

@@ -15,6 +15,15 @@ func Register(conf *config.Config) {
 	subcommands.Register(&Version{}, "")
 	subcommands.Register(&Do{conf: conf}, "")
 	subcommands.Register(&Run{conf: conf}, "")
+	subcommands.Register(&Create{conf: conf}, "")
+	subcommands.Register(&Start{idCommand{conf, "start", "start CONTAINER-ID\n"}}, "")
+	subcommands.Register(&State{idCommand{conf, "state", "state CONTAINER-ID\n"}}, "")
+	subcommands.Register(&Kill{idCommand: idCommand{conf, "kill", "kill [--all] CONTAINER-ID [SIGNAL]\n\nSIGNAL is a number or a name (KILL, SIGKILL); SIGTERM by default.\n"}}, "")
+	subcommands.Register(&Delete{idCommand: idCommand{conf, "delete", "delete [--force] CONTAINER-ID\n"}}, "")
+	subcommands.Register(&Wait{idCommand{conf, "wait", "wait CONTAINER-ID\n\nWaits for init to exit and prints {\"id\": ID, \"exitStatus\": N}.\n"}}, "")
+	subcommands.Register(&List{conf: conf}, "")
+	subcommands.Register(&Spec{}, "")
+	subcommands.Register(&Boot{conf: conf}, "internal")
 	subcommands.Register(&Gofer{}, "internal")
 }
 

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/google/subcommands"
 	"golang.org/x/sys/unix"
@@ -63,14 +64,14 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	if d.conf.Overlay == "none" {
 		root = "/" // writes reach the host
 	}
-	goferFD, stopGofer, err := startGofer(root)
+	gofer, err := startGofer(root)
 	if err != nil {
 		Fatalf("do: starting the gofer: %v", err)
 	}
 	st, err := boot.Run(boot.Args{
 		Platform: d.conf.Platform,
 		Strace:   d.conf.Strace,
-		GoferFD:  goferFD,
+		GoferFD:  gofer.fd,
 		Overlay:  d.conf.Overlay,
 		Path:     path,
 		Argv:     f.Args(),
@@ -79,7 +80,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		Stdio:    [3]int{0, 1, 2},
 		Log:      os.Stderr,
 	})
-	stopGofer()
+	gofer.stop()
 	if err != nil {
 		Fatalf("do: %v", err)
 	}
@@ -87,16 +88,37 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	return subcommands.ExitSuccess
 }
 
-// startGofer starts a Gofer process serving mounts, and returns the Sentry's end of its
-// socket and a function that ends it (closing the socket ends the Gofer).
-func startGofer(mounts ...string) (int, func(), error) {
+// goferProc is a running Gofer: fd is the Sentry's end of its socket, and done is
+// closed when the process has ended.
+type goferProc struct {
+	fd   int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// stop ends the Gofer and waits for it: closing its socket ends it, unless a copy of
+// the socket lives on somewhere (a stub forked from the Sentry holds one until the
+// platform is closed), so after a while it is killed.
+func (g *goferProc) stop() {
+	unix.Close(g.fd)
+	select {
+	case <-g.done:
+	case <-time.After(2 * time.Second):
+		g.cmd.Process.Kill()
+		<-g.done
+	}
+}
+
+// startGofer starts a Gofer process serving mounts. It dies with the thread that
+// started it (PR_SET_PDEATHSIG) or when its socket closes.
+func startGofer(mounts ...string) (*goferProc, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, nil, err
+		return nil, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return -1, nil, err
+		return nil, err
 	}
 	args := []string{"gofer", "--fd", "3"}
 	for _, m := range mounts {
@@ -109,11 +131,13 @@ func startGofer(mounts ...string) (int, func(), error) {
 	if err := cmd.Start(); err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
-		return -1, nil, err
+		return nil, err
 	}
 	unix.Close(fds[1])
-	return fds[0], func() {
-		unix.Close(fds[0])
+	g := &goferProc{fd: fds[0], cmd: cmd, done: make(chan struct{})}
+	go func() {
 		cmd.Wait()
-	}, nil
+		close(g.done)
+	}()
+	return g, nil
 }

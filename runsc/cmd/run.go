@@ -4,46 +4,53 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/runsc/boot"
 	"github.com/moat-sandbox/moat/runsc/config"
+	"github.com/moat-sandbox/moat/runsc/container"
 	"github.com/moat-sandbox/moat/runsc/specutils"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
-// Run runs a container from an OCI bundle and waits for it.
+// Run creates a container, starts it and (unless --detach) waits for it, then deletes
+// it and exits with its status, as runc run.
 type Run struct {
-	conf   *config.Config
-	bundle string
+	conf *config.Config
+	createFlags
+	detach bool
 }
 
 // Name implements subcommands.Command.
 func (*Run) Name() string { return "run" }
 
 // Synopsis implements subcommands.Command.
-func (*Run) Synopsis() string { return "run a container from a bundle and wait for it" }
+func (*Run) Synopsis() string { return "create and start a container (and wait for it)" }
 
 // Usage implements subcommands.Command.
 func (*Run) Usage() string {
-	return `run [--bundle DIR] CONTAINER-ID
+	return `run [--bundle DIR] [--detach] [--pid-file FILE] CONTAINER-ID
 
-Runs the container the bundle describes (config.json and its root filesystem) and exits
-with its status. Today run is synchronous and keeps no state under --root: create,
-start, state, kill and delete come with the OCI lifecycle.
+Creates the container the bundle describes (config.json and its root filesystem),
+starts it, and unless --detach waits for it, deletes it and exits with its status
+(128+N if signal N ended it). Signals runsc receives are passed on to the container.
 `
 }
 
 // SetFlags implements subcommands.Command.
 func (r *Run) SetFlags(f *flag.FlagSet) {
-	f.StringVar(&r.bundle, "bundle", ".", "the bundle directory")
-	f.StringVar(&r.bundle, "b", ".", "the bundle directory (short for --bundle)")
+	r.createFlags.set(f)
+	f.BoolVar(&r.detach, "detach", false, "return once the container is started")
+	f.BoolVar(&r.detach, "d", false, "short for --detach")
 }
 
 // Execute implements subcommands.Command.
@@ -53,37 +60,63 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 		return subcommands.ExitUsageError
 	}
 	id := f.Arg(0)
-	if err := specutils.ValidateID(id); err != nil {
-		Fatalf("run: %v", err)
-	}
-	b, err := specutils.Load(r.bundle)
+	c, sandbox, err := createContainer(r.conf, id, r.createFlags)
 	if err != nil {
 		Fatalf("run %q: %v", id, err)
 	}
-	st, err := r.run(id, b)
+	if err := startContainer(c); err != nil {
+		c.Destroy()
+		sandbox.Wait()
+		Fatalf("run %q: %v", id, err)
+	}
+	c.Close()
+	if r.detach {
+		return subcommands.ExitSuccess
+	}
+	// Pass signals on to init, as runc run does without a terminal.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	go func() {
+		for s := range sigs {
+			if c, err := container.Load(r.conf.Root, id); err == nil {
+				c.Send(container.Request{Cmd: "kill", Signal: int(s.(unix.Signal))})
+				c.Close()
+			}
+		}
+	}()
+	sandbox.Wait()
+	signal.Stop(sigs)
+	c, err = container.Load(r.conf.Root, id)
 	if err != nil {
 		Fatalf("run %q: %v", id, err)
+	}
+	st, _ := c.ExitStatus()
+	if err := c.Destroy(); err != nil {
+		Fatalf("run %q: deleting: %v", id, err)
 	}
 	os.Exit(st)
 	return subcommands.ExitSuccess
 }
 
-func (r *Run) run(id string, b *specutils.Bundle) (int, error) {
+// containerArgs turns a bundle into what the sandbox runs, without its Gofer socket
+// and stdio: the Sentry's arguments and the Gofer's mounts (the rootfs first, then
+// each bind mount's source).
+// Mounts the Sentry does not have yet are skipped, each with a message to warn.
+func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (boot.Args, []string, error) {
 	s := b.Spec
 	p := s.Process
 	if p.Terminal {
-		return 0, fmt.Errorf("process.terminal needs a console (--console-socket), which is not supported yet")
+		return boot.Args{}, nil, fmt.Errorf("process.terminal is true, which needs a console (--console-socket): not supported yet")
 	}
 	readOnly := s.Root.Readonly
-	// The Gofer's mounts: the rootfs first, then each bind mount's source.
 	rootfs := b.Rootfs
-	if r.conf.Overlay == "memory" || readOnly {
+	if conf.Overlay == "memory" || readOnly {
 		rootfs += ":ro"
 	}
 	goferMounts := []string{rootfs}
 	var mounts []boot.Mount
 	for _, m := range s.Mounts {
-		bm, ok := r.mount(m, &goferMounts)
+		bm, ok := specMount(m, &goferMounts, warn)
 		if ok {
 			mounts = append(mounts, bm)
 		}
@@ -91,33 +124,24 @@ func (r *Run) run(id string, b *specutils.Bundle) (int, error) {
 	env := withHome(p.Env, b.Rootfs, p.User.UID)
 	path, err := lookPath(b.Rootfs, p.Args[0], env)
 	if err != nil {
-		return 0, err
+		return boot.Args{}, nil, err
 	}
-	goferFD, stop, err := startGofer(goferMounts...)
-	if err != nil {
-		return 0, fmt.Errorf("starting the gofer: %w", err)
-	}
-	defer stop()
 	var groups []uint32
 	for _, g := range p.User.AdditionalGids {
 		groups = append(groups, g)
 	}
-	st, err := boot.Run(boot.Args{
-		Platform: r.conf.Platform, Strace: r.conf.Strace, GoferFD: goferFD, Overlay: r.conf.Overlay,
+	return boot.Args{
+		Platform: conf.Platform, Strace: conf.Strace, Overlay: conf.Overlay,
 		Path: path, Argv: p.Args, Envv: env, Cwd: p.Cwd,
-		Stdio: [3]int{0, 1, 2}, Log: os.Stderr,
+		Stdio:    [3]int{0, 1, 2},
 		Hostname: s.Hostname, UID: p.User.UID, GID: p.User.GID, Groups: groups,
 		ReadOnlyRoot: readOnly, Mounts: mounts,
-	})
-	if err != nil {
-		return 0, err
-	}
-	return st.Shell(), nil
+	}, goferMounts, nil
 }
 
-// mount converts a spec mount; mounts of kinds the Sentry doesn't have yet are skipped
-// with a message.
-func (r *Run) mount(m specs.Mount, goferMounts *[]string) (boot.Mount, bool) {
+// specMount converts a spec mount; mounts of kinds the Sentry doesn't have yet are
+// skipped with a message.
+func specMount(m specs.Mount, goferMounts *[]string, warn io.Writer) (boot.Mount, bool) {
 	flags := vfs.MountFlags{
 		ReadOnly: specutils.HasOption(m, "ro"),
 		NoSuid:   specutils.HasOption(m, "nosuid"),
@@ -151,7 +175,7 @@ func (r *Run) mount(m specs.Mount, goferMounts *[]string) (boot.Mount, bool) {
 			}
 		}
 	default:
-		fmt.Fprintf(os.Stderr, "runsc: mount of type %q at %s is not supported yet: skipped\n", m.Type, m.Destination)
+		fmt.Fprintf(warn, "runsc: mount of type %q at %s is not supported yet: skipped\n", m.Type, m.Destination)
 		return bm, false
 	}
 	return bm, true

@@ -16,6 +16,11 @@ type Config struct {
 	// Overlay is how the root is made writable: "memory" (a tmpfs over the read-only
 	// Gofer root: writes stay in the sandbox) or "none" (writes go to the host).
 	Overlay string
+	// Log is where the Sentry's messages go (stderr if empty); LogFormat and
+	// SystemdCgroup are accepted for runc's callers.
+	Log           string
+	LogFormat     string
+	SystemdCgroup bool
 }
 
 // Platforms are the values --platform takes.
@@ -29,6 +34,9 @@ func Register(fs *flag.FlagSet) *Config {
 	fs.BoolVar(&c.Debug, "debug", false, "log debug messages")
 	fs.BoolVar(&c.Strace, "strace", false, "print every system call of the application")
 	fs.StringVar(&c.Overlay, "overlay", "memory", "writable layer over the root: memory (writes stay in the sandbox) or none (writes reach the host)")
+	fs.StringVar(&c.Log, "log", "", "file for the sandbox's log (stderr if unset)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json (accepted; the log is text)")
+	fs.BoolVar(&c.SystemdCgroup, "systemd-cgroup", false, "accepted for compatibility; cgroups are not managed yet")
 	return c
 }
 
@@ -36,6 +44,9 @@ func Register(fs *flag.FlagSet) *Config {
 func (c *Config) Validate() error {
 	if c.Overlay != "memory" && c.Overlay != "none" {
 		return fmt.Errorf("--overlay=%q: want memory or none", c.Overlay)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format=%q: want text or json", c.LogFormat)
 	}
 	for _, p := range Platforms {
 		if c.Platform == p {

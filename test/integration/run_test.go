@@ -47,6 +47,7 @@ func TestMain(m *testing.M) {
 func busyboxRootfs() (string, error) {
 	dir := filepath.Join(workDir, "busybox-rootfs")
 	if _, err := os.Stat(filepath.Join(dir, "bin", "busybox")); err == nil {
+		linkApplets(dir)
 		return dir, nil
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
@@ -64,10 +65,15 @@ func busyboxRootfs() (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0o755); err != nil {
 		return "", err
 	}
-	for _, a := range []string{"sh", "echo", "ls", "cat", "hostname", "id", "pwd", "env", "true", "false", "wc", "sort", "uname", "stat", "touch", "mkdir"} {
+	linkApplets(dir)
+	return dir, nil
+}
+
+// linkApplets links the busybox applets the tests use (a cached rootfs gets the new ones).
+func linkApplets(dir string) {
+	for _, a := range []string{"sh", "echo", "ls", "cat", "hostname", "id", "pwd", "env", "true", "false", "wc", "sort", "uname", "stat", "touch", "mkdir", "sleep"} {
 		os.Symlink("busybox", filepath.Join(dir, "bin", a))
 	}
-	return dir, nil
 }
 
 // bundle writes a bundle whose config is runc's default with args, and returns its dir.
@@ -164,7 +170,7 @@ func TestBadBundles(t *testing.T) {
 		{"invalid JSON", []string{runsc, "run", "--bundle", badJSON, "c2"}, "not a valid OCI runtime configuration"},
 		{"missing rootfs", []string{runsc, "run", "--bundle", noRootfs, "c3"}, "root filesystem"},
 		{"bad id", []string{runsc, "run", "--bundle", good, "a/b"}, "invalid container id"},
-		{"no id", []string{runsc, "run", "--bundle", good}, "run [--bundle DIR] CONTAINER-ID"},
+		{"no id", []string{runsc, "run", "--bundle", good}, "CONTAINER-ID"},
 		{"missing program", []string{runsc, "run", "--bundle", bundle(t, "nonexistent-program"), "c4"}, "not found in the container's PATH"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
