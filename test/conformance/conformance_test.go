@@ -198,6 +198,7 @@ func TestPrograms(t *testing.T) {
 		{"pipe2", nil},
 		{"epoll", nil},
 		{"procfs", nil},
+		{"utimes", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

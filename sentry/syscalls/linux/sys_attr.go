@@ -162,13 +162,69 @@ func Utimensat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
 		return 0, unix.EINVAL
 	}
-	var ts [2]unix.Timespec
-	now := unix.NsecToTimespec(timeNow())
-	if a[2] == 0 {
-		ts = [2]unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
-	} else if err := t.CopyInObj(a[2], &ts); err != nil {
-		return 0, err
+	var ts *[2]unix.Timespec
+	if a[2] != 0 {
+		ts = new([2]unix.Timespec)
+		if err := t.CopyInObj(a[2], ts); err != nil {
+			return 0, err
+		}
 	}
+	return 0, setTimes(t, a[0], a[1], ts, flags)
+}
+
+// atFDCWD is AT_FDCWD as a system call argument.
+var atFDCWD = func() uintptr { v := int64(unix.AT_FDCWD); return uintptr(v) }()
+
+// Utimes implements utimes(2): utimensat(AT_FDCWD, path, times, 0) with microseconds.
+func Utimes(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return futimesat(t, atFDCWD, a[0], a[1])
+}
+
+// Futimesat implements futimesat(2).
+func Futimesat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	return futimesat(t, a[0], a[1], a[2])
+}
+
+// futimesat is do_futimesat: each timeval's microseconds must be in [0, 1e6).
+func futimesat(t *kernel.Task, dirfd, path, times uintptr) (uintptr, error) {
+	var ts *[2]unix.Timespec
+	if times != 0 {
+		var tv [2]unix.Timeval
+		if err := t.CopyInObj(times, &tv); err != nil {
+			return 0, err
+		}
+		ts = new([2]unix.Timespec)
+		for i, v := range tv {
+			if v.Usec < 0 || v.Usec >= 1e6 {
+				return 0, unix.EINVAL
+			}
+			ts[i] = unix.Timespec{Sec: v.Sec, Nsec: v.Usec * 1000}
+		}
+	}
+	return 0, setTimes(t, dirfd, path, ts, 0)
+}
+
+// Utime implements utime(2): whole seconds, or now for a NULL buffer.
+func Utime(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	var ts *[2]unix.Timespec
+	if a[1] != 0 {
+		var buf [2]int64 // struct utimbuf {actime, modtime}
+		if err := t.CopyInObj(a[1], &buf); err != nil {
+			return 0, err
+		}
+		ts = &[2]unix.Timespec{{Sec: buf[0]}, {Sec: buf[1]}}
+	}
+	return 0, setTimes(t, atFDCWD, a[0], ts, 0)
+}
+
+// setTimes sets the access and modification times of the file at dirfd/path (or of
+// dirfd itself with a NULL path) as utimensat does: ts nil means both now; UTIME_NOW
+// and UTIME_OMIT as the man page says. Setting both to now needs only write access.
+func setTimes(t *kernel.Task, dirfd, pathAddr uintptr, ts *[2]unix.Timespec, flags uintptr) error {
+	if ts == nil {
+		ts = &[2]unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
+	}
+	now := unix.NsecToTimespec(timeNow())
 	var o vfs.SetStat
 	allNow := true
 	for i, tsp := range ts {
@@ -179,7 +235,7 @@ func Utimensat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			tsp = now
 		default:
 			if tsp.Nsec < 0 || tsp.Nsec >= 1e9 {
-				return 0, unix.EINVAL
+				return unix.EINVAL
 			}
 			allNow = false
 		}
@@ -193,19 +249,19 @@ func Utimensat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	}
 	var vd vfs.VirtualDentry
 	var err error
-	if a[1] == 0 {
+	if pathAddr == 0 {
 		// A NULL path: the file of dirfd itself (Linux's utimes-on-fd form).
-		vd, err = fdDentry(t, a[0])
+		vd, err = fdDentry(t, dirfd)
 	} else {
-		vd, err = resolveAt(t, fd(a[0]), a[1], flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+		vd, err = resolveAt(t, fd(dirfd), pathAddr, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
 	}
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if o.Mask == 0 {
-		return 0, nil
+		return nil
 	}
-	return 0, t.Kernel().VFS.SetStatAt(t.Caller(), vd, o, allNow)
+	return t.Kernel().VFS.SetStatAt(t.Caller(), vd, o, allNow)
 }
 
 func faccessat(t *kernel.Task, dirfd int32, addr, mode, flags uintptr) (uintptr, error) {
