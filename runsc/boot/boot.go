@@ -61,6 +61,18 @@ type Args struct {
 	ReadOnlyRoot bool
 	// Mounts are mounted in order over the root; nil means /proc, /sys and /dev.
 	Mounts []Mount
+	// Caps, when set, are init's capability sets (the spec's process.capabilities);
+	// otherwise root has them all.
+	Caps *Caps
+	// Rlimits are init's resource limits beyond the defaults (RLIMIT_* → limit).
+	Rlimits map[int]kernel.Rlimit
+	// NoNewPrivs is the spec's process.noNewPrivileges.
+	NoNewPrivs bool
+}
+
+// Caps are capability sets, 1 << CAP_* each.
+type Caps struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
 }
 
 // MountKind is what a Mount mounts.
@@ -165,6 +177,12 @@ func New(a Args) (_ *Sandbox, err error) {
 	}
 	root.Mount.Flags.ReadOnly = a.ReadOnlyRoot
 	creds := vfs.User(a.UID, a.GID, a.Groups)
+	if c := a.Caps; c != nil {
+		creds.Bounding, creds.Caps, creds.Permitted = c.Bounding, c.Effective, c.Permitted
+		// An ambient capability must be permitted and inheritable (cap_ambient_invariant_ok),
+		// so runc's raise of the others fails, and they are not set.
+		creds.Inheritable, creds.Ambient = c.Inheritable, c.Ambient&c.Permitted&c.Inheritable
+	}
 	fs := kernel.NewFSContext(root, 0o022)
 	if cwd, err := v.Resolve(vfs.Root(), root, root, a.Cwd, true); err == nil && cwd.Dentry.IsDir() {
 		fs.SetCwd(cwd)
@@ -180,6 +198,10 @@ func New(a Args) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec %s: %w", a.Path, err)
 	}
+	for res, l := range a.Rlimits {
+		t.Limits[res] = l
+	}
+	t.NoNewPrivs = t.NoNewPrivs || a.NoNewPrivs
 	s.init = t
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/moat-sandbox/moat/runsc/config"
 	"github.com/moat-sandbox/moat/runsc/container"
 	"github.com/moat-sandbox/moat/runsc/specutils"
+	"github.com/moat-sandbox/moat/sentry/kernel"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
@@ -130,13 +132,87 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 	for _, g := range p.User.AdditionalGids {
 		groups = append(groups, g)
 	}
+	caps, err := specCaps(p.Capabilities)
+	if err != nil {
+		return boot.Args{}, nil, err
+	}
+	rlimits, err := specRlimits(p.Rlimits)
+	if err != nil {
+		return boot.Args{}, nil, err
+	}
 	return boot.Args{
 		Platform: conf.Platform, Strace: conf.Strace, Overlay: conf.Overlay,
 		Path: path, Argv: p.Args, Envv: env, Cwd: p.Cwd,
 		Stdio:    [3]int{0, 1, 2},
 		Hostname: s.Hostname, UID: p.User.UID, GID: p.User.GID, Groups: groups,
 		ReadOnlyRoot: readOnly, Mounts: mounts,
+		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges,
 	}, goferMounts, nil
+}
+
+// capNames are the capabilities by their spec names (include/uapi/linux/capability.h).
+var capNames = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+	"CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE"}
+
+// specCaps converts the spec's capability sets; nil if the spec has none.
+func specCaps(c *specs.LinuxCapabilities) (*boot.Caps, error) {
+	if c == nil {
+		return nil, nil
+	}
+	set := func(names []string) (uint64, error) {
+		var s uint64
+		for _, n := range names {
+			i := slices.Index(capNames, strings.ToUpper(n))
+			if i < 0 {
+				return 0, fmt.Errorf("unknown capability %q", n)
+			}
+			s |= 1 << i
+		}
+		return s, nil
+	}
+	var out boot.Caps
+	for _, f := range []struct {
+		dst   *uint64
+		names []string
+	}{{&out.Bounding, c.Bounding}, {&out.Effective, c.Effective}, {&out.Permitted, c.Permitted},
+		{&out.Inheritable, c.Inheritable}, {&out.Ambient, c.Ambient}} {
+		v, err := set(f.names)
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = v
+	}
+	return &out, nil
+}
+
+// rlimitNames are the resource limits by their spec names.
+var rlimitNames = map[string]int{"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2,
+	"RLIMIT_STACK": 3, "RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
+	"RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11,
+	"RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
+
+// specRlimits converts the spec's rlimits: an unknown type or a soft limit above the
+// hard one is an error, as runc's.
+func specRlimits(rl []specs.POSIXRlimit) (map[int]kernel.Rlimit, error) {
+	out := map[int]kernel.Rlimit{}
+	for _, r := range rl {
+		res, ok := rlimitNames[r.Type]
+		if !ok {
+			return nil, fmt.Errorf("unknown rlimit type %q", r.Type)
+		}
+		if r.Soft > r.Hard {
+			return nil, fmt.Errorf("rlimit %s: soft limit %d above the hard limit %d", r.Type, r.Soft, r.Hard)
+		}
+		out[res] = kernel.Rlimit{Cur: r.Soft, Max: r.Hard}
+	}
+	return out, nil
 }
 
 // specMount converts a spec mount; mounts of kinds the Sentry doesn't have yet are

@@ -25,6 +25,8 @@
 package vfs
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -47,6 +49,7 @@ type VFS struct {
 	mu       sync.Mutex
 	nextDev  uint64
 	mounts   map[*Dentry][]*Mount // mountpoint dentry → the mounts on it, last on top
+	attached uint64               // mounts attached so far (Mount.seq)
 	anonDevs map[uint64]bool
 
 	// locks are the files' advisory locks (locks.go).
@@ -80,6 +83,8 @@ type Mount struct {
 	parent *Mount  // nil for a namespace's root mount
 	point  *Dentry // the mountpoint in parent
 	Flags  MountFlags
+	// seq orders mounts by when they were attached, as /proc/mounts lists them.
+	seq uint64
 	// FSType is the filesystem's name for /proc/mounts.
 	FSType string
 	Source string
@@ -116,6 +121,8 @@ func (v *VFS) Attach(m *Mount, point VirtualDentry) error {
 	defer v.mu.Unlock()
 	m.parent, m.point = point.Mount, point.Dentry
 	v.mounts[point.Dentry] = append(v.mounts[point.Dentry], m)
+	v.attached++
+	m.seq = v.attached
 	point.Dentry.mu.Lock()
 	point.Dentry.mounted++
 	point.Dentry.mu.Unlock()
@@ -135,7 +142,8 @@ func (v *VFS) mountedOn(pm *Mount, d *Dentry) *Mount {
 	return nil
 }
 
-// Mounts returns every mount under root, parents first, for /proc/mounts.
+// Mounts returns every mount under root, root first and the rest in the order they
+// were attached, as /proc/mounts lists a namespace's mounts.
 func (v *VFS) Mounts(root *Mount) []*Mount {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -149,6 +157,7 @@ func (v *VFS) Mounts(root *Mount) []*Mount {
 			}
 		}
 	}
+	slices.SortStableFunc(out[1:], func(a, b *Mount) int { return cmp.Compare(a.seq, b.seq) })
 	return out
 }
 

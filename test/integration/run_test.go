@@ -138,6 +138,8 @@ func TestRunMatchesRunc(t *testing.T) {
 		{"ls", "/"},
 		{"ls", "/nonexistent"},
 		{"uname", "-s", "-m"},
+		// The spec's capabilities, rlimits and noNewPrivileges reach the process.
+		{"sh", "-c", "grep -E '^(Cap|NoNewPrivs)' /proc/self/status; ulimit -n; ulimit -Hn"},
 		{"touch", "/readonly-root"},
 		{"/bin/false"},
 	} {
