@@ -40,13 +40,20 @@ func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error 
 		// Populated but not mapped (the platform lost it): map it again.
 		return m.as.MapFile(page, fr, v.perms, false)
 	}
-	return m.populate(v, page, true)
+	err := m.populate(v, page, true)
+	if err == ErrPastEOF {
+		return &BusError{Addr: addr}
+	}
+	return err
 }
 
 // populate allocates, fills and (with mapIt) maps the run of unpopulated pages around
 // page within v, at most faultAround pages (anonFaultAround in anonymous memory),
 // aligned to that many.
 func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
+	if v.shared != nil {
+		return m.populateShared(v, page, mapIt)
+	}
 	span := uintptr(faultAround * pageSize)
 	if v.file == nil {
 		span = anonFaultAround * pageSize
@@ -80,6 +87,52 @@ func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
 		m.pages[a] = platform.FileRange{Start: off, End: off + pageSize}
 	}
 	return nil
+}
+
+// populateShared populates the run of unpopulated pages around page within the shared
+// mapping v (at most faultAround, aligned) with its object's pages, each taking a
+// reference, and maps them. It returns ErrPastEOF if page itself is past the object's
+// end; the run stops before any other such page.
+func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
+	const span = faultAround * pageSize
+	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
+	start, end := page, page+pageSize
+	for start > lo && !m.populated(start-pageSize) {
+		start -= pageSize
+	}
+	for end < hi && !m.populated(end) {
+		end += pageSize
+	}
+	// Take the object's pages in address order, mapping each run of pages that are
+	// contiguous in the memory file in one call.
+	var run platform.FileRange
+	var runAddr uintptr
+	flush := func() error {
+		if run.Length() == 0 || !mapIt {
+			return nil
+		}
+		return m.as.MapFile(runAddr, run, v.perms, false)
+	}
+	for a := start; a < end; a += pageSize {
+		fr, err := v.shared.Page(v.off + uint64(a-v.start))
+		if err != nil {
+			if a <= page {
+				return err // offsets grow with addresses: page itself has none
+			}
+			break
+		}
+		m.mf.IncRef(fr)
+		m.pages[a] = fr
+		if run.Length() != 0 && run.End == fr.Start && runAddr+uintptr(run.Length()) == a {
+			run.End = fr.End
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		run, runAddr = fr, a
+	}
+	return flush()
 }
 
 func (m *MemoryManager) populated(a uintptr) bool {

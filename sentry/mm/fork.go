@@ -5,8 +5,9 @@ import (
 )
 
 // Fork returns a copy of the address space in the new platform address space as, for
-// fork(2): the same mappings, and for every populated page a new page holding a copy of
-// its bytes. The copy is eager; copy-on-write comes with the fork work's second step.
+// fork(2): the same mappings; for every populated private page a new page holding a copy
+// of its bytes (eagerly: there is no copy-on-write yet), and for every populated shared
+// page the same page, with one more reference.
 func (m *MemoryManager) Fork(as platform.AddressSpace) (*MemoryManager, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -14,10 +15,15 @@ func (m *MemoryManager) Fork(as platform.AddressSpace) (*MemoryManager, error) {
 		min: m.min, max: m.max, mmapBase: m.mmapBase, brkStart: m.brkStart, brk: m.brk, stackLimit: m.stackLimit}
 	c.users.Store(1)
 	c.vmas = append([]vma(nil), m.vmas...)
-	for _, v := range c.vmas {
-		incRef(v.file)
+	for i := range c.vmas {
+		incRef(&c.vmas[i])
 	}
 	for a, fr := range m.pages {
+		if v, ok := m.lookup(a); ok && v.shared != nil {
+			m.mf.IncRef(fr)
+			c.pages[a] = fr
+			continue
+		}
 		nfr, err := m.mf.Allocate(pageSize)
 		if err != nil {
 			c.Release()

@@ -14,10 +14,15 @@
 // application never touched may report resident, where Linux fault-around populates
 // only file pages. It saves a platform round trip per page.
 //
-// Scope today: private mappings only (anonymous, and file-backed from a FileData such as
-// an executable's segments); no fork, so no copy-on-write yet; MAP_SHARED anonymous
-// memory behaves as private, which no one can tell apart without fork. The VMA set is a
-// sorted slice; a tree comes with many mappings.
+// A private mapping owns its pages: anonymous ones start zeroed, file-backed ones (from a
+// FileData, such as an executable's segments) start as a copy of the file's bytes. A
+// shared mapping (MAP_SHARED) maps the pages of a Mappable, a shared memory object that
+// outlives any one mapping: a Shared object for anonymous memory and SysV segments.
+// Memory-file pages are reference-counted (pgalloc), so a page that the object and
+// several address spaces hold is freed when the last lets go. fork copies private pages
+// eagerly (no copy-on-write yet) and hands the child the same shared pages.
+//
+// The VMA set is a sorted slice; a tree comes with many mappings.
 //
 // Lock order: MemoryManager.mu, then the platform's locks.
 package mm
@@ -59,15 +64,23 @@ type RefCounted interface {
 	DecRef()
 }
 
-func incRef(f FileData) {
-	if r, ok := f.(RefCounted); ok {
+// incRef and decRef take and drop a VMA's references: to its file if that is
+// RefCounted, and to its shared object.
+func incRef(v *vma) {
+	if r, ok := v.file.(RefCounted); ok {
 		r.IncRef()
+	}
+	if v.shared != nil {
+		v.shared.IncRef()
 	}
 }
 
-func decRef(f FileData) {
-	if r, ok := f.(RefCounted); ok {
+func decRef(v *vma) {
+	if r, ok := v.file.(RefCounted); ok {
 		r.DecRef()
+	}
+	if v.shared != nil {
+		v.shared.DecRef()
 	}
 }
 
@@ -82,7 +95,10 @@ type vma struct {
 	file    FileData
 	off     uint64
 	fileEnd uintptr
-	name    string
+	// shared is the object of a shared mapping (MAP_SHARED): page start maps the
+	// object's bytes at off. A private mapping has none.
+	shared Mappable
+	name   string
 }
 
 // MemoryManager is one application address space.
@@ -131,8 +147,8 @@ func (m *MemoryManager) Release() {
 		m.mf.Free(fr)
 	}
 	m.pages = nil
-	for _, v := range m.vmas {
-		decRef(v.file)
+	for i := range m.vmas {
+		decRef(&m.vmas[i])
 	}
 	m.vmas = nil
 	m.as.Release()
@@ -194,10 +210,10 @@ func (m *MemoryManager) split(addr uintptr) {
 	}
 	hi := *v
 	hi.start = addr
-	if hi.file != nil {
+	if hi.file != nil || hi.shared != nil {
 		hi.off += uint64(addr - v.start)
-		incRef(hi.file)
 	}
+	incRef(&hi)
 	v.end = addr
 	m.insert(hi)
 }
@@ -214,14 +230,15 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 	j := i
 	for j < len(m.vmas) && m.vmas[j].start < end {
 		m.freePages(m.vmas[j].start, m.vmas[j].end)
-		decRef(m.vmas[j].file)
+		decRef(&m.vmas[j])
 		j++
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
 	return m.as.Unmap(start, end-start)
 }
 
-// freePages frees the populated pages in [start, end).
+// freePages drops the populated pages in [start, end): private pages are freed, and
+// shared ones stay with their object.
 func (m *MemoryManager) freePages(start, end uintptr) {
 	if uintptr(len(m.pages)) < (end-start)/pageSize {
 		for a, fr := range m.pages {
@@ -260,7 +277,7 @@ func (m *MemoryManager) Mappings() []Mapping {
 	defer m.mu.Unlock()
 	out := make([]Mapping, len(m.vmas))
 	for i, v := range m.vmas {
-		out[i] = Mapping{Start: v.start, End: v.end, Perms: v.perms, Private: true, Offset: v.off, Name: v.name}
+		out[i] = Mapping{Start: v.start, End: v.end, Perms: v.perms, Private: v.shared == nil, Offset: v.off, Name: v.name}
 	}
 	return out
 }

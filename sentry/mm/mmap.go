@@ -19,7 +19,9 @@ type MMapOpts struct {
 	File      FileData // nil: anonymous
 	Offset    uint64
 	FileSize  uint64 // bytes of File from Offset that exist; the rest reads as zero
-	Name      string
+	// Shared, if not nil, makes the mapping shared: it maps Shared's bytes from Offset.
+	Shared Mappable
+	Name   string
 }
 
 // MMap creates a mapping and returns its address. Length must already be non-zero; it is
@@ -59,11 +61,14 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	if o.NoWrite {
 		v.maxPerms.Write = false
 	}
-	if o.File != nil {
-		incRef(o.File)
+	switch {
+	case o.Shared != nil:
+		v.shared, v.off = o.Shared, o.Offset
+	case o.File != nil:
 		v.file, v.off = o.File, o.Offset
 		v.fileEnd = addr + uintptr(min(o.FileSize, uint64(length)))
 	}
+	incRef(&v)
 	m.insert(v)
 	return addr, nil
 }

@@ -65,7 +65,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 	src := m.vmas[i] // the one VMA of the old range
 	nv := src
 	nv.start, nv.end = dst, dst+newSize
-	incRef(nv.file)
+	incRef(&nv)
 	// Move the populated pages that fit in the new size.
 	for a := oldAddr; a < oldEnd; a += pageSize {
 		fr, ok := m.pages[a]
@@ -83,7 +83,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 		return 0, err
 	}
 	if !dontUnmap {
-		decRef(src.file)
+		decRef(&src)
 		m.vmas = append(m.vmas[:i], m.vmas[i+1:]...)
 	}
 	m.insert(nv)

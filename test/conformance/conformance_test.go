@@ -195,6 +195,7 @@ func TestPrograms(t *testing.T) {
 		{"usage", nil},
 		{"itimer", nil},
 		{"select", nil},
+		{"shmem", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

@@ -98,6 +98,14 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		}
 		opts.FileSize = ^uint64(0) >> 1
 	}
+	if anon && typ != unix.MAP_PRIVATE {
+		// One shared object for the mapping, as mm/shmem.c:shmem_zero_setup; the
+		// mapping holds the only reference once made. Linux names it after /dev/zero.
+		sh := mm.NewShared(t.Kernel().MemFile, uint64(length))
+		defer sh.DecRef()
+		opts.Shared = sh
+		opts.Name = "/dev/zero (deleted)"
+	}
 	return t.MM.MMap(opts)
 }
 
