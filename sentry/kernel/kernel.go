@@ -54,6 +54,11 @@ type Kernel struct {
 
 	futexes Futexes
 
+	// The IPC namespace's SysV objects (ipc.go): shared memory segments and the pages
+	// they take (shm_tot), semaphore sets.
+	shm    ipcTable[*shmSegment]
+	shmTot uint64
+
 	// memfdFS is the tmpfs of memfd_create's files (Linux's shm_mnt), made at first use.
 	memfdFS func() *tmpfs.Filesystem
 

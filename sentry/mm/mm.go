@@ -98,6 +98,7 @@ type vma struct {
 	// shared is the object of a shared mapping (MAP_SHARED): page start maps the
 	// object's bytes at off. A private mapping has none.
 	shared Mappable
+	sysv   bool // attached by shmat
 	name   string
 }
 

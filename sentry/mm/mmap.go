@@ -21,7 +21,9 @@ type MMapOpts struct {
 	FileSize  uint64 // bytes of File from Offset that exist; the rest reads as zero
 	// Shared, if not nil, makes the mapping shared: it maps Shared's bytes from Offset.
 	Shared Mappable
-	Name   string
+	// SysV marks a SysV shared memory attachment (shmat), which shmdt detaches.
+	SysV bool
+	Name string
 }
 
 // MMap creates a mapping and returns its address. Length must already be non-zero; it is
@@ -63,7 +65,7 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	}
 	switch {
 	case o.Shared != nil:
-		v.shared, v.off = o.Shared, o.Offset
+		v.shared, v.off, v.sysv = o.Shared, o.Offset, o.SysV
 	case o.File != nil:
 		v.file, v.off = o.File, o.Offset
 		v.fileEnd = addr + uintptr(min(o.FileSize, uint64(length)))
@@ -193,4 +195,11 @@ func (m *MemoryManager) Brk(addr uintptr) uintptr {
 	}
 	m.brk = addr
 	return m.brk
+}
+
+// Overlaps reports whether anything is mapped in [addr, addr+length).
+func (m *MemoryManager) Overlaps(addr, length uintptr) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.overlaps(addr, addr+length)
 }

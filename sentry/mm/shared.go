@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/moat-sandbox/moat/platform"
 	"github.com/moat-sandbox/moat/sentry/arch"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
@@ -112,4 +114,43 @@ func (m *MemoryManager) SharedOffset(addr uintptr) (obj Mappable, off uint64, ok
 		return nil, 0, false
 	}
 	return v.shared, v.off + uint64(addr-v.start), true
+}
+
+// DetachSysV detaches the SysV shared memory segment attached at addr, as ipc/shm.c's
+// shmdt: the first shmat VMA at or above addr whose offset in its segment is its
+// distance from addr, then the VMAs of the same segment in the same relation that end
+// within the segment's size (size returns it), rounded up to pages, of addr. EINVAL if there is none.
+func (m *MemoryManager) DetachSysV(addr uintptr, size func(Mappable) uint64) error {
+	if addr%pageSize != 0 {
+		return unix.EINVAL
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var seg Mappable
+	var end uintptr
+	for i := m.find(addr); i < len(m.vmas); i++ {
+		v := m.vmas[i]
+		if seg == nil {
+			if !v.sysv || uint64(v.start-addr) != v.off {
+				continue
+			}
+			seg = v.shared
+			end = addr + uintptr((size(seg)+pageSize-1)&^(pageSize-1))
+			if end < addr {
+				end = m.max
+			}
+		} else if v.end > end {
+			break
+		} else if v.shared != seg || uint64(v.start-addr) != v.off {
+			continue
+		}
+		if err := m.unmapLocked(v.start, v.end); err != nil {
+			return err
+		}
+		i = m.find(v.start) - 1 // the VMAs after it moved down
+	}
+	if seg == nil {
+		return unix.EINVAL
+	}
+	return nil
 }

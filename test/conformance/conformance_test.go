@@ -196,6 +196,7 @@ func TestPrograms(t *testing.T) {
 		{"itimer", nil},
 		{"select", nil},
 		{"shmem", nil},
+		{"sysvshm", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

@@ -113,6 +113,11 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_MADVISE:  Madvise,
 		unix.SYS_MSYNC:    Msync,
 		unix.SYS_MINCORE:  Mincore,
+		// SysV IPC: sys_shm.go, sys_sem.go.
+		unix.SYS_SHMGET: Shmget,
+		unix.SYS_SHMAT:  Shmat,
+		unix.SYS_SHMDT:  Shmdt,
+		unix.SYS_SHMCTL: Shmctl,
 		// Tasks and the rest: sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
 		// sys_time.go.
 		unix.SYS_EXECVE:            Execve,
