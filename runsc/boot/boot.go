@@ -114,6 +114,7 @@ func Run(a Args) (kernel.ExitStatus, error) {
 	}
 	defer p.Close()
 	v := vfs.New()
+	v.MemFile = mf
 	k := kernel.New(p, mf, v, linux.Table(), a.Log)
 	k.Strace = a.Strace
 	if a.Hostname != "" {

@@ -60,7 +60,7 @@ func (s *shmSegment) Page(off uint64) (platform.FileRange, error) { return s.mem
 // destroyLocked removes the segment from the table and frees its pages (shm_destroy).
 func (s *shmSegment) destroyLocked() {
 	s.k.shm.remove(s)
-	s.k.shmTot -= s.mem.Size() / platform.PageSize
+	s.k.shmTot -= (s.size + platform.PageSize - 1) / platform.PageSize
 	s.mem.DecRef()
 }
 

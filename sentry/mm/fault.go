@@ -27,7 +27,7 @@ func (e *SegvError) Error() string {
 // maps the page (and its untouched neighbours), or returns a *SegvError.
 func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	v, ok := m.lookupOrGrow(addr)
 	if !ok {
 		return &SegvError{Addr: addr, Code: arch.SEGV_MAPERR}
@@ -121,7 +121,6 @@ func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
 			}
 			break
 		}
-		m.mf.IncRef(fr)
 		m.pages[a] = fr
 		if run.Length() != 0 && run.End == fr.Start && runAddr+uintptr(run.Length()) == a {
 			run.End = fr.End
@@ -200,6 +199,6 @@ func (m *MemoryManager) lookupOrGrow(addr uintptr) (*vma, bool) {
 // SetStackLimit sets how far grows-down mappings may grow (RLIMIT_STACK).
 func (m *MemoryManager) SetStackLimit(limit uint64) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	m.stackLimit = uintptr(min(limit, 1<<40))
 }

@@ -10,13 +10,13 @@ import (
 // page the same page, with one more reference.
 func (m *MemoryManager) Fork(as platform.AddressSpace) (*MemoryManager, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	c := &MemoryManager{mf: m.mf, as: as, pages: make(map[uintptr]platform.FileRange, len(m.pages)),
 		min: m.min, max: m.max, mmapBase: m.mmapBase, brkStart: m.brkStart, brk: m.brk, stackLimit: m.stackLimit}
 	c.users.Store(1)
 	c.vmas = append([]vma(nil), m.vmas...)
 	for i := range c.vmas {
-		incRef(&c.vmas[i])
+		c.incRef(&c.vmas[i])
 	}
 	for a, fr := range m.pages {
 		if v, ok := m.lookup(a); ok && v.shared != nil {

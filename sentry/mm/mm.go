@@ -24,7 +24,10 @@
 //
 // The VMA set is a sorted slice; a tree comes with many mappings.
 //
-// Lock order: MemoryManager.mu, then the platform's locks.
+// Lock order: MemoryManager.mu, then a Shared's lock, then the platform's locks. A
+// file's or a SysV segment's locks may be taken before MemoryManager.mu (truncating a
+// tmpfs file unmaps its pages from every mapping), never under it: references to them
+// are dropped after MemoryManager.mu is unlocked.
 package mm
 
 import (
@@ -65,22 +68,42 @@ type RefCounted interface {
 }
 
 // incRef and decRef take and drop a VMA's references: to its file if that is
-// RefCounted, and to its shared object.
-func incRef(v *vma) {
+// RefCounted, and to its shared object, which a Shared counts as m mapping it.
+func (m *MemoryManager) incRef(v *vma) {
 	if r, ok := v.file.(RefCounted); ok {
 		r.IncRef()
 	}
 	if v.shared != nil {
 		v.shared.IncRef()
+		if s, ok := v.shared.(*Shared); ok {
+			s.track(m, 1)
+		}
 	}
 }
 
-func decRef(v *vma) {
-	if r, ok := v.file.(RefCounted); ok {
-		r.DecRef()
-	}
+// decRef drops v's references once m.mu is unlocked (m.unlock): dropping a file's
+// last reference may release it (a removed tmpfs file's last close frees its data),
+// which takes the file's locks and must not find m still mapping it. m stops counting
+// as a mapper of v's Shared at once.
+func (m *MemoryManager) decRef(v *vma) {
 	if v.shared != nil {
-		v.shared.DecRef()
+		if s, ok := v.shared.(*Shared); ok {
+			s.track(m, -1)
+		}
+		m.dropLater = append(m.dropLater, v.shared)
+	}
+	if r, ok := v.file.(RefCounted); ok {
+		m.dropLater = append(m.dropLater, r)
+	}
+}
+
+// unlock unlocks m.mu, then drops the references decRef put off.
+func (m *MemoryManager) unlock() {
+	drop := m.dropLater
+	m.dropLater = nil
+	m.mu.Unlock()
+	for _, r := range drop {
+		r.DecRef()
 	}
 }
 
@@ -118,6 +141,8 @@ type MemoryManager struct {
 	brkStart, brk uintptr
 	// stackLimit bounds the growth of grows-down mappings.
 	stackLimit uintptr
+	// dropLater are references to drop once mu is unlocked (decRef).
+	dropLater []RefCounted
 	// users counts the tasks running in the address space (threads share it).
 	users atomic.Int32
 }
@@ -143,13 +168,13 @@ func New(mf *pgalloc.MemoryFile, p platform.Platform, as platform.AddressSpace) 
 // Release frees every page and the platform address space.
 func (m *MemoryManager) Release() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	for _, fr := range m.pages {
 		m.mf.Free(fr)
 	}
 	m.pages = nil
 	for i := range m.vmas {
-		decRef(&m.vmas[i])
+		m.decRef(&m.vmas[i])
 	}
 	m.vmas = nil
 	m.as.Release()
@@ -164,7 +189,7 @@ func (m *MemoryManager) MaxAddress() uintptr { return m.max }
 // SetLayout sets where mmap searches from and where the heap starts.
 func (m *MemoryManager) SetLayout(mmapBase, brkStart uintptr) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	m.mmapBase = mmapBase
 	m.brkStart, m.brk = brkStart, brkStart
 }
@@ -214,7 +239,7 @@ func (m *MemoryManager) split(addr uintptr) {
 	if hi.file != nil || hi.shared != nil {
 		hi.off += uint64(addr - v.start)
 	}
-	incRef(&hi)
+	m.incRef(&hi)
 	v.end = addr
 	m.insert(hi)
 }
@@ -231,7 +256,7 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 	j := i
 	for j < len(m.vmas) && m.vmas[j].start < end {
 		m.freePages(m.vmas[j].start, m.vmas[j].end)
-		decRef(&m.vmas[j])
+		m.decRef(&m.vmas[j])
 		j++
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
@@ -275,7 +300,7 @@ type Mapping struct {
 // Mappings returns the VMAs in address order.
 func (m *MemoryManager) Mappings() []Mapping {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	out := make([]Mapping, len(m.vmas))
 	for i, v := range m.vmas {
 		out[i] = Mapping{Start: v.start, End: v.end, Perms: v.perms, Private: v.shared == nil, Offset: v.off, Name: v.name}
@@ -286,7 +311,7 @@ func (m *MemoryManager) Mappings() []Mapping {
 // Usage returns the bytes mapped (VmSize) and populated (VmRSS).
 func (m *MemoryManager) Usage() (size, rss uint64) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	for _, v := range m.vmas {
 		size += uint64(v.end - v.start)
 	}

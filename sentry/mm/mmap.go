@@ -19,7 +19,8 @@ type MMapOpts struct {
 	File      FileData // nil: anonymous
 	Offset    uint64
 	FileSize  uint64 // bytes of File from Offset that exist; the rest reads as zero
-	// Shared, if not nil, makes the mapping shared: it maps Shared's bytes from Offset.
+	// Shared, if not nil, makes the mapping shared: it maps Shared's bytes from Offset
+	// (File, if set too, is only held open while mapped).
 	Shared Mappable
 	// SysV marks a SysV shared memory attachment (shmat), which shmdt detaches.
 	SysV bool
@@ -34,7 +35,7 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		return 0, unix.ENOMEM
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	addr := o.Addr
 	switch {
 	case o.Fixed || o.NoReplace:
@@ -65,12 +66,13 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	}
 	switch {
 	case o.Shared != nil:
-		v.shared, v.off, v.sysv = o.Shared, o.Offset, o.SysV
+		// A file given too is only held open (RefCounted): the bytes are Shared's.
+		v.shared, v.off, v.sysv, v.file = o.Shared, o.Offset, o.SysV, o.File
 	case o.File != nil:
 		v.file, v.off = o.File, o.Offset
 		v.fileEnd = addr + uintptr(min(o.FileSize, uint64(length)))
 	}
-	incRef(&v)
+	m.incRef(&v)
 	m.insert(v)
 	return addr, nil
 }
@@ -128,7 +130,7 @@ func (m *MemoryManager) MUnmap(addr, length uintptr) error {
 		return unix.EINVAL
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	return m.unmapLocked(addr, end)
 }
 
@@ -146,7 +148,7 @@ func (m *MemoryManager) MProtect(addr, length uintptr, perms platform.AccessType
 		return nil
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	m.split(addr)
 	m.split(end)
 	for a := addr; a < end; {
@@ -172,7 +174,7 @@ func (m *MemoryManager) MProtect(addr, length uintptr, perms platform.AccessType
 // one when addr is below the heap's start or the heap can't grow there.
 func (m *MemoryManager) Brk(addr uintptr) uintptr {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if addr < m.brkStart {
 		return m.brk
 	}
@@ -200,6 +202,6 @@ func (m *MemoryManager) Brk(addr uintptr) uintptr {
 // Overlaps reports whether anything is mapped in [addr, addr+length).
 func (m *MemoryManager) Overlaps(addr, length uintptr) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	return m.overlaps(addr, addr+length)
 }

@@ -10,7 +10,7 @@ import (
 // stays mapped, empty. The moved pages keep their memory-file pages: nothing is copied.
 func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed, dontUnmap bool, newAddr uintptr) (uintptr, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	oldEnd := oldAddr + oldSize
 	if oldEnd < oldAddr || oldEnd > m.max {
 		return 0, unix.EINVAL
@@ -65,7 +65,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 	src := m.vmas[i] // the one VMA of the old range
 	nv := src
 	nv.start, nv.end = dst, dst+newSize
-	incRef(&nv)
+	m.incRef(&nv)
 	// Move the populated pages that fit in the new size.
 	for a := oldAddr; a < oldEnd; a += pageSize {
 		fr, ok := m.pages[a]
@@ -83,7 +83,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 		return 0, err
 	}
 	if !dontUnmap {
-		decRef(&src)
+		m.decRef(&src)
 		m.vmas = append(m.vmas[:i], m.vmas[i+1:]...)
 	}
 	m.insert(nv)
@@ -95,7 +95,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 // is unmapped, after dropping the rest, as Linux.
 func (m *MemoryManager) MAdviseDontNeed(addr, length uintptr) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	end := addr + length
 	hole := m.holes(addr, end)
 	m.freePages(addr, end)
@@ -113,7 +113,7 @@ func (m *MemoryManager) MAdviseDontNeed(addr, length uintptr) error {
 // CheckMapped returns ENOMEM unless all of [addr, addr+length) is mapped.
 func (m *MemoryManager) CheckMapped(addr, length uintptr) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if m.holes(addr, addr+length) {
 		return unix.ENOMEM
 	}
@@ -124,7 +124,7 @@ func (m *MemoryManager) CheckMapped(addr, length uintptr) error {
 // ENOMEM if part of it is unmapped.
 func (m *MemoryManager) Resident(addr, length uintptr) ([]byte, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if m.holes(addr, addr+length) {
 		return nil, unix.ENOMEM
 	}

@@ -197,6 +197,7 @@ func TestPrograms(t *testing.T) {
 		{"select", nil},
 		{"shmem", nil},
 		{"sysvshm", nil},
+		{"posixshm", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

@@ -1,6 +1,9 @@
 // Shared memory (MAP_SHARED): anonymous shared memory across fork, madvise and mremap
-// on it, /proc/self/maps flags, and a process-shared pthread mutex and condition
-// variable (shared futexes) between two processes.
+// on it, /proc/self/maps flags; a tmpfs file (/dev/shm) mapped shared by two processes
+// that see each other's writes and read(2) seeing them, msync, munmap then read,
+// truncation (SIGBUS past the end, zeroed tail), hole punching, private mappings of the
+// file; and a process-shared pthread mutex and condition variable (shared futexes)
+// between two processes.
 #include "common.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -161,11 +164,120 @@ static void pshared(void) {
 	munmap(s, pg);
 }
 
+// Touching p reports SIGBUS (and its code) or the byte read.
+static void touch(const char *name, volatile char *p) {
+	struct sigaction sa = {.sa_sigaction = onbus, .sa_flags = SA_SIGINFO};
+	sigaction(SIGBUS, &sa, NULL);
+	if (sigsetjmp(jb, 1) == 0) {
+		char c = *p;
+		printf("%s: read %d\n", name, c);
+	} else {
+		printf("%s: faulted\n", name);
+	}
+	signal(SIGBUS, SIG_DFL);
+}
+
+static void file_shared(void) {
+	char path[64];
+	snprintf(path, sizeof path, "/dev/shm/moat-shmem-%d", getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECKOK("open", fd);
+	CHECK("ftruncate", ftruncate(fd, 2 * pg));
+	char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	printf("mmap shared: %s\n", p == MAP_FAILED ? strerrorname_np(errno) : "ok");
+	mapsflag("maps file shared", p);
+	strcpy(p, "via mapping");
+	char buf[32] = {0};
+	CHECK("pread sees the mapping's write", pread(fd, buf, 11, 0));
+	printf("read: %s\n", buf);
+	CHECK("pwrite", pwrite(fd, "via write", 9, pg));
+	printf("mapping sees write(2): %s\n", p + pg);
+
+	// A second process maps the file on its own and writes; each sees the other.
+	int fds[2], back[2];
+	pipe(fds);
+	pipe(back);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int cfd = open(path, O_RDWR);
+		char *q = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+		char c;
+		read(fds[0], &c, 1);
+		int ok = strcmp(q, "parent wrote") == 0;
+		strcpy(q + 100, "child wrote");
+		write(back[1], "x", 1);
+		_exit(ok ? 0 : 1);
+	}
+	strcpy(p, "parent wrote");
+	write(fds[1], "x", 1);
+	char c;
+	read(back[0], &c, 1);
+	printf("child saw parent's write: %d\n", waitchild(pid));
+	printf("parent sees child's write: %s\n", p + 100);
+	memset(buf, 0, sizeof buf);
+	pread(fd, buf, 11, 100);
+	printf("read(2) sees it: %s\n", buf);
+	close(fds[0]);
+	close(fds[1]);
+	close(back[0]);
+	close(back[1]);
+
+	// msync.
+	CHECK("msync", msync(p, 2 * pg, MS_SYNC));
+	CHECK("msync async", msync(p, pg, MS_ASYNC | MS_INVALIDATE));
+	CHECK("msync both", msync(p, pg, MS_SYNC | MS_ASYNC));
+	CHECK("msync unaligned", msync(p + 1, pg, MS_SYNC));
+
+	// A private mapping reads the file and keeps its writes to itself.
+	char *priv = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	printf("private reads: %s\n", priv);
+	strcpy(priv, "private");
+	printf("shared after private write: %s\n", p);
+	munmap(priv, pg);
+
+	// Truncation: past the end faults with SIGBUS, the last page's tail is zeroed.
+	CHECK("ftruncate shrink", ftruncate(fd, 50));
+	touch("past the end", p + pg);
+	touch("tail of last page", p + 60);
+	touch("in the file", p + 1);
+	CHECK("ftruncate grow", ftruncate(fd, 2 * pg));
+	touch("grown back", p + pg);
+	p[pg] = 7;
+	memset(buf, 0, sizeof buf);
+	pread(fd, buf, 1, pg);
+	printf("write after grow reaches the file: %d\n", buf[0]);
+
+	// Punching a hole drops the pages from the mapping: they read zeroes.
+	p[0] = 'h';
+	CHECK("punch hole", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, pg));
+	touch("punched", p);
+
+	// Unmapped, the data stays in the file.
+	strcpy(p + 200, "kept");
+	CHECK("munmap", munmap(p, 2 * pg));
+	memset(buf, 0, sizeof buf);
+	pread(fd, buf, 4, 200);
+	printf("after munmap: %s\n", buf);
+
+	// Access checks.
+	int ro = open(path, O_RDONLY);
+	p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0);
+	printf("mmap shared writable of O_RDONLY: %s\n", p == MAP_FAILED ? strerrorname_np(errno) : "ok");
+	p = mmap(NULL, pg, PROT_READ, MAP_SHARED, ro, 0);
+	printf("mmap shared read-only: %s\n", p == MAP_FAILED ? strerrorname_np(errno) : p + 200);
+	CHECK("mprotect writable", mprotect(p, pg, PROT_READ | PROT_WRITE));
+	munmap(p, pg);
+	close(ro);
+	close(fd);
+	CHECK("unlink", unlink(path));
+}
+
 int main(void) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	pg = sysconf(_SC_PAGESIZE);
 	anon_fork();
 	anon_bus();
+	file_shared();
 	pshared();
 	return 0;
 }
