@@ -58,6 +58,7 @@ type Kernel struct {
 	// they take (shm_tot), semaphore sets.
 	shm    ipcTable[*shmSegment]
 	shmTot uint64
+	sem    semState
 
 	// memfdFS is the tmpfs of memfd_create's files (Linux's shm_mnt), made at first use.
 	memfdFS func() *tmpfs.Filesystem

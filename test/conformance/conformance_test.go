@@ -198,6 +198,7 @@ func TestPrograms(t *testing.T) {
 		{"shmem", nil},
 		{"sysvshm", nil},
 		{"posixshm", nil},
+		{"sysvsem", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

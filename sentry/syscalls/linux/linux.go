@@ -114,10 +114,14 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_MSYNC:    Msync,
 		unix.SYS_MINCORE:  Mincore,
 		// SysV IPC: sys_shm.go, sys_sem.go.
-		unix.SYS_SHMGET: Shmget,
-		unix.SYS_SHMAT:  Shmat,
-		unix.SYS_SHMDT:  Shmdt,
-		unix.SYS_SHMCTL: Shmctl,
+		unix.SYS_SHMGET:     Shmget,
+		unix.SYS_SHMAT:      Shmat,
+		unix.SYS_SHMDT:      Shmdt,
+		unix.SYS_SHMCTL:     Shmctl,
+		unix.SYS_SEMGET:     Semget,
+		unix.SYS_SEMOP:      Semop,
+		unix.SYS_SEMTIMEDOP: Semtimedop,
+		unix.SYS_SEMCTL:     Semctl,
 		// Tasks and the rest: sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
 		// sys_time.go.
 		unix.SYS_EXECVE:            Execve,
