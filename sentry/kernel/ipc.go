@@ -52,23 +52,10 @@ func (p *ipcPerm) permits(c *vfs.Credentials, flag uint32) bool {
 	granted := p.mode
 	if c.EffectiveUID == p.cuid || c.EffectiveUID == p.uid {
 		granted >>= 6
-	} else if inGroup(c, p.cgid) || inGroup(c, p.gid) {
+	} else if c.InGroup(p.cgid) || c.InGroup(p.gid) { // in_group_p: the fsgid
 		granted >>= 3
 	}
 	return requested&^granted&0o7 == 0 || c.HasCap(unix.CAP_IPC_OWNER)
-}
-
-// inGroup is in_group_p: the effective group or a supplementary one.
-func inGroup(c *vfs.Credentials, gid uint32) bool {
-	if c.EffectiveGID == gid {
-		return true
-	}
-	for _, g := range c.Groups {
-		if g == gid {
-			return true
-		}
-	}
-	return false
 }
 
 // mayChange reports whether c may IPC_SET or IPC_RMID p, as ipcctl_obtain_check: its
@@ -124,6 +111,49 @@ func (t *ipcTable[T]) lookup(id int32) (T, error) {
 		return zero, unix.EINVAL
 	}
 	return o, nil
+}
+
+// lookupToChange returns the object id names if c may change it (IPC_SET, IPC_RMID),
+// as ipcctl_obtain_check: EINVAL if there is none, EPERM if c may not.
+func (t *ipcTable[T]) lookupToChange(c *vfs.Credentials, id int32) (T, error) {
+	o, err := t.lookup(id)
+	if err == nil && !o.perm().mayChange(c) {
+		err = unix.EPERM
+	}
+	return o, err
+}
+
+// lookupToStat returns the object IPC_STAT (id is an identifier) or *_STAT and
+// *_STAT_ANY (byIndex: id is an index) read, checking c's read access unless anyAccess.
+func (t *ipcTable[T]) lookupToStat(c *vfs.Credentials, id int32, byIndex, anyAccess bool) (T, error) {
+	var o T
+	if byIndex {
+		var ok bool
+		if o, ok = t.byIndex(id); !ok {
+			return o, unix.EINVAL
+		}
+	} else {
+		var err error
+		if o, err = t.lookup(id); err != nil {
+			return o, err
+		}
+	}
+	if !anyAccess && !o.perm().permits(c, 0o444) {
+		return o, unix.EACCES
+	}
+	return o, nil
+}
+
+// ipcSet implements IPC_SET for an object of t.
+func ipcSet[T ipcObject](t *ipcTable[T], c *vfs.Credentials, id int32, uid, gid, mode uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o, err := t.lookupToChange(c, id)
+	if err != nil {
+		return err
+	}
+	o.perm().set(uid, gid, mode)
+	return nil
 }
 
 // add gives o the lowest free index and the next sequence number, and returns its

@@ -425,20 +425,9 @@ func (t *Task) SemStat(id int32, byIndex, anyAccess bool) (linux.SemidDS, int32,
 	k := t.k
 	k.sem.mu.Lock()
 	defer k.sem.mu.Unlock()
-	var s *semSet
-	if byIndex {
-		var ok bool
-		if s, ok = k.sem.byIndex(id); !ok {
-			return linux.SemidDS{}, 0, unix.EINVAL
-		}
-	} else {
-		var err error
-		if s, err = k.sem.lookup(id); err != nil {
-			return linux.SemidDS{}, 0, err
-		}
-	}
-	if !anyAccess && !s.ipc.permits(t.Creds, 0o444) {
-		return linux.SemidDS{}, 0, unix.EACCES
+	s, err := k.sem.lookupToStat(t.Creds, id, byIndex, anyAccess)
+	if err != nil {
+		return linux.SemidDS{}, 0, err
 	}
 	return linux.SemidDS{Perm: s.ipc.stat(), Otime: unixTime(s.otime), Ctime: unixTime(s.ipc.ctime),
 		Nsems: uint64(len(s.sems))}, s.ipc.id, nil
@@ -446,18 +435,7 @@ func (t *Task) SemStat(id int32, byIndex, anyAccess bool) (linux.SemidDS, int32,
 
 // SemSet implements IPC_SET.
 func (t *Task) SemSet(id int32, uid, gid, mode uint32) error {
-	k := t.k
-	k.sem.mu.Lock()
-	defer k.sem.mu.Unlock()
-	s, err := k.sem.lookup(id)
-	if err != nil {
-		return err
-	}
-	if !s.ipc.mayChange(t.Creds) {
-		return unix.EPERM
-	}
-	s.ipc.set(uid, gid, mode)
-	return nil
+	return ipcSet(&t.k.sem.ipcTable, t.Creds, id, uid, gid, mode)
 }
 
 // SemRemove implements IPC_RMID (freeary): the sleepers wake with EIDRM.
@@ -465,12 +443,9 @@ func (t *Task) SemRemove(id int32) error {
 	k := t.k
 	k.sem.mu.Lock()
 	defer k.sem.mu.Unlock()
-	s, err := k.sem.lookup(id)
+	s, err := k.sem.lookupToChange(t.Creds, id)
 	if err != nil {
 		return err
-	}
-	if !s.ipc.mayChange(t.Creds) {
-		return unix.EPERM
 	}
 	for _, w := range s.pending {
 		w.done <- unix.EIDRM

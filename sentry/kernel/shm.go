@@ -193,20 +193,9 @@ func (t *Task) ShmStat(id int32, byIndex, anyAccess bool) (linux.ShmidDS, int32,
 	k := t.k
 	k.shm.mu.Lock()
 	defer k.shm.mu.Unlock()
-	var s *shmSegment
-	if byIndex {
-		var ok bool
-		if s, ok = k.shm.byIndex(id); !ok {
-			return linux.ShmidDS{}, 0, unix.EINVAL
-		}
-	} else {
-		var err error
-		if s, err = k.shm.lookup(id); err != nil {
-			return linux.ShmidDS{}, 0, err
-		}
-	}
-	if !anyAccess && !s.ipc.permits(t.Creds, 0o444) {
-		return linux.ShmidDS{}, 0, unix.EACCES
+	s, err := k.shm.lookupToStat(t.Creds, id, byIndex, anyAccess)
+	if err != nil {
+		return linux.ShmidDS{}, 0, err
 	}
 	return linux.ShmidDS{Perm: s.ipc.stat(), Segsz: s.size, Atime: unixTime(s.atime),
 		Dtime: unixTime(s.dtime), Ctime: unixTime(s.ipc.ctime), Cpid: s.cpid, Lpid: s.lpid,
@@ -222,18 +211,7 @@ func unixTime(t time.Time) int64 {
 
 // ShmSet implements IPC_SET.
 func (t *Task) ShmSet(id int32, uid, gid, mode uint32) error {
-	k := t.k
-	k.shm.mu.Lock()
-	defer k.shm.mu.Unlock()
-	s, err := k.shm.lookup(id)
-	if err != nil {
-		return err
-	}
-	if !s.ipc.mayChange(t.Creds) {
-		return unix.EPERM
-	}
-	s.ipc.set(uid, gid, mode)
-	return nil
+	return ipcSet(&t.k.shm, t.Creds, id, uid, gid, mode)
 }
 
 // ShmRemove implements IPC_RMID (do_shm_rmid).
@@ -241,12 +219,9 @@ func (t *Task) ShmRemove(id int32) error {
 	k := t.k
 	k.shm.mu.Lock()
 	defer k.shm.mu.Unlock()
-	s, err := k.shm.lookup(id)
+	s, err := k.shm.lookupToChange(t.Creds, id)
 	if err != nil {
 		return err
-	}
-	if !s.ipc.mayChange(t.Creds) {
-		return unix.EPERM
 	}
 	if s.nattch > 0 {
 		s.ipc.mode |= linux.SHM_DEST

@@ -58,14 +58,7 @@ func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
 	if v.file == nil {
 		span = anonFaultAround * pageSize
 	}
-	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
-	start, end := page, page+pageSize
-	for start > lo && !m.populated(start-pageSize) {
-		start -= pageSize
-	}
-	for end < hi && !m.populated(end) {
-		end += pageSize
-	}
+	start, end := m.unpopulatedRun(v, page, span)
 	fr, err := m.mf.Allocate(uint64(end - start))
 	if err != nil {
 		return err
@@ -94,15 +87,7 @@ func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
 // reference, and maps them. It returns ErrPastEOF if page itself is past the object's
 // end; the run stops before any other such page.
 func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
-	const span = faultAround * pageSize
-	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
-	start, end := page, page+pageSize
-	for start > lo && !m.populated(start-pageSize) {
-		start -= pageSize
-	}
-	for end < hi && !m.populated(end) {
-		end += pageSize
-	}
+	start, end := m.unpopulatedRun(v, page, faultAround*pageSize)
 	// Take the object's pages in address order, mapping each run of pages that are
 	// contiguous in the memory file in one call.
 	var run platform.FileRange
@@ -132,6 +117,20 @@ func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
 		run, runAddr = fr, a
 	}
 	return flush()
+}
+
+// unpopulatedRun returns the run of unpopulated pages around page within v and within
+// the span-aligned block of span bytes that holds page.
+func (m *MemoryManager) unpopulatedRun(v *vma, page, span uintptr) (start, end uintptr) {
+	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
+	start, end = page, page+pageSize
+	for start > lo && !m.populated(start-pageSize) {
+		start -= pageSize
+	}
+	for end < hi && !m.populated(end) {
+		end += pageSize
+	}
+	return start, end
 }
 
 func (m *MemoryManager) populated(a uintptr) bool {
