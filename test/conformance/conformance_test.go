@@ -199,6 +199,7 @@ func TestPrograms(t *testing.T) {
 		{"sysvshm", nil},
 		{"posixshm", nil},
 		{"sysvsem", nil},
+		{"sysvmsg", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

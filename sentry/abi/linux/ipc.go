@@ -104,3 +104,38 @@ type Sembuf struct {
 type Seminfo struct {
 	Semmap, Semmni, Semmns, Semmnu, Semmsl, Semopm, Semume, Semusz, Semvmx, Semaem int32
 }
+
+// Message queues (include/uapi/linux/msg.h).
+const (
+	MSG_STAT     = 11
+	MSG_INFO     = 12
+	MSG_STAT_ANY = 13
+	MSG_NOERROR  = 0o10000
+	MSG_EXCEPT   = 0o20000
+	MSG_COPY     = 0o40000
+	// Limits (the defaults of /proc/sys/kernel/msg*).
+	MSGMNI  = 32000
+	MSGMAX  = 8192
+	MSGMNB  = 16384
+	MSGPOOL = MSGMNI * MSGMNB / 1024
+	MSGMAP  = MSGMNB
+	MSGTQL  = MSGMNB
+	MSGSSZ  = 16
+	MSGSEG  = 0xffff
+)
+
+// MsqidDS is struct msqid64_ds on x86-64.
+type MsqidDS struct {
+	Perm                 IPC64Perm
+	Stime, Rtime, Ctime  int64
+	Cbytes, Qnum, Qbytes uint64
+	Lspid, Lrpid         int32
+	_                    [2]uint64
+}
+
+// Msginfo is struct msginfo, IPC_INFO's and MSG_INFO's result for msgctl.
+type Msginfo struct {
+	Msgpool, Msgmap, Msgmax, Msgmnb, Msgmni, Msgssz, Msgtql int32
+	Msgseg                                                  uint16
+	_                                                       uint16
+}

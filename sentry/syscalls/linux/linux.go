@@ -113,7 +113,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_MADVISE:  Madvise,
 		unix.SYS_MSYNC:    Msync,
 		unix.SYS_MINCORE:  Mincore,
-		// SysV IPC: sys_shm.go, sys_sem.go.
+		// SysV IPC: sys_shm.go, sys_sem.go, sys_msg.go.
 		unix.SYS_SHMGET:     Shmget,
 		unix.SYS_SHMAT:      Shmat,
 		unix.SYS_SHMDT:      Shmdt,
@@ -122,6 +122,10 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_SEMOP:      Semop,
 		unix.SYS_SEMTIMEDOP: Semtimedop,
 		unix.SYS_SEMCTL:     Semctl,
+		unix.SYS_MSGGET:     Msgget,
+		unix.SYS_MSGSND:     Msgsnd,
+		unix.SYS_MSGRCV:     Msgrcv,
+		unix.SYS_MSGCTL:     Msgctl,
 		// Tasks and the rest: sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
 		// sys_time.go.
 		unix.SYS_EXECVE:            Execve,

@@ -71,22 +71,10 @@ func Semctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	switch cmd {
 	case linux.IPC_INFO, linux.SEM_INFO:
 		info, maxIdx := t.SemInfo(cmd == linux.SEM_INFO)
-		if err := t.CopyOutObj(arg, &info); err != nil {
-			return 0, unix.EFAULT
-		}
-		return uintptr(maxIdx), nil
+		return ipcInfoOut(t, arg, &info, maxIdx)
 	case unix.IPC_STAT, linux.SEM_STAT, linux.SEM_STAT_ANY:
 		ds, sid, err := t.SemStat(id, cmd != unix.IPC_STAT, cmd == linux.SEM_STAT_ANY)
-		if err != nil {
-			return 0, err
-		}
-		if err := t.CopyOutObj(arg, &ds); err != nil {
-			return 0, unix.EFAULT
-		}
-		if cmd == unix.IPC_STAT {
-			return 0, nil
-		}
-		return uintptr(sid), nil
+		return ipcStatOut(t, arg, cmd == unix.IPC_STAT, &ds, sid, err)
 	case linux.GETALL:
 		vals, err := t.SemGetAll(id)
 		if err != nil {

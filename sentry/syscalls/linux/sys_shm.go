@@ -34,28 +34,13 @@ func Shmctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	case linux.IPC_INFO:
 		info := linux.ShmInfo64{Shmmax: linux.SHMMAX, Shmmin: linux.SHMMIN, Shmmni: linux.SHMMNI,
 			Shmseg: linux.SHMMNI, Shmall: linux.SHMALL}
-		if err := t.CopyOutObj(buf, &info); err != nil {
-			return 0, unix.EFAULT
-		}
-		return uintptr(t.ShmMaxIndex()), nil
+		return ipcInfoOut(t, buf, &info, t.ShmMaxIndex())
 	case linux.SHM_INFO:
 		info, maxIdx := t.ShmInfo()
-		if err := t.CopyOutObj(buf, &info); err != nil {
-			return 0, unix.EFAULT
-		}
-		return uintptr(maxIdx), nil
+		return ipcInfoOut(t, buf, &info, maxIdx)
 	case unix.IPC_STAT, linux.SHM_STAT, linux.SHM_STAT_ANY:
 		ds, sid, err := t.ShmStat(id, cmd != unix.IPC_STAT, cmd == linux.SHM_STAT_ANY)
-		if err != nil {
-			return 0, err
-		}
-		if err := t.CopyOutObj(buf, &ds); err != nil {
-			return 0, unix.EFAULT
-		}
-		if cmd == unix.IPC_STAT {
-			return 0, nil
-		}
-		return uintptr(sid), nil
+		return ipcStatOut(t, buf, cmd == unix.IPC_STAT, &ds, sid, err)
 	case unix.IPC_SET:
 		var ds linux.ShmidDS
 		if err := t.CopyInObj(buf, &ds); err != nil {
@@ -68,4 +53,28 @@ func Shmctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, t.ShmLock(id, cmd == linux.SHM_LOCK)
 	}
 	return 0, unix.EINVAL
+}
+
+// ipcInfoOut copies out an IPC_INFO-like result and returns the highest index in use,
+// for shmctl, semctl and msgctl.
+func ipcInfoOut(t *kernel.Task, buf uintptr, info any, maxIdx int32) (uintptr, error) {
+	if err := t.CopyOutObj(buf, info); err != nil {
+		return 0, unix.EFAULT
+	}
+	return uintptr(maxIdx), nil
+}
+
+// ipcStatOut copies out the result of an IPC_STAT-like command (ds, or err) and returns
+// 0 for IPC_STAT, the object's identifier for the *_STAT commands that take an index.
+func ipcStatOut(t *kernel.Task, buf uintptr, ipcStat bool, ds any, id int32, err error) (uintptr, error) {
+	if err != nil {
+		return 0, err
+	}
+	if err := t.CopyOutObj(buf, ds); err != nil {
+		return 0, unix.EFAULT
+	}
+	if ipcStat {
+		return 0, nil
+	}
+	return uintptr(id), nil
 }
