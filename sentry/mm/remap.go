@@ -8,6 +8,7 @@ import (
 // sizes are already page-aligned and non-zero. With mayMove it may move the mapping; with
 // fixed it moves it to newAddr (replacing what is there); with dontUnmap the old range
 // stays mapped, empty. The moved pages keep their memory-file pages: nothing is copied.
+// An old size of zero maps the same part of a shared mapping's object again.
 func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed, dontUnmap bool, newAddr uintptr) (uintptr, error) {
 	m.mu.Lock()
 	defer m.unlock()
@@ -20,6 +21,9 @@ func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed
 	if !ok || v.end < oldEnd {
 		return 0, unix.EFAULT
 	}
+	if oldSize == 0 && v.shared == nil {
+		return 0, unix.EINVAL // only a shared mapping can be duplicated (vma_to_resize)
+	}
 	if fixed {
 		if newAddr%pageSize != 0 || newAddr < m.min || newAddr+newSize < newAddr || newAddr+newSize > m.max {
 			return 0, unix.EINVAL
@@ -30,7 +34,20 @@ func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed
 		if err := m.unmapLocked(newAddr, newAddr+newSize); err != nil {
 			return 0, err
 		}
+		if oldSize == 0 {
+			return m.duplicate(oldAddr, newSize, newAddr), nil
+		}
 		return m.move(oldAddr, oldSize, newSize, newAddr, dontUnmap)
+	}
+	if oldSize == 0 {
+		if !mayMove {
+			return 0, unix.ENOMEM
+		}
+		dst, ok := m.findGap(newSize)
+		if !ok {
+			return 0, unix.ENOMEM
+		}
+		return m.duplicate(oldAddr, newSize, dst), nil
 	}
 	if newSize <= oldSize && !dontUnmap {
 		if newSize < oldSize {
@@ -54,6 +71,18 @@ func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed
 		return 0, unix.ENOMEM
 	}
 	return m.move(oldAddr, oldSize, newSize, dst, dontUnmap)
+}
+
+// duplicate maps, at dst and for size bytes, the shared object mapped at addr from the
+// offset addr maps: mremap with an old size of zero, which leaves the old mapping.
+func (m *MemoryManager) duplicate(addr, size, dst uintptr) uintptr {
+	v, _ := m.lookup(addr)
+	nv := *v
+	nv.start, nv.end = dst, dst+size
+	nv.off = v.off + uint64(addr-v.start)
+	m.incRef(&nv)
+	m.insert(nv)
+	return dst
 }
 
 // move moves [oldAddr, oldAddr+oldSize) to dst, grown or shrunk to newSize.

@@ -180,10 +180,6 @@ func Mremap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if newSize == 0 {
 		return 0, unix.EINVAL
 	}
-	if oldSize == 0 {
-		// Duplicating a mapping needs a shared one.
-		return 0, unix.EINVAL
-	}
 	return t.MM.MRemap(oldAddr, oldSize, newSize, flags&mremapMaymove != 0, flags&mremapFixed != 0,
 		flags&mremapDontunmap != 0, newAddr)
 }

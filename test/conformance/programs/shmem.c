@@ -95,6 +95,19 @@ static void anon_fork(void) {
 	printf("child saw after mremap: %d\n", waitchild(pid));
 	close(fds[0]);
 	close(fds[1]);
+
+	// An old size of zero duplicates a shared mapping; a private one can't be.
+	volatile int *d = mremap((void *)r2, 0, pg, MREMAP_MAYMOVE);
+	printf("mremap duplicate: %s\n", d == MAP_FAILED ? strerrorname_np(errno) : "ok");
+	if (d != MAP_FAILED) {
+		d[1] = 8;
+		printf("duplicate shares: %d %d\n", d[0], r2[1]);
+		munmap((void *)d, pg);
+	}
+	void *e = mremap((void *)r2, 0, pg, 0);
+	printf("mremap duplicate without MAYMOVE: %s\n", e == MAP_FAILED ? strerrorname_np(errno) : "ok");
+	e = mremap((void *)q, 0, pg, MREMAP_MAYMOVE);
+	printf("mremap duplicate private: %s\n", e == MAP_FAILED ? strerrorname_np(errno) : "ok");
 	munmap((void *)q, pg);
 }
 
