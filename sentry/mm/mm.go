@@ -122,7 +122,9 @@ type vma struct {
 	// object's bytes at off. A private mapping has none.
 	shared Mappable
 	sysv   bool // attached by shmat
-	name   string
+	// mayShare: a MAP_SHARED mapping made as a private copy (MMapOpts.MayShare).
+	mayShare bool
+	name     string
 }
 
 // MemoryManager is one application address space.
@@ -303,7 +305,7 @@ func (m *MemoryManager) Mappings() []Mapping {
 	defer m.unlock()
 	out := make([]Mapping, len(m.vmas))
 	for i, v := range m.vmas {
-		out[i] = Mapping{Start: v.start, End: v.end, Perms: v.perms, Private: v.shared == nil, Offset: v.off, Name: v.name}
+		out[i] = Mapping{Start: v.start, End: v.end, Perms: v.perms, Private: v.shared == nil && !v.mayShare, Offset: v.off, Name: v.name}
 	}
 	return out
 }

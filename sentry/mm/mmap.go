@@ -24,7 +24,10 @@ type MMapOpts struct {
 	Shared Mappable
 	// SysV marks a SysV shared memory attachment (shmat), which shmdt detaches.
 	SysV bool
-	Name string
+	// MayShare marks a MAP_SHARED mapping made as a private copy (a read-only one of a
+	// file without a shared object): /proc/PID/maps shows it shared, as VM_MAYSHARE.
+	MayShare bool
+	Name     string
 }
 
 // MMap creates a mapping and returns its address. Length must already be non-zero; it is
@@ -60,7 +63,7 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		}
 	}
 	v := vma{start: addr, end: addr + length, perms: o.Perms, maxPerms: platform.AnyAccess,
-		growsDown: o.GrowsDown, name: o.Name}
+		growsDown: o.GrowsDown, mayShare: o.MayShare, name: o.Name}
 	if o.NoWrite {
 		v.maxPerms.Write = false
 	}

@@ -97,6 +97,7 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			// Else a shared file mapping that can never be written is mapped as a
 			// private copy. It differs from Linux only if the file changes
 			// underneath it afterwards.
+			opts.MayShare = opts.Shared == nil
 		}
 		// Each VMA of the mapping holds a reference to the description (mm.RefCounted):
 		// the file stays open while mapped, as on Linux.

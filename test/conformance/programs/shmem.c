@@ -283,6 +283,14 @@ static void file_shared(void) {
 	close(ro);
 	close(fd);
 	CHECK("unlink", unlink(path));
+
+	// A read-only shared mapping of a file from the root filesystem shows as shared.
+	fd = open("/etc/passwd", O_RDONLY);
+	p = mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, 0);
+	mapsflag("maps read-only shared file", p);
+	CHECK("mprotect read-only shared file writable", mprotect(p, pg, PROT_READ | PROT_WRITE));
+	munmap(p, pg);
+	close(fd);
 }
 
 int main(void) {
