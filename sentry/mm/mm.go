@@ -17,7 +17,10 @@
 // A private mapping owns its pages: anonymous ones start zeroed, file-backed ones (from a
 // FileData, such as an executable's segments) start as a copy of the file's bytes. A
 // shared mapping (MAP_SHARED) maps the pages of a Mappable, a shared memory object that
-// outlives any one mapping: a Shared object for anonymous memory and SysV segments.
+// outlives any one mapping: a Shared object holds the pages of shared anonymous memory,
+// of a SysV segment and of a tmpfs file (whose read and write use the same pages), and
+// takes them back out of every mapping when it shrinks. Shared mappings of Gofer files
+// have no page cache yet: only read-only ones exist, as private copies.
 // Memory-file pages are reference-counted (pgalloc), so a page that the object and
 // several address spaces hold is freed when the last lets go. fork copies private pages
 // eagerly (no copy-on-write yet) and hands the child the same shared pages.
