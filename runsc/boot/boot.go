@@ -155,6 +155,7 @@ func New(a Args) (_ *Sandbox, err error) {
 	}
 	s.closes = append(s.closes, func() { p.Close() })
 	v := vfs.New()
+	v.MemFile = mf
 	k := kernel.New(p, mf, v, linux.Table(), a.Log)
 	k.Strace = a.Strace
 	if a.Hostname != "" {

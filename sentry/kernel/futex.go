@@ -8,8 +8,9 @@ import (
 )
 
 // Futexes: the kernel's table of tasks waiting on futex words, keyed by address space
-// and address (private futexes; shared ones, keyed by the memory-file page, come with
-// shared memory between processes).
+// and address, except a shared futex (no FUTEX_PRIVATE_FLAG) in a shared mapping, which
+// is keyed by the shared object and the offset in it, so processes that map the object
+// at different addresses meet on it.
 //
 // Every operation runs under the table's lock, and reads or changes the word with the
 // CPU's atomic instructions (mm's UpdateUint32 and friends): a waiter checks the word
@@ -154,6 +155,11 @@ func (t *Task) futexBlock(w *futexWaiter, deadline time.Time, intrErr error) err
 func (t *Task) futexKey(addr uintptr, private bool) (futexKey, error) {
 	if addr%4 != 0 {
 		return futexKey{}, unix.EINVAL
+	}
+	if !private {
+		if obj, off, ok := t.MM.SharedOffset(addr); ok {
+			return futexKey{obj, uintptr(off), false}, nil
+		}
 	}
 	return futexKey{t.MM, addr, private}, nil
 }
@@ -649,7 +655,7 @@ func (t *Task) futexDeath(addr uintptr, pi, pending bool) bool {
 	f := &t.k.futexes
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := futexKey{t.MM, addr, false} // robust futexes are woken as shared ones
+	key, _ := t.futexKey(addr, false) // robust futexes are woken as shared ones
 	for {
 		uval, err := t.MM.LoadUint32(addr)
 		if err != nil {

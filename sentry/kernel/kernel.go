@@ -55,6 +55,13 @@ type Kernel struct {
 
 	futexes Futexes
 
+	// The IPC namespace's SysV objects (ipc.go): shared memory segments and the pages
+	// they take (shm_tot), semaphore sets, message queues.
+	shm    ipcTable[*shmSegment]
+	shmTot uint64
+	sem    semState
+	msg    ipcTable[*msgQueue]
+
 	// memfdFS is the tmpfs of memfd_create's files (Linux's shm_mnt), made at first use.
 	memfdFS func() *tmpfs.Filesystem
 

@@ -143,6 +143,7 @@ func (t *Task) threadExited() ExitStatus {
 	t.MM.DecUsers()
 	deathSigs.send()
 	if last {
+		k.semExit(p)
 		t.exited(s)
 	}
 	return s

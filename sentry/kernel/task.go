@@ -278,9 +278,13 @@ func (t *Task) fault(ev platform.Event) {
 		fmt.Fprintf(t.k.Log, "[%d] fault at %#x (%v) rip=%#x: %v\n", t.TID, ev.Addr, ev.Access, t.State.Regs.Rip, err)
 	}
 	info := ev.Info
-	if segv, ok := err.(*mm.SegvError); ok {
-		info.Signo, info.Code = int32(unix.SIGSEGV), segv.Code
-		info.SetAddr(segv.Addr)
+	switch e := err.(type) {
+	case *mm.SegvError:
+		info.Signo, info.Code = int32(unix.SIGSEGV), e.Code
+		info.SetAddr(e.Addr)
+	case *mm.BusError:
+		info.Signo, info.Code = int32(unix.SIGBUS), e.Code()
+		info.SetAddr(e.Addr)
 	}
 	t.lastFault, t.lastFaultCount = 0, 0
 	t.forceSignal(info)

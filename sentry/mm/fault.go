@@ -27,7 +27,7 @@ func (e *SegvError) Error() string {
 // maps the page (and its untouched neighbours), or returns a *SegvError.
 func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	v, ok := m.lookupOrGrow(addr)
 	if !ok {
 		return &SegvError{Addr: addr, Code: arch.SEGV_MAPERR}
@@ -40,25 +40,25 @@ func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error 
 		// Populated but not mapped (the platform lost it): map it again.
 		return m.as.MapFile(page, fr, v.perms, false)
 	}
-	return m.populate(v, page, true)
+	err := m.populate(v, page, true)
+	if err == ErrPastEOF {
+		return &BusError{Addr: addr}
+	}
+	return err
 }
 
 // populate allocates, fills and (with mapIt) maps the run of unpopulated pages around
 // page within v, at most faultAround pages (anonFaultAround in anonymous memory),
 // aligned to that many.
 func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
+	if v.shared != nil {
+		return m.populateShared(v, page, mapIt)
+	}
 	span := uintptr(faultAround * pageSize)
 	if v.file == nil {
 		span = anonFaultAround * pageSize
 	}
-	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
-	start, end := page, page+pageSize
-	for start > lo && !m.populated(start-pageSize) {
-		start -= pageSize
-	}
-	for end < hi && !m.populated(end) {
-		end += pageSize
-	}
+	start, end := m.unpopulatedRun(v, page, span)
 	fr, err := m.mf.Allocate(uint64(end - start))
 	if err != nil {
 		return err
@@ -80,6 +80,57 @@ func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
 		m.pages[a] = platform.FileRange{Start: off, End: off + pageSize}
 	}
 	return nil
+}
+
+// populateShared populates the run of unpopulated pages around page within the shared
+// mapping v (at most faultAround, aligned) with its object's pages, each taking a
+// reference, and maps them. It returns ErrPastEOF if page itself is past the object's
+// end; the run stops before any other such page.
+func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
+	start, end := m.unpopulatedRun(v, page, faultAround*pageSize)
+	// Take the object's pages in address order, mapping each run of pages that are
+	// contiguous in the memory file in one call.
+	var run platform.FileRange
+	var runAddr uintptr
+	flush := func() error {
+		if run.Length() == 0 || !mapIt {
+			return nil
+		}
+		return m.as.MapFile(runAddr, run, v.perms, false)
+	}
+	for a := start; a < end; a += pageSize {
+		fr, err := v.shared.Page(v.off + uint64(a-v.start))
+		if err != nil {
+			if a <= page {
+				return err // offsets grow with addresses: page itself has none
+			}
+			break
+		}
+		m.pages[a] = fr
+		if run.Length() != 0 && run.End == fr.Start && runAddr+uintptr(run.Length()) == a {
+			run.End = fr.End
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		run, runAddr = fr, a
+	}
+	return flush()
+}
+
+// unpopulatedRun returns the run of unpopulated pages around page within v and within
+// the span-aligned block of span bytes that holds page.
+func (m *MemoryManager) unpopulatedRun(v *vma, page, span uintptr) (start, end uintptr) {
+	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
+	start, end = page, page+pageSize
+	for start > lo && !m.populated(start-pageSize) {
+		start -= pageSize
+	}
+	for end < hi && !m.populated(end) {
+		end += pageSize
+	}
+	return start, end
 }
 
 func (m *MemoryManager) populated(a uintptr) bool {
@@ -147,6 +198,6 @@ func (m *MemoryManager) lookupOrGrow(addr uintptr) (*vma, bool) {
 // SetStackLimit sets how far grows-down mappings may grow (RLIMIT_STACK).
 func (m *MemoryManager) SetStackLimit(limit uint64) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	m.stackLimit = uintptr(min(limit, 1<<40))
 }

@@ -7,22 +7,23 @@ import (
 )
 
 // Fork returns a copy of the address space in the new platform address space as, for
-// fork(2): the same mappings, and for every populated page a new page holding a copy of
-// its bytes. The copy is eager (copy-on-write is still to come), but cheap where it can
-// be: each run of populated pages of one VMA gets one contiguous range of the memory
+// fork(2): the same mappings; for every populated shared page the same page, with one
+// more reference; and for every populated private page a new page holding a copy of its
+// bytes. The private copy is eager (copy-on-write is still to come), but cheap where it
+// can be: each run of populated pages of one VMA gets one contiguous range of the memory
 // file; only the parent's pages that hold data are copied (a page never written is a
 // hole of the memory file, as is the new range: both read zero, and copying would cost
 // host memory); and each run is mapped in the child at once, so the child does not
 // fault its pages back one by one.
 func (m *MemoryManager) Fork(as platform.AddressSpace) (*MemoryManager, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	c := &MemoryManager{mf: m.mf, as: as, pages: make(map[uintptr]platform.FileRange, len(m.pages)),
 		min: m.min, max: m.max, mmapBase: m.mmapBase, brkStart: m.brkStart, brk: m.brk, stackLimit: m.stackLimit}
 	c.users.Store(1)
 	c.vmas = append([]vma(nil), m.vmas...)
-	for _, v := range c.vmas {
-		incRef(v.file)
+	for i := range c.vmas {
+		c.incRef(&c.vmas[i])
 	}
 	addrs := make([]uintptr, 0, len(m.pages))
 	for a := range m.pages {
@@ -38,6 +39,13 @@ func (m *MemoryManager) Fork(as platform.AddressSpace) (*MemoryManager, error) {
 		}
 		run := addrs[:n]
 		addrs = addrs[n:]
+		if v.shared != nil {
+			if err := c.shareRun(m, run, v.perms); err != nil {
+				c.Release()
+				return nil, err
+			}
+			continue
+		}
 		fr, err := m.mf.Allocate(uint64(n) * pageSize)
 		if err != nil {
 			c.Release()
@@ -67,4 +75,27 @@ func (m *MemoryManager) Fork(as platform.AddressSpace) (*MemoryManager, error) {
 		}
 	}
 	return c, nil
+}
+
+// shareRun gives c the pages of m at run (addresses of a shared VMA), one more reference
+// each, and maps them, a stretch of contiguous file pages at a time.
+func (c *MemoryManager) shareRun(m *MemoryManager, run []uintptr, at platform.AccessType) error {
+	for i := 0; i < len(run); {
+		start := m.pages[run[i]]
+		j := i + 1
+		for j < len(run) && m.pages[run[j]].Start == start.Start+uint64(j-i)*pageSize {
+			j++
+		}
+		for _, a := range run[i:j] {
+			fr := m.pages[a]
+			m.mf.IncRef(fr)
+			c.pages[a] = fr
+		}
+		fr := platform.FileRange{Start: start.Start, End: start.Start + uint64(j-i)*pageSize}
+		if err := c.as.MapFile(run[i], fr, at, false); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
 }

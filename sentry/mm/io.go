@@ -64,7 +64,7 @@ func (m *MemoryManager) copy(addr uintptr, n int, at platform.AccessType, f func
 		return 0, unix.EFAULT
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	done := 0
 	for done < n {
 		a := addr + uintptr(done)

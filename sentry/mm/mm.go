@@ -14,12 +14,23 @@
 // application never touched may report resident, where Linux fault-around populates
 // only file pages. It saves a platform round trip per page.
 //
-// Scope today: private mappings only (anonymous, and file-backed from a FileData such as
-// an executable's segments); no fork, so no copy-on-write yet; MAP_SHARED anonymous
-// memory behaves as private, which no one can tell apart without fork. The VMA set is a
-// sorted slice; a tree comes with many mappings.
+// A private mapping owns its pages: anonymous ones start zeroed, file-backed ones (from a
+// FileData, such as an executable's segments) start as a copy of the file's bytes. A
+// shared mapping (MAP_SHARED) maps the pages of a Mappable, a shared memory object that
+// outlives any one mapping: a Shared object holds the pages of shared anonymous memory,
+// of a SysV segment and of a tmpfs file (whose read and write use the same pages), and
+// takes them back out of every mapping when it shrinks. Shared mappings of Gofer files
+// have no page cache yet: only read-only ones exist, as private copies.
+// Memory-file pages are reference-counted (pgalloc), so a page that the object and
+// several address spaces hold is freed when the last lets go. fork copies private pages
+// eagerly (no copy-on-write yet) and hands the child the same shared pages.
 //
-// Lock order: MemoryManager.mu, then the platform's locks.
+// The VMA set is a sorted slice; a tree comes with many mappings.
+//
+// Lock order: MemoryManager.mu, then a Shared's lock, then the platform's locks. A
+// file's or a SysV segment's locks may be taken before MemoryManager.mu (truncating a
+// tmpfs file unmaps its pages from every mapping), never under it: references to them
+// are dropped after MemoryManager.mu is unlocked.
 package mm
 
 import (
@@ -59,14 +70,42 @@ type RefCounted interface {
 	DecRef()
 }
 
-func incRef(f FileData) {
-	if r, ok := f.(RefCounted); ok {
+// incRef and decRef take and drop a VMA's references: to its file if that is
+// RefCounted, and to its shared object, which a Shared counts as m mapping it.
+func (m *MemoryManager) incRef(v *vma) {
+	if r, ok := v.file.(RefCounted); ok {
 		r.IncRef()
+	}
+	if v.shared != nil {
+		v.shared.IncRef()
+		if s, ok := v.shared.(*Shared); ok {
+			s.track(m, 1)
+		}
 	}
 }
 
-func decRef(f FileData) {
-	if r, ok := f.(RefCounted); ok {
+// decRef drops v's references once m.mu is unlocked (m.unlock): dropping a file's
+// last reference may release it (a removed tmpfs file's last close frees its data),
+// which takes the file's locks and must not find m still mapping it. m stops counting
+// as a mapper of v's Shared at once.
+func (m *MemoryManager) decRef(v *vma) {
+	if v.shared != nil {
+		if s, ok := v.shared.(*Shared); ok {
+			s.track(m, -1)
+		}
+		m.dropLater = append(m.dropLater, v.shared)
+	}
+	if r, ok := v.file.(RefCounted); ok {
+		m.dropLater = append(m.dropLater, r)
+	}
+}
+
+// unlock unlocks m.mu, then drops the references decRef put off.
+func (m *MemoryManager) unlock() {
+	drop := m.dropLater
+	m.dropLater = nil
+	m.mu.Unlock()
+	for _, r := range drop {
 		r.DecRef()
 	}
 }
@@ -82,7 +121,13 @@ type vma struct {
 	file    FileData
 	off     uint64
 	fileEnd uintptr
-	name    string
+	// shared is the object of a shared mapping (MAP_SHARED): page start maps the
+	// object's bytes at off. A private mapping has none.
+	shared Mappable
+	sysv   bool // attached by shmat
+	// mayShare: a MAP_SHARED mapping made as a private copy (MMapOpts.MayShare).
+	mayShare bool
+	name     string
 }
 
 // MemoryManager is one application address space.
@@ -101,6 +146,8 @@ type MemoryManager struct {
 	brkStart, brk uintptr
 	// stackLimit bounds the growth of grows-down mappings.
 	stackLimit uintptr
+	// dropLater are references to drop once mu is unlocked (decRef).
+	dropLater []RefCounted
 	// users counts the tasks running in the address space (threads share it).
 	users atomic.Int32
 }
@@ -126,13 +173,13 @@ func New(mf *pgalloc.MemoryFile, p platform.Platform, as platform.AddressSpace) 
 // Release frees every page and the platform address space.
 func (m *MemoryManager) Release() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	for _, fr := range m.pages {
 		m.mf.Free(fr)
 	}
 	m.pages = nil
-	for _, v := range m.vmas {
-		decRef(v.file)
+	for i := range m.vmas {
+		m.decRef(&m.vmas[i])
 	}
 	m.vmas = nil
 	m.as.Release()
@@ -147,7 +194,7 @@ func (m *MemoryManager) MaxAddress() uintptr { return m.max }
 // SetLayout sets where mmap searches from and where the heap starts.
 func (m *MemoryManager) SetLayout(mmapBase, brkStart uintptr) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	m.mmapBase = mmapBase
 	m.brkStart, m.brk = brkStart, brkStart
 }
@@ -194,10 +241,10 @@ func (m *MemoryManager) split(addr uintptr) {
 	}
 	hi := *v
 	hi.start = addr
-	if hi.file != nil {
+	if hi.file != nil || hi.shared != nil {
 		hi.off += uint64(addr - v.start)
-		incRef(hi.file)
 	}
+	m.incRef(&hi)
 	v.end = addr
 	m.insert(hi)
 }
@@ -214,14 +261,15 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 	j := i
 	for j < len(m.vmas) && m.vmas[j].start < end {
 		m.freePages(m.vmas[j].start, m.vmas[j].end)
-		decRef(m.vmas[j].file)
+		m.decRef(&m.vmas[j])
 		j++
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
 	return m.as.Unmap(start, end-start)
 }
 
-// freePages frees the populated pages in [start, end).
+// freePages drops the populated pages in [start, end): private pages are freed, and
+// shared ones stay with their object.
 func (m *MemoryManager) freePages(start, end uintptr) {
 	if uintptr(len(m.pages)) < (end-start)/pageSize {
 		for a, fr := range m.pages {
@@ -257,10 +305,10 @@ type Mapping struct {
 // Mappings returns the VMAs in address order.
 func (m *MemoryManager) Mappings() []Mapping {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	out := make([]Mapping, len(m.vmas))
 	for i, v := range m.vmas {
-		out[i] = Mapping{Start: v.start, End: v.end, Perms: v.perms, Private: true, Offset: v.off, Name: v.name}
+		out[i] = Mapping{Start: v.start, End: v.end, Perms: v.perms, Private: v.shared == nil && !v.mayShare, Offset: v.off, Name: v.name}
 	}
 	return out
 }
@@ -268,7 +316,7 @@ func (m *MemoryManager) Mappings() []Mapping {
 // Usage returns the bytes mapped (VmSize) and populated (VmRSS).
 func (m *MemoryManager) Usage() (size, rss uint64) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	for _, v := range m.vmas {
 		size += uint64(v.end - v.start)
 	}

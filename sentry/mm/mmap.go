@@ -19,7 +19,15 @@ type MMapOpts struct {
 	File      FileData // nil: anonymous
 	Offset    uint64
 	FileSize  uint64 // bytes of File from Offset that exist; the rest reads as zero
-	Name      string
+	// Shared, if not nil, makes the mapping shared: it maps Shared's bytes from Offset
+	// (File, if set too, is only held open while mapped).
+	Shared Mappable
+	// SysV marks a SysV shared memory attachment (shmat), which shmdt detaches.
+	SysV bool
+	// MayShare marks a MAP_SHARED mapping made as a private copy (a read-only one of a
+	// file without a shared object): /proc/PID/maps shows it shared, as VM_MAYSHARE.
+	MayShare bool
+	Name     string
 }
 
 // MMap creates a mapping and returns its address. Length must already be non-zero; it is
@@ -30,7 +38,7 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		return 0, unix.ENOMEM
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	addr := o.Addr
 	switch {
 	case o.Fixed || o.NoReplace:
@@ -55,15 +63,19 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		}
 	}
 	v := vma{start: addr, end: addr + length, perms: o.Perms, maxPerms: platform.AnyAccess,
-		growsDown: o.GrowsDown, name: o.Name}
+		growsDown: o.GrowsDown, mayShare: o.MayShare, name: o.Name}
 	if o.NoWrite {
 		v.maxPerms.Write = false
 	}
-	if o.File != nil {
-		incRef(o.File)
+	switch {
+	case o.Shared != nil:
+		// A file given too is only held open (RefCounted): the bytes are Shared's.
+		v.shared, v.off, v.sysv, v.file = o.Shared, o.Offset, o.SysV, o.File
+	case o.File != nil:
 		v.file, v.off = o.File, o.Offset
 		v.fileEnd = addr + uintptr(min(o.FileSize, uint64(length)))
 	}
+	m.incRef(&v)
 	m.insert(v)
 	return addr, nil
 }
@@ -121,7 +133,7 @@ func (m *MemoryManager) MUnmap(addr, length uintptr) error {
 		return unix.EINVAL
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	return m.unmapLocked(addr, end)
 }
 
@@ -139,7 +151,7 @@ func (m *MemoryManager) MProtect(addr, length uintptr, perms platform.AccessType
 		return nil
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	m.split(addr)
 	m.split(end)
 	for a := addr; a < end; {
@@ -165,7 +177,7 @@ func (m *MemoryManager) MProtect(addr, length uintptr, perms platform.AccessType
 // one when addr is below the heap's start or the heap can't grow there.
 func (m *MemoryManager) Brk(addr uintptr) uintptr {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if addr < m.brkStart {
 		return m.brk
 	}
@@ -188,4 +200,11 @@ func (m *MemoryManager) Brk(addr uintptr) uintptr {
 	}
 	m.brk = addr
 	return m.brk
+}
+
+// Overlaps reports whether anything is mapped in [addr, addr+length).
+func (m *MemoryManager) Overlaps(addr, length uintptr) bool {
+	m.mu.Lock()
+	defer m.unlock()
+	return m.overlaps(addr, addr+length)
 }

@@ -8,9 +8,10 @@ import (
 // sizes are already page-aligned and non-zero. With mayMove it may move the mapping; with
 // fixed it moves it to newAddr (replacing what is there); with dontUnmap the old range
 // stays mapped, empty. The moved pages keep their memory-file pages: nothing is copied.
+// An old size of zero maps the same part of a shared mapping's object again.
 func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed, dontUnmap bool, newAddr uintptr) (uintptr, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	oldEnd := oldAddr + oldSize
 	if oldEnd < oldAddr || oldEnd > m.max {
 		return 0, unix.EINVAL
@@ -19,6 +20,9 @@ func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed
 	v, ok := m.lookup(oldAddr)
 	if !ok || v.end < oldEnd {
 		return 0, unix.EFAULT
+	}
+	if oldSize == 0 && v.shared == nil {
+		return 0, unix.EINVAL // only a shared mapping can be duplicated (vma_to_resize)
 	}
 	if fixed {
 		if newAddr%pageSize != 0 || newAddr < m.min || newAddr+newSize < newAddr || newAddr+newSize > m.max {
@@ -30,7 +34,20 @@ func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed
 		if err := m.unmapLocked(newAddr, newAddr+newSize); err != nil {
 			return 0, err
 		}
+		if oldSize == 0 {
+			return m.duplicate(oldAddr, newSize, newAddr), nil
+		}
 		return m.move(oldAddr, oldSize, newSize, newAddr, dontUnmap)
+	}
+	if oldSize == 0 {
+		if !mayMove {
+			return 0, unix.ENOMEM
+		}
+		dst, ok := m.findGap(newSize)
+		if !ok {
+			return 0, unix.ENOMEM
+		}
+		return m.duplicate(oldAddr, newSize, dst), nil
 	}
 	if newSize <= oldSize && !dontUnmap {
 		if newSize < oldSize {
@@ -56,6 +73,18 @@ func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, mayMove, fixed
 	return m.move(oldAddr, oldSize, newSize, dst, dontUnmap)
 }
 
+// duplicate maps, at dst and for size bytes, the shared object mapped at addr from the
+// offset addr maps: mremap with an old size of zero, which leaves the old mapping.
+func (m *MemoryManager) duplicate(addr, size, dst uintptr) uintptr {
+	v, _ := m.lookup(addr)
+	nv := *v
+	nv.start, nv.end = dst, dst+size
+	nv.off = v.off + uint64(addr-v.start)
+	m.incRef(&nv)
+	m.insert(nv)
+	return dst
+}
+
 // move moves [oldAddr, oldAddr+oldSize) to dst, grown or shrunk to newSize.
 func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap bool) (uintptr, error) {
 	oldEnd := oldAddr + oldSize
@@ -65,7 +94,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 	src := m.vmas[i] // the one VMA of the old range
 	nv := src
 	nv.start, nv.end = dst, dst+newSize
-	incRef(nv.file)
+	m.incRef(&nv)
 	// Move the populated pages that fit in the new size.
 	for a := oldAddr; a < oldEnd; a += pageSize {
 		fr, ok := m.pages[a]
@@ -83,7 +112,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 		return 0, err
 	}
 	if !dontUnmap {
-		decRef(src.file)
+		m.decRef(&src)
 		m.vmas = append(m.vmas[:i], m.vmas[i+1:]...)
 	}
 	m.insert(nv)
@@ -95,7 +124,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 // is unmapped, after dropping the rest, as Linux.
 func (m *MemoryManager) MAdviseDontNeed(addr, length uintptr) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	end := addr + length
 	hole := m.holes(addr, end)
 	m.freePages(addr, end)
@@ -113,7 +142,7 @@ func (m *MemoryManager) MAdviseDontNeed(addr, length uintptr) error {
 // CheckMapped returns ENOMEM unless all of [addr, addr+length) is mapped.
 func (m *MemoryManager) CheckMapped(addr, length uintptr) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if m.holes(addr, addr+length) {
 		return unix.ENOMEM
 	}
@@ -124,7 +153,7 @@ func (m *MemoryManager) CheckMapped(addr, length uintptr) error {
 // ENOMEM if part of it is unmapped.
 func (m *MemoryManager) Resident(addr, length uintptr) ([]byte, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if m.holes(addr, addr+length) {
 		return nil, unix.ENOMEM
 	}

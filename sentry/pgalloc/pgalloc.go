@@ -9,8 +9,14 @@
 // returned to the host with fallocate(FALLOC_FL_PUNCH_HOLE), which also zeroes them.
 //
 // The allocator is first-fit over a sorted free list, falling back to the never-used
-// tail of the file. It is simple on purpose; the interface (Allocate, Free, Slice) is
-// what the memory manager depends on.
+// tail of the file. It is simple on purpose; the interface (Allocate, IncRef, Free,
+// Slice) is what the memory manager depends on.
+//
+// Pages are reference-counted: Allocate hands out pages with one reference, IncRef adds
+// one to each page of a range (a shared page mapped by a second address space, held by a
+// shared memory object and by each mapping of it), and Free drops one from each page,
+// returning to the allocator only the pages whose count reaches zero. Only counts above
+// one are stored, so memory that is never shared costs nothing for it.
 package pgalloc
 
 import (
@@ -35,6 +41,9 @@ type MemoryFile struct {
 	free []platform.FileRange // sorted, disjoint, merged
 	tail uint64               // [tail, size) has never been allocated
 	used uint64               // bytes allocated
+	// refs holds, for each page (by offset) with more than one reference, the count
+	// less one.
+	refs map[uint64]int32
 }
 
 // New creates a memory file of size bytes (rounded up to pages), named name in
@@ -99,12 +108,56 @@ func (f *MemoryFile) Allocate(length uint64) (platform.FileRange, error) {
 	return fr, nil
 }
 
-// Free returns fr to the allocator and its memory to the host. fr must have been
-// allocated and not freed since.
+// IncRef adds a reference to every page of fr, which must be allocated.
+func (f *MemoryFile) IncRef(fr platform.FileRange) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refs == nil {
+		f.refs = map[uint64]int32{}
+	}
+	for off := fr.Start; off < fr.End; off += pageSize {
+		f.refs[off]++
+	}
+}
+
+// Free drops a reference to every page of fr, and returns the pages no one refers to
+// any more to the allocator and their memory to the host. fr must be allocated, and
+// each of its pages referred to by the caller.
 func (f *MemoryFile) Free(fr platform.FileRange) {
 	if fr.Length() == 0 {
 		return
 	}
+	f.mu.Lock()
+	if len(f.refs) == 0 {
+		f.mu.Unlock()
+		f.release(fr)
+		return
+	}
+	// Split fr into the runs of pages whose last reference this was.
+	var runs []platform.FileRange
+	for off := fr.Start; off < fr.End; off += pageSize {
+		if n, ok := f.refs[off]; ok {
+			if n == 1 {
+				delete(f.refs, off)
+			} else {
+				f.refs[off] = n - 1
+			}
+			continue
+		}
+		if k := len(runs); k > 0 && runs[k-1].End == off {
+			runs[k-1].End += pageSize
+		} else {
+			runs = append(runs, platform.FileRange{Start: off, End: off + pageSize})
+		}
+	}
+	f.mu.Unlock()
+	for _, r := range runs {
+		f.release(r)
+	}
+}
+
+// release returns fr, which no one refers to, to the allocator.
+func (f *MemoryFile) release(fr platform.FileRange) {
 	// Punching the hole gives the memory back and makes the range read as zeroes.
 	unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(fr.Start), int64(fr.Length()))
 	f.mu.Lock()

@@ -66,3 +66,22 @@ func TestAllocateErrors(t *testing.T) {
 		t.Errorf("Allocate beyond the file = %v, want ENOMEM", err)
 	}
 }
+
+func TestSharedPageFreedOnce(t *testing.T) {
+	f := newFile(t, 16*pageSize)
+	a, _ := f.Allocate(3 * pageSize)
+	mid := platform.FileRange{Start: a.Start + pageSize, End: a.Start + 2*pageSize}
+	f.IncRef(mid) // the middle page is shared by a second holder
+	f.Slice(mid)[0] = 9
+	f.Free(a)
+	if got := f.Used(); got != pageSize {
+		t.Fatalf("after the first holder frees, %d bytes used, want the shared page's %d", got, pageSize)
+	}
+	if f.Slice(mid)[0] != 9 {
+		t.Fatal("the shared page lost its bytes when its first holder freed it")
+	}
+	f.Free(mid)
+	if got := f.Used(); got != 0 {
+		t.Fatalf("after the last holder frees, %d bytes used, want 0", got)
+	}
+}

@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/sentry/pgalloc"
 	"github.com/moat-sandbox/moat/sentry/vfs/lock"
 )
 
@@ -54,6 +55,11 @@ type VFS struct {
 
 	// locks are the files' advisory locks (locks.go).
 	locks lock.Manager
+
+	// MemFile is the sandbox's memory file, which memory-backed filesystems (tmpfs)
+	// keep file data in, so that shared mappings map the files' own pages. Set once,
+	// before any such filesystem is made.
+	MemFile *pgalloc.MemoryFile
 }
 
 // New returns an empty VFS.

@@ -278,6 +278,9 @@ func (p *procfs) maps(t *kernel.Task) ([]byte, error) {
 		if m.Perms.Execute {
 			perm[2] = 'x'
 		}
+		if !m.Private {
+			perm[3] = 's'
+		}
 		line := fmt.Sprintf("%08x-%08x %s %08x 00:00 0", m.Start, m.End, perm, m.Offset)
 		if m.Name != "" {
 			line = fmt.Sprintf("%-72s %s", line, m.Name)

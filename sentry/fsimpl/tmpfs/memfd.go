@@ -29,7 +29,8 @@ func (m memfd) FDName() string { return "/memfd:" + m.name + " (deleted)" }
 // with mode 0777 less the exec bits if noexec; sealing allows seals to be added, noexec
 // adds F_SEAL_EXEC (MFD_NOEXEC_SEAL).
 func (fs *Filesystem) NewMemfd(v *vfs.VFS, name string, sealing, noexec bool, owner vfs.Owner) *vfs.FileDescription {
-	f := &regular{seals: unix.F_SEAL_SEAL}
+	f := fs.newRegular(unix.F_SEAL_SEAL)
+	f.anon, f.opens = true, 1
 	mode := uint32(unix.S_IFREG | 0o777)
 	if noexec {
 		mode &^= 0o111
@@ -62,8 +63,8 @@ func (r *regularFile) AddSeals(seals uint32) error {
 	if f.seals&unix.F_SEAL_SEAL != 0 {
 		return unix.EPERM
 	}
-	// F_SEAL_WRITE is EBUSY while the file has writable shared mappings; the Sentry
-	// has none yet (mmap refuses MAP_SHARED with write access), so it can't be.
+	// F_SEAL_WRITE is EBUSY on Linux while the file has writable shared mappings;
+	// the Sentry does not count those yet, so it seals them anyway (a divergence).
 	if seals&unix.F_SEAL_EXEC != 0 && f.st.Mode&0o111 != 0 {
 		seals |= unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE | unix.F_SEAL_FUTURE_WRITE
 	}

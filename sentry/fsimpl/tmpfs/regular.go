@@ -1,8 +1,12 @@
 package tmpfs
 
 import (
+	"sync"
+
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/sentry/mm"
+	"github.com/moat-sandbox/moat/sentry/pgalloc"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
@@ -12,14 +16,40 @@ const maxFileSize = 1<<63 - 1
 const pageSize = 4096
 
 // regular is a regular file. Its data is sparse: pages that were never written (holes,
-// a truncate's extension) take no memory and read as zeroes.
+// a truncate's extension) take no memory and read as zeroes. data's size is the file's
+// size; f.mu serializes the changes of size with the seal checks.
 type regular struct {
 	inode
-	pages map[int64]*[pageSize]byte
-	size  int64
+	data *mm.Shared
 	// seals are the F_SEAL_* bits (seals.go).
 	seals uint32
+	// opens counts the open descriptions; anon is set for a memfd, which no name
+	// keeps. The data's pages are freed when the file has no name and no opens (open
+	// descriptions include those a mapping holds).
+	opens int
+	anon  bool
 }
+
+// maybeFree frees the data of a file no one can reach any more; f.mu is held.
+func (f *regular) maybeFree() {
+	if f.opens == 0 && (f.anon || f.st.Nlink == 0) {
+		f.data.SetSize(0)
+	}
+}
+
+func (fs *Filesystem) newRegular(seals uint32) *regular {
+	return &regular{data: mm.NewShared(fs.mf, 0), seals: seals}
+}
+
+// testMemFile is the memory file of tmpfs files made over a VFS without one (unit
+// tests), made at first use.
+var testMemFile = sync.OnceValue(func() *pgalloc.MemoryFile {
+	mf, err := pgalloc.New("tmpfs-test", 1<<30)
+	if err != nil {
+		panic("tmpfs: no memory file: " + err.Error())
+	}
+	return mf
+})
 
 // SetStat implements vfs.Inode.SetStat, with the seals' checks of mm/shmem.c:shmem_setattr.
 func (f *regular) SetStat(o vfs.SetStat) error {
@@ -32,64 +62,46 @@ func (f *regular) SetStat(o vfs.SetStat) error {
 		if o.Size > maxFileSize {
 			return unix.EFBIG
 		}
-		if n := int64(o.Size); n < f.size && f.seals&unix.F_SEAL_SHRINK != 0 ||
-			n > f.size && f.seals&unix.F_SEAL_GROW != 0 {
+		size := f.data.Size()
+		if o.Size < size && f.seals&unix.F_SEAL_SHRINK != 0 || o.Size > size && f.seals&unix.F_SEAL_GROW != 0 {
 			return unix.EPERM
 		}
-		f.truncate(int64(o.Size))
+		// Shrinking frees the pages past the end, zeroes the tail of the last one and
+		// takes the freed pages out of every mapping.
+		f.data.SetSize(o.Size)
+		f.statSize()
 		f.touch(true)
 	}
 	f.setStat(o)
 	return nil
 }
 
-// truncate sets the size, dropping pages past it and zeroing the tail of the last one;
-// f.mu is held.
-func (f *regular) truncate(n int64) {
-	if n < f.size {
-		for i := range f.pages {
-			if i*pageSize >= n {
-				delete(f.pages, i)
-			}
-		}
-		if p, ok := f.pages[n/pageSize]; ok {
-			clear(p[n%pageSize:])
-		}
-	}
-	f.setSize(n)
-}
-
-func (f *regular) setSize(n int64) {
-	f.size = n
-	f.st.Size = uint64(n)
-	f.st.Blocks = uint64(len(f.pages)) * (pageSize / 512)
+// statSize updates st_size and st_blocks from the data; f.mu is held.
+func (f *regular) statSize() {
+	f.st.Size = f.data.Size()
+	f.st.Blocks = f.data.Resident() / 512
 }
 
 // Open implements vfs.Inode.Open.
-func (f *regular) Open(flags int) (vfs.FileImpl, error) { return &regularFile{f: f}, nil }
+func (f *regular) Open(flags int) (vfs.FileImpl, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opens++
+	return &regularFile{f: f}, nil
+}
 
 type regularFile struct{ f *regular }
 
-// Read implements vfs.FileImpl.Read.
+// Shared is the file's data, which a MAP_SHARED mapping maps.
+func (r *regularFile) Shared() *mm.Shared { return r.f.data }
+
+// Read implements vfs.FileImpl.Read. It takes no inode lock, only the data's, so a
+// fault in a private mapping of the file (under a memory manager's lock) may read it.
 func (r *regularFile) Read(dst []byte, off int64) (int, error) {
-	f := r.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if off >= f.size {
-		return 0, nil
+	if off < 0 {
+		return 0, unix.EINVAL
 	}
-	n := int(min(int64(len(dst)), f.size-off))
-	for done := 0; done < n; {
-		o := off + int64(done)
-		chunk := dst[done:min(n, done+int(pageSize-o%pageSize))]
-		if p, ok := f.pages[o/pageSize]; ok {
-			copy(chunk, p[o%pageSize:])
-		} else {
-			clear(chunk)
-		}
-		done += len(chunk)
-	}
-	return n, nil
+	return r.f.data.ReadAt(dst, uint64(off)), nil
 }
 
 // Write implements vfs.FileImpl.Write.
@@ -100,8 +112,9 @@ func (r *regularFile) Write(src []byte, off int64) (int, error) {
 	f := r.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	size := int64(f.data.Size())
 	if off < 0 {
-		off = f.size
+		off = size
 	}
 	end := off + int64(len(src))
 	if end < off {
@@ -110,30 +123,30 @@ func (r *regularFile) Write(src []byte, off int64) (int, error) {
 	if f.seals&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0 {
 		return 0, unix.EPERM
 	}
-	if f.pages == nil {
-		f.pages = map[int64]*[pageSize]byte{}
-	}
-	for done := 0; done < len(src); {
-		o := off + int64(done)
-		if f.seals&unix.F_SEAL_GROW != 0 && min(o-o%pageSize+pageSize, end) > f.size {
-			// As shmem_write_begin, a page at a time: the write stops at the page
-			// that would grow the file.
-			if done == 0 {
-				return 0, unix.EPERM
+	if f.seals&unix.F_SEAL_GROW != 0 && end > size {
+		// As shmem_write_begin, a page at a time: the write stops at the page that
+		// would grow the file.
+		o := off
+		for o < end {
+			pageEnd := min(o-o%pageSize+pageSize, end)
+			if pageEnd > size {
+				break
 			}
-			end = o
-			break
+			o = pageEnd
 		}
-		p, ok := f.pages[o/pageSize]
-		if !ok {
-			p = new([pageSize]byte)
-			f.pages[o/pageSize] = p
+		if o == off {
+			return 0, unix.EPERM
 		}
-		done += copy(p[o%pageSize:], src[done:])
+		end = o
+		src = src[:end-off]
 	}
-	f.setSize(max(f.size, end))
+	n, err := f.data.WriteAt(src, uint64(off))
+	f.statSize()
 	f.touch(true)
-	return int(end - off), nil
+	if n == 0 && err != nil {
+		return 0, unix.ENOSPC
+	}
+	return n, nil
 }
 
 // Ioctl implements vfs.FileImpl.Ioctl.
@@ -142,7 +155,13 @@ func (r *regularFile) Ioctl(vfs.UserMemory, uintptr, uintptr) (uintptr, error) {
 }
 
 // Release implements vfs.FileImpl.Release.
-func (r *regularFile) Release() {}
+func (r *regularFile) Release() {
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opens--
+	f.maybeFree()
+}
 
 // Allocate implements vfs.Allocator: holes cost nothing here, so allocating is growing
 // the size (unless FALLOC_FL_KEEP_SIZE), and punching a hole zeroes the range.
@@ -151,29 +170,22 @@ func (r *regularFile) Allocate(mode uint32, off, length int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	end := off + length
+	size := int64(f.data.Size())
 	if mode&unix.FALLOC_FL_PUNCH_HOLE != 0 && f.seals&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0 ||
-		f.seals&unix.F_SEAL_GROW != 0 && end > f.size {
+		f.seals&unix.F_SEAL_GROW != 0 && end > size {
 		return unix.EPERM // as shmem_fallocate
 	}
 	if mode&unix.FALLOC_FL_PUNCH_HOLE != 0 {
-		for o := off; o < min(end, f.size); {
-			p, ok := f.pages[o/pageSize]
-			n := min(pageSize-o%pageSize, end-o)
-			if ok {
-				if o%pageSize == 0 && n == pageSize {
-					delete(f.pages, o/pageSize)
-				} else {
-					clear(p[o%pageSize : o%pageSize+n])
-				}
-			}
-			o += n
+		if off < size {
+			f.data.PunchHole(uint64(off), uint64(min(end, size)-off))
 		}
-		f.setSize(f.size)
+		f.statSize()
 		f.touch(true)
 		return nil
 	}
-	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 && end > f.size {
-		f.setSize(end)
+	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 && end > size {
+		f.data.SetSize(uint64(end))
+		f.statSize()
 		f.touch(true)
 	}
 	return nil

@@ -4,9 +4,12 @@
 // Every file is an inode holding its attributes under its own mutex. A directory keeps
 // its entries in a map and, for getdents, a sequence number per entry in creation order:
 // a directory cookie is the sequence number of the last entry returned, so a listing
-// goes on correctly while entries are added or removed. Regular file data lives in Go
-// memory for now; it moves to the memory file when mmap of files comes (DESIGN.md,
-// "Memory").
+// goes on correctly while entries are added or removed. A regular file's data is an
+// mm.Shared object in the sandbox's memory file: read and write copy through the
+// Sentry's view of its pages, and a MAP_SHARED mapping maps the same pages, so both see
+// each other's writes at once (as Linux's shmem page cache).
+//
+// Lock order: an inode's mu, then the memory manager's, then the data's (mm.Shared).
 package tmpfs
 
 import (
@@ -17,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/sentry/pgalloc"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
@@ -24,11 +28,17 @@ import (
 type Filesystem struct {
 	dev     uint64
 	nextIno atomic.Uint64
+	mf      *pgalloc.MemoryFile // where file data lives
 }
 
-// New returns a tmpfs whose root directory has mode and owner.
+// New returns a tmpfs whose root directory has mode and owner. Its files keep their
+// data in v's memory file (in one of their own when v has none: unit tests).
 func New(v *vfs.VFS, mode uint32, owner vfs.Owner) (*Filesystem, vfs.DirInode) {
-	fs := &Filesystem{dev: v.NewDev()}
+	mf := v.MemFile
+	if mf == nil {
+		mf = testMemFile()
+	}
+	fs := &Filesystem{dev: v.NewDev(), mf: mf}
 	root := fs.newDir(mode, owner)
 	root.parent = root
 	return fs, root
@@ -149,7 +159,7 @@ func (d *dir) Create(name string, mode uint32, owner vfs.Owner) (vfs.Inode, erro
 	var in vfs.Inode
 	switch mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		f := &regular{seals: unix.F_SEAL_SEAL} // only memfds take seals
+		f := d.fs.newRegular(unix.F_SEAL_SEAL) // only memfds take seals
 		d.fs.initInode(&f.inode, mode, owner)
 		in = f
 	default:
@@ -230,6 +240,9 @@ func (d *dir) drop(name string) vfs.Inode {
 		b.mu.Lock()
 		b.st.Nlink--
 		b.touch(false)
+		if r, ok := e.in.(*regular); ok {
+			r.maybeFree()
+		}
 		b.mu.Unlock()
 	}
 	return e.in

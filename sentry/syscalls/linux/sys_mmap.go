@@ -75,18 +75,29 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			return 0, unix.ENODEV
 		}
 		if typ != unix.MAP_PRIVATE {
-			// A shared file mapping that can never be written (no PROT_WRITE, file not
-			// open for writing) is mapped as a private copy that mprotect can't make
-			// writable. It differs from Linux only if the file changes underneath it
-			// afterwards; writable shared file mappings need the page cache.
-			if s, ok := file.Impl().(vfs.Sealer); ok && prot&unix.PROT_WRITE != 0 &&
-				s.Seals()&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0 {
-				return 0, unix.EPERM // as mm/memfd.c:memfd_check_seals_mmap
+			sealed := false
+			if s, ok := file.Impl().(vfs.Sealer); ok {
+				seals := s.Seals()
+				if prot&unix.PROT_WRITE != 0 && seals&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0 {
+					return 0, unix.EPERM // as mm/memfd.c:memfd_check_seals_mmap
+				}
+				sealed = seals&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0
 			}
-			if prot&unix.PROT_WRITE != 0 || acc == unix.O_RDWR {
-				return 0, unsupported(t, "mmap of a file with MAP_SHARED and write access")
+			// Without write access to the file (or with a write seal), mprotect may
+			// never make the mapping writable (no VM_MAYWRITE).
+			opts.NoWrite = acc != unix.O_RDWR || sealed
+			if sh, ok := file.Impl().(sharedFile); ok {
+				// A tmpfs file: the mapping maps the file's own pages.
+				opts.Shared = sh.Shared()
+			} else if prot&unix.PROT_WRITE != 0 || acc == unix.O_RDWR {
+				// Other files (the Gofer's) need a page cache written back to the
+				// file, which does not exist yet.
+				return 0, unsupported(t, "mmap of a non-tmpfs file with MAP_SHARED and write access")
 			}
-			opts.NoWrite = true
+			// Else a shared file mapping that can never be written is mapped as a
+			// private copy. It differs from Linux only if the file changes
+			// underneath it afterwards.
+			opts.MayShare = opts.Shared == nil
 		}
 		// Each VMA of the mapping holds a reference to the description (mm.RefCounted):
 		// the file stays open while mapped, as on Linux.
@@ -98,8 +109,19 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		}
 		opts.FileSize = ^uint64(0) >> 1
 	}
+	if anon && typ != unix.MAP_PRIVATE {
+		// One shared object for the mapping, as mm/shmem.c:shmem_zero_setup; the
+		// mapping holds the only reference once made. Linux names it after /dev/zero.
+		sh := mm.NewShared(t.Kernel().MemFile, uint64(length))
+		defer sh.DecRef()
+		opts.Shared = sh
+		opts.Name = "/dev/zero (deleted)"
+	}
 	return t.MM.MMap(opts)
 }
+
+// sharedFile is a file whose data a MAP_SHARED mapping maps (tmpfs and memfd files).
+type sharedFile interface{ Shared() *mm.Shared }
 
 // fileData reads a private file mapping's bytes through the file's description.
 type fileData struct{ f *vfs.FileDescription }
@@ -157,10 +179,6 @@ func Mremap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	oldSize = (oldSize + pageSize - 1) &^ (pageSize - 1)
 	newSize = (newSize + pageSize - 1) &^ (pageSize - 1)
 	if newSize == 0 {
-		return 0, unix.EINVAL
-	}
-	if oldSize == 0 {
-		// Duplicating a mapping needs a shared one.
 		return 0, unix.EINVAL
 	}
 	return t.MM.MRemap(oldAddr, oldSize, newSize, flags&mremapMaymove != 0, flags&mremapFixed != 0,

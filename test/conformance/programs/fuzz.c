@@ -49,6 +49,9 @@ int main(int argc, char **argv) {
 		case SYS_wait4: case SYS_waitid: case SYS_select: case SYS_pselect6: case SYS_poll: case SYS_ppoll:
 		case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_futex:
 		case SYS_set_tid_address: case SYS_set_robust_list: case SYS_rseq: case SYS_shmdt:
+		// SysV IPC calls that may wait forever, as on Linux (a semaphore or a queue
+		// that no one else touches), or map over the program (shmat's SHM_REMAP).
+		case SYS_semop: case SYS_semtimedop: case SYS_msgsnd: case SYS_msgrcv: case SYS_shmat:
 		// uretprobe (335) and uprobe (336) are executed by the host even under a seccomp
 		// filter (Linux 6.11 and later let them through unfiltered), so on systrap they
 		// do what they do natively: uretprobe outside a trampoline raises SIGILL.
