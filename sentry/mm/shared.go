@@ -161,6 +161,7 @@ func (s *Shared) ReadAt(dst []byte, off uint64) int {
 func (s *Shared) WriteAt(src []byte, off uint64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.allocateRunsLocked(off, uint64(len(src)))
 	done := 0
 	for done < len(src) {
 		o := off + uint64(done)
@@ -173,6 +174,40 @@ func (s *Shared) WriteAt(src []byte, off uint64) (int, error) {
 	}
 	s.size = max(s.size, off+uint64(len(src)))
 	return done, nil
+}
+
+// allocateRunsLocked gives the missing pages of [off, off+n) their memory, each run of
+// them one contiguous range of the memory file, populated in one go (pgalloc.Populate):
+// a large write then costs one allocation and one host call per run, not a fault and
+// an allocation per page. Pages it can't allocate are left for pageLocked to report.
+func (s *Shared) allocateRunsLocked(off, n uint64) {
+	if n <= pageSize {
+		return
+	}
+	end := (off + n + pageSize - 1) &^ (pageSize - 1)
+	for p := off &^ (pageSize - 1); p < end; {
+		if _, ok := s.pages[p]; ok {
+			p += pageSize
+			continue
+		}
+		q := p + pageSize
+		for q < end {
+			if _, ok := s.pages[q]; ok {
+				break
+			}
+			q += pageSize
+		}
+		fr, err := s.mf.Allocate(q - p)
+		if err != nil {
+			return
+		}
+		s.mf.Populate(fr)
+		for a := p; a < q; a += pageSize {
+			at := fr.Start + (a - p)
+			s.pages[a] = platform.FileRange{Start: at, End: at + pageSize}
+		}
+		p = q
+	}
 }
 
 // SetSize grows or shrinks the object to n bytes: shrinking frees the pages past the

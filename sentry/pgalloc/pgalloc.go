@@ -204,6 +204,17 @@ func (f *MemoryFile) Data(fr platform.FileRange) []platform.FileRange {
 	return out
 }
 
+// Populate faults fr's pages into the Sentry's view at once, ready to be written
+// (MADV_POPULATE_WRITE, Linux 5.14), instead of one fault per page as they are first
+// written. It is only a hint: on an older kernel the pages fault in as before.
+func (f *MemoryFile) Populate(fr platform.FileRange) {
+	const madvPopulateWrite = 23
+	b := f.Slice(fr)
+	if len(b) > 0 {
+		unix.Madvise(b, madvPopulateWrite)
+	}
+}
+
 // Slice returns the Sentry's view of fr.
 func (f *MemoryFile) Slice(fr platform.FileRange) []byte {
 	return f.view[fr.Start:fr.End:fr.End]
