@@ -19,8 +19,9 @@
 // shared mapping (MAP_SHARED) maps the pages of a Mappable, a shared memory object that
 // outlives any one mapping: a Shared object holds the pages of shared anonymous memory,
 // of a SysV segment and of a tmpfs file (whose read and write use the same pages), and
-// takes them back out of every mapping when it shrinks. Shared mappings of Gofer files
-// have no page cache yet: only read-only ones exist, as private copies.
+// takes them back out of every mapping when it shrinks. A Shared made by NewCache is a
+// Gofer file's page cache: it reads pages from the file when first touched and writes
+// them back on Flush and when the last address space stops mapping it.
 // Memory-file pages are reference-counted (pgalloc), so a page that the object and
 // several address spaces hold is freed when the last lets go. fork copies private pages
 // eagerly (no copy-on-write yet) and hands the child the same shared pages.

@@ -1,6 +1,7 @@
 package mm
 
 import (
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -50,11 +51,75 @@ func (e *BusError) Code() int32 { return arch.BUS_ADRERR }
 type Shared struct {
 	mf   *pgalloc.MemoryFile
 	refs atomic.Int64
+	// backing, if set, is the file the object caches (NewCache).
+	backing Backing
 
 	mu      sync.Mutex
 	size    uint64
 	pages   map[uint64]platform.FileRange // page offset → memory-file page
 	mappers map[*MemoryManager]int        // address spaces with VMAs of it, and how many
+}
+
+// Backing is a file that a Shared object caches for shared mappings of it (a Gofer
+// file: there is no other page cache): a page is read from it when first touched, and
+// Flush writes the object's pages back to it.
+type Backing interface {
+	ReadAt(p []byte, off int64) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
+}
+
+// NewCache returns an object of size bytes caching b, with one reference. It holds
+// pages only while mapped: when the last address space stops mapping it, its pages are
+// written back to b and dropped, so a read or write of the file that bypasses the cache
+// then sees the file as it is.
+func NewCache(mf *pgalloc.MemoryFile, size uint64, b Backing) *Shared {
+	s := NewShared(mf, size)
+	s.backing = b
+	return s
+}
+
+// Flush writes a cache's pages back to its file (msync, fsync, and before the file is
+// read other than through a mapping). Pages are not tracked as dirty: every page is
+// written.
+func (s *Shared) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushLocked()
+}
+
+func (s *Shared) flushLocked() error {
+	if s.backing == nil {
+		return nil
+	}
+	for off, fr := range s.pages {
+		if off >= s.size {
+			continue
+		}
+		n := min(pageSize, s.size-off)
+		if _, err := s.backing.WriteAt(s.mf.Slice(fr)[:n], int64(off)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Update copies what a write to a cache's file put at off into the pages the cache
+// holds there, so that mappings see it, and grows the object if the file grew.
+func (s *Shared) Update(src []byte, off uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.backing == nil {
+		return
+	}
+	for done := 0; done < len(src); {
+		o := off + uint64(done)
+		chunk := min(len(src)-done, int(pageSize-o%pageSize))
+		if fr, ok := s.pages[o&^(pageSize-1)]; ok {
+			copy(s.mf.Slice(fr)[o%pageSize:], src[done:done+chunk])
+		}
+		done += chunk
+	}
+	s.size = max(s.size, off+uint64(len(src)))
 }
 
 // NewShared returns an object of size bytes with one reference.
@@ -104,6 +169,14 @@ func (s *Shared) track(m *MemoryManager, delta int) {
 	if s.mappers[m] += delta; s.mappers[m] <= 0 {
 		delete(s.mappers, m)
 	}
+	if len(s.mappers) == 0 && s.backing != nil && len(s.pages) > 0 {
+		// A cache no one maps any more: write it back and let it go (NewCache).
+		s.flushLocked()
+		for _, fr := range s.pages {
+			s.mf.Free(fr)
+		}
+		s.pages = map[uint64]platform.FileRange{}
+	}
 }
 
 // Page implements Mappable.Page.
@@ -129,6 +202,13 @@ func (s *Shared) pageLocked(off uint64) (platform.FileRange, error) {
 	fr, err := s.mf.Allocate(pageSize)
 	if err != nil {
 		return platform.FileRange{}, err
+	}
+	if s.backing != nil {
+		// A new page of a cache holds the file's bytes; past the file's end, zeroes.
+		if _, err := s.backing.ReadAt(s.mf.Slice(fr), int64(off)); err != nil && err != io.EOF {
+			s.mf.Free(fr)
+			return platform.FileRange{}, unix.EIO
+		}
 	}
 	s.pages[off] = fr
 	return fr, nil

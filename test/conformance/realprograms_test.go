@@ -238,3 +238,18 @@ func TestShellScript(t *testing.T) {
 		})
 	}
 }
+
+// TestGoferFileMappings runs filemap.c (MAP_SHARED mappings of a file in the working
+// directory) natively and sandboxed with --overlay=none, where the file is the Gofer's
+// and its shared mappings go through the Sentry's page cache; and with the default
+// overlay, where it is a tmpfs file of the upper layer.
+func TestGoferFileMappings(t *testing.T) {
+	bin := compile(t, "filemap", true)
+	native := runIn(t, t.TempDir(), bin)
+	for _, flags := range [][]string{{"--overlay=none"}, nil} {
+		argv := append(append([]string{runsc}, flags...), "do", bin)
+		if got := runIn(t, t.TempDir(), argv...); got != native {
+			t.Errorf("%v:\nnative (status %d):\n%s\nsandboxed (status %d):\n%s", flags, native.status, native.stdout, got.status, got.stdout)
+		}
+	}
+}

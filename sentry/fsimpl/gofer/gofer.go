@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/gofer/protocol"
+	"github.com/moat-sandbox/moat/sentry/mm"
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
@@ -26,6 +27,7 @@ import (
 type Filesystem struct {
 	c   *protocol.Client
 	dev uint64
+	v   *vfs.VFS
 }
 
 // New attaches to mount number mount of the Gofer at c and returns its root.
@@ -34,7 +36,7 @@ func New(v *vfs.VFS, c *protocol.Client, mount uint32) (vfs.DirInode, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := &Filesystem{c: c, dev: v.NewDev()}
+	fs := &Filesystem{c: c, dev: v.NewDev(), v: v}
 	in := fs.node(protocol.Node{FID: fid, Stat: st})
 	d, ok := in.(*dir)
 	if !ok {
@@ -50,6 +52,8 @@ type inode struct {
 
 	mu sync.Mutex
 	st protocol.Stat
+
+	self vfs.Inode // the node this is the inode of (a *file, a *dir…)
 }
 
 // node makes the inode of a node the Gofer returned.
@@ -67,7 +71,7 @@ func (fs *Filesystem) node(n protocol.Node) vfs.Inode {
 		f := &file{}
 		in, b = f, &f.inode
 	}
-	b.fs, b.fid, b.st = fs, n.FID, n.Stat
+	b.fs, b.fid, b.st, b.self = fs, n.FID, n.Stat, in
 	return in
 }
 
@@ -117,6 +121,18 @@ func (in *inode) SetStat(o vfs.SetStat) error {
 		a.Mask |= protocol.SetattrSize
 		a.Size = o.Size
 	}
+	var cache *mm.Shared
+	if f, ok := in.self.(*file); ok && o.Mask&vfs.SetStatSize != 0 {
+		in.mu.Lock()
+		cache = f.cache
+		in.mu.Unlock()
+		if cache != nil {
+			// Mapped pages reach the file first; the truncation then applies to both.
+			if err := cache.Flush(); err != nil {
+				return err
+			}
+		}
+	}
 	if o.Mask&vfs.SetStatAtime != 0 {
 		a.Mask |= protocol.SetattrAtime
 		a.Atime = protocol.Timespec{Sec: o.Atime.Sec, Nsec: uint32(o.Atime.Nsec)}
@@ -133,6 +149,9 @@ func (in *inode) SetStat(o vfs.SetStat) error {
 		return err
 	}
 	in.setCached(st)
+	if cache != nil {
+		cache.SetSize(o.Size)
+	}
 	return nil
 }
 
@@ -140,7 +159,14 @@ func (in *inode) SetStat(o vfs.SetStat) error {
 const openFlags = unix.O_ACCMODE | unix.O_APPEND | unix.O_NONBLOCK | unix.O_DIRECTORY
 
 // file is a regular file (or another non-directory the Gofer can open).
-type file struct{ inode }
+type file struct {
+	inode
+	// cache is the file's page cache for shared mappings (mm.NewCache), made at the
+	// first MAP_SHARED mapping; inode.mu guards the pointer. While it holds pages, a
+	// read of the file first writes them back, and a write updates them, so that
+	// mappings and read/write agree as they do on Linux's single page cache.
+	cache *mm.Shared
+}
 
 // Open implements vfs.Inode.Open.
 func (f *file) Open(flags int) (vfs.FileImpl, error) {
@@ -148,17 +174,80 @@ func (f *file) Open(flags int) (vfs.FileImpl, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &hostFile{in: &f.inode, fd: hfd}, nil
+	return &hostFile{in: &f.inode, f: f, fd: hfd}, nil
 }
 
 // hostFile is an open file: a host FD the Gofer donated.
 type hostFile struct {
 	in *inode
+	f  *file // nil for descriptions of other kinds of nodes
 	fd int
+}
+
+// cached returns the file's cache if it has one.
+func (h *hostFile) cached() *mm.Shared {
+	if h.f == nil {
+		return nil
+	}
+	h.in.mu.Lock()
+	defer h.in.mu.Unlock()
+	return h.f.cache
+}
+
+// Cache returns the file's page cache for a MAP_SHARED mapping, making it the first
+// time: its pages are read from, and written back to, a host FD of its own (a copy of
+// this description's, which a mapping needs open for reading, and for writing if the
+// mapping can write). It lasts as long as the file's inode.
+func (h *hostFile) Cache() (*mm.Shared, error) {
+	if h.f == nil || h.in.fs.v.MemFile == nil {
+		return nil, unix.ENODEV
+	}
+	h.in.mu.Lock()
+	defer h.in.mu.Unlock()
+	if h.f.cache != nil {
+		return h.f.cache, nil
+	}
+	fd, err := unix.FcntlInt(uintptr(h.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	h.f.cache = mm.NewCache(h.in.fs.v.MemFile, uint64(st.Size), fdBacking(fd))
+	return h.f.cache, nil
+}
+
+// fdBacking is a cache's host FD (mm.Backing).
+type fdBacking int
+
+func (b fdBacking) ReadAt(p []byte, off int64) (int, error) {
+	for {
+		n, err := unix.Pread(int(b), p, off)
+		if err != unix.EINTR {
+			return max(n, 0), err
+		}
+	}
+}
+
+func (b fdBacking) WriteAt(p []byte, off int64) (int, error) {
+	for {
+		n, err := unix.Pwrite(int(b), p, off)
+		if err != unix.EINTR {
+			return max(n, 0), err
+		}
+	}
 }
 
 // Read implements vfs.FileImpl.Read.
 func (h *hostFile) Read(dst []byte, off int64) (int, error) {
+	if c := h.cached(); c != nil {
+		if err := c.Flush(); err != nil {
+			return 0, err
+		}
+	}
 	for {
 		n, err := unix.Pread(h.fd, dst, off)
 		if err == unix.EINTR {
@@ -184,6 +273,14 @@ func (h *hostFile) Write(src []byte, off int64) (int, error) {
 	}
 	if n > 0 {
 		h.syncStat()
+		if c := h.cached(); c != nil {
+			if off < 0 { // appended: the write ended at the new end of the file
+				h.in.mu.Lock()
+				off = int64(h.in.st.Size) - int64(n)
+				h.in.mu.Unlock()
+			}
+			c.Update(src[:n], uint64(off))
+		}
 	}
 	return max(n, 0), err
 }
@@ -236,8 +333,16 @@ func (in *inode) Statfs() (unix.Statfs_t, error) {
 		Bavail: s.Bavail, Files: s.Files, Ffree: s.Ffree, Namelen: int64(s.Namelen), Frsize: int64(s.Bsize)}, nil
 }
 
-// Sync implements vfs.Syncer.
-func (h *hostFile) Sync() error { return unix.Fsync(h.fd) }
+// Sync implements vfs.Syncer: the cache's pages first, as fsync writes back mapped
+// pages.
+func (h *hostFile) Sync() error {
+	if c := h.cached(); c != nil {
+		if err := c.Flush(); err != nil {
+			return err
+		}
+	}
+	return unix.Fsync(h.fd)
+}
 
 // Allocate implements vfs.Allocator on the host file.
 func (h *hostFile) Allocate(mode uint32, off, length int64) error {

@@ -86,13 +86,21 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			// Without write access to the file (or with a write seal), mprotect may
 			// never make the mapping writable (no VM_MAYWRITE).
 			opts.NoWrite = acc != unix.O_RDWR || sealed
-			if sh, ok := file.Impl().(sharedFile); ok {
+			switch f := file.Impl().(type) {
+			case sharedFile:
 				// A tmpfs file: the mapping maps the file's own pages.
-				opts.Shared = sh.Shared()
-			} else if prot&unix.PROT_WRITE != 0 || acc == unix.O_RDWR {
-				// Other files (the Gofer's) need a page cache written back to the
-				// file, which does not exist yet.
-				return 0, unsupported(t, "mmap of a non-tmpfs file with MAP_SHARED and write access")
+				opts.Shared = f.Shared()
+			case cachedFile:
+				// A Gofer file: the mapping maps its page cache.
+				c, err := f.Cache()
+				if err != nil {
+					return 0, err
+				}
+				opts.Shared = c
+			default:
+				if prot&unix.PROT_WRITE != 0 || acc == unix.O_RDWR {
+					return 0, unsupported(t, "mmap with MAP_SHARED and write access of a file with no page cache")
+				}
 			}
 			// Else a shared file mapping that can never be written is mapped as a
 			// private copy. It differs from Linux only if the file changes
@@ -122,6 +130,12 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 
 // sharedFile is a file whose data a MAP_SHARED mapping maps (tmpfs and memfd files).
 type sharedFile interface{ Shared() *mm.Shared }
+
+// cachedFile is a file whose MAP_SHARED mappings map a page cache written back to it
+// (the Gofer's files).
+type cachedFile interface {
+	Cache() (*mm.Shared, error)
+}
 
 // fileData reads a private file mapping's bytes through the file's description.
 type fileData struct{ f *vfs.FileDescription }
