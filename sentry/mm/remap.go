@@ -2,6 +2,7 @@ package mm
 
 import (
 	"golang.org/x/sys/unix"
+	"slices"
 )
 
 // MRemap resizes or moves [oldAddr, oldAddr+oldSize), as mremap(2) (mm/mremap.c). The
@@ -147,6 +148,32 @@ func (m *MemoryManager) CheckMapped(addr, length uintptr) error {
 		return unix.ENOMEM
 	}
 	return nil
+}
+
+// Sync writes back the page caches (NewCache) that [addr, addr+length) maps, as msync:
+// ENOMEM if part of the range is unmapped. The caches are flushed after m.mu is let go.
+func (m *MemoryManager) Sync(addr, length uintptr) error {
+	m.mu.Lock()
+	if m.holes(addr, addr+length) {
+		m.unlock()
+		return unix.ENOMEM
+	}
+	var caches []*Shared
+	for i := m.find(addr); i < len(m.vmas) && m.vmas[i].start < addr+length; i++ {
+		if s, ok := m.vmas[i].shared.(*Shared); ok && s.backing != nil && !slices.Contains(caches, s) {
+			s.IncRef()
+			caches = append(caches, s)
+		}
+	}
+	m.unlock()
+	var err error
+	for _, s := range caches {
+		if e := s.Flush(); e != nil && err == nil {
+			err = unix.EIO
+		}
+		s.DecRef()
+	}
+	return err
 }
 
 // Resident reports, page by page, whether [addr, addr+length) is populated (mincore).

@@ -242,7 +242,7 @@ func Msync(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if length == 0 {
 		return 0, nil
 	}
-	return 0, t.MM.CheckMapped(addr, length)
+	return 0, t.MM.Sync(addr, length)
 }
 
 // Mincore implements mincore(2): a byte per page, 1 where the page is populated.
