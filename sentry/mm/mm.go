@@ -10,9 +10,10 @@
 // go through the Sentry's own view of the memory file, populating pages the same way, and
 // fail with EFAULT where the application could not access the memory itself.
 //
-// Populating neighbours is a divergence that shows only in mincore (and RSS): pages the
-// application never touched may report resident, where Linux fault-around populates
-// only file pages. It saves a platform round trip per page.
+// Populating neighbours saves a platform round trip per page. It doesn't show: an
+// anonymous neighbour's page is a hole of the memory file (no host memory) until
+// touched, and mincore reports a page resident only once its memory-file page holds
+// data. The Sentry's own accounting (RSS in /proc) counts populated pages.
 //
 // A private mapping owns its pages: anonymous ones start zeroed, file-backed ones (from a
 // FileData, such as an executable's segments) start as a copy of the file's bytes. A

@@ -1,8 +1,11 @@
 package mm
 
 import (
-	"golang.org/x/sys/unix"
 	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
 )
 
 // MRemap resizes or moves [oldAddr, oldAddr+oldSize), as mremap(2) (mm/mremap.c). The
@@ -184,11 +187,31 @@ func (m *MemoryManager) Resident(addr, length uintptr) ([]byte, error) {
 	if m.holes(addr, addr+length) {
 		return nil, unix.ENOMEM
 	}
+	// A populated page is resident if its memory-file page holds data: fault-around
+	// populates neighbours that stay holes (no host memory) until touched, and a
+	// touched page, even only read, has data, as the page Linux maps on a fault.
 	out := make([]byte, length/pageSize)
-	for i := range out {
-		if _, ok := m.pages[addr+uintptr(i)*pageSize]; ok {
-			out[i] = 1
+	for i := 0; i < len(out); {
+		fr, ok := m.pages[addr+uintptr(i)*pageSize]
+		if !ok {
+			i++
+			continue
 		}
+		j := i + 1
+		for j < len(out) {
+			next, ok := m.pages[addr+uintptr(j)*pageSize]
+			if !ok || next.Start != fr.Start+uint64(j-i)*pageSize {
+				break
+			}
+			j++
+		}
+		run := platform.FileRange{Start: fr.Start, End: fr.Start + uint64(j-i)*pageSize}
+		for _, d := range m.mf.Data(run) {
+			for off := d.Start &^ (pageSize - 1); off < d.End; off += pageSize {
+				out[i+int((off-run.Start)/pageSize)] = 1
+			}
+		}
+		i = j
 	}
 	return out, nil
 }
