@@ -139,8 +139,12 @@ func startSandbox(conf *config.Config, c *container.Container, b *specutils.Bund
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Dir = "/"
-	// Its own session: the sandbox outlives create and the caller's terminal.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Its own session: the sandbox outlives create and the caller's terminal. Its own
+	// PID, mount, IPC and UTS namespaces: the Sentry is PID 1 of a namespace holding
+	// only it, its Gofer and its stubs (all of which the kernel kills when it dies),
+	// and sees nothing of the host's processes or System V objects.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true,
+		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS}
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
