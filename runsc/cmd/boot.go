@@ -104,6 +104,13 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		return nil, nil, nil, fmt.Errorf("starting the gofer: %w", err)
 	}
 	args.GoferFD = gofer.fd
+	// The Gofer, which needs capabilities to serve files, is started: the Sentry needs
+	// none from here on (its stubs are its own children, of its own user), so it drops
+	// them all before it makes its platform and loads the application.
+	if err := dropAllCapabilities(); err != nil {
+		gofer.stop()
+		return nil, nil, nil, fmt.Errorf("dropping capabilities: %w", err)
+	}
 	s, err := boot.New(args)
 	if err != nil {
 		gofer.stop()
@@ -116,6 +123,26 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		return nil, nil, nil, fmt.Errorf("control socket: %w", err)
 	}
 	return s, gofer, l, nil
+}
+
+// dropAllCapabilities empties the bounding, effective, permitted, inheritable and
+// ambient capability sets of the process and sets no_new_privs: nothing it or its
+// stubs exec can gain any back.
+func dropAllCapabilities() error {
+	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && err != unix.EINVAL {
+			return err
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
+		return err
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return err
+	}
+	return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 }
 
 // sandbox is the state the control socket serves.
