@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/box"
 	sf "github.com/moat-sandbox/moat/seccompfilters"
 )
 
@@ -32,7 +33,7 @@ func Box() error {
 	if err := chrootEmpty(); err != nil {
 		return fmt.Errorf("gofer: chroot: %w", err)
 	}
-	if err := dropCaps(); err != nil {
+	if err := box.KeepCapabilities(goferCaps...); err != nil {
 		return fmt.Errorf("gofer: capabilities: %w", err)
 	}
 	prog, err := goferFilter()
@@ -76,38 +77,6 @@ func chrootEmpty() error {
 var goferCaps = []uintptr{
 	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH, unix.CAP_FOWNER,
 	unix.CAP_FSETID, unix.CAP_MKNOD,
-}
-
-// dropCaps drops every other capability from the bounding set, then sets the
-// effective, permitted and inheritable sets to the kept ones, and sets no_new_privs.
-func dropCaps() error {
-	var keep uint64
-	for _, c := range goferCaps {
-		keep |= 1 << c
-	}
-	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
-		if keep&(1<<c) != 0 {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && err != unix.EINVAL {
-			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, err)
-		}
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return err
-	}
-	for i := range data {
-		k := uint32(keep >> (32 * i))
-		data[i].Effective &= k
-		data[i].Permitted &= k
-		data[i].Inheritable &= k
-	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return err
-	}
-	return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 }
 
 // goferSyscalls are the system calls a boxed Gofer may make: the Go runtime's

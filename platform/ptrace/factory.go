@@ -114,6 +114,10 @@ func newTemplate(p *Platform) (*thread, error) {
 		}
 	}
 	steps = append(steps,
+		// No capabilities in any stub: they need none, and a Sentry that drops its own
+		// can still trace stubs made before (ptrace wants the tracee's permitted set
+		// within the tracer's).
+		step{"dropping capabilities", unix.SYS_CAPSET, []uintptr{stubBase + pageSize + dataCapHeader, stubBase + pageSize + dataCapData}},
 		step{"making the data page read-only", unix.SYS_MPROTECT, []uintptr{stubBase + pageSize, pageSize, unix.PROT_READ}},
 		step{"setting no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
 		step{"installing the seccomp filter", unix.SYS_SECCOMP, []uintptr{unix.SECCOMP_SET_MODE_FILTER, 0, stubBase + pageSize + dataFprog}},

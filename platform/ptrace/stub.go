@@ -282,7 +282,9 @@ const (
 	dataFprog      = 64  // struct sock_fprog {len u16, filter *sock_filter}: the stub's
 	dataThreadProg = 80  // struct sock_fprog: systrap's per-thread filter
 	dataSysProg    = 96  // struct sock_fprog: systrap's mapping thread's filter
-	dataFilter     = 128 // the filters' instructions, the stub's, the thread's, the mapping thread's
+	dataCapHeader  = 128 // struct __user_cap_header_struct {version, pid 0}: capset
+	dataCapData    = 136 // struct __user_cap_data_struct[2], all zero: no capabilities
+	dataFilter     = 192 // the filters' instructions, the stub's, the thread's, the mapping thread's
 	maxFilterLen   = (pageSize - dataFilter) / 8
 )
 
@@ -304,6 +306,7 @@ func layoutData(data []byte, base uintptr, prog, threadProg, sysProg []unix.Sock
 	le.PutUint64(data[dataHandler+8:], handlerFlags)
 	le.PutUint64(data[dataHandler+16:], uint64(base+restorer))
 	le.PutUint64(data[dataHandler+24:], ^uint64(0))
+	le.PutUint32(data[dataCapHeader:], unix.LINUX_CAPABILITY_VERSION_3)
 	o := dataFilter
 	for _, p := range []struct {
 		at   int

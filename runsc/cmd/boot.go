@@ -14,6 +14,7 @@ import (
 	"github.com/google/subcommands"
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/box"
 	"github.com/moat-sandbox/moat/runsc/boot"
 	"github.com/moat-sandbox/moat/runsc/config"
 	"github.com/moat-sandbox/moat/runsc/container"
@@ -64,7 +65,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	}
 	io.WriteString(sync, "ok\n")
 	sync.Close()
-	sb := &sandbox{s: s, exitPath: container.ExitPath(b.dir)}
+	sb := &sandbox{s: s, exitPath: container.ExitPath("/")} // b.dir is the root now
 	// Sandbox and Gofer die together: a Gofer that ends takes the sandbox with it.
 	go func() {
 		<-gofer.done
@@ -104,13 +105,6 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		return nil, nil, nil, fmt.Errorf("starting the gofer: %w", err)
 	}
 	args.GoferFD = gofer.fd
-	// The Gofer, which needs capabilities to serve files, is started: the Sentry needs
-	// none from here on (its stubs are its own children, of its own user), so it drops
-	// them all before it makes its platform and loads the application.
-	if err := dropAllCapabilities(); err != nil {
-		gofer.stop()
-		return nil, nil, nil, fmt.Errorf("dropping capabilities: %w", err)
-	}
 	s, err := boot.New(args)
 	if err != nil {
 		gofer.stop()
@@ -122,27 +116,24 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		gofer.stop()
 		return nil, nil, nil, fmt.Errorf("control socket: %w", err)
 	}
+	// Everything the Sentry needs from the host is open now: it reaches files only
+	// through its Gofer, which has started. Its root becomes the container's state
+	// directory (where it records the exit status), and it drops every capability: its
+	// stubs are its own children, of its own user, and have none (the platform drops
+	// them), so it can still trace them.
+	if err := unix.Chdir(b.dir); err == nil {
+		err = unix.Chroot(".")
+	}
+	if err == nil {
+		err = box.KeepCapabilities() // none
+	}
+	if err != nil {
+		l.Close()
+		s.Close()
+		gofer.stop()
+		return nil, nil, nil, fmt.Errorf("boxing the sandbox: %w", err)
+	}
 	return s, gofer, l, nil
-}
-
-// dropAllCapabilities empties the bounding, effective, permitted, inheritable and
-// ambient capability sets of the process and sets no_new_privs: nothing it or its
-// stubs exec can gain any back.
-func dropAllCapabilities() error {
-	for c := uintptr(0); c <= unix.CAP_LAST_CAP; c++ {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && err != unix.EINVAL {
-			return err
-		}
-	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
-		return err
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return err
-	}
-	return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 }
 
 // sandbox is the state the control socket serves.

@@ -465,6 +465,66 @@ func TestSandboxKilled(t *testing.T) {
 	noTrace(t, r)
 }
 
+// TestSandboxBoxed: the sandbox process runs in PID, mount, IPC and UTS namespaces of
+// its own, its root is its state directory, and every one of its threads has no
+// capabilities and no_new_privs; its stubs have no effective capabilities and
+// no_new_privs (their bounding set is the one they were forked with: they can't exec);
+// its Gofer keeps only the file capabilities.
+func TestSandboxBoxed(t *testing.T) {
+	r := newRuntime(t, runsc)
+	b := bundle(t, "sleep", "100")
+	if res := r.create(t, b, "boxed", filepath.Join(t.TempDir(), "out")); res.status != 0 {
+		t.Fatalf("create: %d", res.status)
+	}
+	defer r.cmd(t, "delete", "--force", "boxed")
+	r.cmd(t, "start", "boxed")
+	st, _ := r.state(t, "boxed")
+	for _, ns := range []string{"pid", "mnt", "ipc", "uts"} {
+		mine, _ := os.Readlink("/proc/self/ns/" + ns)
+		its, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", st.PID, ns))
+		if err != nil || its == mine {
+			t.Errorf("the sandbox's %s namespace is the host's (%s, %v)", ns, its, err)
+		}
+	}
+	if root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", st.PID)); root == "/" {
+		t.Errorf("the sandbox's root is the host's")
+	}
+	capsOf := func(pid int) []string {
+		var out []string
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, task := range tasks {
+			data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+			var line []string
+			for _, l := range strings.Split(string(data), "\n") {
+				if strings.HasPrefix(l, "CapEff:") || strings.HasPrefix(l, "CapBnd:") || strings.HasPrefix(l, "NoNewPrivs:") {
+					line = append(line, strings.Join(strings.Fields(l), " "))
+				}
+			}
+			out = append(out, strings.Join(line, ", "))
+		}
+		return out
+	}
+	const none = "CapEff: 0000000000000000, CapBnd: 0000000000000000, NoNewPrivs: 1"
+	for _, c := range capsOf(st.PID) {
+		if c != none {
+			t.Errorf("sandbox thread: %s, want %s", c, none)
+		}
+	}
+	for _, pid := range children(st.PID) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		isGofer := strings.Contains(string(cmdline), "gofer")
+		for _, c := range capsOf(pid) {
+			if isGofer {
+				if strings.HasPrefix(c, "CapEff: 0000000000000000") || !strings.HasSuffix(c, "NoNewPrivs: 1") {
+					t.Errorf("gofer %d thread: %s, want the file capabilities only and no_new_privs", pid, c)
+				}
+			} else if !strings.HasPrefix(c, "CapEff: 0000000000000000") || !strings.HasSuffix(c, "NoNewPrivs: 1") {
+				t.Errorf("stub %d thread: %s, want no effective capabilities and no_new_privs", pid, c)
+			}
+		}
+	}
+}
+
 // TestSpec: spec writes runc's default configuration, and refuses to overwrite one.
 func TestSpec(t *testing.T) {
 	dir := t.TempDir()
