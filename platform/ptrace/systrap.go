@@ -616,13 +616,13 @@ func (t *trapThread) readFrame() (arch.SignalInfo, error) {
 	si.Code = int32(le.Uint32(b[8:]))
 	copy(si.Fields[:], b[16:])
 	t.fp, t.fpLen = 0, 0
-	if fpAddr := le.Uint64(t.slot[uc+ucMcontext+scFPState:]); fpAddr != 0 {
+	if fpAddr := le.Uint64(t.slot[uc+arch.UcontextMcontext+arch.SigcontextFPState:]); fpAddr != 0 {
 		fp, ok := in(fpAddr, 512+64)
 		if !ok || fpAddr%64 != 0 {
 			return si, fmt.Errorf("systrap thread %d: %w (FP state pointer)", t.tid, errCorrupt)
 		}
 		n := 512
-		if le.Uint32(t.slot[fp+464:]) == fpXstateMagic1 {
+		if le.Uint32(t.slot[fp+464:]) == arch.FPXstateMagic1 {
 			n = int(le.Uint32(t.slot[fp+480:]))
 			if _, ok := in(fpAddr, n+4); !ok || n < 512+64 {
 				return si, fmt.Errorf("systrap thread %d: %w (XSAVE size %d)", t.tid, errCorrupt, n)
@@ -633,18 +633,8 @@ func (t *trapThread) readFrame() (arch.SignalInfo, error) {
 	return si, nil
 }
 
-// The sigcontext offsets systrap reads (arch/x86/include/uapi/asm/sigcontext.h).
+// Page-fault error code bits (arch/x86/include/asm/trap_pf.h).
 const (
-	ucMcontext     = 40
-	ucSigmask      = ucMcontext + 256
-	scEflags       = 136
-	scCS           = 144
-	scSS           = 150
-	scErr          = 152
-	scTrapno       = 160
-	scFPState      = 184
-	fpXstateMagic1 = 0x46505853
-
 	pfWrite = 0x2  // X86_PF_WRITE
 	pfInstr = 0x10 // X86_PF_INSTR
 )
@@ -652,14 +642,8 @@ const (
 // saveState copies the frame's registers into st.
 func (t *trapThread) saveState(st *arch.State, fpSize int) {
 	le := binary.LittleEndian
-	sc := t.slot[t.uc+ucMcontext:]
 	r := &st.Regs
-	for i, p := range []*uint64{&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15,
-		&r.Rdi, &r.Rsi, &r.Rbp, &r.Rbx, &r.Rdx, &r.Rax, &r.Rcx, &r.Rsp, &r.Rip, &r.Eflags} {
-		*p = le.Uint64(sc[8*i:])
-	}
-	r.Cs = uint64(le.Uint16(sc[scCS:]))
-	r.Ss = uint64(le.Uint16(sc[scSS:]))
+	arch.ReadSigcontext(t.slot[t.uc+arch.UcontextMcontext:], r)
 	r.Fs_base = le.Uint64(t.slot[ctxFSBase:])
 	r.Gs_base = le.Uint64(t.slot[ctxGSBase:])
 	r.Orig_rax = ^uint64(0)
@@ -678,13 +662,9 @@ func (t *trapThread) saveState(st *arch.State, fpSize int) {
 // context page.
 func (t *trapThread) loadState(st *arch.State) {
 	le := binary.LittleEndian
-	sc := t.slot[t.uc+ucMcontext:]
 	r := &st.Regs
-	for i, v := range []uint64{r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15,
-		r.Rdi, r.Rsi, r.Rbp, r.Rbx, r.Rdx, r.Rax, r.Rcx, r.Rsp, r.Rip, r.Eflags} {
-		le.PutUint64(sc[8*i:], v)
-	}
-	le.PutUint64(t.slot[t.uc+ucSigmask:], 0)
+	arch.WriteSigcontext(t.slot[t.uc+arch.UcontextMcontext:], r)
+	le.PutUint64(t.slot[t.uc+arch.UcontextSigmask:], 0)
 	le.PutUint64(t.slot[ctxFSBase:], r.Fs_base)
 	le.PutUint64(t.slot[ctxGSBase:], r.Gs_base)
 	if t.fpLen > 0 && len(st.FP) >= 512+64 {
@@ -792,10 +772,10 @@ func (t *trapThread) event(si *arch.SignalInfo, st *arch.State) platform.Event {
 		return platform.Event{Kind: platform.EventSyscall}
 	case si.Signo == int32(unix.SIGSEGV) && (si.Code == arch.SEGV_MAPERR || si.Code == arch.SEGV_ACCERR),
 		si.Signo == int32(unix.SIGBUS) && (si.Code == arch.BUS_ADRERR || si.Code == arch.BUS_OBJERR):
-		sc := t.slot[t.uc+ucMcontext:]
+		sc := t.slot[t.uc+arch.UcontextMcontext:]
 		access := platform.Read
-		if le.Uint64(sc[scTrapno:]) == 14 { // #PF: the error code tells the access
-			switch e := le.Uint64(sc[scErr:]); {
+		if le.Uint64(sc[arch.SigcontextTrapno:]) == 14 { // #PF: the error code tells the access
+			switch e := le.Uint64(sc[arch.SigcontextErr:]); {
 			case e&pfInstr != 0:
 				access = platform.AccessType{Execute: true}
 			case e&pfWrite != 0:

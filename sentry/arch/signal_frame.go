@@ -48,6 +48,43 @@ const (
 	flagsUserMask = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4000 | 0x10000 | 0x40000
 )
 
+// The layout of the kernel's own frames, for a platform that reads them (systrap):
+// offsets in struct ucontext and struct sigcontext, and the XSAVE area's magic.
+const (
+	UcontextMcontext  = ucMcontext
+	UcontextSigmask   = ucSigmask
+	SigcontextErr     = scErr
+	SigcontextTrapno  = scTrapno
+	SigcontextFPState = scFPState
+	FPXstateMagic1    = fpXstateMagic1
+)
+
+// sigcontextRegs are the registers struct sigcontext holds first, in its order.
+func sigcontextRegs(r *Registers) [18]*uint64 {
+	return [18]*uint64{&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15,
+		&r.Rdi, &r.Rsi, &r.Rbp, &r.Rbx, &r.Rdx, &r.Rax, &r.Rcx, &r.Rsp, &r.Rip, &r.Eflags}
+}
+
+// ReadSigcontext reads the general registers, flags and code and stack segments of
+// the struct sigcontext sc into r, as they are (no checks: see RestoreSignalFrame).
+func ReadSigcontext(sc []byte, r *Registers) {
+	for i, p := range sigcontextRegs(r) {
+		*p = le.Uint64(sc[8*i:])
+	}
+	r.Cs = uint64(le.Uint16(sc[scCS:]))
+	r.Ss = uint64(le.Uint16(sc[scSS:]))
+}
+
+// WriteSigcontext writes r's general registers, flags and code and stack segments
+// into the struct sigcontext sc.
+func WriteSigcontext(sc []byte, r *Registers) {
+	for i, p := range sigcontextRegs(r) {
+		le.PutUint64(sc[8*i:], *p)
+	}
+	le.PutUint16(sc[scCS:], uint16(r.Cs))
+	le.PutUint16(sc[scSS:], uint16(r.Ss))
+}
+
 // SignalStack is stack_t: an alternate signal stack.
 type SignalStack struct {
 	Sp    uint64
@@ -101,12 +138,7 @@ func BuildSignalFrame(st *State, stackTop uint64, sig int, info *SignalInfo, han
 	le.PutUint64(uc[ucStack+16:], alt.Size)
 	r := &st.Regs
 	sc := uc[ucMcontext:]
-	for i, v := range []uint64{r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15, r.Rdi, r.Rsi,
-		r.Rbp, r.Rbx, r.Rdx, r.Rax, r.Rcx, r.Rsp, r.Rip, r.Eflags} {
-		le.PutUint64(sc[8*i:], v)
-	}
-	le.PutUint16(sc[scCS:], uint16(r.Cs))
-	le.PutUint16(sc[scSS:], uint16(r.Ss))
+	WriteSigcontext(sc, r)
 	le.PutUint64(sc[scOldmask:], mask)
 	if info.Signo == 11 || info.Signo == 7 {
 		le.PutUint64(sc[scCR2:], uint64(info.Addr()))
@@ -141,9 +173,8 @@ func RestoreSignalFrame(st *State, data []byte, readFP func(addr uint64, dst []b
 	le := binary.LittleEndian
 	sc := data[ucMcontext:]
 	r := &st.Regs
-	regs := []*uint64{&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15, &r.Rdi, &r.Rsi,
-		&r.Rbp, &r.Rbx, &r.Rdx, &r.Rax, &r.Rcx, &r.Rsp, &r.Rip}
-	for i, p := range regs {
+	regs := sigcontextRegs(r)
+	for i, p := range regs[:17] { // not eflags: only its user bits, below
 		*p = le.Uint64(sc[8*i:])
 	}
 	flags := le.Uint64(sc[scEflags:])
