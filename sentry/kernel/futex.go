@@ -171,21 +171,28 @@ func (t *Task) FutexWait(addr uintptr, private bool, val uint32, bitset uint32, 
 	if err != nil {
 		return err
 	}
+	w := &futexWaiter{key: key, bitset: bitset, woken: make(chan struct{})}
+	if err := t.futexQueue(addr, val, w); err != nil {
+		return err
+	}
+	return t.futexBlock(w, deadline, ERESTARTSYS)
+}
+
+// futexQueue queues w if the word at addr holds val (EAGAIN if not), both under the
+// table's lock, so that no wake between the check and the queueing is lost.
+func (t *Task) futexQueue(addr uintptr, val uint32, w *futexWaiter) error {
 	f := &t.k.futexes
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	cur, err := t.MM.LoadUint32(addr)
 	if err != nil {
-		f.mu.Unlock()
 		return err
 	}
 	if cur != val {
-		f.mu.Unlock()
 		return unix.EAGAIN
 	}
-	w := &futexWaiter{key: key, bitset: bitset, woken: make(chan struct{})}
 	f.queueLocked(w)
-	f.mu.Unlock()
-	return t.futexBlock(w, deadline, ERESTARTSYS)
+	return nil
 }
 
 // FutexWake wakes up to n waiters on addr whose bitset meets bitset, and returns how
@@ -428,20 +435,11 @@ func (t *Task) FutexWaitRequeuePI(addr, addr2 uintptr, private bool, val uint32,
 	if err != nil {
 		return err
 	}
-	f := &t.k.futexes
-	f.mu.Lock()
-	cur, err := t.MM.LoadUint32(addr)
-	if err != nil {
-		f.mu.Unlock()
+	w := &futexWaiter{key: key, bitset: ^uint32(0), woken: make(chan struct{}), tid: t.TID, requeuePI: &key2}
+	if err := t.futexQueue(addr, val, w); err != nil {
 		return err
 	}
-	if cur != val {
-		f.mu.Unlock()
-		return unix.EAGAIN
-	}
-	w := &futexWaiter{key: key, bitset: ^uint32(0), woken: make(chan struct{}), tid: t.TID, requeuePI: &key2}
-	f.queueLocked(w)
-	f.mu.Unlock()
+	f := &t.k.futexes
 	err = t.futexBlock(w, deadline, ERESTARTNOINTR)
 	if err == ERESTARTNOINTR {
 		f.mu.Lock()
