@@ -111,8 +111,9 @@ type Task struct {
 
 	// lastFault counts consecutive faults at the same address, to stop a fault that
 	// the platform keeps reporting (a Sentry bug) from looping forever.
-	lastFault      uintptr
-	lastFaultCount int
+	lastFault        uintptr
+	lastFaultCount   int
+	lastFaultChanges uint64 // MemoryManager.Changes at the first of them
 
 	usage taskUsage
 }
@@ -265,10 +266,13 @@ func (t *Task) ReadMemory(start, end uintptr) []byte {
 }
 
 func (t *Task) fault(ev platform.Event) {
-	if ev.Addr == t.lastFault {
+	// A fault at the same address after the address space took access away (a fork
+	// write-protecting its pages, mprotect, munmap) is progress, not a loop.
+	changes := t.MM.Changes()
+	if ev.Addr == t.lastFault && changes == t.lastFaultChanges {
 		t.lastFaultCount++
 	} else {
-		t.lastFault, t.lastFaultCount = ev.Addr, 1
+		t.lastFault, t.lastFaultCount, t.lastFaultChanges = ev.Addr, 1, changes
 	}
 	err := t.MM.HandleFault(ev.Addr, ev.Access)
 	if err == nil && t.lastFaultCount < 8 {

@@ -129,7 +129,10 @@ type vma struct {
 	sysv   bool // attached by shmat
 	// mayShare: a MAP_SHARED mapping made as a private copy (MMapOpts.MayShare).
 	mayShare bool
-	name     string
+	// dontFork (MADV_DONTFORK): fork leaves the VMA out of the child. wipeOnFork
+	// (MADV_WIPEONFORK, private anonymous VMAs only): the child's starts empty.
+	dontFork, wipeOnFork bool
+	name                 string
 }
 
 // MemoryManager is one application address space.
@@ -152,6 +155,11 @@ type MemoryManager struct {
 	dropLater []RefCounted
 	// users counts the tasks running in the address space (threads share it).
 	users atomic.Int32
+	// changes counts the changes that took access away from pages (Changes).
+	changes atomic.Uint64
+	// cow is set once m forked or was forked: its private pages may be shared
+	// copy-on-write. Until then no page needs the check.
+	cow bool
 }
 
 // IncUsers adds a task to the address space (a new thread).
@@ -186,6 +194,13 @@ func (m *MemoryManager) Release() {
 	m.vmas = nil
 	m.as.Release()
 }
+
+// Changes counts the changes that took access away from pages the platform may have
+// mapped: fork's write protection, mprotect, munmap, mremap, MADV_DONTNEED, a shared
+// object shrinking. A fault repeated at one address across such a change is progress
+// (a thread writing a page while another forks again and again), not a fault that
+// never resolves.
+func (m *MemoryManager) Changes() uint64 { return m.changes.Load() }
 
 // AddressSpace is the platform address space tasks switch into.
 func (m *MemoryManager) AddressSpace() platform.AddressSpace { return m.as }
@@ -267,6 +282,7 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 		j++
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
+	m.changes.Add(1)
 	return m.as.Unmap(start, end-start)
 }
 
