@@ -34,6 +34,9 @@ type addressSpace struct {
 	trapThreads map[*trapThread]struct{}
 	slots       []bool
 	mapper      *trapThread // systrap's mapping thread, made at the first call; mapMu
+	// spareThread is an application thread made ahead of time, for the first
+	// context that switches in (prepareThreads); threadsMu.
+	spareThread *trapThread
 }
 
 var _ platform.AddressSpace = (*addressSpace)(nil)
@@ -217,7 +220,7 @@ func (a *addressSpace) killLocked() {
 	// and the mapping thread is reaped here.
 	for t := range a.trapThreads {
 		unix.Kill(t.tid, unix.SIGKILL)
-		if t.mapper {
+		if t.mapper || t == a.spareThread {
 			go t.release()
 		}
 	}

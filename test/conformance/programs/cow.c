@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -335,6 +336,7 @@ static void threads(void) {
 }
 
 // vfork: the child may only exec or _exit; the parent's memory is as it left it.
+// posix_spawn (CLONE_VM|CLONE_VFORK) reports a failed exec through shared memory.
 // A fork of a fork: three address spaces share the pages, each write is its own.
 static void generations(int argc, char **argv) {
 	(void)argc;
@@ -351,6 +353,17 @@ static void generations(int argc, char **argv) {
 	}
 	report("vfork and exec", c);
 	printf("vfork: parent's memory %d %d\n", p[0], p[3 * PG]);
+	// The vfork child runs in the parent's memory: posix_spawn learns of a failed exec
+	// through it.
+	char *sargv[] = {"nope", NULL};
+	pid_t sp;
+	int r = posix_spawn(&sp, "/nonexistent/nope", NULL, NULL, sargv, NULL);
+	printf("posix_spawn of a missing program: %s\n", strerrorname_np(r));
+	char *cargv[] = {argv[0], "child", NULL};
+	r = posix_spawn(&sp, argv[0], NULL, NULL, cargv, NULL);
+	printf("posix_spawn: %d\n", r);
+	if (r == 0)
+		report("posix_spawn", sp);
 
 	pipes();
 	c = fork();
