@@ -460,7 +460,7 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 		if err != nil {
 			return 0, unix.ENOMEM
 		}
-		if m, err = t.MM.Fork(as); err != nil {
+		if m, err = t.MM.Fork(as, uintptr(t.State.Regs.Rsp)); err != nil {
 			as.Release()
 			return 0, unix.ENOMEM
 		}

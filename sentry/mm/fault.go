@@ -134,11 +134,35 @@ func (m *MemoryManager) isCOW(v *vma, fr platform.FileRange) bool {
 // mapRun maps into the platform the populated page at page and its populated
 // neighbours that follow it in the memory file and share its state (copy-on-write or
 // not), within v and the anonFaultAround-aligned block that holds page: with v's
-// access, less write for copy-on-write pages.
+// access, less write for copy-on-write pages. Where the platform batches mappings, the
+// other runs of the block in the same state come along in the same call (a parent
+// writing again after its child exited gets write access back for the whole block).
 func (m *MemoryManager) mapRun(v *vma, page uintptr) error {
-	fr := m.pages[page]
 	span := uintptr(anonFaultAround * pageSize)
 	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
+	if b, ok := m.as.(platform.MapBatcher); ok && b.Batched() {
+		var addrs []uintptr
+		for a := lo; a < hi; a += pageSize {
+			if _, ok := m.pages[a]; ok {
+				addrs = append(addrs, a)
+			}
+		}
+		runs := m.runsOf(v, addrs)
+		var want platform.AccessType
+		for _, r := range runs {
+			if r.Addr <= page && page < r.Addr+uintptr(r.File.Length()) {
+				want = r.Access
+			}
+		}
+		ms := runs[:0]
+		for _, r := range runs {
+			if r.Access == want {
+				ms = append(ms, r)
+			}
+		}
+		return b.MapFiles(ms)
+	}
+	fr := m.pages[page]
 	follows := func(a uintptr) bool { // the page at a is where page's file offset leads
 		g, ok := m.pages[a]
 		if a < page {
@@ -153,24 +177,52 @@ func (m *MemoryManager) mapRun(v *vma, page uintptr) error {
 	for end < hi && follows(end) {
 		end += pageSize
 	}
-	at := v.perms
-	if m.cow && v.shared == nil {
-		// Keep only the pages around page with its state.
-		run := platform.FileRange{Start: fr.Start - uint64(page-start), End: fr.Start + uint64(end-page)}
-		refs := m.mf.Refs(run)
-		i := (page - start) / pageSize
-		cow := refs[i] > 1
-		j, k := i, i+1
-		for j > 0 && (refs[j-1] > 1) == cow {
-			j--
-		}
-		for k < uintptr(len(refs)) && (refs[k] > 1) == cow {
-			k++
-		}
-		start, end = start+j*pageSize, start+k*pageSize
-		at.Write = at.Write && !cow
+	addrs := make([]uintptr, 0, (end-start)/pageSize)
+	for a := start; a < end; a += pageSize {
+		addrs = append(addrs, a)
 	}
-	return m.as.MapFile(start, platform.FileRange{Start: fr.Start - uint64(page-start), End: fr.Start + uint64(end-page)}, at, false)
+	for _, r := range m.runsOf(v, addrs) {
+		if r.Addr <= page && page < r.Addr+uintptr(r.File.Length()) {
+			return m.as.MapFile(r.Addr, r.File, r.Access, false)
+		}
+	}
+	return nil
+}
+
+// runsOf returns the mappings of v's populated pages at addrs (sorted): one per stretch
+// contiguous in addresses and in the memory file whose pages are all copy-on-write or
+// all not, with the access the platform gives them (v's, less write where
+// copy-on-write).
+func (m *MemoryManager) runsOf(v *vma, addrs []uintptr) []platform.FileMapping {
+	var out []platform.FileMapping
+	for i := 0; i < len(addrs); {
+		fr := m.pages[addrs[i]]
+		j := i + 1
+		for j < len(addrs) && addrs[j] == addrs[j-1]+pageSize && m.pages[addrs[j]].Start == fr.Start+uint64(j-i)*pageSize {
+			j++
+		}
+		run := platform.FileRange{Start: fr.Start, End: fr.Start + uint64(j-i)*pageSize}
+		if !m.cow || v.shared != nil {
+			out = append(out, platform.FileMapping{Addr: addrs[i], File: run, Access: v.perms})
+			i = j
+			continue
+		}
+		refs := m.mf.Refs(run)
+		for k := 0; k < len(refs); {
+			cow := refs[k] > 1
+			l := k + 1
+			for l < len(refs) && (refs[l] > 1) == cow {
+				l++
+			}
+			at := v.perms
+			at.Write = at.Write && !cow
+			out = append(out, platform.FileMapping{Addr: addrs[i] + uintptr(k)*pageSize,
+				File: platform.FileRange{Start: run.Start + uint64(k)*pageSize, End: run.Start + uint64(l)*pageSize}, Access: at})
+			k = l
+		}
+		i = j
+	}
+	return out
 }
 
 // breakCOW gives v its own copy of the copy-on-write page at page, and of the pages

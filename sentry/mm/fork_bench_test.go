@@ -83,7 +83,7 @@ func BenchmarkFork(b *testing.B) {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
-				c, err := m.Fork(cas)
+				c, err := m.Fork(cas, 0)
 				if err != nil {
 					b.Fatal(err)
 				}

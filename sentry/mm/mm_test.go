@@ -207,7 +207,7 @@ func forkMM(t *testing.T, m *MemoryManager, p platform.Platform) *MemoryManager 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := m.Fork(as)
+	c, err := m.Fork(as, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func readByte(t *testing.T, m *MemoryManager, addr uintptr) byte {
 // alone, writing it copies nothing.
 func TestForkSharesThenCopies(t *testing.T) {
 	m, p := newMM(t)
-	addr, _ := m.MMap(MMapOpts{Length: 8 * pageSize, Perms: platform.ReadWrite})
+	addr, _ := m.MMap(MMapOpts{Length: 32 * pageSize, Perms: platform.ReadWrite}) // not copied whole
 	for i := uintptr(0); i < 8; i++ {
 		m.CopyOut(addr+i*pageSize, []byte{byte(i + 1)})
 	}
@@ -422,5 +422,52 @@ func TestForkWriteProtectsTheParent(t *testing.T) {
 		if got := readByte(t, m, data+i*pageSize); got != 7 {
 			t.Fatalf("parent's page %d holds %d, want 7", i, got)
 		}
+	}
+}
+
+// TestForkCopiesSmallMappingsAndTheStack: a single-threaded parent's small writable
+// mappings and the pages at its stack pointer are copied at fork, not shared; a
+// multithreaded parent's small mappings are shared like the rest.
+func TestForkCopiesSmallMappingsAndTheStack(t *testing.T) {
+	m, p := newMM(t)
+	small, _ := m.MMap(MMapOpts{Length: 4 * pageSize, Perms: platform.ReadWrite})
+	stack, _ := m.MMap(MMapOpts{Length: 64 * pageSize, Perms: platform.ReadWrite})
+	for i := uintptr(0); i < 4; i++ {
+		m.CopyOut(small+i*pageSize, []byte{1})
+	}
+	for i := uintptr(0); i < 64; i++ {
+		m.CopyOut(stack+i*pageSize, []byte{2})
+	}
+	as, _ := p.NewAddressSpace()
+	sp := stack + 40*pageSize + 100
+	c, err := m.Fork(as, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	for i := uintptr(0); i < 4; i++ {
+		if c.pages[small+i*pageSize] == m.pages[small+i*pageSize] || m.mf.Refs(m.pages[small+i*pageSize])[0] != 1 {
+			t.Errorf("small mapping's page %d is shared after fork", i)
+		}
+	}
+	for i := uintptr(0); i < 64; i++ {
+		shared := c.pages[stack+i*pageSize] == m.pages[stack+i*pageSize]
+		if want := i != 40 && i != 39; shared != want {
+			t.Errorf("stack page %d shared %v, want %v", i, shared, want)
+		}
+	}
+	if got := readByte(t, c, stack+40*pageSize); got != 2 {
+		t.Errorf("child's copy of the stack page holds %d, want 2", got)
+	}
+	m.IncUsers() // a second thread
+	defer m.users.Add(-1)
+	as2, _ := p.NewAddressSpace()
+	c2, err := m.Fork(as2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Release()
+	if c2.pages[small] != m.pages[small] {
+		t.Error("a multithreaded parent's small mapping was copied at fork")
 	}
 }
