@@ -122,6 +122,44 @@ type Filter struct {
 	Default Action
 }
 
+// Add lists nr in f. With no rules nr is allowed whatever its arguments, and
+// stays so whatever is added later; otherwise the rules are appended to those nr
+// has, unless nr is allowed unconditionally already. Filters built from parts
+// (the Sentry's: the Go runtime's, the platform's, runsc's) add each part's
+// rules this way, so that a part can widen a syscall another part pinned but
+// can never narrow one another part allows outright.
+func (f *Filter) Add(nr uintptr, rules ...Rule) {
+	if f.Syscalls == nil {
+		f.Syscalls = map[uintptr][]Rule{}
+	}
+	old, listed := f.Syscalls[nr]
+	switch {
+	case listed && len(old) == 0:
+	case len(rules) == 0:
+		f.Syscalls[nr] = nil
+	default:
+		f.Syscalls[nr] = append(old[:len(old):len(old)], rules...)
+	}
+}
+
+// Merge adds every syscall of s to f as Add does.
+func (f *Filter) Merge(s map[uintptr][]Rule) {
+	for nr, rules := range s {
+		f.Add(nr, rules...)
+	}
+}
+
+// ArgIn returns one rule per value, each matching when argument i equals it:
+// the rules of a syscall allowed with any of a few values of one argument
+// (an ioctl request, a fcntl command, an madvise advice).
+func ArgIn(i int, values ...uint64) []Rule {
+	rules := make([]Rule, len(values))
+	for j, v := range values {
+		rules[j].Args[i] = Eq(v)
+	}
+	return rules
+}
+
 // seccomp_data layout (include/uapi/linux/seccomp.h).
 const (
 	offNr   = 0

@@ -68,7 +68,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	if err != nil {
 		Fatalf("do: starting the gofer: %v", err)
 	}
-	st, err := boot.Run(boot.Args{
+	s, err := boot.New(boot.Args{
 		Platform: d.conf.Platform,
 		Strace:   d.conf.Strace,
 		GoferFD:  gofer.fd,
@@ -80,10 +80,21 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		Stdio:    [3]int{0, 1, 2},
 		Log:      os.Stderr,
 	})
-	gofer.stop()
+	if err == nil {
+		// The Sentry runs in this process, which is not boxed as runsc boot is (its
+		// namespaces, root and capabilities are the caller's), but it is filtered the
+		// same way before the program's first instruction.
+		if err = installFilter(d.conf, false, os.Stderr); err != nil {
+			s.Close()
+		}
+	}
 	if err != nil {
+		gofer.stop()
 		Fatalf("do: %v", err)
 	}
+	st := s.Start()
+	s.Close()
+	gofer.stop()
 	os.Exit(st.Shell())
 	return subcommands.ExitSuccess
 }
