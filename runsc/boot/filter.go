@@ -63,6 +63,11 @@ var platformSyscalls = map[string]func() map[uintptr][]sf.Rule{
 // Filter returns the Sentry's allow-list for o. It is built in the process that
 // installs it: it pins the process's own PID.
 func Filter(o FilterOptions) (*sf.Filter, error) {
+	return filterFor(o, os.Getpid())
+}
+
+// filterFor is the allow-list for o in the process pid.
+func filterFor(o FilterOptions, pid int) (*sf.Filter, error) {
 	plat, ok := platformSyscalls[o.Platform]
 	if !ok {
 		return nil, fmt.Errorf("no seccomp allow-list for platform %q", o.Platform)
@@ -71,7 +76,7 @@ func Filter(o FilterOptions) (*sf.Filter, error) {
 	if o.Debug {
 		f.Default = sf.ActionTrap
 	}
-	f.Merge(runtimeSyscalls(os.Getpid()))
+	f.Merge(runtimeSyscalls(pid))
 	f.Merge(sentrySyscalls())
 	f.Merge(plat())
 	if o.Sandbox {
