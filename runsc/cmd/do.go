@@ -120,8 +120,10 @@ func (g *goferProc) stop() {
 	}
 }
 
-// startGofer starts a Gofer process serving mounts. It dies with the thread that
-// started it (PR_SET_PDEATHSIG) or when its socket closes.
+// startGofer starts a Gofer process serving mounts, in a mount namespace and a PID
+// namespace of its own (it makes its mount namespace hold only what it serves, and sees
+// no process but itself). It dies with the thread that started it (PR_SET_PDEATHSIG) or
+// when its socket closes.
 func startGofer(mounts ...string) (*goferProc, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -138,7 +140,8 @@ func startGofer(mounts ...string) (*goferProc, error) {
 	cmd := exec.Command(self, args...)
 	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(fds[1]), "gofer")}
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL,
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID}
 	if err := cmd.Start(); err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
