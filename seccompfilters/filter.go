@@ -123,8 +123,8 @@ type Filter struct {
 }
 
 // Add lists nr in f. With no rules nr is allowed whatever its arguments, and
-// stays so whatever is added later; otherwise the rules are appended to those nr
-// has, unless nr is allowed unconditionally already. Filters built from parts
+// stays so whatever is added later; otherwise the rules nr does not have yet are
+// appended to those it has, unless nr is allowed unconditionally already. Filters built from parts
 // (the Sentry's: the Go runtime's, the platform's, runsc's) add each part's
 // rules this way, so that a part can widen a syscall another part pinned but
 // can never narrow one another part allows outright.
@@ -138,7 +138,13 @@ func (f *Filter) Add(nr uintptr, rules ...Rule) {
 	case len(rules) == 0:
 		f.Syscalls[nr] = nil
 	default:
-		f.Syscalls[nr] = append(old[:len(old):len(old)], rules...)
+		merged := old[:len(old):len(old)]
+		for _, r := range rules {
+			if !slices.Contains(merged, r) {
+				merged = append(merged, r)
+			}
+		}
+		f.Syscalls[nr] = merged
 	}
 }
 

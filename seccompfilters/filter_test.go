@@ -455,6 +455,11 @@ func TestAdd(t *testing.T) {
 	f.Merge(map[uintptr][]Rule{unix.SYS_IOCTL: ArgIn(1, 0xae80), unix.SYS_WRITE: nil})
 	f.Add(unix.SYS_FCNTL, ArgIn(1, 3)...)
 	f.Add(unix.SYS_FCNTL)
+	f.Add(unix.SYS_KILL, ArgIn(1, 9)...)
+	f.Add(unix.SYS_KILL, ArgIn(1, 9, 15)...)
+	if n := len(f.Syscalls[unix.SYS_KILL]); n != 2 {
+		t.Errorf("kill has %d rules after adding one twice and another, want 2", n)
+	}
 	tests := []struct {
 		name string
 		nr   uintptr

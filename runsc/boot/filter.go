@@ -195,8 +195,10 @@ func runtimeSyscalls(pid int) map[uintptr][]sf.Rule {
 //	shutdown         SHUT_RDWR: closing the Gofer connection
 //	ioctl            TCGETS and TIOCGWINSZ: the host stdio's terminal
 //	sysinfo          uptime, load and memory for sysinfo(2) and /proc
-//	waitid           P_PIDFD: waiting for the Gofer, the process's child
-//	pidfd_send_signal SIGKILL: a Gofer that does not end when its socket closes
+//	waitid           P_PIDFD: waiting for the Gofer, the process's child (or P_PID,
+//	wait4            with no options: Go's way on a kernel without pidfds)
+//	pidfd_send_signal, kill  SIGKILL only: a Gofer that does not end when its socket
+//	                 closes
 func sentrySyscalls() map[uintptr][]sf.Rule {
 	f := sf.Filter{}
 	for _, nr := range []uintptr{
@@ -212,8 +214,10 @@ func sentrySyscalls() map[uintptr][]sf.Rule {
 	f.Add(unix.SYS_RECVMSG, sf.ArgIn(2, unix.MSG_CMSG_CLOEXEC)...)
 	f.Add(unix.SYS_SHUTDOWN, sf.ArgIn(1, unix.SHUT_RDWR)...)
 	f.Add(unix.SYS_IOCTL, sf.ArgIn(1, unix.TCGETS, unix.TIOCGWINSZ)...)
-	f.Add(unix.SYS_WAITID, sf.ArgIn(0, unix.P_PIDFD)...)
+	f.Add(unix.SYS_WAITID, sf.ArgIn(0, unix.P_PIDFD, unix.P_PID)...)
+	f.Add(unix.SYS_WAIT4, sf.ArgIn(2, 0)...)
 	f.Add(unix.SYS_PIDFD_SEND_SIGNAL, sf.ArgIn(1, uint64(unix.SIGKILL))...)
+	f.Add(unix.SYS_KILL, sf.ArgIn(1, uint64(unix.SIGKILL))...)
 	return f.Syscalls
 }
 
