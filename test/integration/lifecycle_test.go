@@ -556,6 +556,22 @@ func TestSandboxBoxed(t *testing.T) {
 	}
 }
 
+// TestSandboxDebugFilter: with --debug the sandbox's seccomp filter traps instead of
+// killing, which changes nothing for a container that runs normally; the log says how
+// a forbidden call would be reported.
+func TestSandboxDebugFilter(t *testing.T) {
+	r := newRuntime(t, runsc)
+	log := filepath.Join(t.TempDir(), "log")
+	res := r.cmd(t, "--debug", "--log", log, "run", "--bundle", bundle(t, "sh", "-c", "echo hi; exit 4"), "debugged")
+	if res.status != 4 || res.stdout != "hi\n" {
+		t.Errorf("run --debug: status %d, stdout %q, stderr %q", res.status, res.stdout, res.stderr)
+	}
+	data, _ := os.ReadFile(log)
+	if !strings.Contains(string(data), "seccomp filter traps forbidden system calls") {
+		t.Errorf("the log does not say the filter traps:\n%s", data)
+	}
+}
+
 // TestSpec: spec writes runc's default configuration, and refuses to overwrite one.
 func TestSpec(t *testing.T) {
 	dir := t.TempDir()
