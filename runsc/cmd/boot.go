@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 
@@ -87,7 +88,7 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var log io.Writer = os.Stderr
+	log := os.Stderr
 	if b.conf.Log != "" {
 		f, err := os.OpenFile(b.conf.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
@@ -120,12 +121,16 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 	// through its Gofer, which has started. Its root becomes the container's state
 	// directory (where it records the exit status), and it drops every capability: its
 	// stubs are its own children, of its own user, and have none (the platform drops
-	// them), so it can still trace them.
+	// them), so it can still trace them. Last, its seccomp allow-list goes on every
+	// thread: init has not run an instruction yet.
 	if err := unix.Chdir(b.dir); err == nil {
 		err = unix.Chroot(".")
 	}
 	if err == nil {
 		err = box.KeepCapabilities() // none
+	}
+	if err == nil {
+		err = installFilter(b.conf, true, log)
 	}
 	if err != nil {
 		l.Close()
@@ -134,6 +139,24 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		return nil, nil, nil, fmt.Errorf("boxing the sandbox: %w", err)
 	}
 	return s, gofer, l, nil
+}
+
+// installFilter installs the Sentry's seccomp allow-list (boot.InstallFilter) for the
+// process, runsc boot (sandbox) or runsc do. With --debug a forbidden system call traps
+// rather than kills at once: the Go runtime's crash report, which names the call (rax
+// holds its number) and the goroutine that made it, then also goes to log (if a file
+// other than stderr), and a line there says so.
+func installFilter(conf *config.Config, sandbox bool, log *os.File) error {
+	if conf.Debug {
+		if log != os.Stderr {
+			if err := debug.SetCrashOutput(log, debug.CrashOptions{}); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(log, "runsc: the Sentry's seccomp filter traps forbidden system calls (--debug): "+
+			"one ends the sandbox with a \"SIGSYS: bad system call\" report, rax holding its number\n")
+	}
+	return boot.InstallFilter(boot.FilterOptions{Platform: conf.Platform, Debug: conf.Debug, Sandbox: sandbox})
 }
 
 // sandbox is the state the control socket serves.
