@@ -31,6 +31,9 @@ type Boot struct {
 	bundle string
 	dir    string
 	syncFD int
+	// waitFD, if set, is read for "go" before anything is started: runsc create
+	// moves the process into its cgroup meanwhile.
+	waitFD int
 }
 
 // Name implements subcommands.Command.
@@ -49,6 +52,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.bundle, "bundle", "", "the bundle directory")
 	f.StringVar(&b.dir, "dir", "", "the container's state directory")
 	f.IntVar(&b.syncFD, "sync-fd", -1, "where to report that init is created")
+	f.IntVar(&b.waitFD, "wait-fd", -1, "wait for \"go\" on this descriptor before starting")
 }
 
 // Execute implements subcommands.Command.
@@ -58,6 +62,14 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		return subcommands.ExitUsageError
 	}
 	sync := os.NewFile(uintptr(b.syncFD), "sync")
+	if b.waitFD >= 0 {
+		wait := os.NewFile(uintptr(b.waitFD), "wait")
+		msg := make([]byte, 2)
+		if n, _ := io.ReadFull(wait, msg); n != 2 || string(msg) != "go" {
+			os.Exit(1) // create gave up: it reports why
+		}
+		wait.Close()
+	}
 	s, gofer, l, err := b.create()
 	if err != nil {
 		fmt.Fprintf(sync, "%v\n", err)
@@ -87,14 +99,7 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var log io.Writer = os.Stderr
-	if b.conf.Log != "" {
-		f, err := os.OpenFile(b.conf.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("opening the log: %w", err)
-		}
-		log = f
-	}
+	log := sentryLog()
 	args, goferMounts, err := containerArgs(b.conf, bundle, log)
 	if err != nil {
 		return nil, nil, nil, err
@@ -175,6 +180,8 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 		if err := sb.s.Kernel.SignalFromRuntime(sig, req.All); err != nil {
 			resp.Err = "container not running"
 		}
+	case "pause", "resume", "ps", "stats":
+		resp = sb.control(req) // boot_control.go
 	default:
 		resp.Err = fmt.Sprintf("unknown request %q", req.Cmd)
 	}

@@ -71,6 +71,7 @@ type Kernel struct {
 	procs         map[int32]*Process // processes (live and zombies) by PID
 	nextPID       int32
 	waitGen       chan struct{} // closed and replaced when a process changes state
+	freezer       freezer       // the OCI runtime's pause (freeze.go)
 }
 
 // Tasks returns the live tasks, by TID.
