@@ -52,7 +52,7 @@ func startContainer(c *container.Container) error {
 	if err := c.Transition(container.Running); err != nil {
 		return err
 	}
-	if err := c.RunHooks(container.Poststart, c.StateFor(container.Running)); err != nil {
+	for _, err := range c.RunHooksAll(container.Poststart, c.StateFor(container.Running)) {
 		Warnf("start %q: %v", c.State.ID, err)
 	}
 	return nil

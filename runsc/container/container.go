@@ -344,12 +344,7 @@ func (c *Container) Delete() (warnings []error, err error) {
 	if err := c.Destroy(); err != nil {
 		return nil, err
 	}
-	for i, h := range HooksOf(c.State.Hooks, Poststop) {
-		if err := runHook(h, st); err != nil {
-			warnings = append(warnings, fmt.Errorf("running poststop hook #%d (%s): %w", i, h.Path, err))
-		}
-	}
-	return warnings, nil
+	return runAll(HooksOf(c.State.Hooks, Poststop), Poststop, st), nil
 }
 
 // Close releases the lock.

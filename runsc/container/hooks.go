@@ -76,6 +76,22 @@ func (c *Container) RunHooks(kind string, st OCIState) error {
 	return nil
 }
 
+// RunHooksAll runs all of c's hooks of kind, with st on their stdin, and returns their
+// failures: for poststart and poststop, whose failures are warnings that stop nothing.
+func (c *Container) RunHooksAll(kind string, st OCIState) []error {
+	return runAll(HooksOf(c.State.Hooks, kind), kind, st)
+}
+
+func runAll(hooks []specs.Hook, kind string, st OCIState) []error {
+	var errs []error
+	for i, h := range hooks {
+		if err := runHook(h, st); err != nil {
+			errs = append(errs, fmt.Errorf("running %s hook #%d (%s): %w", kind, i, h.Path, err))
+		}
+	}
+	return errs
+}
+
 // runHook runs one hook.
 func runHook(h specs.Hook, st OCIState) error {
 	// The spec's State, which leaves out a zero PID (poststop's), as runc's.

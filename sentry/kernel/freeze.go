@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,14 +23,17 @@ import (
 // ends a frozen task (its kill channel wakes it), as it ends a frozen one on cgroup v2.
 //
 // Each task publishes that it is about to switch into the application (inApp) before
-// it reads the mark, and Freeze sets the mark before it reads inApp; so either the task
+// it reads the mark (an atomic, so the check costs no lock), and Freeze sets the mark
+// before it reads inApp; both are sequentially consistent atomics, so either the task
 // sees the mark, or Freeze sees it running and waits for its interrupted Switch to
 // return.
 
-// freezer is the kernel's frozen mark; k.mu guards it.
+// freezer is the kernel's frozen mark: frozen and thawed change under k.mu; marked
+// mirrors frozen for the tasks' lock-free check before each switch.
 type freezer struct {
 	frozen bool
 	thawed chan struct{} // closed by Thaw
+	marked atomic.Bool
 }
 
 // ErrFreezeTimeout: a task did not leave application code in time.
@@ -42,6 +46,7 @@ func (k *Kernel) Freeze() error {
 	if !k.freezer.frozen {
 		k.freezer.frozen = true
 		k.freezer.thawed = make(chan struct{})
+		k.freezer.marked.Store(true)
 	}
 	tasks := make([]*Task, 0, len(k.tasks))
 	for _, t := range k.tasks {
@@ -70,6 +75,7 @@ func (k *Kernel) Thaw() {
 	defer k.mu.Unlock()
 	if k.freezer.frozen {
 		k.freezer.frozen = false
+		k.freezer.marked.Store(false)
 		close(k.freezer.thawed)
 	}
 }
@@ -85,9 +91,12 @@ func (k *Kernel) Frozen() bool {
 // it waits while the kernel is frozen (or until the task is killed), and reports
 // whether the task may switch. The caller clears t.inApp after the Switch.
 func (t *Task) enterApp() bool {
+	k := t.k
 	for {
 		t.inApp.Store(true)
-		k := t.k
+		if !k.freezer.marked.Load() {
+			return true // the common case: no lock taken
+		}
 		k.mu.Lock()
 		frozen, thawed := k.freezer.frozen, k.freezer.thawed
 		k.mu.Unlock()

@@ -332,7 +332,7 @@ func withHooks(t *testing.T, b, script, log, fail string, slow bool) {
 			if kind == fail {
 				code = "1"
 				if slow {
-					code, sleep = "0", "10"
+					code, sleep = "0", "30"
 				}
 			}
 			args := []string{"myhook", kind, log, code}
@@ -418,7 +418,7 @@ func TestHookFailures(t *testing.T) {
 				if res.status == 0 || !strings.Contains(res.stderr, `create "hookfail": running `+kind+" hook #0") {
 					t.Errorf("create: %d %q", res.status, res.stderr)
 				}
-				if slow && (!strings.Contains(res.stderr, "timed out") || time.Since(start) > 8*time.Second) {
+				if slow && (!strings.Contains(res.stderr, "timed out") || time.Since(start) > 20*time.Second) {
 					t.Errorf("a hook past its timeout: %q after %v", res.stderr, time.Since(start))
 				}
 				noTrace(t, r)
@@ -444,6 +444,12 @@ func TestHookFailures(t *testing.T) {
 			r := newRuntime(t, runsc)
 			b := bundle(t, "sleep", "100")
 			withHooks(t, b, script, log, kind, false)
+			// A second hook of the kind, after the failing one, runs all the same.
+			editSpec(t, b, func(spec map[string]any) {
+				hooks := spec["hooks"].(map[string]any)
+				hooks[kind] = append(hooks[kind].([]any), map[string]any{"path": script, "args": []string{"second", "second-" + kind, log}})
+			})
+			os.Remove(log)
 			r.create(t, b, "ps", filepath.Join(t.TempDir(), "out"))
 			res := r.cmd(t, "start", "ps")
 			if kind == "poststart" && (res.status != 0 || !strings.Contains(res.stderr, "poststart hook #0")) {
@@ -452,6 +458,9 @@ func TestHookFailures(t *testing.T) {
 			res = r.cmd(t, "delete", "--force", "ps")
 			if kind == "poststop" && (res.status != 0 || !strings.Contains(res.stderr, "poststop hook #0")) {
 				t.Errorf("delete: %d %q, want success with a warning", res.status, res.stderr)
+			}
+			if data, _ := os.ReadFile(log); !strings.Contains(string(data), "second-"+kind) {
+				t.Errorf("the %s hook after the failing one did not run: %q", kind, data)
 			}
 			noTrace(t, r)
 		})
