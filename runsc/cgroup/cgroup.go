@@ -599,9 +599,9 @@ func (c *Cgroup) Destroy() error {
 // Stats are the cgroup's figures that events --stats reports; a zero is unknown.
 type Stats struct {
 	MemoryLimit, MemoryUsage, MemoryMaxUsage, MemoryFailcnt uint64
-	SwapLimit, SwapUsage                                   uint64
-	PidsLimit                                              uint64
-	CPUPeriods, CPUThrottledPeriods, CPUThrottledTime      uint64
+	SwapLimit, SwapUsage                                    uint64
+	PidsLimit                                               uint64
+	CPUPeriods, CPUThrottledPeriods, CPUThrottledTime       uint64
 }
 
 // readUint reads a number from dir/file; "max" (v2's no limit) is 0.

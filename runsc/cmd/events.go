@@ -167,4 +167,3 @@ func applyCgroupStats(s *stats, cs cgroup.Stats) {
 	s.CPU.Throttling.ThrottledPeriods = cs.CPUThrottledPeriods
 	s.CPU.Throttling.ThrottledTime = cs.CPUThrottledTime
 }
-

@@ -9,6 +9,14 @@
 // container whose sandbox process is gone is stopped whatever its state file says, so
 // a sandbox killed with SIGKILL is seen as stopped.
 //
+// runsc pause asks the sandbox to freeze the application's tasks (paused), and resume
+// to thaw them (back to running, or created for a container paused before start);
+// PausedFrom remembers which. A paused container whose sandbox is gone is stopped too.
+//
+// The spec's hooks are kept in the state and run by the commands at their points of
+// the lifecycle (hooks.go); the sandbox's cgroup, if the spec names one, is kept there
+// too and removed by Destroy (package cgroup).
+//
 // Every command on a container holds an exclusive flock on its directory for its
 // whole run, so concurrent commands on one container serialize. The state file is
 // written to a temporary file and renamed over the old one.
