@@ -159,6 +159,67 @@ func TestPauseStopsApplication(t *testing.T) {
 	}
 }
 
+// threadsProgram writes, from each of three threads, its letter every millisecond.
+const threadsProgram = `#include <pthread.h>
+#include <unistd.h>
+static void *loop(void *arg) {
+	for (;;) { write(1, arg, 2); usleep(1000); }
+	return 0;
+}
+int main(void) {
+	pthread_t t[2];
+	pthread_create(&t[0], 0, loop, "b\n");
+	pthread_create(&t[1], 0, loop, "c\n");
+	loop("a\n");
+}
+`
+
+// TestPauseStopsThreads: every thread of a multi-threaded process stops while paused,
+// and all go on after resume.
+func TestPauseStopsThreads(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc")
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "rootfs")
+	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	src := filepath.Join(dir, "threads.c")
+	os.WriteFile(src, []byte(threadsProgram), 0o644)
+	if out, err := exec.Command("gcc", "-static", "-pthread", "-O1", "-o", filepath.Join(root, "bin", "threads"), src).CombinedOutput(); err != nil {
+		t.Skipf("gcc -static -pthread: %v %s", err, out)
+	}
+	b := bundle(t, "/bin/threads")
+	editSpec(t, b, func(spec map[string]any) { spec["root"] = map[string]any{"path": root, "readonly": true} })
+	r := newRuntime(t, runsc)
+	out := filepath.Join(t.TempDir(), "out")
+	if res := r.create(t, b, "threads", out); res.status != 0 {
+		t.Fatalf("create: %d", res.status)
+	}
+	defer r.cmd(t, "delete", "--force", "threads")
+	r.cmd(t, "start", "threads")
+	time.Sleep(500 * time.Millisecond)
+	if res := r.cmd(t, "pause", "threads"); res.status != 0 {
+		t.Fatalf("pause: %d %s", res.status, res.stderr)
+	}
+	n1 := lineCount(out)
+	time.Sleep(500 * time.Millisecond)
+	if n2 := lineCount(out); n2 != n1 || n1 == 0 {
+		t.Errorf("output while paused: %d lines, then %d", n1, n2)
+	}
+	r.cmd(t, "resume", "threads")
+	time.Sleep(500 * time.Millisecond)
+	data, _ := os.ReadFile(out)
+	after := string(data)
+	if len(after) > 2*n1 {
+		after = after[2*n1:]
+	}
+	for _, l := range []string{"a\n", "b\n", "c\n"} {
+		if !strings.Contains(after, l) {
+			t.Errorf("thread %q wrote nothing after resume", l[:1])
+		}
+	}
+}
+
 // TestPsMatchesRunc: ps prints runc's header and one line per process with the same
 // command; --format json is the list of PIDs, the sandbox's own (init is 1).
 func TestPsMatchesRunc(t *testing.T) {
