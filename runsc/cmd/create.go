@@ -113,7 +113,11 @@ func createContainer(conf *config.Config, id string, fl createFlags) (*container
 		return nil, nil, err
 	}
 	if cg != nil {
-		if err := cg.Create(b.Spec.Linux.Resources); err != nil {
+		err := cg.Create(b.Spec.Linux.Resources)
+		if err == nil {
+			err = c.Save()
+		}
+		if err != nil {
 			c.Destroy()
 			return nil, nil, fmt.Errorf("cgroup: %w", err)
 		}

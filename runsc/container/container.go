@@ -266,6 +266,10 @@ func (c *Container) Transition(to Status) error {
 	return fmt.Errorf("container %q cannot go from %s to %s", c.State.ID, c.State.Status, to)
 }
 
+// Save writes the state as it is now (the cgroup's directories, once made, so that a
+// delete after a create that died removes them).
+func (c *Container) Save() error { return c.save() }
+
 // save writes the state file atomically.
 func (c *Container) save() error {
 	data, err := json.Marshal(&c.State)
