@@ -24,14 +24,18 @@ import (
 )
 
 // Boot is the sandbox process of one container: it holds the Sentry, creates the
-// container's init, and then serves the container's control socket (start, kill)
-// until init exits; it records init's exit status in the container's directory and
-// exits. runsc create starts it; it is not meant to be run by hand.
+// container's init, and then serves the container's control socket (start, kill; and
+// pause, resume, ps, stats in boot_control.go) until init exits; it records init's
+// exit status in the container's directory and exits. runsc create starts it (holding
+// it on --wait-fd until it is in its cgroup); it is not meant to be run by hand.
 type Boot struct {
 	conf   *config.Config
 	bundle string
 	dir    string
 	syncFD int
+	// waitFD, if set, is read for "go" before anything is started: runsc create
+	// moves the process into its cgroup meanwhile.
+	waitFD int
 }
 
 // Name implements subcommands.Command.
@@ -50,6 +54,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.bundle, "bundle", "", "the bundle directory")
 	f.StringVar(&b.dir, "dir", "", "the container's state directory")
 	f.IntVar(&b.syncFD, "sync-fd", -1, "where to report that init is created")
+	f.IntVar(&b.waitFD, "wait-fd", -1, "wait for \"go\" on this descriptor before starting")
 }
 
 // Execute implements subcommands.Command.
@@ -59,6 +64,14 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		return subcommands.ExitUsageError
 	}
 	sync := os.NewFile(uintptr(b.syncFD), "sync")
+	if b.waitFD >= 0 {
+		wait := os.NewFile(uintptr(b.waitFD), "wait")
+		msg := make([]byte, 2)
+		if n, _ := io.ReadFull(wait, msg); n != 2 || string(msg) != "go" {
+			os.Exit(1) // create gave up: it reports why
+		}
+		wait.Close()
+	}
 	s, gofer, l, err := b.create()
 	if err != nil {
 		fmt.Fprintf(sync, "%v\n", err)
@@ -88,14 +101,7 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	log := os.Stderr
-	if b.conf.Log != "" {
-		f, err := os.OpenFile(b.conf.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("opening the log: %w", err)
-		}
-		log = f
-	}
+	log := sentryLog()
 	args, goferMounts, err := containerArgs(b.conf, bundle, log)
 	if err != nil {
 		return nil, nil, nil, err
@@ -144,12 +150,12 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 // installFilter installs the Sentry's seccomp allow-list (boot.InstallFilter) for the
 // process, runsc boot (sandbox) or runsc do. With --debug a forbidden system call traps
 // rather than kills at once: the Go runtime's crash report, which names the call (rax
-// holds its number) and the goroutine that made it, then also goes to log (if a file
-// other than stderr), and a line there says so.
-func installFilter(conf *config.Config, sandbox bool, log *os.File) error {
+// holds its number) and the goroutine that made it, then also goes to the log file
+// (--debug-log, else --log; see crashFile), and a line in log says so.
+func installFilter(conf *config.Config, sandbox bool, log io.Writer) error {
 	if conf.Debug {
-		if log != os.Stderr {
-			if err := debug.SetCrashOutput(log, debug.CrashOptions{}); err != nil {
+		if f := crashFile(); f != nil {
+			if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
 				return err
 			}
 		}
@@ -198,6 +204,8 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 		if err := sb.s.Kernel.SignalFromRuntime(sig, req.All); err != nil {
 			resp.Err = "container not running"
 		}
+	case "pause", "resume", "ps", "stats":
+		resp = sb.control(req) // boot_control.go
 	default:
 		resp.Err = fmt.Sprintf("unknown request %q", req.Cmd)
 	}

@@ -98,8 +98,12 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 		Fatalf("run %q: %v", id, err)
 	}
 	st, _ := c.ExitStatus()
-	if err := c.Destroy(); err != nil {
+	warnings, err := c.Delete()
+	if err != nil {
 		Fatalf("run %q: deleting: %v", id, err)
+	}
+	for _, w := range warnings {
+		Warnf("run %q: %v", id, w)
 	}
 	os.Exit(st)
 	return subcommands.ExitSuccess
