@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/google/subcommands"
 	"golang.org/x/sys/unix"
@@ -97,6 +98,10 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 
 // create builds the Sentry with init and listens on the control socket.
 func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
+	// The local time zone (log lines, ps's start times) is read from /etc/localtime on
+	// first use: load it now, before the chroot hides the file and the filter forbids
+	// opening it.
+	time.Now().Zone()
 	bundle, err := specutils.Load(b.bundle)
 	if err != nil {
 		return nil, nil, nil, err

@@ -84,6 +84,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		// The Sentry runs in this process, which is not boxed as runsc boot is (its
 		// namespaces, root and capabilities are the caller's), but it is filtered the
 		// same way before the program's first instruction.
+		time.Now().Zone() // load the local time zone before the filter forbids opening it
 		if err = installFilter(d.conf, false, os.Stderr); err != nil {
 			s.Close()
 		}
