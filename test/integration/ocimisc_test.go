@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -93,6 +94,17 @@ func TestPauseMatchesRunc(t *testing.T) {
 	}
 }
 
+// eventually polls cond for up to 30s (the machine may be loaded) and reports whether
+// it came true.
+func eventually(cond func() bool) bool {
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
 // lineCount is the number of lines in file.
 func lineCount(file string) int {
 	data, _ := os.ReadFile(file)
@@ -111,7 +123,16 @@ func TestPauseStopsApplication(t *testing.T) {
 	}
 	defer r.cmd(t, "delete", "--force", "busy")
 	r.cmd(t, "start", "busy")
-	time.Sleep(300 * time.Millisecond)
+	bothRunning := func(from int) func() bool {
+		return func() bool {
+			data, _ := os.ReadFile(out)
+			tail := string(data[min(from, len(data)):])
+			return strings.Contains(tail, "a\n") && strings.Contains(tail, "b\n")
+		}
+	}
+	if !eventually(bothRunning(0)) {
+		t.Fatalf("the container's two processes did not both write")
+	}
 	if res := r.cmd(t, "pause", "busy"); res.status != 0 {
 		t.Fatalf("pause: %d %s", res.status, res.stderr)
 	}
@@ -126,36 +147,44 @@ func TestPauseStopsApplication(t *testing.T) {
 	if res := r.cmd(t, "resume", "busy"); res.status != 0 {
 		t.Fatalf("resume: %d %s", res.status, res.stderr)
 	}
-	time.Sleep(300 * time.Millisecond)
-	data, _ := os.ReadFile(out)
-	tail := string(data[len(data)/2:])
-	if lineCount(out) <= n1 || !strings.Contains(tail, "a\n") || !strings.Contains(tail, "b\n") {
-		t.Errorf("after resume: %d lines (had %d), both processes running: %v %v", lineCount(out), n1,
-			strings.Contains(tail, "a\n"), strings.Contains(tail, "b\n"))
+	if size := fileSize(out); !eventually(bothRunning(size)) {
+		t.Errorf("after resume: the two processes did not both write again (%d lines, had %d)", lineCount(out), n1)
 	}
 
-	// Timers: a 2s sleep paused from 0.3s to 3.3s ends soon after the resume, not 2s later.
-	b = bundle(t, "sh", "-c", "sleep 2; echo done")
+	// Timers: a 3s sleep paused for 4s, from when it has begun (ps shows it), ends soon after the
+	// resume, not 3s later. (The output file is polled: it is cheaper than state.)
+	b = bundle(t, "sh", "-c", "echo sleeping; sleep 3; echo done")
 	out = filepath.Join(t.TempDir(), "out")
 	if res := r.create(t, b, "sleeper", out); res.status != 0 {
 		t.Fatalf("create: %d", res.status)
 	}
 	defer r.cmd(t, "delete", "--force", "sleeper")
 	r.cmd(t, "start", "sleeper")
-	time.Sleep(300 * time.Millisecond)
+	waitOutput := func(want string, timeout time.Duration) bool {
+		for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if data, _ := os.ReadFile(out); strings.Contains(string(data), want) {
+				return true
+			}
+		}
+		return false
+	}
+	if !waitOutput("sleeping\n", 20*time.Second) || !eventually(func() bool {
+		return strings.Contains(r.cmd(t, "ps", "sleeper").stdout, " sleep 3\n")
+	}) {
+		t.Fatalf("the container did not start its sleep")
+	}
 	r.cmd(t, "pause", "sleeper")
-	time.Sleep(3 * time.Second)
-	if data, _ := os.ReadFile(out); len(data) != 0 {
+	time.Sleep(4 * time.Second)
+	if data, _ := os.ReadFile(out); string(data) != "sleeping\n" {
 		t.Errorf("output while paused: %q", data)
 	}
 	resumed := time.Now()
 	r.cmd(t, "resume", "sleeper")
-	r.waitStopped(t, "sleeper")
-	if d := time.Since(resumed); d > 1500*time.Millisecond {
-		t.Errorf("the sleep ended %v after the resume: its time did not count while paused", d)
+	if !waitOutput("done\n", 20*time.Second) {
+		t.Fatalf("the sleep never ended")
 	}
-	if data, _ := os.ReadFile(out); string(data) != "done\n" {
-		t.Errorf("output %q", data)
+	if d := time.Since(resumed); d > 2*time.Second {
+		t.Errorf("the sleep ended %v after the resume: its time did not count while paused", d)
 	}
 }
 
@@ -197,7 +226,16 @@ func TestPauseStopsThreads(t *testing.T) {
 	}
 	defer r.cmd(t, "delete", "--force", "threads")
 	r.cmd(t, "start", "threads")
-	time.Sleep(500 * time.Millisecond)
+	allWrote := func(from int) func() bool {
+		return func() bool {
+			data, _ := os.ReadFile(out)
+			tail := string(data[min(from, len(data)):])
+			return strings.Contains(tail, "a\n") && strings.Contains(tail, "b\n") && strings.Contains(tail, "c\n")
+		}
+	}
+	if !eventually(allWrote(0)) {
+		t.Fatalf("the three threads did not all write")
+	}
 	if res := r.cmd(t, "pause", "threads"); res.status != 0 {
 		t.Fatalf("pause: %d %s", res.status, res.stderr)
 	}
@@ -206,18 +244,20 @@ func TestPauseStopsThreads(t *testing.T) {
 	if n2 := lineCount(out); n2 != n1 || n1 == 0 {
 		t.Errorf("output while paused: %d lines, then %d", n1, n2)
 	}
+	size := fileSize(out)
 	r.cmd(t, "resume", "threads")
-	time.Sleep(500 * time.Millisecond)
-	data, _ := os.ReadFile(out)
-	after := string(data)
-	if len(after) > 2*n1 {
-		after = after[2*n1:]
+	if !eventually(allWrote(size)) {
+		t.Errorf("after resume the three threads did not all write again")
 	}
-	for _, l := range []string{"a\n", "b\n", "c\n"} {
-		if !strings.Contains(after, l) {
-			t.Errorf("thread %q wrote nothing after resume", l[:1])
-		}
+}
+
+// fileSize is file's size in bytes.
+func fileSize(file string) int {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return 0
 	}
+	return int(fi.Size())
 }
 
 // TestPsMatchesRunc: ps prints runc's header and one line per process with the same
@@ -231,8 +271,11 @@ func TestPsMatchesRunc(t *testing.T) {
 		}
 		defer r.cmd(t, "delete", "--force", id)
 		r.cmd(t, "start", id)
-		time.Sleep(500 * time.Millisecond)
-		res := r.cmd(t, "ps", id)
+		var res result
+		eventually(func() bool {
+			res = r.cmd(t, "ps", id)
+			return twoSleeps(res.stdout)
+		})
 		if res.status != 0 {
 			t.Fatalf("%s ps: %d %s", r.bin, res.status, res.stderr)
 		}
@@ -271,6 +314,14 @@ func TestPsMatchesRunc(t *testing.T) {
 	}
 }
 
+// twoSleeps reports whether a ps table lists two processes, both sleep: the shell has
+// forked the first and exec'd the second.
+func twoSleeps(table string) bool {
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	return len(lines) == 3 && strings.HasSuffix(lines[1], " sleep 100") != strings.HasSuffix(lines[1], " sleep 200") &&
+		strings.Contains(lines[2], " sleep ")
+}
+
 // statsEvent is the part of an events line the tests read.
 type statsEvent struct {
 	Type string `json:"type"`
@@ -302,7 +353,7 @@ func TestEvents(t *testing.T) {
 		r.create(t, b, id, filepath.Join(t.TempDir(), "out"))
 		defer r.cmd(t, "delete", "--force", id)
 		r.cmd(t, "start", id)
-		time.Sleep(time.Second)
+		eventually(func() bool { return twoSleeps(r.cmd(t, "ps", id).stdout) })
 		res := r.cmd(t, "events", "--stats", id)
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(res.stdout), &ev); err != nil || res.status != 0 {
@@ -328,25 +379,45 @@ func TestEvents(t *testing.T) {
 	r.create(t, b, "ev", filepath.Join(t.TempDir(), "out"))
 	defer r.cmd(t, "delete", "--force", "ev")
 	r.cmd(t, "start", "ev")
-	time.Sleep(time.Second)
-	res := r.cmd(t, "events", "--stats", "ev")
+	var res result
 	var ev statsEvent
-	json.Unmarshal([]byte(res.stdout), &ev)
+	eventually(func() bool {
+		res = r.cmd(t, "events", "--stats", "ev")
+		json.Unmarshal([]byte(res.stdout), &ev)
+		return ev.Data.Pids.Current == 2
+	})
 	if ev.Type != "stats" || ev.ID != "ev" || ev.Data.Pids.Current != 2 || ev.Data.CPU.Usage.Total == 0 ||
 		ev.Data.CPU.Usage.Total != ev.Data.CPU.Usage.User+ev.Data.CPU.Usage.Kernel || ev.Data.Memory.Usage.Usage == 0 {
 		t.Errorf("events --stats: %+v (%q)", ev, res.stdout)
 	}
 	// The stream: lines every 100ms until the container stops, then exit 0.
-	go func() {
-		time.Sleep(700 * time.Millisecond)
-		r.cmd(t, "kill", "--all", "ev", "KILL")
-	}()
-	start := time.Now()
-	res = r.cmd(t, "events", "--interval", "100ms", "ev")
-	n := strings.Count(res.stdout, `"type":"stats"`)
-	if res.status != 0 || n < 3 || time.Since(start) > 10*time.Second {
-		t.Errorf("events --interval: status %d, %d events in %v: %s", res.status, n, time.Since(start), res.stderr)
+	events := exec.Command(runsc, "--root", r.root, "events", "--interval", "100ms", "ev")
+	stdout, _ := events.StdoutPipe()
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
 	}
+	lines := bufio.NewScanner(stdout)
+	n := 0
+	for n < 3 && lines.Scan() {
+		if strings.Contains(lines.Text(), `"type":"stats"`) {
+			n++
+		}
+	}
+	r.cmd(t, "kill", "--all", "ev", "KILL")
+	for lines.Scan() {
+	}
+	done := make(chan error, 1)
+	go func() { done <- events.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || n < 3 {
+			t.Errorf("events --interval: %d events, then %v", n, err)
+		}
+	case <-time.After(30 * time.Second):
+		events.Process.Kill()
+		t.Errorf("events --interval went on after the container stopped")
+	}
+	r.waitStopped(t, "ev")
 	if res := r.cmd(t, "events", "--stats", "ev"); res.status == 0 || !strings.Contains(res.stderr, "is not running") {
 		t.Errorf("events of a stopped container: %d %q", res.status, res.stderr)
 	}
