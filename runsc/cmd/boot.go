@@ -31,6 +31,9 @@ type Boot struct {
 	bundle string
 	dir    string
 	syncFD int
+	// consoleFD is the host terminal of init's console (process.terminal), -1 for
+	// none; it is the sandbox process's controlling terminal.
+	consoleFD int
 }
 
 // Name implements subcommands.Command.
@@ -49,6 +52,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.bundle, "bundle", "", "the bundle directory")
 	f.StringVar(&b.dir, "dir", "", "the container's state directory")
 	f.IntVar(&b.syncFD, "sync-fd", -1, "where to report that init is created")
+	f.IntVar(&b.consoleFD, "console-fd", -1, "the host terminal of init's console, if process.terminal")
 }
 
 // Execute implements subcommands.Command.
@@ -65,7 +69,10 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	}
 	io.WriteString(sync, "ok\n")
 	sync.Close()
-	sb := &sandbox{s: s, exitPath: container.ExitPath("/")} // b.dir is the root now
+	sb := &sandbox{s: s, exitPath: container.ExitPath("/"), execs: map[int32]*boot.Process{}} // b.dir is the root now
+	if c := s.Console(); c != nil {
+		watchConsole(c)
+	}
 	// Sandbox and Gofer die together: a Gofer that ends takes the sandbox with it.
 	go func() {
 		<-gofer.done
@@ -100,6 +107,9 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		return nil, nil, nil, err
 	}
 	args.Log = log
+	if b.consoleFD >= 0 {
+		args.Console = b.consoleFD
+	}
 	gofer, err := startGofer(goferMounts...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("starting the gofer: %w", err)
@@ -142,14 +152,24 @@ type sandbox struct {
 	exitPath string
 	mu       sync.Mutex
 	started  bool
+	// execs are the processes runsc exec started that have not exited, by PID.
+	execs map[int32]*boot.Process
 }
 
 // serve answers one request on conn.
 func (sb *sandbox) serve(conn *net.UnixConn) {
-	defer conn.Close()
-	var req container.Request
-	if err := json.NewDecoder(conn).Decode(&req); err != nil {
+	req, fds, err := container.ReadRequest(conn)
+	if err != nil {
+		conn.Close()
 		return
+	}
+	if req.Cmd == "exec" {
+		sb.exec(conn, req, fds) // it closes conn when the process has exited
+		return
+	}
+	defer conn.Close()
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 	var resp container.Response
 	after := func() {}
@@ -175,6 +195,8 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 		if err := sb.s.Kernel.SignalFromRuntime(sig, req.All); err != nil {
 			resp.Err = "container not running"
 		}
+	case "exec-signal":
+		resp.Err = sb.execSignalLocked(req.PID, unix.Signal(req.Signal))
 	default:
 		resp.Err = fmt.Sprintf("unknown request %q", req.Cmd)
 	}

@@ -22,9 +22,11 @@ func Register(conf *config.Config) {
 	subcommands.Register(&Delete{idCommand: idCommand{conf, "delete", "delete [--force] CONTAINER-ID\n"}}, "")
 	subcommands.Register(&Wait{idCommand{conf, "wait", "wait CONTAINER-ID\n\nWaits for init to exit and prints {\"id\": ID, \"exitStatus\": N}.\n"}}, "")
 	subcommands.Register(&List{conf: conf}, "")
+	subcommands.Register(&Exec{conf: conf}, "")
 	subcommands.Register(&Spec{}, "")
 	subcommands.Register(&Boot{conf: conf}, "internal")
 	subcommands.Register(&Gofer{}, "internal")
+	subcommands.Register(&ExecWait{}, "internal")
 }
 
 // Fatalf prints an error naming runsc and exits with status 1.

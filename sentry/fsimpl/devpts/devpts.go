@@ -660,14 +660,7 @@ func (t *Terminal) ioctl(mem vfs.UserMemory, master bool, req, arg uintptr) (uin
 		if err := copyIn(mem, arg, &ws, 8); err != nil {
 			return 0, err
 		}
-		t.mu.Lock()
-		same := ws == t.winsize
-		t.winsize = ws
-		pgrp := t.pgrp
-		t.mu.Unlock()
-		if !same && pgrp != 0 {
-			t.fs.k.SignalGroup(pgrp, unix.SIGWINCH)
-		}
+		t.SetWindowSize(ws)
 		return 0, nil
 	case unix.TIOCINQ: // FIONREAD
 		t.mu.Lock()
@@ -737,3 +730,41 @@ func (CurrentTTY) Ioctl(vfs.UserMemory, uintptr, uintptr) (uintptr, error) {
 	return 0, unix.ENXIO
 }
 func (CurrentTTY) Release() {}
+
+// NewTerminal makes a terminal for the Sentry's own use, as a console the runtime
+// feeds from the host: it is unlocked, so that its slave (/dev/pts/N) can be opened at
+// once, and its master is returned, as opening ptmx would.
+func (fs *FS) NewTerminal() *Master {
+	t := fs.newTerminal()
+	t.mu.Lock()
+	t.locked = false
+	t.mu.Unlock()
+	return &Master{t: t}
+}
+
+// SetOwner gives the slave's inode to uid and gid, mode 0620, as grantpt does.
+func (t *Terminal) SetOwner(uid, gid uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.uid, t.gid, t.mode = uid, gid, 0o620
+}
+
+// WindowSize returns the window size (TIOCGWINSZ).
+func (t *Terminal) WindowSize() unix.Winsize {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.winsize
+}
+
+// SetWindowSize sets the window size as TIOCSWINSZ does: a change sends SIGWINCH to
+// the foreground process group.
+func (t *Terminal) SetWindowSize(ws unix.Winsize) {
+	t.mu.Lock()
+	same := ws == t.winsize
+	t.winsize = ws
+	pgrp := t.pgrp
+	t.mu.Unlock()
+	if !same && pgrp != 0 {
+		t.fs.k.SignalGroup(pgrp, unix.SIGWINCH)
+	}
+}
