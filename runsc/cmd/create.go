@@ -119,6 +119,9 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 			return nil, nil, nil, err
 		}
 		defer slave.Close()
+		if fl.consoleSocket == "" {
+			console.InheritSize(master)
+		}
 	}
 	c, err := container.New(conf.Root, id, container.State{
 		Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC(), Annotations: b.Spec.Annotations,

@@ -166,6 +166,9 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		if master, slave, err = console.NewPty(); err != nil {
 			execFatalf("exec %q: %v", id, err)
 		}
+		if e.consoleSocket == "" {
+			console.InheritSize(master)
+		}
 		files = []*os.File{slave}
 	} else {
 		files = []*os.File{os.Stdin, os.Stdout, os.Stderr}
@@ -177,6 +180,9 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	if err != nil {
 		execFatalf("exec %q: %v", id, err)
 	}
+	// Signals that come from now on are the process's, passed on once it runs.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedSignals...)
 	ec, err := (&container.Container{Dir: dir}).Exec(container.Request{Cmd: "exec", Exec: data}, files)
 	if err != nil {
 		execFatalf("exec %q: %v", id, err)
@@ -191,9 +197,11 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 			execFatalf("exec %q: %v", id, err)
 		}
 		master.Close()
+		signal.Stop(sigs)
 		return e.handOver(id, dir, ec, slave)
 	}
 	if e.detach {
+		signal.Stop(sigs)
 		return e.handOver(id, dir, ec, nil)
 	}
 	if e.pidFile != "" {
@@ -209,7 +217,7 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 			container.SendTo(dir, container.Request{Cmd: "exec-signal", PID: ec.PID, Signal: int(unix.SIGWINCH)})
 		})
 	}
-	st := waitExec(dir, ec, nil, att == nil)
+	st := waitExec(dir, ec, sigs, nil, att == nil)
 	if att != nil {
 		att.Close(time.Second)
 	}
@@ -287,12 +295,10 @@ var forwardedSignals = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.
 	unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGXCPU, unix.SIGXFSZ,
 	unix.SIGVTALRM, unix.SIGWINCH, unix.SIGIO, unix.SIGPWR, unix.SIGSYS}
 
-// waitExec waits for the exec'd process, passing on the signals this process receives
-// (SIGWINCH only if winch), and returns its status. ready, if not nil, is told once
-// signals are passed on.
-func waitExec(dir string, ec *container.ExecConn, ready *os.File, winch bool) int {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwardedSignals...)
+// waitExec waits for the exec'd process, passing on the signals sigs receives
+// (forwardedSignals; SIGWINCH only if winch), and returns its status. ready, if not
+// nil, is told once signals are passed on.
+func waitExec(dir string, ec *container.ExecConn, sigs chan os.Signal, ready *os.File, winch bool) int {
 	go func() {
 		for s := range sigs {
 			if s == unix.SIGWINCH && !winch {
@@ -441,6 +447,8 @@ func (w *ExecWait) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomm
 	if err != nil {
 		Fatalf("exec-wait: %v", err)
 	}
-	os.Exit(waitExec(w.dir, ec, os.NewFile(uintptr(w.readyFD), "ready"), true))
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedSignals...)
+	os.Exit(waitExec(w.dir, ec, sigs, os.NewFile(uintptr(w.readyFD), "ready"), true))
 	return subcommands.ExitSuccess
 }

@@ -135,9 +135,13 @@ func Attach(master *os.File, resized func()) *Attached {
 }
 
 // copySize gives the master the size of runsc's stdin terminal, if it is one.
-func (a *Attached) copySize() {
-	if ws, err := unix.IoctlGetWinsize(int(a.stdin.Fd()), unix.TIOCGWINSZ); err == nil {
-		unix.IoctlSetWinsize(int(a.master.Fd()), unix.TIOCSWINSZ, ws)
+func (a *Attached) copySize() { InheritSize(a.master) }
+
+// InheritSize gives master the window size of runsc's stdin terminal, if it is one:
+// done before the application starts, so that it sees the size from the first.
+func InheritSize(master *os.File) {
+	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
 	}
 }
 
