@@ -9,6 +9,11 @@
 // process, runsc boot: New builds the Sentry and creates init at create time, Start
 // runs init when runsc start asks. Its own namespaces, an empty root and a seccomp
 // filter for that process come later (issue 5).
+//
+// Exec (exec.go) starts more processes in a running Sandbox (runsc exec), with host
+// FDs sent by runsc exec as their stdio. A Console (console.go) is a Sentry terminal
+// joined to a host terminal FD: init's (process.terminal) or an exec'd process's
+// (--tty), its stdio and controlling terminal.
 package boot
 
 import (

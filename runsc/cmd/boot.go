@@ -23,9 +23,10 @@ import (
 )
 
 // Boot is the sandbox process of one container: it holds the Sentry, creates the
-// container's init, and then serves the container's control socket (start, kill)
-// until init exits; it records init's exit status in the container's directory and
-// exits. runsc create starts it; it is not meant to be run by hand.
+// container's init, and then serves the container's control socket (start, kill,
+// exec: boot_exec.go) until init exits; it records init's exit status in the
+// container's directory and exits. runsc create starts it; it is not meant to be run
+// by hand.
 type Boot struct {
 	conf   *config.Config
 	bundle string

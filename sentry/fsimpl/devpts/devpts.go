@@ -16,6 +16,9 @@
 // close) through Kernel. The ioctls that need the caller (TIOCSCTTY, TIOCSPGRP…) are
 // the system call layer's; the others are here.
 //
+// The runtime makes terminals of its own for consoles (NewTerminal), whose masters it
+// reads and writes from Go, pumping them to host terminals (runsc/boot's Console).
+//
 // Divergences: the master side is always raw (Linux gives it a line discipline of its
 // own, with termios no ioctl reaches); a master write never waits (input past
 // N_TTY_BUF_SIZE is dropped, as n_tty drops it when its buffer is full).
