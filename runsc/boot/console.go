@@ -35,9 +35,12 @@ import (
 // process) gets SIGWINCH from the host and has Resize called, which copies the host
 // size to the Sentry terminal, which signals its foreground group if it changed.
 //
-// Divergences: termios set on the host master (TCSETS through it) reach the host
-// slave, not the application's terminal; input that finds the Sentry terminal's input
-// queue full is dropped (devpts drops it, where Linux would make the writer wait).
+// Input waits for room in the Sentry terminal's input queue, as a writer to a pty
+// waits for the line discipline's receive room; meanwhile the host pty buffers it and
+// then holds its writer.
+//
+// Divergence: termios set on the host master (TCSETS through it) reach the host
+// slave, not the application's terminal.
 type Console struct {
 	host   *os.File
 	master *devpts.Master
@@ -142,8 +145,20 @@ func (c *Console) pumpIn() {
 	buf := make([]byte, 4096)
 	for {
 		n, err := c.host.Read(buf)
-		if n > 0 {
-			c.master.WriteCtx(nil, buf[:n], false)
+		for data := buf[:n]; len(data) > 0; {
+			changed := c.master.Changed()
+			room := c.tty.InputRoom()
+			if room == 0 {
+				select {
+				case <-changed:
+				case <-c.stop:
+					return
+				}
+				continue
+			}
+			room = min(room, len(data))
+			c.master.WriteCtx(nil, data[:room], false)
+			data = data[room:]
 		}
 		if err != nil {
 			return

@@ -119,6 +119,7 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 			return nil, nil, nil, err
 		}
 		defer slave.Close()
+		console.SetSize(master, b.Spec.Process.ConsoleSize)
 		if fl.consoleSocket == "" {
 			console.InheritSize(master)
 		}

@@ -137,7 +137,7 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	default:
 		execFatalf("exec %q: cannot exec in a container that is %s", id, status)
 	}
-	a, err := e.execArgs(bundleDir, f.Args()[1:])
+	a, consoleSize, err := e.execArgs(bundleDir, f.Args()[1:])
 	if err != nil {
 		execFatalf("exec %q: %v", id, err)
 	}
@@ -166,6 +166,7 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		if master, slave, err = console.NewPty(); err != nil {
 			execFatalf("exec %q: %v", id, err)
 		}
+		console.SetSize(master, consoleSize)
 		if e.consoleSocket == "" {
 			console.InheritSize(master)
 		}
@@ -317,27 +318,27 @@ func waitExec(dir string, ec *container.ExecConn, sigs chan os.Signal, ready *os
 }
 
 // execArgs builds the process: from --process, or from the container's process spec
-// with args and the flags' changes, as runc exec does.
-func (e *Exec) execArgs(bundleDir string, args []string) (boot.ExecArgs, error) {
+// with args and the flags' changes, as runc exec does; and its consoleSize.
+func (e *Exec) execArgs(bundleDir string, args []string) (boot.ExecArgs, *specs.Box, error) {
 	b, err := specutils.Load(bundleDir)
 	if err != nil {
-		return boot.ExecArgs{}, err
+		return boot.ExecArgs{}, nil, err
 	}
 	var p specs.Process
 	if e.process != "" {
 		data, err := os.ReadFile(e.process)
 		if err != nil {
-			return boot.ExecArgs{}, fmt.Errorf("reading the process spec: %w", err)
+			return boot.ExecArgs{}, nil, fmt.Errorf("reading the process spec: %w", err)
 		}
 		if err := json.Unmarshal(data, &p); err != nil {
-			return boot.ExecArgs{}, fmt.Errorf("%s is not a valid process spec: %w", e.process, err)
+			return boot.ExecArgs{}, nil, fmt.Errorf("%s is not a valid process spec: %w", e.process, err)
 		}
 		if e.tty {
 			p.Terminal = true
 		}
 	} else {
 		if len(args) == 0 {
-			return boot.ExecArgs{}, errors.New("args must not be empty")
+			return boot.ExecArgs{}, nil, errors.New("args must not be empty")
 		}
 		if b.Spec.Process != nil {
 			p = *b.Spec.Process
@@ -352,13 +353,13 @@ func (e *Exec) execArgs(bundleDir string, args []string) (boot.ExecArgs, error) 
 			uid, gid, hasGID := strings.Cut(e.user, ":")
 			u, err := strconv.ParseUint(uid, 10, 32)
 			if err != nil {
-				return boot.ExecArgs{}, fmt.Errorf("--user %q: want UID[:GID]", e.user)
+				return boot.ExecArgs{}, nil, fmt.Errorf("--user %q: want UID[:GID]", e.user)
 			}
 			p.User.UID = uint32(u)
 			if hasGID {
 				g, err := strconv.ParseUint(gid, 10, 32)
 				if err != nil {
-					return boot.ExecArgs{}, fmt.Errorf("--user %q: want UID[:GID]", e.user)
+					return boot.ExecArgs{}, nil, fmt.Errorf("--user %q: want UID[:GID]", e.user)
 				}
 				p.User.GID = uint32(g)
 			}
@@ -367,7 +368,7 @@ func (e *Exec) execArgs(bundleDir string, args []string) (boot.ExecArgs, error) 
 		for _, s := range e.gids {
 			g, err := strconv.ParseUint(s, 10, 32)
 			if err != nil {
-				return boot.ExecArgs{}, fmt.Errorf("--additional-gids %q: not a group ID", s)
+				return boot.ExecArgs{}, nil, fmt.Errorf("--additional-gids %q: not a group ID", s)
 			}
 			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 		}
@@ -392,22 +393,22 @@ func (e *Exec) execArgs(bundleDir string, args []string) (boot.ExecArgs, error) 
 		}
 	}
 	if len(p.Args) == 0 {
-		return boot.ExecArgs{}, errors.New("args must not be empty")
+		return boot.ExecArgs{}, nil, errors.New("args must not be empty")
 	}
 	caps, err := specCaps(p.Capabilities)
 	if err != nil {
-		return boot.ExecArgs{}, err
+		return boot.ExecArgs{}, nil, err
 	}
 	rlimits, err := specRlimits(p.Rlimits)
 	if err != nil {
-		return boot.ExecArgs{}, err
+		return boot.ExecArgs{}, nil, err
 	}
 	return boot.ExecArgs{
 		Argv: p.Args, Envv: withHome(p.Env, b.Rootfs, p.User.UID), Cwd: p.Cwd,
 		UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids,
 		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges, Umask: p.User.Umask,
 		Console: p.Terminal,
-	}, nil
+	}, p.ConsoleSize, nil
 }
 
 // ExecWait waits for a process runsc exec started, in its place (--detach, or a

@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -136,6 +137,14 @@ func Attach(master *os.File, resized func()) *Attached {
 
 // copySize gives the master the size of runsc's stdin terminal, if it is one.
 func (a *Attached) copySize() { InheritSize(a.master) }
+
+// SetSize sets the window size of master to process.consoleSize, if the spec gives one.
+func SetSize(master *os.File, size *specs.Box) {
+	if size != nil {
+		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ,
+			&unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)})
+	}
+}
 
 // InheritSize gives master the window size of runsc's stdin terminal, if it is one:
 // done before the application starts, so that it sees the size from the first.

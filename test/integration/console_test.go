@@ -339,3 +339,24 @@ func TestConsoleErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleBulkInput: input written to the master faster than the application reads
+// it is all delivered: the console waits for room in the terminal's input queue.
+func TestConsoleBulkInput(t *testing.T) {
+	needApplets("stty", "wc")
+	r := newRuntime(t, runsc)
+	started(t, r, "bulk", "sleep", "100")
+	sock, ch := consoleSocket(t)
+	if res := r.cmd(t, "exec", "-t", "-d", "--console-socket", sock, "bulk", "sh", "-c", "stty -echo; echo ready; wc -c"); res.status != 0 {
+		t.Fatalf("exec: %+v", res)
+	}
+	term := newTerminal(t, ch)
+	term.expect(t, "ready")
+	line := strings.Repeat("0123456789", 7) + "\n"
+	data := strings.Repeat(line, 3000) // 213000 bytes, 52 times the queue
+	go func() {
+		term.master.Write([]byte(data))
+		term.master.Write([]byte{4}) // ^D: end of input
+	}()
+	term.expect(t, fmt.Sprintf("%d\r\n", len(data)))
+}

@@ -771,3 +771,22 @@ func (t *Terminal) SetWindowSize(ws unix.Winsize) {
 		t.fs.k.SignalGroup(pgrp, unix.SIGWINCH)
 	}
 }
+
+// InputRoom is how many bytes of input the line discipline takes now before it drops
+// any: a console's pump writes no more than that, and waits (Master.Changed) for the
+// reader to make room, as a pty's writer waits for n_tty's receive room.
+// In canonical mode the last byte of the queue is kept for a line's end (the
+// receiver drops other bytes there); as n_tty_receive_buf_common, a line that fills
+// the queue leaves room for one byte, so that the newline ending it is taken.
+func (t *Terminal) InputRoom() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.slave.Lflag&unix.ICANON == 0 {
+		return max(inputMax-len(t.raw), 0)
+	}
+	room := max(inputMax-1-t.inputLenLocked(), 0)
+	if room == 0 && len(t.lines) == 0 {
+		room = 1
+	}
+	return room
+}
