@@ -34,6 +34,8 @@ import (
 // (the sandbox process for init's console, the runsc exec waiting for an exec'd
 // process) gets SIGWINCH from the host and has Resize called, which copies the host
 // size to the Sentry terminal, which signals its foreground group if it changed.
+// Since that signal takes its time, the size is also brought up to date when input
+// comes from the host and when the application asks for it (TIOCGWINSZ).
 //
 // Input waits for room in the Sentry terminal's input queue, as a writer to a pty
 // waits for the line discipline's receive room; meanwhile the host pty buffers it and
@@ -87,6 +89,7 @@ func (s *Sandbox) newConsole(hostFD int, uid, gid uint32) (*Console, *vfs.FileDe
 	c := &Console{host: host, master: m, tty: tty, stop: make(chan struct{}),
 		outDone: make(chan struct{}), inDone: make(chan struct{})}
 	c.Resize()
+	tty.SetSizeQuery(func() { c.Resize() })
 	go c.pumpOut()
 	go c.pumpIn()
 	return c, slave, nil
@@ -145,6 +148,11 @@ func (c *Console) pumpIn() {
 	buf := make([]byte, 4096)
 	for {
 		n, err := c.host.Read(buf)
+		if n > 0 {
+			// A caller that resized and then typed expects the application reading
+			// the input to see the new size.
+			c.Resize()
+		}
 		for data := buf[:n]; len(data) > 0; {
 			changed := c.master.Changed()
 			room := c.tty.InputRoom()

@@ -219,6 +219,9 @@ type Terminal struct {
 	// the slave inode's attributes
 	mode, uid, gid uint32
 	mtime          unix.Timespec
+	// sizeQuery, if set, brings the window size up to date before TIOCGWINSZ reads
+	// it (a console's, from its host terminal).
+	sizeQuery func()
 }
 
 // changedLocked wakes every waiter.
@@ -655,6 +658,12 @@ func (t *Terminal) ioctl(mem vfs.UserMemory, master bool, req, arg uintptr) (uin
 		return 0, nil
 	case unix.TIOCGWINSZ:
 		t.mu.Lock()
+		query := t.sizeQuery
+		t.mu.Unlock()
+		if query != nil {
+			query()
+		}
+		t.mu.Lock()
 		ws := t.winsize
 		t.mu.Unlock()
 		return 0, copyOut(mem, arg, &ws, 8)
@@ -752,7 +761,14 @@ func (t *Terminal) SetOwner(uid, gid uint32) {
 	t.uid, t.gid, t.mode = uid, gid, 0o620
 }
 
-// WindowSize returns the window size (TIOCGWINSZ).
+// SetSizeQuery makes f run before each TIOCGWINSZ, to bring the size up to date.
+func (t *Terminal) SetSizeQuery(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sizeQuery = f
+}
+
+// WindowSize returns the window size.
 func (t *Terminal) WindowSize() unix.Winsize {
 	t.mu.Lock()
 	defer t.mu.Unlock()
