@@ -25,10 +25,11 @@ import (
 )
 
 // Boot is the sandbox process of one container: it holds the Sentry, creates the
-// container's init, and then serves the container's control socket (start, kill; and
-// pause, resume, ps, stats in boot_control.go) until init exits; it records init's
-// exit status in the container's directory and exits. runsc create starts it (holding
-// it on --wait-fd until it is in its cgroup); it is not meant to be run by hand.
+// container's init, and then serves the container's control socket (start, kill;
+// pause, resume, ps, stats in boot_control.go; exec in boot_exec.go) until init exits;
+// it records init's exit status in the container's directory and exits. runsc create
+// starts it (holding it on --wait-fd until it is in its cgroup); it is not meant to be
+// run by hand.
 type Boot struct {
 	conf   *config.Config
 	bundle string
@@ -37,6 +38,9 @@ type Boot struct {
 	// waitFD, if set, is read for "go" before anything is started: runsc create
 	// moves the process into its cgroup meanwhile.
 	waitFD int
+	// consoleFD is the host terminal of init's console (process.terminal), -1 for
+	// none; it is the sandbox process's controlling terminal.
+	consoleFD int
 }
 
 // Name implements subcommands.Command.
@@ -56,6 +60,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.dir, "dir", "", "the container's state directory")
 	f.IntVar(&b.syncFD, "sync-fd", -1, "where to report that init is created")
 	f.IntVar(&b.waitFD, "wait-fd", -1, "wait for \"go\" on this descriptor before starting")
+	f.IntVar(&b.consoleFD, "console-fd", -1, "the host terminal of init's console, if process.terminal")
 }
 
 // Execute implements subcommands.Command.
@@ -80,7 +85,10 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	}
 	io.WriteString(sync, "ok\n")
 	sync.Close()
-	sb := &sandbox{s: s, exitPath: container.ExitPath("/")} // b.dir is the root now
+	sb := &sandbox{s: s, exitPath: container.ExitPath("/"), execs: map[int32]*boot.Process{}} // b.dir is the root now
+	if c := s.Console(); c != nil {
+		watchConsole(c)
+	}
 	// Sandbox and Gofer die together: a Gofer that ends takes the sandbox with it.
 	go func() {
 		<-gofer.done
@@ -112,6 +120,9 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		return nil, nil, nil, err
 	}
 	args.Log = log
+	if b.consoleFD >= 0 {
+		args.Console = b.consoleFD
+	}
 	gofer, err := startGofer(goferMounts...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("starting the gofer: %w", err)
@@ -176,14 +187,24 @@ type sandbox struct {
 	exitPath string
 	mu       sync.Mutex
 	started  bool
+	// execs are the processes runsc exec started that have not exited, by PID.
+	execs map[int32]*boot.Process
 }
 
 // serve answers one request on conn.
 func (sb *sandbox) serve(conn *net.UnixConn) {
-	defer conn.Close()
-	var req container.Request
-	if err := json.NewDecoder(conn).Decode(&req); err != nil {
+	req, fds, err := container.ReadRequest(conn)
+	if err != nil {
+		conn.Close()
 		return
+	}
+	if req.Cmd == "exec" {
+		sb.exec(conn, req, fds) // it closes conn when the process has exited
+		return
+	}
+	defer conn.Close()
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 	var resp container.Response
 	after := func() {}
@@ -211,6 +232,8 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 		}
 	case "pause", "resume", "ps", "stats":
 		resp = sb.control(req) // boot_control.go
+	case "exec-signal":
+		resp.Err = sb.execSignalLocked(req.PID, unix.Signal(req.Signal))
 	default:
 		resp.Err = fmt.Sprintf("unknown request %q", req.Cmd)
 	}

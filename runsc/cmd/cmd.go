@@ -26,9 +26,11 @@ func Register(conf *config.Config) {
 	subcommands.Register(&Events{idCommand: idCommand{conf, "events", "events [--stats] [--interval DURATION] CONTAINER-ID\n\nPrints the container's statistics as JSON, once (--stats) or every interval until it stops.\n"}}, "")
 	subcommands.Register(&Pause{idCommand{conf, "pause", "pause CONTAINER-ID\n"}}, "")
 	subcommands.Register(&Resume{idCommand{conf, "resume", "resume CONTAINER-ID\n"}}, "")
+	subcommands.Register(&Exec{conf: conf}, "")
 	subcommands.Register(&Spec{}, "")
 	subcommands.Register(&Boot{conf: conf}, "internal")
 	subcommands.Register(&Gofer{}, "internal")
+	subcommands.Register(&ExecWait{}, "internal")
 }
 
 // Fatalf logs an error (log.go) and exits with status 1.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/moat-sandbox/moat/runsc/cgroup"
 	"github.com/moat-sandbox/moat/runsc/config"
+	"github.com/moat-sandbox/moat/runsc/console"
 	"github.com/moat-sandbox/moat/runsc/container"
 	"github.com/moat-sandbox/moat/runsc/specutils"
 )
@@ -36,13 +37,16 @@ type createFlags struct {
 	consoleSocket string
 	noPivot       bool
 	noNewKeyring  bool
+	// attached is run without --detach: with process.terminal and no console
+	// socket, runsc keeps the console's master, to copy to its own stdio.
+	attached bool
 }
 
 func (c *createFlags) set(f *flag.FlagSet) {
 	f.StringVar(&c.bundle, "bundle", ".", "the bundle directory")
 	f.StringVar(&c.bundle, "b", ".", "short for --bundle")
 	f.StringVar(&c.pidFile, "pid-file", "", "write the sandbox process's PID to this file")
-	f.StringVar(&c.consoleSocket, "console-socket", "", "AF_UNIX socket to send the console's master to (terminal: true; not supported yet)")
+	f.StringVar(&c.consoleSocket, "console-socket", "", "AF_UNIX socket to send the console's master to (process.terminal)")
 	f.BoolVar(&c.noPivot, "no-pivot", false, "accepted for runc compatibility; no effect")
 	f.BoolVar(&c.noNewKeyring, "no-new-keyring", false, "accepted for runc compatibility; no effect")
 }
@@ -59,7 +63,8 @@ func (*Create) Usage() string {
 
 Creates the container the bundle describes: a sandbox process holding the Sentry, with
 the container's init loaded and waiting for runsc start. The container's stdio is
-runsc's. The PID of the sandbox process is the container's.
+runsc's, or with process.terminal a terminal whose master is sent over
+--console-socket (as runc sends it). The PID of the sandbox process is the container's.
 `
 }
 
@@ -73,7 +78,7 @@ func (c *Create) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 		return subcommands.ExitUsageError
 	}
 	id := f.Arg(0)
-	ct, _, err := createContainer(c.conf, id, c.createFlags)
+	ct, _, _, err := createContainer(c.conf, id, c.createFlags)
 	if err != nil {
 		Fatalf("create %q: %v", id, err)
 	}
@@ -84,25 +89,49 @@ func (c *Create) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 // createContainer checks the bundle, makes the container's state (creating), starts
 // its sandbox and waits until init exists (created). Nothing is left behind on error.
 // The container is returned locked, with the sandbox process, a child of this one.
-func createContainer(conf *config.Config, id string, fl createFlags) (*container.Container, *exec.Cmd, error) {
+// With process.terminal, the console's master is sent over the console socket, or,
+// for an attached run without one, returned.
+func createContainer(conf *config.Config, id string, fl createFlags) (_ *container.Container, _ *exec.Cmd, master *os.File, _ error) {
 	if err := specutils.ValidateID(id); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	b, err := specutils.Load(fl.bundle)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if b.Spec.Process.Terminal || fl.consoleSocket != "" {
-		return nil, nil, errors.New("process.terminal (a console over --console-socket) is not supported yet")
+	terminal := b.Spec.Process.Terminal
+	switch {
+	case terminal && fl.consoleSocket == "" && !fl.attached:
+		return nil, nil, nil, errors.New("cannot allocate tty if runsc will detach without setting console socket")
+	case (!terminal || fl.attached) && fl.consoleSocket != "":
+		return nil, nil, nil, errors.New("cannot use console socket if runsc will not detach or allocate tty")
+	case fl.consoleSocket != "":
+		if err := console.CheckSocket(fl.consoleSocket); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	// Check what the sandbox would find wrong before making anything.
 	if _, _, err := containerArgs(conf, b, io.Discard); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	var slave *os.File
+	if terminal {
+		if master, slave, err = console.NewPty(); err != nil {
+			return nil, nil, nil, err
+		}
+		defer slave.Close()
+		console.SetSize(master, b.Spec.Process.ConsoleSize)
+		if fl.consoleSocket == "" {
+			console.InheritSize(master)
+		}
 	}
 	var cg *cgroup.Cgroup
 	if l := b.Spec.Linux; l != nil && l.CgroupsPath != "" {
 		if cg, err = cgroup.New(l.CgroupsPath, conf.SystemdCgroup); err != nil {
-			return nil, nil, fmt.Errorf("cgroup: %w", err)
+			if master != nil {
+				master.Close()
+			}
+			return nil, nil, nil, fmt.Errorf("cgroup: %w", err)
 		}
 	}
 	c, err := container.New(conf.Root, id, container.State{
@@ -110,7 +139,10 @@ func createContainer(conf *config.Config, id string, fl createFlags) (*container
 		Cgroup: cg, Hooks: b.Spec.Hooks,
 	})
 	if err != nil {
-		return nil, nil, err
+		if master != nil {
+			master.Close()
+		}
+		return nil, nil, nil, err
 	}
 	if cg != nil {
 		err := cg.Create(b.Spec.Linux.Resources)
@@ -118,12 +150,15 @@ func createContainer(conf *config.Config, id string, fl createFlags) (*container
 			err = c.Save()
 		}
 		if err != nil {
+			if master != nil {
+				master.Close()
+			}
 			c.Destroy()
-			return nil, nil, fmt.Errorf("cgroup: %w", err)
+			return nil, nil, nil, fmt.Errorf("cgroup: %w", err)
 		}
 		Debugf("container %q: cgroup %v", id, cg.Dirs)
 	}
-	sandbox, err := startSandbox(conf, c, b)
+	sandbox, err := startSandbox(conf, c, b, slave)
 	if err == nil {
 		// As runc's, once the sandbox holds init: prestart (deprecated), then
 		// createRuntime, then createContainer, all while the container is creating.
@@ -140,19 +175,28 @@ func createContainer(conf *config.Config, id string, fl createFlags) (*container
 	if err == nil && fl.pidFile != "" {
 		err = container.WriteFileAtomic(fl.pidFile, []byte(strconv.Itoa(c.State.SandboxPID)))
 	}
+	if err == nil && master != nil && fl.consoleSocket != "" {
+		err = console.SendMaster(fl.consoleSocket, master)
+		master.Close()
+		master = nil
+	}
 	if err != nil {
+		if master != nil {
+			master.Close()
+		}
 		c.Destroy()
 		if sandbox != nil {
 			sandbox.Wait()
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return c, sandbox, nil
+	return c, sandbox, master, nil
 }
 
 // startSandbox starts runsc boot for c and waits until it reports that init is
-// created (or why it is not).
-func startSandbox(conf *config.Config, c *container.Container, b *specutils.Bundle) (*exec.Cmd, error) {
+// created (or why it is not). console, if not nil, is the host terminal of init's
+// console: it becomes the sandbox process's controlling terminal.
+func startSandbox(conf *config.Config, c *container.Container, b *specutils.Bundle, console *os.File) (*exec.Cmd, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -190,6 +234,14 @@ func startSandbox(conf *config.Config, c *container.Container, b *specutils.Bund
 	// and sees nothing of the host's processes or System V objects.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true,
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS}
+	if console != nil {
+		// The console's host side is the sandbox's controlling terminal, so that the
+		// host sends it SIGWINCH when the window size changes.
+		cmd.ExtraFiles = append(cmd.ExtraFiles, console)
+		fd := 2 + len(cmd.ExtraFiles) // after --sync-fd's and --wait-fd's, if any
+		cmd.Args = append(cmd.Args[:len(cmd.Args)-1], "--console-fd", strconv.Itoa(fd), c.State.ID)
+		cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, fd
+	}
 	err = cmd.Start()
 	w.Close()
 	if err != nil {

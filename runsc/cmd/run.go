@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/moat-sandbox/moat/runsc/boot"
 	"github.com/moat-sandbox/moat/runsc/config"
+	"github.com/moat-sandbox/moat/runsc/console"
 	"github.com/moat-sandbox/moat/runsc/container"
 	"github.com/moat-sandbox/moat/runsc/specutils"
 	"github.com/moat-sandbox/moat/sentry/kernel"
@@ -65,18 +67,27 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 		return subcommands.ExitUsageError
 	}
 	id := f.Arg(0)
-	c, sandbox, err := createContainer(r.conf, id, r.createFlags)
+	r.attached = !r.detach
+	c, sandbox, master, err := createContainer(r.conf, id, r.createFlags)
 	if err != nil {
 		Fatalf("run %q: %v", id, err)
 	}
 	if err := startContainer(c); err != nil {
 		c.Destroy()
 		sandbox.Wait()
+		if master != nil {
+			master.Close()
+		}
 		Fatalf("run %q: %v", id, err)
 	}
 	c.Close()
 	if r.detach {
 		return subcommands.ExitSuccess
+	}
+	var att *console.Attached
+	if master != nil {
+		// The console is copied to and from runsc's own stdio, as runc run's.
+		att = console.Attach(master, nil)
 	}
 	// Pass signals on to init, as runc run does without a terminal.
 	sigs := make(chan os.Signal, 8)
@@ -105,6 +116,10 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 	for _, w := range warnings {
 		Warnf("run %q: %v", id, w)
 	}
+	if att != nil {
+		// The sandbox has ended, and the console's host slave with it.
+		att.Close(time.Second)
+	}
 	os.Exit(st)
 	return subcommands.ExitSuccess
 }
@@ -116,9 +131,6 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (boot.Args, []string, error) {
 	s := b.Spec
 	p := s.Process
-	if p.Terminal {
-		return boot.Args{}, nil, fmt.Errorf("process.terminal is true, which needs a console (--console-socket): not supported yet")
-	}
 	readOnly := s.Root.Readonly
 	rootfs := b.Rootfs
 	if conf.Overlay == "memory" || readOnly {

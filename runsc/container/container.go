@@ -17,6 +17,10 @@
 // the lifecycle (hooks.go); the sandbox's cgroup, if the spec names one, is kept there
 // too and removed by Destroy (package cgroup).
 //
+// runsc exec asks the sandbox for a new process over the same control socket, with the
+// process's stdio as SCM_RIGHTS, and keeps the connection until the process exits
+// (exec.go).
+//
 // Every command on a container holds an exclusive flock on its directory for its
 // whole run, so concurrent commands on one container serialize. The state file is
 // written to a temporary file and renamed over the old one.

@@ -11,9 +11,13 @@ import (
 // Request is one command to the sandbox over its control socket; the sandbox answers
 // each with a Response and closes the connection.
 type Request struct {
-	Cmd    string `json:"cmd"` // "start", "kill", "pause", "resume", "ps", "stats"
+	Cmd    string `json:"cmd"` // "start", "kill", "pause", "resume", "ps", "stats"; "exec", "exec-signal" (exec.go)
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`
+	// Exec is what "exec" runs (the sandbox's own encoding of it); PID is the
+	// process "exec-signal" signals.
+	Exec json.RawMessage `json:"exec,omitempty"`
+	PID  int32           `json:"pid,omitempty"`
 }
 
 // Response is the sandbox's answer: Err is empty on success.
@@ -21,6 +25,10 @@ type Response struct {
 	Err string `json:"err,omitempty"`
 	// Data is the answer to ps and stats.
 	Data json.RawMessage `json:"data,omitempty"`
+	// PID is the process "exec" started; Exit, in the second answer to "exec", its
+	// exit status as a shell reports it.
+	PID  int32 `json:"pid,omitempty"`
+	Exit *int  `json:"exit,omitempty"`
 }
 
 // unixAddr names the socket at path through an O_PATH descriptor of its directory, so

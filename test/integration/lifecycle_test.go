@@ -354,7 +354,7 @@ func TestBadInput(t *testing.T) {
 		{"relative id", []string{"create", "--bundle", good, "../c4"}, "invalid container id"},
 		{"id with slash", []string{"create", "--bundle", good, "a/b"}, "invalid container id"},
 		{"empty id", []string{"create", "--bundle", good, ""}, "container id cannot be empty"},
-		{"terminal", []string{"create", "--bundle", tty, "c5"}, "not supported yet"},
+		{"terminal without a console socket", []string{"create", "--bundle", tty, "c5"}, "without setting console socket"},
 		{"missing program", []string{"create", "--bundle", bundle(t, "no-such-program"), "c6"}, "not found in the container's PATH"},
 		{"state of unknown", []string{"state", "nope"}, `"nope": container does not exist`},
 		{"start of unknown", []string{"start", "nope"}, `"nope": container does not exist`},
