@@ -29,8 +29,14 @@ import (
 // making the memory file and mapping it, the platform's stub region and template (fork),
 // the Gofer's start (fork and exec), the control socket's listen, the chroot and the
 // capabilities. So there is no fork, exec, socket, connect, open of a path (but the
-// exit-status file's), chroot, mount, ptrace attach, setuid or capset left to a
-// compromised Sentry, and no mapping can be made executable.
+// exit-status file's), chroot, mount, setuid or capset left to a compromised Sentry, no
+// mapping can be made executable, and ptrace is left with the requests the platform
+// makes (PTRACE_SEIZE with its options only). What the remaining calls can reach is
+// bounded by the box of runsc boot: its PID namespace holds only the Sentry, its Gofer
+// and its stubs, which are all it can signal (SIGKILL), and with no capabilities it can
+// trace only the stubs. runsc do has the list but not the box: its process keeps the
+// caller's namespaces and capabilities, so those calls (kill with SIGKILL,
+// PTRACE_SEIZE, pidfd_getfd) reach whatever the caller's could.
 //
 // A forbidden call kills the process with SIGSYS, which the kernel logs (an audit record
 // of type 1326 in the kernel log, naming the syscall number); runsc run reports it. With
