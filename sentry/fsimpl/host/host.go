@@ -81,7 +81,9 @@ func (f *File) Ioctl(mem vfs.UserMemory, req, arg uintptr) (uintptr, error) {
 		if err != nil {
 			return 0, err
 		}
-		return 0, copyOut(mem, arg, tio)
+		// The kernel's struct termios (TCGETS) ends before the speeds that
+		// unix.Termios, glibc's struct, holds: 36 bytes, not 44.
+		return 0, copyOutN(mem, arg, tio, termiosSize)
 	case unix.TIOCGWINSZ:
 		ws, err := unix.IoctlGetWinsize(f.FD, unix.TIOCGWINSZ)
 		if err != nil {
