@@ -227,6 +227,22 @@ func New(memfd int) (*Platform, error) {
 	return NewFromFD(fd, memfd)
 }
 
+// Available reports whether this host can run the platform: nil, or an error wrapping
+// ErrUnavailable that names what is missing. Tests use it to skip.
+func Available() error {
+	fd, err := unix.Open("/dev/kvm", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("kvm platform: %w: opening /dev/kvm: %v", ErrUnavailable, err)
+	}
+	defer unix.Close(fd)
+	vm, err := ioctlInt(fd, kvmCreateVM, 0)
+	if err != nil {
+		return fmt.Errorf("kvm platform: %w: KVM_CREATE_VM: %v", ErrUnavailable, err)
+	}
+	unix.Close(int(vm))
+	return nil
+}
+
 // NewFromFD is New with /dev/kvm already open as kvmFD (opened before the sandbox
 // dropped its access to /dev); the platform owns kvmFD from then on.
 func NewFromFD(kvmFD, memfd int) (*Platform, error) {
@@ -239,8 +255,10 @@ func NewFromFD(kvmFD, memfd int) (*Platform, error) {
 }
 
 func (p *Platform) init(memfd int) error {
-	if v, err := ioctlInt(p.kvm, kvmGetAPIVersion, 0); err != nil || v != 12 {
-		return fmt.Errorf("%w: /dev/kvm API version %d (%v), want 12", ErrUnavailable, v, err)
+	if v, err := ioctlInt(p.kvm, kvmGetAPIVersion, 0); err != nil {
+		return fmt.Errorf("%w: /dev/kvm is not KVM: KVM_GET_API_VERSION: %v", ErrUnavailable, err)
+	} else if v != 12 {
+		return fmt.Errorf("%w: /dev/kvm has API version %d, want 12", ErrUnavailable, v)
 	}
 	vm, err := ioctlInt(p.kvm, kvmCreateVM, 0)
 	if err != nil {
@@ -343,6 +361,17 @@ func (p *Platform) initCPU() error {
 		}
 	}
 	p.xsaveIoc, p.xsaveSize = kvmGetXsave, 4096
+	// The guest's FP state must hold every register the application can use. Where
+	// the application's instructions run on the host CPU with the host's XCR0 and
+	// CPUID (PVM, KVM without hardware virtualization, which hides XSAVE from its
+	// supported CPUID), a guest without XSAVE would lose the upper halves of the
+	// vector registers at every exit: glibc, seeing AVX2 in CPUID, fails in its
+	// string functions. So XSAVE is offered to the guest whenever the host enabled it.
+	if _, _, ecx, _ := cpuid(1, 0); ecx&(1<<27) != 0 {
+		if e := p.cpuidEntry(1, 0); e != nil {
+			e.Ecx |= 1 << 26
+		}
+	}
 	if e := p.cpuidEntry(1, 0); e != nil && e.Ecx&(1<<26) != 0 { // XSAVE
 		_, _, ecx, _ := cpuid(1, 0)
 		if ecx&(1<<27) == 0 {

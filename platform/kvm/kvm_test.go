@@ -736,3 +736,31 @@ func BenchmarkSwitchSyscall(b *testing.B) {
 		}
 	}
 }
+
+// TestFPAcrossFault: the vector registers survive a page fault handled in between,
+// as they do a system call.
+func TestFPAcrossFault(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	as, st, _ := e.program(t, cat(movDataToRax, movapsXmm4Xm3, syscallInsn))
+	c := e.p.NewContext()
+	defer c.Release()
+	pattern := []byte("0123456789abcdef")
+	copy(st.FP.XMM(3), pattern)
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventFault {
+		t.Fatalf("event = %+v, want a fault", ev)
+	}
+	if !bytes.Equal(st.FP.XMM(3), pattern) {
+		t.Errorf("xmm3 at the fault = %q, want %q", st.FP.XMM(3), pattern)
+	}
+	if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); err != nil {
+		t.Fatal(err)
+	}
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		t.Fatalf("event = %+v, want syscall", ev)
+	}
+	if !bytes.Equal(st.FP.XMM(4), pattern) {
+		t.Errorf("xmm4 = %q, want %q copied from xmm3 after the fault", st.FP.XMM(4), pattern)
+	}
+}
