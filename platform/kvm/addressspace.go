@@ -2,10 +2,8 @@ package kvm
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -227,16 +225,15 @@ func (z *zapList) add(off uint64) {
 	z.runs = append(z.runs, [2]uint64{off, off + pageSize})
 }
 
-// shootdown makes the changes just made to the tables reach every vCPU, in two steps
-// (see the package comment's TLB section):
-//
-//   - KVM's own copies: the Sentry's view of each page whose translation went is
-//     dropped (madvise MADV_DONTNEED on a shared mapping keeps the data), which makes
-//     KVM zap every translation it derived from the page (shadow or nested page tables)
-//     and flush the vCPUs' TLBs;
-//   - the guest's TLB: the generation moves on, and each vCPU in the guest in this
-//     address space is kicked out of KVM_RUN and waited for; it re-enters through
-//     retFlush.
+// shootdown makes the changes just made to the tables reach every vCPU. The Sentry's
+// view of each page whose translation went is dropped (madvise MADV_DONTNEED on a
+// shared mapping keeps the data); KVM's MMU notifier then zaps every translation KVM
+// derived from the page (shadow page tables under PVM, nested page tables on hardware
+// virtualization) and flushes the TLBs of every vCPU, waiting for running ones to leave
+// the guest, which on hardware virtualization drops the guest's own translations too
+// (the flush is per address-space identifier, ASID or VPID). When madvise returns, no
+// vCPU can use a removed or narrowed translation. The generation moves on as well, so
+// a vCPU entering from ring 0 reloads CR3 (retFlush) on top of that.
 //
 // Called with a.mu held.
 func (a *addressSpace) shootdown(z *zapList) {
@@ -249,26 +246,6 @@ func (a *addressSpace) shootdown(z *zapList) {
 		}
 	}
 	a.gen.Add(1)
-	a.p.mu.Lock()
-	vcpus := append([]*vcpu(nil), a.p.vcpus...)
-	a.p.mu.Unlock()
-	for _, v := range vcpus {
-		s := v.state.Load()
-		if s&1 == 0 || v.as.Load() != a {
-			continue
-		}
-		start := time.Now()
-		for i := 0; v.state.Load() == s; i++ {
-			if i%1000 == 0 {
-				v.kick()
-			}
-			if time.Since(start) > 50*time.Microsecond {
-				time.Sleep(10 * time.Microsecond)
-			} else {
-				runtime.Gosched()
-			}
-		}
-	}
 }
 
 // kick makes the vCPU leave KVM_RUN promptly, or not enter it.

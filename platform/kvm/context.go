@@ -1,6 +1,7 @@
 package kvm
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -22,17 +23,15 @@ type vcpu struct {
 	page   []byte // the Sentry's view of the vCPU's page: GDT, TSS, stack
 	gva    uint64 // the page's guest virtual address
 
-	// state is odd while the vCPU is in the guest or about to enter it, and moves on
-	// at each entry and exit; as is the address space it is in (see shootdown).
-	state atomic.Uint64
-	as    atomic.Pointer[addressSpace]
-	tid   atomic.Int32 // the thread that runs it
+	tid atomic.Int32 // the thread that runs it, for Interrupt
 
 	// What the vCPU holds, as the host last set it.
 	sregs     kvmSregs
 	loadedAS  *addressSpace
 	loadedGen uint64
 	xsave     []byte
+	fp        []byte // the FP state the vCPU holds, when fpKnown
+	fpKnown   bool
 	broken    bool // an unexpected exit: never used again
 	ran       bool // kvm_run's registers are the vCPU's
 }
@@ -232,32 +231,28 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 	}
 	load := true // the registers must be loaded from st
 	for {
-		v.as.Store(a)
-		v.state.Add(1) // in the guest, from here to the exit
 		if err := a.deadErr(); err != nil {
-			v.state.Add(1)
 			return platform.Event{}, err
 		}
-		gen := a.gen.Load()
-		if !load && gen != v.loadedGen {
-			// Resuming ring 3 after an EINTR, but the tables changed: reload, to flush.
-			v.saveRegs(st)
-			load = true
-		}
 		if load {
-			if err := v.load(a, gen, st); err != nil {
-				v.state.Add(1)
+			if err := v.load(a, a.gen.Load(), st); err != nil {
 				return platform.Event{}, c.failed(a, err)
 			}
 			load = false
 		}
 		errno := runVCPU(v.fd)
-		v.state.Add(1)
 		v.ran = true
 		run := v.run
+		run.DirtyRegs = 0
 		if errno == unix.EINTR || errno == 0 && run.ExitReason == exitIntr {
 			setImmediateExit(run, false)
 			switch v.where() {
+			case atExit:
+				// Stopped before it took the registers: load them again.
+				if c.interrupted.Swap(false) {
+					return platform.Event{Kind: platform.EventInterrupt}, nil
+				}
+				load = true
 			case inUser:
 				if c.interrupted.Swap(false) {
 					v.saveRegs(st)
@@ -325,12 +320,12 @@ func (v *vcpu) load(a *addressSpace, gen uint64, st *arch.State) error {
 	if flush {
 		entry = kernelBase + codeOff + retFlushOff
 	}
-	k := kvmRegs{Rax: r.Rax, Rbx: r.Rbx, Rcx: r.Rcx, Rdx: r.Rdx, Rsi: r.Rsi, Rdi: r.Rdi,
+	// Through kvm_run's synchronized registers, which KVM_RUN loads first, rather than
+	// a KVM_SET_REGS of its own.
+	v.run.Regs = kvmRegs{Rax: r.Rax, Rbx: r.Rbx, Rcx: r.Rcx, Rdx: r.Rdx, Rsi: r.Rsi, Rdi: r.Rdi,
 		Rsp: v.gva + frameOff, Rbp: r.Rbp, R8: r.R8, R9: r.R9, R10: r.R10, R11: r.R11,
 		R12: r.R12, R13: r.R13, R14: r.R14, R15: r.R15, Rip: entry, Rflags: 0x2}
-	if _, err := ioctl(v.fd, kvmSetRegs, unsafe.Pointer(&k)); err != nil {
-		return fmt.Errorf("kvm: vCPU %d: KVM_SET_REGS: %v", v.id, err)
-	}
+	v.run.DirtyRegs = kvmSyncRegs
 	return nil
 }
 
@@ -339,6 +334,7 @@ const (
 	inUser   = iota // in ring 3, nothing pending
 	inReturn        // in ring 0, on the way back to ring 3
 	inExit          // delivering an exception, or in ring 0 on the way out
+	atExit          // still where the last exit left it: the registers were not taken
 )
 
 func (v *vcpu) where() int {
@@ -350,8 +346,12 @@ func (v *vcpu) where() int {
 	if run.Sregs.CS.DPL == 3 {
 		return inUser
 	}
-	if rip := run.Regs.Rip - (kernelBase + codeOff); rip >= retUserOff && rip < ring0CodeSize {
+	rip := run.Regs.Rip - (kernelBase + codeOff)
+	if rip >= retUserOff && rip < ring0CodeSize {
 		return inReturn
+	}
+	if rip < retUserOff && rip%vectorStride == 1 {
+		return atExit // just after a hlt
 	}
 	return inExit
 }
@@ -438,8 +438,13 @@ func (v *vcpu) syscall(st *arch.State) platform.Event {
 	return platform.Event{Kind: platform.EventSyscall}
 }
 
-// setFP loads the FP state into the vCPU.
+// setFP loads the FP state into the vCPU, unless it holds it already (the Sentry left
+// the state of the last exit as it was).
 func (v *vcpu) setFP(fp arch.FPState) error {
+	if v.fpKnown && bytes.Equal(v.fp, fp) {
+		return nil
+	}
+	v.fpKnown = false
 	b := v.xsave
 	clear(b)
 	copy(b, fp)
@@ -456,6 +461,8 @@ func (v *vcpu) setFP(fp arch.FPState) error {
 	if _, err := ioctl(v.fd, kvmSetXsave, unsafe.Pointer(&b[0])); err != nil {
 		return fmt.Errorf("kvm: vCPU %d: KVM_SET_XSAVE: %v", v.id, err)
 	}
+	v.fp = append(v.fp[:0], fp...)
+	v.fpKnown = true
 	return nil
 }
 
@@ -470,5 +477,7 @@ func (v *vcpu) getFP(st *arch.State) error {
 	}
 	n := copy(st.FP, b)
 	clear(st.FP[n:])
+	v.fp = append(v.fp[:0], st.FP...)
+	v.fpKnown = true
 	return nil
 }

@@ -20,9 +20,10 @@
 //     area, and one page per vCPU holding its GDT, its TSS and its ring-0 stack; the
 //     rest is a pool of page-table pages for the address spaces.
 //
-// The kernel area is mapped at kernelBase (the top GiB of the canonical upper half)
-// for ring 0 only: code read-only and executable, the IDT read-only, the vCPU pages
-// read-write and not executable, the page tables not at all. The pool is never mapped:
+// The kernel area is mapped at kernelBase (the top GiB of the canonical upper half):
+// the code page read-only and executable (for ring 3 too, see ring0.go), the IDT
+// read-only and the vCPU pages read-write and not executable for ring 0 only, the page
+// tables not at all. The pool is never mapped:
 // the CPU walks it by physical address. So the application can reach only what its
 // own page tables map, which is only memory-file pages the Sentry mapped for it.
 //
@@ -34,18 +35,19 @@
 // offset in a not-present entry, so Protect can bring it back). Entries are written
 // with atomic stores; a new table is filled before it is linked.
 //
-// TLB: each address space has a generation, bumped by every change that removes or
-// narrows a present entry (Unmap, Protect, MapFile over a present page). A vCPU enters
-// through retFlush, which reloads CR3 in the guest and so drops every non-global TLB
-// entry (user pages are never global, PCID is off), whenever it last ran another
-// address space or an older generation; otherwise through retUser, a bare iretq. A
-// change must also reach vCPUs running in the address space at that moment: after the
-// bump, the changer kicks every vCPU whose state says it is in the guest in this
-// address space (immediate_exit and a signal to its thread) and waits until it has
-// left KVM_RUN; it re-enters through retFlush. The vCPU marks itself in the guest
-// before it reads the generation, and the changer bumps the generation before it
-// reads the vCPU's state (both sequentially consistent), so one of them always sees
-// the other: no vCPU runs on a translation older than a change that has returned.
+// TLB and KVM's copies: a change that removes or narrows a present entry (Unmap,
+// Protect, MapFile over a present page) ends with madvise(MADV_DONTNEED) of the
+// Sentry's view of the pages it unmapped, which keeps their data but makes KVM zap
+// every translation it derived from them and flush every vCPU's TLB before the call
+// returns (see shootdown). KVM has to be told: it tracks the guest's own writes to its
+// page tables, not the Sentry's, and under shadow paging (PVM, KVM without hardware
+// virtualization, as on the machine this was written on) it would go on using what
+// it derived from the old entries, across a reload of CR3 too. For the same reason a
+// released address space's table pages are reused only after KVM dropped all it
+// derived (zapAll). Each address space also has a generation, bumped by those changes;
+// a vCPU entering from ring 0 goes through retFlush, which reloads CR3, when it last
+// ran another address space or an older generation, and through retUser, a bare
+// iretq, otherwise.
 //
 // # A Switch
 //
@@ -60,7 +62,9 @@
 //   - syscall: EFER.SCE is on and LSTAR points at syscallEntry, a hlt. The exit
 //     (KVM_EXIT_HLT) leaves every register as the application had it, with rip in rcx
 //     and rflags in r11; Switch returns EventSyscall with the registers as ptrace shows
-//     them (number in orig_rax, -ENOSYS in rax, rip past the instruction).
+//     them (number in orig_rax, -ENOSYS in rax, rip past the instruction). Under PVM
+//     the syscall reaches syscallEntry still in ring 3, where the hlt raises #GP
+//     instead, which Switch takes for the same system call (ring0.go).
 //   - an exception: every IDT gate switches to IST1, the vCPU's ring-0 stack, and
 //     lands on a hlt of its own; the host reads the frame the CPU pushed there. #PF is
 //     EventFault (address from CR2, access from the error code); the others are
@@ -76,15 +80,16 @@
 // (which Go's runtime ignores when it did not ask for it) to the vCPU's thread, so
 // KVM_RUN returns EINTR at once, whether it was running or about to run. Switch marks
 // itself running before it reads the flag, so a wake-up is never lost. An EINTR
-// without the flag (Go's own preemption signal, a TLB kick) just re-enters: as-is if
-// the vCPU was in ring 3 and the generation did not move, through a reload otherwise.
+// without the flag (Go's own preemption signal) just re-enters: as-is if the vCPU was
+// in ring 3, through a reload of st if it was on its way there.
 // An EINTR while the vCPU was delivering an exception or sat on an exit's hlt resumes
 // as-is, since those complete in ring 0 without touching application memory.
 //
 // # What the application can do
 //
-// Ring 3 reaches only its pages; the ring-0 pages and the page tables are supervisor
-// or unmapped, hlt and in/out and the descriptor-table loads are privileged, int $n
+// Ring 3 reaches only its pages and the ring-0 code page (read and execute, which
+// gives it nothing: ring0.go); the IDT, the vCPU pages and the page tables are
+// supervisor-only or unmapped, hlt and in/out and the descriptor-table loads are privileged, int $n
 // for n ≥ 32 is a #GP (DPL 0 gates), and every exception runs on a known stack (IST),
 // so not even syscall with a hostile rsp and TF set makes ring 0 write where the
 // application points. What it hands the Sentry (rip, rflags, fs base through wrfsbase)
@@ -94,7 +99,7 @@
 // entry, an internal error, I/O or MMIO) kills the address space with an error naming
 // it: Switch returns it and the Sentry kills the thread group; the vCPU is retired.
 //
-// Lock order: Platform.mu, addressSpace.mu, Platform.ptMu.
+// Lock order: addressSpace.mu, Platform.ptMu; Platform.mu alone.
 package kvm
 
 import (
