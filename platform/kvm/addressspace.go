@@ -250,6 +250,11 @@ func (a *addressSpace) shootdown(z *zapList) {
 
 // kick makes the vCPU leave KVM_RUN promptly, or not enter it.
 func (v *vcpu) kick() {
+	v.kickMu.Lock()
+	defer v.kickMu.Unlock()
+	if v.run == nil {
+		return // closed
+	}
 	setImmediateExit(v.run, true)
 	if t := v.tid.Load(); t != 0 {
 		unix.Tgkill(pid, int(t), unix.SIGURG)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -23,7 +24,8 @@ type vcpu struct {
 	page   []byte // the Sentry's view of the vCPU's page: GDT, TSS, stack
 	gva    uint64 // the page's guest virtual address
 
-	tid atomic.Int32 // the thread that runs it, for Interrupt
+	tid    atomic.Int32 // the thread that runs it, for Interrupt
+	kickMu sync.Mutex   // kick against close
 
 	// What the vCPU holds, as the host last set it.
 	sregs     kvmSregs
@@ -147,6 +149,8 @@ func (v *vcpu) setSregs() error {
 }
 
 func (v *vcpu) close() {
+	v.kickMu.Lock()
+	defer v.kickMu.Unlock()
 	if v.runMem != nil {
 		unix.Munmap(v.runMem)
 		v.runMem, v.run = nil, nil
