@@ -527,7 +527,7 @@ func (p *Platform) freeTables(offs []uint64) {
 }
 
 // ptReuseBatch is how many released table pages wait for one zapAll.
-const ptReuseBatch = 4096
+var ptReuseBatch = 4096
 
 // zapAll makes KVM drop every translation it derived from the guest's page tables, by
 // deleting and re-adding a one-page memory slot: on x86 the deletion of a slot zaps

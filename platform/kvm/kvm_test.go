@@ -764,3 +764,36 @@ func TestFPAcrossFault(t *testing.T) {
 		t.Errorf("xmm4 = %q, want %q copied from xmm3 after the fault", st.FP.XMM(4), pattern)
 	}
 }
+
+// TestTablesReused: the page tables of released address spaces serve new ones only
+// after KVM dropped what it derived from them; a new address space that reuses them
+// runs its own code, not what the old tables mapped at the same address.
+func TestTablesReused(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	defer func(n int) { ptReuseBatch = n }(ptReuseBatch)
+	ptReuseBatch = 1
+	c := e.p.NewContext()
+	defer c.Release()
+	for i := uint32(0); i < 6; i++ {
+		as, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr := e.alloc(1)
+		copy(e.mem[fr.Start:], cat([]byte{0xb8, byte(i), 0, 0, 0}, syscallInsn)) // mov $i,%eax; syscall
+		if err := as.MapFile(codeAddr, fr, platform.ReadExec, false); err != nil {
+			t.Fatal(err)
+		}
+		st := arch.NewState()
+		st.Regs.Rip = codeAddr
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != uint64(i) {
+			t.Errorf("address space %d: event %v with number %d, want syscall %d", i, ev.Kind, st.Regs.Orig_rax, i)
+		}
+		as.Release()
+	}
+	if len(e.p.ptFree)+len(e.p.ptDead) == 0 {
+		t.Error("no table was released")
+	}
+}
