@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat/gofer/protocol"
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/platform/kvm"
 	"github.com/moat-sandbox/moat/platform/ptrace"
 	"github.com/moat-sandbox/moat/platform/systrap"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/dev"
@@ -148,14 +150,18 @@ func New(a Args) (_ *Sandbox, err error) {
 		return nil, fmt.Errorf("memory file: %w", err)
 	}
 	s.closes = append(s.closes, func() { mf.Close() })
-	var p *ptrace.Platform
+	var p platform.Platform
 	switch a.Platform {
 	case "ptrace":
 		p, err = ptrace.New(mf.FD())
 	case "systrap":
 		p, err = systrap.New(mf.FD())
+	case "kvm":
+		// /dev/kvm is opened here, before runsc boot chroots and drops its
+		// capabilities; the platform keeps it.
+		p, err = kvm.New(mf.FD())
 	default:
-		err = fmt.Errorf("platform %q is not available (have ptrace, systrap)", a.Platform)
+		err = fmt.Errorf("platform %q is not available (have ptrace, systrap, kvm)", a.Platform)
 	}
 	if err != nil {
 		return nil, err
