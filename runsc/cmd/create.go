@@ -40,6 +40,8 @@ type createFlags struct {
 	// attached is run without --detach: with process.terminal and no console
 	// socket, runsc keeps the console's master, to copy to its own stdio.
 	attached bool
+	// run is runsc run's create.
+	run bool
 }
 
 func (c *createFlags) set(f *flag.FlagSet) {
@@ -99,6 +101,10 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	sandboxID, err := specutils.PodSandbox(b.Spec.Annotations)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	terminal := b.Spec.Process.Terminal
 	switch {
 	case terminal && fl.consoleSocket == "" && !fl.attached:
@@ -124,6 +130,16 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 		if fl.consoleSocket == "" {
 			console.InheritSize(master)
 		}
+	}
+	if sandboxID != "" {
+		c, err := createInPod(conf, id, sandboxID, b, fl, master, slave) // create_pod.go
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if fl.consoleSocket != "" {
+			master = nil // sent
+		}
+		return c, nil, master, nil
 	}
 	var cg *cgroup.Cgroup
 	if l := b.Spec.Linux; l != nil && l.CgroupsPath != "" {
