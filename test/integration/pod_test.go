@@ -296,3 +296,39 @@ func TestPodErrors(t *testing.T) {
 	}
 	noTrace(t, r)
 }
+
+// TestPodConsole: a container of a pod with process.terminal gets its own terminal,
+// whose master goes over --console-socket as for a container of its own; the window
+// size set on the master reaches it (brought up to date when it asks).
+func TestPodConsole(t *testing.T) {
+	needApplets("stty", "tty")
+	r := newRuntime(t, runsc)
+	ann := podAnnotations[0]
+	if res := r.create(t, podBundle(t, rootfs, map[string]string{ann.typeKey: "sandbox"}, "sleep", "1000"), "pod", filepath.Join(t.TempDir(), "pod")); res.status != 0 {
+		t.Fatalf("create pod: %+v", res)
+	}
+	defer r.cmd(t, "delete", "--force", "pod")
+	r.cmd(t, "start", "pod")
+	b := podBundle(t, rootfs, map[string]string{ann.typeKey: "container", ann.idKey: "pod"},
+		"sh", "-c", `read l; echo "got:$l"; tty; stty size`)
+	editSpec(t, b, func(spec map[string]any) { spec["process"].(map[string]any)["terminal"] = true })
+	sock, ch := consoleSocket(t)
+	if res := r.cmd(t, "create", "--bundle", b, "--console-socket", sock, "tty"); res.status != 0 {
+		t.Fatalf("create tty: %+v", res)
+	}
+	term := newTerminal(t, ch)
+	if res := r.cmd(t, "start", "tty"); res.status != 0 {
+		t.Fatalf("start tty: %+v", res)
+	}
+	term.resize(t, 30, 90)
+	term.master.Write([]byte("hello\r"))
+	term.expect(t, "got:hello")
+	term.expect(t, "/dev/pts/0")
+	term.expect(t, "30 90")
+	if res := r.cmd(t, "wait", "tty"); !strings.Contains(res.stdout, `"exitStatus":0`) {
+		t.Errorf("wait tty: %+v", res)
+	}
+	if res := r.cmd(t, "delete", "tty"); res.status != 0 {
+		t.Errorf("delete tty: %+v", res)
+	}
+}
