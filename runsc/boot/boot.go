@@ -16,6 +16,9 @@
 // FDs sent by runsc exec as their stdio. A Console (console.go) is a Sentry terminal
 // joined to a host terminal FD: init's (process.terminal) or an exec'd process's
 // (--tty), its stdio and controlling terminal.
+//
+// A Sandbox is a pod's when other containers join it (pod.go): each has its own root
+// over its own Gofer, its own init and processes, in the same kernel.
 package boot
 
 import (

@@ -24,7 +24,8 @@ import (
 )
 
 // Create creates a container: its sandbox process (runsc boot) holds the Sentry with
-// the container's init ready to run, and waits for runsc start.
+// the container's init ready to run, and waits for runsc start. A container annotated
+// as a pod's joins its pod's sandbox instead (create_pod.go).
 type Create struct {
 	conf *config.Config
 	createFlags
@@ -67,6 +68,10 @@ Creates the container the bundle describes: a sandbox process holding the Sentry
 the container's init loaded and waiting for runsc start. The container's stdio is
 runsc's, or with process.terminal a terminal whose master is sent over
 --console-socket (as runc sends it). The PID of the sandbox process is the container's.
+
+A container annotated io.kubernetes.cri.container-type=container with
+io.kubernetes.cri.sandbox-id=ID (or CRI-O's io.kubernetes.cri-o.ContainerType and
+io.kubernetes.cri-o.SandboxID) runs in the sandbox of container ID, its pod's.
 `
 }
 

@@ -21,6 +21,10 @@
 // process's stdio as SCM_RIGHTS, and keeps the connection until the process exits
 // (exec.go).
 //
+// The containers of a pod (pod.go) have no sandbox process of their own: they run in
+// their pod's sandbox, the sandbox container's, and their requests go to its control
+// socket.
+//
 // Every command on a container holds an exclusive flock on its directory for its
 // whole run, so concurrent commands on one container serialize. The state file is
 // written to a temporary file and renamed over the old one.

@@ -9,8 +9,9 @@ import (
 
 // What the OCI runtime's ps and events read of the sandbox. They see the sandbox's
 // own view, as gVisor's runsc does: PIDs are those of the Sentry's PID namespace (the
-// container's init is 1), since the application's processes are Sentry tasks with
-// no host process of their own.
+// container's init is 1; in a pod, the sandbox container's init is, and the pod's
+// other containers' PIDs are in the same namespace), since the application's
+// processes are Sentry tasks with no host process of their own.
 
 // ProcessInfo describes one process for ps.
 type ProcessInfo struct {
