@@ -121,7 +121,9 @@ func (sb *sandbox) podRequestLocked(req container.Request) container.Response {
 			sb.startPodLocked(id, pc, unix.SIGKILL)
 		}
 		sb.s.RemoveContainer(id)
-		<-pc.recorded
+		if pc.recorded != nil {
+			<-pc.recorded
+		}
 		delete(sb.pod, id)
 	default:
 		resp.Err = fmt.Sprintf("unknown request %q", req.Cmd)

@@ -83,9 +83,6 @@ func createInPod(conf *config.Config, id, sandboxID string, b *specutils.Bundle,
 			c.Destroy()
 		}
 	}()
-	if err := c.Save(); err != nil {
-		return nil, err
-	}
 	goferEnd, err := startPodGofer(c, goferMounts)
 	if err != nil {
 		return nil, fmt.Errorf("starting the gofer: %w", err)
