@@ -196,6 +196,32 @@ func TestPod(t *testing.T) {
 			if r.status(t, "b") != "running" {
 				t.Errorf("b after a's delete: %s", r.status(t, "b"))
 			}
+			// A container killed before its start ends with the signal; a running one
+			// is deleted with --force only; the pod goes on.
+			d := podBundle(t, podRootfs(t, "d", msgq), member, "sleep", "1000")
+			for _, id := range []string{"d", "e"} {
+				if res := r.create(t, d, id, filepath.Join(out, id)); res.status != 0 {
+					t.Fatalf("create %s: %+v", id, res)
+				}
+			}
+			if res := r.cmd(t, "kill", "d", "TERM"); res.status != 0 {
+				t.Errorf("kill d before start: %+v", res)
+			}
+			if res := r.cmd(t, "wait", "d"); !strings.Contains(res.stdout, `"exitStatus":143`) {
+				t.Errorf("wait d: %+v", res)
+			}
+			r.cmd(t, "start", "e")
+			if res := r.cmd(t, "delete", "e"); res.status == 0 {
+				t.Errorf("delete of a running e without --force: %+v", res)
+			}
+			for _, id := range []string{"d", "e"} {
+				if res := r.cmd(t, "delete", "--force", id); res.status != 0 {
+					t.Errorf("delete --force %s: %+v", id, res)
+				}
+			}
+			if r.status(t, "pod") != "running" || r.status(t, "b") != "running" {
+				t.Errorf("after d and e: pod %s, b %s", r.status(t, "pod"), r.status(t, "b"))
+			}
 			// kill --all of b, then deleting the sandbox takes b with it.
 			if res := r.cmd(t, "kill", "--all", "b", "TERM"); res.status != 0 {
 				t.Errorf("kill --all b: %+v", res)
