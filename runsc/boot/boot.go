@@ -86,6 +86,7 @@ const (
 	MountTmpfs                   // an empty tmpfs
 	MountGofer                   // the Gofer's mount number GoferMount (a bind mount)
 	MountDevpts                  // the Sentry's /dev/pts (pseudo-terminals)
+	MountMqueue                  // the IPC namespace's POSIX message queues
 )
 
 // Mount is one mount of the container.
@@ -106,6 +107,7 @@ func DefaultMounts() []Mount {
 		{Dest: "/sys", Kind: MountSys, Flags: system},
 		{Dest: "/dev", Kind: MountDev, Flags: vfs.MountFlags{NoSuid: true}},
 		{Dest: "/dev/pts", Kind: MountDevpts, Flags: vfs.MountFlags{NoSuid: true, NoExec: true}},
+		{Dest: "/dev/mqueue", Kind: MountMqueue, Flags: system},
 	}
 }
 
@@ -275,6 +277,8 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 			fsType = "9p"
 		case MountDevpts:
 			fsRoot, fsType = devpts.New(v, k).Root(), "devpts"
+		case MountMqueue:
+			fsType = "mqueue"
 		}
 		if err != nil {
 			return fmt.Errorf("mounting %s: %w", m.Dest, err)
@@ -283,7 +287,14 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 		if err != nil {
 			return err
 		}
-		if err := v.Attach(v.NewMount(fsRoot, fsType, fsType, m.Flags), point); err != nil {
+		var mnt *vfs.Mount
+		if m.Kind == MountMqueue {
+			// The namespace's one mqueue filesystem, whose names mq_open sees.
+			mnt = v.NewMountOf(k.MqueueMount(), fsType, fsType, m.Flags)
+		} else {
+			mnt = v.NewMount(fsRoot, fsType, fsType, m.Flags)
+		}
+		if err := v.Attach(mnt, point); err != nil {
 			return fmt.Errorf("mounting %s: %w", m.Dest, err)
 		}
 	}

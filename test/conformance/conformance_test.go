@@ -204,6 +204,7 @@ func TestPrograms(t *testing.T) {
 		{"posixshm", nil},
 		{"sysvsem", nil},
 		{"sysvmsg", nil},
+		{"mqueue", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

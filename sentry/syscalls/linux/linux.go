@@ -129,6 +129,13 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_MSGSND:     Msgsnd,
 		unix.SYS_MSGRCV:     Msgrcv,
 		unix.SYS_MSGCTL:     Msgctl,
+
+		unix.SYS_MQ_OPEN:         MqOpen,
+		unix.SYS_MQ_UNLINK:       MqUnlink,
+		unix.SYS_MQ_TIMEDSEND:    MqTimedsend,
+		unix.SYS_MQ_TIMEDRECEIVE: MqTimedreceive,
+		unix.SYS_MQ_NOTIFY:       MqNotify,
+		unix.SYS_MQ_GETSETATTR:   MqGetsetattr,
 		// Tasks and the rest: sys_socket.go (AF_UNIX), sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
 		// sys_time.go.
 		unix.SYS_EXECVE:            Execve,
