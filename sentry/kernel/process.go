@@ -388,6 +388,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 					delete(k.procs, c.PID)
 					t.Proc.childUsage.add(c.deadUsage)
 					t.Proc.childUsage.add(c.childUsage)
+					k.changedLocked() // the child's pidfds hang up
 				}
 				k.mu.Unlock()
 				return r, nil
@@ -444,6 +445,8 @@ type ForkOpts struct {
 	// ClearSighand resets the child's signal handlers (not ignored signals) to the
 	// default (CLONE_CLEAR_SIGHAND).
 	ClearSighand bool
+	// PidFD, if not nil, is bound to the child before it runs (CLONE_PIDFD).
+	PidFD *PidFD
 }
 
 // ForkWith is Fork with clone's extras.
@@ -481,6 +484,9 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 		c.CopyOutObj(o.ChildSetTID, c.TID)
 	}
 	c.ClearChildTID = o.ChildClearTID
+	if o.PidFD != nil {
+		o.PidFD.bind(c, false)
+	}
 	var done chan struct{}
 	if vfork {
 		done = make(chan struct{})
@@ -529,6 +535,8 @@ type ThreadOpts struct {
 	ParentSetTID        uintptr // where to store the TID in the parent's memory, if not 0
 	ChildSetTID         uintptr
 	ChildClearTID       uintptr
+	// PidFD, if not nil, is bound to the thread before it runs (CLONE_PIDFD).
+	PidFD *PidFD
 }
 
 // NewThread starts a thread in t's process (clone with CLONE_THREAD): it shares the
@@ -580,6 +588,9 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 		c.CopyOutObj(o.ChildSetTID, c.TID)
 	}
 	c.ClearChildTID = o.ChildClearTID
+	if o.PidFD != nil {
+		o.PidFD.bind(c, true)
+	}
 	go c.Run()
 	return c.TID, nil
 }

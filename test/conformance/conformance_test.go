@@ -205,6 +205,8 @@ func TestPrograms(t *testing.T) {
 		{"sysvsem", nil},
 		{"sysvmsg", nil},
 		{"mqueue", nil},
+		{"pidfd", nil},
+		{"sigwait", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},
