@@ -34,10 +34,14 @@ type Process struct {
 	// deadUsage is the CPU time of the process's exited threads; childUsage that of its
 	// reaped children and what they had reaped (usage.go). k.mu guards both.
 	deadUsage, childUsage Usage
-	children              map[*Process]struct{}
-	task                  *Task              // the thread group leader
-	threads               map[*Task]struct{} // the live threads
-	exit                  *ExitStatus        // set when the process has exited (a zombie until reaped)
+	// cpu is what the process's CPU-time clock sums, for timers on it (cputimer.go).
+	cpu cpuSet
+	// itimers are ITIMER_VIRTUAL and ITIMER_PROF (cputimer.go); k.mu guards them.
+	itimers  [2]cpuItimer
+	children map[*Process]struct{}
+	task     *Task              // the thread group leader
+	threads  map[*Task]struct{} // the live threads
+	exit     *ExitStatus        // set when the process has exited (a zombie until reaped)
 	// groupExit is the status exit_group or a fatal signal gave the whole group.
 	groupExit *ExitStatus
 	// vforkDone is closed when a vfork child execs or exits, releasing its parent.
@@ -81,6 +85,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
 	k.nextPID++
 	p := &Process{PID: k.nextPID, parent: parent, task: t, children: map[*Process]struct{}{},
 		threads: map[*Task]struct{}{t: {}}}
+	p.cpu.threads = []*Task{t}
 	if parent != nil {
 		p.parentThread = parent.liveTask()
 		parent.children[p] = struct{}{}
@@ -130,6 +135,7 @@ func (t *Task) threadExited() ExitStatus {
 	k.mu.Lock()
 	delete(p.threads, t)
 	delete(k.tasks, t.TID)
+	p.cpu.exited(t)
 	deathSigs := t.forgetChildrenLocked(p.liveTask())
 	p.deadUsage.add(t.usage.load())
 	last := len(p.threads) == 0
@@ -232,6 +238,7 @@ func (t *Task) exited(s ExitStatus) {
 	p.deleteTimers()
 	k.mu.Lock()
 	p.exit = &s
+	p.stopItimersLocked()
 	hup := p.leaderExitedLocked(k)
 	init := k.procs[1]
 	var orphans []*Process
@@ -577,6 +584,7 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 	c.TID = k.nextPID
 	c.Creds.Caller = c.TID
 	t.Proc.threads[c] = struct{}{}
+	t.Proc.cpu.add(c)
 	k.tasks[c.TID] = c
 	k.mu.Unlock()
 	// The TIDs are in memory before the thread can run (and exit, clearing its

@@ -215,6 +215,7 @@ func (t *Task) Run() ExitStatus {
 		}
 		t.accountSys()
 		start := time.Now()
+		t.usage.enterSwitch(start)
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
 		t.accountUser(time.Since(start))
 		if err != nil {

@@ -207,6 +207,7 @@ func TestPrograms(t *testing.T) {
 		{"mqueue", nil},
 		{"pidfd", nil},
 		{"sigwait", nil},
+		{"cputimer", nil},
 		{"timerfd", nil},
 		{"signalfd", nil},
 		{"memfd", nil},

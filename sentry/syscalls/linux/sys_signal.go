@@ -117,10 +117,9 @@ func timevalDuration(tv unix.Timeval) (time.Duration, bool) {
 
 func durationTimeval(d time.Duration) unix.Timeval { return unix.NsecToTimeval(int64(d)) }
 
-// Setitimer implements setitimer(2). ITIMER_REAL is the process's alarm timer. The
-// CPU-time timers (ITIMER_VIRTUAL, ITIMER_PROF) can be read and disarmed, and are
-// never armed: arming one is logged as unsupported. A NULL new value disarms, as
-// Linux still allows.
+// Setitimer implements setitimer(2). ITIMER_REAL is the process's alarm timer;
+// ITIMER_VIRTUAL and ITIMER_PROF run on its CPU time (sentry/kernel/cputimer.go). A
+// NULL new value disarms, as Linux still allows.
 func Setitimer(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	which, newAddr, oldAddr := int32(a[0]), a[1], a[2]
 	var nv itimerval
@@ -140,9 +139,8 @@ func Setitimer(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		ov, oi := t.SetRealTimer(value, interval)
 		old = itimerval{Interval: durationTimeval(oi), Value: durationTimeval(ov)}
 	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
-		if value != 0 {
-			return 0, unsupported(t, "setitimer of a CPU-time timer (%d)", which)
-		}
+		ov, oi := t.SetCPUItimer(int(which), int64(value), int64(interval))
+		old = itimerval{Interval: unix.NsecToTimeval(oi), Value: unix.NsecToTimeval(ov)}
 	default:
 		return 0, unix.EINVAL
 	}
@@ -160,7 +158,8 @@ func Getitimer(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		v, i := t.RealTimer()
 		cur = itimerval{Interval: durationTimeval(i), Value: durationTimeval(v)}
 	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
-		// Never armed (see Setitimer): zero.
+		v, i := t.CPUItimer(int(a[0]))
+		cur = itimerval{Interval: unix.NsecToTimeval(i), Value: unix.NsecToTimeval(v)}
 	default:
 		return 0, unix.EINVAL
 	}
