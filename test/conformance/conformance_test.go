@@ -217,6 +217,7 @@ func TestPrograms(t *testing.T) {
 		{"unix_stream", nil},
 		{"unix_dgram", nil},
 		{"unix_scm", nil},
+		{"unix_oob", nil},
 		{"jobctl", nil},
 		{"pty", nil},
 		{"sync", nil},
