@@ -556,13 +556,14 @@ func (p *Process) armRealLocked(k *Kernel, gen uint64, d time.Duration) {
 }
 
 // signalTarget picks the thread a process-directed signal goes to: one that doesn't
-// block it, else the leader (complete_signal). k.mu is held.
+// block it (or waits for it in rt_sigtimedwait), else the leader (complete_signal).
+// k.mu is held.
 func (p *Process) signalTarget(sig unix.Signal) *Task {
 	if sig == 0 {
 		return p.liveTask() // signal 0 only checks that the process exists
 	}
 	for th := range p.threads {
-		if th.SigMask&sigBit(int(sig)) == 0 {
+		if th.SigMask&sigBit(int(sig)) == 0 || th.sigWaiting.Load()&sigBit(int(sig)) != 0 {
 			return th
 		}
 	}
@@ -607,6 +608,8 @@ func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
 // call is not restarted). SIGKILL and SIGSTOP can't be waited for.
 func (t *Task) SigTimedWait(mask uint64, deadline time.Time, poll bool) (int, arch.SignalInfo, error) {
 	mask &^= unblockable
+	t.sigWaiting.Store(mask)
+	defer t.sigWaiting.Store(0)
 	var timeout <-chan time.Time
 	if !poll && !deadline.IsZero() {
 		tm := time.NewTimer(time.Until(deadline))

@@ -27,6 +27,17 @@ static void show(const char *name, int sig, siginfo_t *si) {
 		       si->si_code == SI_QUEUE ? si->si_value.sival_int : 0);
 }
 
+static sigset_t waitset;
+static volatile int waiter_ready;
+static void *waiter(void *arg) {
+	(void)arg;
+	siginfo_t si;
+	waiter_ready = 1;
+	int sig = sigwaitinfo(&waitset, &si);
+	printf("the waiting thread took %s code %d\n", sig > 0 ? strsignal(sig) : strerrorname_np(errno), si.si_code);
+	return NULL;
+}
+
 static pthread_t main_thread;
 static void *thread_kill(void *arg) {
 	(void)arg;
@@ -89,6 +100,16 @@ int main(void) {
 	memset(&si, 0, sizeof si);
 	struct timespec five = {5, 0};
 	show("from a thread", sigtimedwait(&set, &si, &five), &si);
+	pthread_join(th, NULL);
+
+	// A signal to the process, blocked by every thread, goes to the thread waiting for
+	// it.
+	waitset = set;
+	pthread_create(&th, NULL, waiter, NULL);
+	while (!waiter_ready)
+		sleep_ms(5);
+	sleep_ms(50);
+	kill(getpid(), SIGTERM);
 	pthread_join(th, NULL);
 
 	// A handled signal outside the set interrupts the wait.
