@@ -18,7 +18,10 @@
 // rest. fork copies memory eagerly (copy-on-write is still to come).
 // Files are the VFS's (sentry/vfs): the task has an FD table, an FSContext (root,
 // working directory, umask) and credentials, which are replaced, never changed in
-// place (creds.go). Futexes (futex.go) have their own table.
+// place (creds.go). Futexes (futex.go) have their own table. pidfds (pidfd.go) are
+// files naming a process; CPU-time clocks and the timers on them are cputimer.go's;
+// POSIX message queues live in sentry/fsimpl/mqueue, with their opening by name and
+// notifications here (mqueue.go).
 //
 // Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu; Kernel.mu, then a
 // terminal's lock (devpts.Terminal), then a Task's sigMu; Kernel.mqMu, then the VFS's
