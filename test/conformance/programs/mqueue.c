@@ -127,20 +127,32 @@ static void status(const char *name, const char *q, pid_t child) {
 	_exit(0);
 }
 
-static volatile sig_atomic_t got_sig, got_code, got_value, got_pid_ok;
-static pid_t expect_pid;
+static volatile sig_atomic_t got_sig, got_code, got_value, got_pid, got_uid_ok;
+
+// A child about to block tells the parent through readyp (ready), which waits for
+// that and a little more (await_blocked), so that it acts once the child waits.
+static int readyp[2];
+static void ready(void) { write(readyp[1], "r", 1); }
+static void await_blocked(void) {
+	char c;
+	read(readyp[0], &c, 1);
+	sleep_ms(100);
+}
 
 static void on_notify(int sig, siginfo_t *si, void *uc) {
 	(void)uc;
 	got_sig = sig;
 	got_code = si->si_code;
 	got_value = si->si_value.sival_int;
-	got_pid_ok = si->si_pid == expect_pid && si->si_uid == getuid();
+	got_pid = si->si_pid;
+	got_uid_ok = si->si_uid == getuid();
 }
 
 static void on_usr1(int sig) { (void)sig; }
 
+static void ready(void);
 static void *thread_rcv(void *arg) {
+	ready();
 	rcv("thread receive", *(mqd_t *)arg, 64);
 	return NULL;
 }
@@ -215,6 +227,7 @@ static void devmqueue(void) {
 int main(void) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	devmqueue();
+	pipe(readyp);
 	umask(022);
 	limits();
 
@@ -342,10 +355,11 @@ int main(void) {
 	// A receiver in another process waits until a message comes.
 	pid_t pid = fork();
 	if (pid == 0) {
+		ready();
 		rcv("child receive (blocks)", q, 64);
 		_exit(0);
 	}
-	sleep_ms(100);
+	await_blocked();
 	int r = snd(q, "hello", 2);
 	printf("child: %d\n", waitchild(pid));
 	printf("send to the waiting child: %d\n", r);
@@ -356,10 +370,11 @@ int main(void) {
 		snd(q, "f", 0);
 	pid = fork();
 	if (pid == 0) {
+		ready();
 		CHECK("child send (blocks)", snd(q, "late", 7));
 		_exit(0);
 	}
-	sleep_ms(100);
+	await_blocked();
 	r = mq_receive(q, big, 64, NULL);
 	printf("child: %d\n", waitchild(pid));
 	printf("receive frees a place: %d\n", r);
@@ -371,7 +386,7 @@ int main(void) {
 	// A thread waits.
 	pthread_t th;
 	pthread_create(&th, NULL, thread_rcv, &q);
-	sleep_ms(100);
+	await_blocked();
 	r = snd(q, "thread", 0);
 	pthread_join(th, NULL);
 	printf("send to the thread: %d\n", r);
@@ -382,18 +397,20 @@ int main(void) {
 	sigaction(SIGUSR1, &sa, NULL);
 	pid = fork();
 	if (pid == 0) {
+		ready();
 		rcv("child receive interrupted", q, 64);
 		struct timespec ts = in_ms(5000);
 		CHECK("child timedsend interrupted", ({
 			      for (int i = 0; i < 4; i++)
 				      snd(q, "f", 0);
+			      ready();
 			      mq_timedsend(q, "x", 1, 0, &ts);
 		      }));
 		_exit(0);
 	}
-	sleep_ms(100);
+	await_blocked();
 	kill(pid, SIGUSR1);
-	sleep_ms(100);
+	await_blocked();
 	kill(pid, SIGUSR1);
 	printf("child: %d\n", waitchild(pid));
 	while (mq_timedreceive(q, big, 64, NULL, &past2) >= 0)
@@ -402,10 +419,11 @@ int main(void) {
 	sigaction(SIGUSR1, &sa, NULL);
 	pid = fork();
 	if (pid == 0) {
+		ready();
 		rcv("child receive restarted", q, 64);
 		_exit(0);
 	}
-	sleep_ms(100);
+	await_blocked();
 	kill(pid, SIGUSR1);
 	sleep_ms(100);
 	r = snd(q, "restarted", 0);
@@ -453,12 +471,12 @@ int main(void) {
 		CHECK("child send", snd(q, "n1", 0));
 		_exit(0);
 	}
-	expect_pid = pid;
 	printf("child: %d\n", waitchild(pid));
 	for (int i = 0; i < 50 && !got_sig; i++)
 		sleep_ms(10);
 	printf("notified: sig %d code %s value %d sender %s\n", (int)got_sig,
-	       got_code == SI_MESGQ ? "SI_MESGQ" : "other", (int)got_value, got_pid_ok ? "ok" : "wrong");
+	       got_code == SI_MESGQ ? "SI_MESGQ" : "other", (int)got_value,
+	       got_pid == pid && got_uid_ok ? "ok" : "wrong");
 	status("status after the notification", qname(0), 0);
 	got_sig = 0;
 	CHECK("send to a non-empty queue", snd(q, "n2", 0));
@@ -474,10 +492,11 @@ int main(void) {
 	CHECK("notify", mq_notify(q, &sev));
 	pid = fork();
 	if (pid == 0) {
+		ready();
 		rcv("child receive", q, 64);
 		_exit(0);
 	}
-	sleep_ms(100);
+	await_blocked();
 	r = snd(q, "direct", 0);
 	waitchild(pid);
 	printf("send to the waiting receiver: %d\n", r);
