@@ -74,6 +74,27 @@ type AddressSpace interface {
 	Release()
 }
 
+// FileMapping is one MapFile call: fr of the memory file at addr with access at.
+type FileMapping struct {
+	Addr   uintptr
+	File   FileRange
+	Access AccessType
+}
+
+// MapBatcher is implemented by address spaces that can make many mappings in one call.
+type MapBatcher interface {
+	// MapFiles is MapFile of each of ms, in order; on an error, some may have been
+	// made.
+	MapFiles(ms []FileMapping) error
+
+	// Batched reports whether MapFiles costs about one MapFile call whatever the
+	// number of mappings (systrap: one round trip to the address space's mapping
+	// thread for up to hundreds). Where it does not, a caller that can leave mappings
+	// to the faults that need them should: the memory manager maps a forked child's
+	// pages at fork only where batches are cheap.
+	Batched() bool
+}
+
 // Context runs one application thread.
 type Context interface {
 	// Switch runs the thread whose state is st in as until it stops, and returns why.

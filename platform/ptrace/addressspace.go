@@ -34,6 +34,9 @@ type addressSpace struct {
 	trapThreads map[*trapThread]struct{}
 	slots       []bool
 	mapper      *trapThread // systrap's mapping thread, made at the first call; mapMu
+	// spareThread is an application thread made ahead of time, for the first
+	// context that switches in (prepareThreads); threadsMu.
+	spareThread *trapThread
 }
 
 var _ platform.AddressSpace = (*addressSpace)(nil)
@@ -77,6 +80,51 @@ func (a *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.
 	return nil
 }
 
+// MapFiles implements platform.MapBatcher: on systrap the mapping thread makes the
+// calls in batches of up to maxBatch; on ptrace they are injected one after another
+// under one hold of mapMu.
+func (a *addressSpace) MapFiles(ms []platform.FileMapping) error {
+	calls := make([][7]uintptr, 0, len(ms))
+	for _, m := range ms {
+		length := uintptr(m.File.Length())
+		if err := a.checkRange(m.Addr, length); err != nil {
+			return err
+		}
+		if m.File.Start%pageSize != 0 || m.File.End <= m.File.Start {
+			return fmt.Errorf("%w: file range [%#x, %#x) is empty or not page-aligned", platform.ErrBadRange, m.File.Start, m.File.End)
+		}
+		if err := a.p.checkFileRange(m.File); err != nil {
+			return err
+		}
+		calls = append(calls, [7]uintptr{unix.SYS_MMAP, m.Addr, length, uintptr(m.Access.Prot()),
+			unix.MAP_SHARED | unix.MAP_FIXED, uintptr(a.p.memfd), uintptr(m.File.Start)})
+	}
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	for len(calls) > 0 {
+		n := len(calls)
+		if a.p.trap != nil {
+			n = min(n, maxBatch)
+			if err := a.injectBatch(calls[:n]); err != nil {
+				return err
+			}
+		} else {
+			n = 1
+			if _, err := a.inject(calls[0][0], calls[0][1:]...); err != nil {
+				return err
+			}
+		}
+		for _, m := range ms[:n] {
+			a.maps.add(m.Addr, m.Addr+uintptr(m.File.Length()), m.Access)
+		}
+		calls, ms = calls[n:], ms[n:]
+	}
+	return nil
+}
+
+// Batched implements platform.MapBatcher.Batched: on systrap.
+func (a *addressSpace) Batched() bool { return a.p.trap != nil }
+
 // Unmap implements platform.AddressSpace.Unmap.
 func (a *addressSpace) Unmap(addr, length uintptr) error {
 	if err := a.checkRange(addr, length); err != nil {
@@ -92,21 +140,38 @@ func (a *addressSpace) Unmap(addr, length uintptr) error {
 }
 
 // Protect implements platform.AddressSpace.Protect. mprotect stops at the first hole
-// (ENOMEM), so each mapped piece is changed by itself.
+// (ENOMEM), so each mapped piece is changed by itself; on systrap, all of them in one
+// batch of the mapping thread.
 func (a *addressSpace) Protect(addr, length uintptr, at platform.AccessType) error {
 	if err := a.checkRange(addr, length); err != nil {
 		return err
 	}
 	a.mapMu.Lock()
 	defer a.mapMu.Unlock()
+	var change []segment
 	for _, s := range a.maps.within(addr, addr+length) {
-		if s.at == at {
-			continue
+		if s.at != at {
+			change = append(change, s)
 		}
-		if _, err := a.inject(unix.SYS_MPROTECT, s.start, s.end-s.start, uintptr(at.Prot())); err != nil {
+	}
+	for len(change) > 0 {
+		n := 1
+		if a.p.trap != nil {
+			n = min(len(change), maxBatch)
+			calls := make([][7]uintptr, n)
+			for i, s := range change[:n] {
+				calls[i] = [7]uintptr{unix.SYS_MPROTECT, s.start, s.end - s.start, uintptr(at.Prot())}
+			}
+			if err := a.injectBatch(calls); err != nil {
+				return err
+			}
+		} else if _, err := a.inject(unix.SYS_MPROTECT, change[0].start, change[0].end-change[0].start, uintptr(at.Prot())); err != nil {
 			return err
 		}
-		a.maps.add(s.start, s.end, at)
+		for _, s := range change[:n] {
+			a.maps.add(s.start, s.end, at)
+		}
+		change = change[n:]
 	}
 	return nil
 }
@@ -148,6 +213,17 @@ func (a *addressSpace) inject(nr uintptr, args ...uintptr) (uintptr, error) {
 		return 0, a.die(err)
 	}
 	return r, err
+}
+
+// injectBatch makes systrap's mapping thread run calls, in order, in one round trip.
+func (a *addressSpace) injectBatch(calls [][7]uintptr) error {
+	a.threadsMu.Lock()
+	dead := a.dead
+	a.threadsMu.Unlock()
+	if dead != nil {
+		return dead
+	}
+	return a.memoryCalls(calls...)
 }
 
 // threadFor returns the stub thread traced by the calling OS thread (tid), making one
@@ -206,9 +282,14 @@ func (a *addressSpace) Release() {
 	}
 }
 
-// killLocked kills and reaps every stub of the address space. Any Sentry thread may reap
-// a tracee of any other (wait4 without __WNOTHREAD looks at the whole thread group's
-// tracees); a tracer blocked in wait4 for one of them gets ECHILD or the death.
+// killLocked kills every stub of the address space, and reaps them in the background:
+// waiting for a killed process to be gone takes a scheduling round of the host, and an
+// exiting process's parent should not wait for it (its wait4 would). No stub runs
+// application code by then: the application's threads are parked in the Sentry, and
+// the control stub and the mapping thread only make the Sentry's own calls, so the
+// memory file's pages can be reused at once. Any Sentry thread may reap a tracee of any
+// other (wait4 without __WNOTHREAD looks at the whole thread group's tracees); a tracer
+// blocked in wait4 for one of them gets ECHILD or the death.
 func (a *addressSpace) killLocked() {
 	for _, t := range a.threads {
 		unix.Kill(t.tid, unix.SIGKILL)
@@ -217,15 +298,18 @@ func (a *addressSpace) killLocked() {
 	// and the mapping thread is reaped here.
 	for t := range a.trapThreads {
 		unix.Kill(t.tid, unix.SIGKILL)
-		if t.mapper {
+		if t.mapper || t == a.spareThread {
 			go t.release()
 		}
 	}
 	unix.Kill(a.control.tid, unix.SIGKILL)
-	for _, t := range a.threads {
-		t.kill()
-	}
-	a.control.kill()
+	threads, control := a.threads, a.control
+	go func() {
+		for _, t := range threads {
+			t.kill()
+		}
+		control.kill()
+	}()
 	a.threads = nil
 	a.p.forget(a)
 }

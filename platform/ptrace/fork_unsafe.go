@@ -35,12 +35,16 @@ func forkTemplate() (pid int, errno unix.Errno) {
 	return int(r), e
 }
 
-// templateChild is the forked child's only code: die with the parent thread, and stop.
+// templateChild is the forked child's only code: die with the parent thread, leave
+// the Sentry's process group, and stop. In a group of their own, the stubs (all cloned
+// from the template) get none of the signals a terminal sends to the Sentry's group
+// (SIGINT, SIGWINCH…) when the Sentry runs in a terminal's foreground.
 //
 //go:nosplit
 //go:norace
 func templateChild() {
 	unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0)
+	unix.RawSyscall(unix.SYS_SETPGID, 0, 0, 0)
 	for {
 		pid, _, _ := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
 		unix.RawSyscall(unix.SYS_KILL, pid, uintptr(unix.SIGSTOP), 0)

@@ -44,6 +44,17 @@
 // type of a fault is inferred (addressSpace.faultAccess): ptrace does not show the
 // page-fault error code.
 //
+// # Spare address spaces
+//
+// Making an address space is most of what a fork costs: a control stub cloned from the
+// template and seized, and on systrap its mapping thread and the first application
+// thread, each a few cross-process round trips. So the platform keeps one made ahead
+// of time: NewAddressSpace hands out the spare (if its stubs are still alive) and starts
+// a goroutine making the next one, which a fork-wait loop overlaps with the child's run
+// and the parent's wait. On ptrace only the control stub can be made ahead (a stub thread
+// is seized by the Sentry thread that will switch into it). Close waits for a spare being
+// made and releases it with every address space.
+//
 // # Lifetime
 //
 // Every stub is seized with PTRACE_O_EXITKILL: when its tracer thread exits, and so when
@@ -51,6 +62,15 @@
 // parents ignore SIGCHLD, so dead stubs are reaped by the kernel once their tracer has
 // waited for them. A stub killed from outside turns into ErrAddressSpaceDead from
 // Switch or the mapping call that finds it, and the rest of its address space is killed.
+//
+// # Under the Sentry's seccomp filter
+//
+// The Sentry installs its seccomp allow-list once the platform is made; the host system
+// calls the platform makes after that are listed in sentryfilter.go (HostSyscalls,
+// SystrapHostSyscalls), and the Sentry's filter is built with them. The template is
+// forked before: a template killed from outside is replaced only while the Sentry is
+// not filtered, since a fork would carry the Sentry's filter into every stub (and the
+// filter forbids the fork); once it is, a new address space fails instead.
 //
 // Lock order: Platform.mu, then addressSpace.mapMu, then addressSpace.threadsMu.
 package ptrace
@@ -82,6 +102,12 @@ type Platform struct {
 	template *thread // traced by the factory
 	spaces   map[*addressSpace]struct{}
 	closed   bool
+	// spare is an address space made ahead of time for the next NewAddressSpace (see
+	// "Spare address spaces"); preparing says one is being made, by a goroutine that
+	// prep waits for.
+	spare     *addressSpace
+	preparing bool
+	prep      sync.WaitGroup
 }
 
 var _ platform.Platform = (*Platform)(nil)
@@ -157,9 +183,59 @@ func (p *Platform) NewContext() platform.Context {
 	return &context{p: p}
 }
 
-// NewAddressSpace implements platform.Platform.NewAddressSpace. A template killed from
-// outside is replaced once.
+// NewAddressSpace implements platform.Platform.NewAddressSpace: it hands out the spare
+// address space if one is ready and alive, else makes one, and in both cases starts
+// making the next spare. A template killed from outside is replaced once, unless the
+// Sentry is filtered (see newTemplate).
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	p.mu.Lock()
+	a := p.spare
+	p.spare = nil
+	p.prepareLocked()
+	p.mu.Unlock()
+	if a != nil {
+		a.threadsMu.Lock()
+		dead := a.dead
+		a.threadsMu.Unlock()
+		if dead == nil {
+			return a, nil
+		}
+		a.Release()
+	}
+	return p.newAddressSpace()
+}
+
+// prepareLocked starts making a spare address space unless there is one or one is
+// being made; on systrap the spare gets its mapping thread and a first application
+// thread too. p.mu is held.
+func (p *Platform) prepareLocked() {
+	if p.spare != nil || p.preparing || p.closed {
+		return
+	}
+	p.preparing = true
+	p.prep.Add(1)
+	go func() {
+		defer p.prep.Done()
+		a, err := p.newAddressSpace()
+		if err == nil && p.trap != nil {
+			err = a.prepareThreads()
+		}
+		p.mu.Lock()
+		p.preparing = false
+		if err == nil && !p.closed {
+			p.spare = a
+			a = nil
+		}
+		p.mu.Unlock()
+		if a != nil {
+			a.Release()
+		}
+	}()
+}
+
+// newAddressSpace makes an address space: a control stub cloned from the template (a
+// template killed from outside is made again first).
+func (p *Platform) newAddressSpace() (*addressSpace, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -228,6 +304,10 @@ func (p *Platform) Close() error {
 		return nil
 	}
 	p.closed = true
+	p.spare = nil // released below, with every address space
+	p.mu.Unlock()
+	p.prep.Wait() // a spare being made needs the factory
+	p.mu.Lock()
 	spaces := make([]*addressSpace, 0, len(p.spaces))
 	for a := range p.spaces {
 		spaces = append(spaces, a)

@@ -193,7 +193,45 @@ func slotBase() uintptr {
 // clear_child_tid, its parent-death signal and an empty signal mask, and install the
 // thread filter; then it is released at siteStart, traps at once, and waits for its
 // first registers.
-func (a *addressSpace) newTrapThread() (*trapThread, error) { return a.newStubThread(false) }
+// newTrapThread returns an application thread: the one made ahead of time if there is
+// one, else a new one.
+func (a *addressSpace) newTrapThread() (*trapThread, error) {
+	a.threadsMu.Lock()
+	t := a.spareThread
+	a.spareThread = nil
+	a.threadsMu.Unlock()
+	if t != nil {
+		return t, nil
+	}
+	return a.newStubThread(false)
+}
+
+// prepareThreads makes a spare address space's mapping thread and its first
+// application thread, so that neither is made on the way of a fork.
+func (a *addressSpace) prepareThreads() error {
+	a.mapMu.Lock()
+	if a.mapper == nil {
+		t, err := a.newStubThread(true)
+		if err != nil {
+			a.mapMu.Unlock()
+			return err
+		}
+		a.mapper = t
+	}
+	a.mapMu.Unlock()
+	t, err := a.newStubThread(false)
+	if err != nil {
+		return err
+	}
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	if a.dead != nil {
+		go t.release()
+		return a.dead
+	}
+	a.spareThread = t
+	return nil
+}
 
 // newStubThread makes an application thread, or with mapper the mapping thread.
 func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {

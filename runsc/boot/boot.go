@@ -5,10 +5,17 @@
 // The root is an overlay: a tmpfs upper layer over the root a Gofer serves (read-only
 // for runsc do), so the container's writes never reach the host. The Sentry's own
 // /proc, /sys and /dev are mounted over it. For runsc do the Sentry runs inside the
-// runsc process that asks for it (Run). For the OCI lifecycle it runs in the sandbox
+// runsc process that asks for it. For the OCI lifecycle it runs in the sandbox
 // process, runsc boot: New builds the Sentry and creates init at create time, Start
-// runs init when runsc start asks. Its own namespaces, an empty root and a seccomp
-// filter for that process come later (issue 5).
+// runs init when runsc start asks. Between the two the caller boxes the process (runsc
+// boot: namespaces, its state directory as root, no capabilities) and installs the
+// Sentry's seccomp allow-list (InstallFilter, filter.go) on every thread, so that init's
+// first instruction runs with the Sentry filtered; runsc do installs the same list.
+//
+// Exec (exec.go) starts more processes in a running Sandbox (runsc exec), with host
+// FDs sent by runsc exec as their stdio. A Console (console.go) is a Sentry terminal
+// joined to a host terminal FD: init's (process.terminal) or an exec'd process's
+// (--tty), its stdio and controlling terminal.
 package boot
 
 import (
@@ -52,6 +59,10 @@ type Args struct {
 	Envv    []string
 	Cwd     string // the working directory, in the sandbox; "/" if it does not exist
 	Stdio   [3]int // host FDs for the application's 0, 1, 2
+	// Console, when not 0, is the host terminal (a pty slave in raw mode) to join to a
+	// Sentry terminal that is the application's 0, 1, 2 and controlling terminal
+	// (process.terminal); Stdio is unused then.
+	Console int
 	Log     io.Writer
 
 	// Container settings (runsc run); the zero values are runsc do's.
@@ -117,16 +128,12 @@ type Sandbox struct {
 	Kernel *kernel.Kernel
 	init   *kernel.Task
 	closes []func()
-}
-
-// Run runs the program on a new Sentry and returns how it ended.
-func Run(a Args) (kernel.ExitStatus, error) {
-	s, err := New(a)
-	if err != nil {
-		return kernel.ExitStatus{}, err
-	}
-	defer s.Close()
-	return s.Start(), nil
+	// root is the container's root; devpts is the terminals' filesystem mounted at
+	// /dev/pts (nil if none is), where consoles are made.
+	root   vfs.VirtualDentry
+	devpts *devpts.FS
+	// console is init's console, or nil.
+	console *Console
 }
 
 // New builds a Sentry (memory file, platform, kernel, mounts) and creates the init
@@ -175,39 +182,81 @@ func New(a Args) (_ *Sandbox, err error) {
 	if mounts == nil {
 		mounts = DefaultMounts()
 	}
-	if err := mountAll(v, k, gc, root, mounts); err != nil {
+	if s.devpts, err = mountAll(v, k, gc, root, mounts); err != nil {
 		return nil, err
 	}
+	s.root = root
 	root.Mount.Flags.ReadOnly = a.ReadOnlyRoot
-	creds := vfs.User(a.UID, a.GID, a.Groups)
-	if c := a.Caps; c != nil {
-		creds.Bounding, creds.Caps, creds.Permitted = c.Bounding, c.Effective, c.Permitted
-		// An ambient capability must be permitted and inheritable (cap_ambient_invariant_ok),
-		// so runc's raise of the others fails, and they are not set.
-		creds.Inheritable, creds.Ambient = c.Inheritable, c.Ambient&c.Permitted&c.Inheritable
-	}
+	creds := processCreds(a.UID, a.GID, a.Groups, a.Caps)
 	fs := kernel.NewFSContext(root, 0o022)
 	if cwd, err := v.Resolve(vfs.Root(), root, root, a.Cwd, true); err == nil && cwd.Dentry.IsDir() {
 		fs.SetCwd(cwd)
 	}
 	fds := vfs.NewFDTable()
-	for i, hfd := range a.Stdio {
-		in := &host.Inode{FD: hfd}
-		impl, _ := in.Open(0)
-		fds.Set(int32(i), vfs.NewFileDescription(v.Anonymous(in, "host"), impl, in.Flags()), false)
+	if a.Console != 0 {
+		c, slave, err := s.newConsole(a.Console, a.UID, a.GID)
+		if err != nil {
+			return nil, err
+		}
+		s.console = c
+		s.closes = append(s.closes, c.close)
+		setStdio(fds, slave)
+	} else {
+		for i, hfd := range a.Stdio {
+			fds.Set(int32(i), hostFile(v, hfd, false), false)
+		}
 	}
 	t, err := k.NewProcess(kernel.ProcessArgs{Path: a.Path, Argv: a.Argv, Envv: a.Envv,
 		FDs: fds, FS: fs, Creds: creds})
 	if err != nil {
+		fds.DecUsers()
 		return nil, fmt.Errorf("exec %s: %w", a.Path, err)
 	}
 	for res, l := range a.Rlimits {
 		t.Limits[res] = l
 	}
 	t.NoNewPrivs = t.NoNewPrivs || a.NoNewPrivs
+	if s.console != nil {
+		if err := s.console.controlledBy(t); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+	}
 	s.init = t
 	return s, nil
 }
+
+// processCreds are the credentials of a container process: the user and groups, and
+// the capability sets if the spec gives them (else root's, all of them).
+func processCreds(uid, gid uint32, groups []uint32, caps *Caps) *vfs.Credentials {
+	creds := vfs.User(uid, gid, groups)
+	if c := caps; c != nil {
+		creds.Bounding, creds.Caps, creds.Permitted = c.Bounding, c.Effective, c.Permitted
+		// An ambient capability must be permitted and inheritable (cap_ambient_invariant_ok),
+		// so runc's raise of the others fails, and they are not set.
+		creds.Inheritable, creds.Ambient = c.Inheritable, c.Ambient&c.Permitted&c.Inheritable
+	}
+	return creds
+}
+
+// hostFile is a description of host FD hfd; owned says the FD is closed with it.
+func hostFile(v *vfs.VFS, hfd int, owned bool) *vfs.FileDescription {
+	in := &host.Inode{FD: hfd, Owned: owned}
+	impl, _ := in.Open(0)
+	return vfs.NewFileDescription(v.Anonymous(in, "host"), impl, in.Flags())
+}
+
+// setStdio installs one description (a terminal's slave) as 0, 1 and 2.
+func setStdio(fds *vfs.FDTable, f *vfs.FileDescription) {
+	f.IncRef()
+	f.IncRef()
+	for i := int32(0); i < 3; i++ {
+		fds.Set(i, f, false)
+	}
+}
+
+// Console is init's console, or nil: the sandbox process, which has its host side
+// as controlling terminal, calls Resize when the host says the window changed.
+func (s *Sandbox) Console() *Console { return s.console }
 
 // Start runs init until it exits, and returns how it ended. The other processes are
 // killed when init exits (as in a PID namespace); Start waits a little for them.
@@ -248,11 +297,13 @@ func rootMount(v *vfs.VFS, gc *protocol.Client, overlayMode string) (vfs.Virtual
 
 // mountAll mounts ms over root, in order, making each mountpoint (and its parents) if it
 // is missing.
-func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.VirtualDentry, ms []Mount) error {
+// It returns the devpts filesystem mounted at /dev/pts, if one is.
+func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.VirtualDentry, ms []Mount) (*devpts.FS, error) {
 	c := vfs.Caller{Creds: vfs.Root()}
+	var pts *devpts.FS
 	for _, m := range ms {
 		if err := mkdirAll(v, c, root, m.Dest); err != nil {
-			return fmt.Errorf("making mountpoint %s: %w", m.Dest, err)
+			return nil, fmt.Errorf("making mountpoint %s: %w", m.Dest, err)
 		}
 		var fsRoot vfs.DirInode
 		var fsType string
@@ -276,16 +327,20 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 			fsRoot, err = gofer.New(v, gc, m.GoferMount)
 			fsType = "9p"
 		case MountDevpts:
-			fsRoot, fsType = devpts.New(v, k).Root(), "devpts"
+			fs := devpts.New(v, k)
+			fsRoot, fsType = fs.Root(), "devpts"
+			if m.Dest == "/dev/pts" {
+				pts = fs
+			}
 		case MountMqueue:
 			fsType = "mqueue"
 		}
 		if err != nil {
-			return fmt.Errorf("mounting %s: %w", m.Dest, err)
+			return nil, fmt.Errorf("mounting %s: %w", m.Dest, err)
 		}
 		point, err := v.Resolve(c.Creds, root, root, m.Dest, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var mnt *vfs.Mount
 		if m.Kind == MountMqueue {
@@ -295,10 +350,10 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 			mnt = v.NewMount(fsRoot, fsType, fsType, m.Flags)
 		}
 		if err := v.Attach(mnt, point); err != nil {
-			return fmt.Errorf("mounting %s: %w", m.Dest, err)
+			return nil, fmt.Errorf("mounting %s: %w", m.Dest, err)
 		}
 	}
-	return nil
+	return pts, nil
 }
 
 // mkdirAll makes path and its missing parents in root.

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/google/subcommands"
 	"golang.org/x/sys/unix"
@@ -23,14 +25,22 @@ import (
 )
 
 // Boot is the sandbox process of one container: it holds the Sentry, creates the
-// container's init, and then serves the container's control socket (start, kill)
-// until init exits; it records init's exit status in the container's directory and
-// exits. runsc create starts it; it is not meant to be run by hand.
+// container's init, and then serves the container's control socket (start, kill;
+// pause, resume, ps, stats in boot_control.go; exec in boot_exec.go) until init exits;
+// it records init's exit status in the container's directory and exits. runsc create
+// starts it (holding it on --wait-fd until it is in its cgroup); it is not meant to be
+// run by hand.
 type Boot struct {
 	conf   *config.Config
 	bundle string
 	dir    string
 	syncFD int
+	// waitFD, if set, is read for "go" before anything is started: runsc create
+	// moves the process into its cgroup meanwhile.
+	waitFD int
+	// consoleFD is the host terminal of init's console (process.terminal), -1 for
+	// none; it is the sandbox process's controlling terminal.
+	consoleFD int
 }
 
 // Name implements subcommands.Command.
@@ -49,6 +59,8 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.bundle, "bundle", "", "the bundle directory")
 	f.StringVar(&b.dir, "dir", "", "the container's state directory")
 	f.IntVar(&b.syncFD, "sync-fd", -1, "where to report that init is created")
+	f.IntVar(&b.waitFD, "wait-fd", -1, "wait for \"go\" on this descriptor before starting")
+	f.IntVar(&b.consoleFD, "console-fd", -1, "the host terminal of init's console, if process.terminal")
 }
 
 // Execute implements subcommands.Command.
@@ -58,6 +70,14 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		return subcommands.ExitUsageError
 	}
 	sync := os.NewFile(uintptr(b.syncFD), "sync")
+	if b.waitFD >= 0 {
+		wait := os.NewFile(uintptr(b.waitFD), "wait")
+		msg := make([]byte, 2)
+		if n, _ := io.ReadFull(wait, msg); n != 2 || string(msg) != "go" {
+			os.Exit(1) // create gave up: it reports why
+		}
+		wait.Close()
+	}
 	s, gofer, l, err := b.create()
 	if err != nil {
 		fmt.Fprintf(sync, "%v\n", err)
@@ -65,7 +85,10 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	}
 	io.WriteString(sync, "ok\n")
 	sync.Close()
-	sb := &sandbox{s: s, exitPath: container.ExitPath("/")} // b.dir is the root now
+	sb := &sandbox{s: s, exitPath: container.ExitPath("/"), execs: map[int32]*boot.Process{}} // b.dir is the root now
+	if c := s.Console(); c != nil {
+		watchConsole(c)
+	}
 	// Sandbox and Gofer die together: a Gofer that ends takes the sandbox with it.
 	go func() {
 		<-gofer.done
@@ -83,23 +106,23 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 
 // create builds the Sentry with init and listens on the control socket.
 func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
+	// The local time zone (log lines, ps's start times) is read from /etc/localtime on
+	// first use: load it now, before the chroot hides the file and the filter forbids
+	// opening it.
+	time.Now().Zone()
 	bundle, err := specutils.Load(b.bundle)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var log io.Writer = os.Stderr
-	if b.conf.Log != "" {
-		f, err := os.OpenFile(b.conf.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("opening the log: %w", err)
-		}
-		log = f
-	}
+	log := sentryLog()
 	args, goferMounts, err := containerArgs(b.conf, bundle, log)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	args.Log = log
+	if b.consoleFD >= 0 {
+		args.Console = b.consoleFD
+	}
 	gofer, err := startGofer(goferMounts...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("starting the gofer: %w", err)
@@ -120,12 +143,16 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 	// through its Gofer, which has started. Its root becomes the container's state
 	// directory (where it records the exit status), and it drops every capability: its
 	// stubs are its own children, of its own user, and have none (the platform drops
-	// them), so it can still trace them.
+	// them), so it can still trace them. Last, its seccomp allow-list goes on every
+	// thread: init has not run an instruction yet.
 	if err := unix.Chdir(b.dir); err == nil {
 		err = unix.Chroot(".")
 	}
 	if err == nil {
 		err = box.KeepCapabilities() // none
+	}
+	if err == nil {
+		err = installFilter(b.conf, true, log)
 	}
 	if err != nil {
 		l.Close()
@@ -136,20 +163,48 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 	return s, gofer, l, nil
 }
 
+// installFilter installs the Sentry's seccomp allow-list (boot.InstallFilter) for the
+// process, runsc boot (sandbox) or runsc do. With --debug a forbidden system call traps
+// rather than kills at once: the Go runtime's crash report, which names the call (rax
+// holds its number) and the goroutine that made it, then also goes to the log file
+// (--debug-log, else --log; see crashFile), and a line in log says so.
+func installFilter(conf *config.Config, sandbox bool, log io.Writer) error {
+	if conf.Debug {
+		if f := crashFile(); f != nil {
+			if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(log, "runsc: the Sentry's seccomp filter traps forbidden system calls (--debug): "+
+			"one ends the sandbox with a \"SIGSYS: bad system call\" report, rax holding its number\n")
+	}
+	return boot.InstallFilter(boot.FilterOptions{Platform: conf.Platform, Debug: conf.Debug, Sandbox: sandbox})
+}
+
 // sandbox is the state the control socket serves.
 type sandbox struct {
 	s        *boot.Sandbox
 	exitPath string
 	mu       sync.Mutex
 	started  bool
+	// execs are the processes runsc exec started that have not exited, by PID.
+	execs map[int32]*boot.Process
 }
 
 // serve answers one request on conn.
 func (sb *sandbox) serve(conn *net.UnixConn) {
-	defer conn.Close()
-	var req container.Request
-	if err := json.NewDecoder(conn).Decode(&req); err != nil {
+	req, fds, err := container.ReadRequest(conn)
+	if err != nil {
+		conn.Close()
 		return
+	}
+	if req.Cmd == "exec" {
+		sb.exec(conn, req, fds) // it closes conn when the process has exited
+		return
+	}
+	defer conn.Close()
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 	var resp container.Response
 	after := func() {}
@@ -175,6 +230,10 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 		if err := sb.s.Kernel.SignalFromRuntime(sig, req.All); err != nil {
 			resp.Err = "container not running"
 		}
+	case "pause", "resume", "ps", "stats":
+		resp = sb.control(req) // boot_control.go
+	case "exec-signal":
+		resp.Err = sb.execSignalLocked(req.PID, unix.Signal(req.Signal))
 	default:
 		resp.Err = fmt.Sprintf("unknown request %q", req.Cmd)
 	}

@@ -2,15 +2,19 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -18,6 +22,7 @@ import (
 
 	"github.com/moat-sandbox/moat/runsc/boot"
 	"github.com/moat-sandbox/moat/runsc/config"
+	"github.com/moat-sandbox/moat/runsc/console"
 	"github.com/moat-sandbox/moat/runsc/container"
 	"github.com/moat-sandbox/moat/runsc/specutils"
 	"github.com/moat-sandbox/moat/sentry/kernel"
@@ -62,18 +67,27 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 		return subcommands.ExitUsageError
 	}
 	id := f.Arg(0)
-	c, sandbox, err := createContainer(r.conf, id, r.createFlags)
+	r.attached = !r.detach
+	c, sandbox, master, err := createContainer(r.conf, id, r.createFlags)
 	if err != nil {
 		Fatalf("run %q: %v", id, err)
 	}
 	if err := startContainer(c); err != nil {
 		c.Destroy()
 		sandbox.Wait()
+		if master != nil {
+			master.Close()
+		}
 		Fatalf("run %q: %v", id, err)
 	}
 	c.Close()
 	if r.detach {
 		return subcommands.ExitSuccess
+	}
+	var att *console.Attached
+	if master != nil {
+		// The console is copied to and from runsc's own stdio, as runc run's.
+		att = console.Attach(master, nil)
 	}
 	// Pass signals on to init, as runc run does without a terminal.
 	sigs := make(chan os.Signal, 8)
@@ -86,15 +100,25 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 			}
 		}
 	}()
-	sandbox.Wait()
+	if msg := sandboxDeath(id, sandbox.Wait()); msg != "" {
+		fmt.Fprintln(os.Stderr, msg)
+	}
 	signal.Stop(sigs)
 	c, err = container.Load(r.conf.Root, id)
 	if err != nil {
 		Fatalf("run %q: %v", id, err)
 	}
 	st, _ := c.ExitStatus()
-	if err := c.Destroy(); err != nil {
+	warnings, err := c.Delete()
+	if err != nil {
 		Fatalf("run %q: deleting: %v", id, err)
+	}
+	for _, w := range warnings {
+		Warnf("run %q: %v", id, w)
+	}
+	if att != nil {
+		// The sandbox has ended, and the console's host slave with it.
+		att.Close(time.Second)
 	}
 	os.Exit(st)
 	return subcommands.ExitSuccess
@@ -107,9 +131,6 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (boot.Args, []string, error) {
 	s := b.Spec
 	p := s.Process
-	if p.Terminal {
-		return boot.Args{}, nil, fmt.Errorf("process.terminal is true, which needs a console (--console-socket): not supported yet")
-	}
 	readOnly := s.Root.Readonly
 	rootfs := b.Rootfs
 	if conf.Overlay == "memory" || readOnly {
@@ -299,4 +320,21 @@ func withHome(env []string, rootfs string, uid uint32) []string {
 		}
 	}
 	return append(append([]string(nil), env...), "HOME="+home)
+}
+
+// sandboxDeath explains how the sandbox process of container id ended, if it was killed
+// by its own seccomp filter (SIGSYS): the Sentry made a host system call its allow-list
+// does not allow. err is what waiting for the sandbox returned.
+func sandboxDeath(id string, err error) string {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return ""
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGSYS {
+		return ""
+	}
+	return fmt.Sprintf("runsc: container %q: the sandbox was killed by its seccomp filter (SIGSYS): "+
+		"the Sentry made a host system call its allow-list forbids; the kernel log's audit record "+
+		"(type=1326) names it, and with --debug the sandbox's log has a report", id)
 }

@@ -436,9 +436,12 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 	}
 }
 
-// Fork makes a child process of t's, as fork(2): a copy of its address space, its open
-// files, working directory, credentials, limits and signal dispositions. The child
-// returns 0 from the system call. With vfork, t waits until the child execs or exits.
+// Fork makes a child process of t's, as fork(2): a copy of its address space
+// (copy-on-write), its open files, working directory, credentials, limits and signal
+// dispositions. The child returns 0 from the system call. With vfork the child runs in
+// t's own address space (CLONE_VM), and t waits until the child execs or exits, as
+// vfork(2): what the child writes before that, the parent sees (posix_spawn reports an
+// exec failure that way).
 func (t *Task) Fork(vfork bool) (int32, error) {
 	return t.ForkWith(vfork, ForkOpts{})
 }
@@ -459,14 +462,18 @@ type ForkOpts struct {
 // ForkWith is Fork with clone's extras.
 func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	k := t.k
-	as, err := k.Platform.NewAddressSpace()
-	if err != nil {
-		return 0, unix.ENOMEM
-	}
-	m, err := t.MM.Fork(as)
-	if err != nil {
-		as.Release()
-		return 0, unix.ENOMEM
+	m := t.MM
+	if vfork {
+		m.IncUsers()
+	} else {
+		as, err := k.Platform.NewAddressSpace()
+		if err != nil {
+			return 0, unix.ENOMEM
+		}
+		if m, err = t.MM.Fork(as, uintptr(t.State.Regs.Rsp)); err != nil {
+			as.Release()
+			return 0, unix.ENOMEM
+		}
 	}
 	st := t.State.Fork()
 	st.Regs.Rax = 0

@@ -116,10 +116,13 @@ type Task struct {
 
 	// lastFault counts consecutive faults at the same address, to stop a fault that
 	// the platform keeps reporting (a Sentry bug) from looping forever.
-	lastFault      uintptr
-	lastFaultCount int
+	lastFault        uintptr
+	lastFaultCount   int
+	lastFaultChanges uint64 // MemoryManager.Changes at the first of them
 
 	usage taskUsage
+	// inApp is set while the task is (about to be) in application code (freeze.go).
+	inApp atomic.Bool
 }
 
 // NewTask returns the task of a new process with no parent (the container's init when
@@ -219,9 +222,13 @@ func (t *Task) Run() ExitStatus {
 			break
 		}
 		t.accountSys()
+		if !t.enterApp() {
+			continue // killed while frozen
+		}
 		start := time.Now()
 		t.usage.enterSwitch(start)
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
+		t.inApp.Store(false)
 		t.accountUser(time.Since(start))
 		if err != nil {
 			fmt.Fprintf(t.k.Log, "moat: task %d: %v\n", t.TID, err)
@@ -271,10 +278,13 @@ func (t *Task) ReadMemory(start, end uintptr) []byte {
 }
 
 func (t *Task) fault(ev platform.Event) {
-	if ev.Addr == t.lastFault {
+	// A fault at the same address after the address space took access away (a fork
+	// write-protecting its pages, mprotect, munmap) is progress, not a loop.
+	changes := t.MM.Changes()
+	if ev.Addr == t.lastFault && changes == t.lastFaultChanges {
 		t.lastFaultCount++
 	} else {
-		t.lastFault, t.lastFaultCount = ev.Addr, 1
+		t.lastFault, t.lastFaultCount, t.lastFaultChanges = ev.Addr, 1, changes
 	}
 	err := t.MM.HandleFault(ev.Addr, ev.Access)
 	if err == nil && t.lastFaultCount < 8 {

@@ -37,8 +37,13 @@ func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error 
 	}
 	page := pageDown(addr)
 	if fr, ok := m.pages[page]; ok {
-		// Populated but not mapped (the platform lost it): map it again.
-		return m.as.MapFile(page, fr, v.perms, false)
+		if at.Write && m.isCOW(v, fr) {
+			return m.breakCOW(v, page, page+pageSize)
+		}
+		// Populated but not mapped (a forked child's first touch, a page copy-in
+		// populated), or mapped without write access by fork while this address
+		// space now holds it alone.
+		return m.mapRun(v, page)
 	}
 	err := m.populate(v, page, true)
 	if err == ErrPastEOF {
@@ -117,6 +122,151 @@ func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
 		run, runAddr = fr, a
 	}
 	return flush()
+}
+
+// isCOW reports whether fr, a populated page of v, is shared copy-on-write: a private
+// mapping's page that another address space (or another place of this one, after
+// fork) still refers to. Such a page is mapped without write access in the platform.
+func (m *MemoryManager) isCOW(v *vma, fr platform.FileRange) bool {
+	return m.cow && v.shared == nil && m.mf.Refs(fr)[0] > 1
+}
+
+// mapRun maps into the platform the populated page at page and its populated
+// neighbours that follow it in the memory file and share its state (copy-on-write or
+// not), within v and the anonFaultAround-aligned block that holds page: with v's
+// access, less write for copy-on-write pages. Where the platform batches mappings, the
+// other runs of the block in the same state come along in the same call (a parent
+// writing again after its child exited gets write access back for the whole block).
+func (m *MemoryManager) mapRun(v *vma, page uintptr) error {
+	span := uintptr(anonFaultAround * pageSize)
+	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
+	if b, ok := m.as.(platform.MapBatcher); ok && b.Batched() {
+		var addrs []uintptr
+		for a := lo; a < hi; a += pageSize {
+			if _, ok := m.pages[a]; ok {
+				addrs = append(addrs, a)
+			}
+		}
+		runs := m.runsOf(v, addrs)
+		var want platform.AccessType
+		for _, r := range runs {
+			if r.Addr <= page && page < r.Addr+uintptr(r.File.Length()) {
+				want = r.Access
+			}
+		}
+		ms := runs[:0]
+		for _, r := range runs {
+			if r.Access == want {
+				ms = append(ms, r)
+			}
+		}
+		return b.MapFiles(ms)
+	}
+	fr := m.pages[page]
+	follows := func(a uintptr) bool { // the page at a is where page's file offset leads
+		g, ok := m.pages[a]
+		if a < page {
+			return ok && uint64(page-a) <= fr.Start && g.Start == fr.Start-uint64(page-a)
+		}
+		return ok && g.Start == fr.Start+uint64(a-page)
+	}
+	start, end := page, page+pageSize
+	for start > lo && follows(start-pageSize) {
+		start -= pageSize
+	}
+	for end < hi && follows(end) {
+		end += pageSize
+	}
+	addrs := make([]uintptr, 0, (end-start)/pageSize)
+	for a := start; a < end; a += pageSize {
+		addrs = append(addrs, a)
+	}
+	for _, r := range m.runsOf(v, addrs) {
+		if r.Addr <= page && page < r.Addr+uintptr(r.File.Length()) {
+			return m.as.MapFile(r.Addr, r.File, r.Access, false)
+		}
+	}
+	return nil
+}
+
+// runsOf returns the mappings of v's populated pages at addrs (sorted): one per stretch
+// contiguous in addresses and in the memory file whose pages are all copy-on-write or
+// all not, with the access the platform gives them (v's, less write where
+// copy-on-write).
+func (m *MemoryManager) runsOf(v *vma, addrs []uintptr) []platform.FileMapping {
+	var out []platform.FileMapping
+	for i := 0; i < len(addrs); {
+		fr := m.pages[addrs[i]]
+		j := i + 1
+		for j < len(addrs) && addrs[j] == addrs[j-1]+pageSize && m.pages[addrs[j]].Start == fr.Start+uint64(j-i)*pageSize {
+			j++
+		}
+		run := platform.FileRange{Start: fr.Start, End: fr.Start + uint64(j-i)*pageSize}
+		if !m.cow || v.shared != nil {
+			out = append(out, platform.FileMapping{Addr: addrs[i], File: run, Access: v.perms})
+			i = j
+			continue
+		}
+		refs := m.mf.Refs(run)
+		for k := 0; k < len(refs); {
+			cow := refs[k] > 1
+			l := k + 1
+			for l < len(refs) && (refs[l] > 1) == cow {
+				l++
+			}
+			at := v.perms
+			at.Write = at.Write && !cow
+			out = append(out, platform.FileMapping{Addr: addrs[i] + uintptr(k)*pageSize,
+				File: platform.FileRange{Start: run.Start + uint64(k)*pageSize, End: run.Start + uint64(l)*pageSize}, Access: at})
+			k = l
+		}
+		i = j
+	}
+	return out
+}
+
+// breakCOW gives v its own copy of the copy-on-write page at page, and of the pages
+// after it up to hi that are copy-on-write too (a copy-out writes them all), in one new
+// range of the memory file, and maps it with v's access. The copy-on-write pages next
+// to that run, within the faultAround-aligned block, that hold no data (holes of the
+// memory file, never written) cost nothing to copy and come along: a process that
+// fills memory its parent reserved but never wrote then faults once per block, not
+// once per page. Each old page loses this address space's reference.
+func (m *MemoryManager) breakCOW(v *vma, page, hi uintptr) error {
+	cowAt := func(a uintptr) bool {
+		fr, ok := m.pages[a]
+		return ok && m.isCOW(v, fr)
+	}
+	hole := func(a uintptr) bool { return len(m.mf.Data(m.pages[a])) == 0 }
+	span := uintptr(faultAround * pageSize)
+	lo, blockHi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
+	start, end := page, page+pageSize
+	for end < min(hi, v.end) && cowAt(end) {
+		end += pageSize
+	}
+	for start > lo && cowAt(start-pageSize) && hole(start-pageSize) {
+		start -= pageSize
+	}
+	for end < blockHi && cowAt(end) && hole(end) {
+		end += pageSize
+	}
+	nfr, err := m.mf.Allocate(uint64(end - start))
+	if err != nil {
+		return err
+	}
+	for a := start; a < end; a += pageSize {
+		old := m.pages[a]
+		at := nfr.Start + uint64(a-start)
+		dst := platform.FileRange{Start: at, End: at + pageSize}
+		for _, d := range m.mf.Data(old) {
+			// Only the parts with data: reading a hole through the Sentry's view would
+			// give it memory.
+			copy(m.mf.Slice(platform.FileRange{Start: dst.Start + d.Start - old.Start, End: dst.Start + d.End - old.Start}), m.mf.Slice(d))
+		}
+		m.mf.Free(old)
+		m.pages[a] = dst
+	}
+	return m.as.MapFile(start, nfr, v.perms, false)
 }
 
 // unpopulatedRun returns the run of unpopulated pages around page within v and within

@@ -7,69 +7,121 @@ import (
 )
 
 // Fork returns a copy of the address space in the new platform address space as, for
-// fork(2): the same mappings; for every populated shared page the same page, with one
-// more reference; and for every populated private page a new page holding a copy of its
-// bytes. The private copy is eager (copy-on-write is still to come), but cheap where it
-// can be: each run of populated pages of one VMA gets one contiguous range of the memory
-// file; only the parent's pages that hold data are copied (a page never written is a
-// hole of the memory file, as is the new range: both read zero, and copying would cost
-// host memory); and each run is mapped in the child at once, so the child does not
-// fault its pages back one by one.
-func (m *MemoryManager) Fork(as platform.AddressSpace) (*MemoryManager, error) {
+// fork(2), copy-on-write: the child gets the same VMAs (but those marked MADV_DONTFORK,
+// and with no pages in those marked MADV_WIPEONFORK) and, for every populated page, the
+// same memory-file page with one more reference. A shared mapping's pages stay shared;
+// a private mapping's pages are now shared copy-on-write (see the package comment), so
+// the parent's own mappings of them lose write access first, before the child exists:
+// threads of the parent that keep running can't write into a page the child sees, and
+// those that try fault and wait for m.mu.
+//
+// Two exceptions save faults that would cost more than copying: the child of a
+// single-threaded process gets its own copy at once of the pages of small writable
+// private VMAs (a program's and each library's .data and .bss, a small heap: at most
+// copySmallVMA pages each, copyBudget in all), which the parent then keeps writable; and
+// any child gets a copy of the pages at and below sp, the forking thread's stack
+// pointer, which it writes first thing (copied once write-protected, so no other thread
+// of the parent is writing them).
+//
+// Where the platform maps a batch in about the time of one mapping
+// (platform.MapBatcher), the child's pages are all mapped at once, read-only where
+// copy-on-write; elsewhere nothing is mapped and the child's first touch of a page maps
+// the run around it (mapRun).
+func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManager, error) {
 	m.mu.Lock()
 	defer m.unlock()
 	c := &MemoryManager{mf: m.mf, as: as, pages: make(map[uintptr]platform.FileRange, len(m.pages)),
-		min: m.min, max: m.max, mmapBase: m.mmapBase, brkStart: m.brkStart, brk: m.brk, stackLimit: m.stackLimit}
+		min: m.min, max: m.max, mmapBase: m.mmapBase, brkStart: m.brkStart, brk: m.brk,
+		stackLimit: m.stackLimit, cow: true}
 	c.users.Store(1)
-	c.vmas = append([]vma(nil), m.vmas...)
-	for i := range c.vmas {
-		c.incRef(&c.vmas[i])
+	for _, v := range m.vmas {
+		if v.dontFork {
+			continue
+		}
+		c.vmas = append(c.vmas, v)
+		c.incRef(&c.vmas[len(c.vmas)-1])
 	}
 	addrs := make([]uintptr, 0, len(m.pages))
 	for a := range m.pages {
 		addrs = append(addrs, a)
 	}
 	slices.Sort(addrs)
-	for len(addrs) > 0 {
-		// The run: consecutive pages within one VMA.
-		v := &m.vmas[m.find(addrs[0])]
+	// The pages of each VMA, and the VMAs copied whole.
+	type group struct {
+		v     *vma
+		pages []uintptr
+		copy  bool
+	}
+	var groups []group
+	budget := copyBudget
+	if m.users.Load() != 1 {
+		// Another thread could write a page while it is copied, and the child would
+		// see a state the writer never made: with threads, everything is shared and
+		// write-protected first, so their writes wait for the fork to end.
+		budget = 0
+	}
+	for rest := addrs; len(rest) > 0; {
+		v := &m.vmas[m.find(rest[0])]
 		n := 1
-		for n < len(addrs) && addrs[n] == addrs[n-1]+pageSize && addrs[n] < v.end {
+		for n < len(rest) && rest[n] < v.end {
 			n++
 		}
-		run := addrs[:n]
-		addrs = addrs[n:]
-		if v.shared != nil {
-			if err := c.shareRun(m, run, v.perms); err != nil {
-				c.Release()
-				return nil, err
-			}
+		g := group{v: v, pages: rest[:n]}
+		rest = rest[n:]
+		if v.dontFork || v.wipeOnFork {
 			continue
 		}
-		fr, err := m.mf.Allocate(uint64(n) * pageSize)
-		if err != nil {
+		if v.shared == nil && v.perms.Write && v.end-v.start <= copySmallVMA*pageSize && n <= budget {
+			g.copy = true
+			budget -= n
+		}
+		groups = append(groups, g)
+	}
+	copied := map[*vma]bool{}
+	for _, g := range groups {
+		if g.copy {
+			copied[g.v] = true
+		}
+	}
+	m.changes.Add(1)
+	if err := m.writeProtectPrivate(copied); err != nil {
+		c.Release()
+		return nil, err
+	}
+	m.cow = true
+	var maps []platform.FileMapping
+	for _, g := range groups {
+		v, run := g.v, g.pages
+		var own []uintptr // pages the child gets a copy of
+		if g.copy {
+			own, run = run, nil
+		} else if v.shared == nil && v.perms.Write && sp >= v.start && sp < v.end {
+			own, run = splitStack(run, pageDown(sp))
+		}
+		if err := c.copyFrom(m, own); err != nil {
 			c.Release()
 			return nil, err
 		}
-		for i := 0; i < n; {
-			// A stretch of the run whose parent pages are contiguous in the file.
-			src := m.pages[run[i]]
+		// One IncRef per stretch of pages contiguous in the memory file.
+		for i := 0; i < len(run); {
+			fr := m.pages[run[i]]
 			j := i + 1
-			for j < n && m.pages[run[j]].Start == src.Start+uint64(j-i)*pageSize {
+			for j < len(run) && run[j] == run[j-1]+pageSize && m.pages[run[j]].Start == fr.Start+uint64(j-i)*pageSize {
 				j++
 			}
-			src.End = src.Start + uint64(j-i)*pageSize
-			for _, d := range m.mf.Data(src) {
-				at := fr.Start + uint64(i)*pageSize + (d.Start - src.Start)
-				copy(m.mf.Slice(platform.FileRange{Start: at, End: at + d.Length()}), m.mf.Slice(d))
+			m.mf.IncRef(platform.FileRange{Start: fr.Start, End: fr.Start + uint64(j-i)*pageSize})
+			for k, a := range run[i:j] {
+				off := fr.Start + uint64(k)*pageSize
+				c.pages[a] = platform.FileRange{Start: off, End: off + pageSize}
 			}
 			i = j
 		}
-		for i, a := range run {
-			off := fr.Start + uint64(i)*pageSize
-			c.pages[a] = platform.FileRange{Start: off, End: off + pageSize}
-		}
-		if err := as.MapFile(run[0], fr, v.perms, false); err != nil {
+		maps = append(maps, c.runsOf(v, g.pages)...)
+	}
+	// Where a batch of mappings costs about one, the child gets all its pages mapped
+	// now rather than a fault for each run it touches.
+	if b, ok := as.(platform.MapBatcher); ok && b.Batched() && len(maps) > 0 {
+		if err := b.MapFiles(maps); err != nil {
 			c.Release()
 			return nil, err
 		}
@@ -77,25 +129,83 @@ func (m *MemoryManager) Fork(as platform.AddressSpace) (*MemoryManager, error) {
 	return c, nil
 }
 
-// shareRun gives c the pages of m at run (addresses of a shared VMA), one more reference
-// each, and maps them, a stretch of contiguous file pages at a time.
-func (c *MemoryManager) shareRun(m *MemoryManager, run []uintptr, at platform.AccessType) error {
-	for i := 0; i < len(run); {
-		start := m.pages[run[i]]
-		j := i + 1
-		for j < len(run) && m.pages[run[j]].Start == start.Start+uint64(j-i)*pageSize {
-			j++
+// What fork copies at once rather than sharing (see Fork).
+const (
+	copySmallVMA = 16 // pages: a writable private VMA this small is copied whole...
+	copyBudget   = 64 // ...up to this many pages in all
+	copyStack    = 2  // pages at and below the stack pointer
+)
+
+// splitStack takes out of pages (sorted) the copyStack pages at and below sp's page
+// that are populated, and returns them and the rest.
+func splitStack(pages []uintptr, sp uintptr) (own, rest []uintptr) {
+	lo := sp - (copyStack-1)*pageSize
+	for _, a := range pages {
+		if a >= lo && a <= sp {
+			own = append(own, a)
+		} else {
+			rest = append(rest, a)
 		}
-		for _, a := range run[i:j] {
-			fr := m.pages[a]
-			m.mf.IncRef(fr)
-			c.pages[a] = fr
+	}
+	return own, rest
+}
+
+// copyFrom gives c a copy of m's pages at addrs, in one new range of the memory file:
+// the parts of them that hold data are copied (holes stay holes).
+func (c *MemoryManager) copyFrom(m *MemoryManager, addrs []uintptr) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	fr, err := c.mf.Allocate(uint64(len(addrs)) * pageSize)
+	if err != nil {
+		return err
+	}
+	for i, a := range addrs {
+		old := m.pages[a]
+		at := fr.Start + uint64(i)*pageSize
+		for _, d := range m.mf.Data(old) {
+			copy(m.mf.Slice(platform.FileRange{Start: at + d.Start - old.Start, End: at + d.End - old.Start}), m.mf.Slice(d))
 		}
-		fr := platform.FileRange{Start: start.Start, End: start.Start + uint64(j-i)*pageSize}
-		if err := c.as.MapFile(run[i], fr, at, false); err != nil {
-			return err
-		}
-		i = j
+		c.pages[a] = platform.FileRange{Start: at, End: at + pageSize}
 	}
 	return nil
+}
+
+// writeProtectPrivate takes write access away from every populated page of m's
+// writable private mappings but those of skip, in the platform: fork is about to share
+// them. Consecutive VMAs whose pages end up with the same access are changed in one
+// call (a read-only private VMA loses nothing; holes between VMAs have nothing mapped).
+// A VMA of skip shares no page with the child; those of its pages it still shares with
+// another address space are already read-only.
+func (m *MemoryManager) writeProtectPrivate(skip map[*vma]bool) error {
+	var start, end uintptr
+	var at platform.AccessType
+	pending := false
+	flush := func() error {
+		if !pending {
+			return nil
+		}
+		pending = false
+		return m.as.Protect(start, end-start, at)
+	}
+	for i := range m.vmas {
+		v := &m.vmas[i]
+		want := v.perms
+		if v.shared == nil && !v.dontFork && !v.wipeOnFork && !skip[v] {
+			want.Write = false
+		}
+		if pending && want != at {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if !pending {
+			if want == v.perms {
+				continue // nothing to change here; start a run at a VMA that needs it
+			}
+			start, at, pending = v.start, want, true
+		}
+		end = v.end
+	}
+	return flush()
 }

@@ -80,6 +80,14 @@ func (m *MemoryManager) copy(addr uintptr, n int, at platform.AccessType, f func
 				return done, unix.EFAULT
 			}
 			fr = m.pages[page]
+		} else if at.Write && m.isCOW(v, fr) {
+			// Never into a page another address space still sees: this one gets its
+			// own copy first, of every copy-on-write page the copy will write.
+			end, _ := pageUp(addr + uintptr(n))
+			if err := m.breakCOW(v, page, min(end, v.end)); err != nil {
+				return done, unix.EFAULT
+			}
+			fr = m.pages[page]
 		}
 		mem := m.mf.Slice(fr)[a-page:]
 		if rest := n - done; len(mem) > rest {

@@ -24,8 +24,44 @@
 // Gofer file's page cache: it reads pages from the file when first touched and writes
 // them back on Flush and when the last address space stops mapping it.
 // Memory-file pages are reference-counted (pgalloc), so a page that the object and
-// several address spaces hold is freed when the last lets go. fork copies private pages
-// eagerly (no copy-on-write yet) and hands the child the same shared pages.
+// several address spaces hold is freed when the last lets go.
+//
+// # Fork and copy-on-write
+//
+// Fork copies no page. The child gets the parent's VMAs (not those marked
+// MADV_DONTFORK; those marked MADV_WIPEONFORK without their pages) and, for every other
+// populated page, the parent's memory-file page with one more reference. A shared
+// mapping's pages are meant to be shared. A private mapping's page with more than one
+// reference is shared copy-on-write: whichever holder writes it first gets a copy. The
+// rule needs no per-page state besides the count (pgalloc.Refs): a private page is
+// copy-on-write exactly while its count is above one, and only fork raises it.
+//
+// In order, under the parent's lock: the parent's writable private mappings lose write
+// access in the platform (one Protect per run of VMAs, before the child exists: a thread
+// of the parent that keeps running can't write into a page the child will see; one that
+// tries faults and waits for the lock), then the references are taken. Nothing is mapped
+// in the child; its first touch of a page faults and maps the run of populated pages
+// around it, read-only where they are copy-on-write (mapRun).
+//
+// A write fault on a copy-on-write page (breakCOW) allocates a new page, copies the old
+// one's data (only the parts that hold data: holes stay holes), drops the old reference
+// and maps the copy writable. Copy-on-write neighbours that are holes (populated by
+// fault-around but never written) come along at no cost, so filling memory the parent
+// never wrote faults once per block, not per page. A write fault on a page whose count
+// went back to one (the other holder copied it, unmapped it or exited) copies nothing: the
+// run around it is mapped writable again. The Sentry's own writes (copy-out, futex
+// words) break copy-on-write the same way before writing, for every page the copy
+// covers, so a syscall's result never lands in a page another process sees.
+//
+// mprotect adding write to a private VMA of an address space that has forked keeps the
+// platform's mapping read-only (pages still shared must stay so) and lets write faults
+// give it back; munmap, MADV_DONTNEED, mremap and exit just drop references, so a page is
+// freed when its last holder goes (a fork-and-exit loop does not grow the memory file).
+// RSS counts a page shared copy-on-write in each holder, as Linux does. vfork does not
+// fork the address space: its child runs in the parent's (kernel.Task.ForkWith).
+// Changes counts the changes that take access away, so the kernel tells a thread that
+// faults again at one address because another thread forked from a fault that never
+// resolves.
 //
 // The VMA set is a sorted slice; a tree comes with many mappings.
 //
@@ -129,7 +165,10 @@ type vma struct {
 	sysv   bool // attached by shmat
 	// mayShare: a MAP_SHARED mapping made as a private copy (MMapOpts.MayShare).
 	mayShare bool
-	name     string
+	// dontFork (MADV_DONTFORK): fork leaves the VMA out of the child. wipeOnFork
+	// (MADV_WIPEONFORK, private anonymous VMAs only): the child's starts empty.
+	dontFork, wipeOnFork bool
+	name                 string
 }
 
 // MemoryManager is one application address space.
@@ -152,6 +191,11 @@ type MemoryManager struct {
 	dropLater []RefCounted
 	// users counts the tasks running in the address space (threads share it).
 	users atomic.Int32
+	// changes counts the changes that took access away from pages (Changes).
+	changes atomic.Uint64
+	// cow is set once m forked or was forked: its private pages may be shared
+	// copy-on-write. Until then no page needs the check.
+	cow bool
 }
 
 // IncUsers adds a task to the address space (a new thread).
@@ -186,6 +230,13 @@ func (m *MemoryManager) Release() {
 	m.vmas = nil
 	m.as.Release()
 }
+
+// Changes counts the changes that took access away from pages the platform may have
+// mapped: fork's write protection, mprotect, munmap, mremap, MADV_DONTNEED, a shared
+// object shrinking. A fault repeated at one address across such a change is progress
+// (a thread writing a page while another forks again and again), not a fault that
+// never resolves.
+func (m *MemoryManager) Changes() uint64 { return m.changes.Load() }
 
 // AddressSpace is the platform address space tasks switch into.
 func (m *MemoryManager) AddressSpace() platform.AddressSpace { return m.as }
@@ -267,6 +318,7 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 		j++
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
+	m.changes.Add(1)
 	return m.as.Unmap(start, end-start)
 }
 

@@ -199,3 +199,275 @@ func TestDemandPaging(t *testing.T) {
 		}
 	}
 }
+
+// forkMM forks m into a new address space of p, released with the test.
+func forkMM(t *testing.T, m *MemoryManager, p platform.Platform) *MemoryManager {
+	t.Helper()
+	as, err := p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.Fork(as, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c.pages != nil {
+			c.Release()
+		}
+	})
+	return c
+}
+
+func readByte(t *testing.T, m *MemoryManager, addr uintptr) byte {
+	t.Helper()
+	b := make([]byte, 1)
+	if _, err := m.CopyIn(addr, b); err != nil {
+		t.Fatalf("CopyIn(%#x): %v", addr, err)
+	}
+	return b[0]
+}
+
+// TestForkSharesThenCopies: fork copies nothing; the first write of either side to a
+// page gets it a copy, and the other side keeps the old bytes; once a side holds a page
+// alone, writing it copies nothing.
+func TestForkSharesThenCopies(t *testing.T) {
+	m, p := newMM(t)
+	addr, _ := m.MMap(MMapOpts{Length: 32 * pageSize, Perms: platform.ReadWrite}) // not copied whole
+	for i := uintptr(0); i < 8; i++ {
+		m.CopyOut(addr+i*pageSize, []byte{byte(i + 1)})
+	}
+	before := m.mf.Used()
+	c := forkMM(t, m, p)
+	if used := m.mf.Used(); used != before {
+		t.Errorf("fork allocated %d bytes, want none", used-before)
+	}
+	fr := m.pages[addr]
+	if n := m.mf.Refs(fr)[0]; n != 2 {
+		t.Errorf("a private page after fork has %d references, want 2", n)
+	}
+	if _, err := c.CopyOut(addr+pageSize, []byte{42}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readByte(t, m, addr+pageSize); got != 2 {
+		t.Errorf("parent sees %d after the child's write, want 2", got)
+	}
+	if got := readByte(t, c, addr+pageSize); got != 42 {
+		t.Errorf("child sees %d after its write, want 42", got)
+	}
+	if got := readByte(t, c, addr+2*pageSize); got != 3 {
+		t.Errorf("child sees %d in a page it did not write, want 3", got)
+	}
+	if c.pages[addr+pageSize] == m.pages[addr+pageSize] {
+		t.Error("the child's written page is still the parent's")
+	}
+	if n := m.mf.Refs(m.pages[addr+pageSize])[0]; n != 1 {
+		t.Errorf("the parent's page has %d references after the child copied it, want 1", n)
+	}
+	// The parent now holds that page alone: writing it copies nothing.
+	used := m.mf.Used()
+	old := m.pages[addr+pageSize]
+	m.CopyOut(addr+pageSize, []byte{43})
+	if m.pages[addr+pageSize] != old || m.mf.Used() != used {
+		t.Error("writing a page held alone copied it")
+	}
+	if got := readByte(t, c, addr+pageSize); got != 42 {
+		t.Errorf("child sees %d after the parent's write, want 42", got)
+	}
+}
+
+// TestForkFreesWithTheLastHolder: pages are freed when the last address space that
+// holds them goes, whichever it is, and a fork-and-exit loop does not grow the memory
+// file.
+func TestForkFreesWithTheLastHolder(t *testing.T) {
+	m, p := newMM(t)
+	addr, _ := m.MMap(MMapOpts{Length: 64 * pageSize, Perms: platform.ReadWrite})
+	for i := uintptr(0); i < 64; i++ {
+		m.CopyOut(addr+i*pageSize, []byte{1})
+	}
+	base := m.mf.Used()
+	for i := 0; i < 50; i++ {
+		c := forkMM(t, m, p)
+		for j := uintptr(0); j < 64; j += 3 {
+			c.CopyOut(addr+j*pageSize, []byte{2})
+		}
+		m.CopyOut(addr+uintptr(i%64)*pageSize, []byte{3})
+		c.Release()
+	}
+	if used := m.mf.Used(); used != base {
+		t.Errorf("after 50 forks and exits the memory file holds %d more bytes", int64(used)-int64(base))
+	}
+	// The parent goes first: the child's pages survive it.
+	c := forkMM(t, m, p)
+	m.Release()
+	m.pages = map[uintptr]platform.FileRange{} // newMM's cleanup releases it again
+	m.vmas = nil
+	if got := readByte(t, c, addr+60*pageSize); got != 1 {
+		t.Errorf("child sees %d after the parent went, want 1", got)
+	}
+	if n := c.mf.Refs(c.pages[addr])[0]; n != 1 {
+		t.Errorf("the child's page has %d references once the parent went, want 1", n)
+	}
+	c.Release()
+	if used := c.mf.Used(); used != 0 {
+		t.Errorf("%d bytes still allocated once both went", used)
+	}
+}
+
+// TestForkKeepsSharedMemoryShared: a shared mapping's pages are the same in both.
+func TestForkKeepsSharedMemoryShared(t *testing.T) {
+	m, p := newMM(t)
+	obj := NewShared(m.mf, 2*pageSize)
+	defer obj.DecRef()
+	addr, err := m.MMap(MMapOpts{Length: 2 * pageSize, Perms: platform.ReadWrite, Shared: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.CopyOut(addr, []byte{1})
+	c := forkMM(t, m, p)
+	c.CopyOut(addr, []byte{9})
+	c.CopyOut(addr+pageSize, []byte{8})
+	if got := readByte(t, m, addr); got != 9 {
+		t.Errorf("parent sees %d in shared memory the child wrote, want 9", got)
+	}
+	if got := readByte(t, m, addr+pageSize); got != 8 {
+		t.Errorf("parent sees %d in a shared page the child populated, want 8", got)
+	}
+}
+
+// TestForkAdvice: MADV_DONTFORK leaves a range out of the child, MADV_WIPEONFORK gives
+// it to the child empty; only private anonymous memory can be wiped.
+func TestForkAdvice(t *testing.T) {
+	m, p := newMM(t)
+	addr, _ := m.MMap(MMapOpts{Length: 4 * pageSize, Perms: platform.ReadWrite})
+	for i := uintptr(0); i < 4; i++ {
+		m.CopyOut(addr+i*pageSize, []byte{7})
+	}
+	if err := m.MAdviseFork(addr, pageSize, DontFork); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.MAdviseFork(addr+2*pageSize, pageSize, WipeOnFork); err != nil {
+		t.Fatal(err)
+	}
+	c := forkMM(t, m, p)
+	if _, err := c.CopyIn(addr, make([]byte, 1)); !errors.Is(err, unix.EFAULT) {
+		t.Errorf("a DONTFORK page in the child: %v, want EFAULT", err)
+	}
+	if got := readByte(t, c, addr+2*pageSize); got != 0 {
+		t.Errorf("a WIPEONFORK page in the child holds %d, want 0", got)
+	}
+	if got := readByte(t, c, addr+3*pageSize); got != 7 {
+		t.Errorf("an ordinary page in the child holds %d, want 7", got)
+	}
+	if got := readByte(t, m, addr+2*pageSize); got != 7 {
+		t.Errorf("the parent's WIPEONFORK page holds %d, want 7", got)
+	}
+	obj := NewShared(m.mf, pageSize)
+	defer obj.DecRef()
+	sh, _ := m.MMap(MMapOpts{Length: pageSize, Perms: platform.ReadWrite, Shared: obj})
+	if err := m.MAdviseFork(sh, pageSize, WipeOnFork); !errors.Is(err, unix.EINVAL) {
+		t.Errorf("WIPEONFORK on shared memory: %v, want EINVAL", err)
+	}
+	m.MUnmap(addr+3*pageSize, pageSize)
+	if err := m.MAdviseFork(addr+2*pageSize, 2*pageSize, KeepOnFork); !errors.Is(err, unix.ENOMEM) {
+		t.Errorf("KEEPONFORK over a hole: %v, want ENOMEM", err)
+	}
+}
+
+// TestForkWriteProtectsTheParent runs code in the parent after a fork that writes
+// every page of a mapping: each write must fault (the parent's mapping is read-only)
+// and get the parent its own page, so the child keeps the bytes of the fork.
+func TestForkWriteProtectsTheParent(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	m, p := newMM(t)
+	// rdi = start, rcx = count: 1: movq $7,(%rdi); add $4096,%rdi; loop 1b; syscall
+	code := []byte{0x48, 0xc7, 0x07, 0x07, 0x00, 0x00, 0x00, 0x48, 0x81, 0xc7, 0x00, 0x10, 0x00, 0x00, 0xe2, 0xf0, 0x0f, 0x05}
+	text, _ := m.MMap(MMapOpts{Length: pageSize, Perms: platform.ReadWrite})
+	m.CopyOut(text, code)
+	m.MProtect(text, pageSize, platform.ReadExec)
+	data, _ := m.MMap(MMapOpts{Length: 64 * pageSize, Perms: platform.ReadWrite})
+	run := func() int {
+		st := arch.NewState()
+		st.Regs.Rip, st.Regs.Rdi, st.Regs.Rcx = uint64(text), uint64(data), 64
+		ctx := p.NewContext()
+		defer ctx.Release()
+		faults := 0
+		for {
+			ev, err := ctx.Switch(m.AddressSpace(), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Kind == platform.EventSyscall {
+				return faults
+			}
+			faults++
+			if err := m.HandleFault(ev.Addr, ev.Access); err != nil {
+				t.Fatalf("fault at %#x: %v", ev.Addr, err)
+			}
+		}
+	}
+	run() // populates and maps the pages writable
+	for i := uintptr(0); i < 64; i++ {
+		m.CopyOut(data+i*pageSize, []byte{1})
+	}
+	c := forkMM(t, m, p)
+	if faults := run(); faults < 4 {
+		t.Errorf("%d faults writing 64 pages after fork; the parent's mapping stayed writable?", faults)
+	}
+	for i := uintptr(0); i < 64; i++ {
+		if got := readByte(t, c, data+i*pageSize); got != 1 {
+			t.Fatalf("child's page %d holds %d after the parent wrote, want 1", i, got)
+		}
+		if got := readByte(t, m, data+i*pageSize); got != 7 {
+			t.Fatalf("parent's page %d holds %d, want 7", i, got)
+		}
+	}
+}
+
+// TestForkCopiesSmallMappingsAndTheStack: a single-threaded parent's small writable
+// mappings and the pages at its stack pointer are copied at fork, not shared; a
+// multithreaded parent's small mappings are shared like the rest.
+func TestForkCopiesSmallMappingsAndTheStack(t *testing.T) {
+	m, p := newMM(t)
+	small, _ := m.MMap(MMapOpts{Length: 4 * pageSize, Perms: platform.ReadWrite})
+	stack, _ := m.MMap(MMapOpts{Length: 64 * pageSize, Perms: platform.ReadWrite})
+	for i := uintptr(0); i < 4; i++ {
+		m.CopyOut(small+i*pageSize, []byte{1})
+	}
+	for i := uintptr(0); i < 64; i++ {
+		m.CopyOut(stack+i*pageSize, []byte{2})
+	}
+	as, _ := p.NewAddressSpace()
+	sp := stack + 40*pageSize + 100
+	c, err := m.Fork(as, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	for i := uintptr(0); i < 4; i++ {
+		if c.pages[small+i*pageSize] == m.pages[small+i*pageSize] || m.mf.Refs(m.pages[small+i*pageSize])[0] != 1 {
+			t.Errorf("small mapping's page %d is shared after fork", i)
+		}
+	}
+	for i := uintptr(0); i < 64; i++ {
+		shared := c.pages[stack+i*pageSize] == m.pages[stack+i*pageSize]
+		if want := i != 40 && i != 39; shared != want {
+			t.Errorf("stack page %d shared %v, want %v", i, shared, want)
+		}
+	}
+	if got := readByte(t, c, stack+40*pageSize); got != 2 {
+		t.Errorf("child's copy of the stack page holds %d, want 2", got)
+	}
+	m.IncUsers() // a second thread
+	defer m.users.Add(-1)
+	as2, _ := p.NewAddressSpace()
+	c2, err := m.Fork(as2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Release()
+	if c2.pages[small] != m.pages[small] {
+		t.Error("a multithreaded parent's small mapping was copied at fork")
+	}
+}

@@ -164,7 +164,14 @@ func (m *MemoryManager) MProtect(addr, length uintptr, perms platform.AccessType
 		}
 		if v.perms != perms {
 			v.perms = perms
-			if err := m.as.Protect(v.start, v.end-v.start, perms); err != nil {
+			m.changes.Add(1)
+			at := perms
+			if m.cow && v.shared == nil {
+				// Some pages may be shared copy-on-write and must stay read-only;
+				// the others get write access back at their first write fault.
+				at.Write = false
+			}
+			if err := m.as.Protect(v.start, v.end-v.start, at); err != nil {
 				return err
 			}
 		}

@@ -112,6 +112,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 			m.mf.Free(fr)
 		}
 	}
+	m.changes.Add(1)
 	if err := m.as.Unmap(oldAddr, oldSize); err != nil {
 		return 0, err
 	}
@@ -132,9 +133,58 @@ func (m *MemoryManager) MAdviseDontNeed(addr, length uintptr) error {
 	end := addr + length
 	hole := m.holes(addr, end)
 	m.freePages(addr, end)
+	m.changes.Add(1)
 	for _, s := range m.mapped(addr, end) {
 		if err := m.as.Unmap(s[0], s[1]-s[0]); err != nil {
 			return err
+		}
+	}
+	if hole {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+// ForkAdvice is how fork treats a range (madvise's fork advice).
+type ForkAdvice int
+
+// Fork advice, as madvise(2)'s.
+const (
+	DontFork   ForkAdvice = iota + 1 // MADV_DONTFORK: the child doesn't get the range
+	DoFork                           // MADV_DOFORK: undoes DontFork
+	WipeOnFork                       // MADV_WIPEONFORK: the child gets it empty
+	KeepOnFork                       // MADV_KEEPONFORK: undoes WipeOnFork
+)
+
+// MAdviseFork sets how fork treats the VMAs of [addr, addr+length) (page-aligned, not
+// empty), as mm/madvise.c's madvise_walk_vmas: the VMAs are split at the range's ends
+// and changed in address order; WipeOnFork on a VMA that is not private anonymous memory
+// stops there with EINVAL (madvise_vma_behavior); a range that is not all mapped gives
+// ENOMEM once the mapped parts are changed.
+func (m *MemoryManager) MAdviseFork(addr, length uintptr, advice ForkAdvice) error {
+	end := addr + length
+	m.mu.Lock()
+	defer m.unlock()
+	if !m.overlaps(addr, end) {
+		return unix.ENOMEM
+	}
+	hole := m.holes(addr, end)
+	m.split(addr)
+	m.split(end)
+	for i := m.find(addr); i < len(m.vmas) && m.vmas[i].start < end; i++ {
+		v := &m.vmas[i]
+		switch advice {
+		case DontFork:
+			v.dontFork = true
+		case DoFork:
+			v.dontFork = false
+		case WipeOnFork:
+			if v.file != nil || v.shared != nil || v.mayShare {
+				return unix.EINVAL
+			}
+			v.wipeOnFork = true
+		case KeepOnFork:
+			v.wipeOnFork = false
 		}
 	}
 	if hole {

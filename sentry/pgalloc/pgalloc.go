@@ -16,7 +16,9 @@
 // one to each page of a range (a shared page mapped by a second address space, held by a
 // shared memory object and by each mapping of it), and Free drops one from each page,
 // returning to the allocator only the pages whose count reaches zero. Only counts above
-// one are stored, so memory that is never shared costs nothing for it.
+// one are stored, so memory that is never shared costs nothing for it. The memory manager
+// shares private pages copy-on-write by the same counts (Refs tells it whether a page is
+// still shared): fork takes one more reference, and the last holder to let go frees it.
 package pgalloc
 
 import (
@@ -118,6 +120,19 @@ func (f *MemoryFile) IncRef(fr platform.FileRange) {
 	for off := fr.Start; off < fr.End; off += pageSize {
 		f.refs[off]++
 	}
+}
+
+// Refs returns how many references each page of fr (allocated) has. The memory
+// manager reads it to tell a private page shared copy-on-write (more than one) from one
+// it holds alone.
+func (f *MemoryFile) Refs(fr platform.FileRange) []int {
+	out := make([]int, fr.Length()/pageSize)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range out {
+		out[i] = int(f.refs[fr.Start+uint64(i)*pageSize]) + 1
+	}
+	return out
 }
 
 // Free drops a reference to every page of fr, and returns the pages no one refers to

@@ -85,3 +85,26 @@ func TestSharedPageFreedOnce(t *testing.T) {
 		t.Fatalf("after the last holder frees, %d bytes used, want 0", got)
 	}
 }
+
+// TestRefs: Refs counts each page's holders; a page is freed with the last.
+func TestRefs(t *testing.T) {
+	f := newFile(t, 16*pageSize)
+	a, _ := f.Allocate(3 * pageSize)
+	f.IncRef(platform.FileRange{Start: a.Start + pageSize, End: a.End})
+	f.IncRef(platform.FileRange{Start: a.Start + 2*pageSize, End: a.End})
+	if got := f.Refs(a); got[0] != 1 || got[1] != 2 || got[2] != 3 {
+		t.Fatalf("Refs = %v, want [1 2 3]", got)
+	}
+	f.Free(a)
+	if got := f.Refs(platform.FileRange{Start: a.Start + pageSize, End: a.End}); got[0] != 1 || got[1] != 2 {
+		t.Fatalf("Refs after one Free = %v, want [1 2]", got)
+	}
+	if f.Used() != 2*pageSize {
+		t.Fatalf("Used = %d after freeing the page held once, want %d", f.Used(), 2*pageSize)
+	}
+	f.Free(platform.FileRange{Start: a.Start + pageSize, End: a.End})
+	f.Free(platform.FileRange{Start: a.Start + 2*pageSize, End: a.End})
+	if f.Used() != 0 {
+		t.Fatalf("Used = %d once every holder let go, want 0", f.Used())
+	}
+}

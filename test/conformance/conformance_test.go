@@ -228,6 +228,7 @@ func TestPrograms(t *testing.T) {
 		{"creds", nil},
 		{"prctl", nil},
 		{"clone3", nil},
+		{"cow", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

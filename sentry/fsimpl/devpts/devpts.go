@@ -16,6 +16,9 @@
 // close) through Kernel. The ioctls that need the caller (TIOCSCTTY, TIOCSPGRP…) are
 // the system call layer's; the others are here.
 //
+// The runtime makes terminals of its own for consoles (NewTerminal), whose masters it
+// reads and writes from Go, pumping them to host terminals (runsc/boot's Console).
+//
 // Divergences: the master side is always raw (Linux gives it a line discipline of its
 // own, with termios no ioctl reaches); a master write never waits (input past
 // N_TTY_BUF_SIZE is dropped, as n_tty drops it when its buffer is full).
@@ -216,6 +219,9 @@ type Terminal struct {
 	// the slave inode's attributes
 	mode, uid, gid uint32
 	mtime          unix.Timespec
+	// sizeQuery, if set, brings the window size up to date before TIOCGWINSZ reads
+	// it (a console's, from its host terminal).
+	sizeQuery func()
 }
 
 // changedLocked wakes every waiter.
@@ -652,6 +658,12 @@ func (t *Terminal) ioctl(mem vfs.UserMemory, master bool, req, arg uintptr) (uin
 		return 0, nil
 	case unix.TIOCGWINSZ:
 		t.mu.Lock()
+		query := t.sizeQuery
+		t.mu.Unlock()
+		if query != nil {
+			query()
+		}
+		t.mu.Lock()
 		ws := t.winsize
 		t.mu.Unlock()
 		return 0, copyOut(mem, arg, &ws, 8)
@@ -660,14 +672,7 @@ func (t *Terminal) ioctl(mem vfs.UserMemory, master bool, req, arg uintptr) (uin
 		if err := copyIn(mem, arg, &ws, 8); err != nil {
 			return 0, err
 		}
-		t.mu.Lock()
-		same := ws == t.winsize
-		t.winsize = ws
-		pgrp := t.pgrp
-		t.mu.Unlock()
-		if !same && pgrp != 0 {
-			t.fs.k.SignalGroup(pgrp, unix.SIGWINCH)
-		}
+		t.SetWindowSize(ws)
 		return 0, nil
 	case unix.TIOCINQ: // FIONREAD
 		t.mu.Lock()
@@ -737,3 +742,67 @@ func (CurrentTTY) Ioctl(vfs.UserMemory, uintptr, uintptr) (uintptr, error) {
 	return 0, unix.ENXIO
 }
 func (CurrentTTY) Release() {}
+
+// NewTerminal makes a terminal for the Sentry's own use, as a console the runtime
+// feeds from the host: it is unlocked, so that its slave (/dev/pts/N) can be opened at
+// once, and its master is returned, as opening ptmx would.
+func (fs *FS) NewTerminal() *Master {
+	t := fs.newTerminal()
+	t.mu.Lock()
+	t.locked = false
+	t.mu.Unlock()
+	return &Master{t: t}
+}
+
+// SetOwner gives the slave's inode to uid and gid, mode 0620, as grantpt does.
+func (t *Terminal) SetOwner(uid, gid uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.uid, t.gid, t.mode = uid, gid, 0o620
+}
+
+// SetSizeQuery makes f run before each TIOCGWINSZ, to bring the size up to date.
+func (t *Terminal) SetSizeQuery(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sizeQuery = f
+}
+
+// WindowSize returns the window size.
+func (t *Terminal) WindowSize() unix.Winsize {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.winsize
+}
+
+// SetWindowSize sets the window size as TIOCSWINSZ does: a change sends SIGWINCH to
+// the foreground process group.
+func (t *Terminal) SetWindowSize(ws unix.Winsize) {
+	t.mu.Lock()
+	same := ws == t.winsize
+	t.winsize = ws
+	pgrp := t.pgrp
+	t.mu.Unlock()
+	if !same && pgrp != 0 {
+		t.fs.k.SignalGroup(pgrp, unix.SIGWINCH)
+	}
+}
+
+// InputRoom is how many bytes of input the line discipline takes now before it drops
+// any: a console's pump writes no more than that, and waits (Master.Changed) for the
+// reader to make room, as a pty's writer waits for n_tty's receive room.
+// In canonical mode the last byte of the queue is kept for a line's end (the
+// receiver drops other bytes there); as n_tty_receive_buf_common, a line that fills
+// the queue leaves room for one byte, so that the newline ending it is taken.
+func (t *Terminal) InputRoom() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.slave.Lflag&unix.ICANON == 0 {
+		return max(inputMax-len(t.raw), 0)
+	}
+	room := max(inputMax-1-t.inputLenLocked(), 0)
+	if room == 0 && len(t.lines) == 0 {
+		room = 1
+	}
+	return room
+}

@@ -105,3 +105,39 @@ func TestHangUp(t *testing.T) {
 		t.Errorf("readiness %#x", r)
 	}
 }
+
+// TestInputRoom: what a console's pump may write is exactly what the line discipline
+// takes: writing InputRoom bytes drops none; a full canonical line still takes its
+// newline; a non-canonical queue takes up to its size.
+func TestInputRoom(t *testing.T) {
+	_, m, s := newPair(t)
+	tty := m.Terminal()
+	tty.mu.Lock()
+	tty.slave.Lflag &^= unix.ECHO
+	tty.mu.Unlock()
+	line := make([]byte, 100)
+	for i := range line {
+		line[i] = 'a'
+	}
+	written := 0
+	for tty.InputRoom() > 1 {
+		n := min(tty.InputRoom(), len(line))
+		m.Write(line[:n], 0)
+		written += n
+	}
+	if got := tty.InputRoom(); got != 1 {
+		t.Fatalf("room of a full line: %d, want 1 (for its newline)", got)
+	}
+	m.Write([]byte("\n"), 0)
+	buf := make([]byte, 8192)
+	n, err := s.Read(buf, 0)
+	if err != nil || n != written+1 {
+		t.Errorf("read %d (%v), want the %d bytes written and the newline", n, err, written)
+	}
+	tty.mu.Lock()
+	tty.slave.Lflag &^= unix.ICANON
+	tty.mu.Unlock()
+	if got := tty.InputRoom(); got != inputMax {
+		t.Errorf("room of an empty raw queue: %d, want %d", got, inputMax)
+	}
+}

@@ -12,6 +12,9 @@ import (
 // Inode is a host FD as a file.
 type Inode struct {
 	FD int
+	// Owned: the FD was given for this file alone (an exec'd process's stdio), and is
+	// closed when its last description is released.
+	Owned bool
 }
 
 // Stat implements vfs.Inode.Stat: the host file's attributes.
@@ -30,7 +33,7 @@ func (h *Inode) Stat() (vfs.Stat, error) {
 func (h *Inode) SetStat(vfs.SetStat) error { return unix.EPERM }
 
 // Open implements vfs.Inode.Open.
-func (h *Inode) Open(int) (vfs.FileImpl, error) { return &File{FD: h.FD}, nil }
+func (h *Inode) Open(int) (vfs.FileImpl, error) { return &File{FD: h.FD, owned: h.Owned}, nil }
 
 // Flags returns the host description's status flags.
 func (h *Inode) Flags() int {
@@ -43,7 +46,8 @@ func (h *Inode) Flags() int {
 
 // File is an open host FD. It has no offset of its own (stdio is a stream).
 type File struct {
-	FD int
+	FD    int
+	owned bool
 }
 
 // IsStream implements vfs.Stream.
@@ -77,7 +81,9 @@ func (f *File) Ioctl(mem vfs.UserMemory, req, arg uintptr) (uintptr, error) {
 		if err != nil {
 			return 0, err
 		}
-		return 0, copyOut(mem, arg, tio)
+		// The kernel's struct termios (TCGETS) ends before the speeds that
+		// unix.Termios, glibc's struct, holds: 36 bytes, not 44.
+		return 0, copyOutN(mem, arg, tio, termiosSize)
 	case unix.TIOCGWINSZ:
 		ws, err := unix.IoctlGetWinsize(f.FD, unix.TIOCGWINSZ)
 		if err != nil {
@@ -88,5 +94,10 @@ func (f *File) Ioctl(mem vfs.UserMemory, req, arg uintptr) (uintptr, error) {
 	return 0, unix.ENOTTY
 }
 
-// Release implements vfs.FileImpl.Release. The host FD is the Sentry's: it stays open.
-func (f *File) Release() {}
+// Release implements vfs.FileImpl.Release. The host FD is the Sentry's: it stays open,
+// unless it was given for this file alone (Inode.Owned).
+func (f *File) Release() {
+	if f.owned {
+		unix.Close(f.FD)
+	}
+}

@@ -199,7 +199,8 @@ func Mremap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		flags&mremapDontunmap != 0, newAddr)
 }
 
-// Madvise implements madvise(2). Dropping pages (MADV_DONTNEED, MADV_FREE) is done; the
+// Madvise implements madvise(2). Dropping pages (MADV_DONTNEED, MADV_FREE) and the fork
+// advice (MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK) are done; the
 // rest are hints the Sentry takes as Linux may (doing nothing).
 func Madvise(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	addr, length, advice := a[0], a[1], a[2]
@@ -216,10 +217,17 @@ func Madvise(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			return 0, nil
 		}
 		return 0, t.MM.MAdviseDontNeed(addr, length)
+	case unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK:
+		if length == 0 {
+			return 0, nil
+		}
+		advice := map[uintptr]mm.ForkAdvice{unix.MADV_DONTFORK: mm.DontFork, unix.MADV_DOFORK: mm.DoFork,
+			unix.MADV_WIPEONFORK: mm.WipeOnFork, unix.MADV_KEEPONFORK: mm.KeepOnFork}[advice]
+		return 0, t.MM.MAdviseFork(addr, length, advice)
 	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
-		unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_MERGEABLE, unix.MADV_UNMERGEABLE,
+		unix.MADV_MERGEABLE, unix.MADV_UNMERGEABLE,
 		unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE, unix.MADV_DONTDUMP, unix.MADV_DODUMP,
-		unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK, unix.MADV_COLD, unix.MADV_PAGEOUT:
+		unix.MADV_COLD, unix.MADV_PAGEOUT:
 		if length == 0 {
 			return 0, nil
 		}

