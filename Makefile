@@ -30,6 +30,8 @@ test: deps lint build
 	MOAT_PLATFORM=ptrace $(GO) test -count=1 -timeout 20m ./test/conformance
 	# And the sandbox's lifecycle (its seccomp allow-list differs by platform).
 	MOAT_PLATFORM=ptrace $(GO) test -count=1 -timeout 10m ./test/integration
+	# And on kvm, where /dev/kvm opens and makes a VM (it says so and skips elsewhere).
+	MOAT_PLATFORM=kvm $(GO) test -count=1 -timeout 20m ./test/conformance
 	# The concurrent core again under the race detector (cgo, so glibc is in the Sentry).
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m ./platform/... ./sentry/...
 

@@ -16,15 +16,23 @@
 // FDs sent by runsc exec as their stdio. A Console (console.go) is a Sentry terminal
 // joined to a host terminal FD: init's (process.terminal) or an exec'd process's
 // (--tty), its stdio and controlling terminal.
+//
+// A Sandbox is a pod's when other containers join it (pod.go): each has its own root
+// over its own Gofer, its own init and processes, in the same kernel.
 package boot
 
 import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/moat-sandbox/moat/gofer/protocol"
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/platform/kvm"
 	"github.com/moat-sandbox/moat/platform/ptrace"
 	"github.com/moat-sandbox/moat/platform/systrap"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/dev"
@@ -63,7 +71,7 @@ type Args struct {
 	// Sentry terminal that is the application's 0, 1, 2 and controlling terminal
 	// (process.terminal); Stdio is unused then.
 	Console int
-	Log     io.Writer
+	Log     io.Writer `json:"-"`
 
 	// Container settings (runsc run); the zero values are runsc do's.
 	Hostname     string
@@ -126,14 +134,35 @@ func DefaultMounts() []Mount {
 // OCI runtime's create makes one, and start runs it.
 type Sandbox struct {
 	Kernel *kernel.Kernel
-	init   *kernel.Task
 	closes []func()
-	// root is the container's root; devpts is the terminals' filesystem mounted at
-	// /dev/pts (nil if none is), where consoles are made.
-	root   vfs.VirtualDentry
-	devpts *devpts.FS
-	// console is init's console, or nil.
+	// main is the sandbox's own container (the one runsc create started it for; a
+	// pod's sandbox); pod holds the other containers of the pod (pod.go), by ID.
+	main  *ctr
+	podMu sync.Mutex
+	pod   map[string]*ctr
+}
+
+// ctr is one container of the sandbox: its root, a mount tree of its own over its own
+// Gofer (what the Sentry has of a mount namespace: the container's processes resolve
+// paths from this root and cannot name another container's mounts), the terminals'
+// filesystem mounted at its /dev/pts (nil if none is), where consoles are made, its
+// init, and init's console (or nil).
+type ctr struct {
+	id      string
+	root    vfs.VirtualDentry
+	devpts  *devpts.FS
+	init    *kernel.Task
 	console *Console
+	// closes release the container's Gofer connection and console.
+	closes []func()
+}
+
+// close releases what the container holds, in the reverse order of its making.
+func (c *ctr) close() {
+	for i := len(c.closes) - 1; i >= 0; i-- {
+		c.closes[i]()
+	}
+	c.closes = nil
 }
 
 // New builds a Sentry (memory file, platform, kernel, mounts) and creates the init
@@ -150,14 +179,18 @@ func New(a Args) (_ *Sandbox, err error) {
 		return nil, fmt.Errorf("memory file: %w", err)
 	}
 	s.closes = append(s.closes, func() { mf.Close() })
-	var p *ptrace.Platform
+	var p platform.Platform
 	switch a.Platform {
 	case "ptrace":
 		p, err = ptrace.New(mf.FD())
 	case "systrap":
 		p, err = systrap.New(mf.FD())
+	case "kvm":
+		// /dev/kvm is opened here, before runsc boot chroots and drops its
+		// capabilities; the platform keeps it.
+		p, err = kvm.New(mf.FD())
 	default:
-		err = fmt.Errorf("platform %q is not available (have ptrace, systrap)", a.Platform)
+		err = fmt.Errorf("platform %q is not available (have ptrace, systrap, kvm)", a.Platform)
 	}
 	if err != nil {
 		return nil, err
@@ -172,8 +205,36 @@ func New(a Args) (_ *Sandbox, err error) {
 	}
 	s.Kernel = k
 
+	if s.main, err = s.newCtr("", a, false); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newCtr builds a container's root (an overlay over the root its Gofer serves on
+// a.GoferFD, as a.Overlay says) and mounts, and creates its init process, not yet
+// running, with stdio a.Stdio (closed with it if owned) or a console on a.Console.
+// id is the container's ID in the pod, "" for the sandbox's own container.
+func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
+	c := &ctr{id: id}
+	handed := false // whether the stdio or console FDs belong to a description yet
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+		if err != nil && owned && !handed {
+			if a.Console != 0 {
+				unix.Close(a.Console)
+			} else {
+				for _, fd := range a.Stdio {
+					unix.Close(fd)
+				}
+			}
+		}
+	}()
+	v, k := s.Kernel.VFS, s.Kernel
 	gc := protocol.NewClient(a.GoferFD)
-	s.closes = append(s.closes, func() { gc.Close() })
+	c.closes = append(c.closes, func() { gc.Close() })
 	root, err := rootMount(v, gc, a.Overlay)
 	if err != nil {
 		return nil, err
@@ -182,10 +243,10 @@ func New(a Args) (_ *Sandbox, err error) {
 	if mounts == nil {
 		mounts = DefaultMounts()
 	}
-	if s.devpts, err = mountAll(v, k, gc, root, mounts); err != nil {
+	if c.devpts, err = mountAll(v, k, gc, root, mounts); err != nil {
 		return nil, err
 	}
-	s.root = root
+	c.root = root
 	root.Mount.Flags.ReadOnly = a.ReadOnlyRoot
 	creds := processCreds(a.UID, a.GID, a.Groups, a.Caps)
 	fs := kernel.NewFSContext(root, 0o022)
@@ -193,21 +254,22 @@ func New(a Args) (_ *Sandbox, err error) {
 		fs.SetCwd(cwd)
 	}
 	fds := vfs.NewFDTable()
+	handed = true
 	if a.Console != 0 {
-		c, slave, err := s.newConsole(a.Console, a.UID, a.GID)
+		con, slave, err := s.newConsole(c, a.Console, a.UID, a.GID)
 		if err != nil {
 			return nil, err
 		}
-		s.console = c
-		s.closes = append(s.closes, c.close)
+		c.console = con
+		c.closes = append(c.closes, con.close)
 		setStdio(fds, slave)
 	} else {
 		for i, hfd := range a.Stdio {
-			fds.Set(int32(i), hostFile(v, hfd, false), false)
+			fds.Set(int32(i), hostFile(v, hfd, owned), false)
 		}
 	}
 	t, err := k.NewProcess(kernel.ProcessArgs{Path: a.Path, Argv: a.Argv, Envv: a.Envv,
-		FDs: fds, FS: fs, Creds: creds})
+		FDs: fds, FS: fs, Creds: creds, Container: id})
 	if err != nil {
 		fds.DecUsers()
 		return nil, fmt.Errorf("exec %s: %w", a.Path, err)
@@ -216,13 +278,13 @@ func New(a Args) (_ *Sandbox, err error) {
 		t.Limits[res] = l
 	}
 	t.NoNewPrivs = t.NoNewPrivs || a.NoNewPrivs
-	if s.console != nil {
-		if err := s.console.controlledBy(t); err != nil {
+	if c.console != nil {
+		if err := c.console.controlledBy(t); err != nil {
 			return nil, fmt.Errorf("console: %w", err)
 		}
 	}
-	s.init = t
-	return s, nil
+	c.init = t
+	return c, nil
 }
 
 // processCreds are the credentials of a container process: the user and groups, and
@@ -256,21 +318,30 @@ func setStdio(fds *vfs.FDTable, f *vfs.FileDescription) {
 
 // Console is init's console, or nil: the sandbox process, which has its host side
 // as controlling terminal, calls Resize when the host says the window changed.
-func (s *Sandbox) Console() *Console { return s.console }
+func (s *Sandbox) Console() *Console { return s.main.console }
 
 // Start runs init until it exits, and returns how it ended. The other processes are
 // killed when init exits (as in a PID namespace); Start waits a little for them.
 func (s *Sandbox) Start() kernel.ExitStatus {
-	st := s.init.Run()
+	st := s.main.init.Run()
 	// init is gone: the other processes are being killed. Let them finish before the
 	// platform goes.
 	s.Kernel.WaitIdle(5 * time.Second)
 	return st
 }
 
-// Close releases the Sentry's platform, memory file and Gofer connection, in the
-// reverse order of their making.
+// Close releases the containers' Gofer connections, then the Sentry's platform and
+// memory file, in the reverse order of their making.
 func (s *Sandbox) Close() {
+	s.podMu.Lock()
+	for _, c := range s.pod {
+		c.close()
+	}
+	s.pod = nil
+	s.podMu.Unlock()
+	if s.main != nil {
+		s.main.close()
+	}
 	for i := len(s.closes) - 1; i >= 0; i-- {
 		s.closes[i]()
 	}

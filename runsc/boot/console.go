@@ -60,10 +60,10 @@ var errNoDevpts = errors.New("a terminal needs a devpts mount at /dev/pts")
 
 // newConsole makes a Sentry terminal joined to the host terminal hostFD (which the
 // console owns from now on, even on error), owned by uid and gid, and returns it with
-// a description of its slave, opened in the container's /dev/pts without O_NOCTTY's
+// a description of its slave, opened in container c's /dev/pts without O_NOCTTY's
 // effect (the caller makes it a controlling terminal).
-func (s *Sandbox) newConsole(hostFD int, uid, gid uint32) (*Console, *vfs.FileDescription, error) {
-	if s.devpts == nil {
+func (s *Sandbox) newConsole(c *ctr, hostFD int, uid, gid uint32) (*Console, *vfs.FileDescription, error) {
+	if c.devpts == nil {
 		unix.Close(hostFD)
 		return nil, nil, errNoDevpts
 	}
@@ -72,12 +72,12 @@ func (s *Sandbox) newConsole(hostFD int, uid, gid uint32) (*Console, *vfs.FileDe
 		return nil, nil, fmt.Errorf("console: %w", err)
 	}
 	host := os.NewFile(uintptr(hostFD), "console")
-	m := s.devpts.NewTerminal()
+	m := c.devpts.NewTerminal()
 	tty := m.Terminal()
 	tty.SetOwner(uid, gid)
 	path := fmt.Sprintf("/dev/pts/%d", tty.Index)
 	slave, err := s.Kernel.VFS.OpenAt(vfs.Caller{Creds: vfs.Root()},
-		vfs.PathOp{Root: s.root, Start: s.root, Path: path}, unix.O_RDWR|unix.O_NOCTTY, 0)
+		vfs.PathOp{Root: c.root, Start: c.root, Path: path}, unix.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		m.Release()
 		host.Close()
@@ -86,13 +86,13 @@ func (s *Sandbox) newConsole(hostFD int, uid, gid uint32) (*Console, *vfs.FileDe
 		}
 		return nil, nil, fmt.Errorf("console: opening %s: %w", path, err)
 	}
-	c := &Console{host: host, master: m, tty: tty, stop: make(chan struct{}),
+	con := &Console{host: host, master: m, tty: tty, stop: make(chan struct{}),
 		outDone: make(chan struct{}), inDone: make(chan struct{})}
-	c.Resize()
-	tty.SetSizeQuery(func() { c.Resize() })
-	go c.pumpOut()
-	go c.pumpIn()
-	return c, slave, nil
+	con.Resize()
+	tty.SetSizeQuery(func() { con.Resize() })
+	go con.pumpOut()
+	go con.pumpIn()
+	return con, slave, nil
 }
 
 // Terminal is the Sentry terminal.

@@ -34,6 +34,9 @@ type ExecArgs struct {
 	Stdio    []int `json:"-"`
 	Console  bool
 	Preserve int
+	// Container is the container of the pod to run the process in ("" for the
+	// sandbox's own): its root, mounts and terminals.
+	Container string
 }
 
 // Process is a process Exec started.
@@ -65,7 +68,8 @@ const drainTimeout = time.Second
 // process, leader of its own session and process group, with no parent in the sandbox
 // (its parent PID is 0), in the container's root and mounts, with the credentials,
 // capabilities, resource limits, environment and working directory a says. Its
-// orphaned children go to init, and it is killed when init exits.
+// orphaned children go to init, and it is killed when init exits (the init of its
+// container, for a container of a pod).
 func (s *Sandbox) Exec(a ExecArgs) (_ *Process, err error) {
 	closeStdio := func() {
 		for _, fd := range a.Stdio {
@@ -84,18 +88,23 @@ func (s *Sandbox) Exec(a ExecArgs) (_ *Process, err error) {
 		closeStdio()
 		return nil, fmt.Errorf("exec: %d stdio descriptors", len(a.Stdio))
 	}
+	c, err := s.ctrFor(a.Container)
+	if err != nil {
+		closeStdio()
+		return nil, err
+	}
 	v := s.Kernel.VFS
 	creds := processCreds(a.UID, a.GID, a.Groups, a.Caps)
 	umask := uint32(0o022)
 	if a.Umask != nil {
 		umask = *a.Umask & 0o777
 	}
-	fs := kernel.NewFSContext(s.root, umask)
+	fs := kernel.NewFSContext(c.root, umask)
 	cwd := a.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
-	vd, err := v.Resolve(creds, s.root, s.root, cwd, true)
+	vd, err := v.Resolve(creds, c.root, c.root, cwd, true)
 	if err == nil && !vd.Dentry.IsDir() {
 		err = unix.ENOTDIR
 	}
@@ -104,7 +113,7 @@ func (s *Sandbox) Exec(a ExecArgs) (_ *Process, err error) {
 		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: %s", cwd, errText(err))
 	}
 	fs.SetCwd(vd)
-	prog, err := s.lookPath(creds, a.Argv[0], a.Envv)
+	prog, err := s.lookPath(c, creds, a.Argv[0], a.Envv)
 	if err != nil {
 		closeStdio()
 		return nil, err
@@ -113,7 +122,7 @@ func (s *Sandbox) Exec(a ExecArgs) (_ *Process, err error) {
 	p := &Process{done: make(chan struct{})}
 	fds := vfs.NewFDTable()
 	if a.Console {
-		c, slave, err := s.newConsole(a.Stdio[0], a.UID, a.GID)
+		con, slave, err := s.newConsole(c, a.Stdio[0], a.UID, a.GID)
 		if err != nil {
 			for _, fd := range a.Stdio[1:] {
 				unix.Close(fd)
@@ -121,7 +130,7 @@ func (s *Sandbox) Exec(a ExecArgs) (_ *Process, err error) {
 			fds.DecUsers()
 			return nil, err
 		}
-		p.console = c
+		p.console = con
 		setStdio(fds, slave)
 	} else {
 		for i, hfd := range a.Stdio[:3] {
@@ -132,7 +141,7 @@ func (s *Sandbox) Exec(a ExecArgs) (_ *Process, err error) {
 		fds.Set(int32(3+i), hostFile(v, hfd, true), false)
 	}
 	t, err := s.Kernel.NewProcess(kernel.ProcessArgs{Path: prog, Argv: a.Argv, Envv: a.Envv,
-		FDs: fds, FS: fs, Creds: creds})
+		FDs: fds, FS: fs, Creds: creds, Container: a.Container})
 	if err != nil {
 		fds.DecUsers()
 		if p.console != nil {
@@ -164,7 +173,7 @@ func (s *Sandbox) Exec(a ExecArgs) (_ *Process, err error) {
 // lookPath finds the program as runc does (exec.LookPath in the container): a name
 // with a slash is taken as it is; another is looked up in the PATH of env, for an
 // executable regular file.
-func (s *Sandbox) lookPath(creds *vfs.Credentials, name string, env []string) (string, error) {
+func (s *Sandbox) lookPath(c *ctr, creds *vfs.Credentials, name string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
@@ -180,7 +189,7 @@ func (s *Sandbox) lookPath(creds *vfs.Credentials, name string, env []string) (s
 				dir = "."
 			}
 			p := path.Join(dir, name)
-			vd, err := s.Kernel.VFS.Resolve(creds, s.root, s.root, p, true)
+			vd, err := s.Kernel.VFS.Resolve(creds, c.root, c.root, p, true)
 			if err != nil {
 				continue
 			}

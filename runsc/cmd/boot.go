@@ -85,7 +85,8 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	}
 	io.WriteString(sync, "ok\n")
 	sync.Close()
-	sb := &sandbox{s: s, exitPath: container.ExitPath("/"), execs: map[int32]*boot.Process{}} // b.dir is the root now
+	sb := &sandbox{s: s, exitPath: container.ExitPath("/"), execs: map[int32]*boot.Process{},
+		pod: map[string]*podContainer{}} // b.dir is the root now
 	if c := s.Console(); c != nil {
 		watchConsole(c)
 	}
@@ -189,6 +190,8 @@ type sandbox struct {
 	started  bool
 	// execs are the processes runsc exec started that have not exited, by PID.
 	execs map[int32]*boot.Process
+	// pod are the other containers of the pod whose sandbox this is (boot_pod.go).
+	pod map[string]*podContainer
 }
 
 // serve answers one request on conn.
@@ -198,8 +201,12 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 		conn.Close()
 		return
 	}
-	if req.Cmd == "exec" {
+	switch req.Cmd {
+	case "exec":
 		sb.exec(conn, req, fds) // it closes conn when the process has exited
+		return
+	case "add-container":
+		sb.addContainer(conn, req, fds) // boot_pod.go
 		return
 	}
 	defer conn.Close()
@@ -209,6 +216,23 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 	var resp container.Response
 	after := func() {}
 	sb.mu.Lock()
+	switch {
+	case req.Cmd == "exec-signal": // for a process of any container: PIDs are the pod's
+		resp.Err = sb.execSignalLocked(req.PID, unix.Signal(req.Signal))
+	case req.Container != "":
+		resp = sb.podRequestLocked(req) // boot_pod.go
+	default:
+		resp = sb.requestLocked(req, &after)
+	}
+	sb.mu.Unlock()
+	json.NewEncoder(conn).Encode(&resp)
+	after()
+}
+
+// requestLocked answers a request for the sandbox's own container; after, if set, is
+// run once the answer is sent. sb.mu is held.
+func (sb *sandbox) requestLocked(req container.Request, after *func()) container.Response {
+	var resp container.Response
 	switch req.Cmd {
 	case "start":
 		if sb.started {
@@ -223,23 +247,19 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 			// init has not run an instruction: as runc's init waiting on its exec
 			// FIFO, a signal whose default action ends a process ends it.
 			if defaultKills(sig) {
-				after = func() { sb.finish(kernel.ExitStatus{Signal: sig}) }
+				*after = func() { sb.finish(kernel.ExitStatus{Signal: sig}) }
 			}
 			break
 		}
-		if err := sb.s.Kernel.SignalFromRuntime(sig, req.All); err != nil {
+		if err := sb.s.Kill("", sig, req.All); err != nil {
 			resp.Err = "container not running"
 		}
 	case "pause", "resume", "ps", "stats":
 		resp = sb.control(req) // boot_control.go
-	case "exec-signal":
-		resp.Err = sb.execSignalLocked(req.PID, unix.Signal(req.Signal))
 	default:
 		resp.Err = fmt.Sprintf("unknown request %q", req.Cmd)
 	}
-	sb.mu.Unlock()
-	json.NewEncoder(conn).Encode(&resp)
-	after()
+	return resp
 }
 
 // finish records init's exit status and ends the sandbox process (its Gofer and stubs

@@ -8,7 +8,8 @@ import (
 )
 
 // control answers the control socket's pause, resume, ps and stats requests (the
-// commands of the same names); sb.mu is held.
+// commands of the same names), for the sandbox's own container or, for ps and stats,
+// one of its pod's (req.Container); sb.mu is held.
 func (sb *sandbox) control(req container.Request) container.Response {
 	var resp container.Response
 	k := sb.s.Kernel
@@ -21,9 +22,9 @@ func (sb *sandbox) control(req container.Request) container.Response {
 	case "resume":
 		k.Thaw()
 	case "ps":
-		data = k.Processes()
+		data = k.Processes(req.Container)
 	case "stats":
-		data = k.Stats()
+		data = k.Stats(req.Container)
 	}
 	if data != nil && resp.Err == "" {
 		resp.Data, _ = json.Marshal(data)

@@ -31,6 +31,7 @@ func (sb *sandbox) exec(conn *net.UnixConn, req container.Request, fds []int) {
 		return
 	}
 	a.Stdio = fds
+	a.Container = req.Container
 	sb.mu.Lock()
 	p, err := sb.s.Exec(a)
 	if err == nil {

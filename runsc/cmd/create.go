@@ -24,7 +24,8 @@ import (
 )
 
 // Create creates a container: its sandbox process (runsc boot) holds the Sentry with
-// the container's init ready to run, and waits for runsc start.
+// the container's init ready to run, and waits for runsc start. A container annotated
+// as a pod's joins its pod's sandbox instead (create_pod.go).
 type Create struct {
 	conf *config.Config
 	createFlags
@@ -40,6 +41,8 @@ type createFlags struct {
 	// attached is run without --detach: with process.terminal and no console
 	// socket, runsc keeps the console's master, to copy to its own stdio.
 	attached bool
+	// run is runsc run's create.
+	run bool
 }
 
 func (c *createFlags) set(f *flag.FlagSet) {
@@ -65,6 +68,10 @@ Creates the container the bundle describes: a sandbox process holding the Sentry
 the container's init loaded and waiting for runsc start. The container's stdio is
 runsc's, or with process.terminal a terminal whose master is sent over
 --console-socket (as runc sends it). The PID of the sandbox process is the container's.
+
+A container annotated io.kubernetes.cri.container-type=container with
+io.kubernetes.cri.sandbox-id=ID (or CRI-O's io.kubernetes.cri-o.ContainerType and
+io.kubernetes.cri-o.SandboxID) runs in the sandbox of container ID, its pod's.
 `
 }
 
@@ -99,6 +106,10 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	sandboxID, err := specutils.PodSandbox(b.Spec.Annotations)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	terminal := b.Spec.Process.Terminal
 	switch {
 	case terminal && fl.consoleSocket == "" && !fl.attached:
@@ -124,6 +135,16 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 		if fl.consoleSocket == "" {
 			console.InheritSize(master)
 		}
+	}
+	if sandboxID != "" {
+		c, err := createInPod(conf, id, sandboxID, b, fl, master, slave) // create_pod.go
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if fl.consoleSocket != "" {
+			master = nil // sent
+		}
+		return c, nil, master, nil
 	}
 	var cg *cgroup.Cgroup
 	if l := b.Spec.Linux; l != nil && l.CgroupsPath != "" {

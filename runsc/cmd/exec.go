@@ -128,7 +128,9 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	if err != nil {
 		execFatalf("exec %q: %v", id, err)
 	}
-	dir, status, bundleDir := c.Dir, c.State.Status, c.State.Bundle
+	// dir holds the control socket: the container's own, or its pod sandbox's.
+	dir, status, bundleDir := c.ControlDir(), c.State.Status, c.State.Bundle
+	ctl := &container.Container{Dir: c.Dir, State: c.State}
 	c.Close() // the lock is not held while the process runs
 	switch status {
 	case container.Created, container.Running:
@@ -184,7 +186,7 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	// Signals that come from now on are the process's, passed on once it runs.
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals...)
-	ec, err := (&container.Container{Dir: dir}).Exec(container.Request{Cmd: "exec", Exec: data}, files)
+	ec, err := ctl.Exec(container.Request{Cmd: "exec", Exec: data}, files)
 	if err != nil {
 		execFatalf("exec %q: %v", id, err)
 	}
@@ -434,7 +436,7 @@ func (*ExecWait) Usage() string {
 func (w *ExecWait) SetFlags(f *flag.FlagSet) {
 	f.IntVar(&w.connFD, "conn-fd", -1, "the exec connection to the sandbox")
 	f.IntVar(&w.readyFD, "ready-fd", -1, "where to say that signals are passed on")
-	f.StringVar(&w.dir, "dir", "", "the container's state directory")
+	f.StringVar(&w.dir, "dir", "", "the directory of the sandbox's control socket")
 	f.IntVar(&w.pid, "pid", 0, "the process's PID in the sandbox")
 }
 

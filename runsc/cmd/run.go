@@ -68,6 +68,7 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 	}
 	id := f.Arg(0)
 	r.attached = !r.detach
+	r.run = true
 	c, sandbox, master, err := createContainer(r.conf, id, r.createFlags)
 	if err != nil {
 		Fatalf("run %q: %v", id, err)

@@ -10,7 +10,7 @@ import (
 // Config is the global configuration of one runsc invocation.
 type Config struct {
 	Root     string // state directory
-	Platform string // ptrace or systrap (kvm comes later)
+	Platform string // systrap, ptrace or kvm
 	Debug    bool
 	Strace   bool
 	// Overlay is how the root is made writable: "memory" (a tmpfs over the read-only
@@ -26,13 +26,13 @@ type Config struct {
 }
 
 // Platforms are the values --platform takes.
-var Platforms = []string{"ptrace", "systrap"}
+var Platforms = []string{"ptrace", "systrap", "kvm"}
 
 // Register defines the global flags on fs and returns the Config they fill.
 func Register(fs *flag.FlagSet) *Config {
 	c := &Config{}
 	fs.StringVar(&c.Root, "root", "/run/runsc", "directory holding the state of containers")
-	fs.StringVar(&c.Platform, "platform", "systrap", "how application code is run: systrap (seccomp traps, the default) or ptrace")
+	fs.StringVar(&c.Platform, "platform", "systrap", "how application code is run: systrap (seccomp traps, the default), ptrace, or kvm (guest ring 3 of a KVM virtual machine; needs /dev/kvm)")
 	fs.BoolVar(&c.Debug, "debug", false, "log debug messages")
 	fs.BoolVar(&c.Strace, "strace", false, "print every system call of the application")
 	fs.StringVar(&c.Overlay, "overlay", "memory", "writable layer over the root: memory (writes stay in the sandbox) or none (writes reach the host)")

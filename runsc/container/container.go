@@ -21,6 +21,10 @@
 // process's stdio as SCM_RIGHTS, and keeps the connection until the process exits
 // (exec.go).
 //
+// The containers of a pod (pod.go) have no sandbox process of their own: they run in
+// their pod's sandbox, the sandbox container's, and their requests go to its control
+// socket.
+//
 // Every command on a container holds an exclusive flock on its directory for its
 // whole run, so concurrent commands on one container serialize. The state file is
 // written to a temporary file and renamed over the old one.
@@ -85,6 +89,12 @@ type State struct {
 	Cgroup *cgroup.Cgroup `json:"cgroup,omitempty"`
 	// Hooks are the spec's hooks (hooks.go), kept for start and delete.
 	Hooks *specs.Hooks `json:"hooks,omitempty"`
+	// SandboxID, for a container of a pod that runs in another container's
+	// sandbox (pod.go), is that container's ID; SandboxPID and SandboxStart are
+	// then that sandbox's. GoferPID and GoferStart are the container's own Gofer.
+	SandboxID  string `json:"sandboxId,omitempty"`
+	GoferPID   int    `json:"goferPid,omitempty"`
+	GoferStart uint64 `json:"goferStart,omitempty"`
 }
 
 // OCIState is the runtime state of the OCI runtime specification, as runsc state prints it.
@@ -212,7 +222,7 @@ func (c *Container) refresh() {
 	case Creating:
 		c.State.Status = Stopped
 	default:
-		if _, err := os.Stat(filepath.Join(c.Dir, exitFile)); err == nil || !c.SandboxAlive() {
+		if _, err := os.Stat(c.exitPath()); err == nil || !c.SandboxAlive() {
 			c.State.Status = Stopped
 		}
 	}
@@ -309,7 +319,7 @@ func (c *Container) OCI() OCIState {
 // recorded is false if the sandbox ended without recording one: it was killed, and
 // init with it, so the status is 128+SIGKILL.
 func (c *Container) ExitStatus() (status int, recorded bool) {
-	data, err := os.ReadFile(filepath.Join(c.Dir, exitFile))
+	data, err := os.ReadFile(c.exitPath())
 	if err != nil {
 		return 128 + int(unix.SIGKILL), false
 	}
@@ -327,8 +337,13 @@ func ExitPath(dir string) string { return filepath.Join(dir, exitFile) }
 func ControlPath(dir string) string { return filepath.Join(dir, controlFile) }
 
 // KillSandbox kills the sandbox process with SIGKILL (its Gofer dies with it) and
-// waits for it to be gone.
+// waits for it to be gone. For a container in a pod's sandbox, it is the container
+// that ends (KillInPod), not the sandbox.
 func (c *Container) KillSandbox() {
+	if c.InPod() {
+		c.KillInPod()
+		return
+	}
 	if !c.SandboxAlive() {
 		return
 	}
@@ -339,9 +354,15 @@ func (c *Container) KillSandbox() {
 }
 
 // Destroy kills the sandbox, removes its cgroup and the container's directory; the
-// lock goes with it.
+// lock goes with it. The sandbox's other containers, if it is a pod's, are destroyed
+// with it; a container in a pod's sandbox is removed from it (the sandbox goes on).
 func (c *Container) Destroy() error {
 	c.KillSandbox()
+	if c.InPod() {
+		os.Remove(c.exitPath())
+	} else {
+		c.destroyPod()
+	}
 	var err error
 	if c.State.Cgroup != nil {
 		err = c.State.Cgroup.Destroy()

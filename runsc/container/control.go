@@ -11,13 +11,18 @@ import (
 // Request is one command to the sandbox over its control socket; the sandbox answers
 // each with a Response and closes the connection.
 type Request struct {
-	Cmd    string `json:"cmd"` // "start", "kill", "pause", "resume", "ps", "stats"; "exec", "exec-signal" (exec.go)
+	Cmd    string `json:"cmd"` // "start", "kill", "pause", "resume", "ps", "stats"; "exec", "exec-signal" (exec.go); "add-container", "remove-container"
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`
 	// Exec is what "exec" runs (the sandbox's own encoding of it); PID is the
 	// process "exec-signal" signals.
 	Exec json.RawMessage `json:"exec,omitempty"`
 	PID  int32           `json:"pid,omitempty"`
+	// Container is the container of a pod the request is for, "" for the sandbox's
+	// own; SendFor and Exec set it. "add-container" (its Exec holding the
+	// container's arguments, its descriptors the Gofer's and the stdio) and
+	// "remove-container" are for the containers of a pod only.
+	Container string `json:"container,omitempty"`
 }
 
 // Response is the sandbox's answer: Err is empty on success.
@@ -64,7 +69,8 @@ func (c *Container) Send(req Request) error { return c.SendFor(req, nil) }
 // SendFor sends req to the sandbox of the container, decodes the answer's data into
 // out (if not nil) and returns the sandbox's error.
 func (c *Container) SendFor(req Request, out any) error {
-	addr, d, err := unixAddr(ControlPath(c.Dir))
+	req.Container = c.podID()
+	addr, d, err := unixAddr(ControlPath(c.ControlDir()))
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,8 @@ type ExecConn struct {
 // Exec asks c's sandbox to run a process: req is an "exec" request and files its stdio.
 // It returns once the process is started.
 func (c *Container) Exec(req Request, files []*os.File) (*ExecConn, error) {
-	addr, d, err := unixAddr(ControlPath(c.Dir))
+	req.Container = c.podID()
+	addr, d, err := unixAddr(ControlPath(c.ControlDir()))
 	if err != nil {
 		return nil, err
 	}
@@ -149,9 +150,9 @@ func ExecConnFromFile(f *os.File, pid int32) (*ExecConn, error) {
 	return &ExecConn{conn: uc, dec: json.NewDecoder(uc), PID: pid}, nil
 }
 
-// SendTo sends req to the sandbox of the container whose directory is dir, without
-// its lock: for a runsc exec passing on a signal to its process while other commands
-// run on the container.
+// SendTo sends req to the sandbox whose control socket is in dir (a container's
+// ControlDir), without the container's lock: for a runsc exec passing on a signal to
+// its process while other commands run on the container.
 func SendTo(dir string, req Request) error {
 	return (&Container{Dir: dir}).Send(req)
 }

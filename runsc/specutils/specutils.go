@@ -120,3 +120,47 @@ func HasOption(m specs.Mount, o string) bool {
 	}
 	return false
 }
+
+// The annotations by which Kubernetes' runtimes say which containers make a pod:
+// containerd's CRI plugin and CRI-O each name the container's kind (the pod's sandbox,
+// its pause container, or a container of the pod) and, for a container, its pod's
+// sandbox (the sandbox container's ID).
+const (
+	CRIContainerType  = "io.kubernetes.cri.container-type"
+	CRISandboxID      = "io.kubernetes.cri.sandbox-id"
+	CRIOContainerType = "io.kubernetes.cri-o.ContainerType"
+	CRIOSandboxID     = "io.kubernetes.cri-o.SandboxID"
+)
+
+// The container kinds of the container-type annotations.
+const (
+	ContainerTypeSandbox   = "sandbox"
+	ContainerTypeContainer = "container"
+)
+
+// PodSandbox returns the ID of the pod sandbox a container joins, as its annotations
+// say (containerd's, else CRI-O's), or "" for a container with a sandbox of its own: one
+// with no container type, or the sandbox type. A container type that is neither, or a
+// container of a pod without a sandbox ID, is an error naming the annotation.
+func PodSandbox(annotations map[string]string) (string, error) {
+	for _, k := range [][2]string{{CRIContainerType, CRISandboxID}, {CRIOContainerType, CRIOSandboxID}} {
+		typ, ok := annotations[k[0]]
+		if !ok {
+			continue
+		}
+		switch typ {
+		case ContainerTypeSandbox:
+			return "", nil
+		case ContainerTypeContainer:
+			id := annotations[k[1]]
+			if id == "" {
+				return "", fmt.Errorf("annotation %s is %q but %s is missing", k[0], typ, k[1])
+			}
+			return id, nil
+		default:
+			return "", fmt.Errorf("annotation %s: unknown container type %q (want %q or %q)",
+				k[0], typ, ContainerTypeSandbox, ContainerTypeContainer)
+		}
+	}
+	return "", nil
+}

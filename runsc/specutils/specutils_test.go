@@ -47,3 +47,27 @@ func TestValidateID(t *testing.T) {
 		}
 	}
 }
+
+// TestPodSandbox: which annotations put a container in a pod's sandbox.
+func TestPodSandbox(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ann  map[string]string
+		want string
+		err  bool
+	}{
+		{"no annotations", nil, "", false},
+		{"containerd sandbox", map[string]string{CRIContainerType: "sandbox", CRISandboxID: "p"}, "", false},
+		{"containerd container", map[string]string{CRIContainerType: "container", CRISandboxID: "p"}, "p", false},
+		{"cri-o sandbox", map[string]string{CRIOContainerType: "sandbox"}, "", false},
+		{"cri-o container", map[string]string{CRIOContainerType: "container", CRIOSandboxID: "q"}, "q", false},
+		{"a sandbox ID alone", map[string]string{CRISandboxID: "p"}, "", false},
+		{"container without sandbox ID", map[string]string{CRIContainerType: "container"}, "", true},
+		{"unknown type", map[string]string{CRIOContainerType: "podling", CRIOSandboxID: "q"}, "", true},
+	} {
+		got, err := PodSandbox(c.ann)
+		if got != c.want || (err != nil) != c.err {
+			t.Errorf("%s: got %q, %v; want %q, error %v", c.name, got, err, c.want, c.err)
+		}
+	}
+}

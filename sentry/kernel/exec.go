@@ -46,6 +46,9 @@ type ProcessArgs struct {
 	FDs   *vfs.FDTable
 	FS    *FSContext
 	Creds *vfs.Credentials
+	// Container is the OCI container of the pod the process belongs to ("" for the
+	// sandbox's own); its descendants inherit it.
+	Container string
 }
 
 // NewProcess creates a process running an executable: a new address space with its
@@ -53,6 +56,9 @@ type ProcessArgs struct {
 // to Run.
 func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
 	t := k.NewTask(nil, a.FDs, a.FS, a.Creds, nil)
+	k.mu.Lock()
+	t.Proc.container = a.Container
+	k.mu.Unlock()
 	img, err := t.load(a.Exe, a.Path, a.Argv, a.Envv)
 	if err != nil {
 		k.forget(t.Proc)

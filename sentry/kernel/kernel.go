@@ -26,7 +26,10 @@
 // The OCI runtime reaches the kernel from outside the application: signals from kill
 // (runtime_signal.go), the process list and statistics of ps and events
 // (runtime_info.go), and pause and resume, which freeze every task before its next
-// switch into application code (freeze.go).
+// switch into application code (freeze.go). A sandbox may hold several containers of a
+// pod: each process carries the ID of the container it belongs to (set by NewProcess,
+// inherited by fork), and the runtime's kill, ps and stats pick a container's
+// processes by it; the pod's containers share everything else (PIDs, IPC, hostname).
 //
 // Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu; Kernel.mu, then a
 // terminal's lock (devpts.Terminal), then a Task's sigMu; Kernel.mqMu, then the VFS's

@@ -66,6 +66,11 @@ type Process struct {
 	reportCont bool
 	// ctty is the controlling terminal (tty.go), nil for none.
 	ctty *devpts.Terminal
+	// container names the OCI container of a pod the process belongs to ("" for the
+	// sandbox's own container): set for a process the runtime creates, inherited by
+	// fork. It is how the runtime's kill, ps and stats of one container of a pod find
+	// its processes; the application cannot see it.
+	container string
 }
 
 // Parent returns the process's parent's PID, 0 for init.
@@ -92,6 +97,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
 		p.sig = parent.sig
 		p.pgid, p.sid = parent.pgid, parent.sid
 		p.ctty = parent.ctty
+		p.container = parent.container
 	} else {
 		p.pgid, p.sid = p.PID, p.PID // init leads its own group and session
 	}

@@ -9,8 +9,9 @@ import (
 
 // What the OCI runtime's ps and events read of the sandbox. They see the sandbox's
 // own view, as gVisor's runsc does: PIDs are those of the Sentry's PID namespace (the
-// container's init is 1), since the application's processes are Sentry tasks with
-// no host process of their own.
+// container's init is 1; in a pod, the sandbox container's init is, and the pod's
+// other containers' PIDs are in the same namespace), since the application's
+// processes are Sentry tasks with no host process of their own.
 
 // ProcessInfo describes one process for ps.
 type ProcessInfo struct {
@@ -23,12 +24,16 @@ type ProcessInfo struct {
 	Zombie    bool
 }
 
-// Processes lists the processes (zombies included), by PID.
-func (k *Kernel) Processes() []ProcessInfo {
+// Processes lists the processes (zombies included) of container ("" for the
+// sandbox's own, or the ID of another container of the pod), by PID.
+func (k *Kernel) Processes(container string) []ProcessInfo {
 	k.mu.Lock()
 	var out []ProcessInfo
 	var leaders []*Task
 	for _, p := range k.procs {
+		if p.container != container {
+			continue
+		}
 		pi := ProcessInfo{PID: p.PID, UID: p.task.Creds.UID, Start: p.task.Start, TTY: "?", Zombie: p.exit != nil}
 		if p.parent != nil {
 			pi.PPID = p.parent.PID
@@ -73,15 +78,22 @@ type Stats struct {
 	MemoryUsed uint64
 }
 
-// Stats returns the kernel's statistics.
-func (k *Kernel) Stats() Stats {
+// Stats returns the statistics of container ("" for the sandbox's own, or the ID of
+// another container of the pod): CPU and tasks are its processes', the memory the
+// whole sandbox's (the pod's containers share one memory file).
+func (k *Kernel) Stats(container string) Stats {
 	k.mu.Lock()
 	var s Stats
 	for _, p := range k.procs {
+		if p.container != container {
+			continue
+		}
 		s.CPU.add(p.usageLocked())
 		s.CPU.add(p.childUsage)
+		if p.exit == nil {
+			s.Tasks += len(p.threads)
+		}
 	}
-	s.Tasks = len(k.tasks)
 	k.mu.Unlock()
 	s.MemoryUsed = k.MemFile.Used()
 	return s

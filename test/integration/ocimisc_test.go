@@ -151,7 +151,7 @@ func TestPauseStopsApplication(t *testing.T) {
 		t.Errorf("after resume: the two processes did not both write again (%d lines, had %d)", lineCount(out), n1)
 	}
 
-	// Timers: a 3s sleep paused for 4s, from when it has begun (ps shows it), ends soon after the
+	// Timers: a 3s sleep paused for 4s, from a second after it has begun (ps shows it), ends soon after the
 	// resume, not 3s later. (The output file is polled: it is cheaper than state.)
 	b = bundle(t, "sh", "-c", "echo sleeping; sleep 3; echo done")
 	out = filepath.Join(t.TempDir(), "out")
@@ -173,6 +173,9 @@ func TestPauseStopsApplication(t *testing.T) {
 	}) {
 		t.Fatalf("the container did not start its sleep")
 	}
+	// ps shows sleep once it is exec'd, which may be before its nanosleep begins: a
+	// pause then would hold it before its timer starts. Give it a second to begin.
+	time.Sleep(time.Second)
 	r.cmd(t, "pause", "sleeper")
 	time.Sleep(4 * time.Second)
 	if data, _ := os.ReadFile(out); string(data) != "sleeping\n" {

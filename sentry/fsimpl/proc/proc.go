@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -31,6 +32,14 @@ const (
 	version = "#1 SMP Moat"
 )
 
+// hostCPUInfo is the host's CPU description, read at the first New, while the Sentry
+// can still see it: a later /proc (another container of a pod) is made after the
+// sandbox is chrooted and filtered.
+var hostCPUInfo = sync.OnceValue(func() []byte {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	return data
+})
+
 type procfs struct {
 	fs      *kernfs.FS
 	k       *kernel.Kernel
@@ -42,8 +51,7 @@ type procfs struct {
 // New returns the root of a /proc for kernel k.
 func New(v *vfs.VFS, k *kernel.Kernel) vfs.DirInode {
 	p := &procfs{fs: kernfs.New(v), k: k, v: v}
-	// The host's CPU description, read once while the Sentry can still see it.
-	p.cpuinfo, _ = os.ReadFile("/proc/cpuinfo")
+	p.cpuinfo = hostCPUInfo()
 	fs := p.fs
 	p.static = kernfs.Static{
 		"self": fs.NewCallerSymlink(p.self),

@@ -238,14 +238,16 @@ static void blocked(int op, int handler) {
 			char b;
 			r = read(data[0], &b, 1);
 		} else {
-			struct timespec ts = {0, 300 * 1000000L};
+			// Long enough that the stop (300 ms after "ready") finds it asleep
+			// even on a loaded machine.
+			struct timespec ts = {1, 500 * 1000000L};
 			r = nanosleep(&ts, NULL);
 		}
 		_exit(r == -1 ? 100 + errno : r);
 	}
 	char b;
 	read(ready[0], &b, 1);
-	msleep(100);
+	msleep(300);
 	int st;
 	kill(c, SIGSTOP);
 	waitpid(c, &st, WUNTRACED);

@@ -26,6 +26,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/moat-sandbox/moat/platform/kvm"
 )
 
 func main() {
@@ -33,11 +35,11 @@ func main() {
 	mechdir := flag.String("mechdir", "", "directory of the mechanism *.c programs (default: test/bench/mechanisms of this module)")
 	cc := flag.String("cc", envOr("CC", "gcc"), "C compiler")
 	iters := flag.Int("iters", 0, "iterations per timed run for every mechanism program (0: each program's own default)")
-	gobench := flag.String("gobench", "./platform/ptrace/", "comma- or space-separated Go packages whose benchmarks to run (\"\" for none)")
+	gobench := flag.String("gobench", "./platform/ptrace/,./platform/kvm/", "comma- or space-separated Go packages whose benchmarks to run (\"\" for none)")
 	gobenchN := flag.Int("gobenchn", 10000, "iterations per Go benchmark (-benchtime=Nx)")
 	timeout := flag.Duration("timeout", 2*time.Minute, "time limit for each mechanism program")
 	gotimeout := flag.Duration("gotimeout", 10*time.Minute, "time limit for each go test run")
-	platforms := flag.String("platforms", "systrap,ptrace", "comma-separated platforms to run the workloads on")
+	platforms := flag.String("platforms", "systrap,ptrace,kvm", "comma-separated platforms to run the workloads on")
 	runsc := flag.String("runsc", "", "runsc binary for the workload section (default: bin/runsc of this module if it exists; \"none\" skips the section)")
 	workdir := flag.String("workdir", "", "directory of the workload *.c programs (default: test/bench/workloads of this module)")
 	wtimeout := flag.Duration("wtimeout", time.Minute, "time limit for each workload run, native or sandboxed")
@@ -133,7 +135,19 @@ func main() {
 	}
 	if wskip == "" {
 		var nativeFailed bool
-		wrows, nativeFailed, err = workloadSection(ccPath, *workdir, *builddir, *runsc, strings.Split(*platforms, ","), *wtimeout)
+		var pls []string
+		for _, pl := range strings.Split(*platforms, ",") {
+			if pl == "kvm" {
+				if err := kvm.Available(); err != nil {
+					wrows = append(wrows, WorkloadRow{Name: "kvm", Status: Skip, Note: err.Error()})
+					continue
+				}
+			}
+			pls = append(pls, pl)
+		}
+		var more []WorkloadRow
+		more, nativeFailed, err = workloadSection(ccPath, *workdir, *builddir, *runsc, pls, *wtimeout)
+		wrows = append(wrows, more...)
 		if err != nil {
 			fatalf("workloads: %v", err)
 		}

@@ -1,0 +1,262 @@
+package kvm
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+)
+
+// addressSpace is a platform.AddressSpace: a page-table root in the pool.
+type addressSpace struct {
+	p       *Platform
+	root    uint64 // the PML4's offset in platMem
+	rootGPA uint64
+
+	// gen counts changes that removed or narrowed a present entry (see the package
+	// comment's TLB section).
+	gen atomic.Uint64
+	// dead is the error that ended the address space (released, or a vCPU's exit
+	// the platform did not expect); nil while it lives.
+	dead atomic.Pointer[error]
+
+	mu     sync.Mutex // serializes changes to the tables
+	tables []uint64   // every table page, the root included
+}
+
+var _ platform.AddressSpace = (*addressSpace)(nil)
+
+// NewAddressSpace implements platform.Platform.NewAddressSpace.
+func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	root, err := p.allocTable()
+	if err != nil {
+		return nil, err
+	}
+	// Upper entry 511: the kernel area, supervisor-only, shared by every root.
+	*pte(p.platMem, root+8*511) = (p.gpa + kPDPTOff) | ptePresent | pteWrite | pteUser | pteAcc
+	return &addressSpace{p: p, root: root, rootGPA: p.gpa + root, tables: []uint64{root}}, nil
+}
+
+// leafBits are the entry bits of a mapping with access at.
+func leafBits(at platform.AccessType) uint64 {
+	if !at.Read && !at.Write && !at.Execute {
+		return pteMapped // kept, not present
+	}
+	b := uint64(pteMapped | ptePresent | pteUser | pteAcc | pteDirty)
+	if at.Write {
+		b |= pteWrite
+	}
+	if !at.Execute {
+		b |= pteNX
+	}
+	return b
+}
+
+// checkRange checks that [addr, addr+length) is a non-empty, page-aligned range of the
+// application's addresses.
+func (a *addressSpace) checkRange(addr, length uintptr) error {
+	if addr%pageSize != 0 || length%pageSize != 0 || length == 0 || addr < minUser ||
+		addr+length < addr || addr+length > maxUser {
+		return fmt.Errorf("kvm: %w: [%#x, %#x) (application range [%#x, %#x))",
+			platform.ErrBadRange, addr, addr+length, minUser, maxUser)
+	}
+	return nil
+}
+
+func (a *addressSpace) deadErr() error {
+	if e := a.dead.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// MapFile implements platform.AddressSpace.MapFile.
+func (a *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.AccessType, precommit bool) error {
+	if err := a.checkRange(addr, uintptr(fr.Length())); err != nil {
+		return err
+	}
+	if err := a.p.checkFileRange(fr); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.deadErr(); err != nil {
+		return err
+	}
+	bits := leafBits(at)
+	var z zapList
+	off := fr.Start - uint64(addr)
+	err := a.walk(uint64(addr), uint64(addr)+fr.Length(), true, func(e *uint64, va uint64) {
+		n := (va+off)&pteAddr | bits
+		if old := atomic.SwapUint64(e, n); old&ptePresent != 0 && old != n {
+			z.add(old & pteAddr)
+		}
+	})
+	a.shootdown(&z)
+	return err
+}
+
+// Unmap implements platform.AddressSpace.Unmap.
+func (a *addressSpace) Unmap(addr, length uintptr) error {
+	if err := a.checkRange(addr, length); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.deadErr(); err != nil {
+		return err
+	}
+	var z zapList
+	a.walk(uint64(addr), uint64(addr+length), false, func(e *uint64, va uint64) {
+		if old := atomic.SwapUint64(e, 0); old&ptePresent != 0 {
+			z.add(old & pteAddr)
+		}
+	})
+	a.shootdown(&z)
+	return nil
+}
+
+// Protect implements platform.AddressSpace.Protect.
+func (a *addressSpace) Protect(addr, length uintptr, at platform.AccessType) error {
+	if err := a.checkRange(addr, length); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.deadErr(); err != nil {
+		return err
+	}
+	bits := leafBits(at)
+	var z zapList
+	a.walk(uint64(addr), uint64(addr+length), false, func(e *uint64, va uint64) {
+		old := atomic.LoadUint64(e)
+		if old&pteMapped == 0 {
+			return // a hole
+		}
+		n := old&pteAddr | bits
+		atomic.StoreUint64(e, n)
+		if old&ptePresent != 0 && old&^n&(ptePresent|pteWrite) != 0 || n&^old&pteNX != 0 {
+			z.add(old & pteAddr) // narrowed
+		}
+	})
+	a.shootdown(&z)
+	return nil
+}
+
+// Release implements platform.AddressSpace.Release: no vCPU runs in it afterwards, and
+// its tables go back to the pool.
+func (a *addressSpace) Release() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tables == nil {
+		return
+	}
+	err := fmt.Errorf("kvm: %w (released)", platform.ErrAddressSpaceDead)
+	a.dead.CompareAndSwap(nil, &err)
+	a.shootdown(&zapList{all: true})
+	a.p.freeTables(a.tables)
+	a.tables = nil
+}
+
+// die ends the address space with err (the first error wins) and returns it.
+func (a *addressSpace) die(err error) error {
+	e := fmt.Errorf("%w: %w", platform.ErrAddressSpaceDead, err)
+	if !a.dead.CompareAndSwap(nil, &e) {
+		return a.deadErr()
+	}
+	return e
+}
+
+// walk calls fn for the leaf entry of each page of [start, end), making the tables on
+// the way with create, and skipping the ranges with no table without.
+func (a *addressSpace) walk(start, end uint64, create bool, fn func(e *uint64, va uint64)) error {
+	return a.walkTable(a.root, 39, 0, start, end, create, fn)
+}
+
+func (a *addressSpace) walkTable(table uint64, shift uint, base, start, end uint64, create bool, fn func(e *uint64, va uint64)) error {
+	m := a.p.platMem
+	span := uint64(1) << shift
+	for i := (start - base) >> shift; i < 512; i++ {
+		va := base + i*span
+		if va >= end {
+			break
+		}
+		e := pte(m, table+8*i)
+		if shift == 12 {
+			fn(e, va)
+			continue
+		}
+		cur := atomic.LoadUint64(e)
+		if cur&ptePresent == 0 {
+			if !create {
+				continue
+			}
+			t, err := a.p.allocTable()
+			if err != nil {
+				return err
+			}
+			a.tables = append(a.tables, t)
+			cur = (a.p.gpa + t) | ptePresent | pteWrite | pteUser | pteAcc
+			atomic.StoreUint64(e, cur) // the table is zeroed before it is linked
+		}
+		child := cur&pteAddr - a.p.gpa
+		if err := a.walkTable(child, shift-9, va, max(start, va), min(end, va+span), create, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// zapList collects the memory-file pages whose translations a change removed or
+// narrowed, as runs of contiguous offsets.
+type zapList struct {
+	runs [][2]uint64 // [start, end) file offsets
+	all  bool        // every translation of the address space
+}
+
+func (z *zapList) add(off uint64) {
+	if n := len(z.runs); n > 0 && z.runs[n-1][1] == off {
+		z.runs[n-1][1] += pageSize
+		return
+	}
+	z.runs = append(z.runs, [2]uint64{off, off + pageSize})
+}
+
+// shootdown makes the changes just made to the tables reach every vCPU. The Sentry's
+// view of each page whose translation went is dropped (madvise MADV_DONTNEED on a
+// shared mapping keeps the data); KVM's MMU notifier then zaps every translation KVM
+// derived from the page (shadow page tables under PVM, nested page tables on hardware
+// virtualization) and flushes the TLBs of every vCPU, waiting for running ones to leave
+// the guest, which on hardware virtualization drops the guest's own translations too
+// (the flush is per address-space identifier, ASID or VPID). When madvise returns, no
+// vCPU can use a removed or narrowed translation. The generation moves on as well, so
+// a vCPU entering from ring 0 reloads CR3 (retFlush) on top of that.
+//
+// Called with a.mu held.
+func (a *addressSpace) shootdown(z *zapList) {
+	if len(z.runs) == 0 && !z.all {
+		return
+	}
+	for _, r := range z.runs {
+		if r[1] <= a.p.fileSize {
+			unix.Madvise(a.p.fileMem[r[0]:r[1]], unix.MADV_DONTNEED)
+		}
+	}
+	a.gen.Add(1)
+}
+
+// kick makes the vCPU leave KVM_RUN promptly, or not enter it.
+func (v *vcpu) kick() {
+	v.kickMu.Lock()
+	defer v.kickMu.Unlock()
+	if v.run == nil {
+		return // closed
+	}
+	setImmediateExit(v.run, true)
+	if t := v.tid.Load(); t != 0 {
+		unix.Tgkill(pid, int(t), unix.SIGURG)
+	}
+}

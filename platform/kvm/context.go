@@ -1,0 +1,487 @@
+package kvm
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/arch"
+)
+
+// vcpu is one KVM vCPU and its page of the kernel area.
+type vcpu struct {
+	p      *Platform
+	id     int
+	fd     int
+	runMem []byte
+	run    *kvmRun
+	page   []byte // the Sentry's view of the vCPU's page: GDT, TSS, stack
+	gva    uint64 // the page's guest virtual address
+
+	tid    atomic.Int32 // the thread that runs it, for Interrupt
+	kickMu sync.Mutex   // kick against close
+
+	// What the vCPU holds, as the host last set it.
+	sregs     kvmSregs
+	loadedAS  *addressSpace
+	loadedGen uint64
+	xsave     []byte
+	fp        []byte // the FP state the vCPU holds, when fpKnown
+	fpKnown   bool
+	broken    bool // an unexpected exit: never used again
+	ran       bool // kvm_run's registers are the vCPU's
+}
+
+// getVCPU takes a released vCPU or makes a new one.
+func (p *Platform) getVCPU() (*vcpu, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		v := p.free[n-1]
+		p.free = p.free[:n-1]
+		return v, nil
+	}
+	if len(p.vcpus) >= p.maxVCPUs {
+		return nil, fmt.Errorf("kvm: all %d vCPUs are in use", p.maxVCPUs)
+	}
+	v, err := p.newVCPU(len(p.vcpus))
+	if err != nil {
+		return nil, err
+	}
+	p.vcpus = append(p.vcpus, v)
+	return v, nil
+}
+
+func (p *Platform) newVCPU(id int) (*vcpu, error) {
+	fd, err := ioctlInt(p.vm, kvmCreateVCPU, uintptr(id))
+	if err != nil {
+		return nil, fmt.Errorf("kvm: KVM_CREATE_VCPU: %v", err)
+	}
+	off := vcpuOff + uint64(id)*pageSize
+	v := &vcpu{p: p, id: id, fd: int(fd), page: p.platMem[off : off+pageSize : off+pageSize],
+		gva: kernelBase + off, xsave: make([]byte, p.xsaveSize)}
+	if err := v.init(); err != nil {
+		v.close()
+		return nil, fmt.Errorf("kvm: vCPU %d: %v", id, err)
+	}
+	return v, nil
+}
+
+func (v *vcpu) init() error {
+	p := v.p
+	var err error
+	if v.runMem, err = unix.Mmap(v.fd, 0, p.runSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		return fmt.Errorf("mapping kvm_run: %v", err)
+	}
+	v.run = runOf(v.runMem)
+	v.run.ValidRegs = kvmSyncRegs | kvmSyncSregs | kvmSyncEvents
+	cpuid := *p.cpuid
+	if _, err := ioctl(v.fd, kvmSetCPUID2, unsafe.Pointer(&cpuid)); err != nil {
+		return fmt.Errorf("KVM_SET_CPUID2: %v", err)
+	}
+
+	// GDT: Linux's selectors. TSS: RSP0 and IST1 at the top of the page, no I/O bitmap.
+	g := v.page
+	clear(g)
+	le.PutUint64(g[gdtOff+8*2:], 0x00af9b000000ffff) // kernel code, 64-bit
+	le.PutUint64(g[gdtOff+8*3:], 0x00cf93000000ffff) // kernel data
+	le.PutUint64(g[gdtOff+8*5:], 0x00cff3000000ffff) // user data (0x2b)
+	le.PutUint64(g[gdtOff+8*6:], 0x00affb000000ffff) // user code, 64-bit (0x33)
+	tss := v.gva + tssOff
+	le.PutUint64(g[gdtOff+8*8:], tssLimit|(tss&0xffffff)<<16|0x8b<<40|(tss>>24&0xff)<<56)
+	le.PutUint64(g[gdtOff+8*9:], tss>>32)
+	le.PutUint64(g[tssOff+4:], v.gva+stackTop)  // RSP0
+	le.PutUint64(g[tssOff+36:], v.gva+stackTop) // IST1
+	le.PutUint16(g[tssOff+102:], tssLimit+1)    // I/O bitmap base past the limit
+
+	code := kvmSegment{Limit: 0xffffffff, Selector: kernelCS, Type: 0xb, Present: 1, S: 1, L: 1, G: 1}
+	data := kvmSegment{Limit: 0xffffffff, Selector: kernelSS, Type: 0x3, Present: 1, S: 1, DB: 1, G: 1}
+	// The data segments hold selector 0 with DPL 3, so that iretq to ring 3 keeps them
+	// (and the fs and gs bases) as they are.
+	user := kvmSegment{Limit: 0xffffffff, Type: 0x3, Present: 1, S: 1, DB: 1, G: 1, DPL: 3}
+	s := &v.sregs
+	if _, err := ioctl(v.fd, kvmGetSregs, unsafe.Pointer(s)); err != nil {
+		return fmt.Errorf("KVM_GET_SREGS: %v", err)
+	}
+	s.CS, s.SS = code, data
+	s.DS, s.ES, s.FS, s.GS = user, user, user, user
+	s.TR = kvmSegment{Base: tss, Limit: tssLimit, Selector: tssSel, Type: 0xb, Present: 1}
+	s.LDT = kvmSegment{Type: 0x2, Unusable: 1}
+	s.GDT = kvmDtable{Base: v.gva + gdtOff, Limit: gdtLimit}
+	s.IDT = kvmDtable{Base: kernelBase + idtOff, Limit: 256*16 - 1}
+	s.CR0 = cr0PE | cr0MP | cr0ET | cr0NE | cr0WP | cr0AM | cr0PG
+	s.CR4 = p.cr4
+	s.EFER = eferSCE | eferLME | eferLMA | eferNXE
+	s.CR3 = p.gpa + kPDPTOff // a placeholder until the first address space
+	if err := v.setSregs(); err != nil {
+		return err
+	}
+	msrs := kvmMSRs{Nmsrs: 4}
+	msrs.Entries[0] = kvmMSREntry{Index: msrSTAR, Data: userBase<<48 | kernelCS<<32}
+	msrs.Entries[1] = kvmMSREntry{Index: msrLSTAR, Data: kernelBase + codeOff + syscallEntryOff}
+	msrs.Entries[2] = kvmMSREntry{Index: msrCSTAR, Data: kernelBase + codeOff + unexpectedOff}
+	msrs.Entries[3] = kvmMSREntry{Index: msrSFMASK, Data: sfmask}
+	if n, err := ioctl(v.fd, kvmSetMSRs, unsafe.Pointer(&msrs)); err != nil || n != 4 {
+		return fmt.Errorf("KVM_SET_MSRS: %d of 4 set (%v)", n, err)
+	}
+	if p.xcr0 != 0 {
+		var x kvmXCRs
+		x.NrXCRs = 1
+		x.XCRs[0].Value = p.xcr0
+		if _, err := ioctl(v.fd, kvmSetXCRs, unsafe.Pointer(&x)); err != nil {
+			return fmt.Errorf("KVM_SET_XCRS (%#x): %v", p.xcr0, err)
+		}
+	}
+	return nil
+}
+
+func (v *vcpu) setSregs() error {
+	if _, err := ioctl(v.fd, kvmSetSregs, unsafe.Pointer(&v.sregs)); err != nil {
+		return fmt.Errorf("KVM_SET_SREGS: %v", err)
+	}
+	return nil
+}
+
+func (v *vcpu) close() {
+	v.kickMu.Lock()
+	defer v.kickMu.Unlock()
+	if v.runMem != nil {
+		unix.Munmap(v.runMem)
+		v.runMem, v.run = nil, nil
+	}
+	if v.fd >= 0 {
+		unix.Close(v.fd)
+		v.fd = -1
+	}
+}
+
+// putVCPU gives a vCPU back for reuse, unless it is broken.
+func (p *Platform) putVCPU(v *vcpu) {
+	if v.broken {
+		return
+	}
+	p.mu.Lock()
+	p.free = append(p.free, v)
+	p.mu.Unlock()
+}
+
+// context is a platform.Context: the vCPU it runs on, once it has one.
+type context struct {
+	p *Platform
+	v *vcpu
+
+	// Interrupt sets interrupted, then reads running; Switch sets running, then reads
+	// interrupted (package comment, Interrupt).
+	interrupted atomic.Bool
+	running     atomic.Pointer[vcpu]
+}
+
+var _ platform.Context = (*context)(nil)
+
+// Interrupt implements platform.Context.Interrupt.
+func (c *context) Interrupt() {
+	c.interrupted.Store(true)
+	if v := c.running.Load(); v != nil {
+		v.kick()
+	}
+}
+
+// Release implements platform.Context.Release.
+func (c *context) Release() {
+	if c.v != nil {
+		c.p.putVCPU(c.v)
+		c.v = nil
+	}
+}
+
+// Switch implements platform.Context.Switch.
+func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Event, error) {
+	a, ok := as.(*addressSpace)
+	if !ok || a.p != c.p {
+		return platform.Event{}, fmt.Errorf("kvm: Switch into a foreign address space %T", as)
+	}
+	if err := a.deadErr(); err != nil {
+		return platform.Event{}, err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if c.v == nil {
+		v, err := c.p.getVCPU()
+		if err != nil {
+			return platform.Event{}, a.die(err)
+		}
+		c.v = v
+	}
+	v := c.v
+	v.tid.Store(tid())
+	c.running.Store(v)
+	defer c.running.Store(nil)
+	if c.interrupted.Swap(false) {
+		return platform.Event{Kind: platform.EventInterrupt}, nil
+	}
+	r := &st.Regs
+	if !isCanonical(r.Rip) || !isCanonical(r.Fs_base) || !isCanonical(r.Gs_base) {
+		// What a return to such a state does on Linux: iretq's #GP, a SIGSEGV.
+		return sigsegvKernel(), nil
+	}
+	if err := v.setFP(st.FP); err != nil {
+		return platform.Event{}, c.failed(a, err)
+	}
+	load := true // the registers must be loaded from st
+	for {
+		if err := a.deadErr(); err != nil {
+			return platform.Event{}, err
+		}
+		if load {
+			if err := v.load(a, a.gen.Load(), st); err != nil {
+				return platform.Event{}, c.failed(a, err)
+			}
+			load = false
+		}
+		errno := runVCPU(v.fd)
+		v.ran = true
+		run := v.run
+		run.DirtyRegs = 0
+		if errno == unix.EINTR || errno == 0 && run.ExitReason == exitIntr {
+			setImmediateExit(run, false)
+			switch v.where() {
+			case atExit:
+				// Stopped before it took the registers: load them again.
+				if c.interrupted.Swap(false) {
+					return platform.Event{Kind: platform.EventInterrupt}, nil
+				}
+				load = true
+			case inUser:
+				if c.interrupted.Swap(false) {
+					v.saveRegs(st)
+					if err := v.getFP(st); err != nil {
+						return platform.Event{}, c.failed(a, err)
+					}
+					return platform.Event{Kind: platform.EventInterrupt}, nil
+				}
+			case inReturn:
+				// st still holds the state being loaded.
+				if c.interrupted.Swap(false) {
+					return platform.Event{Kind: platform.EventInterrupt}, nil
+				}
+				load = true
+			case inExit:
+				// Finishing an exception's delivery or about to exit: let it.
+			}
+			continue
+		}
+		if errno != 0 {
+			return platform.Event{}, c.failed(a, fmt.Errorf("kvm: vCPU %d: KVM_RUN: %v", v.id, errno))
+		}
+		if err := v.getFP(st); err != nil {
+			return platform.Event{}, c.failed(a, err)
+		}
+		ev, err := v.exit(st)
+		if err != nil {
+			return platform.Event{}, c.failed(a, err)
+		}
+		return ev, nil
+	}
+}
+
+// failed retires the context's vCPU after an unexpected exit and ends the address
+// space with err.
+func (c *context) failed(a *addressSpace, err error) error {
+	c.v.broken = true
+	c.v = nil
+	return a.die(err)
+}
+
+// load prepares the vCPU to run st in a: CR3 and the fs and gs bases if they changed,
+// the iretq frame on the vCPU's stack, and the general registers with rip at the
+// return stub (retFlush if the vCPU's TLB may hold translations a has dropped).
+func (v *vcpu) load(a *addressSpace, gen uint64, st *arch.State) error {
+	r := &st.Regs
+	s := &v.sregs
+	flush := v.loadedAS != a || v.loadedGen != gen
+	// Compared with what the vCPU held at its last exit: ring 3 after a signal, or
+	// bases the application changed itself (wrfsbase).
+	cur := &v.run.Sregs
+	if !v.ran || cur.CS.Selector != kernelCS || cur.CR3 != a.rootGPA || cur.FS.Base != r.Fs_base || cur.GS.Base != r.Gs_base {
+		s.CR3, s.FS.Base, s.GS.Base = a.rootGPA, r.Fs_base, r.Gs_base
+		if err := v.setSregs(); err != nil {
+			return err
+		}
+	}
+	v.loadedAS, v.loadedGen = a, gen
+	*frameWord(v.page, frameOff) = r.Rip
+	*frameWord(v.page, frameOff+8) = userCS
+	*frameWord(v.page, frameOff+16) = r.Eflags&userFlags | 0x202
+	*frameWord(v.page, frameOff+24) = r.Rsp
+	*frameWord(v.page, frameOff+32) = userSS
+	entry := uint64(kernelBase + codeOff + retUserOff)
+	if flush {
+		entry = kernelBase + codeOff + retFlushOff
+	}
+	// Through kvm_run's synchronized registers, which KVM_RUN loads first, rather than
+	// a KVM_SET_REGS of its own.
+	v.run.Regs = kvmRegs{Rax: r.Rax, Rbx: r.Rbx, Rcx: r.Rcx, Rdx: r.Rdx, Rsi: r.Rsi, Rdi: r.Rdi,
+		Rsp: v.gva + frameOff, Rbp: r.Rbp, R8: r.R8, R9: r.R9, R10: r.R10, R11: r.R11,
+		R12: r.R12, R13: r.R13, R14: r.R14, R15: r.R15, Rip: entry, Rflags: 0x2}
+	v.run.DirtyRegs = kvmSyncRegs
+	return nil
+}
+
+// Where a vCPU stopped by a signal was.
+const (
+	inUser   = iota // in ring 3, nothing pending
+	inReturn        // in ring 0, on the way back to ring 3
+	inExit          // delivering an exception, or in ring 0 on the way out
+	atExit          // still where the last exit left it: the registers were not taken
+)
+
+func (v *vcpu) where() int {
+	run := v.run
+	ev := &run.Events
+	if ev.ExcInjected != 0 || ev.ExcPending != 0 || ev.IntInjected != 0 || ev.NMIInjected != 0 {
+		return inExit
+	}
+	if run.Sregs.CS.DPL == 3 {
+		return inUser
+	}
+	rip := run.Regs.Rip - (kernelBase + codeOff)
+	if rip >= retUserOff && rip < ring0CodeSize {
+		return inReturn
+	}
+	if rip < retUserOff && rip%vectorStride == 1 {
+		return atExit // just after a hlt
+	}
+	return inExit
+}
+
+// saveRegs copies the vCPU's ring-3 registers (as kvm_run shows them) into st.
+func (v *vcpu) saveRegs(st *arch.State) {
+	k := &v.run.Regs
+	r := &st.Regs
+	r.Rax, r.Rbx, r.Rcx, r.Rdx, r.Rsi, r.Rdi, r.Rsp, r.Rbp = k.Rax, k.Rbx, k.Rcx, k.Rdx, k.Rsi, k.Rdi, k.Rsp, k.Rbp
+	r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15 = k.R8, k.R9, k.R10, k.R11, k.R12, k.R13, k.R14, k.R15
+	r.Rip, r.Eflags = k.Rip, k.Rflags
+	r.Fs_base, r.Gs_base = v.run.Sregs.FS.Base, v.run.Sregs.GS.Base
+	r.Cs, r.Ss = userCS, userSS
+	r.Orig_rax = ^uint64(0)
+}
+
+// exit turns a KVM exit other than a signal into an event.
+func (v *vcpu) exit(st *arch.State) (platform.Event, error) {
+	run := v.run
+	switch run.ExitReason {
+	case exitHlt:
+	case exitShutdown:
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: the guest shut down (triple fault) at rip %#x", v.id, run.Regs.Rip)
+	case exitFailEntry:
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: VM entry failed (reason %#x)", v.id, le.Uint64(run.Exit[0:]))
+	case exitInternalError:
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: KVM internal error (suberror %d)", v.id, le.Uint32(run.Exit[0:]))
+	case exitMMIO:
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: access to guest physical %#x, which no memory backs", v.id, le.Uint64(run.Exit[0:]))
+	case exitIO:
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: port I/O to %#x at rip %#x", v.id, le.Uint16(run.Exit[2:]), run.Regs.Rip)
+	default:
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: unexpected exit %d at rip %#x", v.id, run.ExitReason, run.Regs.Rip)
+	}
+	// A hlt: which one?
+	k := &run.Regs
+	off := k.Rip - 1 - (kernelBase + codeOff)
+	if run.Sregs.CS.Selector != kernelCS || off >= ring0CodeSize {
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: halted at %#x (cs %#x), not in the ring-0 code", v.id, k.Rip-1, run.Sregs.CS.Selector)
+	}
+	if off == syscallEntryOff {
+		return v.syscall(st), nil
+	}
+	if off%vectorStride != 0 || off/vectorStride >= 32 {
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: interrupt or exit at ring-0 offset %#x", v.id, off)
+	}
+	vector := int(off / vectorStride)
+	frame := func(i uint64) uint64 { return *frameWord(v.page, frameOff+8*i) }
+	rip, cs, rflags, rsp := frame(0), frame(1), frame(2), frame(3)
+	if cs&3 == 3 && vector == vecGP && rip == kernelBase+codeOff+syscallEntryOff {
+		// A syscall that did not leave ring 3 (see ring0.go): the entry's hlt faulted
+		// there instead of exiting.
+		ev := v.syscall(st)
+		st.Regs.Rsp = rsp
+		return ev, nil
+	}
+	if cs&3 != 3 {
+		if vector == vecDB && rip == kernelBase+codeOff+syscallEntryOff {
+			// syscall with TF set: the single-step trap lands on the entry. It is the
+			// system call; TF stays set in the flags.
+			ev := v.syscall(st)
+			st.Regs.Rsp = rsp
+			return ev, nil
+		}
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: exception %d in ring 0 at %#x", v.id, vector, rip)
+	}
+	v.saveRegs(st)
+	st.Regs.Rip, st.Regs.Eflags, st.Regs.Rsp = rip, rflags, rsp
+	var errCode uint64
+	if hasErrorCode(vector) {
+		errCode = *frameWord(v.page, errCodeAt)
+	}
+	return v.signalFor(vector, errCode, st)
+}
+
+// syscall is the event of a syscall instruction: the registers as ptrace shows a
+// system-call stop.
+func (v *vcpu) syscall(st *arch.State) platform.Event {
+	v.saveRegs(st)
+	r := &st.Regs
+	r.Rip, r.Eflags = r.Rcx, r.R11
+	r.Orig_rax = r.Rax
+	r.Rax = ^uint64(unix.ENOSYS) + 1
+	return platform.Event{Kind: platform.EventSyscall}
+}
+
+// setFP loads the FP state into the vCPU, unless it holds it already (the Sentry left
+// the state of the last exit as it was).
+func (v *vcpu) setFP(fp arch.FPState) error {
+	if v.fpKnown && bytes.Equal(v.fp, fp) {
+		return nil
+	}
+	v.fpKnown = false
+	b := v.xsave
+	clear(b)
+	copy(b, fp)
+	if len(b) >= 576 {
+		bv := le.Uint64(b[512:])
+		if v.p.xcr0 != 0 {
+			bv &= v.p.xcr0
+		} else {
+			bv &= 3
+		}
+		le.PutUint64(b[512:], bv)
+		le.PutUint64(b[520:], 0) // standard format
+	}
+	if _, err := ioctl(v.fd, kvmSetXsave, unsafe.Pointer(&b[0])); err != nil {
+		return fmt.Errorf("kvm: vCPU %d: KVM_SET_XSAVE: %v", v.id, err)
+	}
+	v.fp = append(v.fp[:0], fp...)
+	v.fpKnown = true
+	return nil
+}
+
+// getFP saves the vCPU's FP state into st.
+func (v *vcpu) getFP(st *arch.State) error {
+	b := v.xsave
+	if _, err := ioctl(v.fd, v.p.xsaveIoc, unsafe.Pointer(&b[0])); err != nil {
+		return fmt.Errorf("kvm: vCPU %d: KVM_GET_XSAVE: %v", v.id, err)
+	}
+	if len(st.FP) != v.p.fpSize {
+		st.FP = arch.NewFPStateSized(v.p.fpSize)
+	}
+	n := copy(st.FP, b)
+	clear(st.FP[n:])
+	v.fp = append(v.fp[:0], st.FP...)
+	v.fpKnown = true
+	return nil
+}

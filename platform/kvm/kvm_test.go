@@ -1,0 +1,799 @@
+package kvm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/arch"
+)
+
+// Addresses the test programs use.
+const (
+	codeAddr = 0x400000
+	dataAddr = 0x500000
+	fileSize = 16 << 20
+)
+
+// env is a platform over a fresh memory file, with the test's own view of that file.
+type env struct {
+	p   *Platform
+	fd  int
+	mem []byte
+	off uint64 // next free file offset
+}
+
+// newEnv makes a platform, or skips the test where the host offers no KVM.
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	fd, err := unix.MemfdCreate("moat-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Ftruncate(fd, fileSize); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := unix.Mmap(fd, 0, fileSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(fd)
+	if errors.Is(err, ErrUnavailable) {
+		unix.Munmap(mem)
+		unix.Close(fd)
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Close()
+		unix.Munmap(mem)
+		unix.Close(fd)
+	})
+	return &env{p: p, fd: fd, mem: mem}
+}
+
+// alloc returns n fresh pages of the memory file.
+func (e *env) alloc(n int) platform.FileRange {
+	fr := platform.FileRange{Start: e.off, End: e.off + uint64(n*pageSize)}
+	e.off = fr.End
+	return fr
+}
+
+// program maps code at codeAddr (r-x) in a new address space and returns it with a state
+// whose rip is at the code.
+func (e *env) program(t testing.TB, code []byte) (platform.AddressSpace, *arch.State, platform.FileRange) {
+	t.Helper()
+	as, err := e.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(as.Release)
+	fr := e.alloc(1)
+	copy(e.mem[fr.Start:], code)
+	if err := as.MapFile(codeAddr, fr, platform.ReadExec, false); err != nil {
+		t.Fatal(err)
+	}
+	st := arch.NewState()
+	st.Regs.Rip = codeAddr
+	return as, st, fr
+}
+
+func switchOnce(t testing.TB, c platform.Context, as platform.AddressSpace, st *arch.State) platform.Event {
+	t.Helper()
+	ev, err := c.Switch(as, st)
+	if err != nil {
+		t.Fatalf("Switch: %v", err)
+	}
+	return ev
+}
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// Machine code pieces.
+var (
+	syscallInsn   = []byte{0x0f, 0x05}
+	movEax39      = []byte{0xb8, 0x27, 0x00, 0x00, 0x00}                   // mov $39,%eax (getpid)
+	movRaxToData  = []byte{0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00} // mov %rax,0x500000
+	movDataToRax  = []byte{0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00} // mov 0x500000,%rax
+	jmpSelf       = []byte{0xeb, 0xfe}                                     // 1: jmp 1b
+	ud2           = []byte{0x0f, 0x0b}
+	int3          = []byte{0xcc}
+	hlt           = []byte{0xf4}
+	movapsXmm4Xm3 = []byte{0x0f, 0x28, 0xe3} // movaps %xmm3,%xmm4
+)
+
+// movabs returns movabs $v,%r11.
+func movabsR11(v uint64) []byte {
+	b := []byte{0x49, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0}
+	binary.LittleEndian.PutUint64(b[2:], v)
+	return b
+}
+
+var (
+	jmpR11        = []byte{0x41, 0xff, 0xe3} // jmp *%r11
+	storeRaxAtR11 = []byte{0x49, 0x89, 0x03} // mov %rax,(%r11)
+	loadR11ToRax  = []byte{0x49, 0x8b, 0x03} // mov (%r11),%rax
+)
+
+// TestStructSizes: the ioctl numbers encode these sizes.
+func TestStructSizes(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"kvm_regs", unsafe.Sizeof(kvmRegs{}), 144},
+		{"kvm_sregs", unsafe.Sizeof(kvmSregs{}), 312},
+		{"kvm_vcpu_events", unsafe.Sizeof(kvmVCPUEvents{}), 64},
+		{"kvm_userspace_memory_region", unsafe.Sizeof(kvmUserspaceMemoryRegion{}), 32},
+		{"kvm_cpuid_entry2", unsafe.Sizeof(kvmCPUIDEntry2{}), 40},
+		{"kvm_xcrs", unsafe.Sizeof(kvmXCRs{}), 392},
+		{"kvm_debugregs", unsafe.Sizeof(kvmDebugRegs{}), 128},
+		{"kvm_run.s.regs offset", unsafe.Offsetof(kvmRun{}.Regs), 304},
+		{"kvm_run.kvm_valid_regs offset", unsafe.Offsetof(kvmRun{}.ValidRegs), 288},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+// TestSyscallFaultInterrupt runs a program that makes a system call, writes to an
+// unmapped page and then loops, and checks each event and the registers at each.
+func TestSyscallFaultInterrupt(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	code := cat(movEax39, syscallInsn, movRaxToData, jmpSelf)
+	as, st, _ := e.program(t, code)
+	c := e.p.NewContext()
+	defer c.Release()
+	st.Regs.Rdi, st.Regs.Rsi, st.Regs.R10 = 11, 22, 44
+
+	ev := switchOnce(t, c, as, st)
+	if ev.Kind != platform.EventSyscall {
+		t.Fatalf("first event = %+v, want syscall (rip %#x)", ev, st.Regs.Rip)
+	}
+	if nr := arch.SyscallNo(&st.Regs); nr != unix.SYS_GETPID {
+		t.Errorf("syscall number = %d, want %d", nr, unix.SYS_GETPID)
+	}
+	if a := arch.SyscallArgs(&st.Regs); a[0] != 11 || a[1] != 22 || a[3] != 44 {
+		t.Errorf("syscall args = %v", a)
+	}
+	if want := uint64(codeAddr + len(movEax39) + len(syscallInsn)); st.Regs.Rip != want {
+		t.Errorf("rip = %#x, want %#x", st.Regs.Rip, want)
+	}
+	arch.SetReturn(&st.Regs, 0xdeadbeef)
+
+	ev = switchOnce(t, c, as, st)
+	if ev.Kind != platform.EventFault || ev.Addr != dataAddr {
+		t.Fatalf("second event = %+v, want a fault at %#x", ev, dataAddr)
+	}
+	if ev.Info.Signo != int32(unix.SIGSEGV) || ev.Info.Code != arch.SEGV_MAPERR {
+		t.Errorf("fault signal = %v", &ev.Info)
+	}
+	if ev.Access != (platform.AccessType{Write: true}) {
+		t.Errorf("access of a store fault on an unmapped page = %v", ev.Access)
+	}
+	faultRip := uint64(codeAddr + len(movEax39) + len(syscallInsn))
+	if st.Regs.Rip != faultRip {
+		t.Errorf("rip at fault = %#x, want %#x (the faulting instruction)", st.Regs.Rip, faultRip)
+	}
+
+	data := e.alloc(1)
+	if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		c.Interrupt()
+	}()
+	ev = switchOnce(t, c, as, st)
+	if ev.Kind != platform.EventInterrupt {
+		t.Fatalf("third event = %+v, want interrupt", ev)
+	}
+	loopRip := faultRip + uint64(len(movRaxToData))
+	if st.Regs.Rip != loopRip {
+		t.Errorf("rip when interrupted = %#x, want %#x (the loop)", st.Regs.Rip, loopRip)
+	}
+	if got := binary.LittleEndian.Uint64(e.mem[data.Start:]); got != 0xdeadbeef {
+		t.Errorf("memory file holds %#x, want the syscall's return value 0xdeadbeef", got)
+	}
+}
+
+// TestRegistersRoundTrip checks that every general register, the fs and gs bases and
+// the vector registers reach the application and come back.
+func TestRegistersRoundTrip(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	as, st, _ := e.program(t, cat(movapsXmm4Xm3, syscallInsn))
+	c := e.p.NewContext()
+	defer c.Release()
+	r := &st.Regs
+	r.Rax, r.Rbx, r.Rdx, r.Rsi, r.Rdi, r.Rbp, r.Rsp = 1, 2, 3, 4, 5, 6, 7
+	r.R8, r.R9, r.R10, r.R12, r.R13, r.R14, r.R15 = 8, 9, 10, 12, 13, 14, 15
+	r.Fs_base, r.Gs_base = 0x7000_0000_1000, 0x7000_0000_2000
+	r.Eflags |= 0x1 | 0x400 // CF, DF: the application's flags come back
+	want := *r
+	pattern := []byte("0123456789abcdef")
+	copy(st.FP.XMM(3), pattern)
+
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		t.Fatalf("event = %v, want syscall", ev.Kind)
+	}
+	want.Orig_rax = 1
+	want.Rax = ^uint64(unix.ENOSYS) + 1
+	want.Rip += uint64(len(movapsXmm4Xm3) + len(syscallInsn))
+	want.Rcx = want.Rip
+	want.R11 = want.Eflags
+	if *r != want {
+		t.Errorf("registers after syscall:\n got %+v\nwant %+v", *r, want)
+	}
+	if !bytes.Equal(st.FP.XMM(4), pattern) {
+		t.Errorf("xmm4 = %q, want %q copied from xmm3", st.FP.XMM(4), pattern)
+	}
+}
+
+// TestFaultAccessTypes checks the access reported for an instruction fetch, a write to
+// a read-only page, and the other synchronous signals.
+func TestFaultAccessTypes(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	c := e.p.NewContext()
+	defer c.Release()
+
+	t.Run("fetch from unmapped page", func(t *testing.T) {
+		as, st, _ := e.program(t, jmpSelf)
+		st.Regs.Rip = 0x600000
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Addr != 0x600000 || !ev.Access.Execute {
+			t.Errorf("event = %+v, want an execute fault at 0x600000", ev)
+		}
+	})
+	t.Run("write to read-only page", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
+		if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); err != nil {
+			t.Fatal(err)
+		}
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Addr != dataAddr || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Write {
+			t.Errorf("event = %+v, want a write fault (SEGV_ACCERR) at %#x", ev, dataAddr)
+		}
+	})
+	t.Run("execute from non-executable page", func(t *testing.T) {
+		as, st, _ := e.program(t, jmpSelf)
+		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+		st.Regs.Rip = dataAddr
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Execute {
+			t.Errorf("event = %+v, want an execute fault (SEGV_ACCERR)", ev)
+		}
+	})
+	t.Run("protect removes write, then gives it back", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(movRaxToData, syscallInsn))
+		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := as.Protect(dataAddr, 4*pageSize, platform.Read); err != nil {
+			t.Fatal(err) // a range with holes is fine
+		}
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || !ev.Access.Write {
+			t.Errorf("event = %+v, want a write fault after Protect", ev)
+		}
+		if err := as.Protect(dataAddr, pageSize, platform.ReadWrite); err != nil {
+			t.Fatal(err)
+		}
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+			t.Errorf("event = %+v, want the store done and the syscall", ev)
+		}
+	})
+	t.Run("no access keeps the page for Protect", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(movDataToRax, syscallInsn))
+		data := e.alloc(1)
+		binary.LittleEndian.PutUint64(e.mem[data.Start:], 0x1234)
+		if err := as.MapFile(dataAddr, data, platform.NoAccess, false); err != nil {
+			t.Fatal(err)
+		}
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventFault || !ev.Access.Read {
+			t.Fatalf("event = %+v, want a read fault", ev)
+		}
+		if err := as.Protect(dataAddr, pageSize, platform.Read); err != nil {
+			t.Fatal(err)
+		}
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 0x1234 {
+			t.Errorf("event = %+v, rax %#x, want the page's 0x1234 read", ev, st.Regs.Orig_rax)
+		}
+	})
+	t.Run("unmap", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
+		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := as.Unmap(dataAddr, pageSize); err != nil {
+			t.Fatal(err)
+		}
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Info.Code != arch.SEGV_MAPERR {
+			t.Errorf("event = %+v, want SEGV_MAPERR after Unmap", ev)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		code []byte
+		sig  unix.Signal
+		si   int32
+	}{
+		{"ud2 raises SIGILL", ud2, unix.SIGILL, illIllopn},
+		{"int3 raises SIGTRAP", int3, unix.SIGTRAP, arch.SI_KERNEL},
+		{"hlt raises SIGSEGV", hlt, unix.SIGSEGV, arch.SI_KERNEL},
+		{"divide by zero raises SIGFPE", []byte{0x31, 0xc9, 0xf7, 0xf1}, unix.SIGFPE, fpeIntdiv}, // xor %ecx,%ecx; div %ecx
+		{"out raises SIGSEGV", []byte{0xe6, 0x10}, unix.SIGSEGV, arch.SI_KERNEL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as, st, _ := e.program(t, tc.code)
+			ev := switchOnce(t, c, as, st)
+			if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(tc.sig) || ev.Info.Code != tc.si {
+				t.Errorf("event = %+v (%v), want signal %v code %d", ev, &ev.Info, tc.sig, tc.si)
+			}
+		})
+	}
+	t.Run("int $0x80 raises SIGSEGV", func(t *testing.T) {
+		// A #GP on hardware virtualization, as on Linux without IA32 emulation; PVM
+		// (KVM without hardware virtualization) raises #UD for it, so SIGILL there.
+		as, st, _ := e.program(t, []byte{0xcd, 0x80})
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) && ev.Info.Signo != int32(unix.SIGILL) {
+			t.Errorf("event = %+v (%v), want SIGSEGV (or SIGILL under PVM)", ev, &ev.Info)
+		}
+	})
+	t.Run("single step raises SIGTRAP TRAP_TRACE", func(t *testing.T) {
+		as, st, _ := e.program(t, []byte{0x90, 0x90, 0x90})
+		st.Regs.Eflags |= 0x100 // TF
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGTRAP) || ev.Info.Code != trapTrace || st.Regs.Rip != codeAddr+1 {
+			t.Errorf("event = %+v at %#x, want SIGTRAP TRAP_TRACE after one instruction", ev, st.Regs.Rip)
+		}
+	})
+}
+
+// TestInterruptBeforeSwitch: an Interrupt with no Switch running makes the next one
+// return at once, so a wake-up is never lost.
+func TestInterruptBeforeSwitch(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	as, st, _ := e.program(t, jmpSelf)
+	c := e.p.NewContext()
+	defer c.Release()
+	c.Interrupt()
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
+		t.Fatalf("event = %v, want interrupt", ev.Kind)
+	}
+	if st.Regs.Rip != codeAddr {
+		t.Errorf("rip moved to %#x though nothing ran", st.Regs.Rip)
+	}
+	go func() { time.Sleep(20 * time.Millisecond); c.Interrupt() }()
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
+		t.Fatalf("event = %v, want interrupt", ev.Kind)
+	}
+}
+
+// TestManyInterrupts: interrupts racing with Switch are never lost and never end a
+// Switch with anything but an interrupt (the program only loops).
+func TestManyInterrupts(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	as, st, _ := e.program(t, jmpSelf)
+	c := e.p.NewContext()
+	defer c.Release()
+	for i := 0; i < 200; i++ {
+		done := make(chan struct{})
+		go func() {
+			if i%2 == 0 {
+				runtime.Gosched()
+			}
+			c.Interrupt()
+			close(done)
+		}()
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt || st.Regs.Rip != codeAddr {
+			t.Fatalf("round %d: event = %+v at %#x, want interrupt in the loop", i, ev, st.Regs.Rip)
+		}
+		<-done
+	}
+}
+
+// TestThreadsShareAddressSpace runs several threads in one address space, each on its
+// own OS thread: they see each other's memory and keep their own registers.
+func TestThreadsShareAddressSpace(t *testing.T) {
+	e := newEnv(t)
+	// mov %rdi,(%rsi); syscall; jmp back
+	code := []byte{0x48, 0x89, 0x3e, 0x0f, 0x05, 0xeb, 0xf9}
+	as, _, _ := e.program(t, code)
+	data := e.alloc(1)
+	if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+		t.Fatal(err)
+	}
+	const threads, rounds = 4, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, threads)
+	for i := 0; i < threads; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c := e.p.NewContext()
+			defer c.Release()
+			st := arch.NewState()
+			st.Regs.Rip = codeAddr
+			for r := 0; r < rounds; r++ {
+				st.Regs.Rdi = uint64(i*1000 + r)
+				st.Regs.Rsi = uint64(dataAddr + 8*i)
+				ev, err := c.Switch(as, st)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if ev.Kind != platform.EventSyscall || st.Regs.Rdi != uint64(i*1000+r) {
+					errs <- errors.New("wrong event or registers from another thread")
+					return
+				}
+				st.Regs.Rip = codeAddr
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i := 0; i < threads; i++ {
+		if got := binary.LittleEndian.Uint64(e.mem[data.Start+uint64(8*i):]); got != uint64(i*1000+rounds-1) {
+			t.Errorf("thread %d's slot = %d, want %d", i, got, i*1000+rounds-1)
+		}
+	}
+}
+
+// TestUnmapReachesRunningThread: a thread that loops reading a page keeps running
+// while another unmaps the page; once Unmap returns, the running thread faults on it
+// (no stale TLB entry lets it read on), and remapping the address elsewhere shows the
+// new page.
+func TestUnmapReachesRunningThread(t *testing.T) {
+	e := newEnv(t)
+	// 1: mov 0x500000,%rax; mov %rax,%rbx; jmp 1b
+	code := cat(movDataToRax, []byte{0x48, 0x89, 0xc3}, []byte{0xeb, 0xf3})
+	as, st, _ := e.program(t, code)
+	data := e.alloc(1)
+	binary.LittleEndian.PutUint64(e.mem[data.Start:], 7)
+	if err := as.MapFile(dataAddr, data, platform.Read, false); err != nil {
+		t.Fatal(err)
+	}
+	c := e.p.NewContext()
+	defer c.Release()
+	type result struct {
+		ev  platform.Event
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		ev, err := c.Switch(as, st)
+		res <- result{ev, err}
+	}()
+	time.Sleep(50 * time.Millisecond) // the loop runs, with the page in its TLB
+	if err := as.Unmap(dataAddr, pageSize); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-res:
+		if r.err != nil || r.ev.Kind != platform.EventFault || r.ev.Addr != dataAddr {
+			t.Fatalf("Switch = %+v, %v; want a fault at %#x", r.ev, r.err, dataAddr)
+		}
+	case <-time.After(5 * time.Second):
+		c.Interrupt()
+		<-res
+		t.Fatal("the running thread kept reading an unmapped page")
+	}
+	if st.Regs.Rbx != 7 {
+		t.Errorf("rbx = %d, want 7 read from the page before Unmap", st.Regs.Rbx)
+	}
+}
+
+// TestBadRanges: mappings outside the application's range, over the kernel area,
+// misaligned or beyond the memory file are refused.
+func TestBadRanges(t *testing.T) {
+	e := newEnv(t)
+	as, err := e.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Release()
+	max := e.p.MaxUserAddress()
+	page := platform.FileRange{Start: 0, End: pageSize}
+	for _, tc := range []struct {
+		name string
+		addr uintptr
+		fr   platform.FileRange
+	}{
+		{"below the minimum address", 0, page},
+		{"at the maximum", max, page},
+		{"the kernel area", kernelBase, page},
+		{"straddling the limit", max - pageSize, platform.FileRange{Start: 0, End: 2 * pageSize}},
+		{"wrapping around", ^uintptr(0) - pageSize + 1, page},
+		{"misaligned address", codeAddr + 1, page},
+		{"misaligned file offset", codeAddr, platform.FileRange{Start: 1, End: pageSize + 1}},
+		{"empty file range", codeAddr, platform.FileRange{Start: pageSize, End: pageSize}},
+		{"beyond the memory file", codeAddr, platform.FileRange{Start: fileSize, End: fileSize + pageSize}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := as.MapFile(tc.addr, tc.fr, platform.ReadWrite, false)
+			if !errors.Is(err, platform.ErrBadRange) {
+				t.Errorf("MapFile(%#x, %+v) = %v, want ErrBadRange", tc.addr, tc.fr, err)
+			}
+		})
+	}
+	if err := as.Unmap(max, pageSize); !errors.Is(err, platform.ErrBadRange) {
+		t.Errorf("Unmap above the maximum = %v, want ErrBadRange", err)
+	}
+	if err := as.Protect(codeAddr, 0, platform.Read); !errors.Is(err, platform.ErrBadRange) {
+		t.Errorf("Protect of nothing = %v, want ErrBadRange", err)
+	}
+	if tables := len(as.(*addressSpace).tables); tables != 1 {
+		t.Errorf("bad calls made %d page tables", tables-1)
+	}
+}
+
+// TestHostileApplication plays the application that attacks the ring-0 side: it jumps
+// into and writes to the kernel area, loads the descriptor tables and CR3, loads a
+// non-canonical rip before a system call, makes a system call with a hostile rsp and
+// TF set, and hands the Sentry non-canonical registers. Each must end as an event for
+// the Sentry (a fault, a signal, the system call) and leave the ring-0 pages intact,
+// never a hang, a crash, or a write where the application points.
+func TestHostileApplication(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	c := e.p.NewContext()
+	defer c.Release()
+	kernel := append([]byte(nil), e.p.platMem[:vcpuOff]...)
+	vcpuPage := uint64(kernelBase + vcpuOff) // vCPU 0's GDT, TSS and stack
+
+	faults := []struct {
+		name string
+		code []byte
+	}{
+		{"jump to the return stub", cat(movabsR11(kernelBase+codeOff+retFlushOff), jmpR11)},
+		{"write the ring-0 code", cat(movabsR11(kernelBase+codeOff), storeRaxAtR11)},
+		{"write the IDT", cat(movabsR11(kernelBase+idtOff), storeRaxAtR11)},
+		{"write a vCPU's GDT", cat(movabsR11(vcpuPage), storeRaxAtR11)},
+		{"read a vCPU's stack", cat(movabsR11(vcpuPage+frameOff), loadR11ToRax)},
+		{"read the kernel page tables", cat(movabsR11(kernelBase+kPDPTOff), loadR11ToRax)},
+		{"write a page table by its guest physical address", cat(movabsR11(e.p.gpa+kernelAreaSize), storeRaxAtR11)},
+	}
+	for _, tc := range faults {
+		t.Run(tc.name, func(t *testing.T) {
+			as, st, _ := e.program(t, tc.code)
+			ev := switchOnce(t, c, as, st)
+			if ev.Kind != platform.EventFault {
+				t.Errorf("event = %+v, want a fault", ev)
+			}
+		})
+	}
+	gpSignals := []struct {
+		name string
+		code []byte
+	}{
+		{"lgdt", cat(movabsR11(dataAddr), []byte{0x41, 0x0f, 0x01, 0x13})}, // lgdt (%r11)
+		{"mov to cr3", []byte{0x0f, 0x22, 0xd8}},                           // mov %rax,%cr3
+		{"wrmsr", []byte{0x0f, 0x30}},
+		{"cli", []byte{0xfa}},
+		{"far jump to a null selector", cat(movabsR11(dataAddr), []byte{0x41, 0xff, 0x2b})}, // ljmp *(%r11)
+	}
+	for _, tc := range gpSignals {
+		t.Run(tc.name, func(t *testing.T) {
+			as, st, _ := e.program(t, tc.code)
+			if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+				t.Fatal(err)
+			}
+			ev := switchOnce(t, c, as, st)
+			if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+				t.Errorf("event = %+v, want SIGSEGV", ev)
+			}
+		})
+	}
+	t.Run("jump to the syscall entry", func(t *testing.T) {
+		// A system call, with the registers the application chose: nothing it could
+		// not do with a syscall instruction of its own.
+		as, st, _ := e.program(t, cat(movabsR11(kernelBase+codeOff+syscallEntryOff), jmpR11))
+		st.Regs.Rcx, st.Regs.R11, st.Regs.Rax = codeAddr, 0x202, 39
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Rip != codeAddr || st.Regs.Orig_rax != 39 {
+			t.Errorf("event = %+v at %#x, want the system call with the application's rcx as rip", ev, st.Regs.Rip)
+		}
+	})
+	t.Run("iretq to ring 0", func(t *testing.T) {
+		as, st, _ := e.program(t, []byte{0x48, 0xcf})
+		data := e.alloc(1)
+		if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range []uint64{kernelBase + codeOff + retUserOff, kernelCS, 0x2, dataAddr, kernelSS} {
+			binary.LittleEndian.PutUint64(e.mem[data.Start+uint64(8*i):], w)
+		}
+		st.Regs.Rsp = dataAddr
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+			t.Errorf("event = %+v, want SIGSEGV", ev)
+		}
+	})
+	t.Run("int to an interrupt vector", func(t *testing.T) {
+		as, st, _ := e.program(t, []byte{0xcd, 0x20})
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) && ev.Info.Signo != int32(unix.SIGILL) {
+			t.Errorf("event = %+v, want SIGSEGV (or SIGILL under PVM)", ev)
+		}
+	})
+	t.Run("non-canonical rip", func(t *testing.T) {
+		as, st, _ := e.program(t, syscallInsn)
+		st.Regs.Rip = 0x0000_8000_0000_0000
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+			t.Errorf("event = %+v, want SIGSEGV", ev)
+		}
+		st.Regs.Rip, st.Regs.Fs_base = codeAddr, 0x1234_0000_0000_0000
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+			t.Errorf("event = %+v with a non-canonical fs base, want SIGSEGV", ev)
+		}
+	})
+	t.Run("jump to non-canonical rip", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(movabsR11(0x0000_8000_0000_0000), jmpR11))
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+			t.Errorf("event = %+v, want SIGSEGV", ev)
+		}
+	})
+	t.Run("syscall returning to a non-canonical rip", func(t *testing.T) {
+		as, st, _ := e.program(t, syscallInsn)
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+			t.Fatalf("event = %+v, want syscall", ev)
+		}
+		st.Regs.Rip, st.Regs.Rcx = 0xffff_0000_0000_0000, 0xffff_0000_0000_0000
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+			t.Errorf("event = %+v, want SIGSEGV", ev)
+		}
+	})
+	t.Run("syscall with TF and rsp at the vCPU's page", func(t *testing.T) {
+		as, st, _ := e.program(t, cat(syscallInsn, jmpSelf))
+		st.Regs.Rsp = vcpuPage + gdtOff + 64
+		st.Regs.Eflags |= 0x100
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventSyscall || st.Regs.Rip != codeAddr+2 {
+			t.Errorf("event = %+v at %#x, want the system call", ev, st.Regs.Rip)
+		}
+	})
+	t.Run("kernel flags", func(t *testing.T) {
+		// IOPL 3 and IF clear asked for: the application still can't do port I/O
+		// or keep interrupts off.
+		as, st, _ := e.program(t, []byte{0xe6, 0x10})
+		st.Regs.Eflags = 0x3002
+		ev := switchOnce(t, c, as, st)
+		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+			t.Errorf("event = %+v, want SIGSEGV", ev)
+		}
+	})
+	if !bytes.Equal(kernel, e.p.platMem[:vcpuOff]) {
+		t.Error("the ring-0 code, IDT or kernel tables changed")
+	}
+	// The vCPU still works.
+	as, st, _ := e.program(t, cat(movEax39, syscallInsn))
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 39 {
+		t.Errorf("event after the attacks = %+v", ev)
+	}
+}
+
+// TestReleasedAddressSpace: Switch into a released address space fails, and mapping
+// calls say it is dead.
+func TestReleasedAddressSpace(t *testing.T) {
+	e := newEnv(t)
+	as, st, _ := e.program(t, syscallInsn)
+	c := e.p.NewContext()
+	defer c.Release()
+	as.Release()
+	if _, err := c.Switch(as, st); !errors.Is(err, platform.ErrAddressSpaceDead) {
+		t.Errorf("Switch = %v, want ErrAddressSpaceDead", err)
+	}
+	if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); !errors.Is(err, platform.ErrAddressSpaceDead) {
+		t.Errorf("MapFile = %v, want ErrAddressSpaceDead", err)
+	}
+}
+
+// BenchmarkSwitchSyscall is one system call round trip: Switch → syscall event →
+// Switch, the platform's cost of a getpid. Compare with make bench's kvm_exit.
+func BenchmarkSwitchSyscall(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(b)
+	as, st, _ := e.program(b, cat(movEax39, syscallInsn, []byte{0xeb, 0xf9}))
+	c := e.p.NewContext()
+	defer c.Release()
+	switchOnce(b, c, as, st)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Switch(as, st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestFPAcrossFault: the vector registers survive a page fault handled in between,
+// as they do a system call.
+func TestFPAcrossFault(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	as, st, _ := e.program(t, cat(movDataToRax, movapsXmm4Xm3, syscallInsn))
+	c := e.p.NewContext()
+	defer c.Release()
+	pattern := []byte("0123456789abcdef")
+	copy(st.FP.XMM(3), pattern)
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventFault {
+		t.Fatalf("event = %+v, want a fault", ev)
+	}
+	if !bytes.Equal(st.FP.XMM(3), pattern) {
+		t.Errorf("xmm3 at the fault = %q, want %q", st.FP.XMM(3), pattern)
+	}
+	if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); err != nil {
+		t.Fatal(err)
+	}
+	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		t.Fatalf("event = %+v, want syscall", ev)
+	}
+	if !bytes.Equal(st.FP.XMM(4), pattern) {
+		t.Errorf("xmm4 = %q, want %q copied from xmm3 after the fault", st.FP.XMM(4), pattern)
+	}
+}
+
+// TestTablesReused: the page tables of released address spaces serve new ones only
+// after KVM dropped what it derived from them; a new address space that reuses them
+// runs its own code, not what the old tables mapped at the same address.
+func TestTablesReused(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	defer func(n int) { ptReuseBatch = n }(ptReuseBatch)
+	ptReuseBatch = 1
+	c := e.p.NewContext()
+	defer c.Release()
+	for i := uint32(0); i < 6; i++ {
+		as, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr := e.alloc(1)
+		copy(e.mem[fr.Start:], cat([]byte{0xb8, byte(i), 0, 0, 0}, syscallInsn)) // mov $i,%eax; syscall
+		if err := as.MapFile(codeAddr, fr, platform.ReadExec, false); err != nil {
+			t.Fatal(err)
+		}
+		st := arch.NewState()
+		st.Regs.Rip = codeAddr
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != uint64(i) {
+			t.Errorf("address space %d: event %v with number %d, want syscall %d", i, ev.Kind, st.Regs.Orig_rax, i)
+		}
+		as.Release()
+	}
+	if len(e.p.ptFree)+len(e.p.ptDead) == 0 {
+		t.Error("no table was released")
+	}
+}

@@ -1,0 +1,171 @@
+package cmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/runsc/config"
+	"github.com/moat-sandbox/moat/runsc/console"
+	"github.com/moat-sandbox/moat/runsc/container"
+	"github.com/moat-sandbox/moat/runsc/specutils"
+)
+
+// createInPod creates container id in the sandbox of container sandboxID, its pod's
+// (the annotations said so: specutils.PodSandbox), as gVisor's runsc does for
+// containerd's and CRI-O's pods: no sandbox process of its own, but a Gofer for its
+// root and bind mounts, started here as the sandbox starts its own (its own mount and
+// PID namespaces; it isolates and boxes itself), whose socket goes to the sandbox
+// with the container's stdio (or console slave) over the control socket
+// ("add-container"). The sandbox makes the container's root, mounts and init there.
+// The container's state names its sandbox, whose PID is the container's.
+//
+// The sandbox's container is locked first, then the new one (container/pod.go's
+// lock order). Nothing is left behind on error.
+func createInPod(conf *config.Config, id, sandboxID string, b *specutils.Bundle, fl createFlags, master, slave *os.File) (_ *container.Container, err error) {
+	closeMaster := func() {
+		if master != nil {
+			master.Close()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeMaster()
+		}
+	}()
+	if fl.run {
+		return nil, errors.New("a container of a pod cannot be run with runsc run: use create and start")
+	}
+	if sandboxID == id {
+		return nil, fmt.Errorf("the pod's sandbox %q is the container itself", sandboxID)
+	}
+	if err := specutils.ValidateID(sandboxID); err != nil {
+		return nil, fmt.Errorf("the pod's sandbox: %w", err)
+	}
+	sb, err := container.Load(conf.Root, sandboxID)
+	if errors.Is(err, container.ErrNotExist) {
+		return nil, fmt.Errorf("the pod's sandbox %q does not exist", sandboxID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the pod's sandbox %q: %w", sandboxID, err)
+	}
+	defer sb.Close()
+	if sb.InPod() {
+		return nil, fmt.Errorf("container %q is not a pod's sandbox: it runs in %q's", sandboxID, sb.State.SandboxID)
+	}
+	if sb.State.Status == container.Stopped || !sb.SandboxAlive() {
+		return nil, fmt.Errorf("the pod's sandbox %q is stopped", sandboxID)
+	}
+	args, goferMounts, err := containerArgs(conf, b, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	if l := b.Spec.Linux; l != nil && l.CgroupsPath != "" {
+		Debugf("container %q: in pod %q: cgroupsPath %q not applied (the sandbox's cgroup holds its processes)", id, sandboxID, l.CgroupsPath)
+	}
+	c, err := container.New(conf.Root, id, container.State{
+		Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC(), Annotations: b.Spec.Annotations,
+		Hooks: b.Spec.Hooks, SandboxID: sandboxID,
+		SandboxPID: sb.State.SandboxPID, SandboxStart: sb.State.SandboxStart,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.Destroy()
+		}
+	}()
+	goferEnd, err := startPodGofer(c, goferMounts)
+	if err != nil {
+		return nil, fmt.Errorf("starting the gofer: %w", err)
+	}
+	files := []*os.File{goferEnd}
+	if slave != nil {
+		files = append(files, slave)
+	} else {
+		files = append(files, os.Stdin, os.Stdout, os.Stderr)
+	}
+	data, err := json.Marshal(args)
+	if err == nil {
+		var ec *container.ExecConn
+		if ec, err = c.Exec(container.Request{Cmd: "add-container", Exec: data}, files); err == nil {
+			ec.Close()
+		}
+	}
+	goferEnd.Close()
+	if err != nil {
+		return nil, fmt.Errorf("in the pod's sandbox %q: %w", sandboxID, err)
+	}
+	st := c.StateFor(container.Creating)
+	for _, kind := range []string{container.Prestart, container.CreateRuntime, container.CreateContainer} {
+		if err := c.RunHooks(kind, st); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Transition(container.Created); err != nil {
+		return nil, err
+	}
+	if fl.pidFile != "" {
+		if err := container.WriteFileAtomic(fl.pidFile, []byte(strconv.Itoa(c.State.SandboxPID))); err != nil {
+			return nil, err
+		}
+	}
+	if master != nil && fl.consoleSocket != "" {
+		err := console.SendMaster(fl.consoleSocket, master)
+		master.Close()
+		master = nil
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// startPodGofer starts the Gofer of container c of a pod, serving mounts, and returns
+// the sandbox's end of its socket. It is started as a sandbox starts its own
+// (startGofer): in mount and PID namespaces of its own, where it isolates and boxes
+// itself; but it outlives runsc create, in a session of its own, and ends when the
+// sandbox closes its end (or by SIGKILL from delete). Its PID is in c's state.
+func startPodGofer(c *container.Container, mounts []string) (*os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	sentryEnd, goferEnd := os.NewFile(uintptr(fds[0]), "gofer-sentry"), os.NewFile(uintptr(fds[1]), "gofer")
+	defer goferEnd.Close()
+	self, err := os.Executable()
+	if err != nil {
+		sentryEnd.Close()
+		return nil, err
+	}
+	args := append(globalFlags(), "gofer", "--fd", "3")
+	for _, m := range mounts {
+		args = append(args, "--mount", m)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.ExtraFiles = []*os.File{goferEnd}
+	cmd.Stderr = os.Stderr
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true,
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID}
+	if err := cmd.Start(); err != nil {
+		sentryEnd.Close()
+		return nil, err
+	}
+	if err := c.SetGofer(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		sentryEnd.Close()
+		return nil, err
+	}
+	cmd.Process.Release() // it outlives runsc create
+	return sentryEnd, nil
+}
