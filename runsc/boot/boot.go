@@ -105,6 +105,7 @@ const (
 	MountTmpfs                   // an empty tmpfs
 	MountGofer                   // the Gofer's mount number GoferMount (a bind mount)
 	MountDevpts                  // the Sentry's /dev/pts (pseudo-terminals)
+	MountMqueue                  // the IPC namespace's POSIX message queues
 )
 
 // Mount is one mount of the container.
@@ -125,6 +126,7 @@ func DefaultMounts() []Mount {
 		{Dest: "/sys", Kind: MountSys, Flags: system},
 		{Dest: "/dev", Kind: MountDev, Flags: vfs.MountFlags{NoSuid: true}},
 		{Dest: "/dev/pts", Kind: MountDevpts, Flags: vfs.MountFlags{NoSuid: true, NoExec: true}},
+		{Dest: "/dev/mqueue", Kind: MountMqueue, Flags: system},
 	}
 }
 
@@ -401,6 +403,8 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 			if m.Dest == "/dev/pts" {
 				pts = fs
 			}
+		case MountMqueue:
+			fsType = "mqueue"
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mounting %s: %w", m.Dest, err)
@@ -409,7 +413,14 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 		if err != nil {
 			return nil, err
 		}
-		if err := v.Attach(v.NewMount(fsRoot, fsType, fsType, m.Flags), point); err != nil {
+		var mnt *vfs.Mount
+		if m.Kind == MountMqueue {
+			// The namespace's one mqueue filesystem, whose names mq_open sees.
+			mnt = v.NewMountOf(k.MqueueMount(), fsType, fsType, m.Flags)
+		} else {
+			mnt = v.NewMount(fsRoot, fsType, fsType, m.Flags)
+		}
+		if err := v.Attach(mnt, point); err != nil {
 			return nil, fmt.Errorf("mounting %s: %w", m.Dest, err)
 		}
 	}

@@ -263,6 +263,8 @@ func specMount(m specs.Mount, goferMounts *[]string, warn io.Writer) (boot.Mount
 		bm.Kind = boot.MountDev
 	case m.Type == "devpts":
 		bm.Kind = boot.MountDevpts
+	case m.Type == "mqueue":
+		bm.Kind = boot.MountMqueue
 	case m.Type == "tmpfs":
 		bm.Kind = boot.MountTmpfs
 		for _, o := range m.Options {

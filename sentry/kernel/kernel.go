@@ -18,7 +18,10 @@
 // rest. fork copies memory eagerly (copy-on-write is still to come).
 // Files are the VFS's (sentry/vfs): the task has an FD table, an FSContext (root,
 // working directory, umask) and credentials, which are replaced, never changed in
-// place (creds.go). Futexes (futex.go) have their own table.
+// place (creds.go). Futexes (futex.go) have their own table. pidfds (pidfd.go) are
+// files naming a process; CPU-time clocks and the timers on them are cputimer.go's;
+// POSIX message queues live in sentry/fsimpl/mqueue, with their opening by name and
+// notifications here (mqueue.go).
 //
 // The OCI runtime reaches the kernel from outside the application: signals from kill
 // (runtime_signal.go), the process list and statistics of ps and events
@@ -29,7 +32,9 @@
 // processes by it; the pod's containers share everything else (PIDs, IPC, hostname).
 //
 // Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu; Kernel.mu, then a
-// terminal's lock (devpts.Terminal), then a Task's sigMu.
+// terminal's lock (devpts.Terminal), then a Task's sigMu; Kernel.mqMu, then the VFS's
+// and the mqueue filesystem's locks (a queue's notification takes Kernel.mu with no
+// queue lock held).
 package kernel
 
 import (
@@ -41,6 +46,7 @@ import (
 
 	"github.com/moat-sandbox/moat/platform"
 	"github.com/moat-sandbox/moat/sentry/abi/linux"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/mqueue"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/tmpfs"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
 	"github.com/moat-sandbox/moat/sentry/vfs"
@@ -69,6 +75,12 @@ type Kernel struct {
 	shmTot uint64
 	sem    semState
 	msg    ipcTable[*msgQueue]
+	// mq is the namespace's POSIX message queues (mqueue.go), and mqMount the mount
+	// mq_open and mq_unlink resolve names in; mqMu serializes them, as the root's
+	// inode lock does in ipc/mqueue.c.
+	mq      *mqueue.FS
+	mqMount *vfs.Mount
+	mqMu    sync.Mutex
 
 	// memfdFS is the tmpfs of memfd_create's files (Linux's shm_mnt), made at first use.
 	memfdFS func() *tmpfs.Filesystem
@@ -105,7 +117,9 @@ func (k *Kernel) StartTime() time.Time { return k.start }
 
 // New returns a kernel over a platform and its memory file.
 func New(p platform.Platform, mf *pgalloc.MemoryFile, v *vfs.VFS, table *SyscallTable, log io.Writer) *Kernel {
-	return &Kernel{Platform: p, MemFile: mf, VFS: v, Syscalls: table, Log: log, Hostname: "moat",
+	mq := mqueue.New(v)
+	return &Kernel{mq: mq, mqMount: v.NewMount(mq.Root(), "mqueue", "mqueue", vfs.MountFlags{}),
+		Platform: p, MemFile: mf, VFS: v, Syscalls: table, Log: log, Hostname: "moat",
 		start: time.Now(), unimplemented: map[uintptr]int{}, tasks: map[int32]*Task{},
 		procs: map[int32]*Process{}, waitGen: make(chan struct{}),
 		memfdFS: sync.OnceValue(func() *tmpfs.Filesystem {

@@ -34,10 +34,14 @@ type Process struct {
 	// deadUsage is the CPU time of the process's exited threads; childUsage that of its
 	// reaped children and what they had reaped (usage.go). k.mu guards both.
 	deadUsage, childUsage Usage
-	children              map[*Process]struct{}
-	task                  *Task              // the thread group leader
-	threads               map[*Task]struct{} // the live threads
-	exit                  *ExitStatus        // set when the process has exited (a zombie until reaped)
+	// cpu is what the process's CPU-time clock sums, for timers on it (cputimer.go).
+	cpu cpuSet
+	// itimers are ITIMER_VIRTUAL and ITIMER_PROF (cputimer.go); k.mu guards them.
+	itimers  [2]cpuItimer
+	children map[*Process]struct{}
+	task     *Task              // the thread group leader
+	threads  map[*Task]struct{} // the live threads
+	exit     *ExitStatus        // set when the process has exited (a zombie until reaped)
 	// groupExit is the status exit_group or a fatal signal gave the whole group.
 	groupExit *ExitStatus
 	// vforkDone is closed when a vfork child execs or exits, releasing its parent.
@@ -86,6 +90,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
 	k.nextPID++
 	p := &Process{PID: k.nextPID, parent: parent, task: t, children: map[*Process]struct{}{},
 		threads: map[*Task]struct{}{t: {}}}
+	p.cpu.threads = []*Task{t}
 	if parent != nil {
 		p.parentThread = parent.liveTask()
 		parent.children[p] = struct{}{}
@@ -136,6 +141,7 @@ func (t *Task) threadExited() ExitStatus {
 	k.mu.Lock()
 	delete(p.threads, t)
 	delete(k.tasks, t.TID)
+	p.cpu.exited(t)
 	deathSigs := t.forgetChildrenLocked(p.liveTask())
 	p.deadUsage.add(t.usage.load())
 	last := len(p.threads) == 0
@@ -238,6 +244,7 @@ func (t *Task) exited(s ExitStatus) {
 	p.deleteTimers()
 	k.mu.Lock()
 	p.exit = &s
+	p.stopItimersLocked()
 	hup := p.leaderExitedLocked(k)
 	init := k.procs[1]
 	var orphans []*Process
@@ -394,6 +401,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 					delete(k.procs, c.PID)
 					t.Proc.childUsage.add(c.deadUsage)
 					t.Proc.childUsage.add(c.childUsage)
+					k.changedLocked() // the child's pidfds hang up
 				}
 				k.mu.Unlock()
 				return r, nil
@@ -453,6 +461,8 @@ type ForkOpts struct {
 	// ClearSighand resets the child's signal handlers (not ignored signals) to the
 	// default (CLONE_CLEAR_SIGHAND).
 	ClearSighand bool
+	// PidFD, if not nil, is bound to the child before it runs (CLONE_PIDFD).
+	PidFD *PidFD
 }
 
 // ForkWith is Fork with clone's extras.
@@ -494,6 +504,9 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 		c.CopyOutObj(o.ChildSetTID, c.TID)
 	}
 	c.ClearChildTID = o.ChildClearTID
+	if o.PidFD != nil {
+		o.PidFD.bind(c, false)
+	}
 	var done chan struct{}
 	if vfork {
 		done = make(chan struct{})
@@ -542,6 +555,8 @@ type ThreadOpts struct {
 	ParentSetTID        uintptr // where to store the TID in the parent's memory, if not 0
 	ChildSetTID         uintptr
 	ChildClearTID       uintptr
+	// PidFD, if not nil, is bound to the thread before it runs (CLONE_PIDFD).
+	PidFD *PidFD
 }
 
 // NewThread starts a thread in t's process (clone with CLONE_THREAD): it shares the
@@ -582,6 +597,7 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 	c.TID = k.nextPID
 	c.Creds.Caller = c.TID
 	t.Proc.threads[c] = struct{}{}
+	t.Proc.cpu.add(c)
 	k.tasks[c.TID] = c
 	k.mu.Unlock()
 	// The TIDs are in memory before the thread can run (and exit, clearing its
@@ -593,6 +609,9 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 		c.CopyOutObj(o.ChildSetTID, c.TID)
 	}
 	c.ClearChildTID = o.ChildClearTID
+	if o.PidFD != nil {
+		o.PidFD.bind(c, true)
+	}
 	go c.Run()
 	return c.TID, nil
 }

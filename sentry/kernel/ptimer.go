@@ -13,7 +13,8 @@ import (
 
 // POSIX timers (timer_create(2), kernel/time/posix-timers.c). A process's timers are
 // numbered from 0 in creation order. A timer is armed with a first expiry and an
-// interval in nanoseconds on its clock; a Go timer fires at each expiry. At expiry a
+// interval in nanoseconds on its clock; a Go timer fires at each expiry (on a CPU-time
+// clock, when the clock could first be there: cputimer.go). At expiry a
 // SIGEV_SIGNAL timer queues its signal to the process (SIGEV_THREAD_ID: to one thread)
 // with si_code SI_TIMER, si_timerid and si_value; further expiries while that signal
 // is still queued are counted as overruns, which the delivered siginfo's si_overrun
@@ -55,6 +56,7 @@ type posixTimer struct {
 	id     int32
 	proc   *Process
 	now    func() int64
+	cpu    *CPUClock // the clock, for a timer on a CPU-time clock
 	notify int32
 	signo  int
 	value  uint64
@@ -82,6 +84,16 @@ type ptimers struct {
 // do_timer_create, the id is taken before the sigevent is checked, so a bad one uses
 // an id up.
 func (t *Task) TimerCreate(now func() int64, ev *SigEvent) (int32, error) {
+	return t.timerCreate(now, nil, ev)
+}
+
+// TimerCreateCPU is TimerCreate on a CPU-time clock (cputimer.go).
+func (t *Task) TimerCreateCPU(c CPUClock, ev *SigEvent) (int32, error) {
+	t.FlushUsage()
+	return t.timerCreate(c.Now, &c, ev)
+}
+
+func (t *Task) timerCreate(now func() int64, cpu *CPUClock, ev *SigEvent) (int32, error) {
 	var thread *Task
 	if ev != nil && ev.Notify == SIGEV_SIGNAL|SIGEV_THREAD_ID {
 		thread = t.k.Task(ev.ThreadID) // before ts.mu: Kernel.mu is not taken under it
@@ -104,7 +116,7 @@ func (t *Task) TimerCreate(now func() int64, ev *SigEvent) (int32, error) {
 	if id < 0 {
 		return 0, unix.EAGAIN
 	}
-	tm := &posixTimer{id: id, proc: t.Proc, now: now, notify: SIGEV_SIGNAL, signo: int(unix.SIGALRM),
+	tm := &posixTimer{id: id, proc: t.Proc, now: now, cpu: cpu, notify: SIGEV_SIGNAL, signo: int(unix.SIGALRM),
 		value: uint64(id)}
 	if ev != nil {
 		// As good_sigevent.
@@ -254,9 +266,18 @@ func (tm *posixTimer) expireLocked() int64 {
 }
 
 // armLocked starts a Go timer for the next expiry.
+// A timer on a CPU-time clock fires when the clock could first be there, and is
+// checked again then (cputimer.go); one whose clock stopped is not armed.
 func (tm *posixTimer) armLocked(k *Kernel, ts *ptimers) {
 	gen := tm.gen
-	tm.timer = time.AfterFunc(time.Duration(tm.next-tm.now()), func() { tm.fire(k, ts, gen) })
+	d := time.Duration(tm.next - tm.now())
+	if tm.cpu != nil {
+		var ok bool
+		if d, ok = tm.cpu.untilReach(tm.next); !ok {
+			return
+		}
+	}
+	tm.timer = time.AfterFunc(d, func() { tm.fire(k, ts, gen) })
 }
 
 // fire is the Go timer's callback: it counts the expiries, re-arms, and queues the

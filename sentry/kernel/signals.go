@@ -556,13 +556,14 @@ func (p *Process) armRealLocked(k *Kernel, gen uint64, d time.Duration) {
 }
 
 // signalTarget picks the thread a process-directed signal goes to: one that doesn't
-// block it, else the leader (complete_signal). k.mu is held.
+// block it (or waits for it in rt_sigtimedwait), else the leader (complete_signal).
+// k.mu is held.
 func (p *Process) signalTarget(sig unix.Signal) *Task {
 	if sig == 0 {
 		return p.liveTask() // signal 0 only checks that the process exists
 	}
 	for th := range p.threads {
-		if th.SigMask&sigBit(int(sig)) == 0 {
+		if th.SigMask&sigBit(int(sig)) == 0 || th.sigWaiting.Load()&sigBit(int(sig)) != 0 {
 			return th
 		}
 	}
@@ -597,5 +598,101 @@ func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
 	binary.LittleEndian.PutUint32(info.Fields[0:], uint32(t.Proc.PID))
 	binary.LittleEndian.PutUint32(info.Fields[4:], t.Creds.RealUID)
 	target.Queue(int(sig), info)
+	return nil
+}
+
+// SigTimedWait waits for a signal of mask to be pending and takes it, as
+// rt_sigtimedwait's do_sigtimedwait: one already pending is taken at once; otherwise
+// t waits until deadline (zero: forever; EAGAIN when it passes, at once for a past
+// one) or until a signal outside mask interrupts it (EINTR: its handler runs, and the
+// call is not restarted). SIGKILL and SIGSTOP can't be waited for.
+func (t *Task) SigTimedWait(mask uint64, deadline time.Time, poll bool) (int, arch.SignalInfo, error) {
+	mask &^= unblockable
+	t.sigWaiting.Store(mask)
+	defer t.sigWaiting.Store(0)
+	var timeout <-chan time.Time
+	if !poll && !deadline.IsZero() {
+		tm := time.NewTimer(time.Until(deadline))
+		defer tm.Stop()
+		timeout = tm.C
+	}
+	for {
+		queued := t.SignalQueued()
+		if sig, info := t.DequeueSignal(mask); sig != 0 {
+			return sig, info, nil
+		}
+		if poll {
+			return 0, arch.SignalInfo{}, unix.EAGAIN
+		}
+		select {
+		case <-queued:
+		case <-timeout:
+			if sig, info := t.DequeueSignal(mask); sig != 0 {
+				return sig, info, nil
+			}
+			return 0, arch.SignalInfo{}, unix.EAGAIN
+		case <-t.Interrupted():
+			if sig, info := t.DequeueSignal(mask); sig != 0 {
+				return sig, info, nil
+			}
+			return 0, arch.SignalInfo{}, unix.EINTR
+		}
+	}
+}
+
+// SendSignalInfo sends sig with the caller's siginfo, as rt_sigqueueinfo (tid 0: to
+// process tgid) and rt_tgsigqueueinfo (to thread tid of process tgid): a siginfo that
+// claims to come from the kernel or from kill/tkill (si_code >= 0 or SI_TKILL) may
+// only be sent by a task to itself (EPERM), as do_rt_sigqueueinfo; then ESRCH if
+// there is no such process or thread, EINVAL for a bad signal, EPERM without the
+// right to signal it. A zombie takes the signal, to no effect.
+func (t *Task) SendSignalInfo(tgid, tid int32, sig unix.Signal, info arch.SignalInfo) error {
+	self := t.Proc.PID == tgid
+	if tid != 0 {
+		self = t.TID == tid
+	}
+	if (info.Code >= 0 || info.Code == arch.SI_TKILL) && !self {
+		return unix.EPERM
+	}
+	k := t.k
+	k.mu.Lock()
+	var target *Task
+	if tid != 0 {
+		target = k.tasks[tid]
+		if target == nil || target.Proc.PID != tgid {
+			k.mu.Unlock()
+			return unix.ESRCH
+		}
+	} else {
+		p := k.procs[tgid]
+		if p == nil || tgid <= 0 {
+			k.mu.Unlock()
+			return unix.ESRCH
+		}
+		if p.exit != nil || len(p.threads) == 0 {
+			k.mu.Unlock()
+			if sig < 0 || sig > 64 {
+				return unix.EINVAL
+			}
+			return nil
+		}
+		target = p.signalTarget(sig)
+	}
+	if sig < 0 || sig > 64 {
+		k.mu.Unlock()
+		return unix.EINVAL
+	}
+	may := t.mayKill(target, sig)
+	k.mu.Unlock()
+	if !may {
+		return unix.EPERM
+	}
+	switch sig {
+	case 0:
+	case unix.SIGKILL:
+		target.KillWith(sig)
+	default:
+		target.Queue(int(sig), info)
+	}
 	return nil
 }

@@ -65,10 +65,14 @@ type Task struct {
 	threadOnly bool
 	// SigMask is the set of blocked signals (bit n-1 for signal n); sigMu guards it
 	// and the pending signals, which other tasks' kill(2) changes.
-	SigMask  uint64
-	sigMu    sync.Mutex
-	pending  uint64
-	pendInfo [64]arch.SignalInfo
+	SigMask uint64
+	// sigWaiting is the set rt_sigtimedwait is waiting for: those signals count as
+	// unblocked when a process-directed signal picks its thread, as Linux unblocks
+	// them for the wait.
+	sigWaiting atomic.Uint64
+	sigMu      sync.Mutex
+	pending    uint64
+	pendInfo   [64]arch.SignalInfo
 	// intr is closed when the task must stop waiting (see Interrupted).
 	intr chan struct{}
 	// queued, if not nil, is closed at the next signal queued, blocked or not
@@ -222,6 +226,7 @@ func (t *Task) Run() ExitStatus {
 			continue // killed while frozen
 		}
 		start := time.Now()
+		t.usage.enterSwitch(start)
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
 		t.inApp.Store(false)
 		t.accountUser(time.Since(start))

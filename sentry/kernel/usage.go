@@ -26,6 +26,11 @@ func (u *Usage) add(o Usage) { u.User += o.User; u.Sys += o.Sys }
 // its fields are atomic.
 type taskUsage struct {
 	user, sys atomic.Int64
+	// switchedAt is when the task last entered the platform's Switch (Unix
+	// nanoseconds), 0 while it is outside: readers count the stretch in progress as
+	// user time, so that a CPU-time timer sees a busy loop's time as it runs. seq is odd
+	// while the task goroutine changes user and switchedAt together.
+	switchedAt, seq atomic.Int64
 	// The rest is the task goroutine's only. lastCPU is the Sentry thread's CPU clock
 	// when it was last read; wall is the Sentry's wall time for the task since then,
 	// outside Switch, over n stretches; from is when the current stretch began.
@@ -35,7 +40,27 @@ type taskUsage struct {
 	from    time.Time
 }
 
-func (u *taskUsage) load() Usage { return Usage{User: u.user.Load(), Sys: u.sys.Load()} }
+func (u *taskUsage) load() Usage {
+	for {
+		g := u.seq.Load()
+		if g&1 != 0 {
+			continue
+		}
+		at, user, sys := u.switchedAt.Load(), u.user.Load(), u.sys.Load()
+		if u.seq.Load() != g {
+			continue
+		}
+		if at != 0 {
+			user += max(time.Now().UnixNano()-at, 0)
+		}
+		return Usage{User: user, Sys: sys}
+	}
+}
+
+// enterSwitch marks the start of a stretch of application time at now.
+func (u *taskUsage) enterSwitch(now time.Time) {
+	u.switchedAt.Store(now.UnixNano())
+}
 
 // threadCPU reads the calling OS thread's CPU clock. The task goroutine is locked to
 // its thread, so this is the Sentry's work for the task.
@@ -87,8 +112,12 @@ func (t *Task) FlushUsage() {
 // accountUser charges the task with d of application time, and starts a stretch of
 // Sentry work.
 func (t *Task) accountUser(d time.Duration) {
-	t.usage.user.Add(int64(d))
-	t.usage.from = time.Now()
+	u := &t.usage
+	u.seq.Add(1)
+	u.user.Add(int64(d))
+	u.switchedAt.Store(0)
+	u.seq.Add(1)
+	u.from = time.Now()
 }
 
 // ThreadUsage is the CPU time of t itself (RUSAGE_THREAD, CLOCK_THREAD_CPUTIME_ID).

@@ -37,3 +37,9 @@ type Sealer interface {
 	Seals() uint32
 	AddSeals(seals uint32) error
 }
+
+// FDInfoer is implemented by FileImpls that add lines of their own to
+// /proc/PID/fdinfo/N (a pidfd's Pid:).
+type FDInfoer interface {
+	FDInfo() string
+}

@@ -60,6 +60,14 @@ func NewFileDescription(vd VirtualDentry, impl FileImpl, flags int) *FileDescrip
 	return fd
 }
 
+// NewFileDescriptionFlags is NewFileDescription keeping every flag given, for files
+// whose status flags carry more than open's (a pidfd's PIDFD_THREAD is O_EXCL).
+func NewFileDescriptionFlags(vd VirtualDentry, impl FileImpl, flags int) *FileDescription {
+	fd := &FileDescription{vd: vd, impl: impl, flags: flags}
+	fd.refs.Store(1)
+	return fd
+}
+
 // IncRef adds a reference (a dup, another FD table entry).
 func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 

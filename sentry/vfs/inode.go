@@ -44,6 +44,13 @@ type DirInode interface {
 	Readdir(cookie uint64, max int) ([]Dirent, error)
 }
 
+// ArgCreator is a directory whose files can be made with more than a mode and an
+// owner (the mqueue filesystem's root: mq_open's attributes): OpenAt calls CreateArg
+// instead of Create when its Caller has a CreateArg.
+type ArgCreator interface {
+	CreateArg(name string, mode uint32, owner Owner, arg any) (Inode, error)
+}
+
 // SymlinkInode is a symbolic link.
 type SymlinkInode interface {
 	Inode

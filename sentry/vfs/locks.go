@@ -51,10 +51,20 @@ func (fd *FileDescription) releaseLocks() {
 }
 
 // close is a descriptor of fd's being closed by table t: t's POSIX locks on the file
-// go, then the reference.
+// go, the file is told (Flusher), then the reference.
 func (t *FDTable) close(fd *FileDescription) {
 	if fd.lockable() {
 		fd.lockManager().ReleaseRecords(fd.lockKey(), t)
 	}
+	if f, ok := fd.impl.(Flusher); ok {
+		f.Flush(t)
+	}
 	fd.DecRef()
+}
+
+// Flusher is implemented by FileImpls that act on every close of a descriptor, not only
+// the last (Linux's flush: a message queue drops the notification its closer's process
+// registered). It is told the FD table the descriptor was in.
+type Flusher interface {
+	Flush(table *FDTable)
 }

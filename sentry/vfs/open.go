@@ -90,7 +90,13 @@ func (v *VFS) create(c Caller, parent VirtualDentry, name string, flags int, mod
 	if err != nil {
 		return nil, err
 	}
-	in, err := parent.Dentry.inode.(DirInode).Create(name, unix.S_IFREG|mode&0o7777&^c.Umask, own)
+	mode = unix.S_IFREG | mode&0o7777&^c.Umask
+	var in Inode
+	if ac, ok := parent.Dentry.inode.(ArgCreator); ok && c.CreateArg != nil {
+		in, err = ac.CreateArg(name, mode, own, c.CreateArg)
+	} else {
+		in, err = parent.Dentry.inode.(DirInode).Create(name, mode, own)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,10 @@ type PathOp struct {
 type Caller struct {
 	Creds *Credentials
 	Umask uint32
+	// CreateArg, when not nil, is passed to the ArgCreator directory in which OpenAt
+	// creates a file: what the system call knows of the new file that open(2) can't say
+	// (mq_open's attributes and the caller's limits).
+	CreateArg any
 }
 
 func isDots(name string) bool { return name == "." || name == ".." }

@@ -118,6 +118,13 @@ func (v *VFS) NewMount(root Inode, fsType, source string, flags MountFlags) *Mou
 	return &Mount{vfs: v, root: d, Flags: flags, FSType: fsType, Source: source}
 }
 
+// NewMountOf makes another mount of m's filesystem that shares m's root dentry, as a
+// bind mount of m's root: names made or removed through one are seen through the
+// other (the mqueue filesystem the kernel uses for mq_open and its /dev/mqueue mount).
+func (v *VFS) NewMountOf(m *Mount, fsType, source string, flags MountFlags) *Mount {
+	return &Mount{vfs: v, root: m.root, Flags: flags, FSType: fsType, Source: source}
+}
+
 // Attach mounts m over the directory at point.
 func (v *VFS) Attach(m *Mount, point VirtualDentry) error {
 	if !point.Dentry.IsDir() {

@@ -65,7 +65,7 @@ func New(v *vfs.VFS, k *kernel.Kernel) vfs.DirInode {
 		"loadavg":     fs.NewFile(p.loadavg),
 		"stat":        fs.NewFile(p.stat),
 		"version":     fs.NewText(fmt.Sprintf("Linux version %s (moat@moat) (go) %s\n", release, version)),
-		"filesystems": fs.NewText("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverlay\nnodev\t9p\nnodev\tdevpts\n"),
+		"filesystems": fs.NewText("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverlay\nnodev\t9p\nnodev\tdevpts\nnodev\tmqueue\n"),
 		"mounts":      fs.NewSymlink(func() (string, error) { return "self/mounts", nil }),
 		"sys":         p.sys(),
 	}
@@ -180,7 +180,22 @@ func (p *procfs) sys() vfs.Inode {
 		"fs": fs.NewDir(0o555, kernfs.Static{
 			"nr_open":  text(strconv.Itoa(kernel.NrOpen)),
 			"file-max": text("9223372036854775807"),
+			"mqueue":   p.mqueueSys(),
 		}),
+	})
+}
+
+// mqueueSys is /proc/sys/fs/mqueue: the IPC namespace's message queue limits (read
+// only: the Sentry has no sysctl writes yet).
+func (p *procfs) mqueueSys() vfs.Inode {
+	limit := func(i int) vfs.Inode {
+		return p.fs.NewFile(func() ([]byte, error) {
+			return []byte(strconv.FormatInt(p.k.Mqueue().Limits()[i], 10) + "\n"), nil
+		})
+	}
+	return p.fs.NewDir(0o555, kernfs.Static{
+		"queues_max": limit(0), "msg_max": limit(1), "msgsize_max": limit(2),
+		"msg_default": limit(3), "msgsize_default": limit(4),
 	})
 }
 

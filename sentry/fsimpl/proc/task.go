@@ -103,8 +103,12 @@ func (p *procfs) fdInfo(t *kernel.Task, name string) (vfs.Inode, error) {
 			flags |= unix.O_CLOEXEC
 		}
 		st, _ := f.Stat()
-		return []byte(fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n",
-			f.Offset(), flags, p.mountID(t, f.VirtualDentry().Mount), st.Ino)), nil
+		info := fmt.Sprintf("pos:\t%d\nflags:\t0%o\nmnt_id:\t%d\nino:\t%d\n",
+			f.Offset(), flags, p.mountID(t, f.VirtualDentry().Mount), st.Ino)
+		if fi, ok := f.Impl().(vfs.FDInfoer); ok {
+			info += fi.FDInfo()
+		}
+		return []byte(info), nil
 	}), nil
 }
 

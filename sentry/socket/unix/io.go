@@ -57,7 +57,7 @@ func (so *Socket) Send(ctx vfs.Context, data []byte, to *Addr, ctl Control, flag
 }
 
 func (s *sock) sendLocked(ctx vfs.Context, data []byte, to *Addr, files *[]*vfs.FileDescription, cred Cred, flags int, nonblock bool) (int, error) {
-	if flags&msgOOB != 0 {
+	if flags&msgOOB != 0 && (s.typ != sys.SOCK_STREAM || len(data) == 0) {
 		return 0, sys.EOPNOTSUPP
 	}
 	switch s.typ {
@@ -67,6 +67,19 @@ func (s *sock) sendLocked(ctx vfs.Context, data []byte, to *Addr, files *[]*vfs.
 				return 0, sys.EISCONN
 			}
 			return 0, sys.EOPNOTSUPP
+		}
+		if flags&msgOOB != 0 {
+			// unix_stream_sendmsg: all but the last byte as usual, then that byte
+			// out of band (queue_oob).
+			last := len(data) - 1
+			n, err := s.sendStreamLocked(ctx, data[:last], files, cred, nonblock)
+			if err != nil || n < last {
+				return n, err
+			}
+			if err := s.queueOOBLocked(data[last:], files, cred); err != nil {
+				return sentOr(n, err)
+			}
+			return n + 1, nil
 		}
 		return s.sendStreamLocked(ctx, data, files, cred, nonblock)
 	case sys.SOCK_SEQPACKET:
@@ -90,7 +103,9 @@ func (so *Socket) CheckSend(hasTo bool, n, flags int) error {
 	s := so.s
 	s.ns.mu.Lock()
 	defer s.ns.mu.Unlock()
-	if flags&msgOOB != 0 {
+	// MSG_OOB: a stream's last byte goes out of band, so it needs one
+	// (unix_stream_sendmsg); other types have no OOB data.
+	if flags&msgOOB != 0 && (s.typ != sys.SOCK_STREAM || n == 0) {
 		return sys.EOPNOTSUPP
 	}
 	switch s.typ {
@@ -181,6 +196,21 @@ func (s *sock) sendStreamLocked(ctx vfs.Context, data []byte, files *[]*vfs.File
 	return sent, nil
 }
 
+// queueOOBLocked queues b, one byte, as the peer's out-of-band byte (queue_oob): it
+// becomes the mark, and an older OOB byte not yet taken becomes ordinary data. The
+// SIGURG Linux sends the peer's owner is not sent: descriptions have no owner
+// (F_SETOWN) here.
+func (s *sock) queueOOBLocked(b []byte, files *[]*vfs.FileDescription, cred Cred) error {
+	p := s.peer
+	if p == nil || p.released || p.shutdown&rcvShutdown != 0 {
+		return sys.EPIPE
+	}
+	s.enqueueLocked(p, b, *files, cred)
+	*files = nil
+	p.oob = p.queue[len(p.queue)-1]
+	return nil
+}
+
 // sentOr is what a transfer interrupted by err returns: the count, if any.
 func sentOr(n int, err error) (int, error) {
 	if n > 0 {
@@ -261,6 +291,8 @@ type Received struct {
 	Len  int
 	// Trunc is set when a datagram was longer than asked for.
 	Trunc bool
+	// OOB is set for the out-of-band byte (MSG_OOB in msg_flags).
+	OOB bool
 	// From is the sender's name (datagrams).
 	From Addr
 	// Cred is the sender's credentials, given when the receiver has SO_PASSCRED.
@@ -275,12 +307,20 @@ func (so *Socket) Recv(ctx vfs.Context, max, flags int, nonblock bool) (Received
 	s := so.s
 	nonblock = nonblock || flags&msgDontwait != 0
 	s.ns.mu.Lock()
-	defer s.ns.mu.Unlock()
+	defer func() {
+		dropped := s.dropped
+		s.dropped = nil
+		s.ns.mu.Unlock()
+		releaseFiles(dropped)
+	}()
 	if flags&msgOOB != 0 {
-		if s.typ == sys.SOCK_STREAM {
-			return Received{}, sys.EINVAL // no out-of-band byte is ever pending
+		if s.typ != sys.SOCK_STREAM {
+			return Received{}, sys.EOPNOTSUPP
 		}
-		return Received{}, sys.EOPNOTSUPP
+		if s.state != stateConnected {
+			return Received{}, sys.EINVAL
+		}
+		return s.recvOOBLocked(flags&msgPeek != 0)
 	}
 	var r Received
 	var err error
@@ -345,6 +385,73 @@ func (s *sock) recvDgramLocked(ctx vfs.Context, max, flags int, nonblock bool) (
 		Cred: &c, Files: s.take(m, peek)}, nil
 }
 
+// recvOOBLocked takes (or with peek, reads) the out-of-band byte, as
+// unix_stream_recv_urg: EINVAL if none is pending or SO_OOBINLINE is on. Its message
+// stays in the queue, empty, as the mark; an empty one before it goes.
+func (s *sock) recvOOBLocked(peek bool) (Received, error) {
+	m := s.oob
+	if s.oobInline || m == nil {
+		return Received{}, sys.EINVAL
+	}
+	data := append([]byte(nil), m.data...)
+	if !peek {
+		s.oob = nil
+		s.queued -= len(m.data)
+		m.data = m.data[:0]
+		for i, q := range s.queue {
+			if q == m {
+				if i > 0 && len(s.queue[i-1].data) == 0 {
+					s.dropLocked(i - 1)
+				}
+				break
+			}
+		}
+		s.changedLocked()
+	}
+	c := m.cred
+	return Received{Data: data, Len: len(data), OOB: true, Cred: &c}, nil
+}
+
+// dropLocked takes message i off the queue unread: its files are released once
+// ns.mu is unlocked.
+func (s *sock) dropLocked(i int) {
+	m := s.dequeueAtLocked(i)
+	s.dropped = append(s.dropped, s.ns.detachLocked(m)...)
+}
+
+// manageOOBLocked is manage_oob: where a stream receive that has copied bytes so far
+// goes on from message i. An empty message (a taken OOB byte) is passed over, unless
+// bytes were copied and it is the mark; the pending OOB byte ends a receive that has
+// copied bytes (the mark), and otherwise is passed over (with MSG_PEEK) or dropped,
+// unless SO_OOBINLINE makes it ordinary data. It returns stop, or again with the
+// message to look at next (possibly past the queue's end: none) when it moved on or
+// changed the queue, or i itself, to be read.
+func (s *sock) manageOOBLocked(i int, peek bool, copied int) (next int, stop, again bool) {
+	m := s.queue[i]
+	switch {
+	case len(m.data) != 0 && m != s.oob:
+		return i, false, false
+	case len(m.data) == 0 && copied > 0 && (s.oob == nil || m == s.oob):
+		return 0, true, false
+	case len(m.data) == 0 && peek:
+		return i + 1, false, true
+	case len(m.data) == 0:
+		s.dropLocked(i)
+		return i, false, true
+	case copied > 0:
+		return 0, true, false // the mark
+	case !peek:
+		s.oob = nil
+		if !s.oobInline {
+			s.dropLocked(i)
+		}
+		return i, false, true
+	case !s.oobInline:
+		return i + 1, false, true
+	}
+	return i, false, false
+}
+
 func (s *sock) recvStreamLocked(ctx vfs.Context, max, flags int, nonblock bool) (Received, error) {
 	if s.state != stateConnected {
 		return Received{}, sys.EINVAL
@@ -384,6 +491,19 @@ func (s *sock) recvStreamLocked(ctx vfs.Context, max, flags int, nonblock bool) 
 					break
 				}
 				return r, err
+			}
+			continue
+		}
+		j, stop, again := s.manageOOBLocked(i, peek, len(data))
+		if stop {
+			break
+		}
+		if again {
+			if j != i {
+				i, skip = j, 0
+			}
+			if i >= len(s.queue) && len(data) > 0 {
+				break
 			}
 			continue
 		}

@@ -31,6 +31,8 @@ func (so *Socket) GetOpt(name int) (v int32, ok bool) {
 		return int32(s.rcvbuf), true
 	case sys.SO_PASSCRED:
 		return boolInt(s.passcred), true
+	case sys.SO_OOBINLINE:
+		return boolInt(s.oobInline), true
 	}
 	return 0, false
 }
@@ -56,6 +58,8 @@ func (so *Socket) SetOpt(name int, v int32) (ok bool) {
 		s.rcvbuf = max(int(min(uint32(v), maxBuf))*2, minRcvBuf)
 	case sys.SO_PASSCRED:
 		s.passcred = v != 0
+	case sys.SO_OOBINLINE:
+		s.oobInline = v != 0
 	default:
 		return false
 	}

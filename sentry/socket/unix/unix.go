@@ -16,6 +16,14 @@
 // while they pass its buffer. A datagram sent to a socket that is not connected back to
 // the sender also waits while the receiver holds more than max_dgram_qlen messages.
 //
+// Out-of-band data (streams, as Linux 6.x with CONFIG_AF_UNIX_OOB): a MSG_OOB send's
+// last byte is queued as a message of its own that the receiver marks as its OOB byte
+// (a newer one unmarks an older, which becomes ordinary data). recv(MSG_OOB) takes it
+// and leaves its message empty in the queue; an ordinary receive stops at the mark
+// once it has bytes, and otherwise passes over it (dropping an OOB byte not taken),
+// unless SO_OOBINLINE keeps the byte in the stream (manage_oob). SIGURG is not sent:
+// descriptions have no owner (F_SETOWN).
+//
 // Connecting a stream or seqpacket socket to a listening one makes the server's end at
 // once (Linux's "embryo"), connected to the client and queued on the listener until
 // accept takes it; the client may write before that. The listener's backlog bounds the
@@ -173,9 +181,16 @@ type sock struct {
 	// negative: no wait).
 	rcvtimeo, sndtimeo time.Duration
 	pending            []*sock // listening: connections accept has not taken
-	peerCred           *Cred   // SO_PEERCRED
-	released           bool
-	changed            chan struct{}
+	// oob is the message holding the out-of-band byte not yet taken (Linux's
+	// oob_skb); oobInline is SO_OOBINLINE. A taken OOB byte leaves its message in the
+	// queue, empty, as a mark. dropped are the files of messages dropped by a receive,
+	// to release once ns.mu is unlocked.
+	oob       *message
+	oobInline bool
+	dropped   []*vfs.FileDescription
+	peerCred  *Cred // SO_PEERCRED
+	released  bool
+	changed   chan struct{}
 	// fd is the socket's description, once it has one (an embryo has none).
 	fd *vfs.FileDescription
 	// nonblock mirrors nothing: a description's O_NONBLOCK is passed with each call.
@@ -291,10 +306,15 @@ func (s *sock) wait(ctx vfs.Context, w *sock, dl time.Time) error {
 
 // dequeueLocked takes the first message off s's queue and releases what its sender
 // was charged.
-func (s *sock) dequeueLocked() *message {
-	m := s.queue[0]
-	s.queue[0] = nil
-	s.queue = s.queue[1:]
+func (s *sock) dequeueLocked() *message { return s.dequeueAtLocked(0) }
+
+// dequeueAtLocked takes message i off s's queue (dequeueLocked).
+func (s *sock) dequeueAtLocked(i int) *message {
+	m := s.queue[i]
+	s.queue = append(s.queue[:i], s.queue[i+1:]...)
+	if m == s.oob {
+		s.oob = nil
+	}
 	s.queued -= len(m.data)
 	if m.sender != nil {
 		m.sender.wmem -= m.size
@@ -393,13 +413,15 @@ func (so *Socket) WriteCtx(ctx vfs.Context, src []byte, nonblock bool) (int, err
 
 // Ioctls (include/uapi/asm-generic/ioctls.h, include/uapi/linux/sockios.h).
 const (
-	fionread = 0x541b // FIONREAD, SIOCINQ
-	siocoutq = 0x5411 // SIOCOUTQ, TIOCOUTQ
+	fionread   = 0x541b // FIONREAD, SIOCINQ
+	siocoutq   = 0x5411 // SIOCOUTQ, TIOCOUTQ
+	siocatmark = 0x8905 // SIOCATMARK
 )
 
 // Ioctl implements vfs.FileImpl.Ioctl: SIOCINQ, as unix_inq_len (a stream's queued
-// bytes, a datagram socket's next message), and SIOCOUTQ, as unix_outq_len (what the
-// socket's messages not yet received cost, overhead included).
+// bytes, a datagram socket's next message), SIOCOUTQ, as unix_outq_len (what the
+// socket's messages not yet received cost, overhead included), and a stream's
+// SIOCATMARK.
 func (so *Socket) Ioctl(mem vfs.UserMemory, req, arg uintptr) (uintptr, error) {
 	s := so.s
 	var n int
@@ -419,6 +441,25 @@ func (so *Socket) Ioctl(mem vfs.UserMemory, req, arg uintptr) (uintptr, error) {
 	case siocoutq:
 		s.ns.mu.Lock()
 		n = s.wmem
+		s.ns.mu.Unlock()
+	case siocatmark:
+		// Whether the next byte is the mark (unix_ioctl): the pending OOB byte, or a
+		// taken one with no other OOB byte pending or the pending one right after.
+		s.ns.mu.Lock()
+		if s.typ != sys.SOCK_STREAM {
+			s.ns.mu.Unlock()
+			return 0, sys.EOPNOTSUPP
+		}
+		if len(s.queue) > 0 {
+			head := s.queue[0]
+			var next *message
+			if len(s.queue) > 1 {
+				next = s.queue[1]
+			}
+			if head == s.oob || len(head.data) == 0 && (s.oob == nil || next == s.oob) {
+				n = 1
+			}
+		}
 		s.ns.mu.Unlock()
 	default:
 		return 0, sys.ENOTTY
@@ -452,6 +493,9 @@ func (so *Socket) Readiness() uint32 {
 	}
 	if len(s.queue) > 0 || len(s.pending) > 0 {
 		r |= vfs.EventIn | eventRdNorm
+	}
+	if s.oob != nil {
+		r |= vfs.EventPri
 	}
 	if s.typ != sys.SOCK_DGRAM && s.state == stateUnconnected {
 		r |= vfs.EventHup

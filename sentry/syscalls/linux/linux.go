@@ -129,6 +129,17 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_MSGSND:     Msgsnd,
 		unix.SYS_MSGRCV:     Msgrcv,
 		unix.SYS_MSGCTL:     Msgctl,
+
+		unix.SYS_MQ_OPEN:         MqOpen,
+		unix.SYS_MQ_UNLINK:       MqUnlink,
+		unix.SYS_MQ_TIMEDSEND:    MqTimedsend,
+		unix.SYS_MQ_TIMEDRECEIVE: MqTimedreceive,
+		unix.SYS_MQ_NOTIFY:       MqNotify,
+		unix.SYS_MQ_GETSETATTR:   MqGetsetattr,
+
+		unix.SYS_PIDFD_OPEN:        PidfdOpen,
+		unix.SYS_PIDFD_SEND_SIGNAL: PidfdSendSignal,
+		unix.SYS_PIDFD_GETFD:       PidfdGetfd,
 		// Tasks and the rest: sys_socket.go (AF_UNIX), sys_thread.go, sys_uname.go, sys_rlimit.go, sys_random.go,
 		// sys_time.go.
 		unix.SYS_EXECVE:            Execve,
@@ -234,6 +245,9 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_RT_SIGPROCMASK:    RtSigprocmask,
 		unix.SYS_RT_SIGRETURN:      RtSigreturn,
 		unix.SYS_RT_SIGSUSPEND:     RtSigsuspend,
+		unix.SYS_RT_SIGTIMEDWAIT:   RtSigtimedwait,
+		unix.SYS_RT_SIGQUEUEINFO:   RtSigqueueinfo,
+		unix.SYS_RT_TGSIGQUEUEINFO: RtTgsigqueueinfo,
 		unix.SYS_PAUSE:             Pause,
 		unix.SYS_SIGALTSTACK:       Sigaltstack,
 		unix.SYS_RT_SIGPENDING:     RtSigpending,

@@ -30,6 +30,15 @@ type cloneArgs struct {
 	parentTid  uintptr
 	childTid   uintptr
 	tls        uintptr
+	pidfd      uintptr // where CLONE_PIDFD's descriptor goes
+	// pidfdFile is the pending pidfd the child is bound to.
+	pidfdFile *kernel.PidFD
+}
+
+// withoutPidFD is c once its pidfd is made: the rest of clone sees no CLONE_PIDFD.
+func (c cloneArgs) withoutPidFD() cloneArgs {
+	c.flags &^= unix.CLONE_PIDFD
+	return c
 }
 
 // CLONE_* flags that x/sys/unix lacks or that only clone3 has.
@@ -46,7 +55,7 @@ const (
 func Clone(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	flags := uint64(a[0])
 	return doClone(t, cloneArgs{flags: flags &^ csignal, exitSignal: flags & csignal,
-		stack: a[1], parentTid: a[2], childTid: a[3], tls: a[4]})
+		stack: a[1], parentTid: a[2], childTid: a[3], tls: a[4], pidfd: a[2]})
 }
 
 // clone3 struct clone_args sizes (CLONE_ARGS_SIZE_VER0..2) and the most set_tid entries
@@ -68,8 +77,8 @@ type cloneArgsV2 struct {
 // non-zero bytes past the struct the kernel knows, EINVAL for one below version 0 and
 // for bad set_tid, exit signal or cgroup fields), checked as clone3_args_valid (no
 // unknown flags, no CSIGNAL bits or CLONE_DETACHED, no exit signal for a thread, a
-// stack and its size given together), and then made as clone does. set_tid,
-// CLONE_INTO_CGROUP and CLONE_PIDFD are not supported (logged).
+// stack and its size given together), and then made as clone does. set_tid and
+// CLONE_INTO_CGROUP are not supported (logged).
 func Clone3(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	addr, size := a[0], a[1]
 	if size > 4096 {
@@ -136,15 +145,18 @@ func Clone3(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unsupported(t, "clone3 with CLONE_INTO_CGROUP")
 	}
 	return doClone(t, cloneArgs{flags: ca.Flags, exitSignal: ca.ExitSignal, stack: stack,
-		parentTid: uintptr(ca.ParentTid), childTid: uintptr(ca.ChildTid), tls: uintptr(ca.TLS)})
+		parentTid: uintptr(ca.ParentTid), childTid: uintptr(ca.ChildTid), tls: uintptr(ca.TLS),
+		pidfd: uintptr(ca.Pidfd)})
 }
 
 // doClone makes a thread or a process as copy_process, with its checks in order:
 // CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM (EINVAL). A new process may
 // have fork's flags or vfork's (CLONE_VM|CLONE_VFORK, as posix_spawn uses them, with
 // the child on a new stack), CLONE_CLEAR_SIGHAND, and SIGCHLD as its exit signal;
-// other flags (namespaces, CLONE_PIDFD, a shared address space without a thread) are
-// logged: EINVAL for CLONE_PIDFD, as a kernel without pidfds, else ENOSYS.
+// CLONE_PIDFD (not with CLONE_DETACHED, nor with CLONE_PARENT_SETTID at the same
+// address, as legacy clone has them) gives the parent a pidfd of the child, of a thread
+// with PIDFD_THREAD as Linux 6.9 does; other flags (namespaces, a shared address space
+// without a thread) are logged (ENOSYS).
 func doClone(t *kernel.Task, c cloneArgs) (uintptr, error) {
 	flags := c.flags
 	if flags&(unix.CLONE_NEWNS|unix.CLONE_FS) == unix.CLONE_NEWNS|unix.CLONE_FS ||
@@ -154,7 +166,28 @@ func doClone(t *kernel.Task, c cloneArgs) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	if flags&unix.CLONE_PIDFD != 0 {
-		return 0, unsupportedErr(t, unix.EINVAL, "clone with CLONE_PIDFD")
+		if flags&unix.CLONE_DETACHED != 0 ||
+			flags&unix.CLONE_PARENT_SETTID != 0 && c.pidfd == c.parentTid {
+			return 0, unix.EINVAL
+		}
+		// copy_process installs and writes out the descriptor before the child
+		// exists: EMFILE and EFAULT fail the clone.
+		f, p := t.Kernel().NewPendingPidFD(flags&unix.CLONE_THREAD != 0)
+		fd, err := t.FDs.NewFD(f, 0, true, t.Limits[unix.RLIMIT_NOFILE].Cur)
+		if err != nil {
+			f.DecRef()
+			return 0, err
+		}
+		if err := t.CopyOutObj(c.pidfd, fd); err != nil {
+			t.FDs.Remove(fd)
+			return 0, unix.EFAULT
+		}
+		c.pidfdFile = p
+		id, err := doClone(t, c.withoutPidFD())
+		if err != nil {
+			t.FDs.Remove(fd)
+		}
+		return id, err
 	}
 	if flags&unix.CLONE_THREAD != 0 {
 		return cloneThread(t, c)
@@ -181,6 +214,7 @@ func doClone(t *kernel.Task, c cloneArgs) (uintptr, error) {
 		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, c.childTid),
 		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, c.childTid),
 		ClearSighand:  flags&cloneClearSighand != 0,
+		PidFD:         c.pidfdFile,
 	})
 	if err != nil {
 		return 0, err
@@ -207,6 +241,7 @@ func cloneThread(t *kernel.Task, c cloneArgs) (uintptr, error) {
 		ParentSetTID:  flagAddr(flags, unix.CLONE_PARENT_SETTID, c.parentTid),
 		ChildSetTID:   flagAddr(flags, unix.CLONE_CHILD_SETTID, c.childTid),
 		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, c.childTid),
+		PidFD:         c.pidfdFile,
 	})
 	if err != nil {
 		return 0, err
@@ -259,7 +294,7 @@ func Wait4(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(r.PID), nil
 }
 
-// Waitid implements waitid(2) for P_ALL, P_PID and P_PGID: exits, stops and
+// Waitid implements waitid(2) for P_ALL, P_PID, P_PGID and P_PIDFD: exits, stops and
 // continues.
 func Waitid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	idtype, id, infop, options, rusageAddr := int32(a[0]), int32(a[1]), a[2], int32(a[3]), a[4]
@@ -272,6 +307,7 @@ func Waitid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	o := kernel.WaitOpts{NoHang: options&unix.WNOHANG != 0, NoReap: options&unix.WNOWAIT != 0,
 		NotExits: options&unix.WEXITED == 0, Stopped: options&unix.WSTOPPED != 0,
 		Continued: options&unix.WCONTINUED != 0}
+	pidfdNonblock := false
 	switch idtype {
 	case pAll:
 	case pPID:
@@ -285,13 +321,30 @@ func Waitid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		}
 		o.Which, o.ID = kernel.WaitGroup, id // 0: the caller's group, as since Linux 5.4
 	case pPIDFD:
-		return 0, unsupported(t, "waitid P_PIDFD (no pidfds yet)")
+		// The child the pidfd names; a non-blocking pidfd makes the wait WNOHANG, and
+		// finding nothing then EAGAIN unless WNOHANG was asked (kernel_waitid).
+		if id < 0 {
+			return 0, unix.EINVAL
+		}
+		p, f, err := pidfdOf(t, uintptr(id))
+		if err != nil {
+			return 0, err
+		}
+		nonblock := f.StatusFlags()&unix.O_NONBLOCK != 0
+		f.DecRef()
+		o.Which, o.ID = kernel.WaitPID, p.WaitPID()
+		if nonblock && !o.NoHang {
+			o.NoHang, pidfdNonblock = true, true
+		}
 	default:
 		return 0, unix.EINVAL
 	}
 	r, err := t.Wait(o)
 	if err != nil {
 		return 0, err
+	}
+	if pidfdNonblock && r.PID == 0 {
+		return 0, unix.EAGAIN
 	}
 	if infop != 0 {
 		// Linux writes these fields one by one (all zero when WNOHANG found nothing),

@@ -6,10 +6,14 @@ import (
 	"github.com/moat-sandbox/moat/sentry/kernel"
 )
 
+// clockFD marks a negative clock ID that names a clock device by its descriptor
+// (CLOCKFD: a PTP clock), which the Sentry has none of, and which has no timers.
+const clockFD = 3
+
 // TimerCreate implements timer_create(2), in kernel/time/posix-timers.c's order of
 // checks: the sigevent is read (EFAULT), the clock checked (EINVAL, or EOPNOTSUPP for
 // a clock that has no timers), the sigevent checked (EINVAL), the id written (EFAULT,
-// and the timer is gone). The CPU-time clocks are not supported.
+// and the timer is gone). The CPU-time clocks are sentry/kernel/cputimer.go's.
 func TimerCreate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	clock := int32(a[0])
 	var ev *kernel.SigEvent
@@ -19,20 +23,27 @@ func TimerCreate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			return 0, unix.EFAULT
 		}
 	}
+	var id int32
 	switch {
-	case clock == unix.CLOCK_MONOTONIC_RAW || clock == unix.CLOCK_REALTIME_COARSE || clock == unix.CLOCK_MONOTONIC_COARSE:
+	case clock == unix.CLOCK_MONOTONIC_RAW || clock == unix.CLOCK_REALTIME_COARSE || clock == unix.CLOCK_MONOTONIC_COARSE,
+		clock < 0 && clock&7 == clockFD:
 		return 0, unix.EOPNOTSUPP
-	case clock == unix.CLOCK_PROCESS_CPUTIME_ID || clock == unix.CLOCK_THREAD_CPUTIME_ID || clock < 0:
-		unsupported(t, "timer_create on CPU-time clock %d", clock)
-		return 0, unix.EINVAL
-	}
-	now, err := clockReader(t, clock)
-	if err != nil {
-		return 0, err
-	}
-	id, err := t.TimerCreate(now, ev)
-	if err != nil {
-		return 0, err
+	case kernel.IsCPUClock(clock):
+		c, err := t.CPUClockOf(clock, false)
+		if err != nil {
+			return 0, err
+		}
+		if id, err = t.TimerCreateCPU(c, ev); err != nil {
+			return 0, err
+		}
+	default:
+		now, err := clockReader(t, clock)
+		if err != nil {
+			return 0, err
+		}
+		if id, err = t.TimerCreate(now, ev); err != nil {
+			return 0, err
+		}
 	}
 	if err := t.CopyOutObj(a[2], id); err != nil {
 		t.TimerDelete(id)

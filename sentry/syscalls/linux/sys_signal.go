@@ -117,10 +117,9 @@ func timevalDuration(tv unix.Timeval) (time.Duration, bool) {
 
 func durationTimeval(d time.Duration) unix.Timeval { return unix.NsecToTimeval(int64(d)) }
 
-// Setitimer implements setitimer(2). ITIMER_REAL is the process's alarm timer. The
-// CPU-time timers (ITIMER_VIRTUAL, ITIMER_PROF) can be read and disarmed, and are
-// never armed: arming one is logged as unsupported. A NULL new value disarms, as
-// Linux still allows.
+// Setitimer implements setitimer(2). ITIMER_REAL is the process's alarm timer;
+// ITIMER_VIRTUAL and ITIMER_PROF run on its CPU time (sentry/kernel/cputimer.go). A
+// NULL new value disarms, as Linux still allows.
 func Setitimer(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	which, newAddr, oldAddr := int32(a[0]), a[1], a[2]
 	var nv itimerval
@@ -140,9 +139,8 @@ func Setitimer(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		ov, oi := t.SetRealTimer(value, interval)
 		old = itimerval{Interval: durationTimeval(oi), Value: durationTimeval(ov)}
 	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
-		if value != 0 {
-			return 0, unsupported(t, "setitimer of a CPU-time timer (%d)", which)
-		}
+		ov, oi := t.SetCPUItimer(int(which), int64(value), int64(interval))
+		old = itimerval{Interval: unix.NsecToTimeval(oi), Value: unix.NsecToTimeval(ov)}
 	default:
 		return 0, unix.EINVAL
 	}
@@ -160,9 +158,76 @@ func Getitimer(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		v, i := t.RealTimer()
 		cur = itimerval{Interval: durationTimeval(i), Value: durationTimeval(v)}
 	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
-		// Never armed (see Setitimer): zero.
+		v, i := t.CPUItimer(int(a[0]))
+		cur = itimerval{Interval: unix.NsecToTimeval(i), Value: unix.NsecToTimeval(v)}
 	default:
 		return 0, unix.EINVAL
 	}
 	return 0, t.CopyOutObj(a[1], &cur)
+}
+
+// RtSigtimedwait implements rt_sigtimedwait(2): the set is read (EINVAL for a size
+// other than 8, EFAULT), then the relative timeout (EFAULT, EINVAL for a bad
+// timespec); the signal's siginfo is written if asked (EFAULT, the signal taken).
+func RtSigtimedwait(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	setAddr, infoAddr, tsAddr, size := a[0], a[1], a[2], a[3]
+	if size != 8 {
+		return 0, unix.EINVAL
+	}
+	var set uint64
+	if err := t.CopyInObj(setAddr, &set); err != nil {
+		return 0, unix.EFAULT
+	}
+	var deadline time.Time
+	poll := false
+	if tsAddr != 0 {
+		var ts unix.Timespec
+		if err := t.CopyInObj(tsAddr, &ts); err != nil {
+			return 0, unix.EFAULT
+		}
+		if !timespecValid(ts) {
+			return 0, unix.EINVAL
+		}
+		d := time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
+		poll = d == 0
+		deadline = time.Now().Add(d)
+	}
+	sig, info, err := t.SigTimedWait(set, deadline, poll)
+	if err != nil {
+		return 0, err
+	}
+	if infoAddr != 0 {
+		info.Signo = int32(sig)
+		if err := t.CopyOutObj(infoAddr, &info); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return uintptr(sig), nil
+}
+
+// RtSigqueueinfo implements rt_sigqueueinfo(2): the siginfo is read (EFAULT), its
+// si_signo made sig, and sent to the process (see kernel.Task.SendSignalInfo).
+func RtSigqueueinfo(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	pid, sig := int32(a[0]), unix.Signal(int32(a[1]))
+	var info arch.SignalInfo
+	if err := t.CopyInObj(a[2], &info); err != nil {
+		return 0, unix.EFAULT
+	}
+	info.Signo = int32(sig)
+	return 0, t.SendSignalInfo(pid, 0, sig, info)
+}
+
+// RtTgsigqueueinfo implements rt_tgsigqueueinfo(2): IDs below 1 are EINVAL, then as
+// rt_sigqueueinfo to one thread.
+func RtTgsigqueueinfo(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	tgid, tid, sig := int32(a[0]), int32(a[1]), unix.Signal(int32(a[2]))
+	var info arch.SignalInfo
+	if err := t.CopyInObj(a[3], &info); err != nil {
+		return 0, unix.EFAULT
+	}
+	if tgid <= 0 || tid <= 0 {
+		return 0, unix.EINVAL
+	}
+	info.Signo = int32(sig)
+	return 0, t.SendSignalInfo(tgid, tid, sig, info)
 }

@@ -587,9 +587,6 @@ func sendTo(t *kernel.Task, f *vfs.FileDescription, so *unixsock.Socket, iov []i
 	total := iovTotal(iov)
 	nonblock := nonblocking(f)
 	n, err := 0, so.CheckSend(rawTo != nil, total, flags)
-	if err == unix.EOPNOTSUPP && flags&unix.MSG_OOB != 0 && so.Type() == unix.SOCK_STREAM {
-		err = unsupportedErr(t, unix.EOPNOTSUPP, "MSG_OOB on an AF_UNIX stream socket")
-	}
 	if err == nil && so.Type() != unix.SOCK_STREAM {
 		// One message: its size was checked, its bytes are copied in whole.
 		var data []byte
@@ -610,8 +607,14 @@ func sendTo(t *kernel.Task, f *vfs.FileDescription, so *unixsock.Socket, iov []i
 		if data, err = gather(t, skipIOV(iov, n), min(total-n, chunk)); err != nil {
 			break
 		}
+		// MSG_OOB makes the last byte of the whole send out of band: it goes with the
+		// last piece only.
+		pieceFlags := flags
+		if n+len(data) < total {
+			pieceFlags &^= unix.MSG_OOB
+		}
 		var sent int
-		sent, err = so.Send(t, data, nil, ctl, flags, nonblock)
+		sent, err = so.Send(t, data, nil, ctl, pieceFlags, nonblock)
 		ctl.Files = nil
 		n += sent
 		if err != nil || sent < len(data) || total == 0 {
@@ -909,6 +912,9 @@ func recvmsg(t *kernel.Task, f *vfs.FileDescription, so *unixsock.Socket, addr u
 	outFlags := int32(flags & unix.MSG_CMSG_CLOEXEC)
 	if r.Trunc {
 		outFlags |= unix.MSG_TRUNC
+	}
+	if r.OOB {
+		outFlags |= unix.MSG_OOB
 	}
 	namelen := uint32(0)
 	if m.Name != 0 && r.From.Name != "" {

@@ -20,9 +20,12 @@ func ClockGettime(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	case unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_BOOTTIME:
 		ts = unix.NsecToTimespec(int64(t.Kernel().Uptime()))
 	default:
-		ns, ok := cpuClock(t, int32(a[0]))
-		if !ok {
+		if !kernel.IsCPUClock(int32(a[0])) {
 			return 0, unix.EINVAL
+		}
+		ns, err := cpuClock(t, int32(a[0]))
+		if err != nil {
+			return 0, err
 		}
 		ts = unix.NsecToTimespec(ns)
 	}
@@ -30,17 +33,29 @@ func ClockGettime(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 }
 
 // ClockGetres implements clock_getres(2): 1 ns for the high-resolution clocks, a tick
-// (4 ms, Debian's HZ of 250) for the coarse ones.
+// (4 ms, Debian's HZ of 250) for the coarse ones and the PROF and VIRT CPU clocks.
 func ClockGetres(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	var res int64
-	switch int32(a[0]) {
+	clock := int32(a[0])
+	switch clock {
 	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_BOOTTIME,
 		unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
 		res = 1
 	case unix.CLOCK_REALTIME_COARSE, unix.CLOCK_MONOTONIC_COARSE:
 		res = 4_000_000
 	default:
-		return 0, unix.EINVAL
+		// Another process's or thread's CPU clock (posix_cpu_clock_getres): 1 ns for
+		// a SCHED clock, a tick for PROF and VIRT; EINVAL if it names nothing.
+		if clock >= 0 {
+			return 0, unix.EINVAL
+		}
+		if _, err := t.CPUClockOf(clock, false); err != nil {
+			return 0, err
+		}
+		res = 4_000_000
+		if clock&3 == 2 {
+			res = 1
+		}
 	}
 	if a[1] == 0 {
 		return 0, nil

@@ -57,17 +57,13 @@ func Times(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(ticks(int64(t.Kernel().Uptime()))), nil
 }
 
-// cpuClock reads a CPU-time clock: ok is false if id is not one.
-func cpuClock(t *kernel.Task, id int32) (ns int64, ok bool) {
-	t.FlushUsage()
-	var u kernel.Usage
-	switch id {
-	case unix.CLOCK_PROCESS_CPUTIME_ID:
-		u = t.ProcessUsage()
-	case unix.CLOCK_THREAD_CPUTIME_ID:
-		u = t.ThreadUsage()
-	default:
-		return 0, false
+// cpuClock reads a CPU-time clock (kernel.IsCPUClock): EINVAL if it names nothing
+// the caller may read (pid_for_clock with gettime).
+func cpuClock(t *kernel.Task, id int32) (int64, error) {
+	c, err := t.CPUClockOf(id, true)
+	if err != nil {
+		return 0, err
 	}
-	return u.User + u.Sys, true
+	t.FlushUsage()
+	return c.Now(), nil
 }

@@ -1,0 +1,169 @@
+// rt_sigtimedwait (sigwaitinfo, sigtimedwait, sigwait): a pending signal is taken at
+// once with its siginfo, a zero timeout polls (EAGAIN), a timeout passes (EAGAIN),
+// a signal sent later by another process or thread ends the wait, a signal outside the
+// set with a handler interrupts it (EINTR), SIGKILL and SIGSTOP in the set are ignored,
+// and the argument errors (EINVAL, EFAULT).
+#include "common.h"
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static void sleep_ms(long ms) {
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+static volatile sig_atomic_t handled;
+static void on_usr2(int sig) { handled = sig; }
+
+static void show(const char *name, int sig, siginfo_t *si) {
+	if (sig < 0)
+		printf("%s: -1 %s\n", name, strerrorname_np(errno));
+	else
+		printf("%s: %s code %d pid %s value %d\n", name, strsignal(sig), si->si_code,
+		       si->si_pid == getpid() ? "self" : si->si_pid == getppid() ? "parent" : si->si_pid ? "other" : "0",
+		       si->si_code == SI_QUEUE ? si->si_value.sival_int : 0);
+}
+
+static sigset_t waitset;
+static volatile int waiter_ready;
+static void *waiter(void *arg) {
+	(void)arg;
+	siginfo_t si;
+	waiter_ready = 1;
+	int sig = sigwaitinfo(&waitset, &si);
+	printf("the waiting thread took %s code %d\n", sig > 0 ? strsignal(sig) : strerrorname_np(errno), si.si_code);
+	return NULL;
+}
+
+static pthread_t main_thread;
+static void *thread_kill(void *arg) {
+	(void)arg;
+	sleep_ms(100);
+	pthread_kill(main_thread, SIGUSR1);
+	return NULL;
+}
+
+int main(void) {
+	setvbuf(stdout, NULL, _IONBF, 0);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	siginfo_t si;
+	struct timespec zero = {0, 0}, short_ = {0, 50000000}, bad = {0, 1000000000}, neg = {-1, 0};
+
+	// Pending already.
+	raise(SIGUSR1);
+	memset(&si, 0, sizeof si);
+	show("pending", sigwaitinfo(&set, &si), &si);
+	union sigval v = {.sival_int = 9};
+	sigqueue(getpid(), SIGTERM, v);
+	memset(&si, 0, sizeof si);
+	show("queued", sigtimedwait(&set, &si, &zero), &si);
+	raise(SIGTERM);
+	raise(SIGUSR1);
+	int sig = 0;
+	CHECK("sigwait", sigwait(&set, &sig));
+	printf("sigwait took %s\n", strsignal(sig));
+	CHECK("sigwait again", sigwait(&set, &sig));
+	printf("sigwait took %s\n", strsignal(sig));
+
+	// Polls and timeouts.
+	CHECK("poll", sigtimedwait(&set, NULL, &zero));
+	CHECK("50ms", sigtimedwait(&set, NULL, &short_));
+	CHECK("bad timespec", sigtimedwait(&set, NULL, &bad));
+	CHECK("negative timespec", sigtimedwait(&set, NULL, &neg));
+	CHECK("bad set", syscall(SYS_rt_sigtimedwait, (void *)8, NULL, NULL, 8));
+	CHECK("bad size", syscall(SYS_rt_sigtimedwait, &set, NULL, NULL, 4));
+	CHECK("bad timeout", syscall(SYS_rt_sigtimedwait, &set, NULL, (void *)8, 8));
+	raise(SIGUSR1);
+	CHECK("bad siginfo", syscall(SYS_rt_sigtimedwait, &set, (void *)8, NULL, 8));
+	CHECK("the signal went", sigtimedwait(&set, NULL, &zero));
+
+	// From another process, from another thread.
+	pid_t pid = fork();
+	if (pid == 0) {
+		sleep_ms(100);
+		kill(getppid(), SIGUSR1);
+		_exit(0);
+	}
+	memset(&si, 0, sizeof si);
+	show("from a child", sigwaitinfo(&set, &si), &si);
+	waitpid(pid, NULL, 0);
+	main_thread = pthread_self();
+	pthread_t th;
+	pthread_create(&th, NULL, thread_kill, NULL);
+	memset(&si, 0, sizeof si);
+	struct timespec five = {5, 0};
+	show("from a thread", sigtimedwait(&set, &si, &five), &si);
+	pthread_join(th, NULL);
+
+	// A signal to the process, blocked by every thread, goes to the thread waiting for
+	// it.
+	waitset = set;
+	pthread_create(&th, NULL, waiter, NULL);
+	while (!waiter_ready)
+		sleep_ms(5);
+	sleep_ms(50);
+	kill(getpid(), SIGTERM);
+	pthread_join(th, NULL);
+
+	// A handled signal outside the set interrupts the wait.
+	struct sigaction sa = {0};
+	sa.sa_handler = on_usr2;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR2, &sa, NULL);
+	pid = fork();
+	if (pid == 0) {
+		sleep_ms(100);
+		kill(getppid(), SIGUSR2);
+		_exit(0);
+	}
+	CHECK("interrupted", sigtimedwait(&set, NULL, &five));
+	printf("handler ran: %d\n", handled == SIGUSR2);
+	waitpid(pid, NULL, 0);
+
+	// rt_sigqueueinfo and rt_tgsigqueueinfo.
+	siginfo_t q;
+	memset(&q, 0, sizeof q);
+	q.si_code = SI_QUEUE;
+	q.si_pid = getpid();
+	q.si_uid = getuid();
+	q.si_value.sival_int = 5;
+	CHECK("sigqueueinfo to self", syscall(SYS_rt_sigqueueinfo, getpid(), SIGUSR1, &q));
+	memset(&si, 0, sizeof si);
+	show("taken", sigtimedwait(&set, &si, &zero), &si);
+	CHECK("tgsigqueueinfo to self", syscall(SYS_rt_tgsigqueueinfo, getpid(), gettid(), SIGTERM, &q));
+	memset(&si, 0, sizeof si);
+	show("taken", sigtimedwait(&set, &si, &zero), &si);
+	CHECK("sigqueueinfo bad siginfo", syscall(SYS_rt_sigqueueinfo, getpid(), SIGUSR1, (void *)8));
+	CHECK("sigqueueinfo signal 65", syscall(SYS_rt_sigqueueinfo, getpid(), 65, &q));
+	CHECK("tgsigqueueinfo tid 0", syscall(SYS_rt_tgsigqueueinfo, getpid(), 0, SIGTERM, &q));
+	CHECK("tgsigqueueinfo wrong group", syscall(SYS_rt_tgsigqueueinfo, getpid() + 100000, gettid(), SIGTERM, &q));
+	pid = fork();
+	if (pid == 0) {
+		sleep_ms(200);
+		_exit(0);
+	}
+	CHECK("sigqueueinfo to a child", syscall(SYS_rt_sigqueueinfo, pid, 0, &q));
+	q.si_code = SI_USER;
+	CHECK("SI_USER siginfo to a child", syscall(SYS_rt_sigqueueinfo, pid, 0, &q));
+	q.si_code = SI_TKILL;
+	CHECK("SI_TKILL siginfo to a child", syscall(SYS_rt_sigqueueinfo, pid, 0, &q));
+	q.si_code = SI_QUEUE;
+	waitpid(pid, NULL, 0);
+	CHECK("sigqueueinfo to the reaped", syscall(SYS_rt_sigqueueinfo, pid, 0, &q));
+	CHECK("sigqueueinfo to pid 0", syscall(SYS_rt_sigqueueinfo, 0, 0, &q));
+
+	// SIGKILL and SIGSTOP are not waited for.
+	sigset_t ks;
+	sigemptyset(&ks);
+	sigaddset(&ks, SIGKILL);
+	sigaddset(&ks, SIGSTOP);
+	CHECK("SIGKILL|SIGSTOP set, poll", sigtimedwait(&ks, NULL, &zero));
+	return 0;
+}
