@@ -410,15 +410,19 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	var targets []*Task
 	found, denied := false, false
 	for _, q := range k.procs {
-		if q.exit != nil || len(q.threads) == 0 {
-			continue
-		}
 		switch {
 		case pid > 0 && q.PID == pid,
 			pid == 0 && q.pgid == t.Proc.pgid,
 			pid == -1 && q.PID != 1 && q != t.Proc,
 			pid < -1 && q.pgid == -pid:
 			found = true
+			if q.exit != nil || len(q.threads) == 0 {
+				// A zombie (or one exiting) still has its PID and group: kill
+				// finds it and succeeds, and the signal goes nowhere, as in Linux.
+				// (Linux checks the permission against the zombie's credentials
+				// first; it is allowed here.)
+				continue
+			}
 			target := q.signalTarget(sig)
 			if !t.mayKill(target, sig) {
 				denied = true

@@ -41,6 +41,18 @@ int main(void) {
 	waitpid(c, &st, 0);
 	printf("ignored SIGUSR1, exit %d\n", WEXITSTATUS(st));
 
+	// A zombie keeps its PID until it is reaped: kill finds it and succeeds.
+	c = fork();
+	if (c == 0)
+		_exit(3);
+	siginfo_t si;
+	CHECK("waitid WNOWAIT (the child is a zombie)", waitid(P_PID, c, &si, WEXITED | WNOWAIT));
+	CHECK("kill 0 to a zombie", kill(c, 0));
+	CHECK("kill SIGTERM to a zombie", kill(c, SIGTERM));
+	waitpid(c, &st, 0);
+	printf("the zombie's status is its own: exit %d\n", WEXITSTATUS(st));
+	CHECK("kill the reaped zombie", kill(c, 0));
+
 	CHECK("tgkill bad ids", syscall(SYS_tgkill, 0, 0, 0));
 	CHECK("tgkill self, sig 0", syscall(SYS_tgkill, getpid(), getpid(), 0));
 
