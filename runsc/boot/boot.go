@@ -115,6 +115,9 @@ type Mount struct {
 	GoferMount uint32
 	Mode       uint32 // of a tmpfs's root
 	Flags      vfs.MountFlags
+	// Source is the mount's source as mount(2) got it, which /proc/[pid]/mountinfo
+	// shows ("shm" for the spec's /dev/shm); empty for the filesystem type.
+	Source string
 }
 
 // DefaultMounts are what every sandbox has: the Sentry's own /proc, /sys and /dev (the
@@ -413,12 +416,16 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 		if err != nil {
 			return nil, err
 		}
+		source := m.Source
+		if source == "" {
+			source = fsType
+		}
 		var mnt *vfs.Mount
 		if m.Kind == MountMqueue {
 			// The namespace's one mqueue filesystem, whose names mq_open sees.
-			mnt = v.NewMountOf(k.MqueueMount(), fsType, fsType, m.Flags)
+			mnt = v.NewMountOf(k.MqueueMount(), fsType, source, m.Flags)
 		} else {
-			mnt = v.NewMount(fsRoot, fsType, fsType, m.Flags)
+			mnt = v.NewMount(fsRoot, fsType, source, m.Flags)
 		}
 		if err := v.Attach(mnt, point); err != nil {
 			return nil, fmt.Errorf("mounting %s: %w", m.Dest, err)

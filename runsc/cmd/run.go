@@ -247,6 +247,9 @@ func specMount(m specs.Mount, goferMounts *[]string, warn io.Writer) (boot.Mount
 		NoExec:   specutils.HasOption(m, "noexec"),
 	}
 	bm := boot.Mount{Dest: filepath.Clean(m.Destination), Flags: flags}
+	if !specutils.IsBind(m) {
+		bm.Source = m.Source // as mount(2)'s source, what mountinfo shows
+	}
 	switch {
 	case specutils.IsBind(m):
 		src := m.Source
