@@ -28,6 +28,8 @@ test: deps lint build
 	$(GO) test -count=1 -timeout 30m ./...
 	# The conformance suite again on the ptrace platform (the default is systrap).
 	MOAT_PLATFORM=ptrace $(GO) test -count=1 -timeout 20m ./test/conformance
+	# And the sandbox's lifecycle (its seccomp allow-list differs by platform).
+	MOAT_PLATFORM=ptrace $(GO) test -count=1 -timeout 10m ./test/integration
 	# The concurrent core again under the race detector (cgo, so glibc is in the Sentry).
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 10m ./platform/... ./sentry/...
 

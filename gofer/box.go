@@ -19,7 +19,8 @@ import (
 //     thread shares the root (Go makes threads with CLONE_FS). The nodes it serves are
 //     FDs opened before, and every operation is relative to them; procfs is reached
 //     only through /proc/self/fd, opened before too, for the old-kernel fallbacks of
-//     chmod and utimes (host.go).
+//     chmod and utimes (host.go). After Isolate, that is the Gofer's own procfs and
+//     the empty directory is made in its tmpfs root.
 //  2. It keeps only the capabilities file service needs (goferCaps), in every set and
 //     in the bounding set, and sets no_new_privs.
 //  3. It installs its seccomp allow-list (goferFilter) on every thread (TSYNC): any
@@ -51,7 +52,11 @@ var procSelfFD = -1
 
 // chrootEmpty makes the root an empty directory and removes it.
 func chrootEmpty() error {
-	dir, err := os.MkdirTemp("", "moat-gofer-root-")
+	in := "" // os.TempDir()
+	if isolated {
+		in = "/"
+	}
+	dir, err := os.MkdirTemp(in, "moat-gofer-root-")
 	if err != nil {
 		return err
 	}
@@ -80,7 +85,8 @@ var goferCaps = []uintptr{
 }
 
 // goferSyscalls are the system calls a boxed Gofer may make: the Go runtime's
-// (threads, memory, signals, timers, the poller) and file service's (host.go, ops.go,
+// (threads, memory, signals, timers, the poller, restart_syscall, by which the kernel
+// resumes an interrupted call with a timeout) and file service's (host.go, ops.go,
 // the protocol's sendmsg/recvmsg). Everything else kills it.
 var goferSyscalls = []uintptr{
 	// The Go runtime.
@@ -93,7 +99,7 @@ var goferSyscalls = []uintptr{
 	unix.SYS_GETRANDOM, unix.SYS_CLOCK_GETTIME, unix.SYS_CLOCK_NANOSLEEP,
 	unix.SYS_GETRLIMIT, unix.SYS_PRLIMIT64, unix.SYS_RSEQ, unix.SYS_MEMBARRIER,
 	unix.SYS_SET_ROBUST_LIST, unix.SYS_GETEUID, unix.SYS_GETUID, unix.SYS_GETGID,
-	unix.SYS_GETEGID, unix.SYS_CAPGET,
+	unix.SYS_GETEGID, unix.SYS_CAPGET, unix.SYS_RESTART_SYSCALL,
 	// Files.
 	unix.SYS_OPENAT, unix.SYS_OPENAT2, unix.SYS_CLOSE, unix.SYS_READ, unix.SYS_WRITE,
 	unix.SYS_PREAD64, unix.SYS_PWRITE64, unix.SYS_LSEEK, unix.SYS_FSTAT,
@@ -107,6 +113,14 @@ var goferSyscalls = []uintptr{
 	unix.SYS_RECVMSG, unix.SYS_SENDMSG, unix.SYS_SHUTDOWN, unix.SYS_SETSOCKOPT,
 }
 
+// PR_SET_VMA and PR_SET_VMA_ANON_NAME (x/sys/unix lacks them): the Go runtime names
+// its heap mappings with them (runtime/set_vma_name_linux.go) whenever it maps or
+// returns memory, and stops only once the kernel says EINVAL.
+const (
+	prSetVMA         = 0x53564d41
+	prSetVMAAnonName = 0
+)
+
 // goferFilter builds the Gofer's allow-list.
 func goferFilter() ([]unix.SockFilter, error) {
 	f := sf.Filter{Syscalls: map[uintptr][]sf.Rule{}, Default: sf.ActionKillProcess}
@@ -117,9 +131,13 @@ func goferFilter() ([]unix.SockFilter, error) {
 	thread := sf.Rule{}
 	thread.Args[0] = sf.MaskedEq(unix.CLONE_THREAD|unix.CLONE_NEWNS|unix.CLONE_NEWUSER|unix.CLONE_NEWPID|unix.CLONE_NEWNET, unix.CLONE_THREAD)
 	f.Syscalls[unix.SYS_CLONE] = []sf.Rule{thread}
-	// prctl only to read no_new_privs.
+	// prctl only to read no_new_privs, and for the Go runtime to name the mappings it
+	// makes for the heap (PR_SET_VMA_ANON_NAME; kernels with CONFIG_ANON_VMA_NAME).
 	nnp := sf.Rule{}
 	nnp.Args[0] = sf.Eq(unix.PR_GET_NO_NEW_PRIVS)
-	f.Syscalls[unix.SYS_PRCTL] = []sf.Rule{nnp}
+	vma := sf.Rule{}
+	vma.Args[0] = sf.Eq(prSetVMA)
+	vma.Args[1] = sf.Eq(prSetVMAAnonName)
+	f.Syscalls[unix.SYS_PRCTL] = []sf.Rule{nnp, vma}
 	return f.Build()
 }

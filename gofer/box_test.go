@@ -18,7 +18,11 @@ const boxChildEnv = "MOAT_GOFER_BOX_PROBE"
 
 func TestMain(m *testing.M) {
 	if probe := os.Getenv(boxChildEnv); probe != "" {
-		boxProbe(probe)
+		if strings.HasPrefix(probe, "isolate") {
+			isolateProbe(probe)
+		} else {
+			boxProbe(probe)
+		}
 		os.Exit(0)
 	}
 	os.Exit(m.Run())

@@ -22,9 +22,12 @@
 //
 // # Trust
 //
-// The Gofer itself is confined once its mounts are open (Box, box.go): an empty,
-// removed root directory, the file capabilities only, no_new_privs and a seccomp
-// allow-list that kills it on any other system call.
+// The Gofer itself is confined. It runs in mount and PID namespaces of its own, and
+// before opening its mounts makes its mount namespace hold nothing but copies of the
+// trees it serves and its own /proc (Isolate, isolate.go): nothing of the host is above
+// a mount's root. Once its mounts are open (Box, box.go) it has an empty, removed root
+// directory, the file capabilities only, no_new_privs and a seccomp allow-list that
+// kills it on any other system call.
 //
 // The client is the Sentry, which runs the application and is assumed
 // compromised. Nothing in a request is trusted:

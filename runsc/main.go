@@ -26,6 +26,10 @@ func main() {
 	if err := conf.Validate(); err != nil {
 		cmd.Fatalf("%v", err)
 	}
+	if err := cmd.SetupLog(conf); err != nil {
+		cmd.Fatalf("%v", err)
+	}
+	cmd.Debugf("%q", os.Args)
 	// Every command and the sandbox work on the same absolute --root.
 	var err error
 	if conf.Root, err = filepath.Abs(conf.Root); err != nil {

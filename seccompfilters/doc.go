@@ -46,6 +46,13 @@
 // offsets fit, so programs of any size up to BPF_MAXINSNS are valid. Output
 // is deterministic for a given Filter.
 //
+// A filter can be assembled from parts: Filter.Add and Filter.Merge list a
+// syscall with more rules, and a syscall any part allows outright stays
+// allowed outright. The Sentry's list is built so (runsc/boot's filter.go, with
+// each platform's part from its package); the Gofer's is in gofer/box.go and the
+// stubs' in platform/ptrace/filter.go. Filter.Evaluate says what a filter
+// returns for a given call without building or installing it.
+//
 // Install sets PR_SET_NO_NEW_PRIVS and calls seccomp(SECCOMP_SET_MODE_FILTER).
 // A seccomp filter is a property of a thread: without flags it applies to the
 // calling thread only (and to threads that thread creates later). In Go,

@@ -122,6 +122,74 @@ type Filter struct {
 	Default Action
 }
 
+// Add lists nr in f. With no rules nr is allowed whatever its arguments, and
+// stays so whatever is added later; otherwise the rules nr does not have yet are
+// appended to those it has, unless nr is allowed unconditionally already. Filters built from parts
+// (the Sentry's: the Go runtime's, the platform's, runsc's) add each part's
+// rules this way, so that a part can widen a syscall another part pinned but
+// can never narrow one another part allows outright.
+func (f *Filter) Add(nr uintptr, rules ...Rule) {
+	if f.Syscalls == nil {
+		f.Syscalls = map[uintptr][]Rule{}
+	}
+	old, listed := f.Syscalls[nr]
+	switch {
+	case listed && len(old) == 0:
+	case len(rules) == 0:
+		f.Syscalls[nr] = nil
+	default:
+		merged := old[:len(old):len(old)]
+		for _, r := range rules {
+			if !slices.Contains(merged, r) {
+				merged = append(merged, r)
+			}
+		}
+		f.Syscalls[nr] = merged
+	}
+}
+
+// Merge adds every syscall of s to f as Add does.
+func (f *Filter) Merge(s map[uintptr][]Rule) {
+	for nr, rules := range s {
+		f.Add(nr, rules...)
+	}
+}
+
+// ArgIn returns one rule per value, each matching when argument i equals it:
+// the rules of a syscall allowed with any of a few values of one argument
+// (an ioctl request, a fcntl command, an madvise advice).
+func ArgIn(i int, values ...uint64) []Rule {
+	rules := make([]Rule, len(values))
+	for j, v := range values {
+		rules[j].Args[i] = Eq(v)
+	}
+	return rules
+}
+
+// Evaluate returns the action f's program returns for an x86-64 system call nr made
+// with args from the instruction pointer ip: the semantics Build compiles, computed
+// directly. Tests of filters assembled from parts use it to check what a given call
+// gets without installing anything.
+func (f *Filter) Evaluate(nr uintptr, ip uint64, args [6]uint64) Action {
+	rules, ok := f.Syscalls[nr]
+	if !ok {
+		return f.Default
+	}
+	if len(rules) == 0 {
+		return ActionAllow
+	}
+	for _, r := range rules {
+		ok := ip&r.IP.Mask == r.IP.Value
+		for i, m := range r.Args {
+			ok = ok && args[i]&m.Mask == m.Value
+		}
+		if ok {
+			return r.action()
+		}
+	}
+	return f.Default
+}
+
 // seccomp_data layout (include/uapi/linux/seccomp.h).
 const (
 	offNr   = 0

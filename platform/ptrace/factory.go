@@ -52,6 +52,9 @@ func (f *factory) stop() {
 // context file), ignores SIGCHLD, for systrap installs the handler, makes the data page
 // read-only, and installs the stub's seccomp filter. It runs on the factory's thread.
 func newTemplate(p *Platform) (*thread, error) {
+	if sentryFiltered() {
+		return nil, fmt.Errorf("the Sentry runs under its seccomp filter: a template forked now would carry it into every stub")
+	}
 	memfd := p.memfd
 	var prog, threadProg, sysProg []unix.SockFilter
 	var err error
@@ -133,6 +136,16 @@ func newTemplate(p *Platform) (*thread, error) {
 		}
 	}
 	return t, nil
+}
+
+// sentryFiltered reports whether the Sentry's process has a seccomp filter
+// (PR_GET_SECCOMP is SECCOMP_MODE_FILTER). A filter is inherited by fork: a template
+// forked from a filtered Sentry would stack the Sentry's filter over the stub's, which
+// kills rather than traps an application's system call on systrap, and the Sentry's
+// filter forbids the fork anyway.
+func sentryFiltered() bool {
+	mode, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0)
+	return err == nil && mode == unix.SECCOMP_MODE_FILTER
 }
 
 // cloneStub makes the stopped stub t clone a new stub: a new process with a copy of

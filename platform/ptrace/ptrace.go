@@ -63,6 +63,15 @@
 // waited for them. A stub killed from outside turns into ErrAddressSpaceDead from
 // Switch or the mapping call that finds it, and the rest of its address space is killed.
 //
+// # Under the Sentry's seccomp filter
+//
+// The Sentry installs its seccomp allow-list once the platform is made; the host system
+// calls the platform makes after that are listed in sentryfilter.go (HostSyscalls,
+// SystrapHostSyscalls), and the Sentry's filter is built with them. The template is
+// forked before: a template killed from outside is replaced only while the Sentry is
+// not filtered, since a fork would carry the Sentry's filter into every stub (and the
+// filter forbids the fork); once it is, a new address space fails instead.
+//
 // Lock order: Platform.mu, then addressSpace.mapMu, then addressSpace.threadsMu.
 package ptrace
 
@@ -176,7 +185,8 @@ func (p *Platform) NewContext() platform.Context {
 
 // NewAddressSpace implements platform.Platform.NewAddressSpace: it hands out the spare
 // address space if one is ready and alive, else makes one, and in both cases starts
-// making the next spare.
+// making the next spare. A template killed from outside is replaced once, unless the
+// Sentry is filtered (see newTemplate).
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	p.mu.Lock()
 	a := p.spare

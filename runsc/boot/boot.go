@@ -5,10 +5,12 @@
 // The root is an overlay: a tmpfs upper layer over the root a Gofer serves (read-only
 // for runsc do), so the container's writes never reach the host. The Sentry's own
 // /proc, /sys and /dev are mounted over it. For runsc do the Sentry runs inside the
-// runsc process that asks for it (Run). For the OCI lifecycle it runs in the sandbox
+// runsc process that asks for it. For the OCI lifecycle it runs in the sandbox
 // process, runsc boot: New builds the Sentry and creates init at create time, Start
-// runs init when runsc start asks. Its own namespaces, an empty root and a seccomp
-// filter for that process come later (issue 5).
+// runs init when runsc start asks. Between the two the caller boxes the process (runsc
+// boot: namespaces, its state directory as root, no capabilities) and installs the
+// Sentry's seccomp allow-list (InstallFilter, filter.go) on every thread, so that init's
+// first instruction runs with the Sentry filtered; runsc do installs the same list.
 package boot
 
 import (
@@ -115,16 +117,6 @@ type Sandbox struct {
 	Kernel *kernel.Kernel
 	init   *kernel.Task
 	closes []func()
-}
-
-// Run runs the program on a new Sentry and returns how it ended.
-func Run(a Args) (kernel.ExitStatus, error) {
-	s, err := New(a)
-	if err != nil {
-		return kernel.ExitStatus{}, err
-	}
-	defer s.Close()
-	return s.Start(), nil
 }
 
 // New builds a Sentry (memory file, platform, kernel, mounts) and creates the init

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 
@@ -23,14 +24,18 @@ import (
 )
 
 // Boot is the sandbox process of one container: it holds the Sentry, creates the
-// container's init, and then serves the container's control socket (start, kill)
-// until init exits; it records init's exit status in the container's directory and
-// exits. runsc create starts it; it is not meant to be run by hand.
+// container's init, and then serves the container's control socket (start, kill; and
+// pause, resume, ps, stats in boot_control.go) until init exits; it records init's
+// exit status in the container's directory and exits. runsc create starts it (holding
+// it on --wait-fd until it is in its cgroup); it is not meant to be run by hand.
 type Boot struct {
 	conf   *config.Config
 	bundle string
 	dir    string
 	syncFD int
+	// waitFD, if set, is read for "go" before anything is started: runsc create
+	// moves the process into its cgroup meanwhile.
+	waitFD int
 }
 
 // Name implements subcommands.Command.
@@ -49,6 +54,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.bundle, "bundle", "", "the bundle directory")
 	f.StringVar(&b.dir, "dir", "", "the container's state directory")
 	f.IntVar(&b.syncFD, "sync-fd", -1, "where to report that init is created")
+	f.IntVar(&b.waitFD, "wait-fd", -1, "wait for \"go\" on this descriptor before starting")
 }
 
 // Execute implements subcommands.Command.
@@ -58,6 +64,14 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		return subcommands.ExitUsageError
 	}
 	sync := os.NewFile(uintptr(b.syncFD), "sync")
+	if b.waitFD >= 0 {
+		wait := os.NewFile(uintptr(b.waitFD), "wait")
+		msg := make([]byte, 2)
+		if n, _ := io.ReadFull(wait, msg); n != 2 || string(msg) != "go" {
+			os.Exit(1) // create gave up: it reports why
+		}
+		wait.Close()
+	}
 	s, gofer, l, err := b.create()
 	if err != nil {
 		fmt.Fprintf(sync, "%v\n", err)
@@ -87,14 +101,7 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var log io.Writer = os.Stderr
-	if b.conf.Log != "" {
-		f, err := os.OpenFile(b.conf.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("opening the log: %w", err)
-		}
-		log = f
-	}
+	log := sentryLog()
 	args, goferMounts, err := containerArgs(b.conf, bundle, log)
 	if err != nil {
 		return nil, nil, nil, err
@@ -120,12 +127,16 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 	// through its Gofer, which has started. Its root becomes the container's state
 	// directory (where it records the exit status), and it drops every capability: its
 	// stubs are its own children, of its own user, and have none (the platform drops
-	// them), so it can still trace them.
+	// them), so it can still trace them. Last, its seccomp allow-list goes on every
+	// thread: init has not run an instruction yet.
 	if err := unix.Chdir(b.dir); err == nil {
 		err = unix.Chroot(".")
 	}
 	if err == nil {
 		err = box.KeepCapabilities() // none
+	}
+	if err == nil {
+		err = installFilter(b.conf, true, log)
 	}
 	if err != nil {
 		l.Close()
@@ -134,6 +145,24 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		return nil, nil, nil, fmt.Errorf("boxing the sandbox: %w", err)
 	}
 	return s, gofer, l, nil
+}
+
+// installFilter installs the Sentry's seccomp allow-list (boot.InstallFilter) for the
+// process, runsc boot (sandbox) or runsc do. With --debug a forbidden system call traps
+// rather than kills at once: the Go runtime's crash report, which names the call (rax
+// holds its number) and the goroutine that made it, then also goes to the log file
+// (--debug-log, else --log; see crashFile), and a line in log says so.
+func installFilter(conf *config.Config, sandbox bool, log io.Writer) error {
+	if conf.Debug {
+		if f := crashFile(); f != nil {
+			if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(log, "runsc: the Sentry's seccomp filter traps forbidden system calls (--debug): "+
+			"one ends the sandbox with a \"SIGSYS: bad system call\" report, rax holding its number\n")
+	}
+	return boot.InstallFilter(boot.FilterOptions{Platform: conf.Platform, Debug: conf.Debug, Sandbox: sandbox})
 }
 
 // sandbox is the state the control socket serves.
@@ -175,6 +204,8 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 		if err := sb.s.Kernel.SignalFromRuntime(sig, req.All); err != nil {
 			resp.Err = "container not running"
 		}
+	case "pause", "resume", "ps", "stats":
+		resp = sb.control(req) // boot_control.go
 	default:
 		resp.Err = fmt.Sprintf("unknown request %q", req.Cmd)
 	}

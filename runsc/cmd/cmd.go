@@ -22,13 +22,17 @@ func Register(conf *config.Config) {
 	subcommands.Register(&Delete{idCommand: idCommand{conf, "delete", "delete [--force] CONTAINER-ID\n"}}, "")
 	subcommands.Register(&Wait{idCommand{conf, "wait", "wait CONTAINER-ID\n\nWaits for init to exit and prints {\"id\": ID, \"exitStatus\": N}.\n"}}, "")
 	subcommands.Register(&List{conf: conf}, "")
+	subcommands.Register(&Ps{idCommand: idCommand{conf, "ps", "ps [--format table|json] CONTAINER-ID\n\nLists the container's processes; PIDs are the sandbox's (init is 1).\n"}}, "")
+	subcommands.Register(&Events{idCommand: idCommand{conf, "events", "events [--stats] [--interval DURATION] CONTAINER-ID\n\nPrints the container's statistics as JSON, once (--stats) or every interval until it stops.\n"}}, "")
+	subcommands.Register(&Pause{idCommand{conf, "pause", "pause CONTAINER-ID\n"}}, "")
+	subcommands.Register(&Resume{idCommand{conf, "resume", "resume CONTAINER-ID\n"}}, "")
 	subcommands.Register(&Spec{}, "")
 	subcommands.Register(&Boot{conf: conf}, "internal")
 	subcommands.Register(&Gofer{}, "internal")
 }
 
-// Fatalf prints an error naming runsc and exits with status 1.
+// Fatalf logs an error (log.go) and exits with status 1.
 func Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "runsc: "+format+"\n", args...)
+	logError(fmt.Sprintf(format, args...))
 	os.Exit(1)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/subcommands"
 
+	"github.com/moat-sandbox/moat/runsc/cgroup"
 	"github.com/moat-sandbox/moat/runsc/config"
 	"github.com/moat-sandbox/moat/runsc/container"
 	"github.com/moat-sandbox/moat/runsc/specutils"
@@ -98,13 +99,41 @@ func createContainer(conf *config.Config, id string, fl createFlags) (*container
 	if _, _, err := containerArgs(conf, b, io.Discard); err != nil {
 		return nil, nil, err
 	}
+	var cg *cgroup.Cgroup
+	if l := b.Spec.Linux; l != nil && l.CgroupsPath != "" {
+		if cg, err = cgroup.New(l.CgroupsPath, conf.SystemdCgroup); err != nil {
+			return nil, nil, fmt.Errorf("cgroup: %w", err)
+		}
+	}
 	c, err := container.New(conf.Root, id, container.State{
 		Bundle: b.Dir, Rootfs: b.Rootfs, Created: time.Now().UTC(), Annotations: b.Spec.Annotations,
+		Cgroup: cg, Hooks: b.Spec.Hooks,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	if cg != nil {
+		err := cg.Create(b.Spec.Linux.Resources)
+		if err == nil {
+			err = c.Save()
+		}
+		if err != nil {
+			c.Destroy()
+			return nil, nil, fmt.Errorf("cgroup: %w", err)
+		}
+		Debugf("container %q: cgroup %v", id, cg.Dirs)
+	}
 	sandbox, err := startSandbox(conf, c, b)
+	if err == nil {
+		// As runc's, once the sandbox holds init: prestart (deprecated), then
+		// createRuntime, then createContainer, all while the container is creating.
+		st := c.StateFor(container.Creating)
+		for _, kind := range []string{container.Prestart, container.CreateRuntime, container.CreateContainer} {
+			if err = c.RunHooks(kind, st); err != nil {
+				break
+			}
+		}
+	}
 	if err == nil {
 		err = c.Transition(container.Created)
 	}
@@ -134,10 +163,26 @@ func startSandbox(conf *config.Config, c *container.Container, b *specutils.Bund
 	}
 	defer r.Close()
 	args := globalFlags()
-	args = append(args, "boot", "--bundle", b.Dir, "--dir", c.Dir, "--sync-fd", "3", c.State.ID)
-	cmd := exec.Command(self, args...)
+	args = append(args, "boot", "--bundle", b.Dir, "--dir", c.Dir, "--sync-fd", "3")
+	cmd := exec.Command(self)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{w}
+	// With a cgroup, the sandbox waits on a pipe until it is in it, so that its Gofer
+	// and stubs start there too.
+	var goW *os.File
+	if cg := c.State.Cgroup; cg != nil {
+		goR, gw, err := os.Pipe()
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+		defer goR.Close()
+		defer gw.Close()
+		goW = gw
+		cmd.ExtraFiles = append(cmd.ExtraFiles, goR)
+		args = append(args, "--wait-fd", "4")
+	}
+	cmd.Args = append(append([]string{self}, args...), c.State.ID)
 	cmd.Dir = "/"
 	// Its own session: the sandbox outlives create and the caller's terminal. Its own
 	// PID, mount, IPC and UTS namespaces: the Sentry is PID 1 of a namespace holding
@@ -155,6 +200,18 @@ func startSandbox(conf *config.Config, c *container.Container, b *specutils.Bund
 		cmd.Wait()
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
+	if goW != nil {
+		if err := c.State.Cgroup.Join(cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		if _, err := goW.WriteString("go"); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("starting the sandbox: %w", err)
+		}
+	}
 	msg, _ := io.ReadAll(r)
 	if s := strings.TrimSpace(string(msg)); s != "ok" {
 		if s == "" {
@@ -171,7 +228,7 @@ func globalFlags() []string {
 	var args []string
 	flag.CommandLine.Visit(func(f *flag.Flag) {
 		v := f.Value.String()
-		if f.Name == "root" || f.Name == "log" {
+		if f.Name == "root" || f.Name == "log" || f.Name == "debug-log" {
 			if abs, err := filepath.Abs(v); err == nil {
 				v = abs
 			}

@@ -48,11 +48,15 @@ func (d *Delete) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 		Fatalf("delete %q: %v", f.Arg(0), err)
 	}
 	// A created container is deleted without --force, as runc does.
-	if c.State.Status == container.Running && !d.force {
-		Fatalf("delete %q: cannot delete container %s that is not stopped: running", c.State.ID, c.State.ID)
+	if (c.State.Status == container.Running || c.State.Status == container.Paused) && !d.force {
+		Fatalf("delete %q: cannot delete container %s that is not stopped: %s", c.State.ID, c.State.ID, c.State.Status)
 	}
-	if err := c.Destroy(); err != nil {
+	warnings, err := c.Delete()
+	if err != nil {
 		Fatalf("delete %q: %v", c.State.ID, err)
+	}
+	for _, w := range warnings {
+		Warnf("delete %q: %v", c.State.ID, w)
 	}
 	return subcommands.ExitSuccess
 }

@@ -68,7 +68,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	if err != nil {
 		Fatalf("do: starting the gofer: %v", err)
 	}
-	st, err := boot.Run(boot.Args{
+	s, err := boot.New(boot.Args{
 		Platform: d.conf.Platform,
 		Strace:   d.conf.Strace,
 		GoferFD:  gofer.fd,
@@ -80,10 +80,21 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		Stdio:    [3]int{0, 1, 2},
 		Log:      os.Stderr,
 	})
-	gofer.stop()
+	if err == nil {
+		// The Sentry runs in this process, which is not boxed as runsc boot is (its
+		// namespaces, root and capabilities are the caller's), but it is filtered the
+		// same way before the program's first instruction.
+		if err = installFilter(d.conf, false, os.Stderr); err != nil {
+			s.Close()
+		}
+	}
 	if err != nil {
+		gofer.stop()
 		Fatalf("do: %v", err)
 	}
+	st := s.Start()
+	s.Close()
+	gofer.stop()
 	os.Exit(st.Shell())
 	return subcommands.ExitSuccess
 }
@@ -109,8 +120,10 @@ func (g *goferProc) stop() {
 	}
 }
 
-// startGofer starts a Gofer process serving mounts. It dies with the thread that
-// started it (PR_SET_PDEATHSIG) or when its socket closes.
+// startGofer starts a Gofer process serving mounts, in a mount namespace and a PID
+// namespace of its own (it makes its mount namespace hold only what it serves, and sees
+// no process but itself). It dies with the thread that started it (PR_SET_PDEATHSIG) or
+// when its socket closes.
 func startGofer(mounts ...string) (*goferProc, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -127,7 +140,8 @@ func startGofer(mounts ...string) (*goferProc, error) {
 	cmd := exec.Command(self, args...)
 	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(fds[1]), "gofer")}
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL,
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID}
 	if err := cmd.Start(); err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])

@@ -13,7 +13,9 @@ import (
 )
 
 // Gofer serves a container's files to its Sentry over a socket it inherits. runsc
-// starts it; it is not meant to be run by hand.
+// starts it, in mount and PID namespaces of its own; it is not meant to be run by hand.
+// It isolates itself (gofer.Isolate: a root holding only its mounts), opens its mounts,
+// boxes itself (gofer.Box) and serves.
 type Gofer struct {
 	fd     int
 	mounts mountList
@@ -56,7 +58,11 @@ func (g *Gofer) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommand
 		fmt.Fprint(os.Stderr, g.Usage())
 		return subcommands.ExitUsageError
 	}
-	s, err := gofer.NewServer(gofer.Config{Mounts: g.mounts})
+	mounts, err := gofer.Isolate(g.mounts)
+	if err != nil {
+		Fatalf("%v", err)
+	}
+	s, err := gofer.NewServer(gofer.Config{Mounts: mounts})
 	if err != nil {
 		Fatalf("gofer: %v", err)
 	}

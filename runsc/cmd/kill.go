@@ -39,11 +39,19 @@ func (k *Kill) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 			Fatalf("kill %q: %v", c.State.ID, err)
 		}
 	}
-	if c.State.Status != container.Created && c.State.Status != container.Running {
+	if c.State.Status != container.Created && c.State.Status != container.Running && c.State.Status != container.Paused {
 		Fatalf("kill %q: container not running", c.State.ID)
 	}
 	if err := c.Send(container.Request{Cmd: "kill", Signal: int(sig), All: k.all}); err != nil {
 		Fatalf("kill %q: %v", c.State.ID, err)
+	}
+	// A paused container's tasks take a signal when they are resumed; SIGKILL ends
+	// them at once. As runc's (which signals every process inside a freeze and then
+	// thaws), kill --all resumes a paused container.
+	if c.State.Status == container.Paused && k.all && sig != unix.SIGKILL {
+		if err := resumeContainer(c); err != nil {
+			Fatalf("kill %q: %v", c.State.ID, err)
+		}
 	}
 	return subcommands.ExitSuccess
 }

@@ -2,15 +2,18 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -86,15 +89,21 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 			}
 		}
 	}()
-	sandbox.Wait()
+	if msg := sandboxDeath(id, sandbox.Wait()); msg != "" {
+		fmt.Fprintln(os.Stderr, msg)
+	}
 	signal.Stop(sigs)
 	c, err = container.Load(r.conf.Root, id)
 	if err != nil {
 		Fatalf("run %q: %v", id, err)
 	}
 	st, _ := c.ExitStatus()
-	if err := c.Destroy(); err != nil {
+	warnings, err := c.Delete()
+	if err != nil {
 		Fatalf("run %q: deleting: %v", id, err)
+	}
+	for _, w := range warnings {
+		Warnf("run %q: %v", id, w)
 	}
 	os.Exit(st)
 	return subcommands.ExitSuccess
@@ -297,4 +306,21 @@ func withHome(env []string, rootfs string, uid uint32) []string {
 		}
 	}
 	return append(append([]string(nil), env...), "HOME="+home)
+}
+
+// sandboxDeath explains how the sandbox process of container id ended, if it was killed
+// by its own seccomp filter (SIGSYS): the Sentry made a host system call its allow-list
+// does not allow. err is what waiting for the sandbox returned.
+func sandboxDeath(id string, err error) string {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return ""
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGSYS {
+		return ""
+	}
+	return fmt.Sprintf("runsc: container %q: the sandbox was killed by its seccomp filter (SIGSYS): "+
+		"the Sentry made a host system call its allow-list forbids; the kernel log's audit record "+
+		"(type=1326) names it, and with --debug the sandbox's log has a report", id)
 }

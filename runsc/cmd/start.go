@@ -41,8 +41,19 @@ func startContainer(c *container.Container) error {
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", c.State.Status)
 	}
+	if err := c.RunHooks(container.StartContainer, c.StateFor(container.Created)); err != nil {
+		// As runc's init that fails before it execs: the container stops.
+		c.KillSandbox()
+		return err
+	}
 	if err := c.Send(container.Request{Cmd: "start"}); err != nil {
 		return err
 	}
-	return c.Transition(container.Running)
+	if err := c.Transition(container.Running); err != nil {
+		return err
+	}
+	for _, err := range c.RunHooksAll(container.Poststart, c.StateFor(container.Running)) {
+		Warnf("start %q: %v", c.State.ID, err)
+	}
+	return nil
 }

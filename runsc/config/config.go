@@ -16,10 +16,12 @@ type Config struct {
 	// Overlay is how the root is made writable: "memory" (a tmpfs over the read-only
 	// Gofer root: writes stay in the sandbox) or "none" (writes go to the host).
 	Overlay string
-	// Log is where the Sentry's messages go (stderr if empty); LogFormat and
-	// SystemdCgroup are accepted for runc's callers.
-	Log           string
-	LogFormat     string
+	// Log is runsc's log, as runc's (stderr if empty), in LogFormat (text or json);
+	// DebugLog is a second file that receives every entry (runsc/cmd/log.go).
+	Log       string
+	LogFormat string
+	DebugLog  string
+	// SystemdCgroup: cgroupsPath has systemd's slice:prefix:name form (runsc/cgroup).
 	SystemdCgroup bool
 }
 
@@ -34,9 +36,10 @@ func Register(fs *flag.FlagSet) *Config {
 	fs.BoolVar(&c.Debug, "debug", false, "log debug messages")
 	fs.BoolVar(&c.Strace, "strace", false, "print every system call of the application")
 	fs.StringVar(&c.Overlay, "overlay", "memory", "writable layer over the root: memory (writes stay in the sandbox) or none (writes reach the host)")
-	fs.StringVar(&c.Log, "log", "", "file for the sandbox's log (stderr if unset)")
-	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json (accepted; the log is text)")
-	fs.BoolVar(&c.SystemdCgroup, "systemd-cgroup", false, "accepted for compatibility; cgroups are not managed yet")
+	fs.StringVar(&c.Log, "log", "", "file for runsc's and the sandbox's log (stderr if unset)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "the log's format: text or json (runc's JSON lines)")
+	fs.StringVar(&c.DebugLog, "debug-log", "", "a second log file that receives every entry, debug ones included, as text")
+	fs.BoolVar(&c.SystemdCgroup, "systemd-cgroup", false, "linux.cgroupsPath is in systemd's slice:prefix:name form")
 	return c
 }
 

@@ -9,6 +9,14 @@
 // container whose sandbox process is gone is stopped whatever its state file says, so
 // a sandbox killed with SIGKILL is seen as stopped.
 //
+// runsc pause asks the sandbox to freeze the application's tasks (paused), and resume
+// to thaw them (back to running, or created for a container paused before start);
+// PausedFrom remembers which. A paused container whose sandbox is gone is stopped too.
+//
+// The spec's hooks are kept in the state and run by the commands at their points of
+// the lifecycle (hooks.go); the sandbox's cgroup, if the spec names one, is kept there
+// too and removed by Destroy (package cgroup).
+//
 // Every command on a container holds an exclusive flock on its directory for its
 // whole run, so concurrent commands on one container serialize. The state file is
 // written to a temporary file and renamed over the old one.
@@ -27,24 +35,29 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/runsc/cgroup"
 )
 
 // Status is a container's OCI status.
 type Status string
 
-// The OCI statuses runsc has (paused comes later).
+// The OCI statuses.
 const (
 	Creating Status = "creating"
 	Created  Status = "created"
 	Running  Status = "running"
+	Paused   Status = "paused"
 	Stopped  Status = "stopped"
 )
 
-// transitions are the legal status changes.
+// transitions are the legal status changes. As runc's, a created container can be
+// paused too, and resuming it makes it created again (State.PausedFrom).
 var transitions = map[Status][]Status{
 	Creating: {Created, Stopped},
-	Created:  {Running, Stopped},
-	Running:  {Stopped},
+	Created:  {Running, Paused, Stopped},
+	Running:  {Paused, Stopped},
+	Paused:   {Running, Created, Stopped},
 }
 
 // ErrNotExist is the error for an unknown container.
@@ -62,6 +75,12 @@ type State struct {
 	// in clock ticks (/proc/PID/stat field 22), so that a reused PID is not taken for it.
 	SandboxPID   int    `json:"sandboxPid"`
 	SandboxStart uint64 `json:"sandboxStart"`
+	// PausedFrom is the status a paused container had: resume goes back to it.
+	PausedFrom Status `json:"pausedFrom,omitempty"`
+	// Cgroup is the sandbox's cgroup (package cgroup), if the spec names one.
+	Cgroup *cgroup.Cgroup `json:"cgroup,omitempty"`
+	// Hooks are the spec's hooks (hooks.go), kept for start and delete.
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
 }
 
 // OCIState is the runtime state of the OCI runtime specification, as runsc state prints it.
@@ -247,6 +266,10 @@ func (c *Container) Transition(to Status) error {
 	return fmt.Errorf("container %q cannot go from %s to %s", c.State.ID, c.State.Status, to)
 }
 
+// Save writes the state as it is now (the cgroup's directories, once made, so that a
+// delete after a create that died removes them).
+func (c *Container) Save() error { return c.save() }
+
 // save writes the state file atomically.
 func (c *Container) save() error {
 	data, err := json.Marshal(&c.State)
@@ -311,12 +334,29 @@ func (c *Container) KillSandbox() {
 	}
 }
 
-// Destroy kills the sandbox and removes the container's directory; the lock goes with it.
+// Destroy kills the sandbox, removes its cgroup and the container's directory; the
+// lock goes with it.
 func (c *Container) Destroy() error {
 	c.KillSandbox()
-	err := os.RemoveAll(c.Dir)
+	var err error
+	if c.State.Cgroup != nil {
+		err = c.State.Cgroup.Destroy()
+	}
+	if rmErr := os.RemoveAll(c.Dir); err == nil {
+		err = rmErr
+	}
 	c.Close()
 	return err
+}
+
+// Delete destroys the container and then runs its poststop hooks; their failures are
+// returned as warnings, the destruction's as err.
+func (c *Container) Delete() (warnings []error, err error) {
+	st := c.StateFor(Stopped)
+	if err := c.Destroy(); err != nil {
+		return nil, err
+	}
+	return runAll(HooksOf(c.State.Hooks, Poststop), Poststop, st), nil
 }
 
 // Close releases the lock.

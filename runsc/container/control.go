@@ -11,7 +11,7 @@ import (
 // Request is one command to the sandbox over its control socket; the sandbox answers
 // each with a Response and closes the connection.
 type Request struct {
-	Cmd    string `json:"cmd"` // "start" or "kill"
+	Cmd    string `json:"cmd"` // "start", "kill", "pause", "resume", "ps", "stats"
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`
 }
@@ -19,6 +19,8 @@ type Request struct {
 // Response is the sandbox's answer: Err is empty on success.
 type Response struct {
 	Err string `json:"err,omitempty"`
+	// Data is the answer to ps and stats.
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // unixAddr names the socket at path through an O_PATH descriptor of its directory, so
@@ -49,7 +51,11 @@ func Listen(dir string) (*net.UnixListener, error) {
 }
 
 // Send sends req to the sandbox of the container and returns its error.
-func (c *Container) Send(req Request) error {
+func (c *Container) Send(req Request) error { return c.SendFor(req, nil) }
+
+// SendFor sends req to the sandbox of the container, decodes the answer's data into
+// out (if not nil) and returns the sandbox's error.
+func (c *Container) SendFor(req Request, out any) error {
 	addr, d, err := unixAddr(ControlPath(c.Dir))
 	if err != nil {
 		return err
@@ -69,6 +75,11 @@ func (c *Container) Send(req Request) error {
 	}
 	if resp.Err != "" {
 		return fmt.Errorf("%s", resp.Err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(resp.Data, out); err != nil {
+			return fmt.Errorf("reading the sandbox's answer: %w", err)
+		}
 	}
 	return nil
 }

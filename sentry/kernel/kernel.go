@@ -20,6 +20,11 @@
 // working directory, umask) and credentials, which are replaced, never changed in
 // place (creds.go). Futexes (futex.go) have their own table.
 //
+// The OCI runtime reaches the kernel from outside the application: signals from kill
+// (runtime_signal.go), the process list and statistics of ps and events
+// (runtime_info.go), and pause and resume, which freeze every task before its next
+// switch into application code (freeze.go).
+//
 // Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu; Kernel.mu, then a
 // terminal's lock (devpts.Terminal), then a Task's sigMu.
 package kernel
@@ -71,6 +76,7 @@ type Kernel struct {
 	procs         map[int32]*Process // processes (live and zombies) by PID
 	nextPID       int32
 	waitGen       chan struct{} // closed and replaced when a process changes state
+	freezer       freezer       // the OCI runtime's pause (freeze.go)
 }
 
 // Tasks returns the live tasks, by TID.

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -116,6 +117,8 @@ type Task struct {
 	lastFaultChanges uint64 // MemoryManager.Changes at the first of them
 
 	usage taskUsage
+	// inApp is set while the task is (about to be) in application code (freeze.go).
+	inApp atomic.Bool
 }
 
 // NewTask returns the task of a new process with no parent (the container's init when
@@ -215,8 +218,12 @@ func (t *Task) Run() ExitStatus {
 			break
 		}
 		t.accountSys()
+		if !t.enterApp() {
+			continue // killed while frozen
+		}
 		start := time.Now()
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
+		t.inApp.Store(false)
 		t.accountUser(time.Since(start))
 		if err != nil {
 			fmt.Fprintf(t.k.Log, "moat: task %d: %v\n", t.TID, err)

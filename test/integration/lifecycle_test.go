@@ -467,9 +467,11 @@ func TestSandboxKilled(t *testing.T) {
 
 // TestSandboxBoxed: the sandbox process runs in PID, mount, IPC and UTS namespaces of
 // its own, its root is its state directory, and every one of its threads has no
-// capabilities and no_new_privs; its stubs have no effective capabilities and
-// no_new_privs (their bounding set is the one they were forked with: they can't exec);
-// its Gofer keeps only the file capabilities.
+// capabilities, no_new_privs and a seccomp filter; its stubs have no effective
+// capabilities, no_new_privs (their bounding set is the one they were forked with: they
+// can't exec) and their own filters; its Gofer keeps only the file capabilities, has its
+// filter on every thread, and runs in mount and PID namespaces of its own, in which no
+// mount is reachable from its root.
 func TestSandboxBoxed(t *testing.T) {
 	r := newRuntime(t, runsc)
 	b := bundle(t, "sleep", "100")
@@ -496,7 +498,8 @@ func TestSandboxBoxed(t *testing.T) {
 			data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
 			var line []string
 			for _, l := range strings.Split(string(data), "\n") {
-				if strings.HasPrefix(l, "CapEff:") || strings.HasPrefix(l, "CapBnd:") || strings.HasPrefix(l, "NoNewPrivs:") {
+				if strings.HasPrefix(l, "CapEff:") || strings.HasPrefix(l, "CapBnd:") || strings.HasPrefix(l, "NoNewPrivs:") ||
+					strings.HasPrefix(l, "Seccomp:") {
 					line = append(line, strings.Join(strings.Fields(l), " "))
 				}
 			}
@@ -504,24 +507,68 @@ func TestSandboxBoxed(t *testing.T) {
 		}
 		return out
 	}
-	const none = "CapEff: 0000000000000000, CapBnd: 0000000000000000, NoNewPrivs: 1"
-	for _, c := range capsOf(st.PID) {
+	const none = "CapEff: 0000000000000000, CapBnd: 0000000000000000, NoNewPrivs: 1, Seccomp: 2"
+	threads := capsOf(st.PID)
+	for _, c := range threads {
 		if c != none {
 			t.Errorf("sandbox thread: %s, want %s", c, none)
 		}
 	}
+	if len(threads) < 2 {
+		t.Errorf("the sandbox has %d threads", len(threads))
+	}
+	gofers := 0
 	for _, pid := range children(st.PID) {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		isGofer := strings.Contains(string(cmdline), "gofer")
 		for _, c := range capsOf(pid) {
 			if isGofer {
-				if strings.HasPrefix(c, "CapEff: 0000000000000000") || !strings.HasSuffix(c, "NoNewPrivs: 1") {
-					t.Errorf("gofer %d thread: %s, want the file capabilities only and no_new_privs", pid, c)
+				if strings.HasPrefix(c, "CapEff: 0000000000000000") || !strings.HasSuffix(c, "NoNewPrivs: 1, Seccomp: 2") {
+					t.Errorf("gofer %d thread: %s, want the file capabilities only, no_new_privs and a filter", pid, c)
 				}
-			} else if !strings.HasPrefix(c, "CapEff: 0000000000000000") || !strings.HasSuffix(c, "NoNewPrivs: 1") {
-				t.Errorf("stub %d thread: %s, want no effective capabilities and no_new_privs", pid, c)
+			} else if !strings.HasPrefix(c, "CapEff: 0000000000000000") || !strings.HasSuffix(c, "NoNewPrivs: 1, Seccomp: 2") {
+				t.Errorf("stub %d thread: %s, want no effective capabilities, no_new_privs and a filter", pid, c)
 			}
 		}
+		if !isGofer {
+			continue
+		}
+		gofers++
+		for _, ns := range []string{"mnt", "pid"} {
+			mine, _ := os.Readlink("/proc/self/ns/" + ns)
+			sandbox, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", st.PID, ns))
+			its, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+			if err != nil || its == mine || its == sandbox {
+				t.Errorf("the gofer's %s namespace is the host's or the sandbox's (%s, %v)", ns, its, err)
+			}
+		}
+		// Every mount of its namespace lies outside its root, an empty removed
+		// directory: not one line of mountinfo is left for it.
+		if info, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid)); err != nil || len(info) != 0 {
+			t.Errorf("the gofer's mounts (%v):\n%s", err, info)
+		}
+		if root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid)); !strings.HasSuffix(root, " (deleted)") {
+			t.Errorf("the gofer's root is %q, want a removed directory", root)
+		}
+	}
+	if gofers != 1 {
+		t.Errorf("the sandbox has %d gofers, want 1", gofers)
+	}
+}
+
+// TestSandboxDebugFilter: with --debug the sandbox's seccomp filter traps instead of
+// killing, which changes nothing for a container that runs normally; the log says how
+// a forbidden call would be reported.
+func TestSandboxDebugFilter(t *testing.T) {
+	r := newRuntime(t, runsc)
+	log := filepath.Join(t.TempDir(), "log")
+	res := r.cmd(t, "--debug", "--log", log, "run", "--bundle", bundle(t, "sh", "-c", "echo hi; exit 4"), "debugged")
+	if res.status != 4 || res.stdout != "hi\n" {
+		t.Errorf("run --debug: status %d, stdout %q, stderr %q", res.status, res.stdout, res.stderr)
+	}
+	data, _ := os.ReadFile(log)
+	if !strings.Contains(string(data), "seccomp filter traps forbidden system calls") {
+		t.Errorf("the log does not say the filter traps:\n%s", data)
 	}
 }
 

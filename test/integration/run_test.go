@@ -34,6 +34,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building runsc: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// MOAT_PLATFORM runs everything on that platform, as in the conformance tests.
+	if p := os.Getenv("MOAT_PLATFORM"); p != "" {
+		wrapper := filepath.Join(workDir, "runsc-"+p)
+		script := fmt.Sprintf("#!/bin/sh\nexec %s --platform=%s \"$@\"\n", runsc, p)
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		runsc = wrapper
+	}
 	var err error
 	if rootfs, err = busyboxRootfs(); err != nil {
 		fmt.Fprintf(os.Stderr, "busybox rootfs: %v (make test installs busybox-static)\n", err)

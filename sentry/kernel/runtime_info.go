@@ -1,0 +1,88 @@
+package kernel
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// What the OCI runtime's ps and events read of the sandbox. They see the sandbox's
+// own view, as gVisor's runsc does: PIDs are those of the Sentry's PID namespace (the
+// container's init is 1), since the application's processes are Sentry tasks with
+// no host process of their own.
+
+// ProcessInfo describes one process for ps.
+type ProcessInfo struct {
+	PID, PPID int32
+	UID       uint32
+	Start     time.Time
+	TTY       string        // "pts/N", or "?" for none
+	CPU       time.Duration // user and system time of its threads
+	Cmd       string        // its arguments, or [comm] if it has none
+	Zombie    bool
+}
+
+// Processes lists the processes (zombies included), by PID.
+func (k *Kernel) Processes() []ProcessInfo {
+	k.mu.Lock()
+	var out []ProcessInfo
+	var leaders []*Task
+	for _, p := range k.procs {
+		pi := ProcessInfo{PID: p.PID, UID: p.task.Creds.UID, Start: p.task.Start, TTY: "?", Zombie: p.exit != nil}
+		if p.parent != nil {
+			pi.PPID = p.parent.PID
+		}
+		if p.ctty != nil {
+			pi.TTY = fmt.Sprintf("pts/%d", p.ctty.Index)
+		}
+		u := p.usageLocked()
+		pi.CPU = time.Duration(u.User + u.Sys)
+		out = append(out, pi)
+		leaders = append(leaders, p.task)
+	}
+	k.mu.Unlock()
+	for i, t := range leaders {
+		// Outside k.mu: reading the argument strings reads the process's memory.
+		args := ""
+		if !out[i].Zombie {
+			args = strings.TrimRight(strings.ReplaceAll(string(t.ReadMemory(t.ArgvStart, t.ArgvEnd)), "\x00", " "), " ")
+		}
+		switch {
+		case out[i].Zombie:
+			out[i].Cmd = "[" + t.CommName() + "] <defunct>"
+		case args == "":
+			out[i].Cmd = "[" + t.CommName() + "]"
+		default:
+			out[i].Cmd = args
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out
+}
+
+// Stats is what events --stats reports of the sandbox's kernel.
+type Stats struct {
+	// CPU is the CPU time of every process the sandbox has run: the live ones and
+	// zombies, and the reaped ones through their reapers' children's time (what a
+	// cgroup's cpuacct.usage counts).
+	CPU Usage
+	// Tasks is the number of live tasks (threads), as a cgroup's pids.current.
+	Tasks int
+	// MemoryUsed is the memory file's allocated bytes: the application's memory.
+	MemoryUsed uint64
+}
+
+// Stats returns the kernel's statistics.
+func (k *Kernel) Stats() Stats {
+	k.mu.Lock()
+	var s Stats
+	for _, p := range k.procs {
+		s.CPU.add(p.usageLocked())
+		s.CPU.add(p.childUsage)
+	}
+	s.Tasks = len(k.tasks)
+	k.mu.Unlock()
+	s.MemoryUsed = k.MemFile.Used()
+	return s
+}
