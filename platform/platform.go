@@ -81,11 +81,22 @@ type FileMapping struct {
 	Access AccessType
 }
 
-// MapBatcher is implemented by address spaces that can make many mappings in one call.
+// Protection is one Protect call: [Addr, Addr+Length) to Access.
+type Protection struct {
+	Addr, Length uintptr
+	Access       AccessType
+}
+
+// MapBatcher is implemented by address spaces that can make many mapping changes in one
+// call.
 type MapBatcher interface {
 	// MapFiles is MapFile of each of ms, in order; on an error, some may have been
 	// made.
 	MapFiles(ms []FileMapping) error
+
+	// ProtectAll is Protect of each of ps, in order; on an error, some may have been
+	// changed.
+	ProtectAll(ps []Protection) error
 
 	// Batched reports whether MapFiles costs about one MapFile call whatever the
 	// number of mappings (systrap: one round trip to the address space's mapping

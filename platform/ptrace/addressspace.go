@@ -139,19 +139,29 @@ func (a *addressSpace) Unmap(addr, length uintptr) error {
 	return nil
 }
 
-// Protect implements platform.AddressSpace.Protect. mprotect stops at the first hole
-// (ENOMEM), so each mapped piece is changed by itself; on systrap, all of them in one
-// batch of the mapping thread.
+// Protect implements platform.AddressSpace.Protect.
 func (a *addressSpace) Protect(addr, length uintptr, at platform.AccessType) error {
-	if err := a.checkRange(addr, length); err != nil {
-		return err
+	return a.ProtectAll([]platform.Protection{{Addr: addr, Length: length, Access: at}})
+}
+
+// ProtectAll implements platform.MapBatcher.ProtectAll. mprotect stops at the first
+// hole (ENOMEM), so each mapped piece is changed by itself; on systrap, all of them in
+// batches of the mapping thread.
+func (a *addressSpace) ProtectAll(ps []platform.Protection) error {
+	for _, p := range ps {
+		if err := a.checkRange(p.Addr, p.Length); err != nil {
+			return err
+		}
 	}
 	a.mapMu.Lock()
 	defer a.mapMu.Unlock()
 	var change []segment
-	for _, s := range a.maps.within(addr, addr+length) {
-		if s.at != at {
-			change = append(change, s)
+	for _, p := range ps {
+		for _, s := range a.maps.within(p.Addr, p.Addr+p.Length) {
+			if s.at != p.Access {
+				s.at = p.Access
+				change = append(change, s)
+			}
 		}
 	}
 	for len(change) > 0 {
@@ -160,16 +170,16 @@ func (a *addressSpace) Protect(addr, length uintptr, at platform.AccessType) err
 			n = min(len(change), maxBatch)
 			calls := make([][7]uintptr, n)
 			for i, s := range change[:n] {
-				calls[i] = [7]uintptr{unix.SYS_MPROTECT, s.start, s.end - s.start, uintptr(at.Prot())}
+				calls[i] = [7]uintptr{unix.SYS_MPROTECT, s.start, s.end - s.start, uintptr(s.at.Prot())}
 			}
 			if err := a.injectBatch(calls); err != nil {
 				return err
 			}
-		} else if _, err := a.inject(unix.SYS_MPROTECT, change[0].start, change[0].end-change[0].start, uintptr(at.Prot())); err != nil {
+		} else if _, err := a.inject(unix.SYS_MPROTECT, change[0].start, change[0].end-change[0].start, uintptr(change[0].at.Prot())); err != nil {
 			return err
 		}
 		for _, s := range change[:n] {
-			a.maps.add(s.start, s.end, at)
+			a.maps.add(s.start, s.end, s.at)
 		}
 		change = change[n:]
 	}

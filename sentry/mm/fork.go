@@ -20,8 +20,9 @@ import (
 // private VMAs (a program's and each library's .data and .bss, a small heap: at most
 // copySmallVMA pages each, copyBudget in all), which the parent then keeps writable; and
 // any child gets a copy of the pages at and below sp, the forking thread's stack
-// pointer, which it writes first thing (copied once write-protected, so no other thread
-// of the parent is writing them).
+// pointer, which it writes first thing (a single-threaded parent keeps them writable;
+// a multithreaded one's are copied once write-protected, so that no other thread is
+// writing them meanwhile).
 //
 // Where the platform maps a batch in about the time of one mapping
 // (platform.MapBatcher), the child's pages are all mapped at once, read-only where
@@ -84,7 +85,13 @@ func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManag
 		}
 	}
 	m.changes.Add(1)
-	if err := m.writeProtectPrivate(copied); err != nil {
+	// The stack pointer's pages are copied for the child (below); a single-threaded
+	// parent, the only writer of its stack, keeps them writable.
+	var keepLo, keepHi uintptr
+	if v, ok := m.lookup(sp); ok && v.shared == nil && v.perms.Write && m.users.Load() == 1 {
+		keepLo, keepHi = max(v.start, pageDown(sp)-(copyStack-1)*pageSize), min(v.end, pageDown(sp)+pageSize)
+	}
+	if err := m.writeProtectPrivate(copied, keepLo, keepHi); err != nil {
 		c.Release()
 		return nil, err
 	}
@@ -96,7 +103,7 @@ func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManag
 		if g.copy {
 			own, run = run, nil
 		} else if v.shared == nil && v.perms.Write && sp >= v.start && sp < v.end {
-			own, run = splitStack(run, pageDown(sp))
+			own, run = splitStack(run, pageDown(sp), v.start)
 		}
 		if err := c.copyFrom(m, own); err != nil {
 			c.Release()
@@ -136,10 +143,10 @@ const (
 	copyStack    = 2  // pages at and below the stack pointer
 )
 
-// splitStack takes out of pages (sorted) the copyStack pages at and below sp's page
-// that are populated, and returns them and the rest.
-func splitStack(pages []uintptr, sp uintptr) (own, rest []uintptr) {
-	lo := sp - (copyStack-1)*pageSize
+// splitStack takes out of pages (sorted, of a VMA starting at start) the copyStack
+// pages at and below sp's page that are populated, and returns them and the rest.
+func splitStack(pages []uintptr, sp, start uintptr) (own, rest []uintptr) {
+	lo := max(start, sp-(copyStack-1)*pageSize)
 	for _, a := range pages {
 		if a >= lo && a <= sp {
 			own = append(own, a)
@@ -172,22 +179,29 @@ func (c *MemoryManager) copyFrom(m *MemoryManager, addrs []uintptr) error {
 }
 
 // writeProtectPrivate takes write access away from every populated page of m's
-// writable private mappings but those of skip, in the platform: fork is about to share
-// them. Consecutive VMAs whose pages end up with the same access are changed in one
-// call (a read-only private VMA loses nothing; holes between VMAs have nothing mapped).
-// A VMA of skip shares no page with the child; those of its pages it still shares with
-// another address space are already read-only.
-func (m *MemoryManager) writeProtectPrivate(skip map[*vma]bool) error {
+// writable private mappings but those of skip and the pages [keepLo, keepHi), in the
+// platform: fork is about to share them. Consecutive VMAs whose pages end up with the
+// same access are changed as one range (a read-only private VMA loses nothing; holes
+// between VMAs have nothing mapped), and where the platform batches, all ranges in one
+// call. What is skipped shares no page with the child; those of its pages it still
+// shares with another address space are already read-only.
+func (m *MemoryManager) writeProtectPrivate(skip map[*vma]bool, keepLo, keepHi uintptr) error {
+	var ps []platform.Protection
+	add := func(start, end uintptr, at platform.AccessType) {
+		if keepLo < keepHi && start < keepHi && keepLo < end {
+			if start < keepLo {
+				ps = append(ps, platform.Protection{Addr: start, Length: keepLo - start, Access: at})
+			}
+			if keepHi < end {
+				ps = append(ps, platform.Protection{Addr: keepHi, Length: end - keepHi, Access: at})
+			}
+			return
+		}
+		ps = append(ps, platform.Protection{Addr: start, Length: end - start, Access: at})
+	}
 	var start, end uintptr
 	var at platform.AccessType
 	pending := false
-	flush := func() error {
-		if !pending {
-			return nil
-		}
-		pending = false
-		return m.as.Protect(start, end-start, at)
-	}
 	for i := range m.vmas {
 		v := &m.vmas[i]
 		want := v.perms
@@ -195,9 +209,8 @@ func (m *MemoryManager) writeProtectPrivate(skip map[*vma]bool) error {
 			want.Write = false
 		}
 		if pending && want != at {
-			if err := flush(); err != nil {
-				return err
-			}
+			add(start, end, at)
+			pending = false
 		}
 		if !pending {
 			if want == v.perms {
@@ -207,5 +220,16 @@ func (m *MemoryManager) writeProtectPrivate(skip map[*vma]bool) error {
 		}
 		end = v.end
 	}
-	return flush()
+	if pending {
+		add(start, end, at)
+	}
+	if b, ok := m.as.(platform.MapBatcher); ok && b.Batched() {
+		return b.ProtectAll(ps)
+	}
+	for _, p := range ps {
+		if err := m.as.Protect(p.Addr, p.Length, p.Access); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -28,9 +28,13 @@
 //
 // # Fork and copy-on-write
 //
-// Fork copies no page. The child gets the parent's VMAs (not those marked
-// MADV_DONTFORK; those marked MADV_WIPEONFORK without their pages) and, for every other
-// populated page, the parent's memory-file page with one more reference. A shared
+// The child of a fork gets the parent's VMAs (not those marked MADV_DONTFORK; those
+// marked MADV_WIPEONFORK without their pages) and, for every other populated page, the
+// parent's memory-file page with one more reference. Two kinds of page are copied
+// instead, because on the platforms a write fault costs far more than a copy: those of
+// small writable private VMAs of a single-threaded parent (.data and .bss, small heaps:
+// copySmallVMA pages each, copyBudget in all; the parent keeps them writable), and the
+// two at the forking thread's stack pointer, which the child writes at once. A shared
 // mapping's pages are meant to be shared. A private mapping's page with more than one
 // reference is shared copy-on-write: whichever holder writes it first gets a copy. The
 // rule needs no per-page state besides the count (pgalloc.Refs): a private page is
@@ -39,9 +43,11 @@
 // In order, under the parent's lock: the parent's writable private mappings lose write
 // access in the platform (one Protect per run of VMAs, before the child exists: a thread
 // of the parent that keeps running can't write into a page the child will see; one that
-// tries faults and waits for the lock), then the references are taken. Nothing is mapped
-// in the child; its first touch of a page faults and maps the run of populated pages
-// around it, read-only where they are copy-on-write (mapRun).
+// tries faults and waits for the lock), then the references are taken. Where the
+// platform maps a batch of mappings in one round trip (systrap, platform.MapBatcher),
+// the child's pages are all mapped then, read-only where copy-on-write; elsewhere
+// (ptrace) the child's first touch of a page faults and maps the run of populated pages
+// around it (mapRun).
 //
 // A write fault on a copy-on-write page (breakCOW) allocates a new page, copies the old
 // one's data (only the parts that hold data: holes stay holes), drops the old reference
@@ -49,7 +55,8 @@
 // fault-around but never written) come along at no cost, so filling memory the parent
 // never wrote faults once per block, not per page. A write fault on a page whose count
 // went back to one (the other holder copied it, unmapped it or exited) copies nothing: the
-// run around it is mapped writable again. The Sentry's own writes (copy-out, futex
+// run around it (on a batching platform, every such run of its block) is mapped
+// writable again. The Sentry's own writes (copy-out, futex
 // words) break copy-on-write the same way before writing, for every page the copy
 // covers, so a syscall's result never lands in a page another process sees.
 //
@@ -65,14 +72,17 @@
 //
 // The VMA set is a sorted slice; a tree comes with many mappings.
 //
-// Lock order: MemoryManager.mu, then a Shared's lock, then the platform's locks. A
+// Lock order: MemoryManager.mu, then a Shared's lock, then the platform's locks; the
+// memory file's lock (pgalloc) is taken last, under any of them. A
 // file's or a SysV segment's locks may be taken before MemoryManager.mu (truncating a
 // tmpfs file unmaps its pages from every mapping), never under it: references to them
 // are dropped after MemoryManager.mu is unlocked.
 package mm
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -220,8 +230,19 @@ func New(mf *pgalloc.MemoryFile, p platform.Platform, as platform.AddressSpace) 
 func (m *MemoryManager) Release() {
 	m.mu.Lock()
 	defer m.unlock()
+	// One Free per run of pages contiguous in the memory file: a run whose last
+	// reference this was goes back to the host in one call.
+	frs := make([]platform.FileRange, 0, len(m.pages))
 	for _, fr := range m.pages {
-		m.mf.Free(fr)
+		frs = append(frs, fr)
+	}
+	slices.SortFunc(frs, func(a, b platform.FileRange) int { return cmp.Compare(a.Start, b.Start) })
+	for i := 0; i < len(frs); {
+		run := frs[i]
+		for i++; i < len(frs) && frs[i].Start == run.End; i++ {
+			run.End = frs[i].End
+		}
+		m.mf.Free(run)
 	}
 	m.pages = nil
 	for i := range m.vmas {
