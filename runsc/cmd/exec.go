@@ -154,8 +154,8 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 			execFatalf("exec %q: %v", id, err)
 		}
 	}
-	if e.preserveFDs < 0 {
-		execFatalf("exec %q: --preserve-fds %d: must not be negative", id, e.preserveFDs)
+	if e.preserveFDs < 0 || e.preserveFDs > container.MaxRequestFDs-3 {
+		execFatalf("exec %q: --preserve-fds %d: must be from 0 to %d", id, e.preserveFDs, container.MaxRequestFDs-3)
 	}
 	a.Preserve = e.preserveFDs
 
