@@ -251,8 +251,9 @@ func (e *Exec) handOver(id, dir string, ec *container.ExecConn, tty *os.File) su
 	}
 	args := append(globalFlags(), "exec-wait", "--conn-fd", "3", "--ready-fd", "4",
 		"--dir", dir, "--pid", strconv.Itoa(int(ec.PID)))
+	// Its stdio are /dev/null: it must not keep the caller's (pipes the caller reads
+	// to their end) open after the process has closed them.
 	cmd := exec.Command(self, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{connFile, w}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
