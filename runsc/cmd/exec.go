@@ -156,8 +156,8 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 			execFatalf("exec %q: %v", id, err)
 		}
 	}
-	if e.preserveFDs < 0 {
-		execFatalf("exec %q: --preserve-fds %d: must not be negative", id, e.preserveFDs)
+	if e.preserveFDs < 0 || e.preserveFDs > container.MaxRequestFDs-3 {
+		execFatalf("exec %q: --preserve-fds %d: must be from 0 to %d", id, e.preserveFDs, container.MaxRequestFDs-3)
 	}
 	a.Preserve = e.preserveFDs
 
@@ -253,8 +253,9 @@ func (e *Exec) handOver(id, dir string, ec *container.ExecConn, tty *os.File) su
 	}
 	args := append(globalFlags(), "exec-wait", "--conn-fd", "3", "--ready-fd", "4",
 		"--dir", dir, "--pid", strconv.Itoa(int(ec.PID)))
+	// Its stdio are /dev/null: it must not keep the caller's (pipes the caller reads
+	// to their end) open after the process has closed them.
 	cmd := exec.Command(self, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{connFile, w}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -19,8 +19,9 @@ import (
 // connection stays open in between; if the sandbox ends first, the connection is
 // closed and the process is taken to have been killed.
 
-// maxRequestFDs bounds the descriptors one request may carry.
-const maxRequestFDs = 16
+// MaxRequestFDs bounds the descriptors one request may carry: SCM_MAX_FD
+// (include/net/scm.h), what one message can.
+const MaxRequestFDs = 253
 
 // ExecConn is the connection of an exec'd process, until it exits.
 type ExecConn struct {
@@ -88,7 +89,7 @@ func ReadRequest(conn *net.UnixConn) (Request, []int, error) {
 	var data []byte
 	var fds []int
 	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(maxRequestFDs*4))
+	oob := make([]byte, unix.CmsgSpace(MaxRequestFDs*4))
 	for !bytes.HasSuffix(data, []byte("\n")) {
 		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 		if oobn > 0 {

@@ -289,3 +289,26 @@ func TestExecStopped(t *testing.T) {
 		t.Errorf("exec with a bad flag: %+v", res)
 	}
 }
+
+// TestExecPreserveFDs: --preserve-fds passes the descriptors after stdio on, as 3, 4…,
+// as runc does.
+func TestExecPreserveFDs(t *testing.T) {
+	needRunc(t)
+	id := fmt.Sprintf("moat-execfd-%d", os.Getpid())
+	var outs []string
+	for _, bin := range []string{"runc", runsc} {
+		r := newRuntime(t, bin)
+		started(t, r, id, "sleep", "100")
+		f3 := filepath.Join(t.TempDir(), "three")
+		f, _ := os.Create(f3)
+		cmd := exec.Command(bin, "--root", r.root, "exec", "--preserve-fds", "1", id, "sh", "-c", "echo to-three >&3; ls /proc/self/fd/4 2>&1 >/dev/null | wc -l")
+		cmd.ExtraFiles = []*os.File{f}
+		out, err := cmd.CombinedOutput()
+		f.Close()
+		data, _ := os.ReadFile(f3)
+		outs = append(outs, fmt.Sprintf("%q %v %q", out, err, data))
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("--preserve-fds 1:\nrunc:  %s\nrunsc: %s", outs[0], outs[1])
+	}
+}

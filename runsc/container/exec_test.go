@@ -1,0 +1,56 @@
+package container
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestReadRequestWithFDs: a request and the descriptors sent with it arrive together,
+// the descriptors open on the same files; a request without any has none.
+func TestReadRequestWithFDs(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Listen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	defer w.Close()
+	go func() {
+		addr, d, _ := unixAddr(ControlPath(dir))
+		defer d.Close()
+		conn, err := net.DialUnix("unix", nil, addr)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		data, _ := json.Marshal(Request{Cmd: "exec", Exec: json.RawMessage(`{"x":1}`)})
+		conn.WriteMsgUnix(append(data, '\n'), unix.UnixRights(int(w.Fd()), int(w.Fd())), nil)
+		var resp Response
+		json.NewDecoder(conn).Decode(&resp)
+	}()
+	conn, err := l.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req, fds, err := ReadRequest(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Cmd != "exec" || string(req.Exec) != `{"x":1}` || len(fds) != 2 {
+		t.Fatalf("got %+v with %d fds", req, len(fds))
+	}
+	unix.Write(fds[1], []byte("hi"))
+	buf := make([]byte, 2)
+	if n, _ := r.Read(buf); string(buf[:n]) != "hi" {
+		t.Errorf("the descriptor sent is not the pipe: read %q", buf[:n])
+	}
+	closeFDs(fds)
+	WriteResponse(conn, Response{})
+}
