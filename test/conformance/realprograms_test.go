@@ -175,6 +175,21 @@ func TestGoProgram(t *testing.T) {
 	}
 }
 
+// TestThreadsTwentyTimes runs the 32-thread mutex and condition-variable program
+// sandboxed 20 times in a row, static and dynamic: each run must end, within the test's
+// time limit, with native's output (a lost futex wake-up shows as a hang).
+func TestThreadsTwentyTimes(t *testing.T) {
+	for _, static := range []bool{true, false} {
+		bin := compile(t, "threads", static)
+		native := run(t, bin)
+		for i := 0; i < 20; i++ {
+			if got := run(t, runsc, "do", bin); got != native {
+				t.Fatalf("static %v, run %d:\nnative    %+v\nsandboxed %+v", static, i, native, got)
+			}
+		}
+	}
+}
+
 // unixSockPy uses AF_UNIX sockets as Python programs do: a stream pair, a server on a
 // path with a thread accepting, and a file passed over a datagram pair.
 const unixSockPy = `import socket, os, threading
