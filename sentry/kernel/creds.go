@@ -291,27 +291,75 @@ func (t *Task) SetCapabilities(s CapSets) error {
 	return nil
 }
 
-// execCreds computes the credentials after an exec of a file with no file capabilities
-// (set-ID bits are not honoured, as on a nosuid mount), as security/commoncap.c:cap_bprm_creds_from_file: the
-// permitted and effective sets become the ambient set; for root (real or effective
-// user 0, SECBIT_NOROOT clear) the permitted set is the inheritable and bounding sets,
-// and effective user 0 makes it effective too. SECBIT_KEEP_CAPS is cleared.
-func (t *Task) execCreds() {
+// execCreds computes the credentials a program runs with after exec of exe, and
+// whether the exec raised privileges (AT_SECURE), as fs/exec.c:bprm_fill_uid and
+// security/commoncap.c:cap_bprm_creds_from_file for a file without file capabilities:
+//
+//   - set-user-ID and set-group-ID bits (the latter only with group execute) make the
+//     file's owner and group the effective IDs, unless its mount is nosuid or the task
+//     has no_new_privs;
+//   - the permitted set starts empty; for root (real or effective user 0,
+//     SECBIT_NOROOT clear) it is the inheritable and bounding sets, and effective user
+//     0 makes it effective;
+//   - an exec that would raise privileges under no_new_privs keeps the real IDs and no
+//     more capabilities than the task had (the set-ID bits are already ignored then;
+//     this bounds root's rule);
+//   - file capabilities (security.capability) are not read: there are no xattrs, so a
+//     file has none; nor are a shared fs_struct or a tracer "unsafe" here;
+//   - the saved and filesystem IDs become the effective ones; a set-ID exec clears the
+//     ambient set; the ambient set joins the permitted one, and is the effective set
+//     when root's rule did not make it all effective.
+func (t *Task) execCreds(exe *Executable) (*vfs.Credentials, bool) {
 	o := t.Creds
 	n := o.Copy()
-	n.Permitted, n.Caps = o.Ambient, o.Ambient
-	if o.Securebits&SecbitNoroot == 0 && (o.RealUID == 0 || o.EffectiveUID == 0) {
-		n.Permitted = o.Inheritable | o.Bounding
-		if o.EffectiveUID == 0 {
-			n.Caps = n.Permitted
+	if exe.SetIDAllowed && !t.NoNewPrivs {
+		if exe.Mode&unix.S_ISUID != 0 {
+			n.EffectiveUID = exe.UID
+		}
+		if exe.Mode&(unix.S_ISGID|unix.S_IXGRP) == unix.S_ISGID|unix.S_IXGRP {
+			n.EffectiveGID = exe.GID
 		}
 	}
+	n.Permitted = 0
+	effective := false
+	if o.Securebits&SecbitNoroot == 0 && (n.RealUID == 0 || n.EffectiveUID == 0) {
+		n.Permitted = o.Inheritable | o.Bounding
+		effective = n.EffectiveUID == 0
+	}
+	isSetID := n.EffectiveUID != o.RealUID || n.EffectiveGID != o.RealGID
+	gained := n.Permitted&^o.Permitted != 0
+	if (isSetID || gained) && t.NoNewPrivs {
+		// LSM_UNSAFE_NO_NEW_PRIVS: no more than the task had.
+		n.EffectiveUID, n.EffectiveGID = n.RealUID, n.RealGID
+		n.Permitted &= o.Permitted
+	}
+	n.SavedUID, n.UID = n.EffectiveUID, n.EffectiveUID
+	n.SavedGID, n.GID = n.EffectiveGID, n.EffectiveGID
+	if isSetID {
+		n.Ambient = 0
+	}
+	n.Permitted |= n.Ambient
+	if effective {
+		n.Caps = n.Permitted
+	} else {
+		n.Caps = n.Ambient
+	}
 	n.Securebits &^= SecbitKeepCaps
+	secure := isSetID || (n.RealUID != 0 && (effective || n.Permitted&^n.Ambient != 0))
+	return n, secure
+}
+
+// commitExecCreds makes n, from execCreds, the task's credentials at exec. As
+// begin_new_exec: the task is dumpable unless its real and effective IDs differ, and
+// an exec that raised privileges (secure) clears the parent-death signal.
+func (t *Task) commitExecCreds(n *vfs.Credentials, secure bool) {
 	n.Caller = t.TID
 	t.k.mu.Lock()
 	t.Creds = n
+	if secure {
+		t.PdeathSig = 0
+	}
 	t.k.mu.Unlock()
-	// As begin_new_exec: dumpable unless the real and effective IDs differ.
 	t.Undumpable = n.EffectiveUID != n.RealUID || n.EffectiveGID != n.RealGID
 }
 

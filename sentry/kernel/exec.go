@@ -34,6 +34,14 @@ type Executable struct {
 	io.ReaderAt
 	Size int64
 	Path string // as given to exec: AT_EXECFN and, for a script, its argument
+	// Mode, UID and GID are the file's; SetIDAllowed says its mount honours set-ID
+	// bits (not nosuid). An Executable not opened in the VFS has none of them.
+	Mode         uint32
+	UID, GID     uint32
+	SetIDAllowed bool
+	// Abs is the file's absolute path in the task's root, what /proc/[pid]/exe
+	// shows; empty for one not opened in the VFS (Path is shown).
+	Abs string
 }
 
 // ProcessArgs is what NewProcess runs.
@@ -52,8 +60,8 @@ type ProcessArgs struct {
 }
 
 // NewProcess creates a process running an executable: a new address space with its
-// segments (and its interpreter's), a stack laid out as execve does, and a task ready
-// to Run.
+// segments (and its interpreter's), a stack laid out as execve does, credentials as
+// execve makes them from a.Creds, and a task ready to Run.
 func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
 	t := k.NewTask(nil, a.FDs, a.FS, a.Creds, nil)
 	k.mu.Lock()
@@ -64,6 +72,9 @@ func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
 		k.forget(t.Proc)
 		return nil, err
 	}
+	// a.Creds are those before the exec, as a runtime sets them up (runc's capset
+	// then execve): the program runs with what exec makes of them.
+	t.commitExecCreds(img.creds, img.secure)
 	t.install(img)
 	return t, nil
 }
@@ -74,6 +85,10 @@ type image struct {
 	state  *arch.State
 	exe    string
 	bounds [4]uintptr // argv and envv string ranges
+	// creds are the credentials the program runs with (execCreds); secure is
+	// AT_SECURE: the exec raised privileges.
+	creds  *vfs.Credentials
+	secure bool
 }
 
 // install makes img the task's program.
@@ -106,7 +121,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, flags int) 
 		old.DecUsers()
 	}
 	t.futexExit(false)
-	t.execCreds()
+	t.commitExecCreds(img.creds, img.secure)
 	t.install(img)
 	t.FDs.CloseExec()
 	t.ClearChildTID, t.RobustList = 0, 0
@@ -168,7 +183,12 @@ func (t *Task) openExec(dirfd int32, path string, flags int) (*Executable, error
 	if err != nil {
 		return nil, err
 	}
-	return &Executable{ReaderAt: readerAt{impl}, Size: int64(st.Size), Path: path}, nil
+	abs, err := t.k.VFS.PathOf(t.FS.Root(), vd)
+	if err != nil {
+		abs = ""
+	}
+	return &Executable{ReaderAt: readerAt{impl}, Size: int64(st.Size), Path: path,
+		Mode: st.Mode, UID: st.UID, GID: st.GID, SetIDAllowed: !vd.Mount.Flags.NoSuid, Abs: abs}, nil
 }
 
 // load builds the image of exe (or of path, opened in the VFS), following #! scripts.
@@ -228,11 +248,15 @@ func (t *Task) loadELF(exe *Executable, argv, envv []string) (*image, error) {
 		return nil, err
 	}
 	m := mm.New(k.MemFile, k.Platform, as)
-	img, err := t.layout(m, bin, exe, ibin, interp, argv, envv)
+	// The credentials come from the program itself, not a script naming it: as
+	// Linux, set-ID bits of a #! script are ignored, its interpreter's count.
+	creds, secure := t.execCreds(exe)
+	img, err := t.layout(m, bin, exe, ibin, interp, argv, envv, creds, secure)
 	if err != nil {
 		m.Release()
 		return nil, err
 	}
+	img.creds, img.secure = creds, secure
 	return img, nil
 }
 
@@ -266,7 +290,7 @@ func mapELF(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, bias uintp
 	return end, nil
 }
 
-func (t *Task) layout(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, ibin *loader.Binary, interp *Executable, argv, envv []string) (*image, error) {
+func (t *Task) layout(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, ibin *loader.Binary, interp *Executable, argv, envv []string, creds *vfs.Credentials, secure bool) (*image, error) {
 	const page = platform.PageSize
 	var bias uintptr
 	if bin.Type == elf.ET_DYN {
@@ -318,11 +342,11 @@ func (t *Task) layout(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, 
 		{Key: loader.AT_BASE, Val: interpBase},
 		{Key: loader.AT_FLAGS, Val: 0},
 		{Key: loader.AT_ENTRY, Val: bin.Entry + uint64(bias)},
-		{Key: loader.AT_UID, Val: 0},
-		{Key: loader.AT_EUID, Val: 0},
-		{Key: loader.AT_GID, Val: 0},
-		{Key: loader.AT_EGID, Val: 0},
-		{Key: loader.AT_SECURE, Val: 0},
+		{Key: loader.AT_UID, Val: uint64(creds.RealUID)},
+		{Key: loader.AT_EUID, Val: uint64(creds.EffectiveUID)},
+		{Key: loader.AT_GID, Val: uint64(creds.RealGID)},
+		{Key: loader.AT_EGID, Val: uint64(creds.EffectiveGID)},
+		{Key: loader.AT_SECURE, Val: map[bool]uint64{true: 1}[secure]},
 		{Key: loader.AT_HWCAP, Val: arch.HWCap()},
 		{Key: loader.AT_CLKTCK, Val: 100},
 	}
@@ -336,6 +360,10 @@ func (t *Task) layout(m *mm.MemoryManager, bin *loader.Binary, exe *Executable, 
 	st := arch.NewState()
 	st.Regs.Rip = entry
 	st.Regs.Rsp = img.SP
-	return &image{mm: m, state: st, exe: exe.Path,
+	shown := exe.Abs
+	if shown == "" {
+		shown = exe.Path
+	}
+	return &image{mm: m, state: st, exe: shown,
 		bounds: [4]uintptr{uintptr(img.ArgvStart), uintptr(img.ArgvEnd), uintptr(img.EnvvStart), uintptr(img.EnvvEnd)}}, nil
 }

@@ -237,6 +237,7 @@ func TestPrograms(t *testing.T) {
 		{"prctl", nil},
 		{"clone3", nil},
 		{"cow", nil},
+		{"setid", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]
