@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -74,6 +76,11 @@ func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
 	}
 	// a.Creds are those before the exec, as a runtime sets them up (runc's capset
 	// then execve): the program runs with what exec makes of them.
+	path := a.Path
+	if a.Exe != nil {
+		path = a.Exe.Path
+	}
+	img.comm = commOf(unix.AT_FDCWD, path)
 	t.commitExecCreds(img.creds, img.secure)
 	t.install(img)
 	return t, nil
@@ -89,6 +96,22 @@ type image struct {
 	// AT_SECURE: the exec raised privileges.
 	creds  *vfs.Credentials
 	secure bool
+	// comm is the command name: the base name of the path exec was given (a
+	// script's, not its interpreter's), as begin_new_exec.
+	comm string
+}
+
+// commOf is the command name exec gives a program run by path (relative to dirfd): its
+// base name, or for execveat's AT_EMPTY_PATH the descriptor's number ("/dev/fd/N").
+func commOf(dirfd int32, path string) string {
+	if path == "" {
+		return strconv.Itoa(int(dirfd))
+	}
+	c := path[strings.LastIndex(path, "/")+1:]
+	if len(c) > 15 {
+		c = c[:15]
+	}
+	return c
 }
 
 // install makes img the task's program.
@@ -96,7 +119,7 @@ func (t *Task) install(img *image) {
 	if t.MM != nil {
 		t.MM.DecUsers()
 	}
-	t.MM, t.State, t.Exe, t.Comm = img.mm, img.state, img.exe, ""
+	t.MM, t.State, t.Exe, t.Comm = img.mm, img.state, img.exe, img.comm
 	t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd = img.bounds[0], img.bounds[1], img.bounds[2], img.bounds[3]
 }
 
@@ -112,6 +135,7 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, flags int) 
 	if err != nil {
 		return err
 	}
+	img.comm = commOf(dirfd, path)
 	t.endSiblings()
 	if t.FDs.Shared() {
 		// The table was shared with threads that are gone, or with another process

@@ -23,6 +23,14 @@ static void report(const char *argv0) {
 	exe[n > 0 ? n : 0] = 0;
 	const char *base = strrchr(argv0, '/') ? strrchr(argv0, '/') + 1 : argv0;
 	printf("  exe absolute %d, its name %d\n", exe[0] == '/', n > 0 && !strcmp(strrchr(exe, '/') + 1, base));
+	// The command name is the base name of the path exec got: a script's own.
+	char comm[32] = "";
+	FILE *cf = fopen("/proc/self/comm", "r");
+	if (cf) {
+		fgets(comm, sizeof comm, cf);
+		fclose(cf);
+	}
+	printf("  comm %s", comm);
 	uid_t r, e, s;
 	gid_t rg, eg, sg;
 	getresuid(&r, &e, &s);
