@@ -125,6 +125,9 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 	if _, _, err := containerArgs(conf, b, io.Discard); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := checkNetns(b.Spec); err != nil {
+		return nil, nil, nil, err
+	}
 	var slave *os.File
 	if terminal {
 		if master, slave, err = console.NewPty(); err != nil {
@@ -263,7 +266,7 @@ func startSandbox(conf *config.Config, c *container.Container, b *specutils.Bund
 		cmd.Args = append(cmd.Args[:len(cmd.Args)-1], "--console-fd", strconv.Itoa(fd), c.State.ID)
 		cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, fd
 	}
-	err = cmd.Start()
+	err = startInNetns(cmd, b.Spec)
 	w.Close()
 	if err != nil {
 		return nil, fmt.Errorf("starting the sandbox: %w", err)

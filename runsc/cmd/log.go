@@ -24,7 +24,7 @@ import (
 // that receives every entry, debug ones included whatever --debug says, in text.
 
 // logger is the process's log, set up by SetupLog.
-var logger = &runtimeLog{out: os.Stderr, format: "text"}
+var logger = &runtimeLog{out: os.Stderr, toStderr: true, format: "text"}
 
 type runtimeLog struct {
 	mu       sync.Mutex

@@ -23,6 +23,10 @@ type Config struct {
 	DebugLog  string
 	// SystemdCgroup: cgroupsPath has systemd's slice:prefix:name form (runsc/cgroup).
 	SystemdCgroup bool
+	// Network is the application's network, as gVisor's --network: only "none" (no
+	// interfaces at all) until the Sentry has a network stack; "sandbox" and "host"
+	// are refused with an error saying so. gVisor's default is "sandbox".
+	Network string
 }
 
 // Platforms are the values --platform takes.
@@ -40,6 +44,7 @@ func Register(fs *flag.FlagSet) *Config {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "the log's format: text or json (runc's JSON lines)")
 	fs.StringVar(&c.DebugLog, "debug-log", "", "a second log file that receives every entry, debug ones included, as text")
 	fs.BoolVar(&c.SystemdCgroup, "systemd-cgroup", false, "linux.cgroupsPath is in systemd's slice:prefix:name form")
+	fs.StringVar(&c.Network, "network", "none", "the application's network: none (no network stack yet: sandbox and host are not supported)")
 	return c
 }
 
@@ -47,6 +52,13 @@ func Register(fs *flag.FlagSet) *Config {
 func (c *Config) Validate() error {
 	if c.Overlay != "memory" && c.Overlay != "none" {
 		return fmt.Errorf("--overlay=%q: want memory or none", c.Overlay)
+	}
+	switch c.Network {
+	case "none":
+	case "sandbox", "host":
+		return fmt.Errorf("--network=%s: not supported: the Sentry has no network stack yet (use --network=none)", c.Network)
+	default:
+		return fmt.Errorf("--network=%q: want none (sandbox and host are not supported yet)", c.Network)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format=%q: want text or json", c.LogFormat)
