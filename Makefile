@@ -2,7 +2,8 @@
 #
 #   make build    static binaries into bin/
 #   make test     every test (installs what it needs first)
-#   make bench    in-sandbox costs as ratios to native, measured in this run
+#   make bench    in-sandbox costs as ratios to native, and runsc start/idle memory
+#                 as ratios to runc, measured in this run
 #   make install  bin/runsc into $(PREFIX)/bin
 #   make lint     gofmt and go vet
 

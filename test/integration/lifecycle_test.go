@@ -399,26 +399,6 @@ func TestBadInput(t *testing.T) {
 	})
 }
 
-// TestCycles: 50 create/start/delete cycles leave nothing behind.
-func TestCycles(t *testing.T) {
-	r := newRuntime(t, runsc)
-	b := bundle(t, "true")
-	out := filepath.Join(t.TempDir(), "out")
-	for i := 0; i < 50; i++ {
-		id := fmt.Sprintf("cycle-%d", i)
-		if res := r.create(t, b, id, out); res.status != 0 {
-			t.Fatalf("cycle %d: create: %d", i, res.status)
-		}
-		if res := r.cmd(t, "start", id); res.status != 0 {
-			t.Fatalf("cycle %d: start: %d %s", i, res.status, res.stderr)
-		}
-		if res := r.cmd(t, "delete", "--force", id); res.status != 0 {
-			t.Fatalf("cycle %d: delete: %d %s", i, res.status, res.stderr)
-		}
-	}
-	noTrace(t, r)
-}
-
 // TestSandboxKilled: a sandbox killed with SIGKILL is stopped, its Gofer dies with
 // it, and delete cleans up.
 func TestSandboxKilled(t *testing.T) {
@@ -685,4 +665,43 @@ func TestGoferKilled(t *testing.T) {
 		t.Errorf("delete: %d %s", res.status, res.stderr)
 	}
 	noTrace(t, r)
+}
+
+// TestRelativePaths: with a relative --root and --bundle the whole lifecycle works
+// (run from the bundle's parent directory), and each error names the container.
+func TestRelativePaths(t *testing.T) {
+	b := bundle(t, "true")
+	parent := filepath.Dir(b)
+	os.Mkdir(filepath.Join(parent, "empty"), 0o755)
+	rel := runtime{bin: runsc, root: "relroot"}
+	if res := rel.cmdIn(t, parent, "run", "--bundle", filepath.Base(b), "rel"); res.status != 0 {
+		t.Fatalf("run with relative paths: %d %s", res.status, res.stderr)
+	}
+	if res := rel.cmdIn(t, parent, "create", "--bundle", filepath.Base(b), "rel2"); res.status != 0 {
+		t.Fatalf("create with relative paths: %d %s", res.status, res.stderr)
+	}
+	for _, args := range [][]string{{"start", "rel2"}, {"state", "rel2"}, {"delete", "--force", "rel2"}} {
+		if res := rel.cmdIn(t, parent, args...); res.status != 0 {
+			t.Errorf("%v with a relative --root: %d %s", args, res.status, res.stderr)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "--bundle", "empty", "e1"}, `create "e1": bundle ` + filepath.Join(parent, "empty") + " has no config.json"},
+		{[]string{"run", "--bundle", "nosuch", "e2"}, `run "e2": bundle ` + filepath.Join(parent, "nosuch")},
+		{[]string{"create", "--bundle", "../x", "../e3"}, `create "../e3": invalid container id`},
+		{[]string{"state", "e4"}, `state "e4": container does not exist`},
+		{[]string{"start", "e5"}, `start "e5": container does not exist`},
+		{[]string{"kill", "e6"}, `kill "e6": container does not exist`},
+		{[]string{"delete", "e7"}, `delete "e7": container does not exist`},
+		{[]string{"pause", "e8"}, `"e8"`},
+		{[]string{"exec", "e9", "true"}, `"e9"`},
+	} {
+		if res := rel.cmdIn(t, parent, tc.args...); res.status == 0 || !strings.Contains(res.stderr, tc.want) {
+			t.Errorf("%v: status %d, stderr %q; want non-zero and %q", tc.args, res.status, res.stderr, tc.want)
+		}
+	}
+	noTrace(t, runtime{bin: runsc, root: filepath.Join(parent, "relroot")})
 }

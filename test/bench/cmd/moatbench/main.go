@@ -43,6 +43,8 @@ func main() {
 	runsc := flag.String("runsc", "", "runsc binary for the workload section (default: bin/runsc of this module if it exists; \"none\" skips the section)")
 	workdir := flag.String("workdir", "", "directory of the workload *.c programs (default: test/bench/workloads of this module)")
 	wtimeout := flag.Duration("wtimeout", time.Minute, "time limit for each workload run, native or sandboxed")
+	startupOnly := flag.Bool("startuponly", false, "run only the startup section (no mechanisms, Go benchmarks or workloads)")
+	startupRuns := flag.Int("startupruns", 7, "runs of each startup and idle-memory figure under runc and runsc (the median is shown; 0 skips the section)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fatalf("unexpected arguments %q", flag.Args())
@@ -79,6 +81,9 @@ func main() {
 	failed := false
 	var rows []Result
 	var bins []string
+	if *startupOnly {
+		srcs, *gobench = nil, ""
+	}
 	for _, src := range srcs {
 		bin, err := compileMech(ccPath, src, *builddir)
 		if err != nil {
@@ -128,6 +133,12 @@ func main() {
 	switch {
 	case *runsc == "none":
 		wskip = "-runsc none"
+	case *startupOnly && *runsc == "":
+		if *runsc, wskip = defaultRunsc(root); wskip == "" {
+			wskip = "-startuponly"
+		}
+	case *startupOnly:
+		wskip = "-startuponly"
 	case *workdir == "":
 		wskip = "cannot find the module root (go.mod); pass -workdir"
 	case *runsc == "":
@@ -153,10 +164,26 @@ func main() {
 		}
 		failed = failed || nativeFailed
 	}
+	// The startup section: run of /bin/true and idle memory, runc against runsc.
+	var srows []StartupRow
+	sskip := wskip
+	if *startupOnly && wskip == "-startuponly" {
+		sskip = ""
+	}
+	if sskip == "" && *startupRuns <= 0 {
+		sskip = "-startupruns 0"
+	}
+	if sskip == "" {
+		if srows, err = startupSection(*builddir, *runsc, strings.Split(*platforms, ","), *startupRuns, *wtimeout); err != nil {
+			sskip = err.Error()
+		}
+	}
 
-	fmt.Printf("Moat bench: cost of one round trip; ratio = ns/op / native_getpid, both from this run\n\n")
-	writeTable(os.Stdout, rows)
-	fmt.Println()
+	if !*startupOnly {
+		fmt.Printf("Moat bench: cost of one round trip; ratio = ns/op / native_getpid, both from this run\n\n")
+		writeTable(os.Stdout, rows)
+		fmt.Println()
+	}
 	if hasSameCPURow(rows) {
 		fmt.Printf("*_samecpu: both parties pinned to one CPU; without it the scheduler picks one CPU\nor two, which can change two-party figures several-fold between runs.\n\n")
 	}
@@ -165,6 +192,14 @@ func main() {
 	} else {
 		fmt.Printf("Moat bench: workloads natively and under `%s do`; ratio = sandboxed / native, both from this run\n\n", *runsc)
 		writeWorkloadTable(os.Stdout, wrows)
+		fmt.Println()
+	}
+	if sskip != "" {
+		fmt.Printf("Moat bench: container startup skipped: %s\n\n", sskip)
+	} else {
+		fmt.Printf("Moat bench: container start and idle memory, runc and runsc on one busybox bundle; median of %d runs each, ratio = runsc / runc, from this run\n", *startupRuns)
+		fmt.Printf("run_true: wall time of `run` of /bin/true (create, start, wait, delete). idle_rss/idle_pss: a detached `sleep`\nafter %v, Rss and Pss of /proc/PID/smaps_rollup summed over the container's PID and all its descendants\n(runsc: Sentry + Gofer + stubs; runc: the container's process).\n\n", idleSettle)
+		writeStartupTable(os.Stdout, srows)
 		fmt.Println()
 	}
 	fmt.Printf("All figures were measured in this run on this machine (%s).\nCompare ratios within one run, never absolute numbers across runs or machines.\n", machine())
