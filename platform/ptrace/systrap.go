@@ -611,12 +611,22 @@ func (t *trapThread) waitEvent() error {
 			}
 			fallthrough
 		case stateSentryWait:
-			t.futexWaitFor(stateSentryWait, 0)
+			// The handler wakes this sleep when it posts an event over
+			// stateSentryWait. But the word is the application's to overwrite: a
+			// value stored over it wakes nobody, and the handler, finding no
+			// sleeper's value there, wakes nobody either. So look again every
+			// sentryWaitRecheck: a corrupt word then ends the thread group, and
+			// a thread that only computes costs a wake-up that often.
+			t.futexWaitFor(stateSentryWait, sentryWaitRecheck)
 		default:
 			return fmt.Errorf("systrap thread %d: %w (state %d)", t.tid, errCorrupt, s)
 		}
 	}
 }
+
+// sentryWaitRecheck bounds how long the Sentry sleeps on a thread's state word before
+// reading it again (see waitEvent).
+const sentryWaitRecheck = 20 * time.Millisecond
 
 // resume hands the thread back to the application, telling the handler how long to
 // spin next time.
