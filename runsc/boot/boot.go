@@ -75,6 +75,7 @@ type Args struct {
 
 	// Container settings (runsc run); the zero values are runsc do's.
 	Hostname     string
+	Domainname   string
 	UID, GID     uint32
 	Groups       []uint32
 	ReadOnlyRoot bool
@@ -203,6 +204,9 @@ func New(a Args) (_ *Sandbox, err error) {
 	v.MemFile = mf
 	k := kernel.New(p, mf, v, linux.Table(), a.Log)
 	k.Strace = a.Strace
+	if a.Domainname != "" {
+		k.SetUTSName(true, a.Domainname)
+	}
 	if a.Hostname != "" {
 		k.Hostname = a.Hostname
 	}

@@ -166,7 +166,7 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 		Platform: conf.Platform, Strace: conf.Strace, Overlay: conf.Overlay,
 		Path: path, Argv: p.Args, Envv: env, Cwd: p.Cwd,
 		Stdio:    [3]int{0, 1, 2},
-		Hostname: s.Hostname, UID: p.User.UID, GID: p.User.GID, Groups: groups,
+		Hostname: s.Hostname, Domainname: s.Domainname, UID: p.User.UID, GID: p.User.GID, Groups: groups,
 		ReadOnlyRoot: readOnly, Mounts: mounts,
 		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges,
 	}, goferMounts, nil

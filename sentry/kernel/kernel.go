@@ -62,8 +62,13 @@ type Kernel struct {
 	Log io.Writer
 	// Strace prints every system call with its arguments and result.
 	Strace bool
-	// Hostname is what uname reports.
+	// Hostname is what uname reports before the kernel runs anything (the UTS
+	// namespace's first name); after, UTSNames and SetUTSName.
 	Hostname string
+
+	utsMu      sync.Mutex
+	domainname string
+	domainSet  bool // before, the domain name is "(none)", as Linux's first one
 
 	start time.Time
 
@@ -183,4 +188,27 @@ func (k *Kernel) WaitIdle(timeout time.Duration) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// UTSNames returns the UTS namespace's host and domain names, as uname(2) reports them.
+func (k *Kernel) UTSNames() (host, domain string) {
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	domain = "(none)"
+	if k.domainSet {
+		domain = k.domainname
+	}
+	return k.Hostname, domain
+}
+
+// SetUTSName sets the host name (domain false) or the domain name, as sethostname(2)
+// and setdomainname(2) once their caller is checked.
+func (k *Kernel) SetUTSName(domain bool, name string) {
+	k.utsMu.Lock()
+	defer k.utsMu.Unlock()
+	if domain {
+		k.domainname, k.domainSet = name, true
+		return
+	}
+	k.Hostname = name
 }

@@ -238,6 +238,7 @@ func TestPrograms(t *testing.T) {
 		{"clone3", nil},
 		{"cow", nil},
 		{"setid", nil},
+		{"uts", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

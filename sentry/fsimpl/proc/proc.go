@@ -154,8 +154,14 @@ func (p *procfs) sys() vfs.Inode {
 	fs := p.fs
 	text := func(s string) vfs.Inode { return fs.NewText(s + "\n") }
 	kernelDir := kernfs.Static{
-		"hostname":     fs.NewFile(func() ([]byte, error) { return []byte(p.k.Hostname + "\n"), nil }),
-		"domainname":   text("(none)"),
+		"hostname": fs.NewFile(func() ([]byte, error) {
+			host, _ := p.k.UTSNames()
+			return []byte(host + "\n"), nil
+		}),
+		"domainname": fs.NewFile(func() ([]byte, error) {
+			_, domain := p.k.UTSNames()
+			return []byte(domain + "\n"), nil
+		}),
 		"ostype":       text("Linux"),
 		"osrelease":    text(release),
 		"version":      text(version),

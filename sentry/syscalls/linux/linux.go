@@ -255,6 +255,8 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_SETITIMER:         Setitimer,
 		unix.SYS_GETITIMER:         Getitimer,
 		unix.SYS_UNAME:             Uname,
+		unix.SYS_SETHOSTNAME:       Sethostname,
+		unix.SYS_SETDOMAINNAME:     Setdomainname,
 		unix.SYS_PRLIMIT64:         Prlimit64,
 		unix.SYS_GETRLIMIT:         Getrlimit,
 		unix.SYS_SETRLIMIT:         Setrlimit,
