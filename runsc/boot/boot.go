@@ -81,6 +81,9 @@ type Args struct {
 	ReadOnlyRoot bool
 	// Mounts are mounted in order over the root; nil means /proc, /sys and /dev.
 	Mounts []Mount
+	// MaskedPaths and ReadonlyPaths are the spec's linux.maskedPaths and
+	// linux.readonlyPaths, applied after the mounts (maskPaths).
+	MaskedPaths, ReadonlyPaths []string
 	// Caps, when set, are init's capability sets (the spec's process.capabilities);
 	// otherwise root has them all.
 	Caps *Caps
@@ -251,6 +254,9 @@ func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
 		mounts = DefaultMounts()
 	}
 	if c.devpts, err = mountAll(v, k, gc, root, mounts); err != nil {
+		return nil, err
+	}
+	if err := maskPaths(v, root, a.MaskedPaths, a.ReadonlyPaths); err != nil {
 		return nil, err
 	}
 	c.root = root
@@ -436,6 +442,60 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 		}
 	}
 	return pts, nil
+}
+
+// maskPaths applies the spec's masked and read-only paths, as runc does once the
+// mounts are made: a masked directory gets an empty read-only tmpfs over it, a masked
+// file /dev/null bound over it (so reads find nothing); a read-only path is bound over
+// itself read-only, keeping its mount's other flags. A path that does not exist is
+// skipped, as runc skips it.
+func maskPaths(v *vfs.VFS, root vfs.VirtualDentry, masked, readonly []string) error {
+	c := vfs.Root()
+	resolve := func(p string) (vfs.VirtualDentry, bool, error) {
+		vd, err := v.Resolve(c, root, root, p, true)
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			return vd, false, nil
+		}
+		return vd, err == nil, err
+	}
+	for _, p := range masked {
+		vd, ok, err := resolve(p)
+		if err != nil {
+			return fmt.Errorf("masking %s: %w", p, err)
+		}
+		if !ok {
+			continue
+		}
+		var m *vfs.Mount
+		if vd.Dentry.IsDir() {
+			_, in := tmpfs.New(v, 0o755, vfs.Owner{})
+			m = v.NewMount(in, "tmpfs", "tmpfs", vfs.MountFlags{ReadOnly: true})
+		} else {
+			null, ok, err := resolve("/dev/null")
+			if err != nil || !ok {
+				return fmt.Errorf("masking %s: no /dev/null to bind over it", p)
+			}
+			m = v.NewBindMount(null, null.Mount.Flags)
+		}
+		if err := v.Attach(m, vd); err != nil {
+			return fmt.Errorf("masking %s: %w", p, err)
+		}
+	}
+	for _, p := range readonly {
+		vd, ok, err := resolve(p)
+		if err != nil {
+			return fmt.Errorf("making %s read-only: %w", p, err)
+		}
+		if !ok {
+			continue
+		}
+		flags := vd.Mount.Flags
+		flags.ReadOnly = true
+		if err := v.Attach(v.NewBindMount(vd, flags), vd); err != nil {
+			return fmt.Errorf("making %s read-only: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // mkdirAll makes path and its missing parents in root.

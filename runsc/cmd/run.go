@@ -168,6 +168,7 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 		Stdio:    [3]int{0, 1, 2},
 		Hostname: s.Hostname, Domainname: s.Domainname, UID: p.User.UID, GID: p.User.GID, Groups: groups,
 		ReadOnlyRoot: readOnly, Mounts: mounts,
+		MaskedPaths: maskedPaths(s), ReadonlyPaths: readonlyPaths(s),
 		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges,
 	}, goferMounts, nil
 }
@@ -341,4 +342,19 @@ func sandboxDeath(id string, err error) string {
 	return fmt.Sprintf("runsc: container %q: the sandbox was killed by its seccomp filter (SIGSYS): "+
 		"the Sentry made a host system call its allow-list forbids; the kernel log's audit record "+
 		"(type=1326) names it, and with --debug the sandbox's log has a report", id)
+}
+
+// maskedPaths and readonlyPaths are the spec's linux.maskedPaths and linux.readonlyPaths.
+func maskedPaths(s *specs.Spec) []string {
+	if s.Linux == nil {
+		return nil
+	}
+	return s.Linux.MaskedPaths
+}
+
+func readonlyPaths(s *specs.Spec) []string {
+	if s.Linux == nil {
+		return nil
+	}
+	return s.Linux.ReadonlyPaths
 }

@@ -91,6 +91,20 @@ func (d *Dentry) insert(name string, in Inode) *Dentry {
 	return c
 }
 
+// pin caches c, a child of d looked up without caching (d is Dynamic), so that later
+// lookups of its name find it: something is being mounted on it.
+func (d *Dentry) pin(c *Dentry) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.children[c.name]; ok {
+		return
+	}
+	if d.children == nil {
+		d.children = map[string]*Dentry{}
+	}
+	d.children[c.name] = c
+}
+
 // remove forgets child name after the filesystem removed it.
 func (d *Dentry) remove(name string) {
 	d.mu.Lock()

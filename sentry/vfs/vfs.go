@@ -125,10 +125,24 @@ func (v *VFS) NewMountOf(m *Mount, fsType, source string, flags MountFlags) *Mou
 	return &Mount{vfs: v, root: m.root, Flags: flags, FSType: fsType, Source: source}
 }
 
-// Attach mounts m over the directory at point.
+// NewBindMount makes a mount whose root is vd, as a bind mount of vd: the same
+// filesystem (its type and source), with flags of its own.
+func (v *VFS) NewBindMount(vd VirtualDentry, flags MountFlags) *Mount {
+	return &Mount{vfs: v, root: vd.Dentry, Flags: flags, FSType: vd.Mount.FSType, Source: vd.Mount.Source}
+}
+
+// Attach mounts m over the file at point: a directory over a directory, anything else
+// over anything but a directory (ENOTDIR otherwise), as do_move_mount's check.
 func (v *VFS) Attach(m *Mount, point VirtualDentry) error {
-	if !point.Dentry.IsDir() {
+	if point.Dentry.IsDir() != m.root.IsDir() {
 		return unix.ENOTDIR
+	}
+	if p := point.Dentry.parent; p != nil {
+		if _, dynamic := p.inode.(Dynamic); dynamic {
+			// A dynamic directory does not cache its children: keep this one, or
+			// the next lookup of its name would find a dentry with nothing on it.
+			p.pin(point.Dentry)
+		}
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
