@@ -349,15 +349,43 @@ func (m *Master) ReadCtx(ctx vfs.Context, dst []byte, nonblock bool) (int, error
 }
 
 // WriteCtx implements vfs.BlockingFile: the slave's input, through the line
-// discipline.
-func (m *Master) WriteCtx(_ vfs.Context, src []byte, _ bool) (int, error) {
+// discipline, as much as it has room for (inputRoomLocked); then a blocking write
+// waits for the reader to make room, and a non-blocking one returns what it wrote, or
+// EAGAIN. Nothing is dropped, but for what canonical mode drops past a full line, as
+// n_tty does. (Linux's pty also holds up to 64 KiB in its flip buffer before the
+// writer waits; here the writer waits once the 4 KiB queue is full.)
+func (m *Master) WriteCtx(ctx vfs.Context, src []byte, nonblock bool) (int, error) {
 	t := m.t
-	t.mu.Lock()
-	sigs := t.receiveLocked(src)
-	t.changedLocked()
-	t.mu.Unlock()
-	t.send(sigs)
-	return len(src), nil
+	n := 0
+	for n < len(src) {
+		t.mu.Lock()
+		room := t.inputRoomLocked()
+		if room == 0 {
+			if nonblock || n > 0 && ctx == nil {
+				t.mu.Unlock()
+				if n > 0 {
+					return n, nil
+				}
+				return 0, unix.EAGAIN
+			}
+			err := t.wait(ctx, nil)
+			t.mu.Unlock()
+			if err != nil {
+				if n > 0 {
+					return n, nil
+				}
+				return 0, err
+			}
+			continue
+		}
+		k := min(room, len(src)-n)
+		sigs := t.receiveLocked(src[n : n+k])
+		n += k
+		t.changedLocked()
+		t.mu.Unlock()
+		t.send(sigs)
+	}
+	return n, nil
 }
 
 // Readiness implements vfs.Waitable.
@@ -365,7 +393,10 @@ func (m *Master) Readiness() uint32 {
 	t := m.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := uint32(vfs.EventOut)
+	var r uint32
+	if t.inputRoomLocked() > 0 {
+		r |= vfs.EventOut
+	}
 	if len(t.out) > 0 {
 		r |= vfs.EventIn
 	}
@@ -797,6 +828,11 @@ func (t *Terminal) SetWindowSize(ws unix.Winsize) {
 func (t *Terminal) InputRoom() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.inputRoomLocked()
+}
+
+// inputRoomLocked is InputRoom with t.mu held.
+func (t *Terminal) inputRoomLocked() int {
 	if t.slave.Lflag&unix.ICANON == 0 {
 		return max(inputMax-len(t.raw), 0)
 	}

@@ -319,6 +319,47 @@ static void raw(void) {
 	close(ep);
 }
 
+// bulk: 200000 bytes written to the master in raw mode by a child, read from the slave
+// by the parent: every byte arrives, in order (a writer ahead of the reader waits).
+static void bulk(void) {
+	struct termios saved;
+	tcgetattr(slave, &saved);
+	setraw(1, 0);
+	enum { total = 200000 };
+	fflush(stdout);
+	pid_t c = fork();
+	if (c == 0) {
+		static char data[total];
+		for (int i = 0; i < total; i++)
+			data[i] = 'a' + i % 23;
+		long n = 0;
+		while (n < total) {
+			ssize_t w = write(master, data + n, total - n);
+			if (w <= 0)
+				_exit(1);
+			n += w;
+		}
+		_exit(0);
+	}
+	long got = 0, bad = 0;
+	char buf[8192];
+	while (got < total) {
+		struct pollfd p = {slave, POLLIN, 0};
+		if (poll(&p, 1, 5000) <= 0)
+			break;
+		ssize_t r = read(slave, buf, sizeof buf);
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			bad += buf[i] != 'a' + (got + i) % 23;
+		got += r;
+	}
+	int st;
+	waitpid(c, &st, 0);
+	printf("bulk input: %ld of %d bytes, %ld out of order, writer exit %d\n", got, total, bad, WEXITSTATUS(st));
+	tcsetattr(slave, TCSANOW, &saved);
+}
+
 static volatile int got_int, got_winch, got_hup, got_cont;
 static void on_sig(int sig) {
 	if (sig == SIGINT)
@@ -634,6 +675,7 @@ int main(void) {
 	canonical();
 	output();
 	raw();
+	bulk();
 	child("controlling terminal", ctty);
 	child("open makes it controlling", open_ctty);
 	child("ISIG and window size", sigint);
