@@ -162,11 +162,12 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 	if err != nil {
 		return boot.Args{}, nil, err
 	}
+	hostname, domainname := specSysctl(s, warn)
 	return boot.Args{
 		Platform: conf.Platform, Strace: conf.Strace, Overlay: conf.Overlay,
 		Path: path, Argv: p.Args, Envv: env, Cwd: p.Cwd,
 		Stdio:    [3]int{0, 1, 2},
-		Hostname: s.Hostname, Domainname: s.Domainname, UID: p.User.UID, GID: p.User.GID, Groups: groups,
+		Hostname: hostname, Domainname: domainname, UID: p.User.UID, GID: p.User.GID, Groups: groups,
 		ReadOnlyRoot: readOnly, Mounts: mounts,
 		MaskedPaths: maskedPaths(s), ReadonlyPaths: readonlyPaths(s),
 		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges,
@@ -357,4 +358,33 @@ func readonlyPaths(s *specs.Spec) []string {
 		return nil
 	}
 	return s.Linux.ReadonlyPaths
+}
+
+// specSysctl applies the spec's linux.sysctl to the names the Sentry models, the UTS
+// names (kernel.hostname and kernel.domainname, which runc writes after setting the
+// spec's hostname, so they win), and returns them. The Sentry's other kernel
+// parameters are fixed: each other sysctl is ignored with a warning, as gVisor ignores
+// those it does not model (failing would refuse containers that Docker and Kubernetes
+// make with, for instance, net.ipv4.ip_unprivileged_port_start).
+func specSysctl(s *specs.Spec, warn io.Writer) (hostname, domainname string) {
+	hostname, domainname = s.Hostname, s.Domainname
+	if s.Linux == nil {
+		return
+	}
+	keys := make([]string, 0, len(s.Linux.Sysctl))
+	for k := range s.Linux.Sysctl {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch v := s.Linux.Sysctl[k]; strings.ReplaceAll(k, "/", ".") {
+		case "kernel.hostname":
+			hostname = v
+		case "kernel.domainname":
+			domainname = v
+		default:
+			fmt.Fprintf(warn, "runsc: sysctl %s=%q is not one the Sentry models: ignored\n", k, v)
+		}
+	}
+	return
 }

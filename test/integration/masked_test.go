@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +40,40 @@ echo y 2>/dev/null > /scratch/ro/f || echo /scratch/ro/f read-only; cat /scratch
 	}
 	if outs[0] != outs[1] {
 		t.Errorf("runc:\n%s\nrunsc:\n%s", outs[0], outs[1])
+	}
+}
+
+// TestHostnameAndSysctl: the spec's hostname and domainname, and a kernel.domainname
+// sysctl over the latter, are what the container sees, as under runc; a sysctl the
+// Sentry does not model is ignored with a warning.
+func TestHostnameAndSysctl(t *testing.T) {
+	needRunc(t)
+	b := bundle(t, "sh", "-c", "cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname; hostname")
+	var spec map[string]any
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	json.Unmarshal(data, &spec)
+	spec["hostname"] = "h1"
+	spec["domainname"] = "spec.example"
+	spec["linux"].(map[string]any)["sysctl"] = map[string]string{"kernel.domainname": "sysctl.example"}
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	var outs []string
+	for _, rt := range []string{"runc", runsc} {
+		res := newRuntime(t, rt).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-uts-%d", os.Getpid()))
+		outs = append(outs, fmt.Sprintf("status %d\n%s", res.status, res.stdout))
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("runc:\n%s\nrunsc:\n%s", outs[0], outs[1])
+	}
+	if !strings.Contains(outs[1], "sysctl.example") {
+		t.Errorf("the sysctl did not set the domain name: %s", outs[1])
+	}
+	// Unmodelled: a warning naming it, and the container runs.
+	spec["linux"].(map[string]any)["sysctl"] = map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"}
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	res := newRuntime(t, runsc).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-uts2-%d", os.Getpid()))
+	if res.status != 0 || !strings.Contains(res.stderr, "net.ipv4.ip_unprivileged_port_start") {
+		t.Errorf("an unmodelled sysctl: %+v", res)
 	}
 }
