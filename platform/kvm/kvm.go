@@ -388,17 +388,17 @@ func (p *Platform) initCPU() error {
 	// supported CPUID), a guest without XSAVE would lose the upper halves of the
 	// vector registers at every exit: glibc, seeing AVX2 in CPUID, fails in its
 	// string functions. So XSAVE is offered to the guest whenever the host enabled it.
-	if _, _, ecx, _ := cpuid(1, 0); ecx&(1<<27) != 0 {
+	if _, _, ecx, _ := arch.CPUID(1, 0); ecx&(1<<27) != 0 {
 		if e := p.cpuidEntry(1, 0); e != nil {
 			e.Ecx |= 1 << 26
 		}
 	}
 	if e := p.cpuidEntry(1, 0); e != nil && e.Ecx&(1<<26) != 0 { // XSAVE
-		_, _, ecx, _ := cpuid(1, 0)
+		_, _, ecx, _ := arch.CPUID(1, 0)
 		if ecx&(1<<27) == 0 {
 			return fmt.Errorf("%w: the host supports XSAVE but did not enable it", ErrUnavailable)
 		}
-		lo, hi := xgetbv()
+		lo, hi := arch.XGETBV()
 		host := uint64(hi)<<32 | uint64(lo)
 		var supported uint64 = 3
 		if d := p.cpuidEntry(0xd, 0); d != nil {

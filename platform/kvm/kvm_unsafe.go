@@ -236,9 +236,3 @@ func pte(mem []byte, off uint64) *uint64 {
 func frameWord(mem []byte, off uint64) *uint64 {
 	return (*uint64)(unsafe.Pointer(&mem[off]))
 }
-
-// xgetbv reads XCR0 (xgetbv_amd64.s).
-func xgetbv() (eax, edx uint32)
-
-// cpuid executes CPUID (xgetbv_amd64.s).
-func cpuid(eax, ecx uint32) (a, b, c, d uint32)

@@ -13,6 +13,13 @@ func HWCap() uint64 {
 // xgetbv reads XCR0 (cpuid_amd64.s).
 func xgetbv() (eax, edx uint32)
 
+// CPUID executes the CPUID instruction on the host CPU (the KVM platform builds its
+// guest's CPUID from it).
+func CPUID(eax, ecx uint32) (a, b, c, d uint32) { return cpuid(eax, ecx) }
+
+// XGETBV reads the host's XCR0. Only where CPUID.1:ECX.OSXSAVE is set.
+func XGETBV() (eax, edx uint32) { return xgetbv() }
+
 // xcr0 is the set of XSAVE features the host enabled.
 func xcr0() uint64 {
 	_, _, ecx, _ := cpuid(1, 0)
