@@ -90,14 +90,9 @@ func (t *Task) MqNotify(q *mqueue.Queue, ev *SigEvent) error {
 				}
 			}
 			k.mu.Unlock()
-			if target == nil || sig == 0 {
-				return
+			if target != nil {
+				target.post(sig, info)
 			}
-			if sig == unix.SIGKILL {
-				target.KillWith(sig)
-				return
-			}
-			target.Queue(int(sig), info)
 		}
 	}
 	return q.SetNotification(n)

@@ -256,13 +256,7 @@ func (t *Task) PidFDSendSignal(p *PidFD, threadFD bool, sig unix.Signal, info *a
 	if !may {
 		return unix.EPERM
 	}
-	switch sig {
-	case 0:
-	case unix.SIGKILL:
-		target.KillWith(sig)
-	default:
-		target.Queue(int(sig), *info)
-	}
+	target.post(sig, *info)
 	return nil
 }
 
@@ -296,13 +290,7 @@ func (t *Task) signalGroupInfo(pgid int32, sig unix.Signal, info arch.SignalInfo
 		return unix.EPERM
 	}
 	for _, target := range targets {
-		switch sig {
-		case 0:
-		case unix.SIGKILL:
-			target.KillWith(sig)
-		default:
-			target.Queue(int(sig), info)
-		}
+		target.post(sig, info)
 	}
 	return nil
 }

@@ -24,14 +24,8 @@ func (k *Kernel) SignalProcess(pid int32, sig unix.Signal) error {
 	if target == nil {
 		return unix.ESRCH
 	}
-	switch sig {
-	case 0:
-	case unix.SIGKILL:
-		target.KillWith(sig)
-	default:
-		var info arch.SignalInfo
-		info.Code = arch.SI_USER
-		target.Queue(int(sig), info)
-	}
+	var info arch.SignalInfo
+	info.Code = arch.SI_USER
+	target.post(sig, info)
 	return nil
 }

@@ -41,11 +41,7 @@ func (k *Kernel) SignalFromRuntime(container string, init int32, sig unix.Signal
 			target.SigAction(int(sig), nil).Handler == sigDfl {
 			continue
 		}
-		if sig == unix.SIGKILL {
-			target.KillWith(sig)
-			continue
-		}
-		target.Queue(int(sig), info)
+		target.post(sig, info)
 	}
 	return nil
 }

@@ -127,6 +127,18 @@ func (t *Task) interruptLocked() {
 	t.ctx.Interrupt()
 }
 
+// post sends a signal the sender has already checked to t: nothing for signal 0
+// (which only checks), SIGKILL kills, any other is queued with info.
+func (t *Task) post(sig unix.Signal, info arch.SignalInfo) {
+	switch sig {
+	case 0:
+	case unix.SIGKILL:
+		t.KillWith(sig)
+	default:
+		t.Queue(int(sig), info)
+	}
+}
+
 // Queue makes sig pending for t with info, and wakes t if it doesn't block it. It
 // reports whether the signal was queued: not if it is ignored, or already pending
 // (one of each signal is kept).
@@ -449,11 +461,7 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	le.PutUint32(info.Fields[0:], uint32(t.Proc.PID))
 	le.PutUint32(info.Fields[4:], t.Creds.RealUID)
 	for _, target := range targets {
-		if sig == unix.SIGKILL {
-			target.KillWith(sig)
-			continue
-		}
-		target.Queue(int(sig), info)
+		target.post(sig, info)
 	}
 	return nil
 }
@@ -691,12 +699,6 @@ func (t *Task) SendSignalInfo(tgid, tid int32, sig unix.Signal, info arch.Signal
 	if !may {
 		return unix.EPERM
 	}
-	switch sig {
-	case 0:
-	case unix.SIGKILL:
-		target.KillWith(sig)
-	default:
-		target.Queue(int(sig), info)
-	}
+	target.post(sig, info)
 	return nil
 }
