@@ -229,7 +229,7 @@ func (t *Task) Run() ExitStatus {
 		t.usage.enterSwitch(start)
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
 		t.inApp.Store(false)
-		t.accountUser(time.Since(start))
+		t.accountUser(start, time.Now())
 		if err != nil {
 			fmt.Fprintf(t.k.Log, "moat: task %d: %v\n", t.TID, err)
 			t.Exit(ExitStatus{Signal: unix.SIGKILL})

@@ -109,15 +109,15 @@ func (t *Task) FlushUsage() {
 	u.lastCPU, u.wall, u.n = now, 0, 0
 }
 
-// accountUser charges the task with d of application time, and starts a stretch of
-// Sentry work.
-func (t *Task) accountUser(d time.Duration) {
+// accountUser charges the task with the application time from start to end, and
+// starts a stretch of Sentry work at end (one clock read for both).
+func (t *Task) accountUser(start, end time.Time) {
 	u := &t.usage
 	u.seq.Add(1)
-	u.user.Add(int64(d))
+	u.user.Add(int64(end.Sub(start)))
 	u.switchedAt.Store(0)
 	u.seq.Add(1)
-	u.from = time.Now()
+	u.from = end
 }
 
 // ThreadUsage is the CPU time of t itself (RUSAGE_THREAD, CLOCK_THREAD_CPUTIME_ID).
