@@ -213,7 +213,9 @@ func TestClientClosesFDsOfBadReplies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, s := newPair(t)
 			fd, allClosed := pipeFD(t)
+			served := make(chan struct{})
 			go func() {
+				defer close(served)
 				tag, _ := s.recv()
 				tt.reply(s, tag, fd)
 				unix.Close(fd)
@@ -221,6 +223,9 @@ func TestClientClosesFDsOfBadReplies(t *testing.T) {
 			if err := tt.call(c); err == nil {
 				t.Fatal("call succeeded")
 			}
+			// The server's own copy is closed after the reply is sent, which may be
+			// after the call has returned: only then must no writer be left.
+			<-served
 			if !allClosed() {
 				t.Error("the client kept a received FD open")
 			}
