@@ -240,7 +240,9 @@ func (sb *sandbox) requestLocked(req container.Request, after *func()) container
 			break
 		}
 		sb.started = true
-		go func() { sb.finish(sb.s.Start()) }()
+		// init starts once the answer is sent: a short-lived init would otherwise
+		// end the sandbox (finish) before runsc start heard that it started.
+		*after = func() { go func() { sb.finish(sb.s.Start()) }() }
 	case "kill":
 		sig := unix.Signal(req.Signal)
 		if !sb.started {
