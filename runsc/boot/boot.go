@@ -91,6 +91,9 @@ type Args struct {
 	Rlimits map[int]kernel.Rlimit
 	// NoNewPrivs is the spec's process.noNewPrivileges.
 	NoNewPrivs bool
+	// SharePIDNamespace puts a container of a pod (AddContainer) in the pod's PID
+	// namespace, the sandbox's own container's, instead of a new one of its own.
+	SharePIDNamespace bool
 }
 
 // Caps are capability sets, 1 << CAP_* each.
@@ -155,8 +158,10 @@ type Sandbox struct {
 // filesystem mounted at its /dev/pts (nil if none is), where consoles are made, its
 // init, and init's console (or nil).
 type ctr struct {
-	id      string
-	root    vfs.VirtualDentry
+	id   string
+	root vfs.VirtualDentry
+	// pidns is the container's PID namespace: its init is the first process made there.
+	pidns   *kernel.PIDNamespace
 	devpts  *devpts.FS
 	init    *kernel.Task
 	console *Console
@@ -226,7 +231,10 @@ func New(a Args) (_ *Sandbox, err error) {
 // running, with stdio a.Stdio (closed with it if owned) or a console on a.Console.
 // id is the container's ID in the pod, "" for the sandbox's own container.
 func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
-	c := &ctr{id: id}
+	c := &ctr{id: id, pidns: s.Kernel.RootPIDNamespace()}
+	if id != "" && !a.SharePIDNamespace {
+		c.pidns = s.Kernel.NewPIDNamespace(nil)
+	}
 	handed := false // whether the stdio or console FDs belong to a description yet
 	defer func() {
 		if err != nil {
@@ -253,7 +261,7 @@ func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
 	if mounts == nil {
 		mounts = DefaultMounts()
 	}
-	if c.devpts, err = mountAll(v, k, gc, root, mounts); err != nil {
+	if c.devpts, err = mountAll(v, k, c.pidns, gc, root, mounts); err != nil {
 		return nil, err
 	}
 	if err := maskPaths(v, root, a.MaskedPaths, a.ReadonlyPaths); err != nil {
@@ -282,7 +290,7 @@ func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
 		}
 	}
 	t, err := k.NewProcess(kernel.ProcessArgs{Path: a.Path, Argv: a.Argv, Envv: a.Envv,
-		FDs: fds, FS: fs, Creds: creds, Container: id})
+		FDs: fds, FS: fs, Creds: creds, Container: id, PIDNS: c.pidns})
 	if err != nil {
 		fds.DecUsers()
 		return nil, fmt.Errorf("exec %s: %w", a.Path, err)
@@ -382,7 +390,8 @@ func rootMount(v *vfs.VFS, gc *protocol.Client, overlayMode string) (vfs.Virtual
 // mountAll mounts ms over root, in order, making each mountpoint (and its parents) if it
 // is missing.
 // It returns the devpts filesystem mounted at /dev/pts, if one is.
-func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.VirtualDentry, ms []Mount) (*devpts.FS, error) {
+// A proc mount shows the processes of PID namespace ns.
+func mountAll(v *vfs.VFS, k *kernel.Kernel, ns *kernel.PIDNamespace, gc *protocol.Client, root vfs.VirtualDentry, ms []Mount) (*devpts.FS, error) {
 	c := vfs.Caller{Creds: vfs.Root()}
 	var pts *devpts.FS
 	for _, m := range ms {
@@ -394,7 +403,7 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 		var err error
 		switch m.Kind {
 		case MountProc:
-			fsRoot, fsType = proc.New(v, k), "proc"
+			fsRoot, fsType = proc.New(v, k, ns), "proc"
 		case MountSys:
 			fsRoot, fsType = sys.New(v), "sysfs"
 		case MountDev:

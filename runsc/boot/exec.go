@@ -141,7 +141,7 @@ func (s *Sandbox) Exec(a ExecArgs) (_ *Process, err error) {
 		fds.Set(int32(3+i), hostFile(v, hfd, true), false)
 	}
 	t, err := s.Kernel.NewProcess(kernel.ProcessArgs{Path: prog, Argv: a.Argv, Envv: a.Envv,
-		FDs: fds, FS: fs, Creds: creds, Container: a.Container})
+		FDs: fds, FS: fs, Creds: creds, Container: a.Container, PIDNS: c.pidns})
 	if err != nil {
 		fds.DecUsers()
 		if p.console != nil {

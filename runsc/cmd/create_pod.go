@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/runsc/config"
@@ -65,6 +66,9 @@ func createInPod(conf *config.Config, id, sandboxID string, b *specutils.Bundle,
 	}
 	args, goferMounts, err := containerArgs(conf, b, os.Stderr)
 	if err != nil {
+		return nil, err
+	}
+	if args.SharePIDNamespace, err = podPIDNamespace(b.Spec, sb.State.SandboxPID); err != nil {
 		return nil, err
 	}
 	if l := b.Spec.Linux; l != nil && l.CgroupsPath != "" {
@@ -127,6 +131,40 @@ func createInPod(conf *config.Config, id, sandboxID string, b *specutils.Bundle,
 		}
 	}
 	return c, nil
+}
+
+// podPIDNamespace reads the spec's PID namespace entry of a container of a pod whose
+// sandbox process is sandboxPID, and reports whether the container joins the pod's
+// PID namespace (the sandbox's container's): an entry with a path must name the
+// sandbox's namespace (/proc/<sandbox PID>/ns/pid, as containerd's CRI plugin writes
+// for a pod with shareProcessNamespace); an entry without one asks for a namespace of
+// the container's own (Kubernetes' default); no entry at all (hostPID, which the
+// sandbox cannot give) leaves the container in the pod's.
+func podPIDNamespace(spec *specs.Spec, sandboxPID int) (bool, error) {
+	if spec.Linux == nil {
+		return true, nil
+	}
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type != specs.PIDNamespace {
+			continue
+		}
+		if n.Path == "" {
+			return false, nil
+		}
+		want, err := os.Stat(fmt.Sprintf("/proc/%d/ns/pid", sandboxPID))
+		if err != nil {
+			return false, fmt.Errorf("the pod's sandbox's PID namespace: %w", err)
+		}
+		got, err := os.Stat(n.Path)
+		if err != nil {
+			return false, fmt.Errorf("pid namespace: %w", err)
+		}
+		if !os.SameFile(want, got) {
+			return false, fmt.Errorf("pid namespace %s is not the pod's sandbox's (/proc/%d/ns/pid): a container of a pod can only join that one", n.Path, sandboxPID)
+		}
+		return true, nil
+	}
+	return true, nil
 }
 
 // startPodGofer starts the Gofer of container c of a pod, serving mounts, and returns

@@ -128,17 +128,18 @@ func (t *Task) CPUClockOf(clock int32, gettime bool) (CPUClock, error) {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	ns := t.Proc.ns
 	if thread {
-		target := k.tasks[pid]
+		target := ns.tasks[pid]
 		if target == nil || target.Proc != t.Proc {
 			return CPUClock{}, unix.EINVAL
 		}
 		return CPUClock{proc: t.Proc, thread: target, which: which}, nil
 	}
-	if gettime && pid == t.TID {
+	if gettime && pid == t.id.in(ns) {
 		return CPUClock{proc: t.Proc, which: which}, nil
 	}
-	p := k.procs[pid]
+	p := ns.procs[pid]
 	if p == nil {
 		return CPUClock{}, unix.EINVAL
 	}

@@ -256,8 +256,8 @@ type CapSets struct{ Effective, Permitted, Inheritable uint64 }
 // there is no such thread.
 func (t *Task) Capabilities(tid int32) (CapSets, error) {
 	target := t
-	if tid != 0 && tid != t.TID {
-		if target = t.k.Task(tid); target == nil {
+	if tid != 0 && tid != t.ThreadID() {
+		if target = t.Proc.ns.TaskWithID(tid); target == nil {
 			return CapSets{}, unix.ESRCH
 		}
 	}

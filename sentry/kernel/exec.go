@@ -59,13 +59,19 @@ type ProcessArgs struct {
 	// Container is the OCI container of the pod the process belongs to ("" for the
 	// sandbox's own); its descendants inherit it.
 	Container string
+	// PIDNS is the PID namespace the process is made in (nil: the root); the first
+	// process of a namespace is its init.
+	PIDNS *PIDNamespace
 }
 
 // NewProcess creates a process running an executable: a new address space with its
 // segments (and its interpreter's), a stack laid out as execve does, credentials as
 // execve makes them from a.Creds, and a task ready to Run.
 func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
-	t := k.NewTask(nil, a.FDs, a.FS, a.Creds, nil)
+	t, err := k.NewTask(nil, a.FDs, a.FS, a.Creds, nil, a.PIDNS)
+	if err != nil {
+		return nil, err
+	}
 	k.mu.Lock()
 	t.Proc.container = a.Container
 	k.mu.Unlock()

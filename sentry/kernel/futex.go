@@ -358,7 +358,7 @@ func (t *Task) FutexLockPI(addr uintptr, private bool, deadline time.Time, try b
 	}
 	f := &t.k.futexes
 	f.mu.Lock()
-	got, err := f.lockPIAtomicLocked(t, key, t.TID, false)
+	got, err := f.lockPIAtomicLocked(t, key, t.ThreadID(), false)
 	if got || err != nil {
 		f.mu.Unlock()
 		return err
@@ -367,7 +367,7 @@ func (t *Task) FutexLockPI(addr uintptr, private bool, deadline time.Time, try b
 		f.mu.Unlock()
 		return unix.EAGAIN
 	}
-	w := &futexWaiter{key: key, woken: make(chan struct{}), pi: true, tid: t.TID}
+	w := &futexWaiter{key: key, woken: make(chan struct{}), pi: true, tid: t.ThreadID()}
 	f.queueLocked(w)
 	f.mu.Unlock()
 	return t.futexBlock(w, deadline, ERESTARTNOINTR)
@@ -410,7 +410,7 @@ func (f *Futexes) lockPIAtomicLocked(t *Task, key futexKey, tid int32, setWaiter
 				continue
 			}
 		}
-		if owner := t.k.Task(int32(uval & futexTIDMask)); owner == nil || owner.futexDead {
+		if owner := t.Proc.ns.TaskWithID(int32(uval & futexTIDMask)); owner == nil || owner.futexDead {
 			return false, unix.ESRCH
 		}
 		return false, nil
@@ -435,7 +435,7 @@ func (t *Task) FutexWaitRequeuePI(addr, addr2 uintptr, private bool, val uint32,
 	if err != nil {
 		return err
 	}
-	w := &futexWaiter{key: key, bitset: ^uint32(0), woken: make(chan struct{}), tid: t.TID, requeuePI: &key2}
+	w := &futexWaiter{key: key, bitset: ^uint32(0), woken: make(chan struct{}), tid: t.ThreadID(), requeuePI: &key2}
 	if err := t.futexQueue(addr, val, w); err != nil {
 		return err
 	}
@@ -521,7 +521,7 @@ func (t *Task) FutexUnlockPI(addr uintptr, private bool) error {
 	if err := t.CopyInObj(addr, &uval); err != nil {
 		return unix.EFAULT
 	}
-	if uval&futexTIDMask != uint32(t.TID) {
+	if uval&futexTIDMask != uint32(t.ThreadID()) {
 		return unix.EPERM
 	}
 	key, err := t.futexKey(addr, private)
@@ -536,7 +536,7 @@ func (t *Task) FutexUnlockPI(addr uintptr, private bool) error {
 		if err != nil {
 			return err
 		}
-		if uval&futexTIDMask != uint32(t.TID) {
+		if uval&futexTIDMask != uint32(t.ThreadID()) {
 			return unix.EPERM
 		}
 		if f.handOverLocked(t, key, uval) {
@@ -591,7 +591,7 @@ func (t *Task) futexExit(exiting bool) {
 		if err != nil {
 			continue
 		}
-		if owner := uval & futexTIDMask; owner != uint32(t.TID) && owner != 0 {
+		if owner := uval & futexTIDMask; owner != uint32(t.ThreadID()) && owner != 0 {
 			continue
 		}
 		w := f.firstPILocked(key)
@@ -663,7 +663,7 @@ func (t *Task) futexDeath(addr uintptr, pi, pending bool) bool {
 			f.wakeAnyLocked(key, 1)
 			return true
 		}
-		if uval&futexTIDMask != uint32(t.TID) {
+		if uval&futexTIDMask != uint32(t.ThreadID()) {
 			return true
 		}
 		mval := uval&futexWaiters | futexOwnerDied

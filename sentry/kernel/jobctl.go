@@ -102,12 +102,13 @@ func (p *Process) parentToNotifyLocked() *Task {
 	return p.parent.liveTask()
 }
 
-// notifyParent sends parent SIGCHLD for child with si_code code and si_status status.
+// notifyParent sends parent SIGCHLD for child with si_code code and si_status status;
+// si_pid is the child's ID in the parent's PID namespace (do_notify_parent).
 func notifyParent(parent *Task, child *Process, code, status int32) {
 	var info arch.SignalInfo
 	info.Code = code
 	le := binary.LittleEndian
-	le.PutUint32(info.Fields[0:], uint32(child.PID))
+	le.PutUint32(info.Fields[0:], uint32(parent.Proc.ns.IDOfProcess(child)))
 	le.PutUint32(info.Fields[4:], child.task.Creds.UID)
 	le.PutUint32(info.Fields[8:], uint32(status))
 	parent.Queue(int(unix.SIGCHLD), info)

@@ -92,11 +92,11 @@ type Kernel struct {
 
 	mu            sync.Mutex
 	unimplemented map[uintptr]int    // count of calls by number
-	tasks         map[int32]*Task    // live tasks by TID
-	procs         map[int32]*Process // processes (live and zombies) by PID
-	nextPID       int32
-	waitGen       chan struct{} // closed and replaced when a process changes state
-	freezer       freezer       // the OCI runtime's pause (freeze.go)
+	root          *PIDNamespace      // the first PID namespace (pidns.go)
+	tasks         map[int32]*Task    // live tasks by TID (root's tasks)
+	procs         map[int32]*Process // processes (live and zombies) by PID (root's procs)
+	waitGen       chan struct{}      // closed and replaced when a process changes state
+	freezer       freezer            // the OCI runtime's pause (freeze.go)
 }
 
 // Tasks returns the live tasks, by TID.
@@ -123,14 +123,16 @@ func (k *Kernel) StartTime() time.Time { return k.start }
 // New returns a kernel over a platform and its memory file.
 func New(p platform.Platform, mf *pgalloc.MemoryFile, v *vfs.VFS, table *SyscallTable, log io.Writer) *Kernel {
 	mq := mqueue.New(v)
-	return &Kernel{mq: mq, mqMount: v.NewMount(mq.Root(), "mqueue", "mqueue", vfs.MountFlags{}),
+	k := &Kernel{mq: mq, mqMount: v.NewMount(mq.Root(), "mqueue", "mqueue", vfs.MountFlags{}),
 		Platform: p, MemFile: mf, VFS: v, Syscalls: table, Log: log, Hostname: "moat",
-		start: time.Now(), unimplemented: map[uintptr]int{}, tasks: map[int32]*Task{},
-		procs: map[int32]*Process{}, waitGen: make(chan struct{}),
+		start: time.Now(), unimplemented: map[uintptr]int{}, waitGen: make(chan struct{}),
 		memfdFS: sync.OnceValue(func() *tmpfs.Filesystem {
 			fs, _ := tmpfs.New(v, 0o1777, vfs.Owner{})
 			return fs
 		})}
+	k.root = newPIDNamespace(k, nil)
+	k.tasks, k.procs = k.root.tasks, k.root.procs
+	return k
 }
 
 // MemfdFS is the tmpfs that holds memfd_create's files.

@@ -70,7 +70,7 @@ func (t *Task) MqNotify(q *mqueue.Queue, ev *SigEvent) error {
 		q.RemoveNotification(t.Proc)
 		return nil
 	}
-	n := &mqueue.Notification{Proc: t.Proc, Files: t.FDs, PID: t.Proc.PID, Notify: ev.Notify, Signo: ev.Signo}
+	n := &mqueue.Notification{Proc: t.Proc, Files: t.FDs, PID: t.ProcessID(), Notify: ev.Notify, Signo: ev.Signo}
 	if ev.Notify == SIGEV_SIGNAL {
 		k, proc, sig, value := t.k, t.Proc, unix.Signal(ev.Signo), ev.Value
 		n.Deliver = func(from any) {
@@ -78,7 +78,7 @@ func (t *Task) MqNotify(q *mqueue.Queue, ev *SigEvent) error {
 			var info arch.SignalInfo
 			info.Code = SI_MESGQ
 			le := binary.LittleEndian
-			le.PutUint32(info.Fields[0:], uint32(sender.Proc.PID))
+			le.PutUint32(info.Fields[0:], uint32(sender.ProcessID()))
 			le.PutUint32(info.Fields[4:], sender.Creds.RealUID)
 			le.PutUint64(info.Fields[8:], value)
 			k.mu.Lock()
@@ -91,7 +91,7 @@ func (t *Task) MqNotify(q *mqueue.Queue, ev *SigEvent) error {
 			}
 			k.mu.Unlock()
 			if target != nil {
-				target.post(sig, info)
+				sender.sendTo(target, sig, info)
 			}
 		}
 	}

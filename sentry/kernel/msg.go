@@ -96,7 +96,7 @@ func (t *Task) MsgSnd(id int32, typ int64, text []byte, flag uintptr) error {
 	}
 	q.msgs = append(q.msgs, msgMessage{typ: typ, text: text})
 	q.cbytes += uint64(len(text))
-	q.lspid, q.stime = t.Proc.PID, time.Now()
+	q.lspid, q.stime = t.ProcessID(), time.Now()
 	q.changedLocked()
 	k.msg.mu.Unlock()
 	return nil
@@ -151,7 +151,7 @@ func (t *Task) MsgRcv(id int32, size uint64, typ int64, flag uintptr) (int64, []
 			}
 			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
 			q.cbytes -= uint64(len(m.text))
-			q.lrpid, q.rtime = t.Proc.PID, time.Now()
+			q.lrpid, q.rtime = t.ProcessID(), time.Now()
 			q.changedLocked()
 			k.msg.mu.Unlock()
 			return m.typ, m.text[:min(uint64(len(m.text)), size)], nil

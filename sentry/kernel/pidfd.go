@@ -32,12 +32,14 @@ type PidFD struct {
 	proc *Process
 	// thread is the task a PIDFD_THREAD pidfd names, nil for a process's.
 	thread *Task
+	// ns is the PID namespace of the task that made the pidfd (nil: the root).
+	ns *PIDNamespace
 }
 
 // NewPidFD returns a pidfd of t's process (thread false) or of t alone, as
 // pidfd_prepare: its flags are O_RDWR and flags (PIDFD_NONBLOCK, PIDFD_THREAD).
 func (k *Kernel) NewPidFD(t *Task, thread bool, flags int) *vfs.FileDescription {
-	p := &PidFD{k: k, proc: t.Proc}
+	p := &PidFD{k: k, proc: t.Proc, ns: t.Proc.ns}
 	if thread {
 		p.thread = t
 		flags |= PIDFD_THREAD
@@ -61,11 +63,12 @@ func (k *Kernel) NewPendingPidFD(thread bool) (*vfs.FileDescription, *PidFD) {
 	return vfs.NewFileDescriptionFlags(vd, p, flags), p
 }
 
-// bind makes a pending pidfd name t (thread) or its process.
-func (p *PidFD) bind(t *Task, thread bool) {
+// bind makes a pending pidfd name t (thread) or its process; ns is the PID namespace
+// of the task that made it, whose IDs its fdinfo shows.
+func (p *PidFD) bind(t *Task, thread bool, ns *PIDNamespace) {
 	p.k.mu.Lock()
 	defer p.k.mu.Unlock()
-	p.proc = t.Proc
+	p.proc, p.ns = t.Proc, ns
 	if thread {
 		p.thread = t
 	}
@@ -76,11 +79,12 @@ func (p *PidFD) bind(t *Task, thread bool) {
 // PIDFD_THREAD is not asked for (as Linux 6.9 on; EINVAL before).
 func (t *Task) PidFDOpen(pid int32, flags int) (*vfs.FileDescription, error) {
 	k := t.k
+	ns := t.Proc.ns
 	k.mu.Lock()
-	target := k.tasks[pid]
+	target := ns.tasks[pid]
 	if target == nil {
 		// A zombie process keeps its PID until reaped.
-		if p := k.procs[pid]; p != nil {
+		if p := ns.procs[pid]; p != nil {
 			target = p.task
 		}
 	}
@@ -89,10 +93,12 @@ func (t *Task) PidFDOpen(pid int32, flags int) (*vfs.FileDescription, error) {
 		return nil, unix.ESRCH
 	}
 	thread := flags&PIDFD_THREAD != 0
-	if !thread && target.Proc.PID != pid {
+	if !thread && ns.IDOfProcess(target.Proc) != pid {
 		return nil, unix.ENOENT
 	}
-	return k.NewPidFD(target, thread, flags), nil
+	f := k.NewPidFD(target, thread, flags)
+	f.Impl().(*PidFD).ns = ns // the opener's, not the target's
+	return f, nil
 }
 
 // reapedLocked reports whether the pidfd's process (or thread) is gone: reaped, or an
@@ -138,18 +144,32 @@ func (p *PidFD) Changed() <-chan struct{} {
 }
 
 // FDInfo implements vfs.FDInfoer: the Pid and NSpid lines (pidfd_show_fdinfo), -1
-// once the process is reaped. The sandbox has one PID namespace.
+// once the process is reaped: its ID in the namespace of the task that made the pidfd
+// (Linux: of the reader's /proc), then in each namespace down to its own; 0 alone if
+// that namespace does not contain it.
 func (p *PidFD) FDInfo() string {
 	p.k.mu.Lock()
 	defer p.k.mu.Unlock()
 	if p.reapedLocked() {
 		return "Pid:\t-1\nNSpid:\t-1\n"
 	}
-	nr := p.proc.PID
+	id := p.proc.task.id
 	if p.thread != nil {
-		nr = p.thread.TID
+		id = p.thread.id
 	}
-	return fmt.Sprintf("Pid:\t%d\nNSpid:\t%d\n", nr, nr)
+	ns := p.ns
+	if ns == nil {
+		ns = p.k.root
+	}
+	nr := id.in(ns)
+	if nr == 0 {
+		return "Pid:\t0\nNSpid:\t0\n"
+	}
+	nspid := ""
+	for lv := ns.level; lv < len(id.ids); lv++ {
+		nspid += fmt.Sprintf("\t%d", id.ids[lv])
+	}
+	return fmt.Sprintf("Pid:\t%d\nNSpid:%s\n", nr, nspid)
 }
 
 // IsStream implements vfs.Stream.
@@ -167,15 +187,16 @@ func (*PidFD) Ioctl(vfs.UserMemory, uintptr, uintptr) (uintptr, error) { return 
 // Release implements vfs.FileImpl.
 func (*PidFD) Release() {}
 
-// WaitPID is the process ID waitid(P_PIDFD) waits for: the pidfd's process (0 for
-// a pidfd not yet bound, which no child has).
-func (p *PidFD) WaitPID() int32 {
+// WaitPID is the process ID waitid(P_PIDFD) by t waits for: the pidfd's process's in
+// t's PID namespace (0 for a pidfd not yet bound, or a process t's namespace does not
+// contain, which no child of t's is).
+func (p *PidFD) WaitPID(t *Task) int32 {
 	p.k.mu.Lock()
 	defer p.k.mu.Unlock()
 	if p.proc == nil {
 		return 0
 	}
-	return p.proc.PID
+	return t.Proc.ns.IDOfProcess(p.proc)
 }
 
 // Signal scopes of pidfd_send_signal.
@@ -215,7 +236,7 @@ func (t *Task) PidFDSendSignal(p *PidFD, threadFD bool, sig unix.Signal, info *a
 			info.Code = arch.SI_TKILL
 		}
 		le := binary.LittleEndian
-		le.PutUint32(info.Fields[0:], uint32(t.Proc.PID))
+		le.PutUint32(info.Fields[0:], uint32(t.ProcessID()))
 		le.PutUint32(info.Fields[4:], t.Creds.RealUID)
 	}
 	k := t.k
@@ -256,7 +277,7 @@ func (t *Task) PidFDSendSignal(p *PidFD, threadFD bool, sig unix.Signal, info *a
 	if !may {
 		return unix.EPERM
 	}
-	target.post(sig, *info)
+	t.sendTo(target, sig, *info)
 	return nil
 }
 
@@ -290,7 +311,7 @@ func (t *Task) signalGroupInfo(pgid int32, sig unix.Signal, info arch.SignalInfo
 		return unix.EPERM
 	}
 	for _, target := range targets {
-		target.post(sig, info)
+		t.sendTo(target, sig, info)
 	}
 	return nil
 }

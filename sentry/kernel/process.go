@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"sort"
 	"time"
 
@@ -11,15 +10,20 @@ import (
 	"github.com/moat-sandbox/moat/sentry/fsimpl/devpts"
 )
 
-// Process is a thread group: today one task. Processes form the tree fork makes: each
-// has a parent (nil for the container's init) and children; an exited process is a
-// zombie, holding its exit status, until its parent reaps it with wait4. A process
-// whose parent exits is given to init; when init exits, every other process is killed,
-// as in a PID namespace.
+// Process is a thread group. Processes form the tree fork makes: each has a parent
+// (nil for a process the runtime made: a container's init, an exec'd process) and
+// children; an exited process is a zombie, holding its exit status, until its parent
+// reaps it with wait4. A process whose parent exits is given to its PID namespace's
+// init (pidns.go); when that init exits, every other process of the namespace is
+// killed.
 //
 // The kernel's mu guards the tree and every process's state.
 type Process struct {
-	PID    int32
+	// PID is the process's ID in the root PID namespace (the kernel's name for it);
+	// the application sees IDOfProcess in its own namespace.
+	PID int32
+	// ns is the PID namespace the process lives in.
+	ns     *PIDNamespace
 	parent *Process
 	// parentThread is the thread of parent that made the process (or the one it was
 	// given to when that thread exited): its exit sends the parent-death signal.
@@ -27,10 +31,13 @@ type Process struct {
 	// subreaper is prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are given to
 	// the nearest live subreaper ancestor rather than init.
 	subreaper bool
-	// pgid and sid are the process group and session (k.mu guards them); didExec is
-	// set once the process has exec'd, after which its parent may not move it.
-	pgid, sid int32
-	didExec   bool
+	// pgid and sid are the process group and session, as root-namespace IDs, and
+	// pgrp and sess the same as references that give their IDs in other namespaces
+	// (setGroupLocked keeps them together; k.mu guards them); didExec is set once the
+	// process has exec'd, after which its parent may not move it.
+	pgid, sid  int32
+	pgrp, sess pidRef
+	didExec    bool
 	// deadUsage is the CPU time of the process's exited threads; childUsage that of its
 	// reaped children and what they had reaped (usage.go). k.mu guards both.
 	deadUsage, childUsage Usage
@@ -73,37 +80,42 @@ type Process struct {
 	container string
 }
 
-// Parent returns the process's parent's PID, 0 for init.
-func (p *Process) ParentPID(k *Kernel) int32 {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if p.parent == nil {
-		return 0
-	}
-	return p.parent.PID
+// setGroupLocked puts p in process group pgrp and session sess. k.mu is held.
+func (p *Process) setGroupLocked(pgrp, sess pidRef) {
+	p.pgrp, p.sess = pgrp, sess
+	p.pgid, p.sid = pgrp.root(), sess.root()
 }
 
-// newProcess registers a process for t, child of parent (nil: init), under a new PID.
-func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
+// newProcess registers a process for t, child of parent (nil: one the runtime makes),
+// under a new ID in ns and its ancestors; the namespace's first process is its init.
+// ENOMEM if ns's init has exited.
+func (k *Kernel) newProcess(t *Task, parent *Process, ns *PIDNamespace) (*Process, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.nextPID++
-	p := &Process{PID: k.nextPID, parent: parent, task: t, children: map[*Process]struct{}{},
+	id, err := ns.allocLocked()
+	if err != nil {
+		return nil, err
+	}
+	t.id, t.TID = id, id.root()
+	p := &Process{PID: id.root(), ns: ns, parent: parent, task: t, children: map[*Process]struct{}{},
 		threads: map[*Task]struct{}{t: {}}}
 	p.cpu.threads = []*Task{t}
 	if parent != nil {
 		p.parentThread = parent.liveTask()
 		parent.children[p] = struct{}{}
 		p.sig = parent.sig
-		p.pgid, p.sid = parent.pgid, parent.sid
+		p.setGroupLocked(parent.pgrp, parent.sess)
 		p.ctty = parent.ctty
 		p.container = parent.container
 	} else {
-		p.pgid, p.sid = p.PID, p.PID // init leads its own group and session
+		p.setGroupLocked(id, id) // leads its own group and session
 	}
-	k.procs[p.PID] = p
-	k.tasks[p.PID] = t
-	return p
+	if ns.init == nil {
+		ns.init = p
+	}
+	k.addProcLocked(p)
+	k.addTaskLocked(t)
+	return p, nil
 }
 
 // changed wakes every task waiting for a process to change state (wait4).
@@ -140,7 +152,7 @@ func (t *Task) threadExited() ExitStatus {
 	t.dropTimerSignals()
 	k.mu.Lock()
 	delete(p.threads, t)
-	delete(k.tasks, t.TID)
+	k.removeTaskLocked(t)
 	p.cpu.exited(t)
 	deathSigs := t.forgetChildrenLocked(p.liveTask())
 	p.deadUsage.add(t.usage.load())
@@ -195,28 +207,24 @@ type pdeathSignals []pdeathSignal
 // send sends the signals (SEND_SIG_NOINFO: SI_USER from the dying thread's process).
 func (s pdeathSignals) send() {
 	for _, d := range s {
-		if d.sig == unix.SIGKILL {
-			d.target.KillWith(d.sig)
-			continue
-		}
-		var info arch.SignalInfo
-		info.Code = arch.SI_USER
-		binary.LittleEndian.PutUint32(info.Fields[0:], uint32(d.from.Proc.PID))
-		binary.LittleEndian.PutUint32(info.Fields[4:], d.from.Creds.RealUID)
-		d.target.Queue(int(d.sig), info)
+		d.from.sendTo(d.target, d.sig, d.from.senderInfo(arch.SI_USER))
 	}
 }
 
 // reaperLocked returns the process p's orphans go to, as kernel/exit.c:find_new_reaper:
-// the nearest live ancestor that is a child subreaper, else init (nil if init is gone).
-// k.mu is held.
+// the nearest live ancestor in p's PID namespace that is a child subreaper, else the
+// namespace's init (nil if it is p, or gone). k.mu is held.
 func (k *Kernel) reaperLocked(p *Process) *Process {
-	for a := p.parent; a != nil; a = a.parent {
+	init := p.ns.init
+	if p == init {
+		return nil
+	}
+	for a := p.parent; a != nil && a.ns == p.ns && a != init; a = a.parent {
 		if a.subreaper && a.exit == nil && a.liveTask() != nil {
 			return a
 		}
 	}
-	if init := k.procs[1]; init != nil && init.exit == nil {
+	if init != nil && init.exit == nil {
 		return init
 	}
 	return nil
@@ -236,17 +244,21 @@ func (t *Task) ChildSubreaper() bool {
 	return t.Proc.subreaper
 }
 
-// exited records that t's process ended with s: its children go to init (or, if it is
-// init, are killed), its parent is told.
+// exited records that t's process ended with s: its children go to a reaper (pidns.go),
+// its parent is told. If it is its PID namespace's init, every other process of the
+// namespace is killed first, and the parent is told once they have all exited, as
+// zap_pid_ns_processes.
 func (t *Task) exited(s ExitStatus) {
 	k := t.k
 	p := t.Proc
 	p.deleteTimers()
+	if p.ns.init == p {
+		k.zapPIDNamespace(p.ns, p)
+	}
 	k.mu.Lock()
 	p.exit = &s
 	p.stopItimersLocked()
 	hup := p.leaderExitedLocked(k)
-	init := k.procs[1]
 	var orphans []*Process
 	for c := range p.children {
 		orphans = append(orphans, c)
@@ -255,8 +267,12 @@ func (t *Task) exited(s ExitStatus) {
 	var zombies []*Process // orphans already dead: their new parent is told
 	for _, c := range orphans {
 		delete(p.children, c)
-		if p == init || reaper == nil {
+		if reaper == nil {
+			// Nobody will reap it: an exited one goes now, a live one when it exits.
 			c.parent, c.parentThread = nil, nil
+			if c.exit != nil {
+				k.removeProcLocked(c)
+			}
 			continue
 		}
 		c.parent, c.parentThread = reaper, reaper.liveTask()
@@ -280,20 +296,12 @@ func (t *Task) exited(s ExitStatus) {
 		act := p.parent.sig[unix.SIGCHLD-1]
 		if act.Handler == sigIgn || act.Flags&saNocldwait != 0 {
 			delete(p.parent.children, p)
-			delete(k.procs, p.PID)
+			k.removeProcLocked(p)
 		} else {
 			parent = p.parent.liveTask()
 		}
 	} else {
-		delete(k.procs, p.PID) // nobody will reap it
-	}
-	var kill []*Task
-	if p == init {
-		for _, q := range k.procs {
-			for th := range q.threads {
-				kill = append(kill, th)
-			}
-		}
+		k.removeProcLocked(p) // nobody will reap it
 	}
 	k.mu.Unlock()
 	for _, z := range zombies {
@@ -314,8 +322,42 @@ func (t *Task) exited(s ExitStatus) {
 	k.mu.Lock()
 	k.changedLocked()
 	k.mu.Unlock()
-	for _, other := range kill {
-		other.Kill()
+}
+
+// zapPIDNamespace ends ns, whose init is exiting: no process may join it any more,
+// every other process of it (those of its descendant namespaces included) is killed,
+// and it returns once they have all exited, as zap_pid_ns_processes. (Linux also
+// waits for those whose parent is outside the namespace to be reaped; here they may
+// stay zombies after.)
+func (k *Kernel) zapPIDNamespace(ns *PIDNamespace, init *Process) {
+	k.mu.Lock()
+	ns.closed = true
+	k.mu.Unlock()
+	for {
+		k.mu.Lock()
+		var live []*Task
+		for _, q := range ns.procs {
+			if q == init || q.exit != nil {
+				continue
+			}
+			for th := range q.threads {
+				live = append(live, th)
+			}
+			if len(q.threads) == 0 {
+				live = append(live, nil) // exiting: wait for its exit
+			}
+		}
+		gen := k.waitGen
+		k.mu.Unlock()
+		if len(live) == 0 {
+			return
+		}
+		for _, th := range live {
+			if th != nil {
+				th.Kill()
+			}
+		}
+		<-gen
 	}
 }
 
@@ -383,22 +425,21 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 	k := t.k
 	for {
 		k.mu.Lock()
-		group := o.ID
-		if group == 0 {
-			group = t.Proc.pgid
-		}
+		ns := t.Proc.ns
 		matched := false
 		for c := range t.Proc.children {
-			if o.Which == WaitPID && c.PID != o.ID || o.Which == WaitGroup && c.pgid != group {
+			if o.Which == WaitPID && ns.IDOfProcess(c) != o.ID ||
+				o.Which == WaitGroup && o.ID == 0 && c.pgid != t.Proc.pgid ||
+				o.Which == WaitGroup && o.ID != 0 && c.pgrp.in(ns) != o.ID {
 				continue
 			}
 			matched = true
 			if c.exit != nil && !o.NotExits {
-				r := WaitResult{PID: c.PID, UID: c.task.Creds.RealUID, Status: *c.exit, Usage: c.deadUsage}
+				r := WaitResult{PID: ns.IDOfProcess(c), UID: c.task.Creds.RealUID, Status: *c.exit, Usage: c.deadUsage}
 				r.Usage.add(c.childUsage)
 				if !o.NoReap {
 					delete(t.Proc.children, c)
-					delete(k.procs, c.PID)
+					k.removeProcLocked(c)
 					t.Proc.childUsage.add(c.deadUsage)
 					t.Proc.childUsage.add(c.childUsage)
 					k.changedLocked() // the child's pidfds hang up
@@ -410,7 +451,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 				continue
 			}
 			if o.Stopped && c.stopped && c.reportStop != 0 {
-				r := WaitResult{PID: c.PID, UID: c.task.Creds.UID, Stopped: c.reportStop, Usage: c.usageLocked()}
+				r := WaitResult{PID: ns.IDOfProcess(c), UID: c.task.Creds.UID, Stopped: c.reportStop, Usage: c.usageLocked()}
 				if !o.NoReap {
 					c.reportStop = 0
 				}
@@ -418,7 +459,7 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 				return r, nil
 			}
 			if o.Continued && c.reportCont {
-				r := WaitResult{PID: c.PID, UID: c.task.Creds.UID, Continued: true, Usage: c.usageLocked()}
+				r := WaitResult{PID: ns.IDOfProcess(c), UID: c.task.Creds.UID, Continued: true, Usage: c.usageLocked()}
 				if !o.NoReap {
 					c.reportCont = false
 				}
@@ -463,11 +504,29 @@ type ForkOpts struct {
 	ClearSighand bool
 	// PidFD, if not nil, is bound to the child before it runs (CLONE_PIDFD).
 	PidFD *PidFD
+	// NewPIDNamespace puts the child in a new PID namespace, as its init
+	// (CLONE_NEWPID; the caller checks CAP_SYS_ADMIN).
+	NewPIDNamespace bool
 }
 
-// ForkWith is Fork with clone's extras.
+// ForkWith is Fork with clone's extras. The child is made in t's pid_for_children
+// namespace (or a new one, child of it): ENOMEM if that namespace's init has exited.
+// It returns the child's ID in t's namespace.
 func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	k := t.k
+	ns := t.ChildPIDNamespace()
+	if o.NewPIDNamespace {
+		var err error
+		if ns, err = t.newChildPIDNamespace(); err != nil {
+			return 0, err
+		}
+	}
+	k.mu.Lock()
+	closed := ns.closed
+	k.mu.Unlock()
+	if closed {
+		return 0, unix.ENOMEM
+	}
 	m := t.MM
 	if vfork {
 		m.IncUsers()
@@ -483,7 +542,13 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	}
 	st := t.State.Fork()
 	st.Regs.Rax = 0
-	c := k.newTask(m, t.FDs.Fork(), t.FS.Fork(), t.Creds.Copy(), st, t.Proc)
+	fds := t.FDs.Fork()
+	c, err := k.newTask(m, fds, t.FS.Fork(), t.Creds.Copy(), st, t.Proc, ns)
+	if err != nil {
+		fds.DecUsers()
+		m.DecUsers()
+		return 0, err
+	}
 	c.Limits, c.Exe, c.Comm, c.CPUMask = t.Limits, t.Exe, t.Comm, t.CPUMask
 	c.NoNewPrivs, c.Undumpable = t.NoNewPrivs, t.Undumpable
 	k.mu.Lock()
@@ -498,14 +563,14 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 		c.State.Regs.Rsp = uint64(o.Stack)
 	}
 	if o.ParentSetTID != 0 {
-		t.CopyOutObj(o.ParentSetTID, c.TID)
+		t.CopyOutObj(o.ParentSetTID, t.Proc.ns.IDOfTask(c))
 	}
 	if o.ChildSetTID != 0 {
-		c.CopyOutObj(o.ChildSetTID, c.TID)
+		c.CopyOutObj(o.ChildSetTID, c.ThreadID())
 	}
 	c.ClearChildTID = o.ChildClearTID
 	if o.PidFD != nil {
-		o.PidFD.bind(c, false)
+		o.PidFD.bind(c, false, t.Proc.ns)
 	}
 	var done chan struct{}
 	if vfork {
@@ -514,6 +579,7 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 		c.Proc.vforkDone = done
 		k.mu.Unlock()
 	}
+	id := t.Proc.ns.IDOfProcess(c.Proc)
 	go c.Run()
 	if vfork {
 		select {
@@ -521,7 +587,7 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 		case <-t.killed:
 		}
 	}
-	return c.Proc.PID, nil
+	return id, nil
 }
 
 // execDone releases a vfork parent once the child has a program of its own.
@@ -539,8 +605,11 @@ func (t *Task) execDone() {
 func (k *Kernel) forget(p *Process) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	delete(k.procs, p.PID)
-	delete(k.tasks, p.PID)
+	k.removeProcLocked(p)
+	k.removeTaskLocked(p.task)
+	if p.ns.init == p {
+		p.ns.init = nil // it never ran: the next one is init
+	}
 	if p.parent != nil {
 		delete(p.parent.children, p)
 	}
@@ -564,6 +633,10 @@ type ThreadOpts struct {
 // asked; it starts from t's registers with rax 0.
 func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 	k := t.k
+	if t.ChildPIDNamespace() != t.Proc.ns {
+		// A thread can't be in another namespace than its group (copy_process).
+		return 0, unix.EINVAL
+	}
 	if o.SetTLS && o.TLS >= t.MM.MaxAddress() {
 		return 0, unix.EPERM
 	}
@@ -593,27 +666,35 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 		NoNewPrivs: t.NoNewPrivs, Undumpable: t.Undumpable,
 		ArgvStart: t.ArgvStart, ArgvEnd: t.ArgvEnd, EnvvStart: t.EnvvStart, EnvvEnd: t.EnvvEnd}
 	k.mu.Lock()
-	k.nextPID++
-	c.TID = k.nextPID
+	id, err := t.Proc.ns.allocLocked()
+	if err != nil {
+		k.mu.Unlock()
+		c.ctx.Release()
+		fds.DecUsers()
+		t.MM.DecUsers()
+		return 0, err
+	}
+	c.id, c.TID = id, id.root()
 	c.Creds.Caller = c.TID
 	t.Proc.threads[c] = struct{}{}
 	t.Proc.cpu.add(c)
-	k.tasks[c.TID] = c
+	k.addTaskLocked(c)
 	k.mu.Unlock()
 	// The TIDs are in memory before the thread can run (and exit, clearing its
 	// clear_child_tid), as copy_process does: pthread_join waits on that word.
+	tid := c.ThreadID()
 	if o.ParentSetTID != 0 {
-		t.CopyOutObj(o.ParentSetTID, c.TID)
+		t.CopyOutObj(o.ParentSetTID, tid)
 	}
 	if o.ChildSetTID != 0 {
-		c.CopyOutObj(o.ChildSetTID, c.TID)
+		c.CopyOutObj(o.ChildSetTID, tid)
 	}
 	c.ClearChildTID = o.ChildClearTID
 	if o.PidFD != nil {
-		o.PidFD.bind(c, true)
+		o.PidFD.bind(c, true, t.Proc.ns)
 	}
 	go c.Run()
-	return c.TID, nil
+	return tid, nil
 }
 
 // endSiblings ends every other thread of t's process and waits for them, as exec does
@@ -641,24 +722,25 @@ func (t *Task) endSiblings() {
 	}
 }
 
-// lookupProcess returns the process of the task pid names for t (0: t's own), nil if
-// there is none. A thread's ID names its process, as in Linux's getpgid. k.mu must be
-// held.
+// lookupProcess returns the process of the task pid names in t's PID namespace (0:
+// t's own), nil if there is none. A thread's ID names its process, as in Linux's
+// getpgid. k.mu must be held.
 func (t *Task) lookupProcess(pid int32) *Process {
 	if pid == 0 {
 		return t.Proc
 	}
-	if p := t.k.procs[pid]; p != nil {
+	ns := t.Proc.ns
+	if p := ns.procs[pid]; p != nil {
 		return p
 	}
-	if task := t.k.tasks[pid]; task != nil {
+	if task := ns.tasks[pid]; task != nil {
 		return task.Proc
 	}
 	return nil
 }
 
 // ProcessGroup returns the process group and session of process pid (0: t's), as
-// getpgid(2) and getsid(2).
+// getpgid(2) and getsid(2), in t's PID namespace (0 for one outside it).
 func (t *Task) ProcessGroup(pid int32) (pgid, sid int32, err error) {
 	t.k.mu.Lock()
 	defer t.k.mu.Unlock()
@@ -666,7 +748,7 @@ func (t *Task) ProcessGroup(pid int32) (pgid, sid int32, err error) {
 	if p == nil {
 		return 0, 0, unix.ESRCH
 	}
-	return p.pgid, p.sid, nil
+	return p.pgrp.in(t.Proc.ns), p.sess.in(t.Proc.ns), nil
 }
 
 // SetProcessGroup moves process pid (0: t's) into process group pgid (0: pid's own),
@@ -681,15 +763,16 @@ func (t *Task) SetProcessGroup(pid, pgid int32) error {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	ns := t.Proc.ns
 	p := t.lookupProcess(pid)
 	if p == nil || p.exit != nil {
 		return unix.ESRCH
 	}
-	if pid != 0 && p.PID != pid {
+	if pid != 0 && ns.IDOfProcess(p) != pid {
 		return unix.EINVAL // a thread other than the group leader
 	}
 	if pgid == 0 {
-		pgid = p.PID
+		pgid = ns.IDOfProcess(p)
 	}
 	switch {
 	case p.parent == t.Proc:
@@ -705,11 +788,12 @@ func (t *Task) SetProcessGroup(pid, pgid int32) error {
 	if p.sid == p.PID {
 		return unix.EPERM
 	}
-	if pgid != p.PID {
+	grp := p.task.id
+	if pgid != ns.IDOfProcess(p) {
 		found := false
-		for _, q := range k.procs {
-			if q.pgid == pgid && q.sid == t.Proc.sid {
-				found = true
+		for _, q := range ns.procs {
+			if q.pgrp.in(ns) == pgid && q.sid == t.Proc.sid {
+				grp, found = q.pgrp, true
 				break
 			}
 		}
@@ -717,7 +801,7 @@ func (t *Task) SetProcessGroup(pid, pgid int32) error {
 			return unix.EPERM
 		}
 	}
-	p.pgid = pgid
+	p.setGroupLocked(grp, p.sess)
 	return nil
 }
 
@@ -733,9 +817,9 @@ func (t *Task) NewSession() (int32, error) {
 			return 0, unix.EPERM
 		}
 	}
-	p.pgid, p.sid = p.PID, p.PID
+	p.setGroupLocked(p.task.id, p.task.id)
 	p.ctty = nil
-	return p.PID, nil
+	return p.ns.IDOfProcess(p), nil
 }
 
 // Threads returns the live threads of t's process, by thread ID.
@@ -751,23 +835,41 @@ func (t *Task) Threads() []*Task {
 	return out
 }
 
+// ThreadsIn returns the live threads of t's process by their ID in ns (none if ns
+// does not contain the process).
+func (t *Task) ThreadsIn(ns *PIDNamespace) map[int32]*Task {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := map[int32]*Task{}
+	for th := range t.Proc.threads {
+		if id := th.id.in(ns); id != 0 {
+			out[id] = th
+		}
+	}
+	return out
+}
+
 // ProcStatus is what /proc/[pid]/stat and status show of a task that kernel state
-// decides.
+// decides. The IDs are those of the namespace Status is given.
 type ProcStatus struct {
-	TGID, PGID, SID int32
-	Threads         int
+	TGID, PGID, SID, PPID int32
+	Threads               int
 	// Signal sets (bit n-1 for signal n): the task's pending ones (a process-directed
 	// signal is pending on the thread chosen for it: there is no process-wide set),
 	// blocked, and the process's ignored and caught ones.
 	Pending, Blocked, Ignored, Caught uint64
 }
 
-// Status returns t's ProcStatus.
-func (t *Task) Status() ProcStatus {
+// Status returns t's ProcStatus, its IDs as ns sees them.
+func (t *Task) Status(ns *PIDNamespace) ProcStatus {
 	k := t.k
 	k.mu.Lock()
 	p := t.Proc
-	s := ProcStatus{TGID: p.PID, PGID: p.pgid, SID: p.sid, Threads: len(p.threads)}
+	s := ProcStatus{TGID: ns.IDOfProcess(p), PGID: p.pgrp.in(ns), SID: p.sess.in(ns), Threads: len(p.threads)}
+	if p.parent != nil {
+		s.PPID = ns.IDOfProcess(p.parent)
+	}
 	for i, a := range p.sig {
 		switch a.Handler {
 		case sigDfl:

@@ -96,7 +96,7 @@ func (t *Task) TimerCreateCPU(c CPUClock, ev *SigEvent) (int32, error) {
 func (t *Task) timerCreate(now func() int64, cpu *CPUClock, ev *SigEvent) (int32, error) {
 	var thread *Task
 	if ev != nil && ev.Notify == SIGEV_SIGNAL|SIGEV_THREAD_ID {
-		thread = t.k.Task(ev.ThreadID) // before ts.mu: Kernel.mu is not taken under it
+		thread = t.Proc.ns.TaskWithID(ev.ThreadID) // before ts.mu: Kernel.mu is not taken under it
 	}
 	ts := &t.Proc.timers
 	ts.mu.Lock()

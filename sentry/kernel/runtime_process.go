@@ -6,9 +6,10 @@ import (
 	"github.com/moat-sandbox/moat/sentry/arch"
 )
 
-// SignalProcess sends sig to process pid on behalf of the OCI runtime (runsc exec
-// passing on a signal it received to the process it runs): from outside the sandbox,
-// so its sender is PID 0 (SI_USER). It returns ESRCH if pid is not a live process,
+// SignalProcess sends sig to process pid (a root-namespace ID, as the runtime names
+// processes) on behalf of the OCI runtime (runsc exec passing on a signal it received
+// to the process it runs): from outside the sandbox, so its sender is PID 0 (SI_USER)
+// and its signal is forced (an init still ignores all but SIGKILL and SIGSTOP). It returns ESRCH if pid is not a live process,
 // and EINVAL for a bad signal number.
 func (k *Kernel) SignalProcess(pid int32, sig unix.Signal) error {
 	if sig < 0 || sig > 64 {
@@ -26,6 +27,6 @@ func (k *Kernel) SignalProcess(pid int32, sig unix.Signal) error {
 	}
 	var info arch.SignalInfo
 	info.Code = arch.SI_USER
-	target.post(sig, info)
+	target.post(sig, info, true)
 	return nil
 }

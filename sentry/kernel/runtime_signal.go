@@ -9,12 +9,11 @@ import (
 // of container (all true) on behalf of the OCI runtime's kill command, which is
 // outside the sandbox: the signal comes from an ancestor PID namespace, so its sender
 // is PID 0 (SI_USER). container is "" for the sandbox's own container, whose init is
-// PID 1, or the ID of another container of the pod, whose init is process init. As
-// kernel/signal.c:sig_task_ignored with force set, PID 1 receives only SIGKILL and
-// SIGSTOP unless it handles the signal; the init of another container of the pod is
-// not a namespace's init here (the pod has one PID namespace) and has no such
-// protection. It returns ESRCH if no live process matched, and EINVAL for a bad
-// signal number.
+// PID 1, or the ID of another container of the pod, whose init is process init (a
+// root-namespace ID). As kernel/signal.c:sig_task_ignored with force set, a PID
+// namespace's init (the sandbox's, or that of a pod's container with a namespace of
+// its own) receives only SIGKILL and SIGSTOP unless it handles the signal. It returns
+// ESRCH if no live process matched, and EINVAL for a bad signal number.
 func (k *Kernel) SignalFromRuntime(container string, init int32, sig unix.Signal, all bool) error {
 	if container == "" {
 		init = 1
@@ -37,11 +36,7 @@ func (k *Kernel) SignalFromRuntime(container string, init int32, sig unix.Signal
 	var info arch.SignalInfo
 	info.Code = arch.SI_USER
 	for _, target := range targets {
-		if target.Proc.PID == 1 && sig != unix.SIGKILL && sig != unix.SIGSTOP &&
-			target.SigAction(int(sig), nil).Handler == sigDfl {
-			continue
-		}
-		target.post(sig, info)
+		target.post(sig, info, true)
 	}
 	return nil
 }

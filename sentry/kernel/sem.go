@@ -225,7 +225,7 @@ func (t *Task) SemOp(id int32, sops []linux.Sembuf, deadline time.Time) error {
 	if undo {
 		adj = k.sem.undoFor(t.Proc, id, len(s.sems), true)
 	}
-	op, err := s.tryOps(sops, t.Proc.PID, adj)
+	op, err := s.tryOps(sops, t.ProcessID(), adj)
 	if err == nil {
 		k.semUpdateLocked(s)
 		k.sem.mu.Unlock()
@@ -235,7 +235,7 @@ func (t *Task) SemOp(id int32, sops []linux.Sembuf, deadline time.Time) error {
 		k.sem.mu.Unlock()
 		return err
 	}
-	w := &semWaiter{proc: t.Proc, pid: t.Proc.PID, sops: sops, blocking: op, done: make(chan error, 1)}
+	w := &semWaiter{proc: t.Proc, pid: t.ProcessID(), sops: sops, blocking: op, done: make(chan error, 1)}
 	s.pending = append(s.pending, w)
 	k.sem.mu.Unlock()
 
@@ -279,7 +279,7 @@ func (k *Kernel) semExit(p *Process) {
 				continue
 			}
 			v := min(max(s.sems[i].val+a, 0), linux.SEMVMX)
-			s.sems[i].val, s.sems[i].pid = v, p.PID
+			s.sems[i].val, s.sems[i].pid = v, p.ns.IDOfProcess(p)
 		}
 		k.semUpdateLocked(s)
 	}
@@ -357,7 +357,7 @@ func (t *Task) SemSetAll(id int32, vals []uint16) error {
 		return unix.EIDRM // replaced meanwhile
 	}
 	for i, v := range vals {
-		s.sems[i] = semaphore{val: int32(v), pid: t.Proc.PID}
+		s.sems[i] = semaphore{val: int32(v), pid: t.ProcessID()}
 	}
 	k.semClearUndoLocked(id, -1)
 	s.ipc.ctime = time.Now()
@@ -412,7 +412,7 @@ func (t *Task) SemSetVal(id int32, num int32, val int32) error {
 	if !s.ipc.permits(t.Creds, 0o222) {
 		return unix.EACCES
 	}
-	s.sems[num] = semaphore{val: val, pid: t.Proc.PID}
+	s.sems[num] = semaphore{val: val, pid: t.ProcessID()}
 	k.semClearUndoLocked(id, int(num))
 	s.ipc.ctime = time.Now()
 	k.semUpdateLocked(s)

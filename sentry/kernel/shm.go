@@ -84,7 +84,7 @@ func (t *Task) ShmGet(key int32, size uint64, flag uintptr) (int32, error) {
 		if pages*platform.PageSize < size || k.shmTot+pages < k.shmTot || k.shmTot+pages > linux.SHMALL {
 			return 0, unix.ENOSPC
 		}
-		s := &shmSegment{k: k, ipc: newIPCPerm(t.Creds, key, flag), size: size, cpid: t.Proc.PID,
+		s := &shmSegment{k: k, ipc: newIPCPerm(t.Creds, key, flag), size: size, cpid: t.ProcessID(),
 			mem: mm.NewShared(k.MemFile, size)}
 		id, err := k.shm.add(s, linux.SHMMNI)
 		if err != nil {
@@ -156,7 +156,7 @@ func (t *Task) ShmAt(id int32, addr uintptr, flag uintptr) (uintptr, error) {
 		return 0, err
 	}
 	k.shm.mu.Lock()
-	s.atime, s.lpid = time.Now(), t.Proc.PID
+	s.atime, s.lpid = time.Now(), t.ProcessID()
 	k.shm.mu.Unlock()
 	return a, nil
 }
@@ -181,7 +181,7 @@ func (t *Task) ShmDt(addr uintptr) error {
 	})
 	if err == nil {
 		t.k.shm.mu.Lock()
-		seg.dtime, seg.lpid = time.Now(), t.Proc.PID
+		seg.dtime, seg.lpid = time.Now(), t.ProcessID()
 		t.k.shm.mu.Unlock()
 	}
 	return err

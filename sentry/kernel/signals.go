@@ -128,27 +128,77 @@ func (t *Task) interruptLocked() {
 }
 
 // post sends a signal the sender has already checked to t: nothing for signal 0
-// (which only checks), SIGKILL kills, any other is queued with info.
-func (t *Task) post(sig unix.Signal, info arch.SignalInfo) {
+// (which only checks), SIGKILL kills, any other is queued with info. force is set for
+// a signal from an ancestor PID namespace (or the runtime, outside the sandbox): only
+// such a SIGKILL or SIGSTOP reaches a namespace's init that has no handler for it.
+func (t *Task) post(sig unix.Signal, info arch.SignalInfo, force bool) {
 	switch sig {
 	case 0:
 	case unix.SIGKILL:
-		t.KillWith(sig)
+		t.k.mu.Lock()
+		dropped := t.Proc.unkillableLocked() && !force
+		t.k.mu.Unlock()
+		if !dropped {
+			t.KillWith(sig)
+		}
 	default:
-		t.Queue(int(sig), info)
+		t.queue(int(sig), info, force)
 	}
+}
+
+// sendTo sends sig with info from t to target, as send_signal_locked: a sender that
+// target's PID namespace does not contain (an ancestor's) is forced (post) and
+// appears as PID 0 in si_pid.
+func (t *Task) sendTo(target *Task, sig unix.Signal, info arch.SignalInfo) {
+	force := !t.visibleFrom(target)
+	if force && hasSenderPID(info.Code) {
+		binary.LittleEndian.PutUint32(info.Fields[0:], 0)
+	}
+	target.post(sig, info, force)
+}
+
+// hasSenderPID reports whether a siginfo with code carries si_pid and si_uid first
+// (the SIL_KILL and SIL_RT layouts of a signal a process sends).
+func hasSenderPID(code int32) bool {
+	switch code {
+	case arch.SI_USER, arch.SI_TKILL, siQueue, SI_MESGQ:
+		return true
+	}
+	return false
+}
+
+// siQueue is SI_QUEUE (sigqueue(3)).
+const siQueue = -1
+
+// senderInfo is the siginfo of a signal t sends with code (SI_USER, SI_TKILL): si_pid
+// is t's process ID in its own namespace (sendTo clears it for a target that can't
+// see t), si_uid its real user ID.
+func (t *Task) senderInfo(code int32) arch.SignalInfo {
+	var info arch.SignalInfo
+	info.Code = code
+	binary.LittleEndian.PutUint32(info.Fields[0:], uint32(t.ProcessID()))
+	binary.LittleEndian.PutUint32(info.Fields[4:], t.Creds.RealUID)
+	return info
 }
 
 // Queue makes sig pending for t with info, and wakes t if it doesn't block it. It
 // reports whether the signal was queued: not if it is ignored, or already pending
 // (one of each signal is kept).
-func (t *Task) Queue(sig int, info arch.SignalInfo) bool {
+func (t *Task) Queue(sig int, info arch.SignalInfo) bool { return t.queue(sig, info, false) }
+
+// queue is Queue; force is post's. A signal whose action is the default is ignored by
+// a namespace's init, unless forced and SIGSTOP (sig_task_ignored).
+func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 	info.Signo = int32(sig)
 	t.Proc.jobControlOnQueue(t.k, sig)
-	act := t.SigAction(sig, nil)
+	t.k.mu.Lock()
+	act := t.Proc.sig[sig-1]
+	unkillable := t.Proc.unkillableLocked()
+	t.k.mu.Unlock()
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
-	ignored := act.Handler == sigIgn || act.Handler == sigDfl && sigBit(sig)&ignoredByDefault != 0
+	ignored := act.Handler == sigIgn || act.Handler == sigDfl && sigBit(sig)&ignoredByDefault != 0 ||
+		act.Handler == sigDfl && unkillable && !(force && sig == int(unix.SIGSTOP))
 	if ignored && t.SigMask&sigBit(sig) == 0 {
 		return false // dropped when generated, as sig_ignored
 	}
@@ -412,21 +462,23 @@ func (t *Task) TemporarySigMask(mask uint64) func(err error) {
 
 // SendSignal sends sig to process pid from t, as kill(2): sig 0 checks that the process
 // exists; pid 0 names t's process group, -1 every process but init and t's, < -1 the
-// process group -pid.
+// process group -pid. IDs are those of t's PID namespace, and only processes it
+// contains are found.
 func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	if sig < 0 || sig > 64 {
 		return unix.EINVAL
 	}
 	k := t.k
 	k.mu.Lock()
+	ns := t.Proc.ns
 	var targets []*Task
 	found, denied := false, false
-	for _, q := range k.procs {
+	for qid, q := range ns.procs {
 		switch {
-		case pid > 0 && q.PID == pid,
+		case pid > 0 && qid == pid,
 			pid == 0 && q.pgid == t.Proc.pgid,
-			pid == -1 && q.PID != 1 && q != t.Proc,
-			pid < -1 && q.pgid == -pid:
+			pid == -1 && qid != 1 && q != t.Proc,
+			pid < -1 && q.pgrp.in(ns) == -pid:
 			found = true
 			if q.exit != nil || len(q.threads) == 0 {
 				// A zombie (or one exiting) still has its PID and group: kill
@@ -455,13 +507,9 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 	if sig == 0 {
 		return nil
 	}
-	var info arch.SignalInfo
-	info.Code = arch.SI_USER
-	le := binary.LittleEndian
-	le.PutUint32(info.Fields[0:], uint32(t.Proc.PID))
-	le.PutUint32(info.Fields[4:], t.Creds.RealUID)
+	info := t.senderInfo(arch.SI_USER)
 	for _, target := range targets {
-		target.post(sig, info)
+		t.sendTo(target, sig, info)
 	}
 	return nil
 }
@@ -588,8 +636,9 @@ func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
 	if sig < 0 || sig > 64 {
 		return unix.EINVAL
 	}
-	target := t.k.Task(tid)
-	if target == nil || tgid != 0 && target.Proc.PID != tgid {
+	ns := t.Proc.ns
+	target := ns.TaskWithID(tid)
+	if target == nil || tgid != 0 && ns.IDOfProcess(target.Proc) != tgid {
 		return unix.ESRCH
 	}
 	t.k.mu.Lock()
@@ -601,15 +650,7 @@ func (t *Task) SendThreadSignal(tgid, tid int32, sig unix.Signal) error {
 	if sig == 0 {
 		return nil
 	}
-	if sig == unix.SIGKILL {
-		target.KillWith(sig)
-		return nil
-	}
-	var info arch.SignalInfo
-	info.Code = arch.SI_TKILL
-	binary.LittleEndian.PutUint32(info.Fields[0:], uint32(t.Proc.PID))
-	binary.LittleEndian.PutUint32(info.Fields[4:], t.Creds.RealUID)
-	target.Queue(int(sig), info)
+	t.sendTo(target, sig, t.senderInfo(arch.SI_TKILL))
 	return nil
 }
 
@@ -659,24 +700,25 @@ func (t *Task) SigTimedWait(mask uint64, deadline time.Time, poll bool) (int, ar
 // there is no such process or thread, EINVAL for a bad signal, EPERM without the
 // right to signal it. A zombie takes the signal, to no effect.
 func (t *Task) SendSignalInfo(tgid, tid int32, sig unix.Signal, info arch.SignalInfo) error {
-	self := t.Proc.PID == tgid
+	self := t.ProcessID() == tgid
 	if tid != 0 {
-		self = t.TID == tid
+		self = t.ThreadID() == tid
 	}
 	if (info.Code >= 0 || info.Code == arch.SI_TKILL) && !self {
 		return unix.EPERM
 	}
 	k := t.k
 	k.mu.Lock()
+	ns := t.Proc.ns
 	var target *Task
 	if tid != 0 {
-		target = k.tasks[tid]
-		if target == nil || target.Proc.PID != tgid {
+		target = ns.tasks[tid]
+		if target == nil || ns.IDOfProcess(target.Proc) != tgid {
 			k.mu.Unlock()
 			return unix.ESRCH
 		}
 	} else {
-		p := k.procs[tgid]
+		p := ns.procs[tgid]
 		if p == nil || tgid <= 0 {
 			k.mu.Unlock()
 			return unix.ESRCH
@@ -699,6 +741,6 @@ func (t *Task) SendSignalInfo(tgid, tid int32, sig unix.Signal, info arch.Signal
 	if !may {
 		return unix.EPERM
 	}
-	target.post(sig, info)
+	t.sendTo(target, sig, info)
 	return nil
 }

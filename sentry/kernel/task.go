@@ -51,9 +51,14 @@ type Task struct {
 	State *arch.State
 	ctx   platform.Context
 
-	// TID is the thread's ID in its PID namespace; a container's init is 1. With one
-	// task per process it is the process's PID.
+	// TID is the thread's ID in the root PID namespace (the kernel's name for it); id
+	// has its IDs in its own namespace and the ancestors (pidns.go), which is what the
+	// application sees. A process's leader's IDs are the process's.
 	TID int32
+	id  pidRef
+	// childNS is the PID namespace unshare(CLONE_NEWPID) made for t's next children
+	// (pid_for_children), nil for t's own.
+	childNS *PIDNamespace
 	// Proc is the task's process (thread group).
 	Proc *Process
 	// killed is closed when the task must end (a fatal signal, its init exited);
@@ -125,24 +130,32 @@ type Task struct {
 	inApp atomic.Bool
 }
 
-// NewTask returns the task of a new process with no parent (the container's init when
-// it is the first), running in m with state st.
-func (k *Kernel) NewTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, creds *vfs.Credentials, st *arch.State) *Task {
-	return k.newTask(m, fds, fs, creds, st, nil)
+// NewTask returns the task of a new process with no parent in PID namespace ns (the
+// root if nil; it is the namespace's init if it is the first), running in m with
+// state st. ENOMEM if ns's init has exited.
+func (k *Kernel) NewTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, creds *vfs.Credentials, st *arch.State, ns *PIDNamespace) (*Task, error) {
+	if ns == nil {
+		ns = k.root
+	}
+	return k.newTask(m, fds, fs, creds, st, nil, ns)
 }
 
-// newTask returns the task of a new process, child of parent.
-func (k *Kernel) newTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, creds *vfs.Credentials, st *arch.State, parent *Process) *Task {
+// newTask returns the task of a new process in ns, child of parent.
+func (k *Kernel) newTask(m *mm.MemoryManager, fds *vfs.FDTable, fs *FSContext, creds *vfs.Credentials, st *arch.State, parent *Process, ns *PIDNamespace) (*Task, error) {
 	t := &Task{k: k, MM: m, FDs: fds, FS: fs, Creds: creds, State: st,
 		ctx: k.Platform.NewContext(), Limits: DefaultLimits(), Start: time.Now(),
 		killed: make(chan struct{}), intr: make(chan struct{}),
 		altStack: arch.SignalStack{Flags: arch.SS_DISABLE}}
-	t.Proc = k.newProcess(t, parent)
-	t.TID = t.Proc.PID
+	p, err := k.newProcess(t, parent, ns)
+	if err != nil {
+		t.ctx.Release()
+		return nil, err
+	}
+	t.Proc = p
 	if creds != nil {
 		creds.Caller = t.TID
 	}
-	return t
+	return t, nil
 }
 
 // Kill makes the task end as if by SIGKILL: it leaves a blocking call with EINTR and
@@ -385,7 +398,7 @@ func (t *Task) CopyInObj(addr uintptr, v any) error {
 }
 
 // UnixCred is who the task is for SCM_CREDENTIALS and SO_PEERCRED: its process's PID
-// and its user and group IDs.
+// (in its own PID namespace) and its user and group IDs.
 func (t *Task) UnixCred() (pid int32, uid, gid uint32) {
-	return t.Proc.PID, t.Creds.UID, t.Creds.GID
+	return t.ProcessID(), t.Creds.UID, t.Creds.GID
 }

@@ -224,7 +224,7 @@ func (t *Task) ForegroundGroup(tty *devpts.Terminal, master bool) (int32, error)
 		return 0, unix.ENOTTY
 	}
 	_, fg := tty.Session()
-	return fg, nil
+	return t.Proc.ns.rootIDInLocked(fg), nil
 }
 
 // TTYSession returns the session tty controls, as TIOCGSID: ENOTTY through the slave
@@ -239,7 +239,7 @@ func (t *Task) TTYSession(tty *devpts.Terminal, master bool) (int32, error) {
 	if sid == 0 {
 		return 0, unix.ENOTTY
 	}
-	return sid, nil
+	return t.Proc.ns.rootIDInLocked(sid), nil
 }
 
 // SetForegroundGroup makes pgrp tty's foreground group, as TIOCSPGRP after its
@@ -254,17 +254,20 @@ func (t *Task) SetForegroundGroup(tty *devpts.Terminal, pgrp int32) error {
 	if p.ctty != tty || sid != p.sid {
 		return unix.ENOTTY
 	}
-	// session_of_pgrp: a member of the group, else the process with that ID.
+	// session_of_pgrp: a member of the group, else the process with that ID (in the
+	// caller's PID namespace).
+	ns := p.ns
 	var of *Process
-	for _, q := range k.procs {
-		if q.pgid == pgrp && q.exit == nil {
-			of = q
+	root := int32(0)
+	for _, q := range ns.procs {
+		if q.pgrp.in(ns) == pgrp && q.exit == nil {
+			of, root = q, q.pgid
 			break
 		}
 	}
 	if of == nil {
-		if q := k.procs[pgrp]; q != nil && q.exit == nil {
-			of = q
+		if q := ns.procs[pgrp]; q != nil && q.exit == nil {
+			of, root = q, q.PID
 		}
 	}
 	if of == nil {
@@ -273,6 +276,6 @@ func (t *Task) SetForegroundGroup(tty *devpts.Terminal, pgrp int32) error {
 	if of.sid != p.sid {
 		return unix.EPERM
 	}
-	tty.SetForeground(pgrp)
+	tty.SetForeground(root)
 	return nil
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,6 +167,60 @@ func TestPod(t *testing.T) {
 			if res := r.cmd(t, "exec", "b", "msgq"); res.status != 0 || res.stdout != "across-the-pod\n" {
 				t.Errorf("exec b msgq: %+v", res)
 			}
+			// Each has a PID namespace of its own: its init is 1, its /proc shows only
+			// its own processes.
+			eventually(func() bool {
+				res := r.cmd(t, "exec", "a", "ps", "-o", "pid,args")
+				return strings.Contains(res.stdout, "    1 sh -c sleep 1001 & wait") && strings.Contains(res.stdout, "    2 sleep 1001")
+			})
+			for _, c := range []struct{ id, init string }{{"a", "sh -c sleep 1001 & wait"}, {"b", "sleep 1000"}} {
+				res := r.cmd(t, "exec", c.id, "ps", "-o", "pid,args")
+				lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+				if res.status != 0 || !strings.Contains(res.stdout, "    1 "+c.init+"\n") {
+					t.Errorf("exec %s ps: init is not 1: %+v", c.id, res)
+				}
+				want := map[string]int{"a": 4, "b": 3}[c.id] // the header, init (and a's child), ps
+				if len(lines) != want || strings.Contains(res.stdout, map[string]string{"a": "sleep 1000", "b": "sleep 1001"}[c.id]) {
+					t.Errorf("exec %s ps: others' processes are visible: %+v", c.id, res)
+				}
+			}
+			if res := r.cmd(t, "exec", "b", "cat", "/proc/self/status"); !strings.Contains(res.stdout, "\nPPid:\t0\n") || !strings.Contains(res.stdout, "\nNSpid:\t") {
+				t.Errorf("exec b cat /proc/self/status: %+v", res)
+			}
+			// A container whose spec names the sandbox's PID namespace joins it: it sees
+			// the pod's processes, a's among them.
+			shared := podBundle(t, podRootfs(t, "s", msgq), member, "sleep", "1002")
+			editSpec(t, shared, func(spec map[string]any) {
+				l := spec["linux"].(map[string]any)
+				var nss []any
+				for _, n := range l["namespaces"].([]any) {
+					if n.(map[string]any)["type"] != "pid" {
+						nss = append(nss, n)
+					}
+				}
+				l["namespaces"] = append(nss, map[string]any{"type": "pid", "path": fmt.Sprintf("/proc/%d/ns/pid", podState.PID)})
+			})
+			if res := r.create(t, shared, "s", filepath.Join(out, "s")); res.status != 0 {
+				t.Fatalf("create s: %+v", res)
+			}
+			r.cmd(t, "start", "s")
+			if res := r.cmd(t, "exec", "s", "ps", "-o", "pid,args"); !strings.Contains(res.stdout, "    1 sleep 1000\n") ||
+				!strings.Contains(res.stdout, "sleep 1001") || !strings.Contains(res.stdout, "sleep 1002") {
+				t.Errorf("exec s ps (the pod's namespace): %+v", res)
+			}
+			if res := r.cmd(t, "delete", "--force", "s"); res.status != 0 {
+				t.Errorf("delete --force s: %+v", res)
+			}
+			// One naming another namespace is refused.
+			other := podBundle(t, podRootfs(t, "o", msgq), member, "sleep", "1003")
+			editSpec(t, other, func(spec map[string]any) {
+				l := spec["linux"].(map[string]any)
+				l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "pid", "path": "/proc/self/ns/pid"})
+			})
+			if res := r.create(t, other, "o", filepath.Join(out, "o")); res.status == 0 {
+				t.Errorf("create o with the host's PID namespace: %+v", res)
+			}
+
 			// Separate processes.
 			var pa []int
 			eventually(func() bool { pa = psPIDs(t, r, "a"); return len(pa) == 2 })
@@ -222,8 +277,9 @@ func TestPod(t *testing.T) {
 			if r.status(t, "pod") != "running" || r.status(t, "b") != "running" {
 				t.Errorf("after d and e: pod %s, b %s", r.status(t, "pod"), r.status(t, "b"))
 			}
-			// kill --all of b, then deleting the sandbox takes b with it.
-			if res := r.cmd(t, "kill", "--all", "b", "TERM"); res.status != 0 {
+			// kill --all of b (its init, PID 1 of its namespace, has no handler for
+			// SIGTERM: only SIGKILL ends it), then deleting the sandbox takes b with it.
+			if res := r.cmd(t, "kill", "--all", "b", "KILL"); res.status != 0 {
 				t.Errorf("kill --all b: %+v", res)
 			}
 			r.waitStopped(t, "b")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -20,15 +21,20 @@ func (p *procfs) taskDir(t *kernel.Task) vfs.Inode {
 	children := p.taskFiles(t)
 	children["task"] = p.fs.NewDynamicDir(0o555, kernfs.Funcs{
 		NamesFn: func() []string {
-			var out []string
-			for _, th := range t.Threads() {
-				out = append(out, strconv.Itoa(int(th.TID)))
+			var ids []int
+			for id := range t.ThreadsIn(p.ns) {
+				ids = append(ids, int(id))
+			}
+			sort.Ints(ids)
+			out := make([]string, len(ids))
+			for i, id := range ids {
+				out[i] = strconv.Itoa(id)
 			}
 			return out
 		},
 		LookupFn: func(n string) (vfs.Inode, error) {
-			for _, th := range t.Threads() {
-				if strconv.Itoa(int(th.TID)) == n {
+			for id, th := range t.ThreadsIn(p.ns) {
+				if strconv.Itoa(int(id)) == n {
 					return p.fs.NewDynamicDir(0o555, p.taskFiles(th)), nil
 				}
 			}
@@ -214,12 +220,12 @@ func (p *procfs) fdLink(t *kernel.Task, name string) (vfs.Inode, error) {
 func (p *procfs) taskStat(t *kernel.Task) ([]byte, error) {
 	size, rss := t.MM.Usage()
 	start := t.Start.Sub(p.k.StartTime()).Milliseconds() / 10 // clock ticks since boot
-	ps := t.Status()
+	ps := t.Status(p.ns)
 	u, cu := t.ProcessUsage(), t.ChildrenUsage()
 	ticks := func(ns int64) string { return strconv.FormatInt(ns/1e7, 10) } // USER_HZ 100
 	f := []string{
-		strconv.Itoa(int(t.TID)), "(" + comm(t) + ")", "R",
-		strconv.Itoa(int(t.Proc.ParentPID(p.k))), strconv.Itoa(int(ps.PGID)), strconv.Itoa(int(ps.SID)),
+		strconv.Itoa(int(p.ns.IDOfTask(t))), "(" + comm(t) + ")", "R",
+		strconv.Itoa(int(ps.PPID)), strconv.Itoa(int(ps.PGID)), strconv.Itoa(int(ps.SID)),
 		"0", "-1", "4194560", // tty, tpgid, flags: no controlling terminals yet
 		"0", "0", "0", "0", // minflt, cminflt, majflt, cmajflt: not counted (README)
 		ticks(u.User), ticks(u.Sys), ticks(cu.User), ticks(cu.Sys),
@@ -249,10 +255,20 @@ func (p *procfs) status(t *kernel.Task) ([]byte, error) {
 		groups = append(groups, strconv.Itoa(int(g)))
 	}
 	var b bytes.Buffer
-	ps := t.Status()
+	ps := t.Status(p.ns)
 	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
-		comm(t), t.Caller().Umask, ps.TGID, t.TID, t.Proc.ParentPID(p.k))
+		comm(t), t.Caller().Umask, ps.TGID, p.ns.IDOfTask(t), ps.PPID)
 	fmt.Fprintf(&b, "Uid:\t%s\nGid:\t%s\nFDSize:\t64\nGroups:\t%s\n", ids(c.RealUID, c.EffectiveUID, c.SavedUID, c.UID), ids(c.RealGID, c.EffectiveGID, c.SavedGID, c.GID), strings.Join(groups, " "))
+	// The IDs from this /proc's namespace down to the task's own (proc_pid_status).
+	tids, tgids, pgids, sids := p.ns.IDsOf(t)
+	list := func(v []int32) string {
+		var out []string
+		for _, id := range v {
+			out = append(out, strconv.Itoa(int(id)))
+		}
+		return strings.Join(out, "\t")
+	}
+	fmt.Fprintf(&b, "NStgid:\t%s\nNSpid:\t%s\nNSpgid:\t%s\nNSsid:\t%s\n", list(tgids), list(tids), list(pgids), list(sids))
 	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\n", size/1024, size/1024, rss/1024, ps.Threads)
 	// Process-directed signals are pending on a thread here: ShdPnd stays empty.
 	fmt.Fprintf(&b, "SigQ:\t%d/%d\nSigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n",

@@ -187,6 +187,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_VFORK:             Vfork,
 		unix.SYS_CLONE:             Clone,
 		unix.SYS_CLONE3:            Clone3,
+		unix.SYS_UNSHARE:           Unshare,
 		unix.SYS_WAIT4:             Wait4,
 		unix.SYS_PIPE:              Pipe,
 		unix.SYS_PIPE2:             Pipe2,

@@ -206,7 +206,7 @@ func Capset(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if err := t.CopyInObj(header+4, &pid); err != nil {
 		return 0, err
 	}
-	if pid != 0 && pid != t.TID {
+	if pid != 0 && pid != t.ThreadID() {
 		return 0, unix.EPERM
 	}
 	in := make([]capData, words)

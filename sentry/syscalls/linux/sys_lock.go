@@ -163,7 +163,7 @@ func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int, addr uintptr) er
 	}
 	r.PID = -1
 	if !ofd {
-		r.PID = t.Proc.PID
+		r.PID = t.ProcessID()
 	}
 	block := cmd == unix.F_SETLKW || cmd == unix.F_OFD_SETLKW
 	return f.SetLock(t, owner, r, block, !ofd)

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/sentry/kernel"
+	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
 // Fork implements fork(2).
@@ -155,8 +156,10 @@ func Clone3(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 // the child on a new stack), CLONE_CLEAR_SIGHAND, and SIGCHLD as its exit signal;
 // CLONE_PIDFD (not with CLONE_DETACHED, nor with CLONE_PARENT_SETTID at the same
 // address, as legacy clone has them) gives the parent a pidfd of the child, of a thread
-// with PIDFD_THREAD as Linux 6.9 does; other flags (namespaces, a shared address space
-// without a thread) are logged (ENOSYS).
+// with PIDFD_THREAD as Linux 6.9 does; CLONE_NEWPID makes the child the init of a new
+// PID namespace (not with CLONE_THREAD: EINVAL; EPERM without CAP_SYS_ADMIN); other
+// flags (other namespaces, a shared address space without a thread) are logged
+// (ENOSYS).
 func doClone(t *kernel.Task, c cloneArgs) (uintptr, error) {
 	flags := c.flags
 	if flags&(unix.CLONE_NEWNS|unix.CLONE_FS) == unix.CLONE_NEWNS|unix.CLONE_FS ||
@@ -164,6 +167,14 @@ func doClone(t *kernel.Task, c cloneArgs) (uintptr, error) {
 		flags&unix.CLONE_THREAD != 0 && flags&unix.CLONE_SIGHAND == 0 ||
 		flags&unix.CLONE_SIGHAND != 0 && flags&unix.CLONE_VM == 0 {
 		return 0, unix.EINVAL
+	}
+	// A thread can't be in another PID namespace than its group's.
+	if flags&unix.CLONE_THREAD != 0 && flags&(unix.CLONE_NEWUSER|unix.CLONE_NEWPID) != 0 {
+		return 0, unix.EINVAL
+	}
+	// copy_namespaces: a new namespace needs CAP_SYS_ADMIN.
+	if flags&unix.CLONE_NEWPID != 0 && !t.Creds.HasCap(vfs.CapSysAdmin) {
+		return 0, unix.EPERM
 	}
 	if flags&unix.CLONE_PIDFD != 0 {
 		if flags&unix.CLONE_DETACHED != 0 ||
@@ -196,7 +207,7 @@ func doClone(t *kernel.Task, c cloneArgs) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	const tids = unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_SETTID | unix.CLONE_CHILD_CLEARTID
-	rest := flags &^ (tids | cloneClearSighand)
+	rest := flags &^ (tids | cloneClearSighand | unix.CLONE_NEWPID)
 	vfork := false
 	switch rest {
 	case 0:
@@ -215,11 +226,42 @@ func doClone(t *kernel.Task, c cloneArgs) (uintptr, error) {
 		ChildClearTID: flagAddr(flags, unix.CLONE_CHILD_CLEARTID, c.childTid),
 		ClearSighand:  flags&cloneClearSighand != 0,
 		PidFD:         c.pidfdFile,
+
+		NewPIDNamespace: flags&unix.CLONE_NEWPID != 0,
 	})
 	if err != nil {
 		return 0, err
 	}
 	return uintptr(pid), nil
+}
+
+// Unshare implements unshare(2) for CLONE_NEWPID, as ksys_unshare: unknown flags are
+// EINVAL; CLONE_THREAD, CLONE_SIGHAND and CLONE_VM are EINVAL in a process with other
+// threads and nothing otherwise; CLONE_NEWPID needs CAP_SYS_ADMIN (EPERM), and makes
+// a new PID namespace for the caller's next children (EINVAL if it already did, ENOSPC
+// beyond 32 levels). Unsharing other namespaces or tables is logged (ENOSYS).
+func Unshare(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	flags := uint64(a[0])
+	const known = unix.CLONE_THREAD | unix.CLONE_FS | unix.CLONE_NEWNS | unix.CLONE_SIGHAND |
+		unix.CLONE_VM | unix.CLONE_FILES | unix.CLONE_SYSVSEM | unix.CLONE_NEWUTS |
+		unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWUSER | unix.CLONE_NEWPID |
+		unix.CLONE_NEWCGROUP | cloneNewtime
+	if flags&^known != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&(unix.CLONE_THREAD|unix.CLONE_SIGHAND|unix.CLONE_VM) != 0 && len(t.Threads()) > 1 {
+		return 0, unix.EINVAL
+	}
+	if other := flags &^ (unix.CLONE_THREAD | unix.CLONE_SIGHAND | unix.CLONE_VM | unix.CLONE_NEWPID); other != 0 {
+		return 0, unsupported(t, "unshare with flags %#x", other)
+	}
+	if flags&unix.CLONE_NEWPID == 0 {
+		return 0, nil
+	}
+	if !t.Creds.HasCap(vfs.CapSysAdmin) {
+		return 0, unix.EPERM
+	}
+	return 0, t.UnsharePIDNamespace()
 }
 
 // cloneThread makes a thread, as clone with CLONE_THREAD (CLONE_SIGHAND and CLONE_VM
@@ -332,7 +374,7 @@ func Waitid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		}
 		nonblock := f.StatusFlags()&unix.O_NONBLOCK != 0
 		f.DecRef()
-		o.Which, o.ID = kernel.WaitPID, p.WaitPID()
+		o.Which, o.ID = kernel.WaitPID, p.WaitPID(t)
 		if nonblock && !o.NoHang {
 			o.NoHang, pidfdNonblock = true, true
 		}

@@ -24,7 +24,7 @@ func Prlimit64(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 			return 0, unix.EINVAL
 		}
 	}
-	if pid != 0 && pid != t.TID {
+	if pid != 0 && pid != t.ThreadID() {
 		return 0, unix.ESRCH
 	}
 	old := t.Limits[resource]

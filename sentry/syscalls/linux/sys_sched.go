@@ -19,7 +19,7 @@ func SchedGetaffinity(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if size*8 < uintptr(runtime.NumCPU()) || size%8 != 0 {
 		return 0, unix.EINVAL
 	}
-	if pid != 0 && pid != t.TID {
+	if pid != 0 && pid != t.ThreadID() {
 		return 0, unix.ESRCH
 	}
 	mask := t.CPUMask
@@ -41,7 +41,7 @@ func SchedSetaffinity(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if _, err := t.MM.CopyIn(a[2], buf[:n]); err != nil {
 		return 0, err
 	}
-	if pid != 0 && pid != t.TID {
+	if pid != 0 && pid != t.ThreadID() {
 		return 0, unix.ESRCH
 	}
 	var mask uint64

@@ -800,7 +800,7 @@ func checkCred(t *kernel.Task, c unixsock.Cred) error {
 		(c.GID != self.GID && !t.Creds.HasCap(capSetgid)) {
 		return unix.EPERM
 	}
-	if t.Kernel().Task(c.PID) == nil {
+	if t.PIDNamespace().TaskWithID(c.PID) == nil {
 		return unix.ESRCH
 	}
 	return nil

@@ -53,7 +53,7 @@ func ArchPrctl(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 // SetTidAddress implements set_tid_address(2).
 func SetTidAddress(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	t.ClearChildTID = a[0]
-	return uintptr(t.TID), nil
+	return uintptr(t.ThreadID()), nil
 }
 
 // SetRobustList implements set_robust_list(2): the head is kept for exit, when the
@@ -74,7 +74,7 @@ func GetRobustList(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	const robustListHeadSize = 24
 	target := t
 	if pid := int32(a[0]); pid != 0 {
-		if target = t.Kernel().Task(pid); target == nil {
+		if target = t.PIDNamespace().TaskWithID(pid); target == nil {
 			return 0, unix.ESRCH
 		}
 	}
@@ -88,14 +88,15 @@ func GetRobustList(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return 0, t.CopyOutObj(a[1], uint64(head))
 }
 
-// Getpid implements getpid(2): the thread group's ID (a container's first process is
-// its PID namespace's init, 1).
-func Getpid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.Proc.PID), nil }
+// Getpid implements getpid(2): the thread group's ID in its PID namespace (a
+// namespace's first process is its init, 1).
+func Getpid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.ProcessID()), nil }
 
 // Gettid implements gettid(2).
-func Gettid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.TID), nil }
+func Gettid(t *kernel.Task, a [6]uintptr) (uintptr, error) { return uintptr(t.ThreadID()), nil }
 
-// Getppid implements getppid(2): init's parent is outside its namespace, 0.
+// Getppid implements getppid(2): 0 for a parent outside the caller's PID namespace (a
+// namespace's init's, or that of a process runsc exec made).
 func Getppid(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return uintptr(t.Proc.ParentPID(t.Kernel())), nil
+	return uintptr(t.Proc.ParentPIDIn(t.PIDNamespace())), nil
 }
