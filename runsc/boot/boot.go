@@ -18,7 +18,9 @@
 // (--tty), its stdio and controlling terminal.
 //
 // A Sandbox is a pod's when other containers join it (pod.go): each has its own root
-// over its own Gofer, its own init and processes, in the same kernel.
+// over its own Gofer, its own init and processes, in the same kernel, and its own PID
+// namespace (a child of the sandbox container's, the kernel's root one) unless it
+// joins the pod's. /proc shows the namespace of the container it is mounted for.
 package boot
 
 import (

@@ -16,14 +16,19 @@ import (
 //     namespace, and a container's processes cannot name another's files;
 //   - its own init, a process with no parent in the Sentry, and the processes it
 //     makes (kernel: they carry the container's ID, which fork passes on), which the
-//     runtime's kill, ps and stats of the container reach; when its init exits, the
-//     rest of them are killed, as in a PID namespace of its own;
+//     runtime's kill, ps, stats, pause and resume of the container reach; when its
+//     init exits, the rest of them are killed;
+//   - its own PID namespace, a child of the kernel's root one (the sandbox
+//     container's): its init is PID 1 there, its /proc and its processes see only
+//     the container's processes, and runsc exec runs in it; unless its spec joins
+//     the pod's (Args.SharePIDNamespace, from a pid namespace path naming the
+//     sandbox's, Kubernetes' shareProcessNamespace), where it sees the whole pod and
+//     its init is not PID 1;
 //   - the pod's IPC (System V objects, POSIX message queues), network, hostname and
 //     memory, which are the Sentry's.
 //
-// The Sentry has one PID namespace: a container of a pod sees every process of the
-// pod (as Kubernetes' shareProcessNamespace), its init is not PID 1 (the pause
-// container's is), and its processes' orphans go to PID 1.
+// The runtime names processes by their IDs in the root namespace (ps, exec's PID),
+// as gVisor's runsc does.
 
 // ctrFor returns the container id of the pod ("" for the sandbox's own).
 func (s *Sandbox) ctrFor(id string) (*ctr, error) {
@@ -139,6 +144,7 @@ func (s *Sandbox) RemoveContainer(id string) error {
 		return fmt.Errorf("container %q is not a container of the pod", id)
 	}
 	s.killContainer(id)
+	s.Kernel.ThawContainer(id) // a frozen one's tasks are gone: its mark goes too
 	s.podMu.Lock()
 	delete(s.pod, id)
 	s.podMu.Unlock()

@@ -23,13 +23,13 @@ import (
 //     are the Gofer's socket, then its stdio (3) or its console (1);
 //   - "start" runs its init; "kill" signals it (one not started yet ends, as the
 //     sandbox's own init does, if the signal's default action ends a process);
-//   - "ps", "stats": its processes;
+//   - "ps", "stats": its processes; "pause", "resume" freeze and thaw them;
 //   - "remove-container" kills its processes and closes its Gofer's connection.
 //
 // When its init has exited (and the rest of its processes with it), the sandbox
 // records the exit status in its own directory (container.PodExitName), where runsc
-// state and wait look for it; the sandbox goes on. pause and resume are the whole
-// sandbox's, so they are refused for one container of a pod.
+// state and wait look for it; the sandbox goes on. pause and resume of it freeze and
+// thaw its processes only (kernel's FreezeContainer), the pod's others go on.
 
 // podContainer is the sandbox's record of a container of its pod.
 type podContainer struct {
@@ -114,8 +114,12 @@ func (sb *sandbox) podRequestLocked(req container.Request) container.Response {
 		}
 	case "ps", "stats":
 		resp = sb.control(req) // boot_control.go
-	case "pause", "resume":
-		resp.Err = fmt.Sprintf("%s of one container of a pod is not supported (it would be the whole sandbox's)", req.Cmd)
+	case "pause":
+		if err := sb.s.Kernel.FreezeContainer(id); err != nil {
+			resp.Err = fmt.Sprintf("pausing: %v", err)
+		}
+	case "resume":
+		sb.s.Kernel.ThawContainer(id)
 	case "remove-container":
 		if pc.proc == nil {
 			sb.startPodLocked(id, pc, unix.SIGKILL)

@@ -41,9 +41,6 @@ func createInPod(conf *config.Config, id, sandboxID string, b *specutils.Bundle,
 			closeMaster()
 		}
 	}()
-	if fl.run {
-		return nil, errors.New("a container of a pod cannot be run with runsc run: use create and start")
-	}
 	if sandboxID == id {
 		return nil, fmt.Errorf("the pod's sandbox %q is the container itself", sandboxID)
 	}

@@ -30,7 +30,8 @@ import (
 )
 
 // Run creates a container, starts it and (unless --detach) waits for it, then deletes
-// it and exits with its status, as runc run.
+// it and exits with its status, as runc run. A container of a pod (create_pod.go) is
+// waited for through its state, as runsc wait does: its sandbox is the pod's.
 type Run struct {
 	conf *config.Config
 	createFlags
@@ -75,7 +76,9 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 	}
 	if err := startContainer(c); err != nil {
 		c.Destroy()
-		sandbox.Wait()
+		if sandbox != nil {
+			sandbox.Wait()
+		}
 		if master != nil {
 			master.Close()
 		}
@@ -101,7 +104,9 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.
 			}
 		}
 	}()
-	if msg := sandboxDeath(id, sandbox.Wait()); msg != "" {
+	if sandbox == nil {
+		waitStopped(r.conf.Root, id)
+	} else if msg := sandboxDeath(id, sandbox.Wait()); msg != "" {
 		fmt.Fprintln(os.Stderr, msg)
 	}
 	signal.Stop(sigs)
@@ -326,6 +331,23 @@ func withHome(env []string, rootfs string, uid uint32) []string {
 		}
 	}
 	return append(append([]string(nil), env...), "HOME="+home)
+}
+
+// waitStopped waits until container id of a pod is stopped (or gone), without holding
+// its lock meanwhile.
+func waitStopped(root, id string) {
+	for {
+		c, err := container.Load(root, id)
+		if err != nil {
+			return
+		}
+		stopped := c.State.Status == container.Stopped
+		c.Close()
+		if stopped {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // sandboxDeath explains how the sandbox process of container id ended, if it was killed

@@ -27,14 +27,26 @@ import (
 // before it reads inApp; both are sequentially consistent atomics, so either the task
 // sees the mark, or Freeze sees it running and waits for its interrupted Switch to
 // return.
+//
+// FreezeContainer and ThawContainer do the same for the processes of one container
+// of a pod (those carrying its ID, Process.container), as the runtime's pause of that
+// container: the mark is set while any container (or the kernel) is frozen, and a task
+// that sees it looks up whether its own container is.
 
-// freezer is the kernel's frozen mark: frozen and thawed change under k.mu; marked
-// mirrors frozen for the tasks' lock-free check before each switch.
+// freezer is the kernel's frozen mark: frozen, thawed and containers change under
+// k.mu; marked is set while frozen is or any container is frozen, for the tasks'
+// lock-free check before each switch.
 type freezer struct {
 	frozen bool
 	thawed chan struct{} // closed by Thaw
-	marked atomic.Bool
+	// containers are the containers frozen alone, each with the channel its thaw
+	// closes.
+	containers map[string]chan struct{}
+	marked     atomic.Bool
 }
+
+// markLocked sets the mark from the state. k.mu is held.
+func (f *freezer) markLocked() { f.marked.Store(f.frozen || len(f.containers) > 0) }
 
 // ErrFreezeTimeout: a task did not leave application code in time.
 var ErrFreezeTimeout = errors.New("the application's tasks did not stop in time")
@@ -46,13 +58,23 @@ func (k *Kernel) Freeze() error {
 	if !k.freezer.frozen {
 		k.freezer.frozen = true
 		k.freezer.thawed = make(chan struct{})
-		k.freezer.marked.Store(true)
+		k.freezer.markLocked()
 	}
 	tasks := make([]*Task, 0, len(k.tasks))
 	for _, t := range k.tasks {
 		tasks = append(tasks, t)
 	}
 	k.mu.Unlock()
+	if !leaveApp(tasks) {
+		k.Thaw()
+		return ErrFreezeTimeout
+	}
+	return nil
+}
+
+// leaveApp interrupts the tasks that run application code and waits until none
+// does, or reports false after 10 seconds.
+func leaveApp(tasks []*Task) bool {
 	for _, t := range tasks {
 		t.ctx.Interrupt()
 	}
@@ -60,13 +82,50 @@ func (k *Kernel) Freeze() error {
 	for _, t := range tasks {
 		for t.inApp.Load() {
 			if time.Now().After(deadline) {
-				k.Thaw()
-				return ErrFreezeTimeout
+				return false
 			}
 			time.Sleep(time.Millisecond)
 		}
 	}
+	return true
+}
+
+// FreezeContainer stops the tasks of container id of a pod (Process.container) from
+// running application code, as Freeze does for all; the other containers go on.
+// Freezing a frozen container does nothing.
+func (k *Kernel) FreezeContainer(id string) error {
+	k.mu.Lock()
+	if _, ok := k.freezer.containers[id]; !ok {
+		if k.freezer.containers == nil {
+			k.freezer.containers = map[string]chan struct{}{}
+		}
+		k.freezer.containers[id] = make(chan struct{})
+		k.freezer.markLocked()
+	}
+	var tasks []*Task
+	for _, t := range k.tasks {
+		if t.Proc.container == id {
+			tasks = append(tasks, t)
+		}
+	}
+	k.mu.Unlock()
+	if !leaveApp(tasks) {
+		k.ThawContainer(id)
+		return ErrFreezeTimeout
+	}
 	return nil
+}
+
+// ThawContainer lets the tasks of container id run again (unless the whole kernel is
+// frozen).
+func (k *Kernel) ThawContainer(id string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if ch, ok := k.freezer.containers[id]; ok {
+		close(ch)
+		delete(k.freezer.containers, id)
+		k.freezer.markLocked()
+	}
 }
 
 // Thaw lets the frozen tasks run again.
@@ -75,7 +134,7 @@ func (k *Kernel) Thaw() {
 	defer k.mu.Unlock()
 	if k.freezer.frozen {
 		k.freezer.frozen = false
-		k.freezer.marked.Store(false)
+		k.freezer.markLocked()
 		close(k.freezer.thawed)
 	}
 }
@@ -88,8 +147,9 @@ func (k *Kernel) Frozen() bool {
 }
 
 // enterApp is called by the task's loop just before it switches into the application:
-// it waits while the kernel is frozen (or until the task is killed), and reports
-// whether the task may switch. The caller clears t.inApp after the Switch.
+// it waits while the kernel, or the task's container, is frozen (or until the task is
+// killed), and reports whether the task may switch. The caller clears t.inApp after
+// the Switch.
 func (t *Task) enterApp() bool {
 	k := t.k
 	for {
@@ -98,9 +158,12 @@ func (t *Task) enterApp() bool {
 			return true // the common case: no lock taken
 		}
 		k.mu.Lock()
-		frozen, thawed := k.freezer.frozen, k.freezer.thawed
+		thawed := k.freezer.thawed
+		if !k.freezer.frozen {
+			thawed = k.freezer.containers[t.Proc.container]
+		}
 		k.mu.Unlock()
-		if !frozen {
+		if thawed == nil {
 			return true
 		}
 		t.inApp.Store(false)

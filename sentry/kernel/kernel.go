@@ -14,8 +14,13 @@
 //
 // Processes (process.go) form a tree: fork, vfork and clone make children (threads share
 // the address space, files and signal handlers of their group), wait4 and waitid reap
-// them, orphans go to the nearest child subreaper or to init, and init's exit kills the
-// rest. fork copies memory eagerly (copy-on-write is still to come).
+// them, orphans go to the nearest child subreaper or to their PID namespace's init, and
+// that init's exit kills the rest of its namespace. PID namespaces (pidns.go) nest as
+// Linux's: a task has an ID in its own namespace and in each ancestor; Task.TID and
+// Process.PID are the root namespace's (the kernel's and the runtime's names), and
+// whatever the application gives or takes is an ID of its own namespace, translated
+// there (getpid, kill, wait, siginfo, /proc, process groups, pidfds, futex owners).
+// clone and unshare with CLONE_NEWPID make namespaces.
 // Files are the VFS's (sentry/vfs): the task has an FD table, an FSContext (root,
 // working directory, umask) and credentials, which are replaced, never changed in
 // place (creds.go). Futexes (futex.go) have their own table. pidfds (pidfd.go) are
@@ -25,11 +30,13 @@
 //
 // The OCI runtime reaches the kernel from outside the application: signals from kill
 // (runtime_signal.go), the process list and statistics of ps and events
-// (runtime_info.go), and pause and resume, which freeze every task before its next
-// switch into application code (freeze.go). A sandbox may hold several containers of a
-// pod: each process carries the ID of the container it belongs to (set by NewProcess,
-// inherited by fork), and the runtime's kill, ps and stats pick a container's
-// processes by it; the pod's containers share everything else (PIDs, IPC, hostname).
+// (runtime_info.go), and pause and resume, which freeze every task (or those of one
+// container of a pod) before its next switch into application code (freeze.go). A
+// sandbox may hold several containers of a pod: each process carries the ID of the
+// container it belongs to (set by NewProcess, inherited by fork), and the runtime's
+// kill, ps, stats and pause pick a container's processes by it; each container is
+// made in a PID namespace the runtime chooses (ProcessArgs.PIDNS: one of its own, or
+// the pod's), and the pod's containers share the rest (IPC, hostname, memory).
 //
 // Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu; Kernel.mu, then a
 // terminal's lock (devpts.Terminal), then a Task's sigMu; Kernel.mqMu, then the VFS's

@@ -8,10 +8,11 @@ import (
 )
 
 // What the OCI runtime's ps and events read of the sandbox. They see the sandbox's
-// own view, as gVisor's runsc does: PIDs are those of the Sentry's PID namespace (the
-// container's init is 1; in a pod, the sandbox container's init is, and the pod's
-// other containers' PIDs are in the same namespace), since the application's
-// processes are Sentry tasks with no host process of their own.
+// own view, as gVisor's runsc does: PIDs are those of the Sentry's root PID namespace
+// (the sandbox container's: its init is 1; a pod's other containers, each in a
+// namespace of its own, appear under their root-namespace IDs, as the pod's sandbox
+// sees them), since the application's processes are Sentry tasks with no host
+// process of their own.
 
 // ProcessInfo describes one process for ps.
 type ProcessInfo struct {

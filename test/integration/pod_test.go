@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // msgqSource sends a System V message (msgq send TEXT) or receives it (msgq), under a
@@ -76,6 +77,21 @@ func podBundle(t *testing.T, root string, annotations map[string]string, args ..
 		spec["annotations"] = annotations
 	})
 	return b
+}
+
+// setPIDNamespace makes the pid namespace entry of bundle b's spec name path.
+func setPIDNamespace(t *testing.T, b, path string) {
+	t.Helper()
+	editSpec(t, b, func(spec map[string]any) {
+		l := spec["linux"].(map[string]any)
+		var nss []any
+		for _, n := range l["namespaces"].([]any) {
+			if n.(map[string]any)["type"] != "pid" {
+				nss = append(nss, n)
+			}
+		}
+		l["namespaces"] = append(nss, map[string]any{"type": "pid", "path": path})
+	})
 }
 
 // psPIDs is runsc ps --format json of id.
@@ -190,16 +206,7 @@ func TestPod(t *testing.T) {
 			// A container whose spec names the sandbox's PID namespace joins it: it sees
 			// the pod's processes, a's among them.
 			shared := podBundle(t, podRootfs(t, "s", msgq), member, "sleep", "1002")
-			editSpec(t, shared, func(spec map[string]any) {
-				l := spec["linux"].(map[string]any)
-				var nss []any
-				for _, n := range l["namespaces"].([]any) {
-					if n.(map[string]any)["type"] != "pid" {
-						nss = append(nss, n)
-					}
-				}
-				l["namespaces"] = append(nss, map[string]any{"type": "pid", "path": fmt.Sprintf("/proc/%d/ns/pid", podState.PID)})
-			})
+			setPIDNamespace(t, shared, fmt.Sprintf("/proc/%d/ns/pid", podState.PID))
 			if res := r.create(t, shared, "s", filepath.Join(out, "s")); res.status != 0 {
 				t.Fatalf("create s: %+v", res)
 			}
@@ -213,12 +220,11 @@ func TestPod(t *testing.T) {
 			}
 			// One naming another namespace is refused.
 			other := podBundle(t, podRootfs(t, "o", msgq), member, "sleep", "1003")
-			editSpec(t, other, func(spec map[string]any) {
-				l := spec["linux"].(map[string]any)
-				l["namespaces"] = append(l["namespaces"].([]any), map[string]any{"type": "pid", "path": "/proc/self/ns/pid"})
-			})
+			setPIDNamespace(t, other, "/proc/self/ns/pid")
 			if res := r.create(t, other, "o", filepath.Join(out, "o")); res.status == 0 {
 				t.Errorf("create o with the host's PID namespace: %+v", res)
+			} else if data, _ := os.ReadFile(filepath.Join(out, "o.err")); !strings.Contains(string(data), "is not the pod's sandbox's") {
+				t.Errorf("create o with the host's PID namespace: %s", data)
 			}
 
 			// Separate processes.
@@ -413,4 +419,79 @@ func TestPodConsole(t *testing.T) {
 	if res := r.cmd(t, "delete", "tty"); res.status != 0 {
 		t.Errorf("delete tty: %+v", res)
 	}
+}
+
+// TestPodPauseAndRun: pause of one container of a pod freezes its processes only, and
+// resume lets them go on; runsc run of a container of a pod runs it in the pod (its
+// init PID 1 of a namespace of its own), to its end, and deletes it.
+func TestPodPauseAndRun(t *testing.T) {
+	r := newRuntime(t, runsc)
+	out := t.TempDir()
+	ann := podAnnotations[0]
+	member := map[string]string{ann.typeKey: "container", ann.idKey: "pp"}
+	if res := r.create(t, podBundle(t, rootfs, map[string]string{ann.typeKey: "sandbox"}, "sleep", "1000"), "pp", filepath.Join(out, "pp")); res.status != 0 {
+		t.Fatalf("create pp: %+v", res)
+	}
+	r.cmd(t, "start", "pp")
+	defer r.cmd(t, "delete", "--force", "pp")
+	// p and q count on their stdout, a line every 50 ms.
+	counter := []string{"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done"}
+	for _, id := range []string{"p", "q"} {
+		if res := r.create(t, podBundle(t, rootfs, member, counter...), id, filepath.Join(out, id)); res.status != 0 {
+			t.Fatalf("create %s: %+v", id, res)
+		}
+		if res := r.cmd(t, "start", id); res.status != 0 {
+			t.Fatalf("start %s: %+v", id, res)
+		}
+	}
+	size := func(id string) int64 {
+		fi, err := os.Stat(filepath.Join(out, id))
+		if err != nil {
+			return -1
+		}
+		return fi.Size()
+	}
+	grows := func(id string) bool {
+		before := size(id)
+		time.Sleep(500 * time.Millisecond)
+		return size(id) > before
+	}
+	if !eventually(func() bool { return grows("p") }) {
+		t.Fatalf("p does not count")
+	}
+	if res := r.cmd(t, "pause", "p"); res.status != 0 {
+		t.Fatalf("pause p: %+v", res)
+	}
+	if st := r.status(t, "p"); st != "paused" {
+		t.Errorf("p after pause: %s", st)
+	}
+	if grows("p") {
+		t.Errorf("p counts while paused")
+	}
+	if !grows("q") || r.status(t, "pp") != "running" {
+		t.Errorf("q or the pod stopped with p: q's output does not grow, pod %s", r.status(t, "pp"))
+	}
+	if res := r.cmd(t, "resume", "p"); res.status != 0 {
+		t.Fatalf("resume p: %+v", res)
+	}
+	if st := r.status(t, "p"); st != "running" || !grows("p") {
+		t.Errorf("p after resume: %s", st)
+	}
+	for _, id := range []string{"p", "q"} {
+		if res := r.cmd(t, "delete", "--force", id); res.status != 0 {
+			t.Errorf("delete --force %s: %+v", id, res)
+		}
+	}
+
+	res := r.cmd(t, "run", "--bundle", podBundle(t, rootfs, member, "sh", "-c", "echo $$ $PPID; exit 4"), "runner")
+	if res.status != 4 || res.stdout != "1 0\n" {
+		t.Errorf("run of a container of the pod: %+v", res)
+	}
+	if res := r.cmd(t, "state", "runner"); res.status == 0 {
+		t.Errorf("state runner after run: %+v", res)
+	}
+	if res := r.cmd(t, "delete", "--force", "pp"); res.status != 0 {
+		t.Errorf("delete --force pp: %+v", res)
+	}
+	noTrace(t, r)
 }
