@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -328,11 +329,14 @@ func (t *Task) exited(s ExitStatus) {
 // every other process of it (those of its descendant namespaces included) is killed,
 // and it returns once they have all exited, as zap_pid_ns_processes. (Linux also
 // waits for those whose parent is outside the namespace to be reaped; here they may
-// stay zombies after.)
+// stay zombies after.) A task that does not end within zapTimeout (a Sentry bug: a
+// killed task leaves every wait) is logged and left, so that init's exit is still
+// reported.
 func (k *Kernel) zapPIDNamespace(ns *PIDNamespace, init *Process) {
 	k.mu.Lock()
 	ns.closed = true
 	k.mu.Unlock()
+	deadline := time.After(zapTimeout)
 	for {
 		k.mu.Lock()
 		var live []*Task
@@ -357,9 +361,17 @@ func (k *Kernel) zapPIDNamespace(ns *PIDNamespace, init *Process) {
 				th.Kill()
 			}
 		}
-		<-gen
+		select {
+		case <-gen:
+		case <-deadline:
+			fmt.Fprintf(k.Log, "moat: PID namespace of init %d: %d tasks still running %v after it exited\n", init.PID, len(live), zapTimeout)
+			return
+		}
 	}
 }
+
+// zapTimeout bounds how long a namespace's exiting init waits for the others.
+const zapTimeout = 10 * time.Second
 
 // WaitStatus is a status as wait4 reports it.
 func (s ExitStatus) WaitStatus() uint32 {
@@ -420,9 +432,11 @@ func (r WaitResult) WaitStatus() uint32 {
 // as o asks), reaps it (unless
 // o.NoReap) and returns it. With o.NoHang it returns a zero result at once if none has
 // exited. ECHILD if there is no such child; ERESTARTSYS if t is interrupted while
-// waiting.
+// waiting and, looking once more as do_wait does after its wake-up, finds none (a
+// child's exit queues SIGCHLD before it wakes the waiters: the wait still reports it).
 func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 	k := t.k
+	interrupted := false
 	for {
 		k.mu.Lock()
 		ns := t.Proc.ns
@@ -475,10 +489,13 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 		if o.NoHang {
 			return WaitResult{}, nil
 		}
+		if interrupted {
+			return WaitResult{}, ERESTARTSYS
+		}
 		select {
 		case <-gen:
 		case <-t.Interrupted():
-			return WaitResult{}, ERESTARTSYS
+			interrupted = true
 		}
 	}
 }
