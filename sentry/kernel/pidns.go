@@ -276,6 +276,18 @@ func (ns *PIDNamespace) rootIDInLocked(root int32) int32 {
 	return 0
 }
 
+// IDOfRoot translates root, the root-namespace ID of a task or process (or of a
+// process group or session), to its ID in ns: 0 if ns does not contain it or nothing
+// has the ID any more.
+func (ns *PIDNamespace) IDOfRoot(root int32) int32 {
+	ns.k.mu.Lock()
+	defer ns.k.mu.Unlock()
+	if t := ns.k.tasks[root]; t != nil && ns != ns.k.root {
+		return ns.IDOfTask(t)
+	}
+	return ns.rootIDInLocked(root)
+}
+
 // unkillableLocked reports whether p is its namespace's init, which drops signals
 // whose action is the default (SIGNAL_UNKILLABLE). k.mu is held.
 func (p *Process) unkillableLocked() bool { return p.ns.init == p }

@@ -398,7 +398,8 @@ func (t *Task) CopyInObj(addr uintptr, v any) error {
 }
 
 // UnixCred is who the task is for SCM_CREDENTIALS and SO_PEERCRED: its process's PID
-// (in its own PID namespace) and its user and group IDs.
+// (the root PID namespace's: a reader translates it with PIDNamespace.IDOfRoot) and
+// its user and group IDs.
 func (t *Task) UnixCred() (pid int32, uid, gid uint32) {
-	return t.ProcessID(), t.Creds.UID, t.Creds.GID
+	return t.Proc.PID, t.Creds.UID, t.Creds.GID
 }

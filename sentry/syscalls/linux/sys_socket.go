@@ -124,9 +124,18 @@ func installPair(t *kernel.Task, x, y *vfs.FileDescription, addr uintptr, cloexe
 	return nil
 }
 
+// credOf is t's Cred for its sockets. Its PID, like every PID a socket keeps, is the
+// root PID namespace's: a reader sees it in its own namespace (pidOfCred), as Linux
+// keeps a struct pid.
 func credOf(t *kernel.Task) unixsock.Cred {
 	pid, uid, gid := t.UnixCred()
 	return unixsock.Cred{PID: pid, UID: uid, GID: gid}
+}
+
+// pidOfCred is the PID of a socket's Cred as t's PID namespace has it (0 if it does
+// not contain the process).
+func pidOfCred(t *kernel.Task, c *unixsock.Cred) uint32 {
+	return uint32(t.PIDNamespace().IDOfRoot(c.PID))
 }
 
 // socketFD returns the socket at fd: EBADF, or ENOTSOCK for another file. The caller
@@ -435,7 +444,7 @@ func Getsockopt(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		b = binary.LittleEndian.AppendUint64(b, uint64(tv.Usec))
 	} else if name == unix.SO_PEERCRED {
 		c := so.PeerCred()
-		b = binary.LittleEndian.AppendUint32(nil, uint32(c.PID))
+		b = binary.LittleEndian.AppendUint32(nil, pidOfCred(t, &c))
 		b = binary.LittleEndian.AppendUint32(b, c.UID)
 		b = binary.LittleEndian.AppendUint32(b, c.GID)
 	} else {
@@ -775,7 +784,7 @@ func readControl(t *kernel.Task, addr uintptr, n int) (unixsock.Control, error) 
 				}
 				c := unixsock.Cred{PID: int32(binary.LittleEndian.Uint32(data)),
 					UID: binary.LittleEndian.Uint32(data[4:]), GID: binary.LittleEndian.Uint32(data[8:])}
-				if err := checkCred(t, c); err != nil {
+				if err := checkCred(t, &c); err != nil {
 					return fail(err)
 				}
 				ctl.Cred = &c
@@ -788,21 +797,24 @@ func readControl(t *kernel.Task, addr uintptr, n int) (unixsock.Control, error) 
 	return ctl, nil
 }
 
-// checkCred is scm_check_creds, then the PID's lookup: a sender may claim its own
-// process and IDs, or others with CAP_SYS_ADMIN, CAP_SETUID and CAP_SETGID.
-func checkCred(t *kernel.Task, c unixsock.Cred) error {
+// checkCred is scm_check_creds, then the PID's lookup in t's PID namespace: a sender
+// may claim its own process and IDs, or others with CAP_SYS_ADMIN, CAP_SETUID and
+// CAP_SETGID. The PID becomes the root namespace's (credOf).
+func checkCred(t *kernel.Task, c *unixsock.Cred) error {
 	if c.UID == ^uint32(0) || c.GID == ^uint32(0) {
 		return unix.EINVAL
 	}
 	self := credOf(t)
-	if (c.PID != self.PID && !t.Creds.HasCap(vfs.CapSysAdmin)) ||
+	if (c.PID != t.ProcessID() && !t.Creds.HasCap(vfs.CapSysAdmin)) ||
 		(c.UID != self.UID && !t.Creds.HasCap(capSetuid)) ||
 		(c.GID != self.GID && !t.Creds.HasCap(capSetgid)) {
 		return unix.EPERM
 	}
-	if t.PIDNamespace().TaskWithID(c.PID) == nil {
+	target := t.PIDNamespace().TaskWithID(c.PID)
+	if target == nil {
 		return unix.ESRCH
 	}
+	c.PID = target.TID
 	return nil
 }
 
@@ -927,7 +939,7 @@ func recvmsg(t *kernel.Task, f *vfs.FileDescription, so *unixsock.Socket, addr u
 	cw := cmsgWriter{t: t, addr: uintptr(m.Control), room: int(min(m.Controllen, 1<<31))}
 	if r.Cred != nil {
 		c := r.Cred
-		b := binary.LittleEndian.AppendUint32(nil, uint32(c.PID))
+		b := binary.LittleEndian.AppendUint32(nil, pidOfCred(t, c))
 		b = binary.LittleEndian.AppendUint32(b, c.UID)
 		cw.put(unix.SCM_CREDENTIALS, binary.LittleEndian.AppendUint32(b, c.GID))
 	}

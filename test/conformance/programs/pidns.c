@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 static pid_t xclone(unsigned long flags) {
@@ -35,6 +36,19 @@ static void status(const char *what, int st) {
 		printf("%s: exited %d\n", what, WEXITSTATUS(st));
 	else if (WIFSIGNALED(st))
 		printf("%s: killed by %s\n", what, sigabbrev_np(WTERMSIG(st)));
+}
+
+// recvpid reads a byte from fd and returns the PID of the credentials it came with.
+static int recvpid(int fd) {
+	char b, buf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = {&b, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
+	if (recvmsg(fd, &m, 0) != 1)
+		return -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
+			return ((struct ucred *)CMSG_DATA(c))->pid;
+	return -1;
 }
 
 // inside runs as the init of a new namespace; outsider is a process of the parent's.
@@ -104,6 +118,27 @@ int main(void) {
 	signal(SIGCHLD, SIG_DFL);
 	kill(outsider, SIGKILL);
 	waitpid(outsider, &st, 0);
+
+	// Credentials on a Unix socket are seen in the reader's namespace.
+	int sv[2], one = 1;
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+	setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+	c = xclone(CLONE_NEWPID);
+	if (c == 0) {
+		struct ucred uc;
+		socklen_t l = sizeof uc;
+		getsockopt(sv[1], SOL_SOCKET, SO_PEERCRED, &uc, &l);
+		printf("child: SO_PEERCRED pid %d\n", uc.pid);
+		write(sv[1], "x", 1);
+		printf("child: the parent's credentials pid %d\n", recvpid(sv[1]));
+		_exit(0);
+	}
+	printf("parent: the child's credentials pid is clone's %d\n", recvpid(sv[0]) == c);
+	write(sv[0], "y", 1);
+	waitpid(c, &st, 0);
+	close(sv[0]);
+	close(sv[1]);
 
 	// From the parent's namespace: SIGTERM is dropped, SIGKILL kills; the init's death
 	// kills the rest of its namespace before the parent hears of it.
