@@ -23,7 +23,10 @@ import (
 // A system call interrupted by a signal returns a restart code; at delivery it becomes
 // EINTR if a handler runs without SA_RESTART (ERESTARTSYS) or at all (ERESTARTNOHAND),
 // and otherwise the call is made again, as Linux's handle_signal. Stop signals and
-// SIGCONT are job control (jobctl.go).
+// SIGCONT are job control (jobctl.go). A PID namespace's init drops at generation the
+// signals whose action is the default, but SIGKILL and SIGSTOP from an ancestor
+// namespace (post's force; pidns.go); si_pid is the sender's ID, 0 for a receiver that
+// can't see it (sendTo).
 
 // SigAction is struct sigaction as the kernel takes it (struct kernel_sigaction).
 type SigAction struct {

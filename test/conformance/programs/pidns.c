@@ -1,12 +1,13 @@
 // pidns: PID namespaces (pid_namespaces(7)) made by clone(CLONE_NEWPID) and
 // unshare(CLONE_NEWPID), as root: the child is PID 1 with no visible parent, its IDs
 // are those of its namespace, the parent sees it under its own ID (wait, SIGCHLD's
-// si_pid), an init drops the signals it has no handler for unless SIGKILL comes from an
-// ancestor, its death kills the rest and closes the namespace (fork: ENOMEM); and the
-// errors.
+// si_pid, credentials on a Unix socket), an init drops the signals it has no handler
+// for unless SIGKILL comes from an ancestor and adopts the namespace's orphans, its
+// death kills the rest and closes the namespace (fork: ENOMEM); and the errors.
 #include "common.h"
 #include <poll.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -76,6 +77,23 @@ static int inside(pid_t outsider) {
 	printf("child: waitpid %d, fork gave %d\n", w, g);
 	status("child: grandchild", st);
 	printf("child: got SIGUSR1 %d\n", got_usr1);
+	// An orphan of the namespace goes to its init.
+	pid_t g2 = fork();
+	if (g2 == 0) {
+		if (fork() == 0) {
+			pid_t pp = getppid();
+			for (int i = 0; i < 5000 && getppid() == pp; i++)
+				usleep(1000);
+			printf("orphan: getppid %d\n", getppid());
+			_exit(6);
+		}
+		_exit(0);
+	}
+	waitpid(g2, &st, 0);
+	while ((w = wait(&st)) < 0 && errno == EINTR)
+		;
+	printf("child: reaped the orphan %d\n", w > 0);
+	status("child: orphan", st);
 	return 9;
 }
 
@@ -107,6 +125,8 @@ int main(void) {
 	sa.sa_sigaction = on_chld;
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGCHLD, &sa, NULL);
+	// A subreaper outside the namespace does not take its orphans.
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	c = xclone(CLONE_NEWPID);
 	if (c == 0)
 		_exit(inside(outsider));
@@ -115,6 +135,7 @@ int main(void) {
 		;
 	printf("parent: waitpid gave clone's pid %d, SIGCHLD si_pid too %d\n", w == c, chld_pid == c);
 	status("parent: child", st);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	signal(SIGCHLD, SIG_DFL);
 	kill(outsider, SIGKILL);
 	waitpid(outsider, &st, 0);
