@@ -143,6 +143,11 @@ func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int, addr uintptr) er
 			fl.Type = lock.Unlock
 		} else {
 			fl.Type, fl.Whence, fl.Start, fl.Pid = l.Type, unix.SEEK_SET, l.Start, l.PID
+			if l.PID > 0 {
+				// The holder as the caller's PID namespace sees it, 0 if it can't
+				// (locks_translate_pid); an OFD lock's -1 stays.
+				fl.Pid = t.PIDNamespace().IDOfRoot(l.PID)
+			}
 			fl.Len = 0
 			if l.End != lock.EOF {
 				fl.Len = l.End - l.Start + 1
@@ -163,7 +168,7 @@ func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int, addr uintptr) er
 	}
 	r.PID = -1
 	if !ofd {
-		r.PID = t.ProcessID()
+		r.PID = t.Proc.PID // the root namespace's: F_GETLK translates it
 	}
 	block := cmd == unix.F_SETLKW || cmd == unix.F_OFD_SETLKW
 	return f.SetLock(t, owner, r, block, !ofd)

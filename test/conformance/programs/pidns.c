@@ -5,7 +5,9 @@
 // for unless SIGKILL comes from an ancestor and adopts the namespace's orphans, its
 // death kills the rest and closes the namespace (fork: ENOMEM); and the errors.
 #include "common.h"
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <signal.h>
@@ -140,7 +142,12 @@ int main(void) {
 	kill(outsider, SIGKILL);
 	waitpid(outsider, &st, 0);
 
-	// Credentials on a Unix socket are seen in the reader's namespace.
+	// Credentials on a Unix socket, and the holder of a record lock, are seen in the
+	// reader's namespace.
+	int lk = memfd_create("pidns", 0);
+	ftruncate(lk, 2);
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+	CHECK("parent: lock byte 0", fcntl(lk, F_SETLK, &fl));
 	int sv[2], one = 1;
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
@@ -151,15 +158,24 @@ int main(void) {
 		socklen_t l = sizeof uc;
 		getsockopt(sv[1], SOL_SOCKET, SO_PEERCRED, &uc, &l);
 		printf("child: SO_PEERCRED pid %d\n", uc.pid);
+		struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+		fcntl(lk, F_GETLK, &q);
+		printf("child: byte 0 locked %d by pid %d\n", q.l_type == F_WRLCK, q.l_pid);
+		struct flock mine = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1};
+		CHECK("child: lock byte 1", fcntl(lk, F_SETLK, &mine));
 		write(sv[1], "x", 1);
 		printf("child: the parent's credentials pid %d\n", recvpid(sv[1]));
 		_exit(0);
 	}
 	printf("parent: the child's credentials pid is clone's %d\n", recvpid(sv[0]) == c);
+	struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1};
+	fcntl(lk, F_GETLK, &q);
+	printf("parent: byte 1 locked %d by clone's pid %d\n", q.l_type == F_WRLCK, q.l_pid == c);
 	write(sv[0], "y", 1);
 	waitpid(c, &st, 0);
 	close(sv[0]);
 	close(sv[1]);
+	close(lk);
 
 	// From the parent's namespace: SIGTERM is dropped, SIGKILL kills; the init's death
 	// kills the rest of its namespace before the parent hears of it.
