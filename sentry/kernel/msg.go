@@ -96,7 +96,7 @@ func (t *Task) MsgSnd(id int32, typ int64, text []byte, flag uintptr) error {
 	}
 	q.msgs = append(q.msgs, msgMessage{typ: typ, text: text})
 	q.cbytes += uint64(len(text))
-	q.lspid, q.stime = t.ProcessID(), time.Now()
+	q.lspid, q.stime = t.Proc.PID, time.Now()
 	q.changedLocked()
 	k.msg.mu.Unlock()
 	return nil
@@ -151,7 +151,7 @@ func (t *Task) MsgRcv(id int32, size uint64, typ int64, flag uintptr) (int64, []
 			}
 			q.msgs = append(q.msgs[:i], q.msgs[i+1:]...)
 			q.cbytes -= uint64(len(m.text))
-			q.lrpid, q.rtime = t.ProcessID(), time.Now()
+			q.lrpid, q.rtime = t.Proc.PID, time.Now()
 			q.changedLocked()
 			k.msg.mu.Unlock()
 			return m.typ, m.text[:min(uint64(len(m.text)), size)], nil
@@ -170,7 +170,18 @@ func (t *Task) MsgRcv(id int32, size uint64, typ int64, flag uintptr) (int64, []
 }
 
 // MsgStat is a queue's msqid64_ds for IPC_STAT, MSG_STAT and MSG_STAT_ANY.
+// The last sender's and receiver's PIDs are kept as the root namespace's and given in
+// t's PID namespace (0 for a process outside it).
 func (t *Task) MsgStat(id int32, byIndex, anyAccess bool) (linux.MsqidDS, int32, error) {
+	ds, qid, err := t.msgStat(id, byIndex, anyAccess)
+	if err == nil {
+		ds.Lspid, ds.Lrpid = t.Proc.ns.IDOfRoot(ds.Lspid), t.Proc.ns.IDOfRoot(ds.Lrpid)
+	}
+	return ds, qid, err
+}
+
+// msgStat is MsgStat, the PIDs untranslated.
+func (t *Task) msgStat(id int32, byIndex, anyAccess bool) (linux.MsqidDS, int32, error) {
 	k := t.k
 	k.msg.mu.Lock()
 	defer k.msg.mu.Unlock()

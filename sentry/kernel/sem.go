@@ -225,7 +225,7 @@ func (t *Task) SemOp(id int32, sops []linux.Sembuf, deadline time.Time) error {
 	if undo {
 		adj = k.sem.undoFor(t.Proc, id, len(s.sems), true)
 	}
-	op, err := s.tryOps(sops, t.ProcessID(), adj)
+	op, err := s.tryOps(sops, t.Proc.PID, adj)
 	if err == nil {
 		k.semUpdateLocked(s)
 		k.sem.mu.Unlock()
@@ -235,7 +235,7 @@ func (t *Task) SemOp(id int32, sops []linux.Sembuf, deadline time.Time) error {
 		k.sem.mu.Unlock()
 		return err
 	}
-	w := &semWaiter{proc: t.Proc, pid: t.ProcessID(), sops: sops, blocking: op, done: make(chan error, 1)}
+	w := &semWaiter{proc: t.Proc, pid: t.Proc.PID, sops: sops, blocking: op, done: make(chan error, 1)}
 	s.pending = append(s.pending, w)
 	k.sem.mu.Unlock()
 
@@ -279,7 +279,7 @@ func (k *Kernel) semExit(p *Process) {
 				continue
 			}
 			v := min(max(s.sems[i].val+a, 0), linux.SEMVMX)
-			s.sems[i].val, s.sems[i].pid = v, p.ns.IDOfProcess(p)
+			s.sems[i].val, s.sems[i].pid = v, p.PID
 		}
 		k.semUpdateLocked(s)
 	}
@@ -357,7 +357,7 @@ func (t *Task) SemSetAll(id int32, vals []uint16) error {
 		return unix.EIDRM // replaced meanwhile
 	}
 	for i, v := range vals {
-		s.sems[i] = semaphore{val: int32(v), pid: t.ProcessID()}
+		s.sems[i] = semaphore{val: int32(v), pid: t.Proc.PID}
 	}
 	k.semClearUndoLocked(id, -1)
 	s.ipc.ctime = time.Now()
@@ -365,8 +365,19 @@ func (t *Task) SemSetAll(id int32, vals []uint16) error {
 	return nil
 }
 
-// SemGet1 implements GETVAL, GETPID, GETNCNT and GETZCNT.
+// SemGet1 implements GETVAL, GETPID, GETNCNT and GETZCNT. A semaphore keeps the
+// root-namespace PID of its last operator; GETPID gives it in t's PID namespace (0
+// for a process outside it).
 func (t *Task) SemGet1(id int32, num int32, cmd int32) (int32, error) {
+	v, err := t.semGet1(id, num, cmd)
+	if err == nil && cmd == linux.GETPID {
+		v = t.Proc.ns.IDOfRoot(v)
+	}
+	return v, err
+}
+
+// semGet1 is SemGet1, GETPID's PID untranslated.
+func (t *Task) semGet1(id int32, num int32, cmd int32) (int32, error) {
 	k := t.k
 	k.sem.mu.Lock()
 	defer k.sem.mu.Unlock()
@@ -412,7 +423,7 @@ func (t *Task) SemSetVal(id int32, num int32, val int32) error {
 	if !s.ipc.permits(t.Creds, 0o222) {
 		return unix.EACCES
 	}
-	s.sems[num] = semaphore{val: val, pid: t.ProcessID()}
+	s.sems[num] = semaphore{val: val, pid: t.Proc.PID}
 	k.semClearUndoLocked(id, int(num))
 	s.ipc.ctime = time.Now()
 	k.semUpdateLocked(s)

@@ -84,7 +84,7 @@ func (t *Task) ShmGet(key int32, size uint64, flag uintptr) (int32, error) {
 		if pages*platform.PageSize < size || k.shmTot+pages < k.shmTot || k.shmTot+pages > linux.SHMALL {
 			return 0, unix.ENOSPC
 		}
-		s := &shmSegment{k: k, ipc: newIPCPerm(t.Creds, key, flag), size: size, cpid: t.ProcessID(),
+		s := &shmSegment{k: k, ipc: newIPCPerm(t.Creds, key, flag), size: size, cpid: t.Proc.PID,
 			mem: mm.NewShared(k.MemFile, size)}
 		id, err := k.shm.add(s, linux.SHMMNI)
 		if err != nil {
@@ -156,7 +156,7 @@ func (t *Task) ShmAt(id int32, addr uintptr, flag uintptr) (uintptr, error) {
 		return 0, err
 	}
 	k.shm.mu.Lock()
-	s.atime, s.lpid = time.Now(), t.ProcessID()
+	s.atime, s.lpid = time.Now(), t.Proc.PID
 	k.shm.mu.Unlock()
 	return a, nil
 }
@@ -181,7 +181,7 @@ func (t *Task) ShmDt(addr uintptr) error {
 	})
 	if err == nil {
 		t.k.shm.mu.Lock()
-		seg.dtime, seg.lpid = time.Now(), t.ProcessID()
+		seg.dtime, seg.lpid = time.Now(), t.Proc.PID
 		t.k.shm.mu.Unlock()
 	}
 	return err
@@ -189,7 +189,18 @@ func (t *Task) ShmDt(addr uintptr) error {
 
 // ShmStat is a segment's shmid64_ds, for IPC_STAT, SHM_STAT and SHM_STAT_ANY. With
 // byIndex, id is an index and the segment's identifier is returned.
+// The creator's and last operator's PIDs are kept as the root namespace's and given
+// in t's PID namespace (0 for a process outside it).
 func (t *Task) ShmStat(id int32, byIndex, anyAccess bool) (linux.ShmidDS, int32, error) {
+	ds, sid, err := t.shmStat(id, byIndex, anyAccess)
+	if err == nil {
+		ds.Cpid, ds.Lpid = t.Proc.ns.IDOfRoot(ds.Cpid), t.Proc.ns.IDOfRoot(ds.Lpid)
+	}
+	return ds, sid, err
+}
+
+// shmStat is ShmStat, the PIDs untranslated.
+func (t *Task) shmStat(id int32, byIndex, anyAccess bool) (linux.ShmidDS, int32, error) {
 	k := t.k
 	k.shm.mu.Lock()
 	defer k.shm.mu.Unlock()

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <signal.h>
@@ -142,8 +143,10 @@ int main(void) {
 	kill(outsider, SIGKILL);
 	waitpid(outsider, &st, 0);
 
-	// Credentials on a Unix socket, and the holder of a record lock, are seen in the
-	// reader's namespace.
+	// Credentials on a Unix socket, the holder of a record lock and a System V
+	// segment's creator and last user are seen in the reader's namespace.
+	int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	struct shmid_ds ds;
 	int lk = memfd_create("pidns", 0);
 	ftruncate(lk, 2);
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
@@ -163,6 +166,9 @@ int main(void) {
 		printf("child: byte 0 locked %d by pid %d\n", q.l_type == F_WRLCK, q.l_pid);
 		struct flock mine = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1};
 		CHECK("child: lock byte 1", fcntl(lk, F_SETLK, &mine));
+		shmctl(shm, IPC_STAT, &ds);
+		printf("child: shm_cpid %d\n", ds.shm_cpid);
+		shmdt(shmat(shm, NULL, 0));
 		write(sv[1], "x", 1);
 		printf("child: the parent's credentials pid %d\n", recvpid(sv[1]));
 		_exit(0);
@@ -171,6 +177,9 @@ int main(void) {
 	struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1};
 	fcntl(lk, F_GETLK, &q);
 	printf("parent: byte 1 locked %d by clone's pid %d\n", q.l_type == F_WRLCK, q.l_pid == c);
+	shmctl(shm, IPC_STAT, &ds);
+	printf("parent: shm_cpid is mine %d, shm_lpid is clone's %d\n", ds.shm_cpid == xgetpid(), ds.shm_lpid == c);
+	shmctl(shm, IPC_RMID, NULL);
 	write(sv[0], "y", 1);
 	waitpid(c, &st, 0);
 	close(sv[0]);
