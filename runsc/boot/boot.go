@@ -122,6 +122,9 @@ type Mount struct {
 	// Source is the mount's source as mount(2) got it, which /proc/[pid]/mountinfo
 	// shows ("shm" for the spec's /dev/shm); empty for the filesystem type.
 	Source string
+	// Root is a bind mount's host directory, which mountinfo shows as the mount's
+	// root within its filesystem (vfs.Mount.FSRoot); empty for the others.
+	Root string
 }
 
 // DefaultMounts are what every sandbox has: the Sentry's own /proc, /sys and /dev (the
@@ -436,6 +439,7 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 			mnt = v.NewMountOf(k.MqueueMount(), fsType, source, m.Flags)
 		} else {
 			mnt = v.NewMount(fsRoot, fsType, source, m.Flags)
+			mnt.FSRoot = m.Root
 		}
 		if err := v.Attach(mnt, point); err != nil {
 			return nil, fmt.Errorf("mounting %s: %w", m.Dest, err)

@@ -259,6 +259,9 @@ func specMount(m specs.Mount, goferMounts *[]string, warn io.Writer) (boot.Mount
 			src += ":ro"
 		}
 		bm.Kind, bm.GoferMount = boot.MountGofer, uint32(len(*goferMounts))
+		if filepath.IsAbs(m.Source) {
+			bm.Root = filepath.Clean(m.Source)
+		}
 		*goferMounts = append(*goferMounts, src)
 	case m.Type == "proc":
 		bm.Kind = boot.MountProc

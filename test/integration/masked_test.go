@@ -77,3 +77,28 @@ func TestHostnameAndSysctl(t *testing.T) {
 		t.Errorf("an unmodelled sysctl: %+v", res)
 	}
 }
+
+// TestMountinfoRoots: mountinfo's fourth field, a mount's root within its filesystem,
+// is the bound directory for a bind mount from the host and the masking file for a
+// masked path, as under runc.
+func TestMountinfoRoots(t *testing.T) {
+	needRunc(t)
+	b := bundle(t, "sh", "-c", `while read id parent dev root point rest; do
+case $point in /mnt/etc|/etc/passwd) echo $point $root;; esac; done < /proc/self/mountinfo`)
+	var spec map[string]any
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	json.Unmarshal(data, &spec)
+	spec["mounts"] = append(spec["mounts"].([]any),
+		map[string]any{"destination": "/mnt/etc", "source": "/etc", "options": []string{"bind", "nosuid"}})
+	spec["linux"].(map[string]any)["maskedPaths"] = []string{"/etc/passwd"}
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	var outs []string
+	for _, rt := range []string{"runc", runsc} {
+		res := newRuntime(t, rt).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-roots-%d", os.Getpid()))
+		outs = append(outs, fmt.Sprintf("status %d\n%s", res.status, res.stdout))
+	}
+	if outs[0] != outs[1] || !strings.Contains(outs[1], "/mnt/etc /etc") {
+		t.Errorf("runc:\n%s\nrunsc:\n%s", outs[0], outs[1])
+	}
+}

@@ -143,7 +143,7 @@ func (p *procfs) mountinfo(t *kernel.Task) ([]byte, error) {
 		if parent == 0 {
 			parent = i + 1 // the root mount is its own parent here
 		}
-		fmt.Fprintf(&b, "%d %d 0:%d / %s %s - %s %s %s\n", i+1, parent, i+1, point, mountOpts(m),
+		fmt.Fprintf(&b, "%d %d 0:%d %s %s %s - %s %s %s\n", i+1, parent, i+1, m.RootPath(), point, mountOpts(m),
 			m.FSType, m.Source, map[bool]string{true: "ro", false: "rw"}[m.Flags.ReadOnly])
 	}
 	return b.Bytes(), nil
