@@ -24,6 +24,7 @@ package boot
 import (
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -81,6 +82,8 @@ type Args struct {
 	ReadOnlyRoot bool
 	// Mounts are mounted in order over the root; nil means /proc, /sys and /dev.
 	Mounts []Mount
+	// Devices are the spec's linux.devices, made after the mounts (makeDevices).
+	Devices []Device
 	// MaskedPaths and ReadonlyPaths are the spec's linux.maskedPaths and
 	// linux.readonlyPaths, applied after the mounts (maskPaths).
 	MaskedPaths, ReadonlyPaths []string
@@ -91,6 +94,15 @@ type Args struct {
 	Rlimits map[int]kernel.Rlimit
 	// NoNewPrivs is the spec's process.noNewPrivileges.
 	NoNewPrivs bool
+}
+
+// Device is a device node the container gets (one of the spec's linux.devices): Mode
+// holds its type (unix.S_IFCHR, S_IFBLK or S_IFIFO) and permissions.
+type Device struct {
+	Path         string
+	Mode         uint32
+	Major, Minor uint32
+	UID, GID     uint32
 }
 
 // Caps are capability sets, 1 << CAP_* each.
@@ -257,6 +269,9 @@ func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
 		mounts = DefaultMounts()
 	}
 	if c.devpts, err = mountAll(v, k, gc, root, mounts); err != nil {
+		return nil, err
+	}
+	if err := makeDevices(v, root, a.Devices); err != nil {
 		return nil, err
 	}
 	if err := maskPaths(v, root, a.MaskedPaths, a.ReadonlyPaths); err != nil {
@@ -446,6 +461,36 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, gc *protocol.Client, root vfs.Virtua
 		}
 	}
 	return pts, nil
+}
+
+// makeDevices makes the spec's device nodes, as runc does: the node with its mode and
+// owner, its directory made if missing; a name that exists already is left as it is.
+// A node opens as the Sentry's device of its number (the /dev devices), or with ENXIO:
+// the host's devices are never reached.
+func makeDevices(v *vfs.VFS, root vfs.VirtualDentry, devs []Device) error {
+	c := vfs.Caller{Creds: vfs.Root()}
+	for _, d := range devs {
+		if err := mkdirAll(v, c, root, path.Dir(d.Path)); err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+		op := vfs.PathOp{Root: root, Start: root, Path: d.Path}
+		err := v.MknodAt(c, op, d.Mode, unix.Mkdev(d.Major, d.Minor))
+		if err == errExist {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+		vd, err := v.Resolve(c.Creds, root, root, d.Path, false)
+		if err == nil {
+			err = v.SetStatAt(c, vd, vfs.SetStat{Mask: vfs.SetStatMode | vfs.SetStatUID | vfs.SetStatGID,
+				Mode: d.Mode & 0o7777, UID: d.UID, GID: d.GID}, false)
+		}
+		if err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+	}
+	return nil
 }
 
 // maskPaths applies the spec's masked and read-only paths, as runc does once the

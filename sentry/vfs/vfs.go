@@ -52,6 +52,7 @@ type VFS struct {
 	mounts   map[*Dentry][]*Mount // mountpoint dentry → the mounts on it, last on top
 	attached uint64               // mounts attached so far (Mount.seq)
 	anonDevs map[uint64]bool
+	devices  map[devKey]Device // device drivers by number (device.go)
 
 	// locks are the files' advisory locks (locks.go).
 	locks lock.Manager

@@ -239,6 +239,7 @@ func TestPrograms(t *testing.T) {
 		{"cow", nil},
 		{"setid", nil},
 		{"uts", nil},
+		{"mknod", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

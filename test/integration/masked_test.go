@@ -102,3 +102,42 @@ case $point in /mnt/etc|/etc/passwd) echo $point $root;; esac; done < /proc/self
 		t.Errorf("runc:\n%s\nrunsc:\n%s", outs[0], outs[1])
 	}
 }
+
+// TestDevices: the spec's linux.devices are made as runc makes them (type, number,
+// mode, owner, a missing directory made), and a node of a
+// device the Sentry has opens as that device.
+func TestDevices(t *testing.T) {
+	needRunc(t)
+	b := bundle(t, "sh", "-c", `for d in /dev/sub/null /dev/chr /dev/blk /dev/fifo; do stat -c '%n %F %t:%T %a %u:%g' $d; done
+echo x > /dev/sub/null && echo wrote; wc -c < /dev/sub/null`)
+	var spec map[string]any
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	json.Unmarshal(data, &spec)
+	spec["linux"].(map[string]any)["devices"] = []map[string]any{
+		{"path": "/dev/sub/null", "type": "c", "major": 1, "minor": 3, "uid": 5, "gid": 6},
+		{"path": "/dev/chr", "type": "u", "major": 10, "minor": 666, "fileMode": 0o600},
+		{"path": "/dev/blk", "type": "b", "major": 8, "minor": 666, "fileMode": 0o660},
+		{"path": "/dev/fifo", "type": "p", "fileMode": 0o640},
+	}
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	var outs []string
+	stderrs := ""
+	for _, rt := range []string{"runc", runsc} {
+		res := newRuntime(t, rt).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-devs-%d", os.Getpid()))
+		outs = append(outs, fmt.Sprintf("status %d\n%s", res.status, res.stdout))
+		stderrs += res.stderr
+	}
+	if outs[0] != outs[1] || !strings.Contains(outs[1], "wrote") {
+		t.Log(stderrs)
+		t.Errorf("runc:\n%s\nrunsc:\n%s", outs[0], outs[1])
+	}
+	// A device of no known type is refused at create, naming it.
+	spec["linux"].(map[string]any)["devices"] = []map[string]any{{"path": "/dev/q", "type": "q"}}
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	res := newRuntime(t, runsc).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-devs2-%d", os.Getpid()))
+	if res.status == 0 || !strings.Contains(res.stderr, `unknown device type "q"`) {
+		t.Errorf("a bad device type: %+v", res)
+	}
+}
