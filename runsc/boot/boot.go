@@ -94,6 +94,9 @@ type Args struct {
 	Rlimits map[int]kernel.Rlimit
 	// NoNewPrivs is the spec's process.noNewPrivileges.
 	NoNewPrivs bool
+	// OOMScoreAdj is the spec's process.oomScoreAdj, init's /proc/self/oom_score_adj
+	// (runsc also gives it to the sandbox's host processes).
+	OOMScoreAdj int
 }
 
 // Device is a device node the container gets (one of the spec's linux.devices): Mode
@@ -309,6 +312,7 @@ func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
 		t.Limits[res] = l
 	}
 	t.NoNewPrivs = t.NoNewPrivs || a.NoNewPrivs
+	t.Proc.OOMScoreAdj.Store(int32(a.OOMScoreAdj))
 	if c.console != nil {
 		if err := c.console.controlledBy(t); err != nil {
 			return nil, fmt.Errorf("console: %w", err)

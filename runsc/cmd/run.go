@@ -166,6 +166,12 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 	if err != nil {
 		return boot.Args{}, nil, err
 	}
+	oom := 0
+	if p.OOMScoreAdj != nil {
+		if oom = *p.OOMScoreAdj; oom < -1000 || oom > 1000 {
+			return boot.Args{}, nil, fmt.Errorf("process.oomScoreAdj %d is not between -1000 and 1000", oom)
+		}
+	}
 	hostname, domainname := specSysctl(s, warn)
 	return boot.Args{
 		Platform: conf.Platform, Strace: conf.Strace, Overlay: conf.Overlay,
@@ -174,7 +180,7 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 		Hostname: hostname, Domainname: domainname, UID: p.User.UID, GID: p.User.GID, Groups: groups,
 		ReadOnlyRoot: readOnly, Mounts: mounts,
 		Devices: devices, MaskedPaths: maskedPaths(s), ReadonlyPaths: readonlyPaths(s),
-		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges,
+		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges, OOMScoreAdj: oom,
 	}, goferMounts, nil
 }
 

@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -71,6 +72,9 @@ type Process struct {
 	// fork. It is how the runtime's kill, ps and stats of one container of a pod find
 	// its processes; the application cannot see it.
 	container string
+	// OOMScoreAdj is /proc/[pid]/oom_score_adj (-1000 to 1000), inherited by fork;
+	// the spec's process.oomScoreAdj sets init's.
+	OOMScoreAdj atomic.Int32
 }
 
 // Parent returns the process's parent's PID, 0 for init.
@@ -98,6 +102,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process) *Process {
 		p.pgid, p.sid = parent.pgid, parent.sid
 		p.ctty = parent.ctty
 		p.container = parent.container
+		p.OOMScoreAdj.Store(parent.OOMScoreAdj.Load())
 	} else {
 		p.pgid, p.sid = p.PID, p.PID // init leads its own group and session
 	}
