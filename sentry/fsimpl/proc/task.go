@@ -70,7 +70,7 @@ func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 		"mountinfo": file(p.mountinfo),
 		// No cgroups are modelled: every process is in the root of a cgroup v2
 		// hierarchy, as a container sees it with a cgroup namespace.
-		"cgroup":        fs.NewText("0::/\n"),
+		"cgroup": fs.NewText("0::/\n"),
 		"oom_score_adj": fs.NewWritable(func() ([]byte, error) {
 			return []byte(strconv.Itoa(int(t.Proc.OOMScoreAdj.Load())) + "\n"), nil
 		}, func(b []byte) error { return setOOMScoreAdj(t, b) }),
