@@ -125,7 +125,7 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 	if _, _, err := containerArgs(conf, b, io.Discard); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := checkNetns(b.Spec); err != nil {
+	if err := checkNamespaces(b.Spec); err != nil {
 		return nil, nil, nil, err
 	}
 	var slave *os.File
@@ -258,6 +258,12 @@ func startSandbox(conf *config.Config, c *container.Container, b *specutils.Bund
 	// and sees nothing of the host's processes or System V objects.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true,
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS}
+	// A new cgroup namespace if the spec asks for one (runc makes it once init is in
+	// its cgroup; here it is rooted at runsc's, the sandbox being moved into the
+	// container's cgroup just after).
+	if newCgroupns(b.Spec) {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWCGROUP
+	}
 	if console != nil {
 		// The console's host side is the sandbox's controlling terminal, so that the
 		// host sends it SIGWINCH when the window size changes.
