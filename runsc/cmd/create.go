@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/moat-sandbox/moat/runsc/cgroup"
 	"github.com/moat-sandbox/moat/runsc/config"
@@ -169,7 +170,7 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 		return nil, nil, nil, err
 	}
 	if cg != nil {
-		err := cg.Create(b.Spec.Linux.Resources)
+		err := cg.Create(b.Spec.Linux.Resources, sandboxDevices(conf)...)
 		if err == nil {
 			err = c.Save()
 		}
@@ -318,4 +319,16 @@ func globalFlags() []string {
 		args = append(args, "--"+f.Name+"="+v)
 	})
 	return args
+}
+
+// sandboxDevices are the host devices the sandbox's processes open, which its cgroup
+// allows whatever the spec's device rules say: /dev/null (c 1:3), which the sandbox
+// gives the processes it starts as stdio, and /dev/kvm (c 10:232) on the kvm platform.
+func sandboxDevices(conf *config.Config) []specs.LinuxDeviceCgroup {
+	num := func(n int64) *int64 { return &n }
+	devs := []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: num(1), Minor: num(3), Access: "rw"}}
+	if conf.Platform == "kvm" {
+		devs = append(devs, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(10), Minor: num(232), Access: "rw"})
+	}
+	return devs
 }
