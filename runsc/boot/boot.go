@@ -26,6 +26,7 @@ package boot
 import (
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +84,8 @@ type Args struct {
 	ReadOnlyRoot bool
 	// Mounts are mounted in order over the root; nil means /proc, /sys and /dev.
 	Mounts []Mount
+	// Devices are the spec's linux.devices, made after the mounts (makeDevices).
+	Devices []Device
 	// MaskedPaths and ReadonlyPaths are the spec's linux.maskedPaths and
 	// linux.readonlyPaths, applied after the mounts (maskPaths).
 	MaskedPaths, ReadonlyPaths []string
@@ -93,9 +96,21 @@ type Args struct {
 	Rlimits map[int]kernel.Rlimit
 	// NoNewPrivs is the spec's process.noNewPrivileges.
 	NoNewPrivs bool
+	// OOMScoreAdj is the spec's process.oomScoreAdj, init's /proc/self/oom_score_adj
+	// (runsc also gives it to the sandbox's host processes).
+	OOMScoreAdj int
 	// SharePIDNamespace puts a container of a pod (AddContainer) in the pod's PID
 	// namespace, the sandbox's own container's, instead of a new one of its own.
 	SharePIDNamespace bool
+}
+
+// Device is a device node the container gets (one of the spec's linux.devices): Mode
+// holds its type (unix.S_IFCHR, S_IFBLK or S_IFIFO) and permissions.
+type Device struct {
+	Path         string
+	Mode         uint32
+	Major, Minor uint32
+	UID, GID     uint32
 }
 
 // Caps are capability sets, 1 << CAP_* each.
@@ -127,6 +142,9 @@ type Mount struct {
 	// Source is the mount's source as mount(2) got it, which /proc/[pid]/mountinfo
 	// shows ("shm" for the spec's /dev/shm); empty for the filesystem type.
 	Source string
+	// Root is a bind mount's host directory, which mountinfo shows as the mount's
+	// root within its filesystem (vfs.Mount.FSRoot); empty for the others.
+	Root string
 }
 
 // DefaultMounts are what every sandbox has: the Sentry's own /proc, /sys and /dev (the
@@ -266,6 +284,9 @@ func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
 	if c.devpts, err = mountAll(v, k, c.pidns, gc, root, mounts); err != nil {
 		return nil, err
 	}
+	if err := makeDevices(v, root, a.Devices); err != nil {
+		return nil, err
+	}
 	if err := maskPaths(v, root, a.MaskedPaths, a.ReadonlyPaths); err != nil {
 		return nil, err
 	}
@@ -301,6 +322,7 @@ func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
 		t.Limits[res] = l
 	}
 	t.NoNewPrivs = t.NoNewPrivs || a.NoNewPrivs
+	t.Proc.OOMScoreAdj.Store(int32(a.OOMScoreAdj))
 	if c.console != nil {
 		if err := c.console.controlledBy(t); err != nil {
 			return nil, fmt.Errorf("console: %w", err)
@@ -447,12 +469,43 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, ns *kernel.PIDNamespace, gc *protoco
 			mnt = v.NewMountOf(k.MqueueMount(), fsType, source, m.Flags)
 		} else {
 			mnt = v.NewMount(fsRoot, fsType, source, m.Flags)
+			mnt.FSRoot = m.Root
 		}
 		if err := v.Attach(mnt, point); err != nil {
 			return nil, fmt.Errorf("mounting %s: %w", m.Dest, err)
 		}
 	}
 	return pts, nil
+}
+
+// makeDevices makes the spec's device nodes, as runc does: the node with its mode and
+// owner, its directory made if missing; a name that exists already is left as it is.
+// A node opens as the Sentry's device of its number (the /dev devices), or with ENXIO:
+// the host's devices are never reached.
+func makeDevices(v *vfs.VFS, root vfs.VirtualDentry, devs []Device) error {
+	c := vfs.Caller{Creds: vfs.Root()}
+	for _, d := range devs {
+		if err := mkdirAll(v, c, root, path.Dir(d.Path)); err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+		op := vfs.PathOp{Root: root, Start: root, Path: d.Path}
+		err := v.MknodAt(c, op, d.Mode, unix.Mkdev(d.Major, d.Minor))
+		if err == errExist {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+		vd, err := v.Resolve(c.Creds, root, root, d.Path, false)
+		if err == nil {
+			err = v.SetStatAt(c, vd, vfs.SetStat{Mask: vfs.SetStatMode | vfs.SetStatUID | vfs.SetStatGID,
+				Mode: d.Mode & 0o7777, UID: d.UID, GID: d.GID}, false)
+		}
+		if err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+	}
+	return nil
 }
 
 // maskPaths applies the spec's masked and read-only paths, as runc does once the

@@ -1,7 +1,7 @@
 // Package cgroup puts a sandbox's host processes in the cgroup its spec names
 // (linux.cgroupsPath) and applies the spec's resource limits (linux.resources) there:
 // memory (limit, swap, reservation, swappiness, the OOM killer switch), cpu (shares,
-// quota and period, cpuset cpus and mems) and pids (limit).
+// quota and period, cpuset cpus and mems), pids (limit) and, on cgroup v1, devices.
 //
 // The processes are the sandbox (runsc boot, the Sentry), its Gofer and its stubs: the
 // application's processes are the Sentry's tasks, so their memory (the memory file's
@@ -16,7 +16,7 @@
 // Both cgroup versions work, found at /sys/fs/cgroup: on a cgroup2 filesystem there
 // (unified) one directory is made and the controllers are enabled in its parents'
 // cgroup.subtree_control; otherwise (v1, or hybrid with an empty cgroup2 beside) a
-// directory is made in each v1 hierarchy of cpu, cpuacct, cpuset, memory and pids,
+// directory is made in each v1 hierarchy of cpu, cpuacct, cpuset, devices, memory and pids,
 // found in /proc/self/mountinfo. As runc's cgroupfs driver, an absolute cgroupsPath is
 // below each hierarchy's root, a relative one below runsc's own cgroup.
 //
@@ -49,7 +49,7 @@ import (
 const Root = "/sys/fs/cgroup"
 
 // v1Controllers are the v1 hierarchies a sandbox joins.
-var v1Controllers = []string{"cpu", "cpuacct", "cpuset", "memory", "pids"}
+var v1Controllers = []string{"cpu", "cpuacct", "cpuset", "devices", "memory", "pids"}
 
 // v2Controllers are the controllers enabled for a sandbox's v2 cgroup.
 var v2Controllers = []string{"cpu", "cpuset", "memory", "pids"}
@@ -225,9 +225,10 @@ func ownCgroup(ctl, def string) string {
 	return def
 }
 
-// Create makes the cgroup's directories and applies res (nil: no limits). On error,
-// what it made is removed.
-func (c *Cgroup) Create(res *specs.LinuxResources) (err error) {
+// Create makes the cgroup's directories and applies res (nil: no limits), then, if res
+// has device rules, allows the devices the sandbox itself needs. On error, what it made
+// is removed.
+func (c *Cgroup) Create(res *specs.LinuxResources, sandboxDevices ...specs.LinuxDeviceCgroup) (err error) {
 	defer func() {
 		if err != nil {
 			c.Destroy()
@@ -247,7 +248,48 @@ func (c *Cgroup) Create(res *specs.LinuxResources) (err error) {
 		c.enableControllers()
 		return c.applyV2(res)
 	}
-	return c.applyV1(res)
+	if err := c.applyV1(res); err != nil {
+		return err
+	}
+	if res != nil && len(res.Devices) > 0 {
+		return c.devices(sandboxDevices)
+	}
+	return nil
+}
+
+// devices writes device rules to the devices hierarchy's devices.allow and
+// devices.deny, in order, as "type major:minor access" (devcgroup_update_access).
+func (c *Cgroup) devices(rules []specs.LinuxDeviceCgroup) error {
+	dir, ok := c.Dirs["devices"]
+	if !ok {
+		return errors.New("device rules: no devices cgroup hierarchy")
+	}
+	num := func(n *int64) string {
+		if n == nil || *n < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(*n, 10)
+	}
+	for _, r := range rules {
+		typ, access := r.Type, r.Access
+		if typ == "" {
+			typ = "a"
+		}
+		if access == "" {
+			access = "rwm"
+		}
+		if typ != "a" && typ != "b" && typ != "c" {
+			return fmt.Errorf("device rule: unknown type %q", r.Type)
+		}
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		if err := write(dir, file, fmt.Sprintf("%s %s:%s %s", typ, num(r.Major), num(r.Minor), access)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // controllers are the keys of Dirs, in a fixed order.
@@ -412,6 +454,11 @@ func (c *Cgroup) applyV1(res *specs.LinuxResources) error {
 			return errors.New("cpu limits: no cpu cgroup hierarchy")
 		}
 		if err := c.cpuset(c.Dirs["cpuset"], cpu); err != nil {
+			return err
+		}
+	}
+	if len(res.Devices) > 0 {
+		if err := c.devices(res.Devices); err != nil {
 			return err
 		}
 	}

@@ -121,6 +121,14 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		return nil, nil, nil, err
 	}
 	args.Log = log
+	// The host's OOM killer sees the sandbox (the Sentry, its stubs and the Gofer, which
+	// inherit it) with the container's oom_score_adj, as runc gives it to the
+	// container's process; without one in the spec, the caller's stays.
+	if p := bundle.Spec.Process; p.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return nil, nil, nil, fmt.Errorf("setting the sandbox's oom_score_adj: %w", err)
+		}
+	}
 	if b.consoleFD >= 0 {
 		args.Console = b.consoleFD
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/moat-sandbox/moat/runsc/cgroup"
 	"github.com/moat-sandbox/moat/runsc/config"
@@ -125,7 +126,7 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 	if _, _, err := containerArgs(conf, b, io.Discard); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := checkNetns(b.Spec); err != nil {
+	if err := checkNamespaces(b.Spec); err != nil {
 		return nil, nil, nil, err
 	}
 	var slave *os.File
@@ -169,7 +170,7 @@ func createContainer(conf *config.Config, id string, fl createFlags) (_ *contain
 		return nil, nil, nil, err
 	}
 	if cg != nil {
-		err := cg.Create(b.Spec.Linux.Resources)
+		err := cg.Create(b.Spec.Linux.Resources, sandboxDevices(conf)...)
 		if err == nil {
 			err = c.Save()
 		}
@@ -258,6 +259,12 @@ func startSandbox(conf *config.Config, c *container.Container, b *specutils.Bund
 	// and sees nothing of the host's processes or System V objects.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true,
 		Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS}
+	// A new cgroup namespace if the spec asks for one (runc makes it once init is in
+	// its cgroup; here it is rooted at runsc's, the sandbox being moved into the
+	// container's cgroup just after).
+	if newCgroupns(b.Spec) {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWCGROUP
+	}
 	if console != nil {
 		// The console's host side is the sandbox's controlling terminal, so that the
 		// host sends it SIGWINCH when the window size changes.
@@ -312,4 +319,16 @@ func globalFlags() []string {
 		args = append(args, "--"+f.Name+"="+v)
 	})
 	return args
+}
+
+// sandboxDevices are the host devices the sandbox's processes open, which its cgroup
+// allows whatever the spec's device rules say: /dev/null (c 1:3), which the sandbox
+// gives the processes it starts as stdio, and /dev/kvm (c 10:232) on the kvm platform.
+func sandboxDevices(conf *config.Config) []specs.LinuxDeviceCgroup {
+	num := func(n int64) *int64 { return &n }
+	devs := []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: num(1), Minor: num(3), Access: "rw"}}
+	if conf.Platform == "kvm" {
+		devs = append(devs, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(10), Minor: num(232), Access: "rw"})
+	}
+	return devs
 }

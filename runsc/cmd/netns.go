@@ -32,23 +32,60 @@ func netnsOf(spec *specs.Spec) (ns specs.LinuxNamespace, ok bool) {
 	return ns, false
 }
 
-// checkNetns checks that a network namespace path of the spec names a network
-// namespace, before anything is made.
-func checkNetns(spec *specs.Spec) error {
-	n, ok := netnsOf(spec)
-	if !ok || n.Path == "" {
+// nsTypes are the spec's namespace types and their CLONE_NEW* flags.
+var nsTypes = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// checkNamespaces checks the spec's namespaces before anything is made, as runc does:
+// each of a known type, once, and a path naming a namespace of that type. (Only the
+// network namespace's path is joined by the sandbox; a pod container's pid namespace
+// path names its pod's. The application's other namespaces are the Sentry's own.)
+func checkNamespaces(spec *specs.Spec) error {
+	if spec.Linux == nil {
 		return nil
 	}
-	f, err := os.Open(n.Path)
-	if err != nil {
-		return fmt.Errorf("network namespace: %w", err)
-	}
-	defer f.Close()
-	t, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
-	if err != nil || t != unix.CLONE_NEWNET {
-		return fmt.Errorf("network namespace: %s is not a network namespace", n.Path)
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, n := range spec.Linux.Namespaces {
+		flag, ok := nsTypes[n.Type]
+		if !ok {
+			return fmt.Errorf("namespace type %q is not supported", n.Type)
+		}
+		if seen[n.Type] {
+			return fmt.Errorf("the %s namespace is given twice", n.Type)
+		}
+		seen[n.Type] = true
+		if n.Path == "" {
+			continue
+		}
+		f, err := os.Open(n.Path)
+		if err != nil {
+			return fmt.Errorf("%s namespace: %w", n.Type, err)
+		}
+		t, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+		f.Close()
+		if err != nil || t != flag {
+			return fmt.Errorf("%s namespace: %s is not a %s namespace", n.Type, n.Path, n.Type)
+		}
 	}
 	return nil
+}
+
+// newCgroupns reports whether the spec asks for a new cgroup namespace (an entry
+// without a path; one with a path is checked, not joined).
+func newCgroupns(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type == specs.CgroupNamespace && n.Path == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // startInNetns starts cmd in the spec's network namespace: cloned into a new one, or,

@@ -167,6 +167,16 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 	if err != nil {
 		return boot.Args{}, nil, err
 	}
+	devices, err := specDevices(s)
+	if err != nil {
+		return boot.Args{}, nil, err
+	}
+	oom := 0
+	if p.OOMScoreAdj != nil {
+		if oom = *p.OOMScoreAdj; oom < -1000 || oom > 1000 {
+			return boot.Args{}, nil, fmt.Errorf("process.oomScoreAdj %d is not between -1000 and 1000", oom)
+		}
+	}
 	hostname, domainname := specSysctl(s, warn)
 	return boot.Args{
 		Platform: conf.Platform, Strace: conf.Strace, Overlay: conf.Overlay,
@@ -174,8 +184,8 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 		Stdio:    [3]int{0, 1, 2},
 		Hostname: hostname, Domainname: domainname, UID: p.User.UID, GID: p.User.GID, Groups: groups,
 		ReadOnlyRoot: readOnly, Mounts: mounts,
-		MaskedPaths: maskedPaths(s), ReadonlyPaths: readonlyPaths(s),
-		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges,
+		Devices: devices, MaskedPaths: maskedPaths(s), ReadonlyPaths: readonlyPaths(s),
+		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges, OOMScoreAdj: oom,
 	}, goferMounts, nil
 }
 
@@ -264,6 +274,9 @@ func specMount(m specs.Mount, goferMounts *[]string, warn io.Writer) (boot.Mount
 			src += ":ro"
 		}
 		bm.Kind, bm.GoferMount = boot.MountGofer, uint32(len(*goferMounts))
+		if filepath.IsAbs(m.Source) {
+			bm.Root = filepath.Clean(m.Source)
+		}
 		*goferMounts = append(*goferMounts, src)
 	case m.Type == "proc":
 		bm.Kind = boot.MountProc
@@ -365,6 +378,44 @@ func sandboxDeath(id string, err error) string {
 	return fmt.Sprintf("runsc: container %q: the sandbox was killed by its seccomp filter (SIGSYS): "+
 		"the Sentry made a host system call its allow-list forbids; the kernel log's audit record "+
 		"(type=1326) names it, and with --debug the sandbox's log has a report", id)
+}
+
+// specDevices converts the spec's linux.devices: a character ("c", or "u"), block
+// ("b") or FIFO ("p") node at an absolute path, mode 0666 and owner root unless the
+// spec says otherwise, as runc makes them.
+func specDevices(s *specs.Spec) ([]boot.Device, error) {
+	if s.Linux == nil {
+		return nil, nil
+	}
+	var out []boot.Device
+	for i, d := range s.Linux.Devices {
+		var kind uint32
+		switch d.Type {
+		case "c", "u":
+			kind = unix.S_IFCHR
+		case "b":
+			kind = unix.S_IFBLK
+		case "p":
+			kind = unix.S_IFIFO
+		default:
+			return nil, fmt.Errorf("linux.devices[%d] (%s): unknown device type %q", i, d.Path, d.Type)
+		}
+		if !filepath.IsAbs(d.Path) {
+			return nil, fmt.Errorf("linux.devices[%d]: path %q is not absolute", i, d.Path)
+		}
+		bd := boot.Device{Path: filepath.Clean(d.Path), Mode: kind | 0o666, Major: uint32(d.Major), Minor: uint32(d.Minor)}
+		if d.FileMode != nil {
+			bd.Mode = kind | uint32(*d.FileMode)&0o7777
+		}
+		if d.UID != nil {
+			bd.UID = *d.UID
+		}
+		if d.GID != nil {
+			bd.GID = *d.GID
+		}
+		out = append(out, bd)
+	}
+	return out, nil
 }
 
 // maskedPaths and readonlyPaths are the spec's linux.maskedPaths and linux.readonlyPaths.

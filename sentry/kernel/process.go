@@ -3,6 +3,7 @@ package kernel
 import (
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -79,6 +80,9 @@ type Process struct {
 	// fork. It is how the runtime's kill, ps and stats of one container of a pod find
 	// its processes; the application cannot see it.
 	container string
+	// OOMScoreAdj is /proc/[pid]/oom_score_adj (-1000 to 1000), inherited by fork;
+	// the spec's process.oomScoreAdj sets init's.
+	OOMScoreAdj atomic.Int32
 }
 
 // setGroupLocked puts p in process group pgrp and session sess. k.mu is held.
@@ -108,6 +112,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process, ns *PIDNamespace) (*Proces
 		p.setGroupLocked(parent.pgrp, parent.sess)
 		p.ctty = parent.ctty
 		p.container = parent.container
+		p.OOMScoreAdj.Store(parent.OOMScoreAdj.Load())
 	} else {
 		p.setGroupLocked(id, id) // leads its own group and session
 	}

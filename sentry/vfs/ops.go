@@ -111,9 +111,10 @@ func (v *VFS) MkdirAt(c Caller, p PathOp, mode uint32) error {
 	return nil
 }
 
-// MknodAt makes a regular file, FIFO or socket, as mknodat(2). Device nodes need
-// CAP_MKNOD and a filesystem that has them; none does yet.
-func (v *VFS) MknodAt(c Caller, p PathOp, mode uint32) error {
+// MknodAt makes a regular file, FIFO, socket or device node, as mknodat(2): a device
+// node (rdev its number) needs CAP_MKNOD and a filesystem that holds them (EPERM
+// otherwise, as Linux's filesystems without mknod).
+func (v *VFS) MknodAt(c Caller, p PathOp, mode uint32, rdev uint64) error {
 	switch mode & unix.S_IFMT {
 	case 0:
 		mode |= unix.S_IFREG
@@ -134,7 +135,20 @@ func (v *VFS) MknodAt(c Caller, p PathOp, mode uint32) error {
 		return err
 	}
 	if mode&unix.S_IFMT == unix.S_IFCHR || mode&unix.S_IFMT == unix.S_IFBLK {
-		return unix.EPERM
+		dm, ok := parent.Dentry.inode.(DeviceMaker)
+		if !ok {
+			return unix.EPERM
+		}
+		own, _, err := owner(c, parent.Dentry)
+		if err != nil {
+			return err
+		}
+		in, err := dm.Mknod(name, mode&unix.S_IFMT|mode&0o7777&^c.Umask, rdev, own)
+		if err != nil {
+			return err
+		}
+		parent.Dentry.insert(name, in)
+		return nil
 	}
 	own, _, err := owner(c, parent.Dentry)
 	if err != nil {

@@ -52,6 +52,7 @@ type VFS struct {
 	mounts   map[*Dentry][]*Mount // mountpoint dentry → the mounts on it, last on top
 	attached uint64               // mounts attached so far (Mount.seq)
 	anonDevs map[uint64]bool
+	devices  map[devKey]Device // device drivers by number (device.go)
 
 	// locks are the files' advisory locks (locks.go).
 	locks lock.Manager
@@ -94,6 +95,27 @@ type Mount struct {
 	// FSType is the filesystem's name for /proc/mounts.
 	FSType string
 	Source string
+	// FSRoot is the path, within the filesystem it came from, of the filesystem's
+	// root: a host directory bound into the sandbox (served as a filesystem of its
+	// own) names it, as Linux's mountinfo names a bind mount's root. "" is "/".
+	FSRoot string
+}
+
+// RootPath is the path of the mount's root within its filesystem, mountinfo's fourth
+// field: "/" for a whole filesystem, the bound directory's path for a bind mount.
+func (m *Mount) RootPath() string {
+	var names []string
+	for d := m.root; d.Parent() != nil; d = d.Parent() {
+		names = append(names, d.Name())
+	}
+	p := m.FSRoot
+	for i := len(names) - 1; i >= 0; i-- {
+		p += "/" + names[i]
+	}
+	if p == "" {
+		return "/"
+	}
+	return p
 }
 
 // Root is the mounted filesystem's root.
@@ -126,9 +148,9 @@ func (v *VFS) NewMountOf(m *Mount, fsType, source string, flags MountFlags) *Mou
 }
 
 // NewBindMount makes a mount whose root is vd, as a bind mount of vd: the same
-// filesystem (its type and source), with flags of its own.
+// filesystem (its type, source and FSRoot), with flags of its own.
 func (v *VFS) NewBindMount(vd VirtualDentry, flags MountFlags) *Mount {
-	return &Mount{vfs: v, root: vd.Dentry, Flags: flags, FSType: vd.Mount.FSType, Source: vd.Mount.Source}
+	return &Mount{vfs: v, root: vd.Dentry, Flags: flags, FSType: vd.Mount.FSType, Source: vd.Mount.Source, FSRoot: vd.Mount.FSRoot}
 }
 
 // Attach mounts m over the file at point: a directory over a directory, anything else

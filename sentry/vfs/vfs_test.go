@@ -349,3 +349,31 @@ func TestReaddirAndSeek(t *testing.T) {
 		t.Errorf("seek before 0: %v", err)
 	}
 }
+
+func TestMountRootPath(t *testing.T) {
+	w := newWorld(t)
+	w.must(w.v.MkdirAt(w.c, w.at("/a"), 0o755))
+	w.must(w.v.MkdirAt(w.c, w.at("/a/b"), 0o755))
+	w.must(w.v.MkdirAt(w.c, w.at("/mnt"), 0o755))
+	if got := w.root.Mount.RootPath(); got != "/" {
+		t.Errorf("root mount's root = %q, want /", got)
+	}
+	sub, err := w.v.Resolve(w.c.Creds, w.root, w.root, "/a/b", true)
+	w.must(err)
+	bind := w.v.NewBindMount(sub, vfs.MountFlags{})
+	if got := bind.RootPath(); got != "/a/b" {
+		t.Errorf("bind of /a/b: root %q", got)
+	}
+	// A host directory served as a filesystem of its own, and a bind mount inside it.
+	_, ino := tmpfs.New(w.v, 0o755, vfs.Owner{})
+	host := w.v.NewMount(ino, "9p", "9p", vfs.MountFlags{})
+	host.FSRoot = "/etc"
+	mnt, _ := w.v.Resolve(w.c.Creds, w.root, w.root, "/mnt", true)
+	w.must(w.v.Attach(host, mnt))
+	w.must(w.v.MkdirAt(w.c, w.at("/mnt/ssl"), 0o755))
+	ssl, err := w.v.Resolve(w.c.Creds, w.root, w.root, "/mnt/ssl", true)
+	w.must(err)
+	if got := w.v.NewBindMount(ssl, vfs.MountFlags{}).RootPath(); got != "/etc/ssl" {
+		t.Errorf("bind inside a host directory's mount: root %q, want /etc/ssl", got)
+	}
+}

@@ -240,6 +240,7 @@ func TestPrograms(t *testing.T) {
 		{"setid", nil},
 		{"uts", nil},
 		{"pidns", nil},
+		{"mknod", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

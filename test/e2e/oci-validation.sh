@@ -1,7 +1,7 @@
 #!/bin/sh
-# oci-validation runs programs of the OCI runtime-tools validation suite against runsc
-# (and, for comparison, runc) and prints a line per program: how many of its TAP
-# tests passed under each runtime. Usage: oci-validation.sh RUNSC [PROGRAM...]
+# oci-validation runs programs of the OCI runtime-tools validation suite (all 58 by
+# default) against runsc and, for comparison, runc, and prints a line per program: how
+# many of its TAP tests passed under each runtime. Usage: oci-validation.sh RUNSC [PROGRAM...]
 #
 # The programs are Go commands of github.com/opencontainers/runtime-tools, installed
 # from the Go module proxy into $BUILD/oci-validation; each runs from a directory
@@ -15,7 +15,7 @@ GO=${GO:-go}
 BUILD=${BUILD:-build}
 V=v0.9.1-0.20221107090550-2e043c6bd626
 M=github.com/opencontainers/runtime-tools
-PROGRAMS=${*:-create start state kill kill_no_effect killsig delete delete_only_create_resources pidfile hostname default process misc_props root_readonly_true hooks hooks_stdin prestart prestart_fail poststart poststart_fail poststop poststop_fail linux_cgroups_cpus linux_cgroups_memory linux_cgroups_pids linux_cgroups_relative_cpus linux_cgroups_relative_memory linux_cgroups_relative_pids}
+PROGRAMS=${*:-config_updates_without_affect create default delete delete_only_create_resources delete_resources hooks hooks_stdin hostname kill kill_no_effect killsig linux_cgroups_blkio linux_cgroups_cpus linux_cgroups_devices linux_cgroups_hugetlb linux_cgroups_memory linux_cgroups_network linux_cgroups_pids linux_cgroups_relative_blkio linux_cgroups_relative_cpus linux_cgroups_relative_devices linux_cgroups_relative_hugetlb linux_cgroups_relative_memory linux_cgroups_relative_network linux_cgroups_relative_pids linux_devices linux_masked_paths linux_mount_label linux_ns_itype linux_ns_nopath linux_ns_path linux_ns_path_type linux_process_apparmor_profile linux_readonly_paths linux_rootfs_propagation linux_seccomp linux_sysctl linux_uid_mappings misc_props mounts pidfile poststart poststart_fail poststop poststop_fail prestart prestart_fail process process_capabilities process_capabilities_fail process_oom_score_adj process_rlimits process_rlimits_fail process_user root_readonly_true start state}
 DIR=$(realpath -m "$BUILD/oci-validation")
 mkdir -p "$DIR/bin"
 export GOBIN="$DIR/bin" GOFLAGS=-mod=mod

@@ -77,3 +77,114 @@ func TestHostnameAndSysctl(t *testing.T) {
 		t.Errorf("an unmodelled sysctl: %+v", res)
 	}
 }
+
+// TestMountinfoRoots: mountinfo's fourth field, a mount's root within its filesystem,
+// is the bound directory for a bind mount from the host and the masking file for a
+// masked path, as under runc.
+func TestMountinfoRoots(t *testing.T) {
+	needRunc(t)
+	b := bundle(t, "sh", "-c", `while read id parent dev root point rest; do
+case $point in /mnt/etc|/etc/passwd) echo $point $root;; esac; done < /proc/self/mountinfo`)
+	var spec map[string]any
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	json.Unmarshal(data, &spec)
+	spec["mounts"] = append(spec["mounts"].([]any),
+		map[string]any{"destination": "/mnt/etc", "source": "/etc", "options": []string{"bind", "nosuid"}})
+	spec["linux"].(map[string]any)["maskedPaths"] = []string{"/etc/passwd"}
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	var outs []string
+	for _, rt := range []string{"runc", runsc} {
+		res := newRuntime(t, rt).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-roots-%d", os.Getpid()))
+		outs = append(outs, fmt.Sprintf("status %d\n%s", res.status, res.stdout))
+	}
+	if outs[0] != outs[1] || !strings.Contains(outs[1], "/mnt/etc /etc") {
+		t.Errorf("runc:\n%s\nrunsc:\n%s", outs[0], outs[1])
+	}
+}
+
+// TestDevices: the spec's linux.devices are made as runc makes them (type, number,
+// mode, owner, a missing directory made), and a node of a
+// device the Sentry has opens as that device.
+func TestDevices(t *testing.T) {
+	needRunc(t)
+	b := bundle(t, "sh", "-c", `for d in /dev/sub/null /dev/chr /dev/blk /dev/fifo; do stat -c '%n %F %t:%T %a %u:%g' $d; done
+echo x > /dev/sub/null && echo wrote; wc -c < /dev/sub/null`)
+	var spec map[string]any
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	json.Unmarshal(data, &spec)
+	spec["linux"].(map[string]any)["devices"] = []map[string]any{
+		{"path": "/dev/sub/null", "type": "c", "major": 1, "minor": 3, "uid": 5, "gid": 6},
+		{"path": "/dev/chr", "type": "u", "major": 10, "minor": 666, "fileMode": 0o600},
+		{"path": "/dev/blk", "type": "b", "major": 8, "minor": 666, "fileMode": 0o660},
+		{"path": "/dev/fifo", "type": "p", "fileMode": 0o640},
+	}
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	var outs []string
+	stderrs := ""
+	for _, rt := range []string{"runc", runsc} {
+		res := newRuntime(t, rt).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-devs-%d", os.Getpid()))
+		outs = append(outs, fmt.Sprintf("status %d\n%s", res.status, res.stdout))
+		stderrs += res.stderr
+	}
+	if outs[0] != outs[1] || !strings.Contains(outs[1], "wrote") {
+		t.Log(stderrs)
+		t.Errorf("runc:\n%s\nrunsc:\n%s", outs[0], outs[1])
+	}
+	// A device of no known type is refused at create, naming it.
+	spec["linux"].(map[string]any)["devices"] = []map[string]any{{"path": "/dev/q", "type": "q"}}
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	res := newRuntime(t, runsc).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-devs2-%d", os.Getpid()))
+	if res.status == 0 || !strings.Contains(res.stderr, `unknown device type "q"`) {
+		t.Errorf("a bad device type: %+v", res)
+	}
+}
+
+// TestOOMScoreAdj: the spec's process.oomScoreAdj is init's oom_score_adj, inherited by
+// its children and writable within -1000..1000, as under runc; the host sees it on the
+// sandbox's processes; a value out of range is refused at create.
+func TestOOMScoreAdj(t *testing.T) {
+	needRunc(t)
+	b := bundle(t, "sh", "-c", `cat /proc/self/oom_score_adj; echo 700 > /proc/self/oom_score_adj; cat /proc/$$/oom_score_adj
+echo 1001 > /proc/$$/oom_score_adj || echo refused; echo x > /proc/$$/oom_score_adj || echo refused; cat /proc/$$/oom_score_adj`)
+	var spec map[string]any
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	json.Unmarshal(data, &spec)
+	spec["process"].(map[string]any)["oomScoreAdj"] = 500
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	var outs []string
+	for _, rt := range []string{"runc", runsc} {
+		res := newRuntime(t, rt).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-oom-%d", os.Getpid()))
+		outs = append(outs, fmt.Sprintf("status %d\n%s", res.status, res.stdout))
+	}
+	if outs[0] != outs[1] || !strings.HasPrefix(outs[1], "status 0\n500\n700\n") {
+		t.Errorf("runc:\n%s\nrunsc:\n%s", outs[0], outs[1])
+	}
+	// The host's view: the sandbox's process (state's pid) has it.
+	r := newRuntime(t, runsc)
+	sb := bundle(t, "sleep", "100")
+	data, _ = os.ReadFile(filepath.Join(sb, "config.json"))
+	json.Unmarshal(data, &spec)
+	spec["process"].(map[string]any)["oomScoreAdj"] = 500
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(sb, "config.json"), data, 0o644)
+	id := fmt.Sprintf("moat-oom2-%d", os.Getpid())
+	if res := r.create(t, sb, id, filepath.Join(t.TempDir(), "out")); res.status != 0 {
+		t.Fatalf("create: %+v", res)
+	}
+	defer r.cmd(t, "delete", "--force", id)
+	st, _ := r.state(t, id)
+	if got, _ := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", st.PID)); string(got) != "500\n" {
+		t.Errorf("the sandbox's host oom_score_adj is %q, want 500", got)
+	}
+	spec["process"].(map[string]any)["oomScoreAdj"] = 1001
+	data, _ = json.MarshalIndent(spec, "", "  ")
+	os.WriteFile(filepath.Join(sb, "config.json"), data, 0o644)
+	res := r.cmd(t, "run", "--bundle", sb, id+"x")
+	if res.status == 0 || !strings.Contains(res.stderr, "oomScoreAdj 1001") {
+		t.Errorf("oomScoreAdj 1001: %+v", res)
+	}
+}

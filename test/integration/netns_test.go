@@ -104,4 +104,47 @@ func TestNetworkNamespace(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.root, "moat-netns-bad")); !os.IsNotExist(err) {
 		t.Errorf("the failed create left its state directory")
 	}
+	// Every namespace entry is checked: its type known, given once, its path a
+	// namespace of its type.
+	for _, c := range []struct {
+		ns   []map[string]string
+		want string
+	}{
+		{[]map[string]string{{"type": "ipc", "path": "/proc/self/ns/uts"}}, "/proc/self/ns/uts is not a ipc namespace"},
+		{[]map[string]string{{"type": "pid"}, {"type": "pid"}}, "the pid namespace is given twice"},
+		{[]map[string]string{{"type": "bogus"}}, `namespace type "bogus" is not supported`},
+		{[]map[string]string{{"type": "uts", "path": "/nonexistent"}}, "uts namespace: open /nonexistent"},
+	} {
+		b := bundle(t, "true")
+		var spec map[string]any
+		data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+		json.Unmarshal(data, &spec)
+		spec["linux"].(map[string]any)["namespaces"] = c.ns
+		data, _ = json.Marshal(spec)
+		os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+		res := r.cmd(t, "create", "--bundle", b, "moat-ns-bad")
+		if res.status == 0 || !strings.Contains(res.stderr, c.want) {
+			t.Errorf("namespaces %v: %+v, want an error with %q", c.ns, res, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(r.root, "moat-ns-bad")); !os.IsNotExist(err) {
+			t.Errorf("namespaces %v: the failed create left its state directory", c.ns)
+		}
+	}
+	// A cgroup namespace without a path: the sandbox gets a new one.
+	b = bundle(t, "sleep", "100")
+	var spec map[string]any
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	json.Unmarshal(data, &spec)
+	linux := spec["linux"].(map[string]any)
+	linux["namespaces"] = append(linux["namespaces"].([]any), map[string]string{"type": "cgroup"})
+	data, _ = json.Marshal(spec)
+	os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	if res := r.create(t, b, "moat-cgns", filepath.Join(t.TempDir(), "out")); res.status != 0 {
+		t.Fatalf("create with a cgroup namespace: %+v", res)
+	}
+	defer r.cmd(t, "delete", "--force", "moat-cgns")
+	st, _ := r.state(t, "moat-cgns")
+	if nsID(t, "/proc/"+strconv.Itoa(st.PID)+"/ns/cgroup") == nsID(t, "/proc/self/ns/cgroup") {
+		t.Errorf("the sandbox is in runsc's cgroup namespace")
+	}
 }

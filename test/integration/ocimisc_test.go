@@ -624,7 +624,7 @@ func cgroupDirs(path string) []string {
 		return []string{filepath.Join("/sys/fs/cgroup", path)}
 	}
 	var dirs []string
-	for _, c := range []string{"cpu", "cpuacct", "cpuset", "memory", "pids"} {
+	for _, c := range []string{"cpu", "cpuacct", "cpuset", "devices", "memory", "pids"} {
 		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c)); err == nil {
 			dirs = append(dirs, filepath.Join("/sys/fs/cgroup", c, path))
 		}
@@ -666,6 +666,9 @@ func TestCgroups(t *testing.T) {
 		"memory": map[string]any{"limit": 512 << 20, "reservation": 256 << 20, "swap": 1 << 30},
 		"cpu":    map[string]any{"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
 		"pids":   map[string]any{"limit": 1000},
+		"devices": []map[string]any{{"allow": false, "access": "rwm"},
+			{"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+			{"allow": true, "type": "c", "major": 136, "access": "rw"}},
 	})
 	if res := r.create(t, b, "cg", filepath.Join(t.TempDir(), "out")); res.status != 0 {
 		data, _ := os.ReadFile(filepath.Join(t.TempDir(), "out.err"))
@@ -703,6 +706,11 @@ func TestCgroups(t *testing.T) {
 			if got := readFile(filepath.Dir(full), filepath.Base(full)); got != want {
 				t.Errorf("%s = %q, want %q", file, got, want)
 			}
+		}
+		// The spec's device rules in order, then /dev/null, which the sandbox needs.
+		want := "c 1:5 rwm\nc 136:* rw\nc 1:3 rw"
+		if got := readFile("/sys/fs/cgroup/devices/"+path, "devices.list"); got != want {
+			t.Errorf("devices.list = %q, want %q", got, want)
 		}
 	} else {
 		d := dirs[0]

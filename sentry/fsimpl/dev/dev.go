@@ -1,7 +1,10 @@
 // Package dev is /dev: a tmpfs holding the devices every container has (null, zero,
 // full, random, urandom, tty), the symlinks into /proc/self/fd (fd, stdin, stdout,
-// stderr), ptmx (a symlink to pts/ptmx, as runc makes it), and /dev/shm. Like the /dev runc makes, it is writable, so a container may add
-// names of its own.
+// stderr), ptmx (a symlink to pts/ptmx, as runc makes it), and /dev/shm. Like the
+// /dev runc makes, it is writable, so a container may add names of its own. Its
+// devices are also the VFS's drivers of their numbers, so that a node that mknod(2)
+// or the spec's linux.devices makes for one of them opens as it does; a node of any
+// other number opens with ENXIO, as a device with no driver does on Linux.
 package dev
 
 import (
@@ -55,6 +58,7 @@ func New(v *vfs.VFS) (vfs.DirInode, error) {
 	_, root := tmpfs.New(v, 0o755, vfs.Owner{})
 	dev := v.NewDev()
 	for i := range devices {
+		v.RegisterDevice(unix.S_IFCHR, devices[i].major, devices[i].minor, &devices[i])
 		in := &inode{dev: &devices[i], fsDev: dev, ino: uint64(i + 2)}
 		in.times()
 		if err := tmpfs.AddChild(root, devices[i].name, in); err != nil {
@@ -135,11 +139,15 @@ func (in *inode) SetStat(o vfs.SetStat) error {
 }
 
 // Open implements vfs.Inode.Open.
-func (in *inode) Open(int) (vfs.FileImpl, error) {
-	if in.dev.impl != nil {
-		return in.dev.impl, nil
+func (in *inode) Open(flags int) (vfs.FileImpl, error) { return in.dev.Open(flags) }
+
+// Open implements vfs.Device: a node of the device's number, made by mknod(2) or
+// for the spec's linux.devices, opens as the device's own name does.
+func (d *device) Open(int) (vfs.FileImpl, error) {
+	if d.impl != nil {
+		return d.impl, nil
 	}
-	return file{in.dev}, nil
+	return file{d}, nil
 }
 
 // file is an open device. Devices have a file offset that means nothing: reads and

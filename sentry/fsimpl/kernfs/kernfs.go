@@ -176,6 +176,16 @@ func (fs *FS) NewWritable(gen func() ([]byte, error), write func([]byte) error) 
 	return &File{base: fs.base(unix.S_IFREG | 0o644), gen: gen, write: write}
 }
 
+// SetStat implements vfs.Inode.SetStat: a writable file's size cannot change, but
+// truncating it (open with O_TRUNC, as a shell's ">" does) succeeds and does nothing,
+// as for Linux's proc files; any other change is EPERM.
+func (f *File) SetStat(o vfs.SetStat) error {
+	if f.write != nil && o.Mask == vfs.SetStatSize {
+		return nil
+	}
+	return unix.EPERM
+}
+
 // Open implements vfs.Inode.Open: the content is generated now.
 func (f *File) Open(flags int) (vfs.FileImpl, error) {
 	if flags&unix.O_ACCMODE != unix.O_RDONLY && f.write == nil {

@@ -262,6 +262,14 @@ func (in *inode) copyUp() error {
 		}
 		up, err = pdir.Symlink(in.name, target, own)
 	default:
+		if t := st.Mode & unix.S_IFMT; t == unix.S_IFCHR || t == unix.S_IFBLK {
+			dm, ok := pdir.(vfs.DeviceMaker)
+			if !ok {
+				return unix.EPERM
+			}
+			up, err = dm.Mknod(in.name, st.Mode, st.Rdev, own)
+			break
+		}
 		up, err = pdir.Create(in.name, st.Mode, own)
 		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
 			err = copyData(lower, up, st.Size)
@@ -344,6 +352,24 @@ func (in *inode) Create(name string, mode uint32, owner vfs.Owner) (vfs.Inode, e
 		return nil, err
 	}
 	c, err := d.Create(name, mode, owner)
+	if err != nil {
+		return nil, err
+	}
+	return in.made(name, c, false), nil
+}
+
+// Mknod implements vfs.DeviceMaker, in the upper layer (EPERM if it holds no device
+// nodes).
+func (in *inode) Mknod(name string, mode uint32, rdev uint64, owner vfs.Owner) (vfs.Inode, error) {
+	d, err := in.upperDir()
+	if err != nil {
+		return nil, err
+	}
+	dm, ok := d.(vfs.DeviceMaker)
+	if !ok {
+		return nil, unix.EPERM
+	}
+	c, err := dm.Mknod(name, mode, rdev, owner)
 	if err != nil {
 		return nil, err
 	}

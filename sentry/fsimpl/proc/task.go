@@ -76,10 +76,27 @@ func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 		"mountinfo": file(p.mountinfo),
 		// No cgroups are modelled: every process is in the root of a cgroup v2
 		// hierarchy, as a container sees it with a cgroup namespace.
-		"cgroup":        fs.NewText("0::/\n"),
-		"oom_score_adj": fs.NewText("0\n"),
+		"cgroup": fs.NewText("0::/\n"),
+		"oom_score_adj": fs.NewWritable(func() ([]byte, error) {
+			return []byte(strconv.Itoa(int(t.Proc.OOMScoreAdj.Load())) + "\n"), nil
+		}, func(b []byte) error { return setOOMScoreAdj(t, b) }),
 	}
 	return children
+}
+
+// setOOMScoreAdj is a write to /proc/[pid]/oom_score_adj: an integer from -1000 to
+// 1000 (EINVAL otherwise), as oom_score_adj_write parses it. The Sentry has no OOM
+// killer of its own, so the value only reads back (the host's killer sees the
+// sandbox's, which runsc sets from the spec). Not modelled: Linux's EACCES for
+// lowering it below the lowest value set with CAP_SYS_RESOURCE without that capability.
+func setOOMScoreAdj(t *kernel.Task, b []byte) error {
+	s := strings.TrimSpace(string(b))
+	v, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || v < -1000 || v > 1000 {
+		return unix.EINVAL
+	}
+	t.Proc.OOMScoreAdj.Store(int32(v))
+	return nil
 }
 
 // fdInfo is /proc/[pid]/fdinfo/N, as seq_show: the offset, the flags (with O_CLOEXEC
@@ -149,7 +166,7 @@ func (p *procfs) mountinfo(t *kernel.Task) ([]byte, error) {
 		if parent == 0 {
 			parent = i + 1 // the root mount is its own parent here
 		}
-		fmt.Fprintf(&b, "%d %d 0:%d / %s %s - %s %s %s\n", i+1, parent, i+1, point, mountOpts(m),
+		fmt.Fprintf(&b, "%d %d 0:%d %s %s %s - %s %s %s\n", i+1, parent, i+1, m.RootPath(), point, mountOpts(m),
 			m.FSType, m.Source, map[bool]string{true: "ro", false: "rw"}[m.Flags.ReadOnly])
 	}
 	return b.Bytes(), nil

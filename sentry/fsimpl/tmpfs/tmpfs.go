@@ -26,6 +26,7 @@ import (
 
 // Filesystem is one tmpfs instance.
 type Filesystem struct {
+	v       *vfs.VFS // whose drivers its device nodes open
 	dev     uint64
 	nextIno atomic.Uint64
 	mf      *pgalloc.MemoryFile // where file data lives
@@ -38,7 +39,7 @@ func New(v *vfs.VFS, mode uint32, owner vfs.Owner) (*Filesystem, vfs.DirInode) {
 	if mf == nil {
 		mf = testMemFile()
 	}
-	fs := &Filesystem{dev: v.NewDev(), mf: mf}
+	fs := &Filesystem{v: v, dev: v.NewDev(), mf: mf}
 	root := fs.newDir(mode, owner)
 	root.parent = root
 	return fs, root
@@ -173,6 +174,17 @@ func (d *dir) Create(name string, mode uint32, owner vfs.Owner) (vfs.Inode, erro
 	return in, d.add(name, in)
 }
 
+// Mknod implements vfs.DeviceMaker: a device node, which opens as the VFS's driver
+// for its number does.
+func (d *dir) Mknod(name string, mode uint32, rdev uint64, owner vfs.Owner) (vfs.Inode, error) {
+	n := &deviceNode{}
+	d.fs.initInode(&n.inode, mode, owner)
+	n.st.Rdev = rdev
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return n, d.add(name, n)
+}
+
 // Mkdir implements vfs.DirInode.Mkdir.
 func (d *dir) Mkdir(name string, mode uint32, owner vfs.Owner) (vfs.Inode, error) {
 	c := d.fs.newDir(mode, owner)
@@ -202,6 +214,8 @@ func base(in vfs.Inode) *inode {
 	case *symlink:
 		return &f.inode
 	case *special:
+		return &f.inode
+	case *deviceNode:
 		return &f.inode
 	}
 	return nil
@@ -407,6 +421,23 @@ func (s *special) SetStat(o vfs.SetStat) error {
 // Open implements vfs.Inode.Open: FIFOs and sockets need their subsystems (ENXIO is what
 // open of a socket gives on Linux).
 func (s *special) Open(int) (vfs.FileImpl, error) { return nil, unix.ENXIO }
+
+// deviceNode is a character or block device's name.
+type deviceNode struct{ inode }
+
+// SetStat implements vfs.Inode.SetStat; truncating a device does nothing.
+func (n *deviceNode) SetStat(o vfs.SetStat) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.setStat(o)
+	return nil
+}
+
+// Open implements vfs.Inode.Open.
+func (n *deviceNode) Open(flags int) (vfs.FileImpl, error) {
+	st, _ := n.Stat()
+	return n.fs.v.OpenDevice(st.Mode&unix.S_IFMT, st.Rdev, flags)
+}
 
 // AddChild links in, an inode of another filesystem (a device), into the tmpfs
 // directory dir as name: how /dev gets its devices.

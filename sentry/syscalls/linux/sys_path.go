@@ -34,22 +34,24 @@ func Mkdirat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return mkdirat(t, fd(a[0]), a[1], uint32(a[2]))
 }
 
-func mknodat(t *kernel.Task, dirfd int32, addr uintptr, mode uint32) (uintptr, error) {
+// mknodat makes the node; dev is the kernel's 32-bit device number (new_decode_dev),
+// which for these sizes is the low half of the 64-bit encoding st_rdev uses.
+func mknodat(t *kernel.Task, dirfd int32, addr uintptr, mode, dev uint32) (uintptr, error) {
 	op, err := pathOp(t, dirfd, addr)
 	if err != nil {
 		return 0, err
 	}
-	return 0, t.Kernel().VFS.MknodAt(t.Caller(), op, mode)
+	return 0, t.Kernel().VFS.MknodAt(t.Caller(), op, mode, uint64(dev))
 }
 
 // Mknod implements mknod(2).
 func Mknod(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return mknodat(t, unix.AT_FDCWD, a[0], uint32(a[1]))
+	return mknodat(t, unix.AT_FDCWD, a[0], uint32(a[1]), uint32(a[2]))
 }
 
 // Mknodat implements mknodat(2).
 func Mknodat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
-	return mknodat(t, fd(a[0]), a[1], uint32(a[2]))
+	return mknodat(t, fd(a[0]), a[1], uint32(a[2]), uint32(a[3]))
 }
 
 func unlinkat(t *kernel.Task, dirfd int32, addr uintptr, flags uintptr) (uintptr, error) {

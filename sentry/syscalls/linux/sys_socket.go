@@ -287,7 +287,7 @@ func Bind(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := v.MknodAt(c, p, unix.S_IFSOCK|0o777); err != nil {
+	if err := v.MknodAt(c, p, unix.S_IFSOCK|0o777, 0); err != nil {
 		if err == unix.EEXIST {
 			return 0, unix.EADDRINUSE
 		}
