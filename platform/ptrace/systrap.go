@@ -172,6 +172,10 @@ type trapThread struct {
 	// The mapping thread's: its eventfd (the Sentry's copy) and last sequence number.
 	eventfd int
 	seq     uint32
+	// batchGap is the moving average of the time from one batch's end to the next
+	// batch (batchDone: the last one's end), which sets the thread's spin.
+	batchGap  time.Duration
+	batchDone time.Time
 
 	// The frame of the last event, checked: offsets in slot.
 	uc, info, fp int
@@ -430,9 +434,19 @@ func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
 			le.PutUint64(batch[sysCalls+sysCallSize*i+8*j:], uint64(v))
 		}
 	}
+	// After the batch the thread spins for the next one only as long as batches have
+	// lately followed each other (see "Spinning"): a mapping thread spinning for one
+	// that comes a millisecond later (a fault, then the munmap of what it mapped) keeps
+	// a CPU from the application and the Sentry.
+	now := time.Now()
+	if !t.batchDone.IsZero() {
+		t.batchGap = average(t.batchGap, now.Sub(t.batchDone))
+	}
+	le.PutUint32(t.slot[ctxSpin:], uint32(spinFor(t.batchGap)/pauseTime))
 	t.seq++
 	t.storeSeq(t.seq)
 	v, err := t.waitBatch()
+	t.batchDone = time.Now()
 	switch {
 	case err != nil:
 		return a.die(err)

@@ -323,8 +323,14 @@ func (m *MemoryManager) split(addr uintptr) {
 	m.insert(hi)
 }
 
-// unmapLocked removes [start, end) from the VMAs, frees its pages and unmaps it from
-// the platform.
+// unmapLocked removes [start, end) from the VMAs, unmaps it from the platform and
+// frees its pages.
+//
+// The platform's mapping goes first (one call for the whole range): a page freed while
+// still mapped could be written by another thread of the application between the
+// memory file's hole punch and the unmap, and would go back to the allocator holding
+// data; and the punch itself is cheaper once no address space maps the pages (the host
+// has no page table entries left to zap).
 func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 	if !m.overlaps(start, end) {
 		return nil
@@ -332,6 +338,8 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 	m.split(start)
 	m.split(end)
 	i := m.find(start)
+	m.changes.Add(1)
+	err := m.as.Unmap(start, end-start)
 	j := i
 	for j < len(m.vmas) && m.vmas[j].start < end {
 		m.freePages(m.vmas[j].start, m.vmas[j].end)
@@ -339,8 +347,7 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 		j++
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
-	m.changes.Add(1)
-	return m.as.Unmap(start, end-start)
+	return err
 }
 
 // freePages drops the populated pages in [start, end): private pages are freed, and
