@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -282,8 +283,48 @@ func (a *addressSpace) die(cause error) error {
 	return err
 }
 
-// Release implements platform.AddressSpace.Release.
+// Release implements platform.AddressSpace.Release: the platform recycles the address
+// space if it can, else it is killed.
 func (a *addressSpace) Release() {
+	if a.p.recycle(a) {
+		return
+	}
+	a.release()
+}
+
+// wipe unmaps, for recycling, the whole application range and, on systrap, every
+// slot but those of the threads in keep (the mapping thread, an unused spare): a dead
+// thread's slot maps a part of the context file that another address space's thread
+// may get next. It is one mapping call; the record of mappings is forgotten.
+func (a *addressSpace) wipe(keep []uintptr) error {
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	lo, hi := a.p.MinUserAddress(), a.p.MaxUserAddress()
+	if a.p.trap == nil {
+		if _, err := a.inject(unix.SYS_MUNMAP, lo, hi-lo); err != nil {
+			return err
+		}
+		a.maps = mappings{}
+		return nil
+	}
+	calls := [][7]uintptr{{unix.SYS_MUNMAP, lo, hi - lo}}
+	slices.Sort(keep)
+	from := slotBase()
+	for _, k := range append(keep, slotBase()+maxTrapThreads*slotSize) {
+		if k > from {
+			calls = append(calls, [7]uintptr{unix.SYS_MUNMAP, from, k - from})
+		}
+		from = k + slotSize
+	}
+	if err := a.injectBatch(calls); err != nil {
+		return err
+	}
+	a.maps = mappings{}
+	return nil
+}
+
+// release kills the address space.
+func (a *addressSpace) release() {
 	a.threadsMu.Lock()
 	defer a.threadsMu.Unlock()
 	if a.dead == nil {

@@ -169,6 +169,9 @@ type trapThread struct {
 	addr   uintptr // the slot's address in the address space
 	slot   []byte  // the Sentry's view of the slot
 	mapper bool    // the address space's mapping thread
+	// recycled: killed when its address space was recycled (Platform.recycle); a
+	// context that still holds it makes a new thread.
+	recycled atomic.Bool
 	// The mapping thread's: its eventfd (the Sentry's copy) and last sequence number.
 	eventfd int
 	seq     uint32
@@ -223,6 +226,12 @@ func (a *addressSpace) prepareThreads() error {
 		a.mapper = t
 	}
 	a.mapMu.Unlock()
+	a.threadsMu.Lock()
+	has := a.spareThread != nil // a recycled address space's, never used
+	a.threadsMu.Unlock()
+	if has {
+		return nil
+	}
 	t, err := a.newStubThread(false)
 	if err != nil {
 		return err
@@ -772,7 +781,7 @@ func (c *trapContext) Switch(as platform.AddressSpace, st *arch.State) (platform
 	if !ok || a.p != c.p {
 		return platform.Event{}, fmt.Errorf("systrap: Switch into a foreign address space %T", as)
 	}
-	if c.t != nil && c.t.as != a {
+	if c.t != nil && (c.t.as != a || c.t.recycled.Load()) {
 		c.t.release()
 		c.t = nil
 	}
