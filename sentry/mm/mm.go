@@ -13,7 +13,15 @@
 // Populating neighbours saves a platform round trip per page. It doesn't show: an
 // anonymous neighbour's page is a hole of the memory file (no host memory) until
 // touched, and mincore reports a page resident only once its memory-file page holds
-// data. The Sentry's own accounting (RSS in /proc) counts populated pages.
+// data. The Sentry's own accounting (RSS in /proc) counts populated pages. A fault in
+// anonymous memory populates at most anonFaultAround pages (1 MiB), clamped to its
+// VMA, so a touch in a huge sparse reservation commits no more than that.
+//
+// Taking memory away (munmap, MADV_DONTNEED, mremap, a shared object shrinking)
+// unmaps the range from the platform first, in one call, and only then frees its
+// pages: a page freed while still mapped could be written by another application
+// thread after its memory went back to the host and be handed out again holding
+// data, and the host gives memory back faster once no page table maps it.
 //
 // A private mapping owns its pages: anonymous ones start zeroed, file-backed ones (from a
 // FileData, such as an executable's segments) start as a copy of the file's bytes. A
