@@ -29,6 +29,7 @@ type addressSpace struct {
 	threadsMu sync.Mutex
 	threads   map[int]*thread // by tracer tid
 	dead      error           // why the address space can no longer run, or nil
+	released  bool            // Release was called (reset when recycled and handed out)
 
 	// systrap: the threads (the mapping thread among them), and which of the address
 	// space's slots are taken.
@@ -285,7 +286,16 @@ func (a *addressSpace) die(cause error) error {
 
 // Release implements platform.AddressSpace.Release: the platform recycles the address
 // space if it can, else it is killed.
+// A second Release (before the address space is handed out again) does nothing: one
+// that recycled it twice would hand it to two owners.
 func (a *addressSpace) Release() {
+	a.threadsMu.Lock()
+	again := a.released
+	a.released = true
+	a.threadsMu.Unlock()
+	if again {
+		return
+	}
 	if a.p.recycle(a) {
 		return
 	}

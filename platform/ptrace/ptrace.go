@@ -213,6 +213,7 @@ func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	if a != nil {
 		a.threadsMu.Lock()
 		dead := a.dead
+		a.released = false
 		a.threadsMu.Unlock()
 		if dead == nil {
 			return a, nil

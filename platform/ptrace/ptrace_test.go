@@ -697,3 +697,42 @@ func testRecycledAddressSpace(t *testing.T, e *env) {
 		t.Errorf("10 rounds used %d address spaces, want at most 2", len(seen))
 	}
 }
+
+// TestReleaseTwice: releasing an address space twice recycles it once: the next two
+// address spaces are two.
+func TestReleaseTwice(t *testing.T) {
+	onEach(t, func(t *testing.T, e *env) {
+		as, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		as.Release()
+		as.Release()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			e.p.mu.Lock()
+			busy := e.p.recycling > 0 || e.p.preparing
+			e.p.mu.Unlock()
+			if !busy {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("still recycling after 10s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		a1, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a1.Release()
+		a2, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a2.Release()
+		if a1 == a2 {
+			t.Fatal("an address space released twice was handed out twice")
+		}
+	})
+}

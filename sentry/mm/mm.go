@@ -258,7 +258,22 @@ func (m *MemoryManager) Release() {
 	}
 	m.vmas = nil
 	m.as.Release()
+	// The platform may hand the address space out again (ptrace and systrap recycle
+	// it): nothing of m may reach it any more.
+	m.as = releasedAS{}
 }
+
+// releasedAS stands for a released address space: every call fails, Release is a no-op.
+type releasedAS struct{}
+
+func (releasedAS) MapFile(uintptr, platform.FileRange, platform.AccessType, bool) error {
+	return platform.ErrAddressSpaceDead
+}
+func (releasedAS) Unmap(uintptr, uintptr) error { return platform.ErrAddressSpaceDead }
+func (releasedAS) Protect(uintptr, uintptr, platform.AccessType) error {
+	return platform.ErrAddressSpaceDead
+}
+func (releasedAS) Release() {}
 
 // Changes counts the changes that took access away from pages the platform may have
 // mapped: fork's write protection, mprotect, munmap, mremap, MADV_DONTNEED, a shared
