@@ -70,7 +70,10 @@ type AddressSpace interface {
 	// are left as they are.
 	Protect(addr, length uintptr, at AccessType) error
 
-	// Release destroys the address space. Contexts switched into it afterwards fail.
+	// Release destroys the address space, or empties it for the platform to hand out
+	// again from NewAddressSpace (ptrace and systrap recycle address spaces). The
+	// caller must not use it afterwards: no mapping call, no Switch into it. A second
+	// Release does nothing.
 	Release()
 }
 

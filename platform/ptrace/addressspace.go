@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,7 @@ type addressSpace struct {
 	threadsMu sync.Mutex
 	threads   map[int]*thread // by tracer tid
 	dead      error           // why the address space can no longer run, or nil
+	released  bool            // Release was called (reset when recycled and handed out)
 
 	// systrap: the threads (the mapping thread among them), and which of the address
 	// space's slots are taken.
@@ -282,8 +284,57 @@ func (a *addressSpace) die(cause error) error {
 	return err
 }
 
-// Release implements platform.AddressSpace.Release.
+// Release implements platform.AddressSpace.Release: the platform recycles the address
+// space if it can, else it is killed.
+// A second Release (before the address space is handed out again) does nothing: one
+// that recycled it twice would hand it to two owners.
 func (a *addressSpace) Release() {
+	a.threadsMu.Lock()
+	again := a.released
+	a.released = true
+	a.threadsMu.Unlock()
+	if again {
+		return
+	}
+	if a.p.recycle(a) {
+		return
+	}
+	a.release()
+}
+
+// wipe unmaps, for recycling, the whole application range and, on systrap, every
+// slot but those of the threads in keep (the mapping thread, an unused spare): a dead
+// thread's slot maps a part of the context file that another address space's thread
+// may get next. It is one mapping call; the record of mappings is forgotten.
+func (a *addressSpace) wipe(keep []uintptr) error {
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	lo, hi := a.p.MinUserAddress(), a.p.MaxUserAddress()
+	if a.p.trap == nil {
+		if _, err := a.inject(unix.SYS_MUNMAP, lo, hi-lo); err != nil {
+			return err
+		}
+		a.maps = mappings{}
+		return nil
+	}
+	calls := [][7]uintptr{{unix.SYS_MUNMAP, lo, hi - lo}}
+	slices.Sort(keep)
+	from := slotBase()
+	for _, k := range append(keep, slotBase()+maxTrapThreads*slotSize) {
+		if k > from {
+			calls = append(calls, [7]uintptr{unix.SYS_MUNMAP, from, k - from})
+		}
+		from = k + slotSize
+	}
+	if err := a.injectBatch(calls); err != nil {
+		return err
+	}
+	a.maps = mappings{}
+	return nil
+}
+
+// release kills the address space.
+func (a *addressSpace) release() {
 	a.threadsMu.Lock()
 	defer a.threadsMu.Unlock()
 	if a.dead == nil {

@@ -55,6 +55,12 @@
 // is seized by the Sentry thread that will switch into it). Close waits for a spare being
 // made and releases it with every address space.
 //
+// Better still is making none: a released address space whose stubs are healthy is
+// recycled (Platform.recycle) rather than killed, up to maxReady kept ready: its
+// application threads are killed, everything the application could reach is unmapped
+// in one call, and on systrap a new spare thread is made; its control stub and mapping
+// thread live on. A fork-and-wait loop then makes no stub process at all.
+//
 // # Lifetime
 //
 // Every stub is seized with PTRACE_O_EXITKILL: when its tracer thread exits, and so when
@@ -102,13 +108,21 @@ type Platform struct {
 	template *thread // traced by the factory
 	spaces   map[*addressSpace]struct{}
 	closed   bool
-	// spare is an address space made ahead of time for the next NewAddressSpace (see
-	// "Spare address spaces"); preparing says one is being made, by a goroutine that
-	// prep waits for.
-	spare     *addressSpace
+	// ready are address spaces made ahead of time or recycled, for the next
+	// NewAddressSpace (see "Spare address spaces"), at most maxReady with those being
+	// recycled (recycling); preparing says one is being made. prep waits for the
+	// goroutines that make or recycle them.
+	ready     []*addressSpace
+	recycling int
 	preparing bool
 	prep      sync.WaitGroup
+	// made counts the address spaces made (not recycled).
+	made atomic.Int64
 }
+
+// maxReady bounds the address spaces kept ready: one made ahead and one recycled is
+// what a fork-and-wait loop needs to make none.
+const maxReady = 2
 
 var _ platform.Platform = (*Platform)(nil)
 
@@ -189,27 +203,31 @@ func (p *Platform) NewContext() platform.Context {
 // Sentry is filtered (see newTemplate).
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	p.mu.Lock()
-	a := p.spare
-	p.spare = nil
+	var a *addressSpace
+	if n := len(p.ready); n > 0 {
+		a = p.ready[n-1] // the last recycled: its pages are warm
+		p.ready = p.ready[:n-1]
+	}
 	p.prepareLocked()
 	p.mu.Unlock()
 	if a != nil {
 		a.threadsMu.Lock()
 		dead := a.dead
+		a.released = false
 		a.threadsMu.Unlock()
 		if dead == nil {
 			return a, nil
 		}
-		a.Release()
+		a.release()
 	}
 	return p.newAddressSpace()
 }
 
-// prepareLocked starts making a spare address space unless there is one or one is
-// being made; on systrap the spare gets its mapping thread and a first application
+// prepareLocked starts making a spare address space unless one is ready or being made
+// or recycled; on systrap the spare gets its mapping thread and a first application
 // thread too. p.mu is held.
 func (p *Platform) prepareLocked() {
-	if p.spare != nil || p.preparing || p.closed {
+	if len(p.ready) > 0 || p.recycling > 0 || p.preparing || p.closed {
 		return
 	}
 	p.preparing = true
@@ -222,15 +240,82 @@ func (p *Platform) prepareLocked() {
 		}
 		p.mu.Lock()
 		p.preparing = false
-		if err == nil && !p.closed {
-			p.spare = a
+		if err == nil && !p.closed && len(p.ready)+p.recycling < maxReady {
+			p.ready = append(p.ready, a)
 			a = nil
 		}
 		p.mu.Unlock()
 		if a != nil {
-			a.Release()
+			a.release()
 		}
 	}()
+}
+
+// recycle takes a released address space whose stubs are healthy back for a next
+// NewAddressSpace, unless maxReady are ready: it kills the application's stub threads
+// (on systrap, all but the mapping thread and an unused spare), and a goroutine
+// unmaps everything the application could reach (its range, and the dead threads'
+// slots) in one mapping call, gives it a spare thread (systrap) and puts it on the
+// ready list. The control stub and the mapping thread never ran application code, and
+// all the application could change of them is in memory now unmapped (or the mapping
+// thread's spin budget, which the Sentry sets before each batch). It reports whether it
+// took a.
+func (p *Platform) recycle(a *addressSpace) bool {
+	p.mu.Lock()
+	if p.closed || len(p.ready)+p.recycling >= maxReady {
+		p.mu.Unlock()
+		return false
+	}
+	a.mapMu.Lock()
+	noMapper := p.trap != nil && a.mapper == nil // wipe would make one, in a slot it unmaps
+	a.mapMu.Unlock()
+	a.threadsMu.Lock()
+	if a.dead != nil || noMapper {
+		a.threadsMu.Unlock()
+		p.mu.Unlock()
+		return false
+	}
+	p.recycling++
+	p.prep.Add(1)
+	p.mu.Unlock()
+	// The threads that ran application code go, as in killLocked; their contexts
+	// release them (systrap) or they are reaped here (ptrace).
+	var keep []uintptr // the slots of the threads that stay
+	for t := range a.trapThreads {
+		if t.mapper || t == a.spareThread {
+			keep = append(keep, t.addr)
+		} else {
+			t.recycled.Store(true)
+			unix.Kill(t.tid, unix.SIGKILL)
+		}
+	}
+	threads := a.threads
+	for _, t := range threads {
+		unix.Kill(t.tid, unix.SIGKILL)
+	}
+	a.threads = map[int]*thread{}
+	a.threadsMu.Unlock()
+	go func() {
+		defer p.prep.Done()
+		for _, t := range threads {
+			t.kill()
+		}
+		err := a.wipe(keep)
+		if err == nil && p.trap != nil {
+			err = a.prepareThreads()
+		}
+		p.mu.Lock()
+		p.recycling--
+		if err == nil && !p.closed {
+			p.ready = append(p.ready, a)
+			a = nil
+		}
+		p.mu.Unlock()
+		if a != nil {
+			a.release()
+		}
+	}()
+	return true
 }
 
 // newAddressSpace makes an address space: a control stub cloned from the template (a
@@ -265,6 +350,7 @@ func (p *Platform) newAddressSpace() (*addressSpace, error) {
 	}
 	a := &addressSpace{p: p, control: ctl, threads: map[int]*thread{}, trapThreads: map[*trapThread]struct{}{}}
 	p.spaces[a] = struct{}{}
+	p.made.Add(1)
 	return a, nil
 }
 
@@ -304,9 +390,9 @@ func (p *Platform) Close() error {
 		return nil
 	}
 	p.closed = true
-	p.spare = nil // released below, with every address space
+	p.ready = nil // released below, with every address space
 	p.mu.Unlock()
-	p.prep.Wait() // a spare being made needs the factory
+	p.prep.Wait() // a spare being made or recycled needs the factory
 	p.mu.Lock()
 	spaces := make([]*addressSpace, 0, len(p.spaces))
 	for a := range p.spaces {
@@ -314,7 +400,7 @@ func (p *Platform) Close() error {
 	}
 	p.mu.Unlock()
 	for _, a := range spaces {
-		a.Release()
+		a.release()
 	}
 	p.template.kill()
 	p.factory.stop()

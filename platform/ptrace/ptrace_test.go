@@ -633,3 +633,106 @@ func BenchmarkNativeGetpid(b *testing.B) {
 		unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
 	}
 }
+
+// TestRecycledAddressSpace: a released address space comes back from NewAddressSpace
+// with nothing of its application left mapped, a context that ran in it before gets a
+// new thread, and a loop of new address spaces each released (fork and exit) makes no
+// new one past the first two (one made, one made ahead).
+func TestRecycledAddressSpace(t *testing.T) { onEach(t, testRecycledAddressSpace) }
+
+func testRecycledAddressSpace(t *testing.T, e *env) {
+	c := e.p.NewContext()
+	defer c.Release()
+	code := e.alloc(1)
+	copy(e.mem[code.Start:], cat(movEax39, syscallInsn, movRaxToData, jmpSelf))
+	data := e.alloc(1)
+	settled := func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			e.p.mu.Lock()
+			busy := e.p.recycling > 0 || e.p.preparing
+			e.p.mu.Unlock()
+			if !busy {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("address spaces still being made or recycled after 10s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	seen := map[platform.AddressSpace]bool{}
+	for i := 0; i < 10; i++ {
+		as, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[as] = true
+		if err := as.MapFile(codeAddr, code, platform.ReadExec, false); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := arch.NewState()
+		st.Regs.Rip = codeAddr
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+			t.Fatalf("round %d: event = %+v, want the getpid", i, ev)
+		}
+		if i > 0 {
+			// The data page of the first round is not mapped in a recycled one.
+			if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventFault || ev.Addr != dataAddr {
+				t.Fatalf("round %d: event = %+v, want a fault at %#x", i, ev, dataAddr)
+			}
+		}
+		as.Release()
+		settled()
+	}
+	if n := e.p.made.Load(); n > 2 {
+		t.Errorf("10 rounds made %d address spaces, want at most 2", n)
+	}
+	if len(seen) > 2 {
+		t.Errorf("10 rounds used %d address spaces, want at most 2", len(seen))
+	}
+}
+
+// TestReleaseTwice: releasing an address space twice recycles it once: the next two
+// address spaces are two.
+func TestReleaseTwice(t *testing.T) {
+	onEach(t, func(t *testing.T, e *env) {
+		as, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		as.Release()
+		as.Release()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			e.p.mu.Lock()
+			busy := e.p.recycling > 0 || e.p.preparing
+			e.p.mu.Unlock()
+			if !busy {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("still recycling after 10s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		a1, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a1.Release()
+		a2, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a2.Release()
+		if a1 == a2 {
+			t.Fatal("an address space released twice was handed out twice")
+		}
+	})
+}

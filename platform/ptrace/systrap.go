@@ -169,9 +169,16 @@ type trapThread struct {
 	addr   uintptr // the slot's address in the address space
 	slot   []byte  // the Sentry's view of the slot
 	mapper bool    // the address space's mapping thread
+	// recycled: killed when its address space was recycled (Platform.recycle); a
+	// context that still holds it makes a new thread.
+	recycled atomic.Bool
 	// The mapping thread's: its eventfd (the Sentry's copy) and last sequence number.
 	eventfd int
 	seq     uint32
+	// batchGap is the moving average of the time from one batch's end to the next
+	// batch (batchDone: the last one's end), which sets the thread's spin.
+	batchGap  time.Duration
+	batchDone time.Time
 
 	// The frame of the last event, checked: offsets in slot.
 	uc, info, fp int
@@ -219,6 +226,12 @@ func (a *addressSpace) prepareThreads() error {
 		a.mapper = t
 	}
 	a.mapMu.Unlock()
+	a.threadsMu.Lock()
+	has := a.spareThread != nil // a recycled address space's, never used
+	a.threadsMu.Unlock()
+	if has {
+		return nil
+	}
 	t, err := a.newStubThread(false)
 	if err != nil {
 		return err
@@ -430,9 +443,19 @@ func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
 			le.PutUint64(batch[sysCalls+sysCallSize*i+8*j:], uint64(v))
 		}
 	}
+	// After the batch the thread spins for the next one only as long as batches have
+	// lately followed each other (see "Spinning"): a mapping thread spinning for one
+	// that comes a millisecond later (a fault, then the munmap of what it mapped) keeps
+	// a CPU from the application and the Sentry.
+	now := time.Now()
+	if !t.batchDone.IsZero() {
+		t.batchGap = average(t.batchGap, now.Sub(t.batchDone))
+	}
+	le.PutUint32(t.slot[ctxSpin:], uint32(spinFor(t.batchGap)/pauseTime))
 	t.seq++
 	t.storeSeq(t.seq)
 	v, err := t.waitBatch()
+	t.batchDone = time.Now()
 	switch {
 	case err != nil:
 		return a.die(err)
@@ -758,7 +781,7 @@ func (c *trapContext) Switch(as platform.AddressSpace, st *arch.State) (platform
 	if !ok || a.p != c.p {
 		return platform.Event{}, fmt.Errorf("systrap: Switch into a foreign address space %T", as)
 	}
-	if c.t != nil && c.t.as != a {
+	if c.t != nil && (c.t.as != a || c.t.recycled.Load()) {
 		c.t.release()
 		c.t = nil
 	}

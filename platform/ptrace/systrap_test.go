@@ -110,8 +110,14 @@ func TestSystrapHostileApplication(t *testing.T) {
 	// The slot is the application's to scribble on: a state the protocol does not know
 	// kills the address space, it does not hang the Sentry.
 	t.Run("corrupt the context page", func(t *testing.T) {
-		// Slot 0 is the mapping thread's (made by the first MapFile), slot 1 this thread's.
-		as, st, _ := e.program(t, cat(storeTo(slotBase()+slotSize), jmpSelf))
+		// The thread's slot is known once it runs (a recycled address space's threads
+		// take whichever slots are free): a getpid first, then the store's address is
+		// patched in.
+		as, st, code := e.program(t, cat(movEax39, syscallInsn, storeTo(0), jmpSelf))
+		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+			t.Fatalf("event = %+v, want the getpid", ev)
+		}
+		binary.LittleEndian.PutUint64(e.mem[code.Start+uint64(len(movEax39)+len(syscallInsn)+2):], uint64(c.(*trapContext).t.addr))
 		st.Regs.Rax = 0x77 // stored over the state word of the thread's own slot
 		type result struct {
 			ev  platform.Event

@@ -167,13 +167,24 @@ func (c *MemoryManager) copyFrom(m *MemoryManager, addrs []uintptr) error {
 	if err != nil {
 		return err
 	}
-	for i, a := range addrs {
-		old := m.pages[a]
+	// One look for data (two lseeks) per run of pages contiguous in both the address
+	// space and the memory file, rather than per page.
+	for i := 0; i < len(addrs); {
+		old := m.pages[addrs[i]]
+		j := i + 1
+		for j < len(addrs) && addrs[j] == addrs[j-1]+pageSize && m.pages[addrs[j]].Start == old.Start+uint64(j-i)*pageSize {
+			j++
+		}
+		old.End = old.Start + uint64(j-i)*pageSize
 		at := fr.Start + uint64(i)*pageSize
 		for _, d := range m.mf.Data(old) {
 			copy(m.mf.Slice(platform.FileRange{Start: at + d.Start - old.Start, End: at + d.End - old.Start}), m.mf.Slice(d))
 		}
-		c.pages[a] = platform.FileRange{Start: at, End: at + pageSize}
+		for k := i; k < j; k++ {
+			off := fr.Start + uint64(k)*pageSize
+			c.pages[addrs[k]] = platform.FileRange{Start: off, End: off + pageSize}
+		}
+		i = j
 	}
 	return nil
 }

@@ -13,7 +13,15 @@
 // Populating neighbours saves a platform round trip per page. It doesn't show: an
 // anonymous neighbour's page is a hole of the memory file (no host memory) until
 // touched, and mincore reports a page resident only once its memory-file page holds
-// data. The Sentry's own accounting (RSS in /proc) counts populated pages.
+// data. The Sentry's own accounting (RSS in /proc) counts populated pages. A fault in
+// anonymous memory populates at most anonFaultAround pages (1 MiB), clamped to its
+// VMA, so a touch in a huge sparse reservation commits no more than that.
+//
+// Taking memory away (munmap, MADV_DONTNEED, mremap, a shared object shrinking)
+// unmaps the range from the platform first, in one call, and only then frees its
+// pages: a page freed while still mapped could be written by another application
+// thread after its memory went back to the host and be handed out again holding
+// data, and the host gives memory back faster once no page table maps it.
 //
 // A private mapping owns its pages: anonymous ones start zeroed, file-backed ones (from a
 // FileData, such as an executable's segments) start as a copy of the file's bytes. A
@@ -250,7 +258,22 @@ func (m *MemoryManager) Release() {
 	}
 	m.vmas = nil
 	m.as.Release()
+	// The platform may hand the address space out again (ptrace and systrap recycle
+	// it): nothing of m may reach it any more.
+	m.as = releasedAS{}
 }
+
+// releasedAS stands for a released address space: every call fails, Release is a no-op.
+type releasedAS struct{}
+
+func (releasedAS) MapFile(uintptr, platform.FileRange, platform.AccessType, bool) error {
+	return platform.ErrAddressSpaceDead
+}
+func (releasedAS) Unmap(uintptr, uintptr) error { return platform.ErrAddressSpaceDead }
+func (releasedAS) Protect(uintptr, uintptr, platform.AccessType) error {
+	return platform.ErrAddressSpaceDead
+}
+func (releasedAS) Release() {}
 
 // Changes counts the changes that took access away from pages the platform may have
 // mapped: fork's write protection, mprotect, munmap, mremap, MADV_DONTNEED, a shared
@@ -323,8 +346,14 @@ func (m *MemoryManager) split(addr uintptr) {
 	m.insert(hi)
 }
 
-// unmapLocked removes [start, end) from the VMAs, frees its pages and unmaps it from
-// the platform.
+// unmapLocked removes [start, end) from the VMAs, unmaps it from the platform and
+// frees its pages.
+//
+// The platform's mapping goes first (one call for the whole range): a page freed while
+// still mapped could be written by another thread of the application between the
+// memory file's hole punch and the unmap, and would go back to the allocator holding
+// data; and the punch itself is cheaper once no address space maps the pages (the host
+// has no page table entries left to zap).
 func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 	if !m.overlaps(start, end) {
 		return nil
@@ -332,6 +361,8 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 	m.split(start)
 	m.split(end)
 	i := m.find(start)
+	m.changes.Add(1)
+	err := m.as.Unmap(start, end-start)
 	j := i
 	for j < len(m.vmas) && m.vmas[j].start < end {
 		m.freePages(m.vmas[j].start, m.vmas[j].end)
@@ -339,8 +370,7 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 		j++
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
-	m.changes.Add(1)
-	return m.as.Unmap(start, end-start)
+	return err
 }
 
 // freePages drops the populated pages in [start, end): private pages are freed, and

@@ -100,6 +100,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 	nv.start, nv.end = dst, dst+newSize
 	m.incRef(&nv)
 	// Move the populated pages that fit in the new size.
+	var dropped []platform.FileRange
 	for a := oldAddr; a < oldEnd; a += pageSize {
 		fr, ok := m.pages[a]
 		if !ok {
@@ -109,11 +110,16 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 		if a-oldAddr < newSize {
 			m.pages[dst+(a-oldAddr)] = fr
 		} else {
-			m.mf.Free(fr)
+			dropped = append(dropped, fr)
 		}
 	}
 	m.changes.Add(1)
-	if err := m.as.Unmap(oldAddr, oldSize); err != nil {
+	// The pages that don't fit are freed once no longer mapped (see unmapLocked).
+	err := m.as.Unmap(oldAddr, oldSize)
+	for _, fr := range dropped {
+		m.mf.Free(fr)
+	}
+	if err != nil {
 		return 0, err
 	}
 	if !dontUnmap {
@@ -132,12 +138,17 @@ func (m *MemoryManager) MAdviseDontNeed(addr, length uintptr) error {
 	defer m.unlock()
 	end := addr + length
 	hole := m.holes(addr, end)
-	m.freePages(addr, end)
 	m.changes.Add(1)
+	// Unmapped in the platform before they are freed, as munmap's (unmapLocked).
+	var err error
 	for _, s := range m.mapped(addr, end) {
-		if err := m.as.Unmap(s[0], s[1]-s[0]); err != nil {
-			return err
+		if err = m.as.Unmap(s[0], s[1]-s[0]); err != nil {
+			break
 		}
+	}
+	m.freePages(addr, end)
+	if err != nil {
+		return err
 	}
 	if hole {
 		return unix.ENOMEM

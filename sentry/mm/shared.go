@@ -366,9 +366,9 @@ func (m *MemoryManager) invalidate(obj Mappable, from, to uint64) {
 			continue
 		}
 		a0, a1 := v.start+uintptr(lo-v.off), v.start+uintptr(hi-v.off)
-		m.freePages(a0, a1)
 		m.changes.Add(1)
 		m.as.Unmap(a0, a1-a0)
+		m.freePages(a0, a1)
 	}
 }
 
