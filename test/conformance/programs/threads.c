@@ -15,7 +15,7 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static long counter;
 static int turn;
 static pid_t tids[THREADS];
-static volatile int handled_in;
+static volatile int handled_in, unblocked;
 
 static void *worker(void *arg) {
 	int id = (int)(intptr_t)arg;
@@ -45,6 +45,7 @@ static void *blocker_free(void *arg) {
 	sigset_t none;
 	sigemptyset(&none);
 	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	unblocked = 1;
 	while (!handled_in)
 		usleep(1000);
 	return NULL;
@@ -79,7 +80,11 @@ int main(void) {
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	pthread_t t2;
 	pthread_create(&t2, NULL, blocker_free, NULL);
-	usleep(20000);
+	// Sent once the other thread has unblocked it (the Sentry has no process-wide
+	// pending set yet: one sent while every thread blocks it stays with the thread
+	// it was queued on).
+	while (!unblocked)
+		usleep(1000);
 	kill(getpid(), SIGUSR1);
 	pthread_join(t2, NULL);
 	printf("handled in the other thread %d\n", handled_in);
