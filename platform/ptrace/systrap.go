@@ -365,7 +365,11 @@ func (t *trapThread) waitFirstEvent() error {
 	}
 }
 
-// release kills the thread, waits for it to be gone, and frees its slots.
+// release kills the thread, waits for it to be gone, and frees its slots. In an
+// address space that lives on (another thread's, after an exec from vfork or a thread's
+// exit), the thread's slot is unmapped first: the context file's slot goes to the next
+// thread of any address space, whose context page this one's application could
+// otherwise read and write.
 func (t *trapThread) release() {
 	if t.tid != 0 {
 		unix.Kill(t.tid, unix.SIGKILL)
@@ -387,7 +391,18 @@ func (t *trapThread) release() {
 	a := t.as
 	a.threadsMu.Lock()
 	delete(a.trapThreads, t)
+	live := a.dead == nil && !t.mapper
 	a.threadsMu.Unlock()
+	if live {
+		a.mapMu.Lock()
+		_, err := a.inject(unix.SYS_MUNMAP, t.addr, slotSize)
+		a.mapMu.Unlock()
+		if err != nil {
+			// The slot may still be mapped: the address space goes (its stubs die with
+			// their mappings) before the context file's slot is reused.
+			a.die(fmt.Errorf("systrap: unmapping a released thread's slot: %w", err))
+		}
+	}
 	t.free()
 }
 

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,4 +236,40 @@ func TestPauseTime(t *testing.T) {
 		t.Errorf("PAUSE measured at %v", pauseTime)
 	}
 	t.Logf("PAUSE takes %v", pauseTime)
+}
+
+// TestReleasedThreadSlotUnmapped: a thread released from an address space that lives
+// on (a thread's exit, an exec after vfork) leaves nothing mapped at its slot, whose
+// part of the context file the next thread of any address space gets; the address
+// space's other threads go on.
+func TestReleasedThreadSlotUnmapped(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnvOn(t, NewSystrap)
+	as, st, _ := e.program(t, cat(movEax39, syscallInsn, jmpSelf))
+	c1, c2 := e.p.NewContext(), e.p.NewContext()
+	defer c2.Release()
+	for _, c := range []platform.Context{c1, c2} {
+		s := *st
+		if ev := switchOnce(t, c, as, &s); ev.Kind != platform.EventSyscall {
+			t.Fatalf("event %v, want a system call", ev.Kind)
+		}
+	}
+	addr := c1.(*trapContext).t.addr
+	c1.Release()
+	a := as.(*addressSpace)
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", a.control.tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(maps)), "\n") {
+		var lo, hi uint64
+		if _, err := fmt.Sscanf(l, "%x-%x", &lo, &hi); err == nil && lo < uint64(addr)+slotSize && uint64(addr) < hi {
+			t.Errorf("the released thread's slot at %#x is still mapped: %s", addr, l)
+		}
+	}
+	s := *st
+	if ev := switchOnce(t, c2, as, &s); ev.Kind != platform.EventSyscall {
+		t.Errorf("the other thread after the release: event %v", ev.Kind)
+	}
 }
