@@ -39,6 +39,10 @@ type addressSpace struct {
 	// spareThread is an application thread made ahead of time, for the first
 	// context that switches in (prepareThreads); threadsMu.
 	spareThread *trapThread
+	// stale are released threads whose slots are still mapped here (threadsMu), until
+	// the next batch of memory calls unmaps them (memoryCalls) or the address space
+	// dies.
+	stale []*trapThread
 }
 
 var _ platform.AddressSpace = (*addressSpace)(nil)
@@ -362,6 +366,15 @@ func (a *addressSpace) killLocked() {
 		if t.mapper || t == a.spareThread {
 			go t.release()
 		}
+	}
+	// Released threads' slots die with the stubs (a killed stub runs nothing).
+	if stale := a.stale; len(stale) > 0 {
+		a.stale = nil
+		go func() {
+			for _, t := range stale {
+				t.free()
+			}
+		}()
 	}
 	unix.Kill(a.control.tid, unix.SIGKILL)
 	threads, control := a.threads, a.control

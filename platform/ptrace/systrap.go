@@ -248,6 +248,11 @@ func (a *addressSpace) prepareThreads() error {
 
 // newStubThread makes an application thread, or with mapper the mapping thread.
 func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
+	if !mapper {
+		if err := a.flushStale(); err != nil { // their slots may be what this one needs
+			return nil, err
+		}
+	}
 	tf := a.p.trap
 	local, err := a.allocSlot()
 	if err != nil {
@@ -367,9 +372,11 @@ func (t *trapThread) waitFirstEvent() error {
 
 // release kills the thread, waits for it to be gone, and frees its slots. In an
 // address space that lives on (another thread's, after an exec from vfork or a thread's
-// exit), the thread's slot is unmapped first: the context file's slot goes to the next
-// thread of any address space, whose context page this one's application could
-// otherwise read and write.
+// exit), the slot is still mapped there: it stays the address space's (stale) until
+// its next batch of memory calls unmaps it (memoryCalls), since the context file's
+// slot goes to the next thread of any address space, whose context page this one's
+// application could otherwise read and write. (Unmapping here would need the mapping
+// thread on the way of every exit, of a platform perhaps closing.)
 func (t *trapThread) release() {
 	if t.tid != 0 {
 		unix.Kill(t.tid, unix.SIGKILL)
@@ -391,19 +398,27 @@ func (t *trapThread) release() {
 	a := t.as
 	a.threadsMu.Lock()
 	delete(a.trapThreads, t)
-	live := a.dead == nil && !t.mapper
-	a.threadsMu.Unlock()
-	if live {
-		a.mapMu.Lock()
-		_, err := a.inject(unix.SYS_MUNMAP, t.addr, slotSize)
-		a.mapMu.Unlock()
-		if err != nil {
-			// The slot may still be mapped: the address space goes (its stubs die with
-			// their mappings) before the context file's slot is reused.
-			a.die(fmt.Errorf("systrap: unmapping a released thread's slot: %w", err))
-		}
+	if a.dead == nil && !t.mapper {
+		a.stale = append(a.stale, t)
+		a.threadsMu.Unlock()
+		return
 	}
+	a.threadsMu.Unlock()
 	t.free()
+}
+
+// flushStale unmaps the slots of released threads now (memoryCalls does it with its
+// next batch), so that they can be reused.
+func (a *addressSpace) flushStale() error {
+	a.threadsMu.Lock()
+	n := len(a.stale)
+	a.threadsMu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	return a.memoryCalls()
 }
 
 func (t *trapThread) free() {
@@ -440,6 +455,36 @@ func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
 		}
 		a.mapper = t
 	}
+	// The slots of released threads go first, in a batch of their own if need be; only
+	// once they are unmapped are the context file's slots free for others.
+	a.threadsMu.Lock()
+	stale := a.stale
+	a.stale = nil
+	a.threadsMu.Unlock()
+	if len(stale) > 0 {
+		var unmaps [][7]uintptr
+		for _, t := range stale {
+			unmaps = append(unmaps, [7]uintptr{unix.SYS_MUNMAP, t.addr, slotSize})
+		}
+		if len(unmaps)+len(calls) <= maxBatch {
+			calls = append(unmaps, calls...)
+		} else if err := a.runBatch(unmaps); err != nil {
+			return err // the address space is dead: its stubs die with the mappings
+		}
+		defer func() {
+			for _, t := range stale {
+				t.free()
+			}
+		}()
+	}
+	if len(calls) == 0 {
+		return nil
+	}
+	return a.runBatch(calls)
+}
+
+// runBatch has the mapping thread run calls (at most maxBatch). mapMu is held.
+func (a *addressSpace) runBatch(calls [][7]uintptr) error {
 	// Application threads of this address space waiting in their handlers stop
 	// spinning: the mapping thread needs a CPU, and a fault's handling takes long.
 	a.threadsMu.Lock()

@@ -239,9 +239,9 @@ func TestPauseTime(t *testing.T) {
 }
 
 // TestReleasedThreadSlotUnmapped: a thread released from an address space that lives
-// on (a thread's exit, an exec after vfork) leaves nothing mapped at its slot, whose
-// part of the context file the next thread of any address space gets; the address
-// space's other threads go on.
+// on (a thread's exit, an exec after vfork) keeps its part of the context file out of
+// others' hands until its slot is unmapped there (with the next batch of memory
+// calls); the address space's other threads go on.
 func TestReleasedThreadSlotUnmapped(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -255,18 +255,43 @@ func TestReleasedThreadSlotUnmapped(t *testing.T) {
 			t.Fatalf("event %v, want a system call", ev.Kind)
 		}
 	}
-	addr := c1.(*trapContext).t.addr
+	addr, global := c1.(*trapContext).t.addr, c1.(*trapContext).t.global
 	c1.Release()
 	a := as.(*addressSpace)
-	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", a.control.tid))
-	if err != nil {
+	freed := func() bool {
+		e.p.trap.mu.Lock()
+		defer e.p.trap.mu.Unlock()
+		for _, f := range e.p.trap.free {
+			if f == global {
+				return true
+			}
+		}
+		return false
+	}
+	mapped := func() string {
+		maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", a.control.tid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(maps)), "\n") {
+			var lo, hi uint64
+			if _, err := fmt.Sscanf(l, "%x-%x", &lo, &hi); err == nil && lo < uint64(addr)+slotSize && uint64(addr) < hi {
+				return l
+			}
+		}
+		return ""
+	}
+	if mapped() != "" && freed() {
+		t.Fatalf("the released thread's context-file slot is free while still mapped at %#x", addr)
+	}
+	if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range strings.Split(strings.TrimSpace(string(maps)), "\n") {
-		var lo, hi uint64
-		if _, err := fmt.Sscanf(l, "%x-%x", &lo, &hi); err == nil && lo < uint64(addr)+slotSize && uint64(addr) < hi {
-			t.Errorf("the released thread's slot at %#x is still mapped: %s", addr, l)
-		}
+	if l := mapped(); l != "" {
+		t.Errorf("after the next memory call, the released thread's slot is still mapped: %s", l)
+	}
+	if !freed() {
+		t.Errorf("the released thread's context-file slot was not freed once unmapped")
 	}
 	s := *st
 	if ev := switchOnce(t, c2, as, &s); ev.Kind != platform.EventSyscall {
