@@ -86,11 +86,70 @@ func (t *Task) SigAction(sig int, act *SigAction) SigAction {
 // pending signal it unblocks is delivered when the system call returns.
 func (t *Task) SetSigMask(mask uint64) {
 	t.sigMu.Lock()
+	unblocked := t.SigMask &^ mask
 	t.SigMask = mask &^ unblockable
 	if t.pending&^t.SigMask != 0 {
 		t.interruptLocked() // a pending signal is now deliverable: stop waiting
 	}
 	t.sigMu.Unlock()
+	if unblocked != 0 {
+		t.adoptShared(unblocked &^ unblockable)
+	}
+}
+
+// blocks reports whether t blocks sig.
+func (t *Task) blocks(sig int) bool {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	return t.SigMask&sigBit(sig) != 0
+}
+
+// adoptShared takes over the process-directed signals of sigs that wait, blocked, on
+// other threads of the process: a thread that unblocks a signal gets it from the
+// process's pending set (there is one set per thread here; a process-directed signal
+// sits on the thread signalTarget chose when every thread blocked it).
+func (t *Task) adoptShared(sigs uint64) {
+	k := t.k
+	k.mu.Lock()
+	var others []*Task
+	for o := range t.Proc.threads {
+		if o != t {
+			others = append(others, o)
+		}
+	}
+	k.mu.Unlock()
+	for _, o := range others {
+		if sigs == 0 {
+			return
+		}
+		o.sigMu.Lock()
+		move := o.pending & o.shared & o.SigMask & sigs
+		var infos [64]arch.SignalInfo
+		for b := move; b != 0; b &= b - 1 {
+			sig := bits.TrailingZeros64(b) + 1
+			infos[sig-1] = o.pendInfo[sig-1]
+		}
+		o.pending &^= move
+		o.shared &^= move
+		o.sigMu.Unlock()
+		if move == 0 {
+			continue
+		}
+		sigs &^= move
+		t.sigMu.Lock()
+		for b := move; b != 0; b &= b - 1 {
+			sig := bits.TrailingZeros64(b) + 1
+			if t.pending&sigBit(sig) == 0 { // else it merges with the one t has
+				t.pending |= sigBit(sig)
+				t.shared |= sigBit(sig)
+				t.pendInfo[sig-1] = infos[sig-1]
+			}
+		}
+		if t.pending&^t.SigMask != 0 {
+			t.interruptLocked()
+		}
+		t.sigMu.Unlock()
+	}
 }
 
 // resetHandlers is what exec does to dispositions: handlers go back to the default,
@@ -197,6 +256,18 @@ func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 	t.k.mu.Lock()
 	act := t.Proc.sig[sig-1]
 	unkillable := t.Proc.unkillableLocked()
+	shared := t.sharedNext&sigBit(sig) != 0 // sent to the process (signalTarget)
+	t.sharedNext &^= sigBit(sig)
+	if shared && t.blocks(sig) {
+		// A thread may have unblocked it since signalTarget chose t: it goes there.
+		for o := range t.Proc.threads {
+			if o != t && !o.blocks(sig) {
+				o.sharedNext |= sigBit(sig)
+				t.k.mu.Unlock()
+				return o.queue(sig, info, force)
+			}
+		}
+	}
 	t.k.mu.Unlock()
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
@@ -209,6 +280,11 @@ func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 	if queued {
 		t.pending |= sigBit(sig)
 		t.pendInfo[sig-1] = info
+		if shared {
+			t.shared |= sigBit(sig)
+		} else {
+			t.shared &^= sigBit(sig)
+		}
 		if t.queued != nil {
 			close(t.queued)
 			t.queued = nil
@@ -240,8 +316,8 @@ func (t *Task) SignalQueued() <-chan struct{} {
 
 // DequeueSignal takes the lowest pending signal in mask, blocked or not, with its
 // siginfo, as dequeue_signal does for signalfd; 0 if none is pending. A
-// process-directed signal is pending on the thread signalTarget chose (there is no
-// process-wide pending set).
+// process-directed signal is pending on the thread signalTarget chose, or on the one
+// that took it over by unblocking it (adoptShared): there is no process-wide set.
 func (t *Task) DequeueSignal(mask uint64) (int, arch.SignalInfo) {
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
@@ -258,6 +334,7 @@ func (t *Task) takeLocked(mask uint64) (int, arch.SignalInfo) {
 		}
 		sig := bits.TrailingZeros64(ready) + 1
 		t.pending &^= sigBit(sig)
+		t.shared &^= sigBit(sig)
 		info := t.pendInfo[sig-1]
 		if info.Code == SI_TIMER && !t.timerSignalLocked(&info) {
 			continue
@@ -492,6 +569,9 @@ func (t *Task) SendSignal(pid int32, sig unix.Signal) error {
 			}
 			target := q.signalTarget(sig)
 			if !t.mayKill(target, sig) {
+				if sig != 0 {
+					target.sharedNext &^= sigBit(int(sig)) // not sent after all
+				}
 				denied = true
 				continue
 			}
@@ -625,12 +705,17 @@ func (p *Process) signalTarget(sig unix.Signal) *Task {
 	if sig == 0 {
 		return p.liveTask() // signal 0 only checks that the process exists
 	}
+	target := p.liveTask()
 	for th := range p.threads {
 		if th.SigMask&sigBit(int(sig)) == 0 || th.sigWaiting.Load()&sigBit(int(sig)) != 0 {
-			return th
+			target = th
+			break
 		}
 	}
-	return p.liveTask()
+	if target != nil {
+		target.sharedNext |= sigBit(int(sig)) // queue marks it process-directed
+	}
+	return target
 }
 
 // SendThreadSignal sends sig to thread tid (of process tgid, unless tgid is 0), as

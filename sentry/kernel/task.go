@@ -78,6 +78,12 @@ type Task struct {
 	sigMu      sync.Mutex
 	pending    uint64
 	pendInfo   [64]arch.SignalInfo
+	// shared are the pending signals that were sent to the process, not to t: a
+	// thread that unblocks one takes it over (adoptShared), as Linux's threads share
+	// the process's pending set. sharedNext (k.mu) marks the signals signalTarget
+	// chose t for, until queue takes the mark.
+	shared     uint64
+	sharedNext uint64
 	// intr is closed when the task must stop waiting (see Interrupted).
 	intr chan struct{}
 	// queued, if not nil, is closed at the next signal queued, blocked or not

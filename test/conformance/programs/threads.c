@@ -15,7 +15,7 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static long counter;
 static int turn;
 static pid_t tids[THREADS];
-static volatile int handled_in, unblocked;
+static volatile int handled_in, unblocked, handled2_in, go_unblock;
 
 static void *worker(void *arg) {
 	int id = (int)(intptr_t)arg;
@@ -48,6 +48,22 @@ static void *blocker_free(void *arg) {
 	unblocked = 1;
 	while (!handled_in)
 		usleep(1000);
+	return NULL;
+}
+
+static void handler2(int sig) {
+	(void)sig;
+	handled2_in = syscall(SYS_gettid) != getpid() ? 1 : 2;
+}
+
+// late_unblocker unblocks SIGUSR2 only when told, after it was sent to the process.
+static void *late_unblocker(void *arg) {
+	(void)arg;
+	while (!go_unblock)
+		usleep(1000);
+	sigset_t none;
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
 	return NULL;
 }
 
@@ -88,6 +104,21 @@ int main(void) {
 	kill(getpid(), SIGUSR1);
 	pthread_join(t2, NULL);
 	printf("handled in the other thread %d\n", handled_in);
+
+	// One sent while every thread blocks it stays pending for the process, and goes
+	// to the thread that unblocks it first.
+	signal(SIGUSR2, handler2);
+	sigaddset(&block, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	pthread_t t4;
+	pthread_create(&t4, NULL, late_unblocker, NULL);
+	kill(getpid(), SIGUSR2);
+	sigset_t pend;
+	sigpending(&pend);
+	printf("pending for the process while blocked everywhere: %d\n", sigismember(&pend, SIGUSR2));
+	go_unblock = 1;
+	pthread_join(t4, NULL);
+	printf("handled in the thread that unblocked it: %d\n", handled2_in);
 
 	// exit from a thread ends every thread of the process.
 	pid_t c = fork();
