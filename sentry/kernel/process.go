@@ -42,6 +42,10 @@ type Process struct {
 	task     *Task              // the thread group leader
 	threads  map[*Task]struct{} // the live threads
 	exit     *ExitStatus        // set when the process has exited (a zombie until reaped)
+	// parked are the process-directed signals every thread blocked when they were
+	// sent, queued on the thread signalTarget fell back to: the first thread to
+	// unblock one takes it (SetSigMask), as Linux's shared pending set. k.mu.
+	parked uint64
 	// groupExit is the status exit_group or a fatal signal gave the whole group.
 	groupExit *ExitStatus
 	// vforkDone is closed when a vfork child execs or exits, releasing its parent.

@@ -18,7 +18,10 @@ import (
 // pending and unblocked, lowest number first: an ignored signal is dropped, a default
 // action that terminates ends the thread group, and a handler gets a frame on the stack
 // (arch.BuildSignalFrame) with the mask widened, one handler per return to the
-// application. rt_sigreturn restores what the frame saved.
+// application. rt_sigreturn restores what the frame saved. A process-directed signal
+// goes to a thread that doesn't block it; one that every thread blocks waits on the
+// leader and moves to the first thread that unblocks it (Process.parked), as it would
+// from Linux's shared pending set.
 //
 // A system call interrupted by a signal returns a restart code; at delivery it becomes
 // EINTR if a handler runs without SA_RESTART (ERESTARTSYS) or at all (ERESTARTNOHAND),
@@ -83,11 +86,66 @@ func (t *Task) SigAction(sig int, act *SigAction) SigAction {
 // pending signal it unblocks is delivered when the system call returns.
 func (t *Task) SetSigMask(mask uint64) {
 	t.sigMu.Lock()
+	unblocked := t.SigMask &^ mask
 	t.SigMask = mask &^ unblockable
 	if t.pending&^t.SigMask != 0 {
 		t.interruptLocked() // a pending signal is now deliverable: stop waiting
 	}
 	t.sigMu.Unlock()
+	if unblocked != 0 {
+		t.claimParked(unblocked)
+	}
+}
+
+// claimParked moves to t the parked process-directed signals (Process.parked) among
+// unblocked that are still pending, blocked, on another thread: a process-directed
+// signal goes to the first thread that does not block it, even one that unblocks it
+// later (complete_signal, and recalc_sigpending on unblocking).
+func (t *Task) claimParked(unblocked uint64) {
+	k, p := t.k, t.Proc
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	want := p.parked & unblocked
+	if want == 0 {
+		return
+	}
+	p.parked &^= want
+	for th := range p.threads {
+		if th == t {
+			continue
+		}
+		th.sigMu.Lock()
+		moving := th.pending & th.SigMask & want
+		var infos []arch.SignalInfo
+		for m := moving; m != 0; m &= m - 1 {
+			sig := bits.TrailingZeros64(m) + 1
+			infos = append(infos, th.pendInfo[sig-1])
+		}
+		th.pending &^= moving
+		th.sigMu.Unlock()
+		for _, info := range infos {
+			t.queueLocked(int(info.Signo), info)
+		}
+		want &^= moving
+	}
+}
+
+// queueLocked makes sig pending for t with info (a signal moved from another
+// thread), and wakes t if it doesn't block it. k.mu is held.
+func (t *Task) queueLocked(sig int, info arch.SignalInfo) {
+	t.sigMu.Lock()
+	defer t.sigMu.Unlock()
+	if t.pending&sigBit(sig) == 0 {
+		t.pending |= sigBit(sig)
+		t.pendInfo[sig-1] = info
+		if t.queued != nil {
+			close(t.queued)
+			t.queued = nil
+		}
+	}
+	if t.SigMask&sigBit(sig) == 0 {
+		t.interruptLocked()
+	}
 }
 
 // resetHandlers is what exec does to dispositions: handlers go back to the default,
@@ -579,6 +637,7 @@ func (p *Process) signalTarget(sig unix.Signal) *Task {
 			return th
 		}
 	}
+	p.parked |= sigBit(int(sig)) // a thread that unblocks it takes it (claimParked)
 	return p.liveTask()
 }
 

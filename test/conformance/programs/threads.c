@@ -50,6 +50,22 @@ static void *blocker_free(void *arg) {
 	return NULL;
 }
 
+static int go[2];
+
+// unblock_later unblocks SIGUSR1 once the main thread says so, and waits (at most
+// 5 s) for its handler to run.
+static void *unblock_later(void *arg) {
+	(void)arg;
+	char c;
+	read(go[0], &c, 1);
+	sigset_t none;
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	for (int i = 0; i < 5000 && !handled_in; i++)
+		usleep(1000);
+	return NULL;
+}
+
 static void *exiter(void *arg) {
 	(void)arg;
 	exit(7); // the whole process
@@ -83,6 +99,17 @@ int main(void) {
 	kill(getpid(), SIGUSR1);
 	pthread_join(t2, NULL);
 	printf("handled in the other thread %d\n", handled_in);
+
+	// A signal sent while every thread blocks it waits for the process: the first
+	// thread to unblock it gets it (here surely after the kill).
+	handled_in = 0;
+	if (pipe(go) < 0)
+		return 1;
+	pthread_create(&t2, NULL, unblock_later, NULL);
+	kill(getpid(), SIGUSR1);
+	write(go[1], "g", 1);
+	pthread_join(t2, NULL);
+	printf("sent while all blocked, handled in the thread that unblocked it %d\n", handled_in);
 
 	// exit from a thread ends every thread of the process.
 	pid_t c = fork();
