@@ -200,6 +200,10 @@ type sandbox struct {
 	execs map[int32]*boot.Process
 	// pod are the other containers of the pod whose sandbox this is (boot_pod.go).
 	pod map[string]*podContainer
+	// answering is read-held while an answer is made and sent; finish takes it for
+	// good before the process exits, so that no answer is cut short: init can end
+	// (the signal of a kill, or by itself) while a request about it is answered.
+	answering sync.RWMutex
 }
 
 // serve answers one request on conn.
@@ -223,6 +227,7 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 	}
 	var resp container.Response
 	after := func() {}
+	sb.answering.RLock()
 	sb.mu.Lock()
 	switch {
 	case req.Cmd == "exec-signal": // for a process of any container: PIDs are the pod's
@@ -234,6 +239,7 @@ func (sb *sandbox) serve(conn *net.UnixConn) {
 	}
 	sb.mu.Unlock()
 	json.NewEncoder(conn).Encode(&resp)
+	sb.answering.RUnlock()
 	after()
 }
 
@@ -273,8 +279,10 @@ func (sb *sandbox) requestLocked(req container.Request, after *func()) container
 }
 
 // finish records init's exit status and ends the sandbox process (its Gofer and stubs
-// die with it).
+// die with it), once the answers being sent are out. A request that comes later waits
+// for the exit and reads EOF (its runsc command fails; the container is stopped).
 func (sb *sandbox) finish(st kernel.ExitStatus) {
+	sb.answering.Lock() // never unlocked
 	if err := container.WriteFileAtomic(sb.exitPath, []byte(strconv.Itoa(st.Shell())+"\n")); err != nil {
 		fmt.Fprintf(os.Stderr, "runsc: recording the exit status: %v\n", err)
 	}

@@ -43,7 +43,7 @@ func (sb *sandbox) exec(conn *net.UnixConn, req container.Request, fds []int) {
 		conn.Close()
 		return
 	}
-	container.WriteResponse(conn, container.Response{PID: p.PID})
+	sb.answer(conn, container.Response{PID: p.PID})
 	// The runsc exec waiting for the process stands for it: if it dies (SIGKILL,
 	// which it cannot pass on), its end of the connection closes, and the process
 	// is killed.
@@ -65,9 +65,18 @@ func (sb *sandbox) exec(conn *net.UnixConn, req container.Request, fds []int) {
 		sb.mu.Lock()
 		delete(sb.execs, p.PID)
 		sb.mu.Unlock()
-		container.WriteResponse(conn, container.Response{Exit: &st})
+		sb.answer(conn, container.Response{Exit: &st})
 		conn.Close()
 	}()
+}
+
+// answer sends resp and holds off finish meanwhile: the status of an exec'd process
+// that ended as init did is sent whole, not cut short by the sandbox's exit (if finish
+// came first, the answer waits for the exit, and runsc exec reports 128+SIGKILL).
+func (sb *sandbox) answer(conn *net.UnixConn, resp container.Response) {
+	sb.answering.RLock()
+	defer sb.answering.RUnlock()
+	container.WriteResponse(conn, resp)
 }
 
 // execSignalLocked sends sig to the exec'd process pid. A SIGWINCH to a process with a

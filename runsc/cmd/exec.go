@@ -188,6 +188,9 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 	signal.Notify(sigs, forwardedSignals...)
 	ec, err := ctl.Exec(container.Request{Cmd: "exec", Exec: data}, files)
 	if err != nil {
+		if ctl.Ended() { // init ended since the container was loaded (see kill)
+			execFatalf("exec %q: cannot exec in a stopped container", id)
+		}
 		execFatalf("exec %q: %v", id, err)
 	}
 

@@ -43,6 +43,12 @@ func (k *Kill) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		Fatalf("kill %q: container not running", c.State.ID)
 	}
 	if err := c.Send(container.Request{Cmd: "kill", Signal: int(sig), All: k.all}); err != nil {
+		if c.Ended() {
+			// init ended after the container was loaded, and the sandbox with it
+			// before it answered: the error is the one of a stopped container
+			// (which containerd's shim, as for runc, takes for "not found").
+			Fatalf("kill %q: container not running", c.State.ID)
+		}
 		Fatalf("kill %q: %v", c.State.ID, err)
 	}
 	// A paused container's tasks take a signal when they are resumed; SIGKILL ends

@@ -222,10 +222,18 @@ func (c *Container) refresh() {
 	case Creating:
 		c.State.Status = Stopped
 	default:
-		if _, err := os.Stat(c.exitPath()); err == nil || !c.SandboxAlive() {
+		if c.Ended() {
 			c.State.Status = Stopped
 		}
 	}
+}
+
+// Ended reports whether the container's init has ended, now: its exit is recorded or
+// its sandbox is gone. A command whose request the sandbox did not answer (it read
+// EOF) checks it: init ended meanwhile, and the sandbox exited.
+func (c *Container) Ended() bool {
+	_, err := os.Stat(c.exitPath())
+	return err == nil || !c.SandboxAlive()
 }
 
 // SandboxAlive reports whether the sandbox process still runs (a zombie does not).

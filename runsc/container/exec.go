@@ -56,9 +56,17 @@ func (c *Container) Exec(req Request, files []*os.File) (*ExecConn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("talking to the sandbox: %w", err)
 	}
-	e := &ExecConn{conn: conn, dec: json.NewDecoder(conn)}
+	// The first answer is read up to its newline and no further: a process that
+	// exits at once has its second answer sent right after, and bytes of it read
+	// ahead here would be lost to an exec-wait that is handed the connection
+	// (--detach), which would then take the process for killed (128+SIGKILL).
+	line, err := readLine(conn)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("reading the sandbox's answer: %w", err)
+	}
 	var resp Response
-	if err := e.dec.Decode(&resp); err != nil {
+	if err := json.Unmarshal(line, &resp); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("reading the sandbox's answer: %w", err)
 	}
@@ -66,8 +74,33 @@ func (c *Container) Exec(req Request, files []*os.File) (*ExecConn, error) {
 		conn.Close()
 		return nil, errors.New(resp.Err)
 	}
-	e.PID = resp.PID
-	return e, nil
+	return &ExecConn{conn: conn, dec: json.NewDecoder(conn), PID: resp.PID}, nil
+}
+
+// maxAnswer bounds the first answer to an exec (a PID or an error message).
+const maxAnswer = 64 << 10
+
+// readLine reads r a byte at a time up to and including the first newline (a
+// Response as WriteResponse encodes it), so that nothing after it is consumed.
+func readLine(r io.Reader) ([]byte, error) {
+	var line []byte
+	var b [1]byte
+	for len(line) < maxAnswer {
+		n, err := r.Read(b[:])
+		if n == 1 {
+			line = append(line, b[0])
+			if b[0] == '\n' {
+				return line, nil
+			}
+		}
+		if err == io.EOF {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return nil, errors.New("answer too long")
 }
 
 // Wait waits for the process to exit and returns its status as a shell reports it.

@@ -54,3 +54,56 @@ func TestReadRequestWithFDs(t *testing.T) {
 	closeFDs(fds)
 	WriteResponse(conn, Response{})
 }
+
+// TestExecAnswersTogether: a process that exits at once has both answers sent before
+// runsc exec reads the first; the second must still reach the exec-wait that runsc
+// exec --detach hands the connection to (it was read ahead into runsc exec's buffer
+// and lost: exec-wait reported 128+SIGKILL; seen under load on ptrace).
+func TestExecAnswersTogether(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Listen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		conn, err := l.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, fds, err := ReadRequest(conn)
+		if err != nil {
+			return
+		}
+		closeFDs(fds)
+		st := 6
+		var both []byte
+		for _, r := range []Response{{PID: 7}, {Exit: &st}} {
+			data, _ := json.Marshal(r)
+			both = append(append(both, data...), '\n')
+		}
+		conn.Write(both) // in one write: one read gets both
+	}()
+	c := &Container{Dir: dir}
+	ec, err := c.Exec(Request{Cmd: "exec"}, []*os.File{os.Stdin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ec.PID != 7 {
+		t.Fatalf("PID %d, want 7", ec.PID)
+	}
+	// As runsc exec --detach: the connection goes to another process, as a descriptor.
+	f, err := ec.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec.Close()
+	waiter, err := ExecConnFromFile(f, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, recorded := waiter.Wait(); st != 6 || !recorded {
+		t.Errorf("status %d (recorded %v), want 6", st, recorded)
+	}
+}

@@ -232,16 +232,24 @@ static void pi_mutex(void) {
 }
 
 static uint32_t held;
+static int holder_exit[2]; // the holder exits when this pipe is written to
 
 static void *pi_holder(void *arg) {
 	(void)arg;
 	futex(&held, FUTEX_LOCK_PI, 0, NULL, NULL, 0);
-	usleep(100 * 1000);
-	return NULL; // exits holding it: non-robust
+	char c;
+	read(holder_exit[0], &c, 1); // held until the main thread is done with it
+	return NULL;                 // exits holding it: non-robust
 }
 
+// The holder keeps the lock until told to exit (not for a fixed time: a slow run would
+// see it exit before the timed lock or the trylock, and print ESRCH instead).
 static void pi_timeout(void) {
 	pthread_t t;
+	if (pipe(holder_exit) < 0) {
+		perror("pipe");
+		return;
+	}
 	pthread_create(&t, NULL, pi_holder, NULL);
 	while (__atomic_load_n(&held, __ATOMIC_SEQ_CST) == 0)
 		usleep(1000);
@@ -255,7 +263,10 @@ static void pi_timeout(void) {
 	CHECK("lock_pi timeout", futex(&held, FUTEX_LOCK_PI, 0, &dl, NULL, 0));
 	printf("waiters bit set: %d\n", (held & FUTEX_WAITERS) != 0);
 	CHECK("trylock_pi held", futex(&held, FUTEX_TRYLOCK_PI, 0, NULL, NULL, 0));
+	write(holder_exit[1], "x", 1);
 	pthread_join(t, NULL);
+	close(holder_exit[0]);
+	close(holder_exit[1]);
 	CHECK("trylock_pi owner exited", futex(&held, FUTEX_TRYLOCK_PI, 0, NULL, NULL, 0));
 }
 

@@ -87,7 +87,11 @@ static void pdeathsig(void) {
 	int st;
 	CHECK("wait for it from the main thread", waitpid(gc, &st, 0) == gc);
 
-	// And when the parent process exits.
+	// And when the parent process exits. The orphan writes to the pipe printed once
+	// it has printed: it is no child of ours to wait for, and no fixed delay is sure
+	// to be long enough for it (its line came after ours, or never, on a slow run).
+	int printed[2];
+	pipe(printed);
 	pid_t mid = fork();
 	if (mid == 0) {
 		pid_t c2 = fork();
@@ -98,6 +102,7 @@ static void pdeathsig(void) {
 			for (int i = 0; i < 5000 && !got; i++)
 				usleep(1000);
 			printf("child: got %s after its parent exited\n", got ? strsignal(got) : "nothing");
+			write(printed[1], "p", 1);
 			exit(0);
 		}
 		char ch;
@@ -105,7 +110,10 @@ static void pdeathsig(void) {
 		exit(0);
 	}
 	waitpid(mid, NULL, 0);
-	usleep(200 * 1000); // the orphan prints
+	char ch;
+	read(printed[0], &ch, 1);
+	close(printed[0]);
+	close(printed[1]);
 }
 
 static void subreaper(void) {

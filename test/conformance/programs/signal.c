@@ -158,6 +158,10 @@ int main(void) {
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 
 	// A read interrupted by a handler: EINTR without SA_RESTART, finished with it.
+	// Without SA_RESTART the child signals again, each time later, until the parent's
+	// read ends (a signal that comes before the read only runs the handler: under
+	// load the parent may take longer than any fixed delay to reach it); it writes
+	// only after ~10 s, for a read that is never interrupted.
 	for (int restart = 0; restart < 2; restart++) {
 		int fds[2];
 		pipe(fds);
@@ -166,8 +170,12 @@ int main(void) {
 		pid_t parent = getpid();
 		c = fork();
 		if (c == 0) {
-			usleep(50000);
-			kill(parent, SIGUSR2);
+			long us = 50000;
+			do {
+				usleep(us);
+				kill(parent, SIGUSR2);
+				us *= 2;
+			} while (!restart && us < 8000000);
 			usleep(50000);
 			write(fds[1], "z", 1);
 			_exit(0);
@@ -176,6 +184,8 @@ int main(void) {
 		errno = 0;
 		long r = read(fds[0], &ch, 1);
 		printf("read with SA_RESTART=%d: %ld %s\n", restart, r, r < 0 ? strerrorname_np(errno) : "data");
+		if (!restart)
+			kill(c, SIGKILL);
 		waitpid(c, NULL, 0);
 		close(fds[0]);
 		close(fds[1]);

@@ -45,6 +45,59 @@ static long qnum(int id) {
 
 static void onusr(int sig) { (void)sig; }
 
+// A parent cannot see that its child sleeps in msgrcv (Linux shows it only as the
+// state in /proc, which the Sentry does not keep), so the two checks of a sleeping
+// receiver below do not assume that a fixed delay was long enough: they try again,
+// each time waiting longer, until the child was asleep when the event came, and only
+// then print. A receiver that never sees the event still ends the test, within ~15 s.
+
+// interrupt_receiver forks a child that waits in msgrcv on id and signals it until its
+// msgrcv returns: a signal that comes before the child waits runs the handler and
+// changes nothing. It returns the child's status: 0 if msgrcv failed with EINTR.
+static int interrupt_receiver(int id) {
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct msg r;
+		long n = msgrcv(id, &r, 64, 0, 0);
+		_exit(n < 0 && errno == EINTR ? 0 : 1);
+	}
+	for (long us = 1000; us < 8000000; us *= 2) {
+		usleep(us);
+		kill(pid, SIGUSR1);
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	}
+	kill(pid, SIGKILL);
+	return waitchild(pid);
+}
+
+// removal_wakes_receiver makes a queue, forks a child that waits in msgrcv on it, and
+// removes the queue: the child's msgrcv fails with EIDRM. If the removal came before
+// the child waited (its msgrcv fails with EINVAL: no such queue), it starts again with
+// a new queue and a longer delay. It returns msgctl's result and the child's status
+// (0 for EIDRM).
+static int removal_wakes_receiver(int *rmid) {
+	int status = -1;
+	for (long us = 1000; us < 8000000; us *= 2) {
+		int id = msgget(IPC_PRIVATE, 0600);
+		if (id < 0)
+			return -1;
+		pid_t pid = fork();
+		if (pid == 0) {
+			struct msg r;
+			long n = msgrcv(id, &r, 64, 0, 0);
+			_exit(n < 0 && errno == EIDRM ? 0 : n < 0 && errno == EINVAL ? 2 : 1);
+		}
+		usleep(us);
+		*rmid = msgctl(id, IPC_RMID, NULL);
+		status = waitchild(pid);
+		if (status != 2)
+			break;
+	}
+	return status;
+}
+
 int main(void) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	key_t key = 0x6d730000 | (getpid() & 0xffff);
@@ -107,15 +160,7 @@ int main(void) {
 	// A receiver interrupted by a signal with a handler: EINTR.
 	struct sigaction sa = {.sa_handler = onusr};
 	sigaction(SIGUSR1, &sa, NULL);
-	pid = fork();
-	if (pid == 0) {
-		struct msg r;
-		long n = msgrcv(id, &r, 64, 0, 0);
-		_exit(n < 0 && errno == EINTR ? 0 : 1);
-	}
-	usleep(50000);
-	kill(pid, SIGUSR1);
-	printf("receiver interrupted with EINTR: %d\n", waitchild(pid));
+	printf("receiver interrupted with EINTR: %d\n", interrupt_receiver(id));
 
 	// Permissions.
 	pid = fork();
@@ -130,15 +175,11 @@ int main(void) {
 	waitchild(pid);
 
 	// Removal wakes a receiver with EIDRM.
-	pid = fork();
-	if (pid == 0) {
-		struct msg r;
-		long n = msgrcv(id, &r, 64, 0, 0);
-		_exit(n < 0 && errno == EIDRM ? 0 : 1);
-	}
-	usleep(50000);
+	int rmid = -1;
+	int status = removal_wakes_receiver(&rmid);
+	CHECK("IPC_RMID of a queue with a receiver", rmid);
+	printf("receiver got EIDRM: %d\n", status);
 	CHECK("IPC_RMID", msgctl(id, IPC_RMID, NULL));
-	printf("receiver got EIDRM: %d\n", waitchild(pid));
 	CHECK("IPC_STAT removed", msgctl(id, IPC_STAT, &ds));
 	CHECK("msgget removed key", msgget(key, 0));
 	CHECK("msgctl bad command", msgctl(0, 99, &ds));
