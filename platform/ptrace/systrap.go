@@ -34,16 +34,19 @@ import (
 //
 // # The hand-over
 //
-// ctxState is a futex word with six values. The handler posts an event by exchanging
+// ctxState is a futex word with seven values. The handler posts an event by exchanging
 // stateEvent in (and wakes the Sentry if it found stateSentryWait), then spins for
-// ctxSpin rounds waiting for stateApp, then moves stateEvent to stateStubWait and
+// ctxSpin rounds waiting for the go, then moves stateEvent to stateStubWait and
 // sleeps on the futex. The Sentry reads the frame, writes registers back into it,
 // exchanges stateApp in (waking the stub if it found stateStubWait), and waits the same
-// way: it spins, then moves stateRunning to stateSentryWait and sleeps. The handler, on
-// stateApp, stores stateRunning (so the Sentry never takes back a go the handler has
-// not seen yet), loads fs and gs bases from the context page and returns to
-// rt_sigreturn, which loads the Sentry's registers. The thread's clear_child_tid is ctxState: when the
-// stub dies the kernel writes stateDead (0) there and wakes the Sentry.
+// way: it spins, then sleeps, having moved stateRunning to stateSentryWait, or
+// stateApp (a go not taken yet) to stateAppSentryWait. The handler takes the go with a
+// compare-and-swap, stateApp to stateRunning or stateAppSentryWait to stateSentryWait
+// (so the Sentry never takes back a go the handler has not seen yet, and a Sentry
+// asleep stays marked so, for the next event to wake it), loads fs and gs bases from
+// the context page and returns to rt_sigreturn, which loads the Sentry's registers. The
+// thread's clear_child_tid is ctxState: when the stub dies the kernel writes stateDead
+// (0) there and wakes the Sentry.
 //
 // # Interrupts
 //
@@ -75,15 +78,17 @@ const (
 
 // Offsets in the context page.
 const (
-	ctxState    = 0  // u32: state*
-	ctxInfo     = 8  // u64: the handler's siginfo pointer
-	ctxUcontext = 16 // u64: the handler's ucontext pointer
-	ctxFSBase   = 24 // u64: fs base at the event; loaded on return
-	ctxGSBase   = 32 // u64: gs base, likewise
-	ctxSpin     = 40 // u32: the handler's spin budget, in PAUSEs...
-	ctxYield    = 44 // u32: ...then in sched_yields
-	ctxStack    = 48 // stack_t for sigaltstack (set-up only)
-	ctxNoMask   = 72 // u64 0: the signal mask for rt_sigprocmask (set-up only)
+	ctxState     = 0  // u32: state*
+	ctxInfo      = 8  // u64: the handler's siginfo pointer
+	ctxUcontext  = 16 // u64: the handler's ucontext pointer
+	ctxFSBase    = 24 // u64: fs base at the event; loaded on return
+	ctxGSBase    = 32 // u64: gs base, likewise
+	ctxSpin      = 40 // u32: the handler's spin budget, in PAUSEs...
+	ctxYield     = 44 // u32: ...then in sched_yields
+	ctxStack     = 48 // stack_t for sigaltstack (set-up only)
+	ctxNoMask    = 72 // u64 0: the signal mask for rt_sigprocmask (set-up only)
+	ctxSentryCPU = 80 // u32: the CPU the Sentry's thread last resumed the stub from
+	ctxStubCPU   = 84 // u32: the CPU the handler last posted an event from (untrusted)
 )
 
 // Values of ctxState.
@@ -94,6 +99,9 @@ const (
 	stateSentryWait = 3 // the Sentry sleeps waiting for an event
 	stateStubWait   = 4 // the handler sleeps waiting for stateApp
 	stateRunning    = 5 // the handler took stateApp and returned to the application
+	// stateAppSentryWait: the Sentry sleeps, having said go; the handler takes the go
+	// by moving it to stateSentryWait.
+	stateAppSentryWait = 6
 )
 
 // futex(2) operations (x/sys/unix lacks them).
@@ -176,11 +184,14 @@ type trapThread struct {
 	// The frame of the last event, checked: offsets in slot.
 	uc, info, fp int
 	fpLen        int // the XSAVE area's size in the frame
-	// Spinning (see "Spinning" below): how long the application ran
-	// between hand-overs and how long the Sentry kept the thread, as moving averages,
-	// and when the last hand-over each way happened.
-	appTime, sentryTime time.Duration
-	resumed, posted     time.Time
+	// Spinning (see "Spinning" below): how long the application took from a go to
+	// its next event, when the handler was still waiting awake for the go (appTime)
+	// and when it had to be woken (appWakeTime, a wake-up's latency included); how
+	// long the Sentry kept the thread; all moving averages. When the last hand-over
+	// each way happened, and whether the last go had to wake the handler.
+	appTime, appWakeTime, sentryTime time.Duration
+	resumed, posted                  time.Time
+	woke                             bool
 }
 
 // slotBase is where the slots of an address space start; MaxUserAddress is below it.
@@ -252,6 +263,7 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 	clear(t.slot)
 	le := binary.LittleEndian
 	le.PutUint32(t.slot[ctxState:], stateApp)
+	le.PutUint32(t.slot[ctxSentryCPU:], noCPU)
 	le.PutUint64(t.slot[ctxStack:], uint64(t.addr+slotStackOffset))
 	le.PutUint64(t.slot[ctxStack+16:], slotSize-slotStackOffset)
 
@@ -448,7 +460,7 @@ func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
 func (t *trapThread) waitBatch() (uint64, error) {
 	start := time.Now()
 	if spin := spinFor(t.appTime); spin > 0 {
-		spinUntil(start, spin, func() bool { return t.hint() == t.seq })
+		spinUntil(start, spin, busySpin, func() bool { return t.hint() == t.seq })
 	}
 	var buf [8]byte
 	for {
@@ -502,7 +514,17 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // spins a while before sleeping, for as long as the other side has been taking lately
 // (three times the moving average), never more than maxSpin, and not at all when the
 // other side usually takes longer than that (a thread computing, a blocking system
-// call) or when there is one CPU (the spinner would keep the other side off it).
+// call) or when there is one CPU. When the other side last ran on the spinner's own
+// CPU (each side writes its CPU in the context page: ctxSentryCPU, ctxStubCPU), a
+// PAUSE would only keep it off the CPU it needs, so the spinner yields from the first
+// look: the two then hand the CPU to each other with sched_yield, with no futex
+// wake-up. (On a busy host the scheduler puts the two on one CPU, as wake-ups pull a
+// woken thread to its waker's CPU.) The Sentry times the application separately after
+// a go that found the handler awake and one that had to wake it, so that the wake-ups
+// of a slow stretch (a preempted thread) don't make the averages long enough to stop
+// the spinning that would end it; a sample counts for at most maxSample, so that one
+// preemption (a host time slice, milliseconds) does not either. The handler, for its
+// part, does not spin after waking the Sentry.
 // Past the first busySpin, a spinner calls sched_yield between looks, so that when the
 // CPUs are oversubscribed (many sandboxes, many threads) the CPU goes to a thread that
 // has work, often the very one the spinner waits for. The Sentry times its own spin;
@@ -510,8 +532,9 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // (a PAUSE is tens of cycles on one CPU, a hundred and more on another) are measured
 // once.
 const (
-	maxSpin  = 100 * time.Microsecond
-	busySpin = 5 * time.Microsecond
+	maxSpin   = 100 * time.Microsecond
+	busySpin  = 5 * time.Microsecond
+	maxSample = 2 * maxSpin
 )
 
 var (
@@ -533,16 +556,20 @@ func measureYield() time.Duration {
 	return max(best/100, 100*time.Nanosecond)
 }
 
-// setSpin tells the handler (or the mapping thread) to spin for d.
-func (t *trapThread) setSpin(d time.Duration) {
+// setSpin tells the handler (or the mapping thread) to spin for d; with yieldOnly
+// (the handler on the Sentry's CPU) in sched_yields only.
+func (t *trapThread) setSpin(d time.Duration, yieldOnly bool) {
 	le := binary.LittleEndian
 	busy := min(d, busySpin)
+	if yieldOnly {
+		busy = 0
+	}
 	le.PutUint32(t.slot[ctxSpin:], uint32(busy/pauseTime))
 	le.PutUint32(t.slot[ctxYield:], uint32((d-busy)/yieldTime))
 }
 
-// spinUntil spins until done() or for d since start, yielding past busySpin.
-func spinUntil(start time.Time, d time.Duration, done func() bool) {
+// spinUntil spins until done() or for d since start, yielding past busy.
+func spinUntil(start time.Time, d, busy time.Duration, done func() bool) {
 	for i := 1; !done(); i++ {
 		if i%64 != 0 {
 			continue
@@ -550,7 +577,7 @@ func spinUntil(start time.Time, d time.Duration, done func() bool) {
 		switch since := time.Since(start); {
 		case since > d:
 			return
-		case since > busySpin:
+		case since >= busy:
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 	}
@@ -578,15 +605,25 @@ func spinFor(avg time.Duration) time.Duration {
 	return min(3*avg+2*time.Microsecond, maxSpin)
 }
 
-// average folds d into the moving average avg (weight 1/8).
+// average folds d, at most maxSample, into the moving average avg (weight 1/8).
 func average(avg, d time.Duration) time.Duration {
-	return avg + (d-avg)/8
+	return avg + (min(d, maxSample)-avg)/8
 }
 
 // waitEvent waits until the handler posts an event.
 func (t *trapThread) waitEvent() error {
-	if spin := spinFor(t.appTime); spin > 0 {
-		spinUntil(t.resumed, spin, func() bool {
+	expect := t.appTime
+	if t.woke {
+		expect = t.appWakeTime
+	}
+	// The stub's CPU is what its handler last wrote: a hint, whatever the application
+	// made of it. On this CPU, the stub runs only if this thread yields it the CPU.
+	if spin := spinFor(expect); spin > 0 {
+		busy := busySpin
+		if t.stubCPU() == cpuNumber() {
+			busy = 0
+		}
+		spinUntil(t.resumed, spin, busy, func() bool {
 			s := t.state()
 			return s == stateEvent || s == stateStubWait
 		})
@@ -595,16 +632,23 @@ func (t *trapThread) waitEvent() error {
 		switch s := t.state(); s {
 		case stateEvent, stateStubWait:
 			t.posted = time.Now()
-			if !t.resumed.IsZero() {
-				t.appTime = average(t.appTime, t.posted.Sub(t.resumed))
+			if d := t.posted.Sub(t.resumed); t.woke {
+				t.appWakeTime = average(t.appWakeTime, d)
+			} else {
+				t.appTime = average(t.appTime, d)
 			}
 			return nil
 		case stateDead:
 			return fmt.Errorf("systrap thread %d is gone", t.tid)
 		case stateApp:
 			// The handler has not taken the go yet (it is waking, or was descheduled):
-			// it changes the word without a wake-up, so only look again later.
-			t.futexWaitFor(stateApp, 50*time.Microsecond)
+			// it will move the mark to stateSentryWait, for its event to wake this sleep.
+			if !t.casState(stateApp, stateAppSentryWait) {
+				continue
+			}
+			fallthrough
+		case stateAppSentryWait:
+			t.futexWaitFor(stateAppSentryWait, sentryWaitRecheck)
 		case stateRunning:
 			if !t.casState(stateRunning, stateSentryWait) {
 				continue
@@ -635,11 +679,25 @@ func (t *trapThread) resume() {
 	if !t.posted.IsZero() {
 		t.sentryTime = average(t.sentryTime, t.resumed.Sub(t.posted))
 	}
-	t.setSpin(spinFor(t.sentryTime))
-	if t.swapState(stateApp) == stateStubWait {
+	cpu := cpuNumber()
+	t.setSpin(spinFor(t.sentryTime), t.stubCPU() == cpu)
+	binary.LittleEndian.PutUint32(t.slot[ctxSentryCPU:], cpu)
+	t.woke = t.swapState(stateApp) == stateStubWait
+	if t.woke {
 		t.futexWake()
 	}
 }
+
+// stubCPU is the CPU the handler last posted an event from, as it says.
+func (t *trapThread) stubCPU() uint32 {
+	return binary.LittleEndian.Uint32(t.slot[ctxStubCPU:])
+}
+
+// noCPU is no CPU's number: the Sentry's before it first resumes a thread.
+const noCPU = ^uint32(0)
+
+// cpuNumber is the CPU the calling thread runs on (pause_amd64.s).
+func cpuNumber() uint32
 
 // readFrame checks the frame of the event just posted and returns the signal.
 func (t *trapThread) readFrame() (arch.SignalInfo, error) {
