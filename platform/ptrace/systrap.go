@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -190,7 +191,7 @@ type trapThread struct {
 	// long the Sentry kept the thread; all moving averages. When the last hand-over
 	// each way happened, and whether the last go had to wake the handler.
 	appTime, appWakeTime, sentryTime time.Duration
-	resumed, posted                  time.Time
+	resumed, posted                  monoTime
 	woke                             bool
 }
 
@@ -346,7 +347,7 @@ func (t *trapThread) waitFirstEvent() error {
 	for {
 		switch s := t.state(); s {
 		case stateEvent, stateStubWait:
-			t.posted = time.Now()
+			t.posted = now()
 			return nil
 		case stateApp:
 			if !t.casState(stateApp, stateSentryWait) {
@@ -458,7 +459,7 @@ func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
 // to its eventfd: it spins while the hint says the batch is not done, then reads the
 // eventfd, sleeping in poll (with the thread's pidfd, to see it die) when empty.
 func (t *trapThread) waitBatch() (uint64, error) {
-	start := time.Now()
+	start := now()
 	if spin := spinFor(t.appTime); spin > 0 {
 		spinUntil(start, spin, busySpin, func() bool { return t.hint() == t.seq })
 	}
@@ -466,7 +467,7 @@ func (t *trapThread) waitBatch() (uint64, error) {
 	for {
 		n, err := unix.Read(t.eventfd, buf[:])
 		if err == nil && n == 8 {
-			t.appTime = average(t.appTime, time.Since(start))
+			t.appTime = average(t.appTime, time.Duration(now()-start))
 			return binary.LittleEndian.Uint64(buf[:]), nil
 		}
 		if err != unix.EAGAIN && err != unix.EINTR {
@@ -569,12 +570,12 @@ func (t *trapThread) setSpin(d time.Duration, yieldOnly bool) {
 }
 
 // spinUntil spins until done() or for d since start, yielding past busy.
-func spinUntil(start time.Time, d, busy time.Duration, done func() bool) {
+func spinUntil(start monoTime, d, busy time.Duration, done func() bool) {
 	for i := 1; !done(); i++ {
 		if i%64 != 0 {
 			continue
 		}
-		switch since := time.Since(start); {
+		switch since := time.Duration(now() - start); {
 		case since > d:
 			return
 		case since >= busy:
@@ -605,6 +606,16 @@ func spinFor(avg time.Duration) time.Duration {
 	return min(3*avg+2*time.Microsecond, maxSpin)
 }
 
+// monoTime is a time on the monotonic clock, in nanoseconds since the platform's
+// package was initialized (never 0 once read).
+type monoTime int64
+
+var epoch = time.Now().Add(-time.Nanosecond)
+
+// now reads the monotonic clock: one vDSO call, where time.Now reads the wall clock
+// too (two). The hand-over reads it a few times per system call.
+func now() monoTime { return monoTime(time.Since(epoch)) }
+
 // average folds d, at most maxSample, into the moving average avg (weight 1/8).
 func average(avg, d time.Duration) time.Duration {
 	return avg + (min(d, maxSample)-avg)/8
@@ -631,8 +642,8 @@ func (t *trapThread) waitEvent() error {
 	for {
 		switch s := t.state(); s {
 		case stateEvent, stateStubWait:
-			t.posted = time.Now()
-			if d := t.posted.Sub(t.resumed); t.woke {
+			t.posted = now()
+			if d := time.Duration(t.posted - t.resumed); t.woke {
 				t.appWakeTime = average(t.appWakeTime, d)
 			} else {
 				t.appTime = average(t.appTime, d)
@@ -675,9 +686,9 @@ const sentryWaitRecheck = 20 * time.Millisecond
 // resume hands the thread back to the application, telling the handler how long to
 // spin next time.
 func (t *trapThread) resume() {
-	t.resumed = time.Now()
-	if !t.posted.IsZero() {
-		t.sentryTime = average(t.sentryTime, t.resumed.Sub(t.posted))
+	t.resumed = now()
+	if t.posted != 0 {
+		t.sentryTime = average(t.sentryTime, time.Duration(t.resumed-t.posted))
 	}
 	cpu := cpuNumber()
 	t.setSpin(spinFor(t.sentryTime), t.stubCPU() == cpu)
@@ -765,7 +776,10 @@ func (t *trapThread) saveState(st *arch.State, fpSize int) {
 }
 
 // loadState writes st into the frame, for rt_sigreturn, and the bases into the
-// context page.
+// context page. It writes the FP state only where it differs from the frame's: a
+// system call seldom changes it, and a frame left alone stays in the cache of the
+// stub's CPU for rt_sigreturn to load (the XSAVE area is kilobytes, dozens of cache
+// lines that would otherwise move to the Sentry's CPU and back on every call).
 func (t *trapThread) loadState(st *arch.State) {
 	le := binary.LittleEndian
 	r := &st.Regs
@@ -775,8 +789,19 @@ func (t *trapThread) loadState(st *arch.State) {
 	le.PutUint64(t.slot[ctxGSBase:], r.Gs_base)
 	if t.fpLen > 0 && len(st.FP) >= 512+64 {
 		n := min(t.fpLen, len(st.FP))
-		copy(t.slot[t.fp:t.fp+464], st.FP[:464])
-		copy(t.slot[t.fp+512:t.fp+n], st.FP[512:n])
+		copyChanged(t.slot[t.fp:t.fp+464], st.FP[:464])
+		copyChanged(t.slot[t.fp+512:t.fp+n], st.FP[512:n])
+	}
+}
+
+// copyChanged copies src over dst (of the same length) where they differ, 64 bytes
+// (a cache line) at a time, leaving the lines that are the same unwritten.
+func copyChanged(dst, src []byte) {
+	for i := 0; i < len(src); i += 64 {
+		j := min(i+64, len(src))
+		if !bytes.Equal(dst[i:j], src[i:j]) {
+			copy(dst[i:j], src[i:j])
+		}
 	}
 }
 
