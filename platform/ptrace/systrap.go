@@ -79,17 +79,21 @@ const (
 
 // Offsets in the context page.
 const (
-	ctxState     = 0  // u32: state*
-	ctxInfo      = 8  // u64: the handler's siginfo pointer
-	ctxUcontext  = 16 // u64: the handler's ucontext pointer
-	ctxFSBase    = 24 // u64: fs base at the event; loaded on return
-	ctxGSBase    = 32 // u64: gs base, likewise
-	ctxSpin      = 40 // u32: the handler's spin budget, in PAUSEs...
-	ctxYield     = 44 // u32: ...then in sched_yields
-	ctxStack     = 48 // stack_t for sigaltstack (set-up only)
-	ctxNoMask    = 72 // u64 0: the signal mask for rt_sigprocmask (set-up only)
-	ctxSentryCPU = 80 // u32: the CPU the Sentry's thread last resumed the stub from
-	ctxStubCPU   = 84 // u32: the CPU the handler last posted an event from (untrusted)
+	ctxState    = 0  // u32: state*
+	ctxInfo     = 8  // u64: the handler's siginfo pointer
+	ctxUcontext = 16 // u64: the handler's ucontext pointer
+	ctxFSBase   = 24 // u64: fs base at the event; loaded on return
+	ctxGSBase   = 32 // u64: gs base, likewise
+	ctxSpin     = 40 // u32: the handler's spin budget, in PAUSEs...
+	ctxYield    = 44 // u32: ...then in sched_yields
+	ctxStack    = 48 // stack_t for sigaltstack (set-up only)
+	ctxNoMask   = 72 // u64 0: the signal mask for rt_sigprocmask (set-up only)
+	// The CPUs each side last ran on (see "Spinning"), in the state word's cache line,
+	// which both sides write anyway: the Sentry's where the mapping thread keeps its
+	// hint (sysHint), the handler's (untrusted) in the padding of the stack_t, which
+	// only the set-up's sigaltstack reads.
+	ctxSentryCPU = 4  // u32: the CPU the Sentry's thread last resumed the stub from
+	ctxStubCPU   = 60 // u32: the CPU the handler last posted an event from
 )
 
 // Values of ctxState.
@@ -264,7 +268,9 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 	clear(t.slot)
 	le := binary.LittleEndian
 	le.PutUint32(t.slot[ctxState:], stateApp)
-	le.PutUint32(t.slot[ctxSentryCPU:], noCPU)
+	if !mapper {
+		le.PutUint32(t.slot[ctxSentryCPU:], noCPU)
+	}
 	le.PutUint64(t.slot[ctxStack:], uint64(t.addr+slotStackOffset))
 	le.PutUint64(t.slot[ctxStack+16:], slotSize-slotStackOffset)
 
@@ -573,6 +579,7 @@ func (t *trapThread) setSpin(d time.Duration, yieldOnly bool) {
 func spinUntil(start monoTime, d, busy time.Duration, done func() bool) {
 	for i := 1; !done(); i++ {
 		if i%64 != 0 {
+			pauseLoop(1) // as the handler spins: no machine clear when the word changes
 			continue
 		}
 		switch since := time.Duration(now() - start); {

@@ -55,7 +55,7 @@ handler:
 	mov $0x7b,%r13d             /* this CPU, as the vDSO's getcpu reads it: the limit of */
 	lsl %r13d,%r13d             /* the per-CPU segment (__CPUNODE_SEG), low 12 bits */
 	and $0xfff,%r13d
-	mov %r13d,84(%rbx)          /* ctxStubCPU: a hint for the Sentry's spinning */
+	mov %r13d,60(%rbx)          /* ctxStubCPU: a hint for the Sentry's spinning */
 	mov $2,%eax
 	xchg %eax,(%rbx)            /* ctxState = stateEvent */
 	cmp $3,%eax                 /* was the Sentry asleep (stateSentryWait)? */
@@ -70,7 +70,7 @@ siteFutexWake:
 wait:
 	mov 40(%rbx),%ecx           /* ctxSpin: PAUSEs */
 	mov 44(%rbx),%r12d          /* ctxYield: sched_yields after them */
-	cmp 80(%rbx),%r13d          /* ctxSentryCPU: the Sentry on this CPU? */
+	cmp 4(%rbx),%r13d           /* ctxSentryCPU: the Sentry on this CPU? */
 	jne spin
 	xor %ecx,%ecx               /* then PAUSEs would only keep it off: yield at once */
 	jmp spin
