@@ -467,7 +467,7 @@ func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
 func (t *trapThread) waitBatch() (uint64, error) {
 	start := now()
 	if spin := spinFor(t.appTime); spin > 0 {
-		spinUntil(start, spin, busySpin, func() bool { return t.hint() == t.seq })
+		spinUntil(start, spin, func() bool { return t.hint() == t.seq })
 	}
 	var buf [8]byte
 	for {
@@ -521,17 +521,21 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // spins a while before sleeping, for as long as the other side has been taking lately
 // (three times the moving average), never more than maxSpin, and not at all when the
 // other side usually takes longer than that (a thread computing, a blocking system
-// call) or when there is one CPU. When the other side last ran on the spinner's own
-// CPU (each side writes its CPU in the context page: ctxSentryCPU, ctxStubCPU), a
-// PAUSE would only keep it off the CPU it needs, so the spinner yields from the first
-// look: the two then hand the CPU to each other with sched_yield, with no futex
-// wake-up. (On a busy host the scheduler puts the two on one CPU, as wake-ups pull a
-// woken thread to its waker's CPU.) The Sentry times the application separately after
-// a go that found the handler awake and one that had to wake it, so that the wake-ups
-// of a slow stretch (a preempted thread) don't make the averages long enough to stop
-// the spinning that would end it; a sample counts for at most maxSample, so that one
-// preemption (a host time slice, milliseconds) does not either. The handler, for its
-// part, does not spin after waking the Sentry.
+// call), when there is one CPU, or when the other side last ran on the spinner's own
+// CPU (each side writes its CPU in the context page: ctxSentryCPU, ctxStubCPU): there
+// the spin would only keep the other side off the CPU it needs, and the hand-over is
+// a futex wake-up and sleep. (On a busy host the scheduler puts the two on one CPU,
+// as wake-ups pull a woken thread to its waker's CPU. Handing that CPU over with
+// sched_yield instead was measured no faster, and a yield gives the CPU to any other
+// runnable thread for its whole time slice, where a woken thread preempts it.)
+//
+// The Sentry times the application separately after a go that found the handler
+// awake and after one that had to wake it, so that the wake-ups of a slow stretch (a
+// preempted thread) don't make the averages long enough to stop the spinning that
+// would end it; a sample counts for at most maxSample, so that one preemption (a host
+// time slice, milliseconds) does not either. The handler, for its part, does not spin
+// after waking the Sentry.
+//
 // Past the first busySpin, a spinner calls sched_yield between looks, so that when the
 // CPUs are oversubscribed (many sandboxes, many threads) the CPU goes to a thread that
 // has work, often the very one the spinner waits for. The Sentry times its own spin;
@@ -563,20 +567,16 @@ func measureYield() time.Duration {
 	return max(best/100, 100*time.Nanosecond)
 }
 
-// setSpin tells the handler (or the mapping thread) to spin for d; with yieldOnly
-// (the handler on the Sentry's CPU) in sched_yields only.
-func (t *trapThread) setSpin(d time.Duration, yieldOnly bool) {
+// setSpin tells the handler (or the mapping thread) to spin for d.
+func (t *trapThread) setSpin(d time.Duration) {
 	le := binary.LittleEndian
 	busy := min(d, busySpin)
-	if yieldOnly {
-		busy = 0
-	}
 	le.PutUint32(t.slot[ctxSpin:], uint32(busy/pauseTime))
 	le.PutUint32(t.slot[ctxYield:], uint32((d-busy)/yieldTime))
 }
 
-// spinUntil spins until done() or for d since start, yielding past busy.
-func spinUntil(start monoTime, d, busy time.Duration, done func() bool) {
+// spinUntil spins until done() or for d since start, yielding past busySpin.
+func spinUntil(start monoTime, d time.Duration, done func() bool) {
 	for i := 1; !done(); i++ {
 		if i%64 != 0 {
 			pauseLoop(1) // as the handler spins: no machine clear when the word changes
@@ -585,7 +585,7 @@ func spinUntil(start monoTime, d, busy time.Duration, done func() bool) {
 		switch since := time.Duration(now() - start); {
 		case since > d:
 			return
-		case since >= busy:
+		case since > busySpin:
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 	}
@@ -635,13 +635,9 @@ func (t *trapThread) waitEvent() error {
 		expect = t.appWakeTime
 	}
 	// The stub's CPU is what its handler last wrote: a hint, whatever the application
-	// made of it. On this CPU, the stub runs only if this thread yields it the CPU.
-	if spin := spinFor(expect); spin > 0 {
-		busy := busySpin
-		if t.stubCPU() == cpuNumber() {
-			busy = 0
-		}
-		spinUntil(t.resumed, spin, busy, func() bool {
+	// made of it.
+	if spin := spinFor(expect); spin > 0 && t.stubCPU() != cpuNumber() {
+		spinUntil(t.resumed, spin, func() bool {
 			s := t.state()
 			return s == stateEvent || s == stateStubWait
 		})
@@ -697,9 +693,8 @@ func (t *trapThread) resume() {
 	if t.posted != 0 {
 		t.sentryTime = average(t.sentryTime, time.Duration(t.resumed-t.posted))
 	}
-	cpu := cpuNumber()
-	t.setSpin(spinFor(t.sentryTime), t.stubCPU() == cpu)
-	binary.LittleEndian.PutUint32(t.slot[ctxSentryCPU:], cpu)
+	t.setSpin(spinFor(t.sentryTime))
+	binary.LittleEndian.PutUint32(t.slot[ctxSentryCPU:], cpuNumber())
 	t.woke = t.swapState(stateApp) == stateStubWait
 	if t.woke {
 		t.futexWake()

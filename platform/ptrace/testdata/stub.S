@@ -72,10 +72,8 @@ wait:
 	mov 44(%rbx),%r12d          /* ctxYield: sched_yields after them */
 	cmp 4(%rbx),%r13d           /* ctxSentryCPU: the Sentry on this CPU? */
 	jne spin
-	xor %ecx,%ecx               /* then PAUSEs would only keep it off: yield at once */
-	jmp spin
 nospin:
-	xor %ecx,%ecx
+	xor %ecx,%ecx               /* then spinning would only keep it off: sleep */
 	xor %r12d,%r12d
 spin:
 	mov (%rbx),%eax
