@@ -797,8 +797,12 @@ func (t *trapThread) loadState(st *arch.State) {
 }
 
 // copyChanged copies src over dst (of the same length) where they differ, 64 bytes
-// (a cache line) at a time, leaving the lines that are the same unwritten.
+// (a cache line) at a time, leaving the lines that are the same unwritten. One
+// comparison of the whole first: they are usually the same.
 func copyChanged(dst, src []byte) {
+	if bytes.Equal(dst, src) {
+		return
+	}
 	for i := 0; i < len(src); i += 64 {
 		j := min(i+64, len(src))
 		if !bytes.Equal(dst[i:j], src[i:j]) {
