@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,16 +35,19 @@ import (
 //
 // # The hand-over
 //
-// ctxState is a futex word with six values. The handler posts an event by exchanging
+// ctxState is a futex word with seven values. The handler posts an event by exchanging
 // stateEvent in (and wakes the Sentry if it found stateSentryWait), then spins for
-// ctxSpin rounds waiting for stateApp, then moves stateEvent to stateStubWait and
+// ctxSpin rounds waiting for the go, then moves stateEvent to stateStubWait and
 // sleeps on the futex. The Sentry reads the frame, writes registers back into it,
 // exchanges stateApp in (waking the stub if it found stateStubWait), and waits the same
-// way: it spins, then moves stateRunning to stateSentryWait and sleeps. The handler, on
-// stateApp, stores stateRunning (so the Sentry never takes back a go the handler has
-// not seen yet), loads fs and gs bases from the context page and returns to
-// rt_sigreturn, which loads the Sentry's registers. The thread's clear_child_tid is ctxState: when the
-// stub dies the kernel writes stateDead (0) there and wakes the Sentry.
+// way: it spins, then sleeps, having moved stateRunning to stateSentryWait, or
+// stateApp (a go not taken yet) to stateAppSentryWait. The handler takes the go with a
+// compare-and-swap, stateApp to stateRunning or stateAppSentryWait to stateSentryWait
+// (so the Sentry never takes back a go the handler has not seen yet, and a Sentry
+// asleep stays marked so, for the next event to wake it), loads fs and gs bases from
+// the context page and returns to rt_sigreturn, which loads the Sentry's registers. The
+// thread's clear_child_tid is ctxState: when the stub dies the kernel writes stateDead
+// (0) there and wakes the Sentry.
 //
 // # Interrupts
 //
@@ -84,6 +88,12 @@ const (
 	ctxYield    = 44 // u32: ...then in sched_yields
 	ctxStack    = 48 // stack_t for sigaltstack (set-up only)
 	ctxNoMask   = 72 // u64 0: the signal mask for rt_sigprocmask (set-up only)
+	// The CPUs each side last ran on (see "Spinning"), in the state word's cache line,
+	// which both sides write anyway: the Sentry's where the mapping thread keeps its
+	// hint (sysHint), the handler's (untrusted) in the padding of the stack_t, which
+	// only the set-up's sigaltstack reads.
+	ctxSentryCPU = 4  // u32: the CPU the Sentry's thread last resumed the stub from
+	ctxStubCPU   = 60 // u32: the CPU the handler last posted an event from
 )
 
 // Values of ctxState.
@@ -94,6 +104,9 @@ const (
 	stateSentryWait = 3 // the Sentry sleeps waiting for an event
 	stateStubWait   = 4 // the handler sleeps waiting for stateApp
 	stateRunning    = 5 // the handler took stateApp and returned to the application
+	// stateAppSentryWait: the Sentry sleeps, having said go; the handler takes the go
+	// by moving it to stateSentryWait.
+	stateAppSentryWait = 6
 )
 
 // futex(2) operations (x/sys/unix lacks them).
@@ -183,11 +196,14 @@ type trapThread struct {
 	// The frame of the last event, checked: offsets in slot.
 	uc, info, fp int
 	fpLen        int // the XSAVE area's size in the frame
-	// Spinning (see "Spinning" below): how long the application ran
-	// between hand-overs and how long the Sentry kept the thread, as moving averages,
-	// and when the last hand-over each way happened.
-	appTime, sentryTime time.Duration
-	resumed, posted     time.Time
+	// Spinning (see "Spinning" below): how long the application took from a go to
+	// its next event, when the handler was still waiting awake for the go (appTime)
+	// and when it had to be woken (appWakeTime, a wake-up's latency included); how
+	// long the Sentry kept the thread; all moving averages. When the last hand-over
+	// each way happened, and whether the last go had to wake the handler.
+	appTime, appWakeTime, sentryTime time.Duration
+	resumed, posted                  monoTime
+	woke                             bool
 }
 
 // slotBase is where the slots of an address space start; MaxUserAddress is below it.
@@ -270,6 +286,9 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 	clear(t.slot)
 	le := binary.LittleEndian
 	le.PutUint32(t.slot[ctxState:], stateApp)
+	if !mapper {
+		le.PutUint32(t.slot[ctxSentryCPU:], noCPU)
+	}
 	le.PutUint64(t.slot[ctxStack:], uint64(t.addr+slotStackOffset))
 	le.PutUint64(t.slot[ctxStack+16:], slotSize-slotStackOffset)
 
@@ -352,7 +371,7 @@ func (t *trapThread) waitFirstEvent() error {
 	for {
 		switch s := t.state(); s {
 		case stateEvent, stateStubWait:
-			t.posted = time.Now()
+			t.posted = now()
 			return nil
 		case stateApp:
 			if !t.casState(stateApp, stateSentryWait) {
@@ -529,7 +548,7 @@ func (a *addressSpace) runBatch(calls [][7]uintptr) error {
 // to its eventfd: it spins while the hint says the batch is not done, then reads the
 // eventfd, sleeping in poll (with the thread's pidfd, to see it die) when empty.
 func (t *trapThread) waitBatch() (uint64, error) {
-	start := time.Now()
+	start := now()
 	if spin := spinFor(t.appTime); spin > 0 {
 		spinUntil(start, spin, func() bool { return t.hint() == t.seq })
 	}
@@ -537,7 +556,7 @@ func (t *trapThread) waitBatch() (uint64, error) {
 	for {
 		n, err := unix.Read(t.eventfd, buf[:])
 		if err == nil && n == 8 {
-			t.appTime = average(t.appTime, time.Since(start))
+			t.appTime = average(t.appTime, time.Duration(now()-start))
 			return binary.LittleEndian.Uint64(buf[:]), nil
 		}
 		if err != unix.EAGAIN && err != unix.EINTR {
@@ -585,7 +604,21 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // spins a while before sleeping, for as long as the other side has been taking lately
 // (three times the moving average), never more than maxSpin, and not at all when the
 // other side usually takes longer than that (a thread computing, a blocking system
-// call) or when there is one CPU (the spinner would keep the other side off it).
+// call), when there is one CPU, or when the other side last ran on the spinner's own
+// CPU (each side writes its CPU in the context page: ctxSentryCPU, ctxStubCPU): there
+// the spin would only keep the other side off the CPU it needs, and the hand-over is
+// a futex wake-up and sleep. (On a busy host the scheduler puts the two on one CPU,
+// as wake-ups pull a woken thread to its waker's CPU. Handing that CPU over with
+// sched_yield instead was measured no faster, and a yield gives the CPU to any other
+// runnable thread for its whole time slice, where a woken thread preempts it.)
+//
+// The Sentry times the application separately after a go that found the handler
+// awake and after one that had to wake it, so that the wake-ups of a slow stretch (a
+// preempted thread) don't make the averages long enough to stop the spinning that
+// would end it; a sample counts for at most maxSample, so that one preemption (a host
+// time slice, milliseconds) does not either. The handler, for its part, does not spin
+// after waking the Sentry.
+//
 // Past the first busySpin, a spinner calls sched_yield between looks, so that when the
 // CPUs are oversubscribed (many sandboxes, many threads) the CPU goes to a thread that
 // has work, often the very one the spinner waits for. The Sentry times its own spin;
@@ -593,8 +626,9 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // (a PAUSE is tens of cycles on one CPU, a hundred and more on another) are measured
 // once.
 const (
-	maxSpin  = 100 * time.Microsecond
-	busySpin = 5 * time.Microsecond
+	maxSpin   = 100 * time.Microsecond
+	busySpin  = 5 * time.Microsecond
+	maxSample = 2 * maxSpin
 )
 
 var (
@@ -625,12 +659,13 @@ func (t *trapThread) setSpin(d time.Duration) {
 }
 
 // spinUntil spins until done() or for d since start, yielding past busySpin.
-func spinUntil(start time.Time, d time.Duration, done func() bool) {
+func spinUntil(start monoTime, d time.Duration, done func() bool) {
 	for i := 1; !done(); i++ {
 		if i%64 != 0 {
+			pauseLoop(1) // as the handler spins: no machine clear when the word changes
 			continue
 		}
-		switch since := time.Since(start); {
+		switch since := time.Duration(now() - start); {
 		case since > d:
 			return
 		case since > busySpin:
@@ -661,14 +696,30 @@ func spinFor(avg time.Duration) time.Duration {
 	return min(3*avg+2*time.Microsecond, maxSpin)
 }
 
-// average folds d into the moving average avg (weight 1/8).
+// monoTime is a time on the monotonic clock, in nanoseconds since the platform's
+// package was initialized (never 0 once read).
+type monoTime int64
+
+var epoch = time.Now().Add(-time.Nanosecond)
+
+// now reads the monotonic clock: one vDSO call, where time.Now reads the wall clock
+// too (two). The hand-over reads it a few times per system call.
+func now() monoTime { return monoTime(time.Since(epoch)) }
+
+// average folds d, at most maxSample, into the moving average avg (weight 1/8).
 func average(avg, d time.Duration) time.Duration {
-	return avg + (d-avg)/8
+	return avg + (min(d, maxSample)-avg)/8
 }
 
 // waitEvent waits until the handler posts an event.
 func (t *trapThread) waitEvent() error {
-	if spin := spinFor(t.appTime); spin > 0 {
+	expect := t.appTime
+	if t.woke {
+		expect = t.appWakeTime
+	}
+	// The stub's CPU is what its handler last wrote: a hint, whatever the application
+	// made of it.
+	if spin := spinFor(expect); spin > 0 && t.stubCPU() != cpuNumber() {
 		spinUntil(t.resumed, spin, func() bool {
 			s := t.state()
 			return s == stateEvent || s == stateStubWait
@@ -677,17 +728,24 @@ func (t *trapThread) waitEvent() error {
 	for {
 		switch s := t.state(); s {
 		case stateEvent, stateStubWait:
-			t.posted = time.Now()
-			if !t.resumed.IsZero() {
-				t.appTime = average(t.appTime, t.posted.Sub(t.resumed))
+			t.posted = now()
+			if d := time.Duration(t.posted - t.resumed); t.woke {
+				t.appWakeTime = average(t.appWakeTime, d)
+			} else {
+				t.appTime = average(t.appTime, d)
 			}
 			return nil
 		case stateDead:
 			return fmt.Errorf("systrap thread %d is gone", t.tid)
 		case stateApp:
 			// The handler has not taken the go yet (it is waking, or was descheduled):
-			// it changes the word without a wake-up, so only look again later.
-			t.futexWaitFor(stateApp, 50*time.Microsecond)
+			// it will move the mark to stateSentryWait, for its event to wake this sleep.
+			if !t.casState(stateApp, stateAppSentryWait) {
+				continue
+			}
+			fallthrough
+		case stateAppSentryWait:
+			t.futexWaitFor(stateAppSentryWait, sentryWaitRecheck)
 		case stateRunning:
 			if !t.casState(stateRunning, stateSentryWait) {
 				continue
@@ -714,15 +772,28 @@ const sentryWaitRecheck = 20 * time.Millisecond
 // resume hands the thread back to the application, telling the handler how long to
 // spin next time.
 func (t *trapThread) resume() {
-	t.resumed = time.Now()
-	if !t.posted.IsZero() {
-		t.sentryTime = average(t.sentryTime, t.resumed.Sub(t.posted))
+	t.resumed = now()
+	if t.posted != 0 {
+		t.sentryTime = average(t.sentryTime, time.Duration(t.resumed-t.posted))
 	}
 	t.setSpin(spinFor(t.sentryTime))
-	if t.swapState(stateApp) == stateStubWait {
+	binary.LittleEndian.PutUint32(t.slot[ctxSentryCPU:], cpuNumber())
+	t.woke = t.swapState(stateApp) == stateStubWait
+	if t.woke {
 		t.futexWake()
 	}
 }
+
+// stubCPU is the CPU the handler last posted an event from, as it says.
+func (t *trapThread) stubCPU() uint32 {
+	return binary.LittleEndian.Uint32(t.slot[ctxStubCPU:])
+}
+
+// noCPU is no CPU's number: the Sentry's before it first resumes a thread.
+const noCPU = ^uint32(0)
+
+// cpuNumber is the CPU the calling thread runs on (pause_amd64.s).
+func cpuNumber() uint32
 
 // readFrame checks the frame of the event just posted and returns the signal.
 func (t *trapThread) readFrame() (arch.SignalInfo, error) {
@@ -790,7 +861,10 @@ func (t *trapThread) saveState(st *arch.State, fpSize int) {
 }
 
 // loadState writes st into the frame, for rt_sigreturn, and the bases into the
-// context page.
+// context page. It writes the FP state only where it differs from the frame's: a
+// system call seldom changes it, and a frame left alone stays in the cache of the
+// stub's CPU for rt_sigreturn to load (the XSAVE area is kilobytes, dozens of cache
+// lines that would otherwise move to the Sentry's CPU and back on every call).
 func (t *trapThread) loadState(st *arch.State) {
 	le := binary.LittleEndian
 	r := &st.Regs
@@ -800,8 +874,23 @@ func (t *trapThread) loadState(st *arch.State) {
 	le.PutUint64(t.slot[ctxGSBase:], r.Gs_base)
 	if t.fpLen > 0 && len(st.FP) >= 512+64 {
 		n := min(t.fpLen, len(st.FP))
-		copy(t.slot[t.fp:t.fp+464], st.FP[:464])
-		copy(t.slot[t.fp+512:t.fp+n], st.FP[512:n])
+		copyChanged(t.slot[t.fp:t.fp+464], st.FP[:464])
+		copyChanged(t.slot[t.fp+512:t.fp+n], st.FP[512:n])
+	}
+}
+
+// copyChanged copies src over dst (of the same length) where they differ, 64 bytes
+// (a cache line) at a time, leaving the lines that are the same unwritten. One
+// comparison of the whole first: they are usually the same.
+func copyChanged(dst, src []byte) {
+	if bytes.Equal(dst, src) {
+		return
+	}
+	for i := 0; i < len(src); i += 64 {
+		j := min(i+64, len(src))
+		if !bytes.Equal(dst[i:j], src[i:j]) {
+			copy(dst[i:j], src[i:j])
+		}
 	}
 }
 

@@ -111,49 +111,63 @@ func TestSystrapHostileApplication(t *testing.T) {
 	})
 
 	// The slot is the application's to scribble on: a state the protocol does not know
-	// kills the address space, it does not hang the Sentry.
-	t.Run("corrupt the context page", func(t *testing.T) {
-		// The thread's slot is known once it runs (a recycled address space's threads
-		// take whichever slots are free): a getpid first, then the store's address is
-		// patched in.
-		as, st, code := e.program(t, cat(movEax39, syscallInsn, storeTo(0), jmpSelf))
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
-			t.Fatalf("event = %+v, want the getpid", ev)
-		}
-		binary.LittleEndian.PutUint64(e.mem[code.Start+uint64(len(movEax39)+len(syscallInsn)+2):], uint64(c.(*trapContext).t.addr))
-		st.Regs.Rax = 0x77 // stored over the state word of the thread's own slot
-		type result struct {
-			ev  platform.Event
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			runtime.LockOSThread()
-			ev, err := c.Switch(as, st)
-			done <- result{ev, err}
-		}()
-		// The Sentry sees the corrupt word if it looks after the store. If it was
-		// already asleep waiting for the thread, the store wakes nothing, and the
-		// thread, looping, is an application thread that runs on: an interrupt must
-		// still end the Switch (the handler writes a state of its own).
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		deadline := time.After(10 * time.Second)
-		for {
-			select {
-			case r := <-done:
-				if !errors.Is(r.err, platform.ErrAddressSpaceDead) &&
-					(r.err != nil || r.ev.Kind != platform.EventInterrupt) {
-					t.Errorf("Switch = %+v, %v; want ErrAddressSpaceDead or the interrupt", r.ev, r.err)
-				}
-				return
-			case <-tick.C:
-				c.Interrupt()
-			case <-deadline:
-				t.Fatal("Switch hung on a corrupt context page, interrupts or not")
+	// kills the address space, and a state it knows (the Sentry asleep, with or without
+	// a go given) or a forged CPU hint (the Sentry on the handler's CPU) makes it sleep
+	// or yield, never hang: an interrupt still ends the Switch.
+	for _, tc := range []struct {
+		name string
+		at   uintptr
+		v    uint64
+	}{
+		{"corrupt the context page", 0, 0x77},
+		{"forge stateAppSentryWait", 0, stateAppSentryWait},
+		{"forge stateSentryWait", 0, stateSentryWait},
+		{"forge the CPU hint", ctxStubCPU, uint64(cpuNumber())},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The thread's slot is known once it runs (a recycled address space's
+			// threads take whichever slots are free): a getpid first, then the
+			// store's address is patched in.
+			as, st, code := e.program(t, cat(movEax39, syscallInsn, storeTo(0), jmpSelf))
+			if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+				t.Fatalf("event = %+v, want the getpid", ev)
 			}
-		}
-	})
+			binary.LittleEndian.PutUint64(e.mem[code.Start+uint64(len(movEax39)+len(syscallInsn)+2):],
+				uint64(c.(*trapContext).t.addr+tc.at))
+			st.Regs.Rax = tc.v // stored over the word of the thread's own slot
+			type result struct {
+				ev  platform.Event
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				runtime.LockOSThread()
+				ev, err := c.Switch(as, st)
+				done <- result{ev, err}
+			}()
+			// The Sentry sees the corrupt word if it looks after the store. If it was
+			// already asleep waiting for the thread, the store wakes nothing, and the
+			// thread, looping, is an application thread that runs on: an interrupt must
+			// still end the Switch (the handler writes a state of its own).
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			deadline := time.After(10 * time.Second)
+			for {
+				select {
+				case r := <-done:
+					if !errors.Is(r.err, platform.ErrAddressSpaceDead) &&
+						(r.err != nil || r.ev.Kind != platform.EventInterrupt) {
+						t.Errorf("Switch = %+v, %v; want ErrAddressSpaceDead or the interrupt", r.ev, r.err)
+					}
+					return
+				case <-tick.C:
+					c.Interrupt()
+				case <-deadline:
+					t.Fatal("Switch hung on a forged context page, interrupts or not")
+				}
+			}
+		})
+	}
 
 	// The mapping thread's writable page holds only a hint and its spin budget: forging
 	// them changes nothing the Sentry relies on (it trusts the thread's eventfd).

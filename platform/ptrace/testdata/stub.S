@@ -52,6 +52,10 @@ handler:
 	mov %rax,24(%rbx)           /* ctxFSBase */
 	rdgsbase %rax
 	mov %rax,32(%rbx)           /* ctxGSBase */
+	mov $0x7b,%r13d             /* this CPU, as the vDSO's getcpu reads it: the limit of */
+	lsl %r13d,%r13d             /* the per-CPU segment (__CPUNODE_SEG), low 12 bits */
+	and $0xfff,%r13d
+	mov %r13d,60(%rbx)          /* ctxStubCPU: a hint for the Sentry's spinning */
 	mov $2,%eax
 	xchg %eax,(%rbx)            /* ctxState = stateEvent */
 	cmp $3,%eax                 /* was the Sentry asleep (stateSentryWait)? */
@@ -62,12 +66,20 @@ handler:
 	mov $202,%eax
 siteFutexWake:
 	syscall
+	jmp nospin                  /* it takes a while to wake: don't spin for it */
 wait:
 	mov 40(%rbx),%ecx           /* ctxSpin: PAUSEs */
 	mov 44(%rbx),%r12d          /* ctxYield: sched_yields after them */
+	cmp 4(%rbx),%r13d           /* ctxSentryCPU: the Sentry on this CPU? */
+	jne spin
+nospin:
+	xor %ecx,%ecx               /* then spinning would only keep it off: sleep */
+	xor %r12d,%r12d
 spin:
 	mov (%rbx),%eax
 	cmp $1,%eax                 /* stateApp: the Sentry says go */
+	je done
+	cmp $6,%eax                 /* stateAppSentryWait: go, and the Sentry sleeps */
 	je done
 	cmp $2,%eax                 /* not stateEvent: the Sentry wants us asleep */
 	jne trysleep
@@ -98,15 +110,20 @@ sleep:
 siteFutexWait:
 	syscall
 	jmp wait
-done:
-	movl $5,(%rbx)              /* stateRunning: the go is taken */
+done:                           /* eax: the go seen */
+	mov $5,%edx                 /* stateApp -> stateRunning: the go is taken */
+	cmp $1,%eax
+	je 1f
+	mov $3,%edx                 /* stateAppSentryWait -> stateSentryWait: still asleep, */
+1:	lock cmpxchg %edx,(%rbx)    /* so the next event wakes it */
+	jne spin                    /* changed meanwhile: look again */
 	mov 24(%rbx),%rax
 	wrfsbase %rax
 	mov 32(%rbx),%rax
 	wrgsbase %rax
 	ret                         /* to restorer, with the Sentry's registers */
 
-	.org 0x110, 0xcc
+	.org 0x140, 0xcc
 /* The mapping thread: rbx = its slot (the first page read-write), r12 = the batch page
    (read-only in the stub), r15 = the last batch's sequence number. */
 sysStart:
@@ -160,7 +177,7 @@ siteSysDone:
 	mov %r15d,4(%rbx)           /* the hint: this batch is done */
 	jmp sysStart
 
-	.org 0x1a0, 0xcc
+	.org 0x1d0, 0xcc
 /* A new systrap thread sets itself up. r12 = 1 (an application thread) or 2 (the
    mapping thread), r13 = its slot, r14 = the context file, r15 = the slot's offset in
    it, rbx = the data page: all inherited from the registers of the clone. */
