@@ -91,6 +91,17 @@ func (p *Process) setGroupLocked(pgrp, sess pidRef) {
 	p.pgid, p.sid = pgrp.root(), sess.root()
 }
 
+// threadsBesidesLocked returns the process's live threads other than t. k.mu is held.
+func (p *Process) threadsBesidesLocked(t *Task) []*Task {
+	var others []*Task
+	for o := range p.threads {
+		if o != t {
+			others = append(others, o)
+		}
+	}
+	return others
+}
+
 // newProcess registers a process for t, child of parent (nil: one the runtime makes),
 // under a new ID in ns and its ancestors; the namespace's first process is its init.
 // ENOMEM if ns's init has exited.

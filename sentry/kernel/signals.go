@@ -111,12 +111,7 @@ func (t *Task) blocks(sig int) bool {
 func (t *Task) adoptShared(sigs uint64) {
 	k := t.k
 	k.mu.Lock()
-	var others []*Task
-	for o := range t.Proc.threads {
-		if o != t {
-			others = append(others, o)
-		}
-	}
+	others := t.Proc.threadsBesidesLocked(t)
 	k.mu.Unlock()
 	for _, o := range others {
 		if sigs == 0 {

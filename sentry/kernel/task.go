@@ -206,12 +206,7 @@ func (t *Task) Exit(s ExitStatus) {
 	if t.Proc.groupExit == nil {
 		t.Proc.groupExit = &s
 	}
-	var others []*Task
-	for o := range t.Proc.threads {
-		if o != t {
-			others = append(others, o)
-		}
-	}
+	others := t.Proc.threadsBesidesLocked(t)
 	k.mu.Unlock()
 	for _, o := range others {
 		o.KillWith(unix.SIGKILL)
