@@ -238,16 +238,20 @@ static void blocked(int op, int handler) {
 			char b;
 			r = read(data[0], &b, 1);
 		} else {
-			// Long enough that the stop (300 ms after "ready") finds it asleep
+			// Long enough that the stop (1 s after "ready") finds it asleep
 			// even on a loaded machine.
-			struct timespec ts = {1, 500 * 1000000L};
+			struct timespec ts = {3, 0};
 			r = nanosleep(&ts, NULL);
 		}
 		_exit(r == -1 ? 100 + errno : r);
 	}
 	char b;
 	read(ready[0], &b, 1);
-	msleep(300);
+	// The stop must find the child blocked in its call (natively too: stopped before
+	// it, a handler runs first and the call does not end with EINTR). Nothing shows
+	// that it is (the Sentry's /proc state is always R), so the time is generous for a
+	// loaded machine.
+	msleep(1000);
 	int st;
 	kill(c, SIGSTOP);
 	waitpid(c, &st, WUNTRACED);
