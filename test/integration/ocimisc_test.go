@@ -151,9 +151,11 @@ func TestPauseStopsApplication(t *testing.T) {
 		t.Errorf("after resume: the two processes did not both write again (%d lines, had %d)", lineCount(out), n1)
 	}
 
-	// Timers: a 3s sleep paused for 4s, from a second after it has begun (ps shows it), ends soon after the
-	// resume, not 3s later. (The output file is polled: it is cheaper than state.)
-	b = bundle(t, "sh", "-c", "echo sleeping; sleep 3; echo done")
+	// Timers: a 6s sleep paused for 8s, from a second after it has begun (ps shows it),
+	// ends soon after the resume, not 6s later. (The output file is polled: it is
+	// cheaper than state. The sleep is long enough that a pause slow to take effect on a
+	// loaded machine still finds it asleep.)
+	b = bundle(t, "sh", "-c", "echo sleeping; sleep 6; echo done")
 	out = filepath.Join(t.TempDir(), "out")
 	if res := r.create(t, b, "sleeper", out); res.status != 0 {
 		t.Fatalf("create: %d", res.status)
@@ -169,7 +171,7 @@ func TestPauseStopsApplication(t *testing.T) {
 		return false
 	}
 	if !waitOutput("sleeping\n", 20*time.Second) || !eventually(func() bool {
-		return strings.Contains(r.cmd(t, "ps", "sleeper").stdout, " sleep 3\n")
+		return strings.Contains(r.cmd(t, "ps", "sleeper").stdout, " sleep 6\n")
 	}) {
 		t.Fatalf("the container did not start its sleep")
 	}
@@ -177,7 +179,7 @@ func TestPauseStopsApplication(t *testing.T) {
 	// pause then would hold it before its timer starts. Give it a second to begin.
 	time.Sleep(time.Second)
 	r.cmd(t, "pause", "sleeper")
-	time.Sleep(4 * time.Second)
+	time.Sleep(8 * time.Second)
 	if data, _ := os.ReadFile(out); string(data) != "sleeping\n" {
 		t.Errorf("output while paused: %q", data)
 	}
