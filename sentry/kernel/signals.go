@@ -169,6 +169,7 @@ func (t *Task) resetActions() {
 // Interrupted implements vfs.Context: it is closed when the task must stop waiting,
 // because a signal it doesn't block is pending or it was killed.
 func (t *Task) Interrupted() <-chan struct{} {
+	t.sleeping.Store(true) // a blocking wait is next (RunState)
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
 	return t.intr

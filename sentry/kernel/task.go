@@ -134,6 +134,9 @@ type Task struct {
 	usage taskUsage
 	// inApp is set while the task is (about to be) in application code (freeze.go).
 	inApp atomic.Bool
+	// sleeping is set when a system call is about to wait (Interrupted, which every
+	// blocking wait selects on), and cleared when the call returns: /proc's state S.
+	sleeping atomic.Bool
 }
 
 // NewTask returns the task of a new process with no parent in PID namespace ns (the
@@ -239,6 +242,7 @@ func (t *Task) Run() ExitStatus {
 		if !t.enterApp() {
 			continue // killed while frozen
 		}
+		t.sleeping.Store(false)
 		start := time.Now()
 		t.usage.enterSwitch(start)
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
@@ -359,10 +363,29 @@ func (t *Task) syscall() {
 		}
 		ret = uintptr(-int(e))
 	}
+	t.sleeping.Store(false)
 	if t.k.Strace {
 		fmt.Fprintf(t.k.Log, "[%d] %s\n", t.TID, strace.Exit(t.MM, nr, args, ret))
 	}
 	arch.SetReturn(&t.State.Regs, ret)
+}
+
+// RunState is the task's state as /proc shows it (fs/proc/array.c's task_state_array):
+// Z once its process has exited, T while the process is stopped (job control), S
+// while a system call of the task waits, R otherwise.
+func (t *Task) RunState() (byte, string) {
+	t.k.mu.Lock()
+	zombie, stopped := t.Proc.exit != nil, t.Proc.stopped
+	t.k.mu.Unlock()
+	switch {
+	case zombie:
+		return 'Z', "zombie"
+	case stopped:
+		return 'T', "stopped"
+	case t.sleeping.Load():
+		return 'S', "sleeping"
+	}
+	return 'R', "running"
 }
 
 // call runs a handler. A panic in it is a Sentry bug: it is logged with its stack, and

@@ -240,8 +240,9 @@ func (p *procfs) taskStat(t *kernel.Task) ([]byte, error) {
 	ps := t.Status(p.ns)
 	u, cu := t.ProcessUsage(), t.ChildrenUsage()
 	ticks := func(ns int64) string { return strconv.FormatInt(ns/1e7, 10) } // USER_HZ 100
+	state, _ := t.RunState()
 	f := []string{
-		strconv.Itoa(int(p.ns.IDOfTask(t))), "(" + comm(t) + ")", "R",
+		strconv.Itoa(int(p.ns.IDOfTask(t))), "(" + comm(t) + ")", string(state),
 		strconv.Itoa(int(ps.PPID)), strconv.Itoa(int(ps.PGID)), strconv.Itoa(int(ps.SID)),
 		"0", "-1", "4194560", // tty, tpgid, flags: no controlling terminals yet
 		"0", "0", "0", "0", // minflt, cminflt, majflt, cmajflt: not counted (README)
@@ -273,8 +274,9 @@ func (p *procfs) status(t *kernel.Task) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	ps := t.Status(p.ns)
-	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
-		comm(t), t.Caller().Umask, ps.TGID, p.ns.IDOfTask(t), ps.PPID)
+	state, stateName := t.RunState()
+	fmt.Fprintf(&b, "Name:\t%s\nUmask:\t%04o\nState:\t%c (%s)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
+		comm(t), t.Caller().Umask, state, stateName, ps.TGID, p.ns.IDOfTask(t), ps.PPID)
 	fmt.Fprintf(&b, "Uid:\t%s\nGid:\t%s\nFDSize:\t64\nGroups:\t%s\n", ids(c.RealUID, c.EffectiveUID, c.SavedUID, c.UID), ids(c.RealGID, c.EffectiveGID, c.SavedGID, c.GID), strings.Join(groups, " "))
 	// The IDs from this /proc's namespace down to the task's own (proc_pid_status).
 	tids, tgids, pgids, sids := p.ns.IDsOf(t)

@@ -217,6 +217,24 @@ static void groups(void) {
 	waitst("then continued", c, 0);
 }
 
+// sleeping waits (at most 10 s) until /proc/PID/stat shows process c in state S.
+static void sleeping(pid_t c) {
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/stat", c);
+	for (int i = 0; i < 10000; i++) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof buf - 1, f);
+			fclose(f);
+			buf[n] = 0;
+			char *p = strrchr(buf, ')');
+			if (p && p[1] == ' ' && p[2] == 'S')
+				return;
+		}
+		msleep(1);
+	}
+}
+
 // blocked: a stop while the child blocks in read or nanosleep. With no handler the
 // call goes on after SIGCONT; with a SIGCONT handler it ends with EINTR. The child
 // reports the call's result as its exit status.
@@ -238,8 +256,8 @@ static void blocked(int op, int handler) {
 			char b;
 			r = read(data[0], &b, 1);
 		} else {
-			// Long enough that the stop (1 s after "ready") finds it asleep
-			// even on a loaded machine.
+			// Long enough that the stop (once /proc shows it asleep) finds it
+			// asleep even on a loaded machine.
 			struct timespec ts = {3, 0};
 			r = nanosleep(&ts, NULL);
 		}
@@ -248,10 +266,9 @@ static void blocked(int op, int handler) {
 	char b;
 	read(ready[0], &b, 1);
 	// The stop must find the child blocked in its call (natively too: stopped before
-	// it, a handler runs first and the call does not end with EINTR). Nothing shows
-	// that it is (the Sentry's /proc state is always R), so the time is generous for a
-	// loaded machine.
-	msleep(1000);
+	// it, a handler runs first and the call does not end with EINTR): wait until
+	// /proc shows it sleeping.
+	sleeping(c);
 	int st;
 	kill(c, SIGSTOP);
 	waitpid(c, &st, WUNTRACED);

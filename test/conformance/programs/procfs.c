@@ -5,7 +5,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 static pthread_barrier_t bar;
 
@@ -83,5 +85,43 @@ int main(void) {
 	sscanf(buf, "%ld %*s %c %ld %ld %ld", &pid, &state, &ppid, &pgrp, &sid);
 	printf("stat: pid %d ppid %d pgrp %d session %d\n", pid == getpid(), ppid == getppid(),
 	       pgrp == getpgrp(), sid == getsid(0));
+
+	// The state field and Status's State line: R for the reader itself, S for a child
+	// blocked in read, T once it is stopped, S again when continued. (Not Z: the
+	// Sentry's /proc does not list zombies.)
+	printf("own state %c\n", state);
+	int p[2];
+	pipe(p);
+	fflush(stdout);
+	pid_t c = fork();
+	if (c == 0) {
+		char b;
+		read(p[0], &b, 1);
+		_exit(0);
+	}
+	char want[] = {'S', 'T', 'S'};
+	for (int step = 0; step < 3; step++) {
+		if (step == 1)
+			kill(c, SIGSTOP);
+		if (step == 2)
+			kill(c, SIGCONT);
+		char line[256];
+		char got = '?', status[64] = "";
+		for (int i = 0; i < 5000 && got != want[step]; i++) {
+			snprintf(path, sizeof path, "/proc/%d/stat", c);
+			read_file(path, line, sizeof line);
+			char *q = strrchr(line, ')');
+			got = q ? q[2] : '?';
+			usleep(1000);
+		}
+		snprintf(path, sizeof path, "/proc/%d/status", c);
+		read_file(path, line, sizeof line);
+		char *st = strstr(line, "State:");
+		if (st)
+			sscanf(st, "State:\t%63[^\n]", status);
+		printf("child state %c, status \"%s\"\n", got, status);
+	}
+	write(p[1], "x", 1);
+	waitpid(c, NULL, 0);
 	return 0;
 }
