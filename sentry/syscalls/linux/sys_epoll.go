@@ -30,11 +30,7 @@ func EpollCreate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 
 func newEpoll(t *kernel.Task, cloexec bool) (uintptr, error) {
 	f, _ := epoll.New(t.Kernel().VFS, 0)
-	fd, err := t.FDs.NewFD(f, 0, cloexec, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-	}
-	return uintptr(fd), err
+	return installFD(t, f, cloexec)
 }
 
 func epollOf(t *kernel.Task, epfd uintptr) (*epoll.Instance, func(), error) {
@@ -182,11 +178,7 @@ func Eventfd2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	f := eventfd.New(t.Kernel().VFS, uint64(uint32(a[0])), flags&efdSemaphore != 0, flags)
-	fd, err := t.FDs.NewFD(f, 0, flags&unix.EFD_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-	}
-	return uintptr(fd), err
+	return installFD(t, f, flags&unix.EFD_CLOEXEC != 0)
 }
 
 // Eventfd implements eventfd(2).

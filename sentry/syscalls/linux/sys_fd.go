@@ -9,17 +9,25 @@ import (
 	"github.com/moat-sandbox/moat/sentry/vfs"
 )
 
+// installFD gives f the lowest free descriptor below RLIMIT_NOFILE (EMFILE past it),
+// close-on-exec if cloexec, and returns its number; on failure f's reference is
+// dropped.
+func installFD(t *kernel.Task, f *vfs.FileDescription, cloexec bool) (uintptr, error) {
+	fd, err := t.FDs.NewFD(f, 0, cloexec, t.Limits[unix.RLIMIT_NOFILE].Cur)
+	if err != nil {
+		f.DecRef()
+		return 0, err
+	}
+	return uintptr(fd), nil
+}
+
 // Dup implements dup(2).
 func Dup(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	f, err := getFD(t, a[0])
 	if err != nil {
 		return 0, err
 	}
-	nfd, err := t.FDs.NewFD(f, 0, false, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-	}
-	return uintptr(nfd), err
+	return installFD(t, f, false)
 }
 
 func dup3(t *kernel.Task, oldfd, newfd int32, cloexec bool) (uintptr, error) {

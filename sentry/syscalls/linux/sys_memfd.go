@@ -42,9 +42,5 @@ func MemfdCreate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	owner := vfs.Owner{UID: t.Creds.UID, GID: t.Creds.GID}
 	f := t.Kernel().MemfdFS().NewMemfd(t.Kernel().VFS, name, flags&mfdAllowSealing != 0,
 		flags&mfdNoexecSeal != 0, owner)
-	fd, err := t.FDs.NewFD(f, 0, flags&mfdCloexec != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-	}
-	return uintptr(fd), err
+	return installFD(t, f, flags&mfdCloexec != 0)
 }

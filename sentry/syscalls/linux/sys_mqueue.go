@@ -52,12 +52,7 @@ func MqOpen(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	fd, err := t.FDs.NewFD(f, 0, true, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-		return 0, err
-	}
-	return uintptr(fd), nil
+	return installFD(t, f, true)
 }
 
 // MqUnlink implements mq_unlink(2).

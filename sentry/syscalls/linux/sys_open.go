@@ -42,12 +42,7 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags int, mode uint3
 	if f, err = openedFile(t, f, flags); err != nil {
 		return 0, err
 	}
-	fd, err := t.FDs.NewFD(f, 0, flags&unix.O_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-		return 0, err
-	}
-	return uintptr(fd), nil
+	return installFD(t, f, flags&unix.O_CLOEXEC != 0)
 }
 
 // Open implements open(2).
@@ -145,10 +140,5 @@ func Openat2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if f, err = openedFile(t, f, int(how.Flags)); err != nil {
 		return 0, err
 	}
-	nfd, err := t.FDs.NewFD(f, 0, how.Flags&unix.O_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-		return 0, err
-	}
-	return uintptr(nfd), nil
+	return installFD(t, f, how.Flags&unix.O_CLOEXEC != 0)
 }

@@ -40,12 +40,7 @@ func PidfdOpen(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	fd, err := t.FDs.NewFD(f, 0, true, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-		return 0, err
-	}
-	return uintptr(fd), nil
+	return installFD(t, f, true)
 }
 
 // PidfdSendSignal implements pidfd_send_signal(2), in its order of checks: the flags
@@ -89,10 +84,5 @@ func PidfdGetfd(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	fd, err := t.FDs.NewFD(got, 0, true, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		got.DecRef()
-		return 0, err
-	}
-	return uintptr(fd), nil
+	return installFD(t, got, true)
 }

@@ -25,11 +25,7 @@ func Signalfd4(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	mask &^= 1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)
 	if ufd == -1 {
 		f := signalfd.New(t.Kernel().VFS, t, mask, flags)
-		fd, err := t.FDs.NewFD(f, 0, flags&unix.SFD_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
-		if err != nil {
-			f.DecRef()
-		}
-		return uintptr(fd), err
+		return installFD(t, f, flags&unix.SFD_CLOEXEC != 0)
 	}
 	f, err := getFD(t, uintptr(ufd))
 	if err != nil {

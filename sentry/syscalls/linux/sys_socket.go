@@ -83,11 +83,7 @@ func Socket(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, err
 	}
 	f := unixsock.New(t.Kernel().VFS, typ, flags)
-	nfd, err := t.FDs.NewFD(f, 0, flags&unix.SOCK_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-	}
-	return uintptr(nfd), err
+	return installFD(t, f, flags&unix.SOCK_CLOEXEC != 0)
 }
 
 // Socketpair implements socketpair(2).

@@ -42,11 +42,7 @@ func TimerfdCreate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, err
 	}
 	f := timerfd.New(t.Kernel().VFS, now, flags)
-	fd, err := t.FDs.NewFD(f, 0, flags&unix.TFD_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-	}
-	return uintptr(fd), err
+	return installFD(t, f, flags&unix.TFD_CLOEXEC != 0)
 }
 
 // timerfdOf returns the timer at fd (EBADF, or EINVAL for another file) and the

@@ -158,10 +158,5 @@ func openPeer(t *kernel.Task, tty *devpts.Terminal, flags int) (uintptr, error) 
 	if err != nil {
 		return 0, err
 	}
-	nfd, err := t.FDs.NewFD(f, 0, flags&unix.O_CLOEXEC != 0, t.Limits[unix.RLIMIT_NOFILE].Cur)
-	if err != nil {
-		f.DecRef()
-		return 0, err
-	}
-	return uintptr(nfd), nil
+	return installFD(t, f, flags&unix.O_CLOEXEC != 0)
 }
