@@ -13,117 +13,36 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/platform"
+	pt "github.com/moat-sandbox/moat/platform/internal/platformtest"
 	"github.com/moat-sandbox/moat/sentry/arch"
-)
-
-// Addresses the test programs use.
-const (
-	codeAddr = 0x400000
-	dataAddr = 0x500000
-	fileSize = 16 << 20
 )
 
 // env is a platform over a fresh memory file, with the test's own view of that file.
 type env struct {
-	p   *Platform
-	fd  int
-	mem []byte
-	off uint64 // next free file offset
+	*pt.MemFile
+	p *Platform
 }
 
 // newEnv makes a platform, or skips the test where the host offers no KVM.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	fd, err := unix.MemfdCreate("moat-test", unix.MFD_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Ftruncate(fd, fileSize); err != nil {
-		t.Fatal(err)
-	}
-	mem, err := unix.Mmap(fd, 0, fileSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(fd)
+	m := pt.NewMemFile(t)
+	p, err := New(m.FD)
 	if errors.Is(err, ErrUnavailable) {
-		unix.Munmap(mem)
-		unix.Close(fd)
 		t.Skipf("skipping: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		p.Close()
-		unix.Munmap(mem)
-		unix.Close(fd)
-	})
-	return &env{p: p, fd: fd, mem: mem}
+	t.Cleanup(func() { p.Close() })
+	return &env{MemFile: m, p: p}
 }
 
-// alloc returns n fresh pages of the memory file.
-func (e *env) alloc(n int) platform.FileRange {
-	fr := platform.FileRange{Start: e.off, End: e.off + uint64(n*pageSize)}
-	e.off = fr.End
-	return fr
-}
-
-// program maps code at codeAddr (r-x) in a new address space and returns it with a state
-// whose rip is at the code.
+// program maps code at pt.CodeAddr in a new address space of the platform.
 func (e *env) program(t testing.TB, code []byte) (platform.AddressSpace, *arch.State, platform.FileRange) {
 	t.Helper()
-	as, err := e.p.NewAddressSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(as.Release)
-	fr := e.alloc(1)
-	copy(e.mem[fr.Start:], code)
-	if err := as.MapFile(codeAddr, fr, platform.ReadExec, false); err != nil {
-		t.Fatal(err)
-	}
-	st := arch.NewState()
-	st.Regs.Rip = codeAddr
-	return as, st, fr
+	return e.Program(t, e.p, code)
 }
-
-func switchOnce(t testing.TB, c platform.Context, as platform.AddressSpace, st *arch.State) platform.Event {
-	t.Helper()
-	ev, err := c.Switch(as, st)
-	if err != nil {
-		t.Fatalf("Switch: %v", err)
-	}
-	return ev
-}
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
-// Machine code pieces.
-var (
-	syscallInsn   = []byte{0x0f, 0x05}
-	movEax39      = []byte{0xb8, 0x27, 0x00, 0x00, 0x00}                   // mov $39,%eax (getpid)
-	movRaxToData  = []byte{0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00} // mov %rax,0x500000
-	movDataToRax  = []byte{0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00} // mov 0x500000,%rax
-	jmpSelf       = []byte{0xeb, 0xfe}                                     // 1: jmp 1b
-	ud2           = []byte{0x0f, 0x0b}
-	int3          = []byte{0xcc}
-	hlt           = []byte{0xf4}
-	movapsXmm4Xm3 = []byte{0x0f, 0x28, 0xe3} // movaps %xmm3,%xmm4
-)
-
-// movabs returns movabs $v,%r11.
-func movabsR11(v uint64) []byte {
-	b := []byte{0x49, 0xbb, 0, 0, 0, 0, 0, 0, 0, 0}
-	binary.LittleEndian.PutUint64(b[2:], v)
-	return b
-}
-
-var (
-	jmpR11        = []byte{0x41, 0xff, 0xe3} // jmp *%r11
-	storeRaxAtR11 = []byte{0x49, 0x89, 0x03} // mov %rax,(%r11)
-	loadR11ToRax  = []byte{0x49, 0x8b, 0x03} // mov (%r11),%rax
-)
 
 // TestStructSizes: the ioctl numbers encode these sizes.
 func TestStructSizes(t *testing.T) {
@@ -153,13 +72,13 @@ func TestSyscallFaultInterrupt(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnv(t)
-	code := cat(movEax39, syscallInsn, movRaxToData, jmpSelf)
+	code := pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.MovRaxToData, pt.JmpSelf)
 	as, st, _ := e.program(t, code)
 	c := e.p.NewContext()
 	defer c.Release()
 	st.Regs.Rdi, st.Regs.Rsi, st.Regs.R10 = 11, 22, 44
 
-	ev := switchOnce(t, c, as, st)
+	ev := pt.SwitchOnce(t, c, as, st)
 	if ev.Kind != platform.EventSyscall {
 		t.Fatalf("first event = %+v, want syscall (rip %#x)", ev, st.Regs.Rip)
 	}
@@ -169,14 +88,14 @@ func TestSyscallFaultInterrupt(t *testing.T) {
 	if a := arch.SyscallArgs(&st.Regs); a[0] != 11 || a[1] != 22 || a[3] != 44 {
 		t.Errorf("syscall args = %v", a)
 	}
-	if want := uint64(codeAddr + len(movEax39) + len(syscallInsn)); st.Regs.Rip != want {
+	if want := uint64(pt.CodeAddr + len(pt.MovEax39) + len(pt.SyscallInsn)); st.Regs.Rip != want {
 		t.Errorf("rip = %#x, want %#x", st.Regs.Rip, want)
 	}
 	arch.SetReturn(&st.Regs, 0xdeadbeef)
 
-	ev = switchOnce(t, c, as, st)
-	if ev.Kind != platform.EventFault || ev.Addr != dataAddr {
-		t.Fatalf("second event = %+v, want a fault at %#x", ev, dataAddr)
+	ev = pt.SwitchOnce(t, c, as, st)
+	if ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr {
+		t.Fatalf("second event = %+v, want a fault at %#x", ev, pt.DataAddr)
 	}
 	if ev.Info.Signo != int32(unix.SIGSEGV) || ev.Info.Code != arch.SEGV_MAPERR {
 		t.Errorf("fault signal = %v", &ev.Info)
@@ -184,28 +103,28 @@ func TestSyscallFaultInterrupt(t *testing.T) {
 	if ev.Access != (platform.AccessType{Write: true}) {
 		t.Errorf("access of a store fault on an unmapped page = %v", ev.Access)
 	}
-	faultRip := uint64(codeAddr + len(movEax39) + len(syscallInsn))
+	faultRip := uint64(pt.CodeAddr + len(pt.MovEax39) + len(pt.SyscallInsn))
 	if st.Regs.Rip != faultRip {
 		t.Errorf("rip at fault = %#x, want %#x (the faulting instruction)", st.Regs.Rip, faultRip)
 	}
 
-	data := e.alloc(1)
-	if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+	data := e.Alloc(1)
+	if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		c.Interrupt()
 	}()
-	ev = switchOnce(t, c, as, st)
+	ev = pt.SwitchOnce(t, c, as, st)
 	if ev.Kind != platform.EventInterrupt {
 		t.Fatalf("third event = %+v, want interrupt", ev)
 	}
-	loopRip := faultRip + uint64(len(movRaxToData))
+	loopRip := faultRip + uint64(len(pt.MovRaxToData))
 	if st.Regs.Rip != loopRip {
 		t.Errorf("rip when interrupted = %#x, want %#x (the loop)", st.Regs.Rip, loopRip)
 	}
-	if got := binary.LittleEndian.Uint64(e.mem[data.Start:]); got != 0xdeadbeef {
+	if got := binary.LittleEndian.Uint64(e.Mem[data.Start:]); got != 0xdeadbeef {
 		t.Errorf("memory file holds %#x, want the syscall's return value 0xdeadbeef", got)
 	}
 }
@@ -216,7 +135,7 @@ func TestRegistersRoundTrip(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnv(t)
-	as, st, _ := e.program(t, cat(movapsXmm4Xm3, syscallInsn))
+	as, st, _ := e.program(t, pt.Cat(pt.MovapsXmm4Xm3, pt.SyscallInsn))
 	c := e.p.NewContext()
 	defer c.Release()
 	r := &st.Regs
@@ -228,12 +147,12 @@ func TestRegistersRoundTrip(t *testing.T) {
 	pattern := []byte("0123456789abcdef")
 	copy(st.FP.XMM(3), pattern)
 
-	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
 		t.Fatalf("event = %v, want syscall", ev.Kind)
 	}
 	want.Orig_rax = 1
 	want.Rax = ^uint64(unix.ENOSYS) + 1
-	want.Rip += uint64(len(movapsXmm4Xm3) + len(syscallInsn))
+	want.Rip += uint64(len(pt.MovapsXmm4Xm3) + len(pt.SyscallInsn))
 	want.Rcx = want.Rip
 	want.R11 = want.Eflags
 	if *r != want {
@@ -254,79 +173,79 @@ func TestFaultAccessTypes(t *testing.T) {
 	defer c.Release()
 
 	t.Run("fetch from unmapped page", func(t *testing.T) {
-		as, st, _ := e.program(t, jmpSelf)
+		as, st, _ := e.program(t, pt.JmpSelf)
 		st.Regs.Rip = 0x600000
-		ev := switchOnce(t, c, as, st)
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventFault || ev.Addr != 0x600000 || !ev.Access.Execute {
 			t.Errorf("event = %+v, want an execute fault at 0x600000", ev)
 		}
 	})
 	t.Run("write to read-only page", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
-		if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); err != nil {
+		as, st, _ := e.program(t, pt.Cat(pt.MovRaxToData, pt.JmpSelf))
+		if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.Read, false); err != nil {
 			t.Fatal(err)
 		}
-		ev := switchOnce(t, c, as, st)
-		if ev.Kind != platform.EventFault || ev.Addr != dataAddr || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Write {
-			t.Errorf("event = %+v, want a write fault (SEGV_ACCERR) at %#x", ev, dataAddr)
+		ev := pt.SwitchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Write {
+			t.Errorf("event = %+v, want a write fault (SEGV_ACCERR) at %#x", ev, pt.DataAddr)
 		}
 	})
 	t.Run("execute from non-executable page", func(t *testing.T) {
-		as, st, _ := e.program(t, jmpSelf)
-		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+		as, st, _ := e.program(t, pt.JmpSelf)
+		if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.ReadWrite, false); err != nil {
 			t.Fatal(err)
 		}
-		st.Regs.Rip = dataAddr
-		ev := switchOnce(t, c, as, st)
+		st.Regs.Rip = pt.DataAddr
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventFault || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Execute {
 			t.Errorf("event = %+v, want an execute fault (SEGV_ACCERR)", ev)
 		}
 	})
 	t.Run("protect removes write, then gives it back", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(movRaxToData, syscallInsn))
-		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+		as, st, _ := e.program(t, pt.Cat(pt.MovRaxToData, pt.SyscallInsn))
+		if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.ReadWrite, false); err != nil {
 			t.Fatal(err)
 		}
-		if err := as.Protect(dataAddr, 4*pageSize, platform.Read); err != nil {
+		if err := as.Protect(pt.DataAddr, 4*pageSize, platform.Read); err != nil {
 			t.Fatal(err) // a range with holes is fine
 		}
-		ev := switchOnce(t, c, as, st)
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventFault || !ev.Access.Write {
 			t.Errorf("event = %+v, want a write fault after Protect", ev)
 		}
-		if err := as.Protect(dataAddr, pageSize, platform.ReadWrite); err != nil {
+		if err := as.Protect(pt.DataAddr, pageSize, platform.ReadWrite); err != nil {
 			t.Fatal(err)
 		}
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
 			t.Errorf("event = %+v, want the store done and the syscall", ev)
 		}
 	})
 	t.Run("no access keeps the page for Protect", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(movDataToRax, syscallInsn))
-		data := e.alloc(1)
-		binary.LittleEndian.PutUint64(e.mem[data.Start:], 0x1234)
-		if err := as.MapFile(dataAddr, data, platform.NoAccess, false); err != nil {
+		as, st, _ := e.program(t, pt.Cat(pt.MovDataToRax, pt.SyscallInsn))
+		data := e.Alloc(1)
+		binary.LittleEndian.PutUint64(e.Mem[data.Start:], 0x1234)
+		if err := as.MapFile(pt.DataAddr, data, platform.NoAccess, false); err != nil {
 			t.Fatal(err)
 		}
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventFault || !ev.Access.Read {
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventFault || !ev.Access.Read {
 			t.Fatalf("event = %+v, want a read fault", ev)
 		}
-		if err := as.Protect(dataAddr, pageSize, platform.Read); err != nil {
+		if err := as.Protect(pt.DataAddr, pageSize, platform.Read); err != nil {
 			t.Fatal(err)
 		}
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 0x1234 {
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 0x1234 {
 			t.Errorf("event = %+v, rax %#x, want the page's 0x1234 read", ev, st.Regs.Orig_rax)
 		}
 	})
 	t.Run("unmap", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
-		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+		as, st, _ := e.program(t, pt.Cat(pt.MovRaxToData, pt.JmpSelf))
+		if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.ReadWrite, false); err != nil {
 			t.Fatal(err)
 		}
-		if err := as.Unmap(dataAddr, pageSize); err != nil {
+		if err := as.Unmap(pt.DataAddr, pageSize); err != nil {
 			t.Fatal(err)
 		}
-		ev := switchOnce(t, c, as, st)
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventFault || ev.Info.Code != arch.SEGV_MAPERR {
 			t.Errorf("event = %+v, want SEGV_MAPERR after Unmap", ev)
 		}
@@ -337,15 +256,15 @@ func TestFaultAccessTypes(t *testing.T) {
 		sig  unix.Signal
 		si   int32
 	}{
-		{"ud2 raises SIGILL", ud2, unix.SIGILL, illIllopn},
-		{"int3 raises SIGTRAP", int3, unix.SIGTRAP, arch.SI_KERNEL},
-		{"hlt raises SIGSEGV", hlt, unix.SIGSEGV, arch.SI_KERNEL},
+		{"pt.Ud2 raises SIGILL", pt.Ud2, unix.SIGILL, illIllopn},
+		{"pt.Int3 raises SIGTRAP", pt.Int3, unix.SIGTRAP, arch.SI_KERNEL},
+		{"pt.Hlt raises SIGSEGV", pt.Hlt, unix.SIGSEGV, arch.SI_KERNEL},
 		{"divide by zero raises SIGFPE", []byte{0x31, 0xc9, 0xf7, 0xf1}, unix.SIGFPE, fpeIntdiv}, // xor %ecx,%ecx; div %ecx
 		{"out raises SIGSEGV", []byte{0xe6, 0x10}, unix.SIGSEGV, arch.SI_KERNEL},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			as, st, _ := e.program(t, tc.code)
-			ev := switchOnce(t, c, as, st)
+			ev := pt.SwitchOnce(t, c, as, st)
 			if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(tc.sig) || ev.Info.Code != tc.si {
 				t.Errorf("event = %+v (%v), want signal %v code %d", ev, &ev.Info, tc.sig, tc.si)
 			}
@@ -355,7 +274,7 @@ func TestFaultAccessTypes(t *testing.T) {
 		// A #GP on hardware virtualization, as on Linux without IA32 emulation; PVM
 		// (KVM without hardware virtualization) raises #UD for it, so SIGILL there.
 		as, st, _ := e.program(t, []byte{0xcd, 0x80})
-		ev := switchOnce(t, c, as, st)
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) && ev.Info.Signo != int32(unix.SIGILL) {
 			t.Errorf("event = %+v (%v), want SIGSEGV (or SIGILL under PVM)", ev, &ev.Info)
 		}
@@ -363,8 +282,8 @@ func TestFaultAccessTypes(t *testing.T) {
 	t.Run("single step raises SIGTRAP TRAP_TRACE", func(t *testing.T) {
 		as, st, _ := e.program(t, []byte{0x90, 0x90, 0x90})
 		st.Regs.Eflags |= 0x100 // TF
-		ev := switchOnce(t, c, as, st)
-		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGTRAP) || ev.Info.Code != trapTrace || st.Regs.Rip != codeAddr+1 {
+		ev := pt.SwitchOnce(t, c, as, st)
+		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGTRAP) || ev.Info.Code != trapTrace || st.Regs.Rip != pt.CodeAddr+1 {
 			t.Errorf("event = %+v at %#x, want SIGTRAP TRAP_TRACE after one instruction", ev, st.Regs.Rip)
 		}
 	})
@@ -376,18 +295,18 @@ func TestInterruptBeforeSwitch(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnv(t)
-	as, st, _ := e.program(t, jmpSelf)
+	as, st, _ := e.program(t, pt.JmpSelf)
 	c := e.p.NewContext()
 	defer c.Release()
 	c.Interrupt()
-	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
 		t.Fatalf("event = %v, want interrupt", ev.Kind)
 	}
-	if st.Regs.Rip != codeAddr {
+	if st.Regs.Rip != pt.CodeAddr {
 		t.Errorf("rip moved to %#x though nothing ran", st.Regs.Rip)
 	}
 	go func() { time.Sleep(20 * time.Millisecond); c.Interrupt() }()
-	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
 		t.Fatalf("event = %v, want interrupt", ev.Kind)
 	}
 }
@@ -398,7 +317,7 @@ func TestManyInterrupts(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnv(t)
-	as, st, _ := e.program(t, jmpSelf)
+	as, st, _ := e.program(t, pt.JmpSelf)
 	c := e.p.NewContext()
 	defer c.Release()
 	for i := 0; i < 200; i++ {
@@ -410,7 +329,7 @@ func TestManyInterrupts(t *testing.T) {
 			c.Interrupt()
 			close(done)
 		}()
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt || st.Regs.Rip != codeAddr {
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt || st.Regs.Rip != pt.CodeAddr {
 			t.Fatalf("round %d: event = %+v at %#x, want interrupt in the loop", i, ev, st.Regs.Rip)
 		}
 		<-done
@@ -424,8 +343,8 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 	// mov %rdi,(%rsi); syscall; jmp back
 	code := []byte{0x48, 0x89, 0x3e, 0x0f, 0x05, 0xeb, 0xf9}
 	as, _, _ := e.program(t, code)
-	data := e.alloc(1)
-	if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+	data := e.Alloc(1)
+	if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
 		t.Fatal(err)
 	}
 	const threads, rounds = 4, 50
@@ -440,10 +359,10 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 			c := e.p.NewContext()
 			defer c.Release()
 			st := arch.NewState()
-			st.Regs.Rip = codeAddr
+			st.Regs.Rip = pt.CodeAddr
 			for r := 0; r < rounds; r++ {
 				st.Regs.Rdi = uint64(i*1000 + r)
-				st.Regs.Rsi = uint64(dataAddr + 8*i)
+				st.Regs.Rsi = uint64(pt.DataAddr + 8*i)
 				ev, err := c.Switch(as, st)
 				if err != nil {
 					errs <- err
@@ -453,7 +372,7 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 					errs <- errors.New("wrong event or registers from another thread")
 					return
 				}
-				st.Regs.Rip = codeAddr
+				st.Regs.Rip = pt.CodeAddr
 			}
 		}(i)
 	}
@@ -463,7 +382,7 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < threads; i++ {
-		if got := binary.LittleEndian.Uint64(e.mem[data.Start+uint64(8*i):]); got != uint64(i*1000+rounds-1) {
+		if got := binary.LittleEndian.Uint64(e.Mem[data.Start+uint64(8*i):]); got != uint64(i*1000+rounds-1) {
 			t.Errorf("thread %d's slot = %d, want %d", i, got, i*1000+rounds-1)
 		}
 	}
@@ -476,11 +395,11 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 func TestUnmapReachesRunningThread(t *testing.T) {
 	e := newEnv(t)
 	// 1: mov 0x500000,%rax; mov %rax,%rbx; jmp 1b
-	code := cat(movDataToRax, []byte{0x48, 0x89, 0xc3}, []byte{0xeb, 0xf3})
+	code := pt.Cat(pt.MovDataToRax, []byte{0x48, 0x89, 0xc3}, []byte{0xeb, 0xf3})
 	as, st, _ := e.program(t, code)
-	data := e.alloc(1)
-	binary.LittleEndian.PutUint64(e.mem[data.Start:], 7)
-	if err := as.MapFile(dataAddr, data, platform.Read, false); err != nil {
+	data := e.Alloc(1)
+	binary.LittleEndian.PutUint64(e.Mem[data.Start:], 7)
+	if err := as.MapFile(pt.DataAddr, data, platform.Read, false); err != nil {
 		t.Fatal(err)
 	}
 	c := e.p.NewContext()
@@ -497,13 +416,13 @@ func TestUnmapReachesRunningThread(t *testing.T) {
 		res <- result{ev, err}
 	}()
 	time.Sleep(50 * time.Millisecond) // the loop runs, with the page in its TLB
-	if err := as.Unmap(dataAddr, pageSize); err != nil {
+	if err := as.Unmap(pt.DataAddr, pageSize); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case r := <-res:
-		if r.err != nil || r.ev.Kind != platform.EventFault || r.ev.Addr != dataAddr {
-			t.Fatalf("Switch = %+v, %v; want a fault at %#x", r.ev, r.err, dataAddr)
+		if r.err != nil || r.ev.Kind != platform.EventFault || r.ev.Addr != pt.DataAddr {
+			t.Fatalf("Switch = %+v, %v; want a fault at %#x", r.ev, r.err, pt.DataAddr)
 		}
 	case <-time.After(5 * time.Second):
 		c.Interrupt()
@@ -536,10 +455,10 @@ func TestBadRanges(t *testing.T) {
 		{"the kernel area", kernelBase, page},
 		{"straddling the limit", max - pageSize, platform.FileRange{Start: 0, End: 2 * pageSize}},
 		{"wrapping around", ^uintptr(0) - pageSize + 1, page},
-		{"misaligned address", codeAddr + 1, page},
-		{"misaligned file offset", codeAddr, platform.FileRange{Start: 1, End: pageSize + 1}},
-		{"empty file range", codeAddr, platform.FileRange{Start: pageSize, End: pageSize}},
-		{"beyond the memory file", codeAddr, platform.FileRange{Start: fileSize, End: fileSize + pageSize}},
+		{"misaligned address", pt.CodeAddr + 1, page},
+		{"misaligned file offset", pt.CodeAddr, platform.FileRange{Start: 1, End: pageSize + 1}},
+		{"empty file range", pt.CodeAddr, platform.FileRange{Start: pageSize, End: pageSize}},
+		{"beyond the memory file", pt.CodeAddr, platform.FileRange{Start: pt.FileSize, End: pt.FileSize + pageSize}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := as.MapFile(tc.addr, tc.fr, platform.ReadWrite, false)
@@ -551,7 +470,7 @@ func TestBadRanges(t *testing.T) {
 	if err := as.Unmap(max, pageSize); !errors.Is(err, platform.ErrBadRange) {
 		t.Errorf("Unmap above the maximum = %v, want ErrBadRange", err)
 	}
-	if err := as.Protect(codeAddr, 0, platform.Read); !errors.Is(err, platform.ErrBadRange) {
+	if err := as.Protect(pt.CodeAddr, 0, platform.Read); !errors.Is(err, platform.ErrBadRange) {
 		t.Errorf("Protect of nothing = %v, want ErrBadRange", err)
 	}
 	if tables := len(as.(*addressSpace).tables); tables != 1 {
@@ -578,18 +497,18 @@ func TestHostileApplication(t *testing.T) {
 		name string
 		code []byte
 	}{
-		{"jump to the return stub", cat(movabsR11(kernelBase+codeOff+retFlushOff), jmpR11)},
-		{"write the ring-0 code", cat(movabsR11(kernelBase+codeOff), storeRaxAtR11)},
-		{"write the IDT", cat(movabsR11(kernelBase+idtOff), storeRaxAtR11)},
-		{"write a vCPU's GDT", cat(movabsR11(vcpuPage), storeRaxAtR11)},
-		{"read a vCPU's stack", cat(movabsR11(vcpuPage+frameOff), loadR11ToRax)},
-		{"read the kernel page tables", cat(movabsR11(kernelBase+kPDPTOff), loadR11ToRax)},
-		{"write a page table by its guest physical address", cat(movabsR11(e.p.gpa+kernelAreaSize), storeRaxAtR11)},
+		{"jump to the return stub", pt.Cat(pt.MovabsR11(kernelBase+codeOff+retFlushOff), pt.JmpR11)},
+		{"write the ring-0 code", pt.Cat(pt.MovabsR11(kernelBase+codeOff), pt.StoreRaxAtR11)},
+		{"write the IDT", pt.Cat(pt.MovabsR11(kernelBase+idtOff), pt.StoreRaxAtR11)},
+		{"write a vCPU's GDT", pt.Cat(pt.MovabsR11(vcpuPage), pt.StoreRaxAtR11)},
+		{"read a vCPU's stack", pt.Cat(pt.MovabsR11(vcpuPage+frameOff), pt.LoadR11ToRax)},
+		{"read the kernel page tables", pt.Cat(pt.MovabsR11(kernelBase+kPDPTOff), pt.LoadR11ToRax)},
+		{"write a page table by its guest physical address", pt.Cat(pt.MovabsR11(e.p.gpa+kernelAreaSize), pt.StoreRaxAtR11)},
 	}
 	for _, tc := range faults {
 		t.Run(tc.name, func(t *testing.T) {
 			as, st, _ := e.program(t, tc.code)
-			ev := switchOnce(t, c, as, st)
+			ev := pt.SwitchOnce(t, c, as, st)
 			if ev.Kind != platform.EventFault {
 				t.Errorf("event = %+v, want a fault", ev)
 			}
@@ -599,19 +518,19 @@ func TestHostileApplication(t *testing.T) {
 		name string
 		code []byte
 	}{
-		{"lgdt", cat(movabsR11(dataAddr), []byte{0x41, 0x0f, 0x01, 0x13})}, // lgdt (%r11)
-		{"mov to cr3", []byte{0x0f, 0x22, 0xd8}},                           // mov %rax,%cr3
+		{"lgdt", pt.Cat(pt.MovabsR11(pt.DataAddr), []byte{0x41, 0x0f, 0x01, 0x13})}, // lgdt (%r11)
+		{"mov to cr3", []byte{0x0f, 0x22, 0xd8}},                                    // mov %rax,%cr3
 		{"wrmsr", []byte{0x0f, 0x30}},
 		{"cli", []byte{0xfa}},
-		{"far jump to a null selector", cat(movabsR11(dataAddr), []byte{0x41, 0xff, 0x2b})}, // ljmp *(%r11)
+		{"far jump to a null selector", pt.Cat(pt.MovabsR11(pt.DataAddr), []byte{0x41, 0xff, 0x2b})}, // ljmp *(%r11)
 	}
 	for _, tc := range gpSignals {
 		t.Run(tc.name, func(t *testing.T) {
 			as, st, _ := e.program(t, tc.code)
-			if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+			if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.ReadWrite, false); err != nil {
 				t.Fatal(err)
 			}
-			ev := switchOnce(t, c, as, st)
+			ev := pt.SwitchOnce(t, c, as, st)
 			if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
 				t.Errorf("event = %+v, want SIGSEGV", ev)
 			}
@@ -620,66 +539,66 @@ func TestHostileApplication(t *testing.T) {
 	t.Run("jump to the syscall entry", func(t *testing.T) {
 		// A system call, with the registers the application chose: nothing it could
 		// not do with a syscall instruction of its own.
-		as, st, _ := e.program(t, cat(movabsR11(kernelBase+codeOff+syscallEntryOff), jmpR11))
-		st.Regs.Rcx, st.Regs.R11, st.Regs.Rax = codeAddr, 0x202, 39
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Rip != codeAddr || st.Regs.Orig_rax != 39 {
+		as, st, _ := e.program(t, pt.Cat(pt.MovabsR11(kernelBase+codeOff+syscallEntryOff), pt.JmpR11))
+		st.Regs.Rcx, st.Regs.R11, st.Regs.Rax = pt.CodeAddr, 0x202, 39
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Rip != pt.CodeAddr || st.Regs.Orig_rax != 39 {
 			t.Errorf("event = %+v at %#x, want the system call with the application's rcx as rip", ev, st.Regs.Rip)
 		}
 	})
 	t.Run("iretq to ring 0", func(t *testing.T) {
 		as, st, _ := e.program(t, []byte{0x48, 0xcf})
-		data := e.alloc(1)
-		if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+		data := e.Alloc(1)
+		if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
 			t.Fatal(err)
 		}
-		for i, w := range []uint64{kernelBase + codeOff + retUserOff, kernelCS, 0x2, dataAddr, kernelSS} {
-			binary.LittleEndian.PutUint64(e.mem[data.Start+uint64(8*i):], w)
+		for i, w := range []uint64{kernelBase + codeOff + retUserOff, kernelCS, 0x2, pt.DataAddr, kernelSS} {
+			binary.LittleEndian.PutUint64(e.Mem[data.Start+uint64(8*i):], w)
 		}
-		st.Regs.Rsp = dataAddr
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+		st.Regs.Rsp = pt.DataAddr
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
 			t.Errorf("event = %+v, want SIGSEGV", ev)
 		}
 	})
 	t.Run("int to an interrupt vector", func(t *testing.T) {
 		as, st, _ := e.program(t, []byte{0xcd, 0x20})
-		ev := switchOnce(t, c, as, st)
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) && ev.Info.Signo != int32(unix.SIGILL) {
 			t.Errorf("event = %+v, want SIGSEGV (or SIGILL under PVM)", ev)
 		}
 	})
 	t.Run("non-canonical rip", func(t *testing.T) {
-		as, st, _ := e.program(t, syscallInsn)
+		as, st, _ := e.program(t, pt.SyscallInsn)
 		st.Regs.Rip = 0x0000_8000_0000_0000
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
 			t.Errorf("event = %+v, want SIGSEGV", ev)
 		}
-		st.Regs.Rip, st.Regs.Fs_base = codeAddr, 0x1234_0000_0000_0000
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+		st.Regs.Rip, st.Regs.Fs_base = pt.CodeAddr, 0x1234_0000_0000_0000
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
 			t.Errorf("event = %+v with a non-canonical fs base, want SIGSEGV", ev)
 		}
 	})
 	t.Run("jump to non-canonical rip", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(movabsR11(0x0000_8000_0000_0000), jmpR11))
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+		as, st, _ := e.program(t, pt.Cat(pt.MovabsR11(0x0000_8000_0000_0000), pt.JmpR11))
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
 			t.Errorf("event = %+v, want SIGSEGV", ev)
 		}
 	})
 	t.Run("syscall returning to a non-canonical rip", func(t *testing.T) {
-		as, st, _ := e.program(t, syscallInsn)
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		as, st, _ := e.program(t, pt.SyscallInsn)
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
 			t.Fatalf("event = %+v, want syscall", ev)
 		}
 		st.Regs.Rip, st.Regs.Rcx = 0xffff_0000_0000_0000, 0xffff_0000_0000_0000
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
 			t.Errorf("event = %+v, want SIGSEGV", ev)
 		}
 	})
 	t.Run("syscall with TF and rsp at the vCPU's page", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(syscallInsn, jmpSelf))
+		as, st, _ := e.program(t, pt.Cat(pt.SyscallInsn, pt.JmpSelf))
 		st.Regs.Rsp = vcpuPage + gdtOff + 64
 		st.Regs.Eflags |= 0x100
-		ev := switchOnce(t, c, as, st)
-		if ev.Kind != platform.EventSyscall || st.Regs.Rip != codeAddr+2 {
+		ev := pt.SwitchOnce(t, c, as, st)
+		if ev.Kind != platform.EventSyscall || st.Regs.Rip != pt.CodeAddr+2 {
 			t.Errorf("event = %+v at %#x, want the system call", ev, st.Regs.Rip)
 		}
 	})
@@ -688,7 +607,7 @@ func TestHostileApplication(t *testing.T) {
 		// or keep interrupts off.
 		as, st, _ := e.program(t, []byte{0xe6, 0x10})
 		st.Regs.Eflags = 0x3002
-		ev := switchOnce(t, c, as, st)
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
 			t.Errorf("event = %+v, want SIGSEGV", ev)
 		}
@@ -697,8 +616,8 @@ func TestHostileApplication(t *testing.T) {
 		t.Error("the ring-0 code, IDT or kernel tables changed")
 	}
 	// The vCPU still works.
-	as, st, _ := e.program(t, cat(movEax39, syscallInsn))
-	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 39 {
+	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn))
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 39 {
 		t.Errorf("event after the attacks = %+v", ev)
 	}
 }
@@ -707,14 +626,14 @@ func TestHostileApplication(t *testing.T) {
 // calls say it is dead.
 func TestReleasedAddressSpace(t *testing.T) {
 	e := newEnv(t)
-	as, st, _ := e.program(t, syscallInsn)
+	as, st, _ := e.program(t, pt.SyscallInsn)
 	c := e.p.NewContext()
 	defer c.Release()
 	as.Release()
 	if _, err := c.Switch(as, st); !errors.Is(err, platform.ErrAddressSpaceDead) {
 		t.Errorf("Switch = %v, want ErrAddressSpaceDead", err)
 	}
-	if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); !errors.Is(err, platform.ErrAddressSpaceDead) {
+	if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.Read, false); !errors.Is(err, platform.ErrAddressSpaceDead) {
 		t.Errorf("MapFile = %v, want ErrAddressSpaceDead", err)
 	}
 }
@@ -725,10 +644,10 @@ func BenchmarkSwitchSyscall(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnv(b)
-	as, st, _ := e.program(b, cat(movEax39, syscallInsn, []byte{0xeb, 0xf9}))
+	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf9}))
 	c := e.p.NewContext()
 	defer c.Release()
-	switchOnce(b, c, as, st)
+	pt.SwitchOnce(b, c, as, st)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Switch(as, st); err != nil {
@@ -743,21 +662,21 @@ func TestFPAcrossFault(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnv(t)
-	as, st, _ := e.program(t, cat(movDataToRax, movapsXmm4Xm3, syscallInsn))
+	as, st, _ := e.program(t, pt.Cat(pt.MovDataToRax, pt.MovapsXmm4Xm3, pt.SyscallInsn))
 	c := e.p.NewContext()
 	defer c.Release()
 	pattern := []byte("0123456789abcdef")
 	copy(st.FP.XMM(3), pattern)
-	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventFault {
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventFault {
 		t.Fatalf("event = %+v, want a fault", ev)
 	}
 	if !bytes.Equal(st.FP.XMM(3), pattern) {
 		t.Errorf("xmm3 at the fault = %q, want %q", st.FP.XMM(3), pattern)
 	}
-	if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); err != nil {
+	if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.Read, false); err != nil {
 		t.Fatal(err)
 	}
-	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
 		t.Fatalf("event = %+v, want syscall", ev)
 	}
 	if !bytes.Equal(st.FP.XMM(4), pattern) {
@@ -781,14 +700,14 @@ func TestTablesReused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fr := e.alloc(1)
-		copy(e.mem[fr.Start:], cat([]byte{0xb8, byte(i), 0, 0, 0}, syscallInsn)) // mov $i,%eax; syscall
-		if err := as.MapFile(codeAddr, fr, platform.ReadExec, false); err != nil {
+		fr := e.Alloc(1)
+		copy(e.Mem[fr.Start:], pt.Cat([]byte{0xb8, byte(i), 0, 0, 0}, pt.SyscallInsn)) // mov $i,%eax; syscall
+		if err := as.MapFile(pt.CodeAddr, fr, platform.ReadExec, false); err != nil {
 			t.Fatal(err)
 		}
 		st := arch.NewState()
-		st.Regs.Rip = codeAddr
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != uint64(i) {
+		st.Regs.Rip = pt.CodeAddr
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != uint64(i) {
 			t.Errorf("address space %d: event %v with number %d, want syscall %d", i, ev.Kind, st.Regs.Orig_rax, i)
 		}
 		as.Release()

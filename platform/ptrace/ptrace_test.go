@@ -13,22 +13,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/platform"
+	pt "github.com/moat-sandbox/moat/platform/internal/platformtest"
 	"github.com/moat-sandbox/moat/sentry/arch"
-)
-
-// Addresses the test programs use.
-const (
-	codeAddr = 0x400000
-	dataAddr = 0x500000
-	fileSize = 16 << 20
 )
 
 // env is a platform over a fresh memory file, with the test's own view of that file.
 type env struct {
-	p   *Platform
-	fd  int
-	mem []byte
-	off uint64 // next free file offset
+	*pt.MemFile
+	p *Platform
 }
 
 func newEnv(t testing.TB) *env { return newEnvOn(t, New) }
@@ -52,92 +44,34 @@ func onEach(t *testing.T, test func(t *testing.T, e *env)) {
 
 func newEnvOn(t testing.TB, newPlatform func(memfd int) (*Platform, error)) *env {
 	t.Helper()
-	fd, err := unix.MemfdCreate("moat-test", unix.MFD_CLOEXEC)
+	m := pt.NewMemFile(t)
+	p, err := newPlatform(m.FD)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Ftruncate(fd, fileSize); err != nil {
-		t.Fatal(err)
-	}
-	mem, err := unix.Mmap(fd, 0, fileSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newPlatform(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.Close()
-		unix.Munmap(mem)
-		unix.Close(fd)
-	})
-	return &env{p: p, fd: fd, mem: mem}
+	t.Cleanup(func() { p.Close() })
+	return &env{MemFile: m, p: p}
 }
 
-// alloc returns n fresh pages of the memory file.
-func (e *env) alloc(n int) platform.FileRange {
-	fr := platform.FileRange{Start: e.off, End: e.off + uint64(n*pageSize)}
-	e.off = fr.End
-	return fr
-}
-
-// program maps code at codeAddr (r-x) in a new address space and returns it with a state
-// whose rip is at the code.
+// program maps code at pt.CodeAddr in a new address space of the platform.
 func (e *env) program(t testing.TB, code []byte) (platform.AddressSpace, *arch.State, platform.FileRange) {
 	t.Helper()
-	as, err := e.p.NewAddressSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(as.Release)
-	fr := e.alloc(1)
-	copy(e.mem[fr.Start:], code)
-	if err := as.MapFile(codeAddr, fr, platform.ReadExec, false); err != nil {
-		t.Fatal(err)
-	}
-	st := arch.NewState()
-	st.Regs.Rip = codeAddr
-	return as, st, fr
+	return e.Program(t, e.p, code)
 }
-
-// switchOnce runs one Switch on a locked OS thread.
-func switchOnce(t testing.TB, c platform.Context, as platform.AddressSpace, st *arch.State) platform.Event {
-	t.Helper()
-	ev, err := c.Switch(as, st)
-	if err != nil {
-		t.Fatalf("Switch: %v", err)
-	}
-	return ev
-}
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
-// Machine code pieces.
-var (
-	syscallInsn   = []byte{0x0f, 0x05}
-	movEax39      = []byte{0xb8, 0x27, 0x00, 0x00, 0x00}                   // mov $39,%eax (getpid)
-	movRaxToData  = []byte{0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00} // mov %rax,0x500000
-	jmpSelf       = []byte{0xeb, 0xfe}                                     // 1: jmp 1b
-	jmpBack4      = []byte{0xeb, 0xfc}                                     // jmp to 4 bytes back
-	ud2           = []byte{0x0f, 0x0b}
-	int3          = []byte{0xcc}
-	movapsXmm4Xm3 = []byte{0x0f, 0x28, 0xe3} // movaps %xmm3,%xmm4
-)
 
 // TestSyscallFaultInterrupt runs a program that makes a system call, writes to an
 // unmapped page and then loops, and checks each event and the registers at each.
 func TestSyscallFaultInterrupt(t *testing.T) { onEach(t, testSyscallFaultInterrupt) }
 
 func testSyscallFaultInterrupt(t *testing.T, e *env) {
-	code := cat(movEax39, syscallInsn, movRaxToData, jmpSelf)
+	code := pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.MovRaxToData, pt.JmpSelf)
 	as, st, _ := e.program(t, code)
 	c := e.p.NewContext()
 	defer c.Release()
 	st.Regs.Rdi, st.Regs.Rsi, st.Regs.R10 = 11, 22, 44
 
 	// 1. The system call stops, unexecuted, with its number and arguments.
-	ev := switchOnce(t, c, as, st)
+	ev := pt.SwitchOnce(t, c, as, st)
 	if ev.Kind != platform.EventSyscall {
 		t.Fatalf("first event = %v, want syscall", ev.Kind)
 	}
@@ -147,15 +81,15 @@ func testSyscallFaultInterrupt(t *testing.T, e *env) {
 	if a := arch.SyscallArgs(&st.Regs); a[0] != 11 || a[1] != 22 || a[3] != 44 {
 		t.Errorf("syscall args = %v", a)
 	}
-	if want := uint64(codeAddr + len(movEax39) + len(syscallInsn)); st.Regs.Rip != want {
+	if want := uint64(pt.CodeAddr + len(pt.MovEax39) + len(pt.SyscallInsn)); st.Regs.Rip != want {
 		t.Errorf("rip = %#x, want %#x", st.Regs.Rip, want)
 	}
 	arch.SetReturn(&st.Regs, 0xdeadbeef)
 
 	// 2. The store to the unmapped data page faults there.
-	ev = switchOnce(t, c, as, st)
-	if ev.Kind != platform.EventFault || ev.Addr != dataAddr {
-		t.Fatalf("second event = %+v, want a fault at %#x", ev, dataAddr)
+	ev = pt.SwitchOnce(t, c, as, st)
+	if ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr {
+		t.Fatalf("second event = %+v, want a fault at %#x", ev, pt.DataAddr)
 	}
 	if ev.Info.Signo != int32(unix.SIGSEGV) || ev.Info.Code != arch.SEGV_MAPERR {
 		t.Errorf("fault signal = %v", &ev.Info)
@@ -166,30 +100,30 @@ func testSyscallFaultInterrupt(t *testing.T, e *env) {
 		e.p.trap == nil && ev.Access != want {
 		t.Errorf("access of a store fault on an unmapped page = %v", ev.Access)
 	}
-	faultRip := uint64(codeAddr + len(movEax39) + len(syscallInsn))
+	faultRip := uint64(pt.CodeAddr + len(pt.MovEax39) + len(pt.SyscallInsn))
 	if st.Regs.Rip != faultRip {
 		t.Errorf("rip at fault = %#x, want %#x (the faulting instruction)", st.Regs.Rip, faultRip)
 	}
 
 	// 3. Map the page and go on: the store lands in the memory file, then the program
 	// loops until interrupted.
-	data := e.alloc(1)
-	if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+	data := e.Alloc(1)
+	if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		c.Interrupt()
 	}()
-	ev = switchOnce(t, c, as, st)
+	ev = pt.SwitchOnce(t, c, as, st)
 	if ev.Kind != platform.EventInterrupt {
 		t.Fatalf("third event = %+v, want interrupt", ev)
 	}
-	loopRip := faultRip + uint64(len(movRaxToData))
+	loopRip := faultRip + uint64(len(pt.MovRaxToData))
 	if st.Regs.Rip != loopRip {
 		t.Errorf("rip when interrupted = %#x, want %#x (the loop)", st.Regs.Rip, loopRip)
 	}
-	if got := binary.LittleEndian.Uint64(e.mem[data.Start:]); got != 0xdeadbeef {
+	if got := binary.LittleEndian.Uint64(e.Mem[data.Start:]); got != 0xdeadbeef {
 		t.Errorf("memory file holds %#x, want the syscall's return value 0xdeadbeef", got)
 	}
 }
@@ -199,7 +133,7 @@ func testSyscallFaultInterrupt(t *testing.T, e *env) {
 func TestRegistersRoundTrip(t *testing.T) { onEach(t, testRegistersRoundTrip) }
 
 func testRegistersRoundTrip(t *testing.T, e *env) {
-	as, st, _ := e.program(t, cat(movapsXmm4Xm3, syscallInsn))
+	as, st, _ := e.program(t, pt.Cat(pt.MovapsXmm4Xm3, pt.SyscallInsn))
 	c := e.p.NewContext()
 	r := &st.Regs
 	r.Rax, r.Rbx, r.Rdx, r.Rsi, r.Rdi, r.Rbp, r.Rsp = 1, 2, 3, 4, 5, 6, 7
@@ -209,12 +143,12 @@ func testRegistersRoundTrip(t *testing.T, e *env) {
 	pattern := []byte("0123456789abcdef")
 	copy(st.FP.XMM(3), pattern)
 
-	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
 		t.Fatalf("event = %v, want syscall", ev.Kind)
 	}
 	want.Orig_rax = 1 // the system call number: rax
 	want.Rax = ^uint64(unix.ENOSYS) + 1
-	want.Rip += uint64(len(movapsXmm4Xm3) + len(syscallInsn))
+	want.Rip += uint64(len(pt.MovapsXmm4Xm3) + len(pt.SyscallInsn))
 	want.Rcx = want.Rip // the syscall instruction puts rip in rcx and rflags in r11
 	want.R11 = r.R11
 	want.Eflags = r.Eflags
@@ -234,56 +168,56 @@ func testFaultAccessTypes(t *testing.T, e *env) {
 	c := e.p.NewContext()
 
 	t.Run("fetch from unmapped page", func(t *testing.T) {
-		as, st, _ := e.program(t, jmpSelf)
+		as, st, _ := e.program(t, pt.JmpSelf)
 		st.Regs.Rip = 0x600000
-		ev := switchOnce(t, c, as, st)
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventFault || ev.Addr != 0x600000 || !ev.Access.Execute {
 			t.Errorf("event = %+v, want an execute fault at 0x600000", ev)
 		}
 	})
 	t.Run("write to read-only page", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
-		if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); err != nil {
+		as, st, _ := e.program(t, pt.Cat(pt.MovRaxToData, pt.JmpSelf))
+		if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.Read, false); err != nil {
 			t.Fatal(err)
 		}
-		ev := switchOnce(t, c, as, st)
-		if ev.Kind != platform.EventFault || ev.Addr != dataAddr || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Write {
-			t.Errorf("event = %+v, want a write fault (SEGV_ACCERR) at %#x", ev, dataAddr)
+		ev := pt.SwitchOnce(t, c, as, st)
+		if ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Write {
+			t.Errorf("event = %+v, want a write fault (SEGV_ACCERR) at %#x", ev, pt.DataAddr)
 		}
 	})
 	t.Run("execute from non-executable page", func(t *testing.T) {
-		as, st, _ := e.program(t, jmpSelf)
-		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+		as, st, _ := e.program(t, pt.JmpSelf)
+		if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.ReadWrite, false); err != nil {
 			t.Fatal(err)
 		}
-		st.Regs.Rip = dataAddr
-		ev := switchOnce(t, c, as, st)
+		st.Regs.Rip = pt.DataAddr
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventFault || ev.Info.Code != arch.SEGV_ACCERR || !ev.Access.Execute {
 			t.Errorf("event = %+v, want an execute fault (SEGV_ACCERR)", ev)
 		}
 	})
 	t.Run("protect removes write", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
-		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+		as, st, _ := e.program(t, pt.Cat(pt.MovRaxToData, pt.JmpSelf))
+		if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.ReadWrite, false); err != nil {
 			t.Fatal(err)
 		}
-		if err := as.Protect(dataAddr, 4*pageSize, platform.Read); err != nil {
+		if err := as.Protect(pt.DataAddr, 4*pageSize, platform.Read); err != nil {
 			t.Fatal(err) // a range with holes is fine
 		}
-		ev := switchOnce(t, c, as, st)
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventFault || !ev.Access.Write {
 			t.Errorf("event = %+v, want a write fault after Protect", ev)
 		}
 	})
 	t.Run("unmap", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(movRaxToData, jmpSelf))
-		if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+		as, st, _ := e.program(t, pt.Cat(pt.MovRaxToData, pt.JmpSelf))
+		if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.ReadWrite, false); err != nil {
 			t.Fatal(err)
 		}
-		if err := as.Unmap(dataAddr, pageSize); err != nil {
+		if err := as.Unmap(pt.DataAddr, pageSize); err != nil {
 			t.Fatal(err)
 		}
-		ev := switchOnce(t, c, as, st)
+		ev := pt.SwitchOnce(t, c, as, st)
 		if ev.Kind != platform.EventFault || ev.Info.Code != arch.SEGV_MAPERR {
 			t.Errorf("event = %+v, want SEGV_MAPERR after Unmap", ev)
 		}
@@ -293,12 +227,12 @@ func testFaultAccessTypes(t *testing.T, e *env) {
 		code []byte
 		sig  unix.Signal
 	}{
-		{"ud2 raises SIGILL", ud2, unix.SIGILL},
-		{"int3 raises SIGTRAP", int3, unix.SIGTRAP},
+		{"pt.Ud2 raises SIGILL", pt.Ud2, unix.SIGILL},
+		{"pt.Int3 raises SIGTRAP", pt.Int3, unix.SIGTRAP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			as, st, _ := e.program(t, tc.code)
-			ev := switchOnce(t, c, as, st)
+			ev := pt.SwitchOnce(t, c, as, st)
 			if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(tc.sig) {
 				t.Errorf("event = %+v, want signal %v", ev, tc.sig)
 			}
@@ -311,18 +245,18 @@ func testFaultAccessTypes(t *testing.T, e *env) {
 func TestInterruptBeforeSwitch(t *testing.T) { onEach(t, testInterruptBeforeSwitch) }
 
 func testInterruptBeforeSwitch(t *testing.T, e *env) {
-	as, st, _ := e.program(t, jmpSelf)
+	as, st, _ := e.program(t, pt.JmpSelf)
 	c := e.p.NewContext()
 	c.Interrupt()
-	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
 		t.Fatalf("event = %v, want interrupt", ev.Kind)
 	}
-	if st.Regs.Rip != codeAddr {
+	if st.Regs.Rip != pt.CodeAddr {
 		t.Errorf("rip moved to %#x though nothing ran", st.Regs.Rip)
 	}
 	// The flag is consumed: the next Switch runs until a new interrupt.
 	go func() { time.Sleep(20 * time.Millisecond); c.Interrupt() }()
-	if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventInterrupt {
 		t.Fatalf("event = %v, want interrupt", ev.Kind)
 	}
 }
@@ -335,8 +269,8 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 	// mov %rdi,(%rsi); syscall; jmp back
 	code := []byte{0x48, 0x89, 0x3e, 0x0f, 0x05, 0xeb, 0xf9}
 	as, _, _ := e.program(t, code)
-	data := e.alloc(1)
-	if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+	data := e.Alloc(1)
+	if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
 		t.Fatal(err)
 	}
 	const threads, rounds = 4, 50
@@ -350,10 +284,10 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 			defer runtime.UnlockOSThread()
 			c := e.p.NewContext()
 			st := arch.NewState()
-			st.Regs.Rip = codeAddr
+			st.Regs.Rip = pt.CodeAddr
 			for r := 0; r < rounds; r++ {
 				st.Regs.Rdi = uint64(i*1000 + r)
-				st.Regs.Rsi = uint64(dataAddr + 8*i)
+				st.Regs.Rsi = uint64(pt.DataAddr + 8*i)
 				ev, err := c.Switch(as, st)
 				if err != nil {
 					errs <- err
@@ -363,7 +297,7 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 					errs <- errors.New("wrong event or registers from another thread")
 					return
 				}
-				st.Regs.Rip = codeAddr
+				st.Regs.Rip = pt.CodeAddr
 			}
 		}(i)
 	}
@@ -373,7 +307,7 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < threads; i++ {
-		if got := binary.LittleEndian.Uint64(e.mem[data.Start+uint64(8*i):]); got != uint64(i*1000+rounds-1) {
+		if got := binary.LittleEndian.Uint64(e.Mem[data.Start+uint64(8*i):]); got != uint64(i*1000+rounds-1) {
 			t.Errorf("thread %d's slot = %d, want %d", i, got, i*1000+rounds-1)
 		}
 	}
@@ -399,10 +333,10 @@ func TestBadRanges(t *testing.T) {
 		{"over the stub", max, page},
 		{"straddling the limit", max - pageSize, platform.FileRange{Start: 0, End: 2 * pageSize}},
 		{"wrapping around", ^uintptr(0) - pageSize + 1, page},
-		{"misaligned address", codeAddr + 1, page},
-		{"misaligned file offset", codeAddr, platform.FileRange{Start: 1, End: pageSize + 1}},
-		{"empty file range", codeAddr, platform.FileRange{Start: pageSize, End: pageSize}},
-		{"beyond the memory file", codeAddr, platform.FileRange{Start: fileSize, End: fileSize + pageSize}},
+		{"misaligned address", pt.CodeAddr + 1, page},
+		{"misaligned file offset", pt.CodeAddr, platform.FileRange{Start: 1, End: pageSize + 1}},
+		{"empty file range", pt.CodeAddr, platform.FileRange{Start: pageSize, End: pageSize}},
+		{"beyond the memory file", pt.CodeAddr, platform.FileRange{Start: pt.FileSize, End: pt.FileSize + pageSize}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := as.MapFile(tc.addr, tc.fr, platform.ReadWrite, false)
@@ -414,7 +348,7 @@ func TestBadRanges(t *testing.T) {
 	if err := as.Unmap(max, pageSize); !errors.Is(err, platform.ErrBadRange) {
 		t.Errorf("Unmap of the stub = %v, want ErrBadRange", err)
 	}
-	if err := as.Protect(codeAddr, 0, platform.Read); !errors.Is(err, platform.ErrBadRange) {
+	if err := as.Protect(pt.CodeAddr, 0, platform.Read); !errors.Is(err, platform.ErrBadRange) {
 		t.Errorf("Protect of nothing = %v, want ErrBadRange", err)
 	}
 	if segs := as.(*addressSpace).maps.segs; len(segs) != 0 {
@@ -428,9 +362,9 @@ func TestBadRanges(t *testing.T) {
 func TestStubKilledFromOutside(t *testing.T) { onEach(t, testStubKilledFromOutside) }
 
 func testStubKilledFromOutside(t *testing.T, e *env) {
-	as, st, _ := e.program(t, cat(syscallInsn, jmpSelf))
+	as, st, _ := e.program(t, pt.Cat(pt.SyscallInsn, pt.JmpSelf))
 	c := e.p.NewContext()
-	switchOnce(t, c, as, st)
+	pt.SwitchOnce(t, c, as, st)
 	a := as.(*addressSpace)
 	stub := stubOf(c, a)
 	ctl := a.control.tid
@@ -440,13 +374,13 @@ func testStubKilledFromOutside(t *testing.T, e *env) {
 	if !errors.Is(err, platform.ErrAddressSpaceDead) {
 		t.Fatalf("Switch after the stub was killed = %v, want ErrAddressSpaceDead", err)
 	}
-	if err := as.MapFile(dataAddr, e.alloc(1), platform.Read, false); !errors.Is(err, platform.ErrAddressSpaceDead) {
+	if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.Read, false); !errors.Is(err, platform.ErrAddressSpaceDead) {
 		t.Errorf("MapFile in a dead address space = %v, want ErrAddressSpaceDead", err)
 	}
 	waitGone(t, ctl)
 	// The platform goes on: a new address space works.
-	as2, st2, _ := e.program(t, syscallInsn)
-	if ev := switchOnce(t, c, as2, st2); ev.Kind != platform.EventSyscall {
+	as2, st2, _ := e.program(t, pt.SyscallInsn)
+	if ev := pt.SwitchOnce(t, c, as2, st2); ev.Kind != platform.EventSyscall {
 		t.Errorf("event in a new address space = %v", ev.Kind)
 	}
 }
@@ -469,7 +403,7 @@ func TestControlStubKilled(t *testing.T) {
 	}
 	defer as.Release()
 	unix.Kill(as.(*addressSpace).control.tid, unix.SIGKILL)
-	if err := as.MapFile(codeAddr, e.alloc(1), platform.Read, false); !errors.Is(err, platform.ErrAddressSpaceDead) {
+	if err := as.MapFile(pt.CodeAddr, e.Alloc(1), platform.Read, false); !errors.Is(err, platform.ErrAddressSpaceDead) {
 		t.Errorf("MapFile = %v, want ErrAddressSpaceDead", err)
 	}
 }
@@ -502,9 +436,9 @@ func TestStubFilterKills(t *testing.T) {
 	}{
 		{"getuid", siteSyscall, unix.SYS_GETUID, nil},
 		{"openat", siteSyscall, unix.SYS_OPENAT, []uintptr{0, 0, 0}},
-		{"mmap from the clone site", siteClone, unix.SYS_MMAP, []uintptr{codeAddr, pageSize, 1, unix.MAP_SHARED | unix.MAP_FIXED, uintptr(e.fd), 0}},
-		{"mmap of another file", siteSyscall, unix.SYS_MMAP, []uintptr{codeAddr, pageSize, 1, unix.MAP_SHARED | unix.MAP_FIXED, uintptr(e.fd) + 1, 0}},
-		{"anonymous mmap", siteSyscall, unix.SYS_MMAP, []uintptr{codeAddr, pageSize, 1, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_FIXED, ^uintptr(0), 0}},
+		{"mmap from the clone site", siteClone, unix.SYS_MMAP, []uintptr{pt.CodeAddr, pageSize, 1, unix.MAP_SHARED | unix.MAP_FIXED, uintptr(e.FD), 0}},
+		{"mmap of another file", siteSyscall, unix.SYS_MMAP, []uintptr{pt.CodeAddr, pageSize, 1, unix.MAP_SHARED | unix.MAP_FIXED, uintptr(e.FD) + 1, 0}},
+		{"anonymous mmap", siteSyscall, unix.SYS_MMAP, []uintptr{pt.CodeAddr, pageSize, 1, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_FIXED, ^uintptr(0), 0}},
 		{"clone with other flags", siteClone, unix.SYS_CLONE, []uintptr{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND, 0}},
 		{"kill with SIGKILL", siteKill, unix.SYS_KILL, []uintptr{1, uintptr(unix.SIGKILL)}},
 	} {
@@ -552,8 +486,8 @@ func TestStubHasNothingButItsRegion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fds) != 1 || fds[0].Name() != itoa(e.fd) {
-		t.Errorf("stub's open files = %v, want only the memory file %d", fds, e.fd)
+	if len(fds) != 1 || fds[0].Name() != itoa(e.FD) {
+		t.Errorf("stub's open files = %v, want only the memory file %d", fds, e.FD)
 	}
 }
 
@@ -562,7 +496,7 @@ func TestStubHasNothingButItsRegion(t *testing.T) {
 // so the goroutine makes sure it is not on that one.
 func TestExitKill(t *testing.T) {
 	e := newEnv(t)
-	as, _, _ := e.program(t, syscallInsn)
+	as, _, _ := e.program(t, pt.SyscallInsn)
 	for attempt := 0; attempt < 20; attempt++ {
 		tids := make(chan int)
 		go func() {
@@ -575,7 +509,7 @@ func TestExitKill(t *testing.T) {
 			// Never unlocked: the thread ends with the goroutine.
 			c := e.p.NewContext()
 			st := arch.NewState()
-			st.Regs.Rip = codeAddr
+			st.Regs.Rip = pt.CodeAddr
 			if _, err := c.Switch(as, st); err != nil {
 				t.Error(err)
 			}
@@ -616,9 +550,9 @@ func benchSwitchSyscall(b *testing.B, newPlatform func(int) (*Platform, error)) 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnvOn(b, newPlatform)
-	as, st, _ := e.program(b, cat(movEax39, syscallInsn, []byte{0xeb, 0xf9})) // loop: getpid
+	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf9})) // loop: getpid
 	c := e.p.NewContext()
-	switchOnce(b, c, as, st) // the first Switch makes the stub thread
+	pt.SwitchOnce(b, c, as, st) // the first Switch makes the stub thread
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Switch(as, st); err != nil {
@@ -643,9 +577,9 @@ func TestRecycledAddressSpace(t *testing.T) { onEach(t, testRecycledAddressSpace
 func testRecycledAddressSpace(t *testing.T, e *env) {
 	c := e.p.NewContext()
 	defer c.Release()
-	code := e.alloc(1)
-	copy(e.mem[code.Start:], cat(movEax39, syscallInsn, movRaxToData, jmpSelf))
-	data := e.alloc(1)
+	code := e.Alloc(1)
+	copy(e.Mem[code.Start:], pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.MovRaxToData, pt.JmpSelf))
+	data := e.Alloc(1)
 	settled := func() {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -668,23 +602,23 @@ func testRecycledAddressSpace(t *testing.T, e *env) {
 			t.Fatal(err)
 		}
 		seen[as] = true
-		if err := as.MapFile(codeAddr, code, platform.ReadExec, false); err != nil {
+		if err := as.MapFile(pt.CodeAddr, code, platform.ReadExec, false); err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+			if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
 				t.Fatal(err)
 			}
 		}
 		st := arch.NewState()
-		st.Regs.Rip = codeAddr
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		st.Regs.Rip = pt.CodeAddr
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
 			t.Fatalf("round %d: event = %+v, want the getpid", i, ev)
 		}
 		if i > 0 {
 			// The data page of the first round is not mapped in a recycled one.
-			if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventFault || ev.Addr != dataAddr {
-				t.Fatalf("round %d: event = %+v, want a fault at %#x", i, ev, dataAddr)
+			if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr {
+				t.Fatalf("round %d: event = %+v, want a fault at %#x", i, ev, pt.DataAddr)
 			}
 		}
 		as.Release()

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/platform"
+	pt "github.com/moat-sandbox/moat/platform/internal/platformtest"
 	"github.com/moat-sandbox/moat/sentry/arch"
 )
 
@@ -61,9 +62,9 @@ func TestSystrapHostileApplication(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			as, st, _ := e.program(t, jumpTo(tc.nr, stubBase+tc.site))
-			st.Regs.Rdi, st.Regs.Rsi, st.Regs.R8 = codeAddr, pageSize, uint64(e.fd)
+			st.Regs.Rdi, st.Regs.Rsi, st.Regs.R8 = pt.CodeAddr, pageSize, uint64(e.FD)
 			st.Regs.R10 = unix.MAP_SHARED | unix.MAP_FIXED
-			ev := switchOnce(t, c, as, st)
+			ev := pt.SwitchOnce(t, c, as, st)
 			if ev.Kind != platform.EventSyscall || arch.SyscallNo(&st.Regs) != uintptr(tc.nr) {
 				t.Fatalf("event = %+v (nr %d), want the system call %d trapped", ev, arch.SyscallNo(&st.Regs), tc.nr)
 			}
@@ -83,7 +84,7 @@ func TestSystrapHostileApplication(t *testing.T) {
 	} {
 		t.Run("write the "+tc.name, func(t *testing.T) {
 			as, st, _ := e.program(t, storeTo(tc.addr))
-			ev := switchOnce(t, c, as, st)
+			ev := pt.SwitchOnce(t, c, as, st)
 			if ev.Kind != platform.EventFault || ev.Addr != tc.addr || !ev.Access.Write {
 				t.Errorf("event = %+v, want a write fault at %#x", ev, tc.addr)
 			}
@@ -94,12 +95,12 @@ func TestSystrapHostileApplication(t *testing.T) {
 	// word of its own memory; an interrupt still gets the thread back.
 	t.Run("futex wait at the handler's site", func(t *testing.T) {
 		as, st, _ := e.program(t, jumpTo(unix.SYS_FUTEX, stubBase+siteFutexWait))
-		data := e.alloc(1)
-		if err := as.MapFile(dataAddr, data, platform.ReadWrite, false); err != nil {
+		data := e.Alloc(1)
+		if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
 			t.Fatal(err)
 		}
-		binary.LittleEndian.PutUint32(e.mem[data.Start:], stateStubWait)
-		st.Regs.Rdi, st.Regs.Rsi, st.Regs.Rdx, st.Regs.R10 = dataAddr, futexWaitOp, stateStubWait, 0
+		binary.LittleEndian.PutUint32(e.Mem[data.Start:], stateStubWait)
+		st.Regs.Rdi, st.Regs.Rsi, st.Regs.Rdx, st.Regs.R10 = pt.DataAddr, futexWaitOp, stateStubWait, 0
 		go func() { time.Sleep(50 * time.Millisecond); c.Interrupt() }()
 		ev, err := c.Switch(as, st)
 		if err != nil && !errors.Is(err, platform.ErrAddressSpaceDead) {
@@ -128,11 +129,11 @@ func TestSystrapHostileApplication(t *testing.T) {
 			// The thread's slot is known once it runs (a recycled address space's
 			// threads take whichever slots are free): a getpid first, then the
 			// store's address is patched in.
-			as, st, code := e.program(t, cat(movEax39, syscallInsn, storeTo(0), jmpSelf))
-			if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+			as, st, code := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, storeTo(0), pt.JmpSelf))
+			if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
 				t.Fatalf("event = %+v, want the getpid", ev)
 			}
-			binary.LittleEndian.PutUint64(e.mem[code.Start+uint64(len(movEax39)+len(syscallInsn)+2):],
+			binary.LittleEndian.PutUint64(e.Mem[code.Start+uint64(len(pt.MovEax39)+len(pt.SyscallInsn)+2):],
 				uint64(c.(*trapContext).t.addr+tc.at))
 			st.Regs.Rax = tc.v // stored over the word of the thread's own slot
 			type result struct {
@@ -173,14 +174,14 @@ func TestSystrapHostileApplication(t *testing.T) {
 	// them changes nothing the Sentry relies on (it trusts the thread's eventfd).
 	t.Run("forge the mapping thread's hint", func(t *testing.T) {
 		// movabs $-1,%rax; store it over the hint and the spin budget; then loop.
-		code := cat([]byte{0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff}, storeTo(slotBase()),
-			storeTo(slotBase()+ctxSpin-4), []byte{0xb8, 0x27, 0, 0, 0}, syscallInsn, jmpSelf)
+		code := pt.Cat([]byte{0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff}, storeTo(slotBase()),
+			storeTo(slotBase()+ctxSpin-4), []byte{0xb8, 0x27, 0, 0, 0}, pt.SyscallInsn, pt.JmpSelf)
 		as, st, _ := e.program(t, code)
-		if ev := switchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
 			t.Fatalf("event = %+v, want the getpid after the stores", ev)
 		}
 		for i := 0; i < 3; i++ {
-			if err := as.MapFile(dataAddr+uintptr(i)*pageSize, e.alloc(1), platform.ReadWrite, false); err != nil {
+			if err := as.MapFile(pt.DataAddr+uintptr(i)*pageSize, e.Alloc(1), platform.ReadWrite, false); err != nil {
 				t.Fatalf("MapFile after the hint was forged: %v", err)
 			}
 		}
@@ -190,8 +191,8 @@ func TestSystrapHostileApplication(t *testing.T) {
 	// and the thread group with it; SIGUSR2 not from the Sentry is not an interrupt but
 	// a signal from outside (EventSignal, as ptrace reports one).
 	t.Run("signals from outside", func(t *testing.T) {
-		as, st, _ := e.program(t, cat(movEax39, syscallInsn, jmpSelf))
-		switchOnce(t, c, as, st)
+		as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
+		pt.SwitchOnce(t, c, as, st)
 		tid := c.(*trapContext).t.tid
 		go func() {
 			time.Sleep(20 * time.Millisecond)
@@ -224,7 +225,7 @@ func TestStubCodeSites(t *testing.T) {
 		}
 	}
 	if stubCode[siteStart] != 0xcc {
-		t.Errorf("no int3 at siteStart")
+		t.Errorf("no pt.Int3 at siteStart")
 	}
 	for _, entry := range []struct {
 		at   uintptr
@@ -260,12 +261,12 @@ func TestReleasedThreadSlotUnmapped(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnvOn(t, NewSystrap)
-	as, st, _ := e.program(t, cat(movEax39, syscallInsn, jmpSelf))
+	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
 	c1, c2 := e.p.NewContext(), e.p.NewContext()
 	defer c2.Release()
 	for _, c := range []platform.Context{c1, c2} {
 		s := *st
-		if ev := switchOnce(t, c, as, &s); ev.Kind != platform.EventSyscall {
+		if ev := pt.SwitchOnce(t, c, as, &s); ev.Kind != platform.EventSyscall {
 			t.Fatalf("event %v, want a system call", ev.Kind)
 		}
 	}
@@ -298,7 +299,7 @@ func TestReleasedThreadSlotUnmapped(t *testing.T) {
 	if mapped() != "" && freed() {
 		t.Fatalf("the released thread's context-file slot is free while still mapped at %#x", addr)
 	}
-	if err := as.MapFile(dataAddr, e.alloc(1), platform.ReadWrite, false); err != nil {
+	if err := as.MapFile(pt.DataAddr, e.Alloc(1), platform.ReadWrite, false); err != nil {
 		t.Fatal(err)
 	}
 	if l := mapped(); l != "" {
@@ -308,7 +309,7 @@ func TestReleasedThreadSlotUnmapped(t *testing.T) {
 		t.Errorf("the released thread's context-file slot was not freed once unmapped")
 	}
 	s := *st
-	if ev := switchOnce(t, c2, as, &s); ev.Kind != platform.EventSyscall {
+	if ev := pt.SwitchOnce(t, c2, as, &s); ev.Kind != platform.EventSyscall {
 		t.Errorf("the other thread after the release: event %v", ev.Kind)
 	}
 }
