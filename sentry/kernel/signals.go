@@ -20,6 +20,11 @@ import (
 // (arch.BuildSignalFrame) with the mask widened, one handler per return to the
 // application. rt_sigreturn restores what the frame saved.
 //
+// A process-directed signal goes to a thread that doesn't block it (signalTarget), else
+// waits on the leader, marked as the process's (Task.shared); a thread that unblocks
+// it takes it over (adoptShared), as from Linux's shared pending set. There is no such
+// set: other threads' signalfd and rt_sigtimedwait don't see it where it waits.
+//
 // A system call interrupted by a signal returns a restart code; at delivery it becomes
 // EINTR if a handler runs without SA_RESTART (ERESTARTSYS) or at all (ERESTARTNOHAND),
 // and otherwise the call is made again, as Linux's handle_signal. Stop signals and
