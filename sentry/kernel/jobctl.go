@@ -19,7 +19,9 @@ import (
 // sleep resumes with the time it had left, through restart_syscall).
 //
 // At generation (Queue), as prepare_signal: SIGCONT continues a stopped process even
-// if it blocks or ignores SIGCONT, and discards every pending stop signal; a stop
+// if it blocks or ignores SIGCONT (the threads wake only once SIGCONT is pending, so
+// that its handler, not a restart, settles their interrupted calls), and discards
+// every pending stop signal; a stop
 // signal discards a pending SIGCONT. SIGTSTP, SIGTTIN and SIGTTOU are discarded at
 // delivery when the process group is orphaned (SIGSTOP never is).
 //
@@ -47,16 +49,19 @@ const (
 )
 
 // jobControlOnQueue is what generating sig does to p's job-control state, before sig
-// is queued (prepare_signal).
-func (p *Process) jobControlOnQueue(k *Kernel, sig int) {
+// is queued (prepare_signal): it drops the pending signals sig cancels. For a SIGCONT
+// to a stopped process it returns resume, to be called once the SIGCONT is pending (or
+// was dropped as ignored): a thread the continue wakes must find it there, or it would
+// restart its interrupted call instead of running SIGCONT's handler.
+func (p *Process) jobControlOnQueue(k *Kernel, sig int) (resume func()) {
 	bit := sigBit(sig)
 	if sig != int(unix.SIGCONT) && bit&stopSignals == 0 {
-		return
+		return nil
 	}
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	if p.exit != nil || p.groupExit != nil {
-		k.mu.Unlock()
-		return
+		return nil
 	}
 	drop := sigBit(int(unix.SIGCONT))
 	if sig == int(unix.SIGCONT) {
@@ -67,16 +72,20 @@ func (p *Process) jobControlOnQueue(k *Kernel, sig int) {
 		th.pending &^= drop
 		th.sigMu.Unlock()
 	}
-	var parent *Task
-	continued := sig == int(unix.SIGCONT) && p.stopped
-	if continued {
+	if sig != int(unix.SIGCONT) || !p.stopped {
+		return nil
+	}
+	return func() {
+		k.mu.Lock()
+		if !p.stopped { // continued meanwhile
+			k.mu.Unlock()
+			return
+		}
 		p.stopped = false
 		close(p.contCh)
 		p.reportStop, p.reportCont = 0, true
-		parent = p.parentToNotifyLocked()
-	}
-	k.mu.Unlock()
-	if continued {
+		parent := p.parentToNotifyLocked()
+		k.mu.Unlock()
 		k.stateChanged(parent, p, cldContinued, int32(unix.SIGCONT))
 	}
 }

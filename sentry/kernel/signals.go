@@ -253,7 +253,9 @@ func (t *Task) Queue(sig int, info arch.SignalInfo) bool { return t.queue(sig, i
 // a namespace's init, unless forced and SIGSTOP (sig_task_ignored).
 func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 	info.Signo = int32(sig)
-	t.Proc.jobControlOnQueue(t.k, sig)
+	if resume := t.Proc.jobControlOnQueue(t.k, sig); resume != nil {
+		defer resume() // after the SIGCONT is pending (sigMu's deferred unlock runs first)
+	}
 	t.k.mu.Lock()
 	act := t.Proc.sig[sig-1]
 	unkillable := t.Proc.unkillableLocked()
