@@ -81,6 +81,9 @@ func (a *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.
 	if err := a.p.checkFileRange(fr); err != nil {
 		return err
 	}
+	if err := a.p.ensureFileSlots(fr.End); err != nil {
+		return err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.deadErr(); err != nil {

@@ -9,11 +9,16 @@
 //
 // # The machine
 //
-// One VM per Platform, with three memory slots and no in-kernel interrupt controller:
+// One VM per Platform, with no in-kernel interrupt controller, and these memory slots:
 //
-//   - slot 0: the memory file, mapped MAP_SHARED into the Sentry and registered whole
-//     at guest physical address 0, so memory-file offset o is guest physical address o
-//     (the file is sized once, large and sparse: see sentry/pgalloc);
+//   - the memory file, mapped MAP_SHARED into the Sentry at guest physical address 0,
+//     so memory-file offset o is guest physical address o (the file is sized once,
+//     large and sparse: see sentry/pgalloc). It is registered in slots that double in
+//     size, [0, 1 GiB) in slot 3, [1, 2 GiB) in slot 4, [2, 4 GiB) in slot 5 and so on,
+//     each added the first time MapFile reaches into it (ensureFileSlots): KVM sets up
+//     its bookkeeping for a slot (reverse maps, large-page information) when the slot
+//     is added, in proportion to its size, which for the whole 64 GiB file took about
+//     35 ms under shadow paging, most of a sandbox's start. Slot 0 is not used;
 //   - slot 1, at platformGPA (above the file, 1 GiB aligned): the platform's own pages,
 //     anonymous memory of the Sentry's. Its first kernelAreaSize bytes are the ring-0
 //     code page (ring0.go, testdata/ring0.S), the IDT, the page tables of the kernel
@@ -124,6 +129,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -212,9 +218,12 @@ type Platform struct {
 	runSize  int
 	fileSize uint64
 	fileMem  []byte // the memory file, as the guest's physical memory below fileSize
-	platMem  []byte // slot 1: the kernel area, then the page-table pool
-	gpa      uint64 // platMem's guest physical address
-	zapMem   []byte // slot 2 (see zapAll)
+	slotMu   sync.Mutex
+	slotEnd  atomic.Uint64 // the file below this is registered (see ensureFileSlots)
+	slotNext uint32        // the slot the next part of the file goes in
+	platMem  []byte        // slot 1: the kernel area, then the page-table pool
+	gpa      uint64        // platMem's guest physical address
+	zapMem   []byte        // slot 2 (see zapAll)
 	zapGPA   uint64
 
 	cpuid     *kvmCPUID2
@@ -325,9 +334,7 @@ func (p *Platform) init(memfd int) error {
 	if p.fileMem, err = unix.Mmap(memfd, 0, int(p.fileSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE); err != nil {
 		return fmt.Errorf("mapping the memory file: %v", err)
 	}
-	if err := setMemoryRegion(p.vm, 0, 0, p.fileMem); err != nil {
-		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION (memory file): %v", err)
-	}
+	p.slotNext = firstFileSlot
 	// Slot 1: the platform's pages.
 	if p.platMem, err = unix.Mmap(-1, 0, kernelAreaSize+ptPoolSize, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE); err != nil {
@@ -555,6 +562,34 @@ func (p *Platform) zapAll() error {
 	}
 	if err := setMemoryRegion(p.vm, 2, p.zapGPA, p.zapMem); err != nil {
 		return fmt.Errorf("kvm: adding the zap slot: %v", err)
+	}
+	return nil
+}
+
+// firstFileSlot is the slot of the memory file's first GiB; fileSlot0Size is its size.
+const (
+	firstFileSlot = 3
+	fileSlot0Size = 1 << 30
+)
+
+// ensureFileSlots registers the memory file below end with KVM if it is not yet: each
+// new slot starts where the last ended and is as large as all before it together (the
+// first 1 GiB), up to the file's size. Slots are only added, never changed, so vCPUs
+// running meanwhile are not disturbed.
+func (p *Platform) ensureFileSlots(end uint64) error {
+	if end <= p.slotEnd.Load() {
+		return nil
+	}
+	p.slotMu.Lock()
+	defer p.slotMu.Unlock()
+	for start := p.slotEnd.Load(); start < end; start = p.slotEnd.Load() {
+		size := max(start, fileSlot0Size)
+		size = min(size, p.fileSize-start)
+		if err := setMemoryRegion(p.vm, p.slotNext, start, p.fileMem[start:start+size]); err != nil {
+			return fmt.Errorf("kvm: KVM_SET_USER_MEMORY_REGION (memory file [%#x, %#x)): %v", start, start+size, err)
+		}
+		p.slotNext++
+		p.slotEnd.Store(start + size)
 	}
 	return nil
 }

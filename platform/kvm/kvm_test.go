@@ -716,3 +716,69 @@ func TestTablesReused(t *testing.T) {
 		t.Error("no table was released")
 	}
 }
+
+// TestFileSlotsGrow: the memory file is registered with KVM in slots added as MapFile
+// reaches into them; pages in the first, a middle and the last slot of a 4 GiB file
+// are all reachable by the guest, and the slots stop at the file's end.
+func TestFileSlotsGrow(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const size = 4 << 30
+	fd, err := unix.MemfdCreate("moat-test-big", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Ftruncate(fd, size); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_NORESERVE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	p, err := New(fd)
+	if errors.Is(err, ErrUnavailable) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if got := p.slotEnd.Load(); got != 0 {
+		t.Fatalf("registered before any MapFile: %#x, want 0", got)
+	}
+	as, err := p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Release()
+	c := p.NewContext()
+	defer c.Release()
+
+	const data = pt.DataAddr
+	for i, off := range []uint64{0x1000, 3<<30 + 0x5000, size - pageSize} {
+		code := pt.Cat(pt.MovabsR11(data), pt.LoadR11ToRax, pt.MovabsR11(0), pt.SyscallInsn)
+		copy(mem, code) // the code page is file page 0
+		if err := as.MapFile(pt.CodeAddr, platform.FileRange{Start: 0, End: pageSize}, platform.ReadExec, false); err != nil {
+			t.Fatal(err)
+		}
+		want := uint64(0x1234_0000 + i)
+		le.PutUint64(mem[off:], want)
+		if err := as.MapFile(data, platform.FileRange{Start: off, End: off + pageSize}, platform.Read, false); err != nil {
+			t.Fatalf("MapFile of file offset %#x: %v", off, err)
+		}
+		st := arch.NewState()
+		st.Regs.Rip = pt.CodeAddr
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != want {
+			t.Fatalf("file offset %#x: event %v, value read %#x, want a system call with %#x", off, ev.Kind, st.Regs.Orig_rax, want)
+		}
+	}
+	if got := p.slotEnd.Load(); got != size {
+		t.Errorf("registered up to %#x, want the file's end %#x", got, uint64(size))
+	}
+	// [0,1G) [1G,2G) [2G,4G): three slots.
+	if got := p.slotNext - firstFileSlot; got != 3 {
+		t.Errorf("%d file slots, want 3", got)
+	}
+}
