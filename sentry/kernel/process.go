@@ -888,10 +888,10 @@ func (t *Task) ThreadsIn(ns *PIDNamespace) map[int32]*Task {
 type ProcStatus struct {
 	TGID, PGID, SID, PPID int32
 	Threads               int
-	// Signal sets (bit n-1 for signal n): the task's pending ones (a process-directed
-	// signal is pending on the thread chosen for it: there is no process-wide set),
-	// blocked, and the process's ignored and caught ones.
-	Pending, Blocked, Ignored, Caught uint64
+	// Signal sets (bit n-1 for signal n): those pending for the task alone (SigPnd),
+	// the process-directed ones pending (ShdPnd, whichever thread they wait on), the
+	// task's blocked ones, and the process's ignored and caught ones.
+	Pending, SharedPending, Blocked, Ignored, Caught uint64
 }
 
 // Status returns t's ProcStatus, its IDs as ns sees them.
@@ -913,8 +913,9 @@ func (t *Task) Status(ns *PIDNamespace) ProcStatus {
 		}
 	}
 	k.mu.Unlock()
+	elsewhere := t.sharedElsewhere()
 	t.sigMu.Lock()
-	s.Pending, s.Blocked = t.pending, t.SigMask
+	s.Pending, s.SharedPending, s.Blocked = t.pending&^t.shared, t.pending&t.shared|elsewhere, t.SigMask
 	t.sigMu.Unlock()
 	return s
 }

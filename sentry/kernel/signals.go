@@ -21,9 +21,11 @@ import (
 // application. rt_sigreturn restores what the frame saved.
 //
 // A process-directed signal goes to a thread that doesn't block it (signalTarget), else
-// waits on the leader, marked as the process's (Task.shared); a thread that unblocks
-// it takes it over (adoptShared), as from Linux's shared pending set. There is no such
-// set: other threads' signalfd and rt_sigtimedwait don't see it where it waits.
+// waits on the leader, marked as the process's (Task.shared). That marked signal is
+// what Linux keeps in the process's shared pending set, and every thread sees it as
+// such: a thread that unblocks it takes it over (adoptShared); rt_sigpending, a
+// signalfd's readiness and reads, and rt_sigtimedwait of any thread see and take it
+// (Pending, DequeueSignal), and its queueing wakes their waits (SignalQueued).
 //
 // A system call interrupted by a signal returns a restart code; at delivery it becomes
 // EINTR if a handler runs without SA_RESTART (ERESTARTSYS) or at all (ERESTARTNOHAND),
@@ -261,6 +263,7 @@ func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 	unkillable := t.Proc.unkillableLocked()
 	shared := t.sharedNext&sigBit(sig) != 0 // sent to the process (signalTarget)
 	t.sharedNext &^= sigBit(sig)
+	var others []*Task
 	if shared && t.blocks(sig) {
 		// A thread may have unblocked it since signalTarget chose t: it goes there.
 		for o := range t.Proc.threads {
@@ -270,6 +273,16 @@ func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 				return o.queue(sig, info, force)
 			}
 		}
+		// It waits on t for the whole process: the other threads' signalfds and
+		// rt_sigtimedwait see it too, so their waits must wake (after sigMu's unlock).
+		others = t.Proc.threadsBesidesLocked(t)
+		defer func() {
+			for _, o := range others {
+				o.sigMu.Lock()
+				o.wakeQueuedLocked()
+				o.sigMu.Unlock()
+			}
+		}()
 	}
 	t.k.mu.Unlock()
 	t.sigMu.Lock()
@@ -288,10 +301,9 @@ func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 		} else {
 			t.shared &^= sigBit(sig)
 		}
-		if t.queued != nil {
-			close(t.queued)
-			t.queued = nil
-		}
+		t.wakeQueuedLocked()
+	} else {
+		others = nil // nothing new to see
 	}
 	if t.SigMask&sigBit(sig) == 0 {
 		t.interruptLocked()
@@ -299,11 +311,36 @@ func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 	return queued
 }
 
-// Pending returns the pending signals.
+// wakeQueuedLocked closes the channel SignalQueued handed out, if any. t.sigMu is held.
+func (t *Task) wakeQueuedLocked() {
+	if t.queued != nil {
+		close(t.queued)
+		t.queued = nil
+	}
+}
+
+// Pending returns the signals pending for t: its own and the process-directed ones
+// waiting on other threads of its process (Linux's task and shared pending sets).
 func (t *Task) Pending() uint64 {
+	elsewhere := t.sharedElsewhere()
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
-	return t.pending
+	return t.pending | elsewhere
+}
+
+// sharedElsewhere returns the process-directed signals pending on the threads of t's
+// process other than t.
+func (t *Task) sharedElsewhere() uint64 {
+	t.k.mu.Lock()
+	others := t.Proc.threadsBesidesLocked(t)
+	t.k.mu.Unlock()
+	var s uint64
+	for _, o := range others {
+		o.sigMu.Lock()
+		s |= o.pending & o.shared
+		o.sigMu.Unlock()
+	}
+	return s
 }
 
 // SignalQueued returns a channel closed at the next signal queued to t, blocked or not
@@ -318,13 +355,42 @@ func (t *Task) SignalQueued() <-chan struct{} {
 }
 
 // DequeueSignal takes the lowest pending signal in mask, blocked or not, with its
-// siginfo, as dequeue_signal does for signalfd; 0 if none is pending. A
-// process-directed signal is pending on the thread signalTarget chose, or on the one
-// that took it over by unblocking it (adoptShared): there is no process-wide set.
+// siginfo, as dequeue_signal does for signalfd and rt_sigtimedwait; 0 if none is
+// pending. As Linux's, it looks at t's own pending signals first, then at the
+// process's: the process-directed ones waiting on other threads (sharedElsewhere).
 func (t *Task) DequeueSignal(mask uint64) (int, arch.SignalInfo) {
 	t.sigMu.Lock()
-	defer t.sigMu.Unlock()
-	return t.takeLocked(mask)
+	sig, info := t.takeLocked(mask)
+	t.sigMu.Unlock()
+	if sig != 0 {
+		return sig, info
+	}
+	t.k.mu.Lock()
+	others := t.Proc.threadsBesidesLocked(t)
+	t.k.mu.Unlock()
+	for {
+		// The lowest such signal of all the threads, then the first thread holding it
+		// (another may take it meanwhile: then look again).
+		var all uint64
+		for _, o := range others {
+			o.sigMu.Lock()
+			all |= o.pending & o.shared & mask
+			o.sigMu.Unlock()
+		}
+		if all == 0 {
+			return 0, arch.SignalInfo{}
+		}
+		low := all & -all
+		for _, o := range others {
+			o.sigMu.Lock()
+			sig, info := o.takeLocked(o.pending & o.shared & low)
+			o.sigMu.Unlock()
+			if sig != 0 {
+				return sig, info
+			}
+		}
+		mask &^= low // gone, or a stale timer signal that takeLocked dropped
+	}
 }
 
 // takeLocked takes the lowest pending signal in mask, dropping stale POSIX timer

@@ -2,11 +2,16 @@
 // once with its siginfo, a zero timeout polls (EAGAIN), a timeout passes (EAGAIN),
 // a signal sent later by another process or thread ends the wait, a signal outside the
 // set with a handler interrupts it (EINTR), SIGKILL and SIGSTOP in the set are ignored,
-// and the argument errors (EINVAL, EFAULT).
+// and the argument errors (EINVAL, EFAULT). A signal to the process that every thread
+// blocks is pending for the whole process: any thread sees it (sigpending, ShdPnd) and
+// takes it (sigwait, a signalfd, a signalfd's poll), also when it was sent before the
+// thread waited; a signal sent to one thread stays that thread's.
 #include "common.h"
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -36,6 +41,64 @@ static void *waiter(void *arg) {
 	int sig = sigwaitinfo(&waitset, &si);
 	printf("the waiting thread took %s code %d\n", sig > 0 ? strsignal(sig) : strerrorname_np(errno), si.si_code);
 	return NULL;
+}
+
+// The whole process's pending signals, as another thread sees them.
+static void *late_waiter(void *arg) {
+	(void)arg;
+	sigset_t pend;
+	sigpending(&pend);
+	printf("another thread: SIGTERM pending %d, SIGUSR1 pending %d\n", sigismember(&pend, SIGTERM),
+	       sigismember(&pend, SIGUSR1));
+	int sig = 0;
+	int r = sigwait(&waitset, &sig);
+	printf("another thread's sigwait: %d %s\n", r, strsignal(sig));
+	return NULL;
+}
+
+static void *fd_reader(void *arg) {
+	(void)arg;
+	int fd = signalfd(-1, &waitset, 0);
+	struct signalfd_siginfo ssi;
+	ssize_t n = read(fd, &ssi, sizeof ssi);
+	printf("another thread's signalfd read: %zd %s\n", n, n > 0 ? strsignal(ssi.ssi_signo) : strerrorname_np(errno));
+	close(fd);
+	return NULL;
+}
+
+static void *thread_poll(void *arg) {
+	(void)arg;
+	struct timespec zero = {0, 0};
+	sigset_t pend;
+	sigpending(&pend);
+	printf("another thread: sees the main thread's SIGUSR1 %d\n", sigismember(&pend, SIGUSR1));
+	int r = sigtimedwait(&waitset, NULL, &zero);
+	printf("another thread polls for it: %d %s\n", r, r < 0 ? strerrorname_np(errno) : "");
+	return NULL;
+}
+
+static void *fd_poller(void *arg) {
+	(void)arg;
+	int fd = signalfd(-1, &waitset, SFD_NONBLOCK);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	waiter_ready = 1;
+	int r = poll(&p, 1, 5000);
+	printf("another thread's signalfd poll: %d revents %#x\n", r, p.revents);
+	struct signalfd_siginfo ssi;
+	ssize_t n = read(fd, &ssi, sizeof ssi);
+	printf("then its read: %zd %s\n", n, n > 0 ? strsignal(ssi.ssi_signo) : strerrorname_np(errno));
+	close(fd);
+	return NULL;
+}
+
+static void show_status(const char *field) {
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, field, strlen(field)) == 0)
+			printf("%s", line);
+	if (f)
+		fclose(f);
 }
 
 static pthread_t main_thread;
@@ -106,6 +169,32 @@ int main(void) {
 	// it.
 	waitset = set;
 	pthread_create(&th, NULL, waiter, NULL);
+	while (!waiter_ready)
+		sleep_ms(5);
+	sleep_ms(50);
+	kill(getpid(), SIGTERM);
+	pthread_join(th, NULL);
+
+	// Sent to the process before any thread waits for it.
+	kill(getpid(), SIGTERM);
+	show_status("SigPnd:");
+	show_status("ShdPnd:");
+	pthread_create(&th, NULL, late_waiter, NULL);
+	pthread_join(th, NULL);
+	kill(getpid(), SIGUSR1);
+	pthread_create(&th, NULL, fd_reader, NULL);
+	pthread_join(th, NULL);
+	// Sent to this thread: not another's.
+	pthread_kill(pthread_self(), SIGUSR1);
+	show_status("SigPnd:");
+	show_status("ShdPnd:");
+	pthread_create(&th, NULL, thread_poll, NULL);
+	pthread_join(th, NULL);
+	memset(&si, 0, sizeof si);
+	show("this thread takes it", sigtimedwait(&set, &si, &zero), &si);
+	// Sent while another thread polls a signalfd.
+	waiter_ready = 0;
+	pthread_create(&th, NULL, fd_poller, NULL);
 	while (!waiter_ready)
 		sleep_ms(5);
 	sleep_ms(50);
