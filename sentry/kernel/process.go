@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"math/bits"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -892,6 +893,9 @@ type ProcStatus struct {
 	// the process-directed ones pending (ShdPnd, whichever thread they wait on), the
 	// task's blocked ones, and the process's ignored and caught ones.
 	Pending, SharedPending, Blocked, Ignored, Caught uint64
+	// Queued counts the signals pending for the task, each queued real-time signal
+	// instance on its own (SigQ; Linux counts those of the user).
+	Queued int
 }
 
 // Status returns t's ProcStatus, its IDs as ns sees them.
@@ -916,6 +920,7 @@ func (t *Task) Status(ns *PIDNamespace) ProcStatus {
 	elsewhere := t.sharedElsewhere()
 	t.sigMu.Lock()
 	s.Pending, s.SharedPending, s.Blocked = t.pending&^t.shared, t.pending&t.shared|elsewhere, t.SigMask
+	s.Queued = t.queuedCountLocked() + bits.OnesCount64(elsewhere&^t.pending)
 	t.sigMu.Unlock()
 	return s
 }

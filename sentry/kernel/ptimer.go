@@ -357,9 +357,26 @@ func (t *Task) dropTimerSignals() {
 	t.sigMu.Lock()
 	defer t.sigMu.Unlock()
 	for sig := 1; sig <= 64; sig++ {
-		if info := t.pendInfo[sig-1]; t.pending&sigBit(sig) != 0 && info.Code == SI_TIMER {
+		if t.pending&sigBit(sig) == 0 {
+			continue
+		}
+		var keep []arch.SignalInfo
+		for _, info := range append([]arch.SignalInfo{t.pendInfo[sig-1]}, t.pendMore[sig-1]...) {
+			if info.Code == SI_TIMER {
+				t.timerSignalLocked(&info)
+			} else {
+				keep = append(keep, info)
+			}
+		}
+		t.pendMore[sig-1] = nil
+		if len(keep) == 0 {
 			t.pending &^= sigBit(sig)
-			t.timerSignalLocked(&info)
+			t.shared &^= sigBit(sig)
+			continue
+		}
+		t.pendInfo[sig-1] = keep[0]
+		if len(keep) > 1 {
+			t.pendMore[sig-1] = keep[1:]
 		}
 	}
 }

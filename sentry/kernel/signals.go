@@ -11,8 +11,8 @@ import (
 )
 
 // Signals. Each process keeps the dispositions (rt_sigaction), each task its mask, its
-// pending signals (one of each standard signal, with its siginfo) and its alternate
-// stack. Sending a signal queues it and, if it is not blocked, wakes the task: a
+// pending signals (one of each standard signal, with its siginfo; every instance of a
+// real-time one, in order: addPendingLocked) and its alternate stack. Sending a signal queues it and, if it is not blocked, wakes the task: a
 // blocking system call ends with a restart code, and running application code is
 // interrupted through the platform. After every stop the run loop delivers what is
 // pending and unblocked, lowest number first: an ignored signal is dropped, a default
@@ -126,10 +126,11 @@ func (t *Task) adoptShared(sigs uint64) {
 		}
 		o.sigMu.Lock()
 		move := o.pending & o.shared & o.SigMask & sigs
-		var infos [64]arch.SignalInfo
+		var infos [64][]arch.SignalInfo
 		for b := move; b != 0; b &= b - 1 {
 			sig := bits.TrailingZeros64(b) + 1
-			infos[sig-1] = o.pendInfo[sig-1]
+			infos[sig-1] = append([]arch.SignalInfo{o.pendInfo[sig-1]}, o.pendMore[sig-1]...)
+			o.pendMore[sig-1] = nil
 		}
 		o.pending &^= move
 		o.shared &^= move
@@ -141,10 +142,8 @@ func (t *Task) adoptShared(sigs uint64) {
 		t.sigMu.Lock()
 		for b := move; b != 0; b &= b - 1 {
 			sig := bits.TrailingZeros64(b) + 1
-			if t.pending&sigBit(sig) == 0 { // else it merges with the one t has
-				t.pending |= sigBit(sig)
-				t.shared |= sigBit(sig)
-				t.pendInfo[sig-1] = infos[sig-1]
+			for _, info := range infos[sig-1] {
+				t.addPendingLocked(sig, info, true)
 			}
 		}
 		if t.pending&^t.SigMask != 0 {
@@ -247,8 +246,8 @@ func (t *Task) senderInfo(code int32) arch.SignalInfo {
 }
 
 // Queue makes sig pending for t with info, and wakes t if it doesn't block it. It
-// reports whether the signal was queued: not if it is ignored, or already pending
-// (one of each signal is kept).
+// reports whether the signal was queued: not if it is ignored, or a standard signal
+// already pending (one of each is kept), or too many are queued (addPendingLocked).
 func (t *Task) Queue(sig int, info arch.SignalInfo) bool { return t.queue(sig, info, false) }
 
 // queue is Queue; force is post's. A signal whose action is the default is ignored by
@@ -292,15 +291,8 @@ func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 	if ignored && t.SigMask&sigBit(sig) == 0 {
 		return false // dropped when generated, as sig_ignored
 	}
-	queued := t.pending&sigBit(sig) == 0
+	queued := t.addPendingLocked(sig, info, shared)
 	if queued {
-		t.pending |= sigBit(sig)
-		t.pendInfo[sig-1] = info
-		if shared {
-			t.shared |= sigBit(sig)
-		} else {
-			t.shared &^= sigBit(sig)
-		}
 		t.wakeQueuedLocked()
 	} else {
 		others = nil // nothing new to see
@@ -309,6 +301,47 @@ func (t *Task) queue(sig int, info arch.SignalInfo, force bool) bool {
 		t.interruptLocked()
 	}
 	return queued
+}
+
+// sigRTMin is the first real-time signal (the kernel's SIGRTMIN; glibc keeps two).
+const sigRTMin = 32
+
+// maxQueuedSignals bounds the signals pending on one thread: the default
+// RLIMIT_SIGPENDING (DefaultLimits), so a process can't fill the Sentry's memory.
+const maxQueuedSignals = 63432
+
+// addPendingLocked makes sig pending with info and reports whether it was added: a
+// standard signal already pending is not (the one pending stands for both), a
+// real-time one queues behind the others unless maxQueuedSignals are pending already
+// (then it is dropped, where Linux fails a sigqueue with EAGAIN; RLIMIT_SIGPENDING is
+// not enforced). shared marks a new signal as the process's. t.sigMu is held.
+func (t *Task) addPendingLocked(sig int, info arch.SignalInfo, shared bool) bool {
+	bit := sigBit(sig)
+	if t.pending&bit == 0 {
+		t.pending |= bit
+		t.pendInfo[sig-1] = info
+		if shared {
+			t.shared |= bit
+		} else {
+			t.shared &^= bit
+		}
+		return true
+	}
+	if sig < sigRTMin || t.queuedCountLocked() >= maxQueuedSignals {
+		return false
+	}
+	t.pendMore[sig-1] = append(t.pendMore[sig-1], info)
+	return true
+}
+
+// queuedCountLocked is the number of signals pending on t, every queued instance of a
+// real-time signal counted. t.sigMu is held.
+func (t *Task) queuedCountLocked() int {
+	n := bits.OnesCount64(t.pending)
+	for b := t.pending &^ (sigBit(sigRTMin) - 1); b != 0; b &= b - 1 {
+		n += len(t.pendMore[bits.TrailingZeros64(b)])
+	}
+	return n
 }
 
 // wakeQueuedLocked closes the channel SignalQueued handed out, if any. t.sigMu is held.
@@ -402,9 +435,17 @@ func (t *Task) takeLocked(mask uint64) (int, arch.SignalInfo) {
 			return 0, arch.SignalInfo{}
 		}
 		sig := bits.TrailingZeros64(ready) + 1
-		t.pending &^= sigBit(sig)
-		t.shared &^= sigBit(sig)
 		info := t.pendInfo[sig-1]
+		if more := t.pendMore[sig-1]; len(more) > 0 {
+			t.pendInfo[sig-1] = more[0] // the next instance; the signal stays pending
+			t.pendMore[sig-1] = more[1:]
+			if len(more) == 1 {
+				t.pendMore[sig-1] = nil
+			}
+		} else {
+			t.pending &^= sigBit(sig)
+			t.shared &^= sigBit(sig)
+		}
 		if info.Code == SI_TIMER && !t.timerSignalLocked(&info) {
 			continue
 		}

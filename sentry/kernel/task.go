@@ -78,6 +78,10 @@ type Task struct {
 	sigMu      sync.Mutex
 	pending    uint64
 	pendInfo   [64]arch.SignalInfo
+	// pendMore holds, per real-time signal, the instances queued behind the one in
+	// pendInfo, oldest first: Linux queues real-time signals, each with its siginfo,
+	// and keeps one of each standard signal.
+	pendMore [64][]arch.SignalInfo
 	// shared are the pending signals that were sent to the process, not to t: a
 	// thread that unblocks one takes it over (adoptShared), as Linux's threads share
 	// the process's pending set. sharedNext (k.mu) marks the signals signalTarget

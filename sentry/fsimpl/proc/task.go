@@ -3,7 +3,6 @@ package proc
 import (
 	"bytes"
 	"fmt"
-	"math/bits"
 	"runtime"
 	"sort"
 	"strconv"
@@ -290,7 +289,7 @@ func (p *procfs) status(t *kernel.Task) ([]byte, error) {
 	fmt.Fprintf(&b, "NStgid:\t%s\nNSpid:\t%s\nNSpgid:\t%s\nNSsid:\t%s\n", list(tgids), list(tids), list(pgids), list(sids))
 	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\n", size/1024, size/1024, rss/1024, ps.Threads)
 	fmt.Fprintf(&b, "SigQ:\t%d/%d\nSigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n",
-		bits.OnesCount64(ps.Pending|ps.SharedPending), t.Limits[unix.RLIMIT_SIGPENDING].Cur, ps.Pending, ps.SharedPending, ps.Blocked, ps.Ignored, ps.Caught)
+		ps.Queued, t.Limits[unix.RLIMIT_SIGPENDING].Cur, ps.Pending, ps.SharedPending, ps.Blocked, ps.Ignored, ps.Caught)
 	nnp := 0
 	if t.NoNewPrivs {
 		nnp = 1

@@ -5,7 +5,8 @@
 // and the argument errors (EINVAL, EFAULT). A signal to the process that every thread
 // blocks is pending for the whole process: any thread sees it (sigpending, ShdPnd) and
 // takes it (sigwait, a signalfd, a signalfd's poll), also when it was sent before the
-// thread waited; a signal sent to one thread stays that thread's.
+// thread waited; a signal sent to one thread stays that thread's. Real-time signals
+// queue, each with its siginfo; a standard one pending stands for all sent.
 #include "common.h"
 #include <poll.h>
 #include <pthread.h>
@@ -99,6 +100,56 @@ static void show_status(const char *field) {
 			printf("%s", line);
 	if (f)
 		fclose(f);
+}
+
+static int rt_got[8], rt_n;
+static void on_rt(int sig, siginfo_t *si, void *uc) {
+	(void)uc;
+	if (rt_n < 8)
+		rt_got[rt_n++] = si->si_value.sival_int * 100 + sig - SIGRTMIN;
+}
+
+static void realtime_queue(void) {
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGRTMIN);
+	sigaddset(&s, SIGRTMIN + 1);
+	sigaddset(&s, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+	for (int i = 1; i <= 3; i++) {
+		union sigval v = {.sival_int = i};
+		sigqueue(getpid(), SIGRTMIN + 1, v);
+		sigqueue(getpid(), SIGRTMIN, v);
+		sigqueue(getpid(), SIGUSR2, v);
+	}
+	show_status("ShdPnd:");
+	siginfo_t si;
+	struct timespec zero = {0, 0};
+	int sig;
+	while ((sig = sigtimedwait(&s, &si, &zero)) > 0) {
+		printf("took %s value %d\n", sig == SIGUSR2 ? "SIGUSR2" : sig == SIGRTMIN ? "SIGRTMIN" : "SIGRTMIN+1",
+		       si.si_value.sival_int);
+		if (sig == SIGRTMIN)
+			break;
+	}
+	struct sigaction sa = {0};
+	sa.sa_sigaction = on_rt;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGRTMIN, &sa, NULL);
+	sigaction(SIGRTMIN + 1, &sa, NULL);
+	sigprocmask(SIG_UNBLOCK, &s, NULL);
+	for (int i = 0; i < rt_n; i++)
+		printf("handled value %d of SIGRTMIN+%d\n", rt_got[i] / 100, rt_got[i] % 100);
+	// Thread-directed ones queue too.
+	sigprocmask(SIG_BLOCK, &s, NULL);
+	for (int i = 1; i <= 2; i++) {
+		union sigval v = {.sival_int = i};
+		pthread_sigqueue(pthread_self(), SIGRTMIN, v);
+	}
+	show_status("SigPnd:");
+	while ((sig = sigtimedwait(&s, &si, &zero)) > 0)
+		printf("took value %d\n", si.si_value.sival_int);
+	printf("then: %s\n", strerrorname_np(errno));
 }
 
 static pthread_t main_thread;
@@ -254,5 +305,7 @@ int main(void) {
 	sigaddset(&ks, SIGKILL);
 	sigaddset(&ks, SIGSTOP);
 	CHECK("SIGKILL|SIGSTOP set, poll", sigtimedwait(&ks, NULL, &zero));
+
+	realtime_queue();
 	return 0;
 }
