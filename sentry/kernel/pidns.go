@@ -185,6 +185,36 @@ func (ns *PIDNamespace) Tasks() map[int32]*Task {
 	return out
 }
 
+// ProcessIDs returns the IDs in ns of its processes, zombies included (/proc lists
+// them).
+func (ns *PIDNamespace) ProcessIDs() []int32 {
+	ns.k.mu.Lock()
+	defer ns.k.mu.Unlock()
+	out := make([]int32, 0, len(ns.procs))
+	for id := range ns.procs {
+		out = append(out, id)
+	}
+	return out
+}
+
+// LeaderWithID returns the leader of the process with ID id in ns, live or a zombie,
+// even once the leader's own thread has ended; nil if there is no such process.
+func (ns *PIDNamespace) LeaderWithID(id int32) *Task {
+	ns.k.mu.Lock()
+	defer ns.k.mu.Unlock()
+	if p := ns.procs[id]; p != nil {
+		return p.task
+	}
+	return nil
+}
+
+// Zombie reports whether t's process has exited and waits to be reaped.
+func (t *Task) Zombie() bool {
+	t.k.mu.Lock()
+	defer t.k.mu.Unlock()
+	return t.Proc.exit != nil
+}
+
 // PIDNamespace is the namespace t's process lives in: the one its IDs are read in
 // (task_active_pid_ns).
 func (t *Task) PIDNamespace() *PIDNamespace { return t.Proc.ns }

@@ -904,6 +904,9 @@ func (t *Task) Status(ns *PIDNamespace) ProcStatus {
 	k.mu.Lock()
 	p := t.Proc
 	s := ProcStatus{TGID: ns.IDOfProcess(p), PGID: p.pgrp.in(ns), SID: p.sess.in(ns), Threads: len(p.threads)}
+	if p.exit != nil {
+		s.Threads = 1 // the leader, until reaped (signal->nr_threads)
+	}
 	if p.parent != nil {
 		s.PPID = ns.IDOfProcess(p.parent)
 	}

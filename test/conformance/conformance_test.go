@@ -241,6 +241,7 @@ func TestPrograms(t *testing.T) {
 		{"uts", nil},
 		{"pidns", nil},
 		{"mknod", nil},
+		{"proczombie", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

@@ -80,10 +80,8 @@ func New(v *vfs.VFS, k *kernel.Kernel, ns *kernel.PIDNamespace) vfs.DirInode {
 func (p *procfs) names() []string {
 	names := p.static.Names()
 	var pids []int
-	for tid, t := range p.ns.Tasks() {
-		if tid == p.ns.IDOfProcess(t.Proc) { // processes only; threads are under [pid]/task
-			pids = append(pids, int(tid))
-		}
+	for _, id := range p.ns.ProcessIDs() { // threads are under [pid]/task
+		pids = append(pids, int(id))
 	}
 	sort.Ints(pids)
 	for _, pid := range pids {
@@ -101,6 +99,11 @@ func (p *procfs) lookup(name string) (vfs.Inode, error) {
 		return nil, unix.ENOENT
 	}
 	t := p.ns.TaskWithID(int32(pid))
+	if t == nil {
+		// A zombie's directory stays until it is reaped, and a process's while any
+		// of its threads lives.
+		t = p.ns.LeaderWithID(int32(pid))
+	}
 	if t == nil {
 		return nil, unix.ENOENT
 	}

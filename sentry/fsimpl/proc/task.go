@@ -24,6 +24,9 @@ func (p *procfs) taskDir(t *kernel.Task) vfs.Inode {
 			for id := range t.ThreadsIn(p.ns) {
 				ids = append(ids, int(id))
 			}
+			if t.Zombie() {
+				ids = append(ids, int(p.ns.IDOfTask(t))) // the leader stays until reaped
+			}
 			sort.Ints(ids)
 			out := make([]string, len(ids))
 			for i, id := range ids {
@@ -36,6 +39,9 @@ func (p *procfs) taskDir(t *kernel.Task) vfs.Inode {
 				if strconv.Itoa(int(id)) == n {
 					return p.fs.NewDynamicDir(0o555, p.taskFiles(th)), nil
 				}
+			}
+			if t.Zombie() && strconv.Itoa(int(p.ns.IDOfTask(t))) == n {
+				return p.fs.NewDynamicDir(0o555, p.taskFiles(t)), nil
 			}
 			return nil, unix.ENOENT
 		},
@@ -51,7 +57,12 @@ func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 	}
 	children := kernfs.Static{
 		"cmdline": file(func(t *kernel.Task) ([]byte, error) { return t.ReadMemory(t.ArgvStart, t.ArgvEnd), nil }),
-		"environ": file(func(t *kernel.Task) ([]byte, error) { return t.ReadMemory(t.EnvvStart, t.EnvvEnd), nil }),
+		"environ": file(func(t *kernel.Task) ([]byte, error) {
+			if t.Zombie() {
+				return nil, unix.ESRCH // no memory left to read (environ_open)
+			}
+			return t.ReadMemory(t.EnvvStart, t.EnvvEnd), nil
+		}),
 		"comm":    file(func(t *kernel.Task) ([]byte, error) { return []byte(comm(t) + "\n"), nil }),
 		"stat":    file(p.taskStat),
 		"statm":   file(p.statm),
@@ -59,8 +70,16 @@ func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 		"maps":    file(p.maps),
 		"mounts":  file(p.mounts),
 		"limits":  file(p.limits),
-		"exe":     fs.NewSymlink(func() (string, error) { return t.Exe, nil }),
+		"exe": fs.NewSymlink(func() (string, error) {
+			if t.Zombie() {
+				return "", unix.ENOENT // a zombie has no executable or directories left
+			}
+			return t.Exe, nil
+		}),
 		"cwd": fs.NewSymlink(func() (string, error) {
+			if t.Zombie() {
+				return "", unix.ENOENT
+			}
 			return p.v.PathOf(t.FS.Root(), t.FS.Cwd())
 		}),
 		"root": fs.NewSymlink(func() (string, error) { return "/", nil }),
@@ -287,7 +306,10 @@ func (p *procfs) status(t *kernel.Task) ([]byte, error) {
 		return strings.Join(out, "\t")
 	}
 	fmt.Fprintf(&b, "NStgid:\t%s\nNSpid:\t%s\nNSpgid:\t%s\nNSsid:\t%s\n", list(tgids), list(tids), list(pgids), list(sids))
-	fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\nThreads:\t%d\n", size/1024, size/1024, rss/1024, ps.Threads)
+	if state != 'Z' { // a zombie has no memory to show (task_mem needs an mm)
+		fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\n", size/1024, size/1024, rss/1024)
+	}
+	fmt.Fprintf(&b, "Threads:\t%d\n", ps.Threads)
 	fmt.Fprintf(&b, "SigQ:\t%d/%d\nSigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n",
 		ps.Queued, t.Limits[unix.RLIMIT_SIGPENDING].Cur, ps.Pending, ps.SharedPending, ps.Blocked, ps.Ignored, ps.Caught)
 	nnp := 0
