@@ -66,6 +66,8 @@ func (sb *sandbox) addContainer(conn *net.UnixConn, req container.Request, fds [
 		fail("add-container %q: %d descriptors (want the Gofer's and the stdio or a console)", req.Container, len(fds))
 		return
 	}
+	sb.answering.RLock() // the sandbox does not end before the answer is out (finish)
+	defer sb.answering.RUnlock()
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
 	if _, ok := sb.pod[req.Container]; ok {
