@@ -51,8 +51,10 @@ func (e *BusError) Code() int32 { return arch.BUS_ADRERR }
 type Shared struct {
 	mf   *pgalloc.MemoryFile
 	refs atomic.Int64
-	// backing, if set, is the file the object caches (NewCache).
-	backing Backing
+	// backing, if set, is the file the object caches (NewCache); writable says
+	// whether it may be written back (mu guards both).
+	backing  Backing
+	writable bool
 
 	mu      sync.Mutex
 	size    uint64
@@ -71,16 +73,37 @@ type Backing interface {
 // NewCache returns an object of size bytes caching b, with one reference. It holds
 // pages only while mapped: when the last address space stops mapping it, its pages are
 // written back to b and dropped, so a read or write of the file that bypasses the cache
-// then sees the file as it is.
-func NewCache(mf *pgalloc.MemoryFile, size uint64, b Backing) *Shared {
+// then sees the file as it is. writable says whether b may be written: a cache made
+// for a description open only for reading is never written back, since no mapping of
+// it can write (MAP_SHARED with PROT_WRITE, or mprotect to it, needs a description open
+// for writing), until WritableBacking gives it a writable one.
+func NewCache(mf *pgalloc.MemoryFile, size uint64, b Backing, writable bool) *Shared {
 	s := NewShared(mf, size)
-	s.backing = b
+	s.backing, s.writable = b, writable
 	return s
+}
+
+// Writable reports whether the cache's backing may be written back.
+func (s *Shared) Writable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writable
+}
+
+// WritableBacking makes b, writable, the cache's backing, before a mapping that can
+// write is made, and returns the backing it replaces (for its owner to close). The
+// pages stay: they hold what both files read.
+func (s *Shared) WritableBacking(b Backing) Backing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.backing
+	s.backing, s.writable = b, true
+	return old
 }
 
 // Flush writes a cache's pages back to its file (msync, fsync, and before the file is
 // read other than through a mapping). Pages are not tracked as dirty: every page is
-// written.
+// written, if any mapping could have written it.
 func (s *Shared) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -88,7 +111,7 @@ func (s *Shared) Flush() error {
 }
 
 func (s *Shared) flushLocked() error {
-	if s.backing == nil {
+	if s.backing == nil || !s.writable {
 		return nil
 	}
 	for off, fr := range s.pages {

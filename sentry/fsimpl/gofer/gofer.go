@@ -197,26 +197,39 @@ func (h *hostFile) cached() *mm.Shared {
 // Cache returns the file's page cache for a MAP_SHARED mapping, making it the first
 // time: its pages are read from, and written back to, a host FD of its own (a copy of
 // this description's, which a mapping needs open for reading, and for writing if the
-// mapping can write). It lasts as long as the file's inode.
+// mapping can write). A cache made for a description open only for reading gets a
+// writable copy from the first description open for writing that maps the file (only
+// such a mapping can write its pages). It lasts as long as the file's inode.
 func (h *hostFile) Cache() (*mm.Shared, error) {
 	if h.f == nil || h.in.fs.v.MemFile == nil {
 		return nil, unix.ENODEV
 	}
+	fl, err := unix.FcntlInt(uintptr(h.fd), unix.F_GETFL, 0)
+	if err != nil {
+		return nil, err
+	}
+	writable := fl&unix.O_ACCMODE == unix.O_RDWR
 	h.in.mu.Lock()
 	defer h.in.mu.Unlock()
-	if h.f.cache != nil {
-		return h.f.cache, nil
+	if c := h.f.cache; c != nil && (!writable || c.Writable()) {
+		return c, nil
 	}
 	fd, err := unix.FcntlInt(uintptr(h.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
+	}
+	if c := h.f.cache; c != nil {
+		if old, ok := c.WritableBacking(fdBacking(fd)).(fdBacking); ok {
+			unix.Close(int(old))
+		}
+		return c, nil
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	h.f.cache = mm.NewCache(h.in.fs.v.MemFile, uint64(st.Size), fdBacking(fd))
+	h.f.cache = mm.NewCache(h.in.fs.v.MemFile, uint64(st.Size), fdBacking(fd), writable)
 	return h.f.cache, nil
 }
 

@@ -1,7 +1,10 @@
 // filemap: MAP_SHARED mappings of a file in the working directory (under runsc with
 // --overlay=none, a file of the Gofer's): writes through the mapping reach read(2) and
 // the file after munmap, write(2) reaches the mapping, a forked child's stores reach
-// the parent, msync and fsync, truncation and SIGBUS past the end.
+// the parent, msync and fsync, truncation and SIGBUS past the end. A file mapped first
+// through a description open only for reading: read(2) and pread work after its pages
+// are touched, and a later writable mapping through another description reaches the
+// file.
 #include "common.h"
 #include <fcntl.h>
 #include <setjmp.h>
@@ -57,6 +60,33 @@ int main(void) {
 	errno = 0;
 	void *q = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	printf("shared writable on a read-only fd: %d %s\n", q != MAP_FAILED, strerrorname_np(errno));
+	close(fd);
+	unlink(path);
+
+	// A file whose first shared mapping comes through a read-only description.
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK("write a new file", write(fd, "hello, again", 12));
+	close(fd);
+	fd = open(path, O_RDONLY);
+	q = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	printf("shared read-only mapping: %.5s\n", (char *)q);
+	memset(buf, 0, sizeof buf);
+	CHECK("pread after touching it", pread(fd, buf, 5, 0));
+	printf("  %s\n", buf);
+	int rw = open(path, O_RDWR);
+	char *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);
+	memcpy(w, "jello", 5);
+	printf("the read-only mapping sees the store: %.5s\n", (char *)q);
+	memset(buf, 0, sizeof buf);
+	CHECK("read of the read-only fd", pread(fd, buf, 5, 0));
+	printf("  %s\n", buf);
+	CHECKOK("munmap both", munmap(w, 4096) | munmap(q, 4096));
+	close(rw);
+	close(fd);
+	fd = open(path, O_RDONLY);
+	memset(buf, 0, sizeof buf);
+	CHECK("read after both are gone", read(fd, buf, sizeof buf));
+	printf("  %s\n", buf);
 	close(fd);
 	unlink(path);
 	return 0;
