@@ -201,6 +201,7 @@ func runtimeSyscalls(pid int) map[uintptr][]sf.Rule {
 //	shutdown         SHUT_RDWR: closing the Gofer connection
 //	ioctl            TCGETS and TIOCGWINSZ: the host stdio's terminal
 //	sysinfo          uptime, load and memory for sysinfo(2) and /proc
+//	getcpu           the CPU a task's thread runs on, for the application's getcpu(2)
 //	waitid           P_PIDFD: waiting for the Gofer, the process's child (or P_PID,
 //	wait4            with no options: Go's way on a kernel without pidfds)
 //	pidfd_send_signal, kill  SIGKILL only: a Gofer that does not end when its socket
@@ -209,7 +210,7 @@ func sentrySyscalls() map[uintptr][]sf.Rule {
 	f := sf.Filter{}
 	for _, nr := range []uintptr{
 		unix.SYS_PREAD64, unix.SYS_PWRITE64, unix.SYS_FSTAT, unix.SYS_FSYNC, unix.SYS_FDATASYNC,
-		unix.SYS_FALLOCATE, unix.SYS_SYSINFO,
+		unix.SYS_FALLOCATE, unix.SYS_SYSINFO, unix.SYS_GETCPU,
 	} {
 		f.Add(nr)
 	}

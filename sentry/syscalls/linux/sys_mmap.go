@@ -171,6 +171,24 @@ func Mprotect(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return 0, t.MM.MProtect(a[0], a[1], perms(prot))
 }
 
+// The Sentry offers no memory protection keys, as Linux on a CPU without them (or
+// with OSPKE off): pkey_alloc and pkey_free fail with EINVAL, and pkey_mprotect is
+// mprotect for key -1 and EINVAL for any other key (mm/mprotect.c).
+
+// PkeyAlloc implements pkey_alloc(2).
+func PkeyAlloc(t *kernel.Task, a [6]uintptr) (uintptr, error) { return 0, unix.EINVAL }
+
+// PkeyFree implements pkey_free(2).
+func PkeyFree(t *kernel.Task, a [6]uintptr) (uintptr, error) { return 0, unix.EINVAL }
+
+// PkeyMprotect implements pkey_mprotect(2).
+func PkeyMprotect(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if int32(a[3]) != -1 {
+		return 0, unix.EINVAL
+	}
+	return Mprotect(t, a)
+}
+
 // mremap flags (include/uapi/linux/mman.h).
 const (
 	mremapMaymove   = 1

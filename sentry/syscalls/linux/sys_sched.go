@@ -1,7 +1,9 @@
 package linux
 
 import (
+	"math/bits"
 	"runtime"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -53,6 +55,36 @@ func SchedSetaffinity(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	t.CPUMask = mask
+	return 0, nil
+}
+
+// Getcpu implements getcpu(2): the CPU the task's Sentry thread is on as the call is
+// made (the host's answer), or the first the task may run on if that is not one of
+// them, and NUMA node 0, the only one the sandbox shows; each is written where its
+// pointer is not NULL (EFAULT if it can't be). The third argument is unused, as since
+// Linux 2.6.24.
+func Getcpu(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	var cpu, node uint32
+	if _, _, e := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), uintptr(unsafe.Pointer(&node)), 0); e != 0 {
+		cpu = 0
+	}
+	mask := t.CPUMask
+	if mask == 0 {
+		mask = 1<<runtime.NumCPU() - 1
+	}
+	if cpu >= 64 || mask&(1<<cpu) == 0 {
+		cpu = uint32(bits.TrailingZeros64(mask))
+	}
+	if a[0] != 0 {
+		if err := t.CopyOutObj(a[0], cpu); err != nil {
+			return 0, err
+		}
+	}
+	if a[1] != 0 {
+		if err := t.CopyOutObj(a[1], uint32(0)); err != nil {
+			return 0, err
+		}
+	}
 	return 0, nil
 }
 

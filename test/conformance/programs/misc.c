@@ -1,5 +1,9 @@
-// misc: identity, uname, limits, random, clocks, arch_prctl, robust lists.
+// misc: identity, uname, limits, random, clocks, arch_prctl, robust lists, getcpu, and
+// memory protection keys where the CPU has none.
 #include "common.h"
+#include <cpuid.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -51,5 +55,27 @@ int main(void) {
 
 	CHECK("set_robust_list bad size", syscall(SYS_set_robust_list, NULL, 23));
 	CHECK("getuid", syscall(SYS_getuid));
+	// getcpu: a CPU the thread may run on, node 0; NULL pointers are skipped.
+	unsigned cpu = 1000, node = 1000;
+	CHECK("getcpu", syscall(SYS_getcpu, &cpu, &node, NULL));
+	cpu_set_t set;
+	sched_getaffinity(0, sizeof set, &set);
+	printf("  cpu allowed %d, node %u\n", cpu < CPU_SETSIZE && CPU_ISSET(cpu, &set), node);
+	CHECK("getcpu NULLs", syscall(SYS_getcpu, NULL, NULL, NULL));
+	CHECK("getcpu bad cpu", syscall(SYS_getcpu, (void *)8, NULL, NULL));
+	CHECK("getcpu bad node", syscall(SYS_getcpu, &cpu, (void *)8, NULL));
+
+	// Protection keys, compared only where the CPU has none enabled (CPUID.7:ECX.OSPKE).
+	unsigned a, b, c, d;
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1 << 4))) {
+		printf("pkeys: the CPU has them, not compared\n");
+	} else {
+		CHECK("pkey_alloc", syscall(SYS_pkey_alloc, 0, 0));
+		CHECK("pkey_free", syscall(SYS_pkey_free, 1));
+		char *m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK("pkey_mprotect -1", syscall(SYS_pkey_mprotect, m, 4096, PROT_READ | PROT_WRITE, -1));
+		m[0] = 1;
+		CHECK("pkey_mprotect key 1", syscall(SYS_pkey_mprotect, m, 4096, PROT_READ, 1));
+	}
 	return 0;
 }
