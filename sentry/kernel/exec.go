@@ -123,6 +123,10 @@ func commOf(dirfd int32, path string) string {
 // install makes img the task's program.
 func (t *Task) install(img *image) {
 	if t.MM != nil {
+		rss := t.MM.MaxRSS() // the process's ru_maxrss outlives the old program
+		t.k.mu.Lock()
+		t.Proc.deadUsage.MaxRSS = max(t.Proc.deadUsage.MaxRSS, rss)
+		t.k.mu.Unlock()
 		t.MM.DecUsers()
 	}
 	t.MM, t.State, t.Exe, t.Comm = img.mm, img.state, img.exe, img.comm

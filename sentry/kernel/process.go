@@ -41,7 +41,8 @@ type Process struct {
 	pgid, sid  int32
 	pgrp, sess pidRef
 	didExec    bool
-	// deadUsage is the CPU time of the process's exited threads; childUsage that of its
+	// deadUsage is the CPU time of the process's exited threads (and the largest
+	// resident set of the address spaces it left, by exit or exec); childUsage that of its
 	// reaped children and what they had reaped (usage.go). k.mu guards both.
 	deadUsage, childUsage Usage
 	// cpu is what the process's CPU-time clock sums, for timers on it (cputimer.go).
@@ -168,7 +169,9 @@ func (t *Task) threadExited() ExitStatus {
 	t.accountSys()
 	t.FlushUsage()
 	t.dropTimerSignals()
+	rss := t.MM.MaxRSS()
 	k.mu.Lock()
+	p.deadUsage.MaxRSS = max(p.deadUsage.MaxRSS, rss)
 	delete(p.threads, t)
 	k.removeTaskLocked(t)
 	p.cpu.exited(t)

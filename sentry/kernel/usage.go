@@ -18,9 +18,12 @@ import (
 // Usage is CPU time, in nanoseconds.
 type Usage struct {
 	User, Sys int64
+	// MaxRSS is the largest resident set in bytes (ru_maxrss): adding usages keeps
+	// the larger.
+	MaxRSS uint64
 }
 
-func (u *Usage) add(o Usage) { u.User += o.User; u.Sys += o.Sys }
+func (u *Usage) add(o Usage) { u.User += o.User; u.Sys += o.Sys; u.MaxRSS = max(u.MaxRSS, o.MaxRSS) }
 
 // taskUsage is a task's running CPU time; other tasks read it (getrusage, times), so
 // its fields are atomic.
@@ -121,15 +124,21 @@ func (t *Task) accountUser(start, end time.Time) {
 }
 
 // ThreadUsage is the CPU time of t itself (RUSAGE_THREAD, CLOCK_THREAD_CPUTIME_ID).
-func (t *Task) ThreadUsage() Usage { return t.usage.load() }
+func (t *Task) ThreadUsage() Usage {
+	u := t.usage.load()
+	u.MaxRSS = t.MM.MaxRSS()
+	return u
+}
 
 // ProcessUsage is the CPU time of t's process: its exited threads and its live ones
 // (RUSAGE_SELF, CLOCK_PROCESS_CPUTIME_ID).
 func (t *Task) ProcessUsage() Usage {
 	k := t.k
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	return t.Proc.usageLocked()
+	u := t.Proc.usageLocked()
+	k.mu.Unlock()
+	u.MaxRSS = max(u.MaxRSS, t.MM.MaxRSS()) // the address space's, and its earlier ones'
+	return u
 }
 
 // usageLocked is p's CPU time. k.mu must be held.

@@ -197,6 +197,9 @@ type MemoryManager struct {
 	mu    sync.Mutex
 	vmas  []vma                          // sorted by start, disjoint
 	pages map[uintptr]platform.FileRange // populated page → its memory-file page
+	// peak is the most pages populated at once before the last time some were
+	// dropped (notePeakLocked); with the count now it is the high-water mark of RSS.
+	peak int
 	min   uintptr                        // lowest mappable address
 	max   uintptr                        // end of the mappable range
 	// mmapBase is where mmap without a hint searches down from.
@@ -252,6 +255,7 @@ func (m *MemoryManager) Release() {
 		}
 		m.mf.Free(run)
 	}
+	m.notePeakLocked()
 	m.pages = nil
 	for i := range m.vmas {
 		m.decRef(&m.vmas[i])
@@ -376,6 +380,7 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 // freePages drops the populated pages in [start, end): private pages are freed, and
 // shared ones stay with their object.
 func (m *MemoryManager) freePages(start, end uintptr) {
+	m.notePeakLocked()
 	if uintptr(len(m.pages)) < (end-start)/pageSize {
 		for a, fr := range m.pages {
 			if a >= start && a < end {
@@ -391,6 +396,19 @@ func (m *MemoryManager) freePages(start, end uintptr) {
 			delete(m.pages, a)
 		}
 	}
+}
+
+// notePeakLocked records the pages populated now in the high-water mark, before some
+// are dropped: pages are only added between two drops, so the mark, with the count at
+// any moment, is the most there ever were (Linux's hiwater_rss). m.mu is held.
+func (m *MemoryManager) notePeakLocked() { m.peak = max(m.peak, len(m.pages)) }
+
+// MaxRSS is the most bytes the address space has had populated at once (getrusage's
+// ru_maxrss, /proc's VmHWM).
+func (m *MemoryManager) MaxRSS() uint64 {
+	m.mu.Lock()
+	defer m.unlock()
+	return uint64(max(m.peak, len(m.pages))) * pageSize
 }
 
 // errno wraps a Linux errno with what was being done.

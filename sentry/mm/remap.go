@@ -100,6 +100,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 	nv.start, nv.end = dst, dst+newSize
 	m.incRef(&nv)
 	// Move the populated pages that fit in the new size.
+	m.notePeakLocked()
 	var dropped []platform.FileRange
 	for a := oldAddr; a < oldEnd; a += pageSize {
 		fr, ok := m.pages[a]

@@ -7,8 +7,9 @@ import (
 )
 
 // CPU time: getrusage(2), times(2) and the CPU-time clocks, from the kernel's
-// accounting (sentry/kernel/usage.go). Of struct rusage only the times are kept; the
-// other counters (maxrss, faults, context switches…) read zero, a known divergence.
+// accounting (sentry/kernel/usage.go). Of struct rusage only the times and ru_maxrss
+// are kept; the other counters (faults, context switches…) read zero, a known
+// divergence.
 
 // rusage is struct rusage: two timevals and fourteen longs.
 type rusage struct {
@@ -18,6 +19,7 @@ type rusage struct {
 
 func copyOutRusage(t *kernel.Task, addr uintptr, u kernel.Usage) error {
 	r := rusage{Utime: unix.NsecToTimeval(u.User), Stime: unix.NsecToTimeval(u.Sys)}
+	r.Rest[0] = int64(u.MaxRSS / 1024) // ru_maxrss, in KiB
 	return t.CopyOutObj(addr, &r)
 }
 

@@ -1,14 +1,50 @@
 // usage: CPU-time accounting — getrusage (self, children, thread), times, wait4's
-// rusage, the CPU-time clocks and clock_getres; and their errors. Times vary, so it
-// prints only whether each one moved the way Linux's does.
+// rusage, the CPU-time clocks and clock_getres; and their errors; ru_maxrss, the
+// largest resident set, of the process (kept after munmap), of a waited-for child and
+// of the children. Times and sizes vary, so it prints only whether each one moved the
+// way Linux's does.
 #include "common.h"
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/times.h>
 #include <sys/wait.h>
 #include <time.h>
 
 static volatile unsigned long sink;
+
+// touch maps and touches mb MiB and returns the mapping.
+static char *touch(int mb) {
+	char *p = mmap(NULL, (size_t)mb << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (size_t i = 0; i < (size_t)mb << 20; i += 4096)
+		p[i] = 1;
+	return p;
+}
+
+static void maxrss(void) {
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long before = ru.ru_maxrss;
+	char *p = touch(32);
+	getrusage(RUSAGE_SELF, &ru);
+	printf("maxrss grew by over half of 32 MiB (Linux counts lazily): %d\n", ru.ru_maxrss - before >= 16 * 1024);
+	munmap(p, 32 << 20);
+	long peak = ru.ru_maxrss;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("maxrss kept after munmap: %d\n", ru.ru_maxrss >= peak);
+	getrusage(RUSAGE_THREAD, &ru);
+	printf("thread maxrss at least the peak: %d\n", ru.ru_maxrss >= peak);
+	pid_t c = fork();
+	if (c == 0) {
+		touch(64);
+		_exit(0);
+	}
+	int st;
+	wait4(c, &st, 0, &ru);
+	printf("wait4: the child's maxrss is over half of 64 MiB: %d\n", ru.ru_maxrss >= 32 * 1024);
+	getrusage(RUSAGE_CHILDREN, &ru);
+	printf("children's maxrss is over half of 64 MiB: %d\n", ru.ru_maxrss >= 32 * 1024);
+}
 
 // burn spends CPU time in user mode without a system call.
 static void burn(void) {
@@ -81,5 +117,6 @@ int main(void) {
 	CHECK("getrusage bad address", getrusage(RUSAGE_SELF, (struct rusage *)8));
 	CHECK("times NULL", times(NULL) > 0 ? 0 : -1);
 	CHECK("times bad address", syscall(SYS_times, 8));
+	maxrss();
 	return 0;
 }
