@@ -586,7 +586,8 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 		m.DecUsers()
 		return 0, err
 	}
-	c.Limits, c.Exe, c.Comm, c.CPUMask = t.Limits, t.Exe, t.Comm, t.CPUMask
+	c.Limits, c.Exe, c.Comm = t.Limits, t.Exe, t.Comm
+	c.Sched.inherit(&t.Sched)
 	c.NoNewPrivs, c.Undumpable = t.NoNewPrivs, t.Undumpable
 	k.mu.Lock()
 	c.Proc.parentThread = t
@@ -699,9 +700,10 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 		ctx: k.Platform.NewContext(), Limits: t.Limits, Start: time.Now(),
 		killed: make(chan struct{}), intr: make(chan struct{}),
 		altStack: arch.SignalStack{Flags: arch.SS_DISABLE}, Proc: t.Proc,
-		Exe: t.Exe, Comm: t.Comm, CPUMask: t.CPUMask, SigMask: t.SigMask,
+		Exe: t.Exe, Comm: t.Comm, SigMask: t.SigMask,
 		NoNewPrivs: t.NoNewPrivs, Undumpable: t.Undumpable,
 		ArgvStart: t.ArgvStart, ArgvEnd: t.ArgvEnd, EnvvStart: t.EnvvStart, EnvvEnd: t.EnvvEnd}
+	c.Sched.inherit(&t.Sched)
 	k.mu.Lock()
 	id, err := t.Proc.ns.allocLocked()
 	if err != nil {

@@ -115,8 +115,8 @@ type Task struct {
 	Exe string
 	// Limits are the thread group's resource limits.
 	Limits [RlimitCount]Rlimit
-	// CPUMask is the task's CPU affinity (0: all the sandbox's CPUs).
-	CPUMask uint64
+	// Sched are the task's scheduling attributes (sched.go).
+	Sched SchedAttrs
 	// Start is when the task started.
 	Start time.Time
 	// Comm is the name prctl(PR_SET_NAME) gave, or "" for the executable's.

@@ -43,6 +43,7 @@ const (
 	CapLastCap        = 40
 	AllCaps           = 1<<(CapLastCap+1) - 1
 	CapSysAdmin       = 21
+	CapSysNice        = 23
 	CapSysResource    = 24
 	CapMknod          = 27
 	allCaps           = AllCaps

@@ -242,6 +242,7 @@ func TestPrograms(t *testing.T) {
 		{"pidns", nil},
 		{"mknod", nil},
 		{"proczombie", nil},
+		{"sched", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]
