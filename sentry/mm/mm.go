@@ -200,8 +200,8 @@ type MemoryManager struct {
 	// peak is the most pages populated at once before the last time some were
 	// dropped (notePeakLocked); with the count now it is the high-water mark of RSS.
 	peak int
-	min   uintptr                        // lowest mappable address
-	max   uintptr                        // end of the mappable range
+	min  uintptr // lowest mappable address
+	max  uintptr // end of the mappable range
 	// mmapBase is where mmap without a hint searches down from.
 	mmapBase uintptr
 	// brkStart is the start of the heap (end of the executable); brk its current end.
