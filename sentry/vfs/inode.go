@@ -114,10 +114,30 @@ type Statfser interface {
 
 // Filesystem magic numbers (include/uapi/linux/magic.h).
 const (
-	TmpfsMagic   = 0x01021994
-	OverlayMagic = 0x794c7630
-	V9fsMagic    = 0x01021997
+	TmpfsMagic     = 0x01021994
+	OverlayMagic   = 0x794c7630
+	V9fsMagic      = 0x01021997
+	ProcMagic      = 0x9fa0
+	SysfsMagic     = 0x62656572
+	DevptsMagic    = 0x1cd1
+	PipefsMagic    = 0x50495045
+	SockfsMagic    = 0x534f434b
+	AnonInodeMagic = 0x09041934
 )
+
+// magicOf is the magic number statfs reports for a mount of fsType whose inodes report
+// none of their own (synthetic filesystems and the pseudo-filesystems of pipes,
+// sockets and anonymous files).
+var magicOf = map[string]int64{
+	"proc": ProcMagic, "sysfs": SysfsMagic, "devpts": DevptsMagic,
+	"pipefs": PipefsMagic, "sockfs": SockfsMagic, "anon_inode": AnonInodeMagic,
+}
+
+// internalMount reports whether fsType is one of the kernel's internal mounts, which
+// no path reaches.
+func internalMount(fsType string) bool {
+	return fsType == "pipefs" || fsType == "sockfs" || fsType == "anon_inode"
+}
 
 // StatfsOf returns the statistics of the filesystem holding vd.
 func StatfsOf(vd VirtualDentry) (unix.Statfs_t, error) {
@@ -128,11 +148,21 @@ func StatfsOf(vd VirtualDentry) (unix.Statfs_t, error) {
 			return st, err
 		}
 	} else {
+		// A synthetic filesystem: no blocks or inodes to count, as Linux's proc,
+		// sysfs, devpts and pseudo-filesystems report.
 		st = unix.Statfs_t{Type: TmpfsMagic, Bsize: 4096, Namelen: NameMax, Frsize: 4096}
+		if m, ok := magicOf[vd.Mount.FSType]; ok {
+			st.Type = m
+		}
 	}
-	// Mount flags show in f_flags (ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC).
+	// Mount flags show in f_flags (ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC), and
+	// ST_RELATIME, a Linux mount's default atime behaviour, on every mount but the
+	// kernel's internal ones (pipes, sockets, anonymous files).
 	f := vd.Mount.Flags
 	st.Flags = 0x20 // ST_VALID
+	if !internalMount(vd.Mount.FSType) {
+		st.Flags |= 0x1000 // ST_RELATIME
+	}
 	for _, b := range []struct {
 		on  bool
 		bit int64

@@ -243,6 +243,7 @@ func TestPrograms(t *testing.T) {
 		{"mknod", nil},
 		{"proczombie", nil},
 		{"sched", nil},
+		{"statfs", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

@@ -30,12 +30,13 @@ import (
 
 // Filesystem is one overlay.
 type Filesystem struct {
-	dev uint64
+	dev       uint64
+	upperRoot vfs.DirInode // statfs reports its filesystem's figures
 }
 
 // New returns an overlay of upper over lower (both directories).
 func New(v *vfs.VFS, upper, lower vfs.DirInode) vfs.DirInode {
-	fs := &Filesystem{dev: v.NewDev()}
+	fs := &Filesystem{dev: v.NewDev(), upperRoot: upper}
 	return &inode{fs: fs, upper: upper, lower: lower}
 }
 
@@ -110,9 +111,18 @@ func (in *inode) Stat() (vfs.Stat, error) {
 	return st, err
 }
 
-// Statfs implements vfs.Statfser: the upper layer's space, as overlayfs reports.
+// Statfs implements vfs.Statfser: the upper layer's space, as overlayfs reports
+// (ovl_statfs: the upper filesystem's figures under the overlay's magic).
 func (in *inode) Statfs() (unix.Statfs_t, error) {
 	st := unix.Statfs_t{Type: vfs.OverlayMagic, Bsize: 4096, Frsize: 4096, Namelen: vfs.NameMax}
+	if s, ok := in.fs.upperRoot.(vfs.Statfser); ok {
+		up, err := s.Statfs()
+		if err != nil {
+			return st, err
+		}
+		up.Type, up.Namelen = st.Type, st.Namelen
+		return up, nil
+	}
 	return st, nil
 }
 

@@ -204,7 +204,7 @@ func mountOpts(m *vfs.Mount) string {
 			opts += "," + f.name
 		}
 	}
-	return opts
+	return opts + ",relatime" // every mount's atime behaviour, as Linux's default
 }
 
 func fdNames(t *kernel.Task) []string {

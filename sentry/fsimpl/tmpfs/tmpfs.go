@@ -450,3 +450,22 @@ func AddChild(parent vfs.DirInode, name string, in vfs.Inode) error {
 	defer d.mu.Unlock()
 	return d.add(name, in)
 }
+
+// Statfs implements vfs.Statfser with Linux's default size for a tmpfs, half the
+// host's RAM, in blocks and in inodes (shmem_default_max_blocks and _inodes). No size
+// is enforced: the free blocks are those of that size that the sandbox's memory file
+// (which every tmpfs and every process of the sandbox share) does not hold, and the
+// free inodes those of that number this filesystem has not made yet.
+func (in *inode) Statfs() (unix.Statfs_t, error) {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return unix.Statfs_t{}, err
+	}
+	const bsize = 4096
+	half := si.Totalram * uint64(si.Unit) / 2 / bsize
+	used := in.fs.mf.Used() / bsize
+	made := in.fs.nextIno.Load()
+	return unix.Statfs_t{Type: vfs.TmpfsMagic, Bsize: bsize, Frsize: bsize, Namelen: vfs.NameMax,
+		Blocks: half, Bfree: half - min(half, used), Bavail: half - min(half, used),
+		Files: half, Ffree: half - min(half, made)}, nil
+}
