@@ -35,6 +35,13 @@ func (f *FSContext) Cwd() vfs.VirtualDentry {
 	return f.cwd
 }
 
+// SetRoot makes vd the root directory (chroot).
+func (f *FSContext) SetRoot(vd vfs.VirtualDentry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.root = vd
+}
+
 // SetCwd changes the working directory.
 func (f *FSContext) SetCwd(vd vfs.VirtualDentry) {
 	f.mu.Lock()

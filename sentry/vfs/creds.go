@@ -37,6 +37,7 @@ const (
 	CapSetuid         = 7
 	CapSetpcap        = 8
 	CapLinuxImmutable = 9
+	CapSysChroot      = 18
 	CapSysPtrace      = 19
 	CapMacOverride    = 32
 	// CapLastCap is the highest capability (CAP_CHECKPOINT_RESTORE), AllCaps all of them.

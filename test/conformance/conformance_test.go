@@ -244,6 +244,7 @@ func TestPrograms(t *testing.T) {
 		{"proczombie", nil},
 		{"sched", nil},
 		{"statfs", nil},
+		{"chroot", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

@@ -106,6 +106,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_FALLOCATE:    Fallocate,
 		unix.SYS_GETCWD:       Getcwd,
 		unix.SYS_CHDIR:        Chdir,
+		unix.SYS_CHROOT:       Chroot,
 		unix.SYS_FCHDIR:       Fchdir,
 		// Memory: sys_mmap.go.
 		unix.SYS_BRK:           Brk,

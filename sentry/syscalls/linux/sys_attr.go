@@ -343,6 +343,31 @@ func chdirTo(t *kernel.Task, vd vfs.VirtualDentry) (uintptr, error) {
 	return 0, nil
 }
 
+// Chroot implements chroot(2): path must name a searchable directory (ENOTDIR,
+// EACCES), and the caller needs CAP_SYS_CHROOT (EPERM); paths then resolve from it,
+// and ".." never climbs above it. The working directory stays where it is.
+func Chroot(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	vd, err := resolveAt(t, unix.AT_FDCWD, a[0], true, false)
+	if err != nil {
+		return 0, err
+	}
+	if !vd.Dentry.IsDir() {
+		return 0, unix.ENOTDIR
+	}
+	st, err := vd.Dentry.Inode().Stat()
+	if err != nil {
+		return 0, err
+	}
+	if err := t.Creds.MayAccess(unix.X_OK, &st); err != nil {
+		return 0, err
+	}
+	if !t.Creds.HasCap(vfs.CapSysChroot) {
+		return 0, unix.EPERM
+	}
+	t.FS.SetRoot(vd)
+	return 0, nil
+}
+
 // Chdir implements chdir(2).
 func Chdir(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	vd, err := resolveAt(t, unix.AT_FDCWD, a[0], true, false)
