@@ -39,6 +39,7 @@ func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManag
 		if v.dontFork {
 			continue
 		}
+		v.locked = false // memory locks are not inherited
 		c.vmas = append(c.vmas, v)
 		c.incRef(&c.vmas[len(c.vmas)-1])
 	}

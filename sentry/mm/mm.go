@@ -186,7 +186,10 @@ type vma struct {
 	// dontFork (MADV_DONTFORK): fork leaves the VMA out of the child. wipeOnFork
 	// (MADV_WIPEONFORK, private anonymous VMAs only): the child's starts empty.
 	dontFork, wipeOnFork bool
-	name                 string
+	// locked (mlock, mlockall): its pages were populated and stay (VM_LOCKED); fork
+	// and exec drop it.
+	locked bool
+	name   string
 }
 
 // MemoryManager is one application address space.
@@ -212,6 +215,8 @@ type MemoryManager struct {
 	dropLater []RefCounted
 	// users counts the tasks running in the address space (threads share it).
 	users atomic.Int32
+	// lockFuture (mlockall MCL_FUTURE): new mappings are locked. m.mu guards it.
+	lockFuture bool
 	// changes counts the changes that took access away from pages (Changes).
 	changes atomic.Uint64
 	// cow is set once m forked or was forked: its private pages may be shared

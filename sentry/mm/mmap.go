@@ -63,7 +63,7 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 		}
 	}
 	v := vma{start: addr, end: addr + length, perms: o.Perms, maxPerms: platform.AnyAccess,
-		growsDown: o.GrowsDown, mayShare: o.MayShare, name: o.Name}
+		growsDown: o.GrowsDown, mayShare: o.MayShare, name: o.Name, locked: m.lockFuture}
 	if o.NoWrite {
 		v.maxPerms.Write = false
 	}
@@ -199,7 +199,7 @@ func (m *MemoryManager) Brk(addr uintptr) uintptr {
 			return m.brk
 		}
 		m.insert(vma{start: oldEnd, end: newEnd, perms: platform.ReadWrite,
-			maxPerms: platform.AnyAccess, name: "[heap]"})
+			maxPerms: platform.AnyAccess, name: "[heap]", locked: m.lockFuture})
 	case newEnd < oldEnd:
 		if err := m.unmapLocked(newEnd, oldEnd); err != nil {
 			return m.brk

@@ -37,6 +37,7 @@ const (
 	CapSetuid         = 7
 	CapSetpcap        = 8
 	CapLinuxImmutable = 9
+	CapIPCLock        = 14
 	CapSysChroot      = 18
 	CapSysPtrace      = 19
 	CapMacOverride    = 32

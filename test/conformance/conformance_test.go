@@ -245,6 +245,7 @@ func TestPrograms(t *testing.T) {
 		{"sched", nil},
 		{"statfs", nil},
 		{"chroot", nil},
+		{"mlock", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

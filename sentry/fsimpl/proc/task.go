@@ -307,7 +307,8 @@ func (p *procfs) status(t *kernel.Task) ([]byte, error) {
 	}
 	fmt.Fprintf(&b, "NStgid:\t%s\nNSpid:\t%s\nNSpgid:\t%s\nNSsid:\t%s\n", list(tgids), list(tids), list(pgids), list(sids))
 	if state != 'Z' { // a zombie has no memory to show (task_mem needs an mm)
-		fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmRSS:\t%8d kB\n", size/1024, size/1024, rss/1024)
+		fmt.Fprintf(&b, "VmPeak:\t%8d kB\nVmSize:\t%8d kB\nVmLck:\t%8d kB\nVmPin:\t%8d kB\nVmHWM:\t%8d kB\nVmRSS:\t%8d kB\n",
+			size/1024, size/1024, t.MM.Locked()/1024, 0, max(t.MM.MaxRSS(), rss)/1024, rss/1024)
 	}
 	fmt.Fprintf(&b, "Threads:\t%d\n", ps.Threads)
 	fmt.Fprintf(&b, "SigQ:\t%d/%d\nSigPnd:\t%016x\nShdPnd:\t%016x\nSigBlk:\t%016x\nSigIgn:\t%016x\nSigCgt:\t%016x\n",

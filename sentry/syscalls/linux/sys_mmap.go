@@ -125,7 +125,25 @@ func Mmap(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		opts.Shared = sh
 		opts.Name = "/dev/zero (deleted)"
 	}
-	return t.MM.MMap(opts)
+	// A mapping locked when made (MAP_LOCKED, or after mlockall(MCL_FUTURE)) must fit
+	// in RLIMIT_MEMLOCK (EAGAIN, mlock_future_ok); MAP_LOCKED also needs the right to
+	// lock at all (EPERM), and populates the mapping.
+	locked := flags&unix.MAP_LOCKED != 0
+	if locked && !canMlock(t) {
+		return 0, unix.EPERM
+	}
+	if (locked || t.MM.LocksFuture()) && !t.Creds.HasCap(vfs.CapIPCLock) {
+		if _, n := lockable(0, length); t.MM.Locked()+uint64(n) > t.Limits[unix.RLIMIT_MEMLOCK].Cur {
+			return 0, unix.EAGAIN
+		}
+	}
+	got, err := t.MM.MMap(opts)
+	if err == nil && locked {
+		_, n := lockable(got, length)
+		t.MM.MLock(got, n, true)
+		t.MM.Populate(got, n)
+	}
+	return got, err
 }
 
 // sharedFile is a file whose data a MAP_SHARED mapping maps (tmpfs and memfd files).
@@ -287,4 +305,97 @@ func Mincore(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	}
 	_, err = t.MM.CopyOut(vec, res)
 	return 0, err
+}
+
+// Memory locks (mm/mlock.c). The mlockall and mlock2 flags:
+const (
+	mclCurrent   = 1
+	mclFuture    = 2
+	mclOnfault   = 4
+	mlockOnfault = 1
+)
+
+// lockable page-aligns [addr, addr+length) as do_mlock: the start down, the length up
+// to cover the same bytes.
+func lockable(addr, length uintptr) (uintptr, uintptr) {
+	off := addr % pageSize
+	return addr - off, (length + off + pageSize - 1) &^ (pageSize - 1)
+}
+
+// canMlock is can_do_mlock: a non-zero RLIMIT_MEMLOCK or CAP_IPC_LOCK.
+func canMlock(t *kernel.Task) bool {
+	return t.Limits[unix.RLIMIT_MEMLOCK].Cur != 0 || t.Creds.HasCap(vfs.CapIPCLock)
+}
+
+// doMlock is mlock and mlock2: EPERM if the caller may lock nothing; ENOMEM if the
+// range has a hole or the pages it adds to those locked exceed RLIMIT_MEMLOCK without
+// CAP_IPC_LOCK; the pages are then populated unless onFault, and ENOMEM if some could
+// not be (an inaccessible page), which leaves them locked, as Linux does.
+func doMlock(t *kernel.Task, addr, length uintptr, onFault bool) (uintptr, error) {
+	addr, length = lockable(addr, length)
+	if !canMlock(t) {
+		return 0, unix.EPERM
+	}
+	if !t.Creds.HasCap(vfs.CapIPCLock) {
+		limit := t.Limits[unix.RLIMIT_MEMLOCK].Cur
+		locked := uint64(length) + t.MM.Locked()
+		if locked > limit {
+			locked -= t.MM.LockedIn(addr, length)
+		}
+		if locked > limit {
+			return 0, unix.ENOMEM
+		}
+	}
+	if err := t.MM.MLock(addr, length, true); err != nil {
+		return 0, err
+	}
+	if !onFault && t.MM.Populate(addr, length) != nil {
+		return 0, unix.ENOMEM // the pages stay locked (__mlock_posix_error_return)
+	}
+	return 0, nil
+}
+
+// Mlock implements mlock(2).
+func Mlock(t *kernel.Task, a [6]uintptr) (uintptr, error) { return doMlock(t, a[0], a[1], false) }
+
+// Mlock2 implements mlock2(2): flags may be MLOCK_ONFAULT only (EINVAL).
+func Mlock2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if a[2]&^mlockOnfault != 0 {
+		return 0, unix.EINVAL
+	}
+	return doMlock(t, a[0], a[1], a[2]&mlockOnfault != 0)
+}
+
+// Munlock implements munlock(2): ENOMEM if the range has a hole.
+func Munlock(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	addr, length := lockable(a[0], a[1])
+	return 0, t.MM.MLock(addr, length, false)
+}
+
+// Mlockall implements mlockall(2): flags must be MCL_CURRENT, MCL_FUTURE or both, with
+// or without MCL_ONFAULT (EINVAL); EPERM if the caller may lock nothing; ENOMEM for
+// MCL_CURRENT when all that is mapped exceeds RLIMIT_MEMLOCK without CAP_IPC_LOCK.
+func Mlockall(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	flags := a[0]
+	if flags == 0 || flags&^(mclCurrent|mclFuture|mclOnfault) != 0 || flags == mclOnfault {
+		return 0, unix.EINVAL
+	}
+	if !canMlock(t) {
+		return 0, unix.EPERM
+	}
+	current := flags&mclCurrent != 0
+	if current && !t.Creds.HasCap(vfs.CapIPCLock) && t.MM.Total() > t.Limits[unix.RLIMIT_MEMLOCK].Cur {
+		return 0, unix.ENOMEM
+	}
+	t.MM.MLockAll(current, flags&mclFuture != 0)
+	if current && flags&mclOnfault == 0 {
+		t.MM.Populate(0, ^uintptr(0))
+	}
+	return 0, nil
+}
+
+// Munlockall implements munlockall(2).
+func Munlockall(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	t.MM.MLockAll(false, false)
+	return 0, nil
 }
