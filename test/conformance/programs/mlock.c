@@ -1,13 +1,24 @@
+// mlock: memory locks as mlock, mlock2, munlock, mlockall, munlockall and MAP_LOCKED
+// keep them (VmLck), RLIMIT_MEMLOCK and CAP_IPC_LOCK, fork dropping them, and the
+// errors.
 #include "common.h"
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <linux/capability.h>
-static long vmlck(void) { FILE *f = fopen("/proc/self/status", "r"); char l[256]; long v = -1; while (fgets(l, sizeof l, f)) if (!strncmp(l, "VmLck:", 6)) v = atol(l + 6); fclose(f); return v; }
-// mlock: memory locks as mlock, mlock2, munlock, mlockall, munlockall and MAP_LOCKED
-// keep them (VmLck), RLIMIT_MEMLOCK and CAP_IPC_LOCK, fork dropping them, and the
-// errors.
+#include <sys/wait.h>
+// vmlck is /proc/self/status's VmLck, in kB.
+static long vmlck(void) {
+	FILE *f = fopen("/proc/self/status", "r");
+	char l[256];
+	long v = -1;
+	while (fgets(l, sizeof l, f))
+		if (!strncmp(l, "VmLck:", 6))
+			v = atol(l + 6);
+	fclose(f);
+	return v;
+}
+
 int main(void) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	char *p = mmap(NULL, 16 << 12, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -59,7 +70,8 @@ int main(void) {
 		CHECK("mlock 3 pages, limit 2", mlock(p, 3 << 12));
 		CHECK("mlock the same 2 again", mlock(p, 2 << 12));
 		CHECK("mlockall CURRENT over the limit", mlockall(MCL_CURRENT));
-		CHECK("MAP_LOCKED over the limit", (long)mmap(NULL, 2 << 12, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0) == -1 ? -1 : 0);
+		void *m = mmap(NULL, 2 << 12, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+		CHECK("MAP_LOCKED over the limit", m == MAP_FAILED ? -1 : 0);
 		struct rlimit z = {0, 0};
 		setrlimit(RLIMIT_MEMLOCK, &z);
 		CHECK("mlock with a zero limit", mlock(p, 4096));
