@@ -130,6 +130,7 @@ func (t *Task) install(img *image) {
 		t.MM.DecUsers()
 	}
 	t.MM, t.State, t.Exe, t.Comm = img.mm, img.state, img.exe, img.comm
+	t.Proc.membarrier.Store(0) // registrations belong to the old address space
 	t.ArgvStart, t.ArgvEnd, t.EnvvStart, t.EnvvEnd = img.bounds[0], img.bounds[1], img.bounds[2], img.bounds[3]
 }
 

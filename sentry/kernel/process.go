@@ -22,6 +22,9 @@ import (
 //
 // The kernel's mu guards the tree and every process's state.
 type Process struct {
+	// membarrier holds the membarrier commands the process registered for
+	// (membarrier.go).
+	membarrier atomic.Uint32
 	// PID is the process's ID in the root PID namespace (the kernel's name for it);
 	// the application sees IDOfProcess in its own namespace.
 	PID int32
@@ -588,6 +591,7 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	}
 	c.Limits, c.Exe, c.Comm = t.Limits, t.Exe, t.Comm
 	c.Sched.inherit(&t.Sched)
+	c.Proc.membarrier.Store(t.Proc.membarrier.Load()) // the address space's, copied
 	c.NoNewPrivs, c.Undumpable = t.NoNewPrivs, t.Undumpable
 	k.mu.Lock()
 	c.Proc.parentThread = t

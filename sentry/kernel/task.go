@@ -138,6 +138,8 @@ type Task struct {
 	usage taskUsage
 	// inApp is set while the task is (about to be) in application code (freeze.go).
 	inApp atomic.Bool
+	// switches counts the returns from application code (membarrier.go).
+	switches atomic.Uint64
 	// sleeping is set when a system call is about to wait (Interrupted, which every
 	// blocking wait selects on), and cleared when the call returns: /proc's state S.
 	sleeping atomic.Bool
@@ -251,6 +253,7 @@ func (t *Task) Run() ExitStatus {
 		t.usage.enterSwitch(start)
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
 		t.inApp.Store(false)
+		t.switches.Add(1)
 		t.accountUser(start, time.Now())
 		if err != nil {
 			fmt.Fprintf(t.k.Log, "moat: task %d: %v\n", t.TID, err)

@@ -246,6 +246,7 @@ func TestPrograms(t *testing.T) {
 		{"statfs", nil},
 		{"chroot", nil},
 		{"mlock", nil},
+		{"membarrier", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

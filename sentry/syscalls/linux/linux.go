@@ -155,6 +155,7 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_EXECVEAT:               Execveat,
 		unix.SYS_FUTEX:                  Futex,
 		unix.SYS_SCHED_GETAFFINITY:      SchedGetaffinity,
+		unix.SYS_MEMBARRIER:             Membarrier,
 		unix.SYS_GETCPU:                 Getcpu,
 		unix.SYS_GETPRIORITY:            Getpriority,
 		unix.SYS_SETPRIORITY:            Setpriority,

@@ -733,3 +733,13 @@ func GetMempolicy(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	}
 	return 0, nil
 }
+
+// Membarrier implements membarrier(2) (kernel.Task.Membarrier): flags must be 0, as
+// they only qualify the rseq command, which the Sentry does not have (EINVAL).
+func Membarrier(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	if a[1] != 0 {
+		return 0, unix.EINVAL
+	}
+	n, err := t.Membarrier(int(int32(a[0])))
+	return uintptr(n), err
+}
