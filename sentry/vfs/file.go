@@ -328,6 +328,19 @@ func (fd *FileDescription) ReadCtx(ctx Context, dst []byte) (int, error) {
 	return b.ReadCtx(ctx, dst, fd.StatusFlags()&unix.O_NONBLOCK != 0)
 }
 
+// ReadNowait is ReadCtx that never waits, whatever O_NONBLOCK says (preadv2's
+// RWF_NOWAIT): EAGAIN where it would.
+func (fd *FileDescription) ReadNowait(ctx Context, dst []byte) (int, error) {
+	b, ok := fd.impl.(BlockingFile)
+	if !ok {
+		return fd.Read(dst)
+	}
+	if !fd.readable() || fd.isPath() {
+		return 0, unix.EBADF
+	}
+	return b.ReadCtx(ctx, dst, true)
+}
+
 // FlagsWriter is a BlockingFile whose writes depend on more of the description's
 // status flags than O_NONBLOCK (a pipe's O_DIRECT, packet mode).
 type FlagsWriter interface {

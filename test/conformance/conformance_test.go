@@ -247,6 +247,7 @@ func TestPrograms(t *testing.T) {
 		{"chroot", nil},
 		{"mlock", nil},
 		{"membarrier", nil},
+		{"rw2", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

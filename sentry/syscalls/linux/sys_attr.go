@@ -67,6 +67,20 @@ func Fchmodat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return chmod(t, vd, err, a[2])
 }
 
+// Fchmodat2 implements fchmodat2(2): fchmodat with flags, AT_SYMLINK_NOFOLLOW (a
+// symlink's mode can't change: EOPNOTSUPP) and AT_EMPTY_PATH; others are EINVAL.
+func Fchmodat2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	flags := a[3]
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	vd, err := resolveAt(t, fd(a[0]), a[1], flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if err == nil && vd.Dentry.IsSymlink() {
+		return 0, unix.EOPNOTSUPP
+	}
+	return chmod(t, vd, err, a[2])
+}
+
 func chown(t *kernel.Task, vd vfs.VirtualDentry, err error, uid, gid uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
