@@ -1,0 +1,217 @@
+package gofer
+
+import (
+	"container/list"
+	"sync"
+
+	"github.com/moat-sandbox/moat/gofer/protocol"
+	"golang.org/x/sys/unix"
+)
+
+// fdCache bounds the host FDs a Server's nodes hold: each node's O_PATH FD and,
+// for a directory that has been listed, its readable directory FD. A node holds
+// them while a handler uses it (node.users > 0) and while it is pinned (a mount
+// root, or a node whose name was removed: nothing could reopen it); otherwise
+// they wait in an LRU list, and the least recently used are closed while more
+// than limit FDs are held. A node whose FDs were closed keeps its identity and
+// reopens its O_PATH FD on its next use, from its parent's (conn.useLocked).
+type fdCache struct {
+	limit int // FDs held beyond which idle nodes' FDs are closed
+
+	mu   sync.Mutex
+	held int       // FDs nodes hold now; guarded by mu
+	idle list.List // of *node: unpinned nodes with FDs and no users, least recently used first; guarded by mu
+}
+
+// The reserve is the room left below RLIMIT_NOFILE for FDs that are not nodes':
+// the process's own (stdio, the connection, epoll, /proc/self/fd, mount roots)
+// and each in-flight request's (an FD being sent to the client, the lookups of
+// a walk or a Topen, nodes in use beyond the limit).
+const (
+	fdReserveBase       = 64
+	fdReservePerRequest = 8
+	// maxNodeFDs caps the cache however high RLIMIT_NOFILE is: each FD pins a
+	// host struct file and dentry.
+	maxNodeFDs = 1 << 16
+	// minNodeFDs is the least cache that still serves: a walk, its parent
+	// chain being reopened and the mount roots.
+	minNodeFDs = 16
+)
+
+// nodeFDLimit is the number of node FDs a Server keeps open by default: its
+// soft RLIMIT_NOFILE less the reserve, within [minNodeFDs, maxNodeFDs].
+func nodeFDLimit() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024 - fdReserveBase - fdReservePerRequest*maxInFlight
+	}
+	if rl.Cur > maxNodeFDs+fdReserveBase+fdReservePerRequest*maxInFlight {
+		return maxNodeFDs
+	}
+	return max(int(rl.Cur)-fdReserveBase-fdReservePerRequest*maxInFlight, minNodeFDs)
+}
+
+// tryUse marks n in use and returns its O_PATH FD, if it has one.
+func (fc *fdCache) tryUse(n *node) (int, bool) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if n.fd < 0 {
+		return -1, false
+	}
+	n.users++
+	if n.elem != nil {
+		fc.idle.Remove(n.elem)
+		n.elem = nil
+	}
+	return n.fd, true
+}
+
+// install gives n, which had no FD when looked at, the O_PATH FD fd, and marks
+// it in use; if a concurrent reopen installed one first, fd is closed and
+// that one is used.
+func (fc *fdCache) install(n *node, fd int) int {
+	fc.mu.Lock()
+	if n.fd >= 0 {
+		fc.mu.Unlock()
+		unix.Close(fd)
+		fd, _ = fc.tryUse(n)
+		return fd
+	}
+	defer fc.mu.Unlock()
+	n.fd = fd
+	fc.held++
+	n.users++
+	return fd
+}
+
+// setDirFD gives n, which is in use and has none, the directory FD fd.
+func (fc *fdCache) setDirFD(n *node, fd int) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	n.dirFD = fd
+	fc.held++
+}
+
+// release ends one use of n. An unpinned node no one uses goes to the back of
+// the idle list, and the idle nodes at its front lose their FDs while more
+// than the limit are held.
+func (fc *fdCache) release(n *node) {
+	var closing []int
+	fc.mu.Lock()
+	n.users--
+	if n.users == 0 && !n.pinned && n.fd >= 0 && n.refs.Load() > 0 {
+		n.elem = fc.idle.PushBack(n)
+	}
+	for fc.held > fc.limit && fc.idle.Len() > 0 {
+		m := fc.idle.Remove(fc.idle.Front()).(*node)
+		m.elem = nil
+		k := len(closing)
+		closing = m.takeFDs(closing)
+		fc.held -= len(closing) - k
+	}
+	fc.mu.Unlock()
+	closeAll(closing)
+}
+
+// pin keeps n's FDs open until the node goes; n is in use.
+func (fc *fdCache) pin(n *node) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	n.pinned = true
+}
+
+// forget closes the FDs of n, whose last reference went.
+func (fc *fdCache) forget(n *node) {
+	fc.mu.Lock()
+	if n.elem != nil {
+		fc.idle.Remove(n.elem)
+		n.elem = nil
+	}
+	fds := n.takeFDs(nil)
+	fc.held -= len(fds)
+	fc.mu.Unlock()
+	closeAll(fds)
+}
+
+// takeFDs appends n's FDs to fds and leaves n without them. The caller holds
+// fdCache.mu and adjusts held.
+func (n *node) takeFDs(fds []int) []int {
+	if n.fd >= 0 {
+		fds = append(fds, n.fd)
+		n.fd = -1
+	}
+	if n.dirFD >= 0 {
+		fds = append(fds, n.dirFD)
+		n.dirFD = -1
+	}
+	return fds
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// use marks n in use by the calling handler and returns its O_PATH FD,
+// reopening it if it was closed; the FD stays open until release(n).
+func (c *conn) use(n *node) (int, error) {
+	if fd, ok := c.srv.fds.tryUse(n); ok {
+		return fd, nil
+	}
+	c.treeMu.RLock()
+	defer c.treeMu.RUnlock()
+	return c.useLocked(n)
+}
+
+// useLocked is use for a caller holding treeMu. A node without an FD is looked
+// up again by its name in its parent (itself in use for the lookup, reopened
+// the same way if need be, up to the mount root, which is pinned), with the
+// walk's lookup: one component, no symlink followed. The name must still lead
+// to the node's inode: another file there is ESTALE, none ENOENT. A node whose
+// name was removed through this connection is pinned and never gets here.
+func (c *conn) useLocked(n *node) (int, error) {
+	if fd, ok := c.srv.fds.tryUse(n); ok {
+		return fd, nil
+	}
+	p := n.parent
+	if p == nil {
+		return -1, unix.ENOENT
+	}
+	pfd, err := c.useLocked(p)
+	if err != nil {
+		return -1, err
+	}
+	fd, st, err := lookupChild(pfd, n.name)
+	c.release(p)
+	if err != nil {
+		return -1, err
+	}
+	if !n.sameFile(st) {
+		unix.Close(fd)
+		return -1, unix.ESTALE
+	}
+	return c.srv.fds.install(n, fd), nil
+}
+
+// release ends a use of n begun by use.
+func (c *conn) release(n *node) { c.srv.fds.release(n) }
+
+// acquire looks up fid and marks its node in use; put undoes both.
+func (c *conn) acquire(fid protocol.FID) (*node, error) {
+	n, err := c.lookup(fid)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.use(n); err != nil {
+		n.decRef()
+		return nil, err
+	}
+	return n, nil
+}
+
+// put ends the use and drops the reference that acquire took.
+func (c *conn) put(n *node) {
+	c.release(n)
+	n.decRef()
+}
