@@ -10,17 +10,28 @@ import (
 
 // fdCache bounds the host FDs a Server's nodes hold: each node's O_PATH FD and,
 // for a directory that has been listed, its readable directory FD. A node holds
-// them while a handler uses it (node.users > 0) and while it is pinned (a mount
-// root, or a node whose name was removed: nothing could reopen it); otherwise
-// they wait in an LRU list, and the least recently used are closed while more
-// than limit FDs are held. A node whose FDs were closed keeps its identity and
-// reopens its O_PATH FD on its next use, from its parent's (conn.useLocked).
+// them while a handler uses it (node.users > 0), and a mount root always (it is
+// pinned: nothing is above it to reopen it from); otherwise they wait in an LRU
+// list, and the least recently used are closed while more than limit FDs are
+// held. A node whose FDs were closed keeps its identity and reopens its O_PATH
+// FD on its next use, from its parent's (conn.useLocked).
+//
+// A node whose name was removed through the connection (Tunlink, or a Trename
+// over it) can't be reopened by name, and the client may still be using the
+// file (an open temporary file, unlinked, then fchmod or ftruncate through its
+// descriptor). Such an unnamed node keeps its FDs while it is among the
+// unnamedLimit most recently unnamed; an older one loses them once no handler
+// uses it, and every request on it is then ESTALE. The client never says when it
+// stops using a node (the Sentry keeps its FIDs), so only this bound keeps a
+// removal of a large tree (rm -r) from holding an FD for every file removed.
 type fdCache struct {
-	limit int // FDs held beyond which idle nodes' FDs are closed
+	limit        int // FDs held beyond which idle nodes' FDs are closed
+	unnamedLimit int // unnamed nodes that keep their FDs
 
-	mu   sync.Mutex
-	held int       // FDs nodes hold now; guarded by mu
-	idle list.List // of *node: unpinned nodes with FDs and no users, least recently used first; guarded by mu
+	mu      sync.Mutex
+	held    int       // FDs nodes hold now; guarded by mu
+	idle    list.List // of *node: named, unpinned nodes with FDs and no users, least recently used first; guarded by mu
+	unnamed list.List // of *node: unnamed nodes keeping their FDs, oldest first; guarded by mu
 }
 
 // The reserve is the room left below RLIMIT_NOFILE for FDs that are not nodes':
@@ -30,6 +41,8 @@ type fdCache struct {
 const (
 	fdReserveBase       = 64
 	fdReservePerRequest = 8
+	// unnamedShare is the part of the limit that unnamed nodes may keep.
+	unnamedShare = 4
 	// maxNodeFDs caps the cache however high RLIMIT_NOFILE is: each FD pins a
 	// host struct file and dentry.
 	maxNodeFDs = 1 << 16
@@ -92,25 +105,37 @@ func (fc *fdCache) setDirFD(n *node, fd int) {
 	fc.held++
 }
 
-// release ends one use of n. An unpinned node no one uses goes to the back of
-// the idle list, and the idle nodes at its front lose their FDs while more
-// than the limit are held.
+// release ends one use of n. A named, unpinned node no one uses goes to the
+// back of the idle list, and the idle nodes at its front lose their FDs while
+// more than the limit are held; an unnamed node past the unnamed list loses
+// its FDs at once.
 func (fc *fdCache) release(n *node) {
 	var closing []int
 	fc.mu.Lock()
 	n.users--
-	if n.users == 0 && !n.pinned && n.fd >= 0 && n.refs.Load() > 0 {
-		n.elem = fc.idle.PushBack(n)
+	if n.users == 0 && n.fd >= 0 && n.refs.Load() > 0 && !n.pinned && n.uelem == nil {
+		if n.unnamed {
+			closing = fc.dropLocked(n, closing)
+		} else {
+			n.elem = fc.idle.PushBack(n)
+		}
 	}
 	for fc.held > fc.limit && fc.idle.Len() > 0 {
 		m := fc.idle.Remove(fc.idle.Front()).(*node)
 		m.elem = nil
-		k := len(closing)
-		closing = m.takeFDs(closing)
-		fc.held -= len(closing) - k
+		closing = fc.dropLocked(m, closing)
 	}
 	fc.mu.Unlock()
 	closeAll(closing)
+}
+
+// dropLocked takes n's FDs away from it, appending them to fds for the caller to
+// close once it unlocks mu.
+func (fc *fdCache) dropLocked(n *node, fds []int) []int {
+	k := len(fds)
+	fds = n.takeFDs(fds)
+	fc.held -= len(fds) - k
+	return fds
 }
 
 // pin keeps n's FDs open until the node goes; n is in use.
@@ -120,6 +145,25 @@ func (fc *fdCache) pin(n *node) {
 	n.pinned = true
 }
 
+// keepUnnamed marks n, which is in use, unnamed and puts it at the back of the
+// unnamed list; the unnamed node at the front of a list longer than
+// unnamedLimit leaves it, and its FDs are closed once no handler uses it.
+func (fc *fdCache) keepUnnamed(n *node) {
+	var closing []int
+	fc.mu.Lock()
+	n.unnamed = true
+	n.uelem = fc.unnamed.PushBack(n)
+	for fc.unnamed.Len() > fc.unnamedLimit {
+		m := fc.unnamed.Remove(fc.unnamed.Front()).(*node)
+		m.uelem = nil
+		if m.users == 0 {
+			closing = fc.dropLocked(m, closing)
+		}
+	}
+	fc.mu.Unlock()
+	closeAll(closing)
+}
+
 // forget closes the FDs of n, whose last reference went.
 func (fc *fdCache) forget(n *node) {
 	fc.mu.Lock()
@@ -127,8 +171,11 @@ func (fc *fdCache) forget(n *node) {
 		fc.idle.Remove(n.elem)
 		n.elem = nil
 	}
-	fds := n.takeFDs(nil)
-	fc.held -= len(fds)
+	if n.uelem != nil {
+		fc.unnamed.Remove(n.uelem)
+		n.uelem = nil
+	}
+	fds := fc.dropLocked(n, nil)
 	fc.mu.Unlock()
 	closeAll(fds)
 }
@@ -168,15 +215,15 @@ func (c *conn) use(n *node) (int, error) {
 // up again by its name in its parent (itself in use for the lookup, reopened
 // the same way if need be, up to the mount root, which is pinned), with the
 // walk's lookup: one component, no symlink followed. The name must still lead
-// to the node's inode: another file there is ESTALE, none ENOENT. A node whose
-// name was removed through this connection is pinned and never gets here.
+// to the node's inode: another file there is ESTALE, none ENOENT. An unnamed
+// node that lost its FDs has no name to be looked up by: ESTALE.
 func (c *conn) useLocked(n *node) (int, error) {
 	if fd, ok := c.srv.fds.tryUse(n); ok {
 		return fd, nil
 	}
 	p := n.parent
 	if p == nil {
-		return -1, unix.ENOENT
+		return -1, unix.ESTALE
 	}
 	pfd, err := c.useLocked(p)
 	if err != nil {

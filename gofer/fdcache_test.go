@@ -336,16 +336,27 @@ func TestNodesUnlinkedThroughTheConnectionKeepTheirFile(t *testing.T) {
 			t.Errorf("Tstat of an unlinked node: ino %d nlink %d, want ino %d nlink 0", st.Ino, st.Nlink, n.Stat.Ino)
 		}
 	}
-	// The unlinked file can't be opened again by name, as its name is gone,
-	// whatever took it since.
+	// Another file takes the name: the node is still the unlinked file, and
+	// can be opened (as /proc/PID/fd/N reopens it on Linux) and truncated.
 	must(t, os.WriteFile(filepath.Join(f.root, "tmp"), []byte("another"), 0o644))
-	_, err = f.c.Open(tmp.FID, unix.O_RDONLY)
-	wantErrno(t, "Topen of an unlinked file", err, unix.ENOENT)
+	ofd, err := f.c.Open(tmp.FID, unix.O_RDWR)
+	must(t, err)
+	var ost unix.Stat_t
+	must(t, unix.Fstat(ofd, &ost))
+	unix.Close(ofd)
+	if ost.Ino != tmp.Stat.Ino {
+		t.Errorf("Topen of the unlinked file opened ino %d, want %d", ost.Ino, tmp.Stat.Ino)
+	}
+	st, err := f.c.Setattr(tmp.FID, protocol.Attr{Mask: protocol.SetattrSize, Size: 100})
+	must(t, err)
+	if st.Size != 100 {
+		t.Errorf("Tsetattr (truncate) of the unlinked file: size %d", st.Size)
+	}
 	// Nothing that took the name is mistaken for it.
-	var st unix.Stat_t
-	must(t, unix.Stat(filepath.Join(f.root, "tmp"), &st))
-	if st.Mode&0o7777 != 0o644 {
-		t.Errorf("the new tmp's mode changed to %o", st.Mode&0o7777)
+	var nst unix.Stat_t
+	must(t, unix.Stat(filepath.Join(f.root, "tmp"), &nst))
+	if nst.Mode&0o7777 != 0o644 || nst.Size != int64(len("another")) {
+		t.Errorf("the new tmp changed: mode %o size %d", nst.Mode&0o7777, nst.Size)
 	}
 	// The host FD the client holds is the same file, which is still usable.
 	if _, err := unix.Pwrite(hfd, []byte("data"), 0); err != nil {
@@ -353,7 +364,37 @@ func TestNodesUnlinkedThroughTheConnectionKeepTheirFile(t *testing.T) {
 	}
 	var hst unix.Stat_t
 	must(t, unix.Fstat(hfd, &hst))
-	if hst.Ino != tmp.Stat.Ino || hst.Mode&0o7777 != 0o640 {
-		t.Errorf("client's FD: ino %d mode %o, want ino %d mode 0640", hst.Ino, hst.Mode&0o7777, tmp.Stat.Ino)
+	if hst.Ino != tmp.Stat.Ino || hst.Mode&0o7777 != 0o640 || hst.Size != 100 {
+		t.Errorf("client's FD: ino %d mode %o size %d, want ino %d mode 0640 size 100", hst.Ino, hst.Mode&0o7777, hst.Size, tmp.Stat.Ino)
+	}
+}
+
+func TestUnnamedNodesKeepBoundedFDs(t *testing.T) {
+	f := newFixtureFDs(t, testNodeFDs)
+	root := f.attach(t, rootMount)
+	base := openFDs(t)
+	// A removal of a whole directory of files looked up: only the most
+	// recently removed keep their FDs.
+	many := f.walk(t, rootMount, "many")
+	var nodes []protocol.Node
+	for i := range 100 {
+		name := fmt.Sprintf("f%03d", i)
+		ns, err := f.c.Walk(many.FID, []string{name})
+		must(t, err)
+		nodes = append(nodes, ns[0])
+		must(t, f.c.Unlink(many.FID, name, 0))
+	}
+	must(t, f.c.Unlink(root, "many", unix.AT_REMOVEDIR))
+	if k := openFDs(t); k > base+testNodeFDs+fdSlack {
+		t.Errorf("%d FDs open after removing 100 files, want at most %d", k, base+testNodeFDs+fdSlack)
+	}
+	limit := testNodeFDs / unnamedShare
+	for i, n := range nodes {
+		_, err := f.c.Setattr(n.FID, protocol.Attr{Mask: protocol.SetattrMode, Mode: 0o600})
+		if i < len(nodes)-limit {
+			wantErrno(t, fmt.Sprintf("Tsetattr of removed file %d", i), err, unix.ESTALE)
+		} else if i > len(nodes)-limit { // the last ones kept theirs (the directory is the newest)
+			wantErrno(t, fmt.Sprintf("Tsetattr of removed file %d", i), err, 0)
+		}
 	}
 }

@@ -164,21 +164,24 @@ func (c *conn) reopen(n *node, flags int) (int, error) {
 	if n.ftype == unix.S_IFIFO {
 		hostFlags |= unix.O_NONBLOCK
 	}
+	var (
+		fd  int
+		err error
+	)
 	c.treeMu.RLock()
-	parent, name := n.parent, n.name
-	if parent == nil {
+	if parent, name := n.parent, n.name; parent == nil {
 		// Its name was removed through this connection.
 		c.treeMu.RUnlock()
-		return -1, unix.ENOENT
-	}
-	dirFD, err := c.useLocked(parent)
-	if err != nil {
+		fd, err = c.openUnnamed(n, hostFlags)
+	} else {
+		var dirFD int
+		dirFD, err = c.useLocked(parent)
+		if err == nil {
+			fd, err = openNamed(n, dirFD, name, hostFlags)
+			c.release(parent)
+		}
 		c.treeMu.RUnlock()
-		return -1, err
 	}
-	fd, err := openNamed(n, dirFD, name, hostFlags)
-	c.release(parent)
-	c.treeMu.RUnlock()
 	if err != nil {
 		return -1, err
 	}
@@ -225,6 +228,26 @@ func openNamed(n *node, dirFD int, name string, hostFlags int) (int, error) {
 		return -1, unix.ESTALE
 	}
 	return openChild(dirFD, name, hostFlags, 0)
+}
+
+// openUnnamed opens n, a regular file or FIFO whose name was removed through
+// the connection, through the /proc/self/fd entry of its own O_PATH FD, as a
+// Linux process reopens an unlinked file it holds: the magic link leads to
+// exactly the node's inode, with no name lookup. Without its FD (fdCache) it
+// is ESTALE.
+func (c *conn) openUnnamed(n *node, hostFlags int) (int, error) {
+	nfd, err := c.use(n)
+	if err != nil {
+		return -1, err
+	}
+	defer c.release(n)
+	dir, name := procFDPath(nfd)
+	for {
+		fd, err := unix.Openat(dir, name, hostFlags|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
 
 // truncate sets the size of n, a regular file.

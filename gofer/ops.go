@@ -459,14 +459,14 @@ func (c *conn) holdNamed(d *node, name string, keep *unix.Stat_t) []*node {
 	return held
 }
 
-// unnamed ends what holdNamed began: if the name was removed, each node is
-// pinned (it can't be looked up again, and the client may still hold it
-// open) and forgets its parent and name. The caller holds treeMu for
-// writing.
+// unnamed ends what holdNamed began: if the name was removed, each node
+// forgets its parent and name and is kept as unnamed (fdCache.keepUnnamed):
+// it can't be looked up again, and the client may still use it. The caller
+// holds treeMu for writing.
 func (c *conn) unnamed(ns []*node, removed bool) {
 	for _, n := range ns {
 		if removed && n.parent != nil {
-			c.srv.fds.pin(n)
+			c.srv.fds.keepUnnamed(n)
 			n.parent.decRef()
 			n.parent, n.name = nil, ""
 		}

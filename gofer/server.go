@@ -51,7 +51,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if limit <= 0 {
 		limit = nodeFDLimit()
 	}
-	s := &Server{isRoot: os.Geteuid() == 0, fds: &fdCache{limit: limit}}
+	s := &Server{isRoot: os.Geteuid() == 0, fds: &fdCache{limit: limit, unnamedLimit: max(limit/unnamedShare, 1)}}
 	for i, m := range cfg.Mounts {
 		fd, err := unix.Open(m.HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -186,17 +186,19 @@ type node struct {
 	// parent and name are where the node was last seen: the parent
 	// directory node (referenced) and the node's name in it. A mount root
 	// has no parent, and neither has a node whose name was removed through
-	// this connection (it is pinned). Guarded by conn.treeMu.
+	// this connection (unnamed). Guarded by conn.treeMu.
 	parent *node
 	name   string
 
 	// Guarded by cache.mu; fd and dirFD change only while users is 0, so a
 	// handler that uses the node reads them without the lock.
-	fd     int           // O_PATH|O_NOFOLLOW, owned, or -1 while evicted
-	dirFD  int           // a readable directory FD for Treaddir, or -1
-	users  int           // handlers using the FDs (conn.use)
-	pinned bool          // the FDs stay open until the node goes
-	elem   *list.Element // in cache.idle, or nil
+	fd      int           // O_PATH|O_NOFOLLOW, owned, or -1 while evicted
+	dirFD   int           // a readable directory FD for Treaddir, or -1
+	users   int           // handlers using the FDs (conn.use)
+	pinned  bool          // a mount root: the FDs stay open until the node goes
+	unnamed bool          // its name was removed through the connection
+	elem    *list.Element // in cache.idle, or nil
+	uelem   *list.Element // in cache.unnamed, or nil
 
 	dirMu sync.Mutex // serializes Treaddir's seek and read of dirFD
 }
