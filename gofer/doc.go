@@ -51,8 +51,9 @@
 //     FDs below); it is then opened again from the parent's FD with the
 //     walk's one-component lookup and must lead to the node's inode (st_dev
 //     and st_ino): another file there is ESTALE, none ENOENT. A parent
-//     without an FD is reopened the same way, and a mount root's FD is never
-//     closed, so a reopen, like a walk, never leaves its mount.
+//     without an FD is reopened the same way, and a mount root by duplicating
+//     the mount's root FD, which the Server keeps open, so a reopen, like a
+//     walk, never leaves its mount.
 //   - Topen reopens a directory with openat(fd, ".") and anything else with
 //     openat(parent, name, flags|O_NOFOLLOW), checking that the name leads
 //     to the node's inode (st_dev and st_ino) both before, with a
@@ -109,7 +110,7 @@
 // those of the requests in flight (replies' FDs, lookups), and at most 65536.
 // Past that, the least recently used lose their FDs, and get them back on
 // their next use as Trust says. A node in use by a handler keeps its FDs
-// until the handler is done with it; a mount root keeps them always.
+// until the handler is done with it.
 //
 // A directory listing survives its directory FD being closed: each Treaddir
 // seeks to the cookie it is given (a host d_off, which ext4, xfs, btrfs and

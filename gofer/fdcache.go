@@ -10,11 +10,11 @@ import (
 
 // fdCache bounds the host FDs a Server's nodes hold: each node's O_PATH FD and,
 // for a directory that has been listed, its readable directory FD. A node holds
-// them while a handler uses it (node.users > 0), and a mount root always (it is
-// pinned: nothing is above it to reopen it from); otherwise they wait in an LRU
+// them while a handler uses it (node.users > 0); otherwise they wait in an LRU
 // list, and the least recently used are closed while more than limit FDs are
 // held. A node whose FDs were closed keeps its identity and reopens its O_PATH
-// FD on its next use, from its parent's (conn.useLocked).
+// FD on its next use, from its parent's, or for a mount root by duplicating the
+// mount's root FD, which the Server holds open (conn.useLocked).
 //
 // A node whose name was removed through the connection (Tunlink, or a Trename
 // over it) can't be reopened by name, and the client may still be using the
@@ -30,7 +30,7 @@ type fdCache struct {
 
 	mu      sync.Mutex
 	held    int       // FDs nodes hold now; guarded by mu
-	idle    list.List // of *node: named, unpinned nodes with FDs and no users, least recently used first; guarded by mu
+	idle    list.List // of *node: named nodes with FDs and no users, least recently used first; guarded by mu
 	unnamed list.List // of *node: unnamed nodes keeping their FDs, oldest first; guarded by mu
 }
 
@@ -105,7 +105,7 @@ func (fc *fdCache) setDirFD(n *node, fd int) {
 	fc.held++
 }
 
-// release ends one use of n. A named, unpinned node no one uses goes to the
+// release ends one use of n. A named node no one uses goes to the
 // back of the idle list, and the idle nodes at its front lose their FDs while
 // more than the limit are held; an unnamed node past the unnamed list loses
 // its FDs at once.
@@ -113,7 +113,7 @@ func (fc *fdCache) release(n *node) {
 	var closing []int
 	fc.mu.Lock()
 	n.users--
-	if n.users == 0 && n.fd >= 0 && n.refs.Load() > 0 && !n.pinned && n.uelem == nil {
+	if n.users == 0 && n.fd >= 0 && n.refs.Load() > 0 && n.uelem == nil {
 		if n.unnamed {
 			closing = fc.dropLocked(n, closing)
 		} else {
@@ -136,13 +136,6 @@ func (fc *fdCache) dropLocked(n *node, fds []int) []int {
 	fds = n.takeFDs(fds)
 	fc.held -= len(fds) - k
 	return fds
-}
-
-// pin keeps n's FDs open until the node goes; n is in use.
-func (fc *fdCache) pin(n *node) {
-	fc.mu.Lock()
-	defer fc.mu.Unlock()
-	n.pinned = true
 }
 
 // keepUnnamed marks n, which is in use, unnamed and puts it at the back of the
@@ -213,7 +206,7 @@ func (c *conn) use(n *node) (int, error) {
 
 // useLocked is use for a caller holding treeMu. A node without an FD is looked
 // up again by its name in its parent (itself in use for the lookup, reopened
-// the same way if need be, up to the mount root, which is pinned), with the
+// the same way if need be, up to the mount root), with the
 // walk's lookup: one component, no symlink followed. The name must still lead
 // to the node's inode: another file there is ESTALE, none ENOENT. An unnamed
 // node that lost its FDs has no name to be looked up by: ESTALE.
@@ -222,6 +215,13 @@ func (c *conn) useLocked(n *node) (int, error) {
 		return fd, nil
 	}
 	p := n.parent
+	if p == nil && n.isRoot {
+		fd, err := unix.FcntlInt(uintptr(n.mount.rootFD), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		return c.srv.fds.install(n, fd), nil
+	}
 	if p == nil {
 		return -1, unix.ESTALE
 	}

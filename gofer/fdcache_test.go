@@ -202,6 +202,22 @@ func TestWalkOfMoreFilesThanTheFDBudget(t *testing.T) {
 	if k := openFDs(t); k > w.maxFDs {
 		t.Errorf("%d FDs open, want at most %d", k, w.maxFDs)
 	}
+	// Mount roots too: a client attaching and listing over and over holds
+	// no more.
+	var roots []protocol.FID
+	for range 4 * testNodeFDs {
+		r := f.attach(t, rootMount)
+		roots = append(roots, r)
+		readdirAll(t, f.c, r, 0)
+	}
+	if k := openFDs(t); k > w.maxFDs {
+		t.Errorf("after %d Tattach: %d FDs open, want at most %d", len(roots), k, w.maxFDs)
+	}
+	names = readdirAll(t, f.c, roots[0], 0)
+	slices.Sort(names)
+	if want := hostNames(t, f.root); !slices.Equal(names, want) {
+		t.Errorf("listing an evicted root: %q, want %q", names, want)
+	}
 }
 
 func TestConcurrentWalksWithinTheFDBudget(t *testing.T) {

@@ -135,9 +135,8 @@ func (c *conn) attach(m *protocol.Tattach) (protocol.Message, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	// A mount root can't be looked up again: its FD stays open.
 	n := c.newNode(fd, mnt, st, nil, "")
-	c.srv.fds.pin(n)
+	n.isRoot = true
 	c.release(n)
 	return &protocol.Rattach{FID: c.newFID(n), Stat: toStat(st)}, nil
 }

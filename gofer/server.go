@@ -182,6 +182,9 @@ type node struct {
 	dev   uint64
 	ino   uint64
 	ftype uint32 // st_mode & S_IFMT; an inode's type never changes
+	// isRoot is set, before the node is shared, on a mount root: its FD is
+	// reopened by duplicating mount.rootFD.
+	isRoot bool
 
 	// parent and name are where the node was last seen: the parent
 	// directory node (referenced) and the node's name in it. A mount root
@@ -195,7 +198,6 @@ type node struct {
 	fd      int           // O_PATH|O_NOFOLLOW, owned, or -1 while evicted
 	dirFD   int           // a readable directory FD for Treaddir, or -1
 	users   int           // handlers using the FDs (conn.use)
-	pinned  bool          // a mount root: the FDs stay open until the node goes
 	unnamed bool          // its name was removed through the connection
 	elem    *list.Element // in cache.idle, or nil
 	uelem   *list.Element // in cache.unnamed, or nil
