@@ -70,6 +70,10 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		return subcommands.ExitUsageError
 	}
 	sync := os.NewFile(uintptr(b.syncFD), "sync")
+	if err := raiseNofileLimit(); err != nil {
+		fmt.Fprintf(sync, "%v\n", err)
+		os.Exit(1)
+	}
 	if b.waitFD >= 0 {
 		wait := os.NewFile(uintptr(b.waitFD), "wait")
 		msg := make([]byte, 2)
