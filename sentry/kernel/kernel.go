@@ -104,6 +104,8 @@ type Kernel struct {
 	procs         map[int32]*Process // processes (live and zombies) by PID (root's procs)
 	waitGen       chan struct{}      // closed and replaced when a process changes state
 	freezer       freezer            // the OCI runtime's pause (freeze.go)
+	// resources are each container's limits, by container ID (cgroup.go).
+	resources map[string]Resources
 }
 
 // Tasks returns the live tasks, by TID.

@@ -117,6 +117,7 @@ const (
 	TmpfsMagic   = 0x01021994
 	OverlayMagic = 0x794c7630
 	V9fsMagic    = 0x01021997
+	Cgroup2Magic = 0x63677270 // CGROUP2_SUPER_MAGIC
 )
 
 // StatfsOf returns the statistics of the filesystem holding vd.
@@ -154,6 +155,13 @@ type Dynamic interface {
 // (/proc/self): the VFS reads them with the caller's credentials.
 type CallerSymlink interface {
 	ReadlinkFor(c *Credentials) (string, error)
+}
+
+// CallerOpener is implemented by files whose content depends on who opens them (a
+// cgroup's cgroup.procs names processes as the opener's PID namespace numbers them):
+// the VFS opens them with the caller's credentials instead of calling Open.
+type CallerOpener interface {
+	OpenFor(flags int, c *Credentials) (FileImpl, error)
 }
 
 // readlink reads a symlink as c.

@@ -269,3 +269,37 @@ func (fs *FS) NewCallerSymlink(target func(c *vfs.Credentials) (string, error)) 
 
 // ReadlinkFor implements vfs.CallerSymlink.
 func (s CallerSymlink) ReadlinkFor(c *vfs.Credentials) (string, error) { return s.target(c) }
+
+// CallerFile is a file whose content depends on who opens it: gen makes it for the
+// opener's credentials (vfs.CallerOpener).
+type CallerFile struct {
+	*File
+	genFor func(c *vfs.Credentials) ([]byte, error)
+}
+
+// NewCallerFile returns a file with permission bits mode whose content genFor makes
+// at each open for the opener; a writable one (write not nil) takes its writes
+// through write.
+func (fs *FS) NewCallerFile(mode uint32, genFor func(c *vfs.Credentials) ([]byte, error), write func([]byte) error) CallerFile {
+	f := &File{base: fs.base(unix.S_IFREG | mode), write: write,
+		gen: func() ([]byte, error) { return genFor(nil) }}
+	return CallerFile{File: f, genFor: genFor}
+}
+
+// NewModeFile returns a file with permission bits mode whose content gen makes at
+// each open; a writable one (write not nil) takes its writes through write.
+func (fs *FS) NewModeFile(mode uint32, gen func() ([]byte, error), write func([]byte) error) *File {
+	return &File{base: fs.base(unix.S_IFREG | mode), gen: gen, write: write}
+}
+
+// OpenFor implements vfs.CallerOpener.
+func (f CallerFile) OpenFor(flags int, c *vfs.Credentials) (vfs.FileImpl, error) {
+	if flags&unix.O_ACCMODE != unix.O_RDONLY && f.write == nil {
+		return nil, unix.EACCES
+	}
+	data, err := f.genFor(c)
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{data: data, write: f.write}, nil
+}
