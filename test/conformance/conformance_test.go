@@ -242,6 +242,7 @@ func TestPrograms(t *testing.T) {
 		{"pidns", nil},
 		{"mknod", nil},
 		{"proczombie", nil},
+		{"cgroupfs", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]
