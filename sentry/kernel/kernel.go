@@ -104,8 +104,9 @@ type Kernel struct {
 	procs         map[int32]*Process // processes (live and zombies) by PID (root's procs)
 	waitGen       chan struct{}      // closed and replaced when a process changes state
 	freezer       freezer            // the OCI runtime's pause (freeze.go)
-	// resources are each container's limits, by container ID (cgroup.go).
-	resources map[string]Resources
+	// cgroups are each container's cgroup, the root of its hierarchy, by container
+	// ID (cgroup.go).
+	cgroups map[string]*Cgroup
 }
 
 // Tasks returns the live tasks, by TID.

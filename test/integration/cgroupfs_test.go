@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -106,5 +107,41 @@ func TestPodCgroups(t *testing.T) {
 	}
 	for _, id := range []string{"cga", "cgb"} {
 		r.cmd(t, "delete", "--force", id)
+	}
+}
+
+// TestCgroupWritable: with the spec's cgroup mount writable, the container makes child
+// cgroups and moves processes into them, as systemd does, and a child's pids.max is
+// enforced at fork.
+func TestCgroupWritable(t *testing.T) {
+	b := bundle(t, "sh", "-c", `cd /sys/fs/cgroup || exit 1
+mkdir init.scope app && echo made
+echo $$ > init.scope/cgroup.procs && cat /proc/self/cgroup
+echo +pids +memory > cgroup.subtree_control && cat cgroup.subtree_control app/cgroup.controllers
+echo 2 > app/pids.max && echo 64M > app/memory.max && cat app/pids.max app/memory.max
+sh -c 'echo $$ > /sys/fs/cgroup/app/cgroup.procs; cat /proc/self/cgroup; sleep 1 & sleep 1 & wait' 2>&1
+rmdir app 2>/dev/null || echo app busy
+rmdir init.scope 2>/dev/null || echo init.scope busy`)
+	editSpec(t, b, func(spec map[string]any) {
+		for _, m := range spec["mounts"].([]any) {
+			if m := m.(map[string]any); m["destination"] == "/sys/fs/cgroup" {
+				m["options"] = []string{"nosuid", "noexec", "nodev"}
+			}
+		}
+	})
+	res := newRuntime(t, runsc).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-cgroup-rw-%d", os.Getpid()))
+	want := []string{"made", "0::/init.scope", "memory pids", "memory pids", "2", "67108864", "0::/app",
+		"init.scope busy"}
+	lines := strings.Split(res.stdout, "\n")
+	for _, w := range want {
+		if !slices.Contains(lines, w) {
+			t.Errorf("no line %q in:\n%s", w, res.stdout)
+		}
+	}
+	// The shell in app and the first sleep are the two tasks pids.max allows (cat
+	// has exited): the second sleep can't be forked.
+	if !strings.Contains(res.stdout, "fork") {
+		t.Logf("%s", res.stdout)
+		t.Errorf("pids.max 2 let three tasks run:\n%s", res.stdout)
 	}
 }

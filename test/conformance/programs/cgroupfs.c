@@ -84,6 +84,70 @@ static void show_formats(void) {
 	}
 }
 
+// write_file writes s to dir/name: what write returns, or -1.
+static long write_file(const char *name, const char *s) {
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	long r = write(fd, s, strlen(s));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+// children makes, uses and removes child cgroups of the mount's root (writable),
+// printing what Linux checks: names, values written to the core files, emptiness.
+static void children(void) {
+	char child[128], grand[160], name[160], buf[256];
+	snprintf(child, sizeof child, "moat-conf-%d", getpid());
+	snprintf(name, sizeof name, "%s/%s", dir, child);
+	CHECK("mkdir child", mkdir(name, 0755));
+	CHECK("mkdir child again", mkdir(name, 0755));
+	snprintf(grand, sizeof grand, "%s/grand", name);
+	CHECK("mkdir grandchild", mkdir(grand, 0755));
+	snprintf(name, sizeof name, "%s/cgroup.procs", dir);
+	CHECK("mkdir over a file", mkdir(name, 0755));
+	CHECK("rmdir a file", rmdir(name));
+
+	struct {
+		const char *file, *value;
+	} writes[] = {
+		{"cgroup.procs", "abc"},
+		{"cgroup.procs", "-5"},
+		{"cgroup.procs", "99999999"},
+		{"cgroup.max.depth", "-1"},
+		{"cgroup.max.depth", "abc"},
+		{"cgroup.max.depth", "5"},
+		{"cgroup.max.descendants", "7\n"},
+		{"cgroup.max.descendants", "max"},
+		{"cgroup.subtree_control", "+bogus"},
+		{"cgroup.subtree_control", "cpu"},
+		{"cgroup.subtree_control", ""},
+		{"cgroup.type", "domain"},
+		{"cgroup.controllers", "cpu"},
+	};
+	for (size_t i = 0; i < sizeof writes / sizeof *writes; i++) {
+		char file[256], label[300];
+		snprintf(file, sizeof file, "%s/%s", child, writes[i].file);
+		snprintf(label, sizeof label, "write %s %s", writes[i].file, writes[i].value);
+		CHECK(label, write_file(file, writes[i].value));
+	}
+	for (const char **f = (const char *[]){"cgroup.max.depth", "cgroup.max.descendants", "cgroup.procs", NULL}; *f; f++) {
+		char file[256];
+		snprintf(file, sizeof file, "%s/%s", child, *f);
+		if (read_file(file, buf, sizeof buf) >= 0)
+			printf("%s: [%s]\n", *f, buf);
+	}
+	snprintf(name, sizeof name, "%s/%s", dir, child);
+	CHECK("rmdir child with a child", rmdir(name));
+	CHECK("rmdir grandchild", rmdir(grand));
+	CHECK("rmdir child", rmdir(name));
+	CHECK("rmdir child again", rmdir(name));
+}
+
 int main(void) {
 	strcpy(dir, "/tmp/cgroupfs-XXXXXX");
 	if (!mkdtemp(dir)) {
@@ -154,6 +218,7 @@ int main(void) {
 	int fd = open(path, O_WRONLY);
 	CHECKOK("open cgroup.procs for write on rw", fd);
 	close(fd);
+	children();
 	CHECK("umount2 detach", umount2(dir, MNT_DETACH));
 
 	rmdir(sub);
