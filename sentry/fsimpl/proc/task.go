@@ -63,13 +63,13 @@ func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 			}
 			return t.ReadMemory(t.EnvvStart, t.EnvvEnd), nil
 		}),
-		"comm":    file(func(t *kernel.Task) ([]byte, error) { return []byte(comm(t) + "\n"), nil }),
-		"stat":    file(p.taskStat),
-		"statm":   file(p.statm),
-		"status":  file(p.status),
-		"maps":    file(p.maps),
-		"mounts":  file(p.mounts),
-		"limits":  file(p.limits),
+		"comm":   file(func(t *kernel.Task) ([]byte, error) { return []byte(comm(t) + "\n"), nil }),
+		"stat":   file(p.taskStat),
+		"statm":  file(p.statm),
+		"status": file(p.status),
+		"maps":   file(p.maps),
+		"mounts": file(p.mounts),
+		"limits": file(p.limits),
 		"exe": fs.NewSymlink(func() (string, error) {
 			if t.Zombie() {
 				return "", unix.ENOENT // a zombie has no executable or directories left
