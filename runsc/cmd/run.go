@@ -182,9 +182,13 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 	if s.Linux != nil {
 		res = s.Linux.Resources
 	}
+	// The container's cgroup in the Sentry shows the limits as the host's cgroup v2
+	// gets them. One v2 cannot take (cpu.shares out of range, swap below the limit)
+	// fails create where a host cgroup is made (runsc/cgroup); otherwise it is left
+	// out here, with a warning.
 	cgroupFiles, err := cgroup.V2Files(res)
 	if err != nil {
-		return boot.Args{}, nil, fmt.Errorf("linux.resources: %w", err)
+		fmt.Fprintf(warn, "runsc: linux.resources: %v: the container's /sys/fs/cgroup shows no limits\n", err)
 	}
 	resources := map[string]string{}
 	for _, f := range cgroupFiles {
