@@ -36,7 +36,9 @@
 // container it belongs to (set by NewProcess, inherited by fork), and the runtime's
 // kill, ps, stats and pause pick a container's processes by it; each container is
 // made in a PID namespace the runtime chooses (ProcessArgs.PIDNS: one of its own, or
-// the pod's), and the pod's containers share the rest (IPC, hostname, memory).
+// the pod's), and the pod's containers share the rest (IPC, hostname, memory). Each
+// container has a cgroup hierarchy of its own (cgroup.go), its cgroup the root, which
+// sentry/fsimpl/cgroupfs shows; the kernel enforces its pids.max at fork.
 //
 // Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu; Kernel.mu, then a
 // terminal's lock (devpts.Terminal), then a Task's sigMu; Kernel.mqMu, then the VFS's

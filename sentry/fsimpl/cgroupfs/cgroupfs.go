@@ -108,9 +108,7 @@ func New(v *vfs.VFS, k *kernel.Kernel, container string) vfs.DirInode {
 }
 
 // Statfs implements vfs.Statfser: CGROUP2_SUPER_MAGIC.
-func (*Dir) Statfs() (unix.Statfs_t, error) {
-	return unix.Statfs_t{Type: vfs.Cgroup2Magic, Bsize: 4096, Frsize: 4096, Namelen: vfs.NameMax}, nil
-}
+func (*Dir) Statfs() (unix.Statfs_t, error) { return statfs() }
 
 // dirFor returns cg's directory.
 func (f *fsys) dirFor(cg *kernel.Cgroup) *Dir {
@@ -182,6 +180,31 @@ func (d *Dir) Mkdir(name string, _ uint32, _ vfs.Owner) (vfs.Inode, error) {
 	return d.f.dirFor(c), nil
 }
 
+// Create implements vfs.DirInode.Create: a cgroup directory has no create operation,
+// so a regular file is EACCES (vfs_create), another (a FIFO, a socket) EPERM
+// (vfs_mknod).
+func (d *Dir) Create(_ string, mode uint32, _ vfs.Owner) (vfs.Inode, error) {
+	if mode&unix.S_IFMT == unix.S_IFREG {
+		return nil, unix.EACCES
+	}
+	return nil, unix.EPERM
+}
+
+// statfs is what statfs(2) reports of every file of the filesystem.
+func statfs() (unix.Statfs_t, error) {
+	return unix.Statfs_t{Type: vfs.Cgroup2Magic, Bsize: 4096, Frsize: 4096, Namelen: vfs.NameMax}, nil
+}
+
+// file and callerFile are the filesystem's files, which statfs(2) sees as of a
+// cgroup2 filesystem.
+type file struct{ *kernfs.File }
+
+func (file) Statfs() (unix.Statfs_t, error) { return statfs() }
+
+type callerFile struct{ kernfs.CallerFile }
+
+func (callerFile) Statfs() (unix.Statfs_t, error) { return statfs() }
+
 // Rmdir implements vfs.DirInode.Rmdir: an empty child cgroup (cgroup_rmdir).
 func (d *Dir) Rmdir(name string) error {
 	c := d.cg.Child(name)
@@ -208,12 +231,12 @@ func (f *fsys) files(cg *kernel.Cgroup) map[string]vfs.Inode {
 	// files do (they share one write operation), and a write is EINVAL
 	// (cgroup_file_write with no handler).
 	ro := func(gen func() string) vfs.Inode {
-		return fs.NewModeFile(0o444, func() ([]byte, error) { return []byte(gen()), nil },
-			func([]byte) error { return unix.EINVAL })
+		return file{fs.NewModeFile(0o444, func() ([]byte, error) { return []byte(gen()), nil },
+			func([]byte) error { return unix.EINVAL })}
 	}
 	rw := func(gen func() string, write func(string) error) vfs.Inode {
-		return fs.NewModeFile(0o644, func() ([]byte, error) { return []byte(gen()), nil },
-			func(b []byte) error { return write(string(b)) })
+		return file{fs.NewModeFile(0o644, func() ([]byte, error) { return []byte(gen()), nil },
+			func(b []byte) error { return write(string(b)) })}
 	}
 	text := func(s string) func() string { return func() string { return s } }
 	unsupported := func(string) error { return unix.EOPNOTSUPP }
@@ -226,10 +249,10 @@ func (f *fsys) files(cg *kernel.Cgroup) map[string]vfs.Inode {
 		"cgroup.stat":            ro(func() string { return fmt.Sprintf("nr_descendants %d\nnr_dying_descendants 0\n", c.descendants(cg)) }),
 		"cgroup.events":          ro(c.events),
 		"cgroup.freeze":          rw(func() string { return fmt.Sprintf("%d\n", b2i(c.frozen())) }, unsupported),
-		"cgroup.procs":           fs.NewCallerFile(0o644, c.procs, c.writeProcs),
-		"cgroup.threads": fs.NewCallerFile(0o644, c.threads, func(*vfs.Credentials, []byte) error {
+		"cgroup.procs":           callerFile{fs.NewCallerFile(0o644, c.procs, c.writeProcs)},
+		"cgroup.threads": callerFile{fs.NewCallerFile(0o644, c.threads, func(*vfs.Credentials, []byte) error {
 			return unix.EOPNOTSUPP // no threaded cgroups: a thread moves with its process
-		}),
+		})},
 		"cpu.max":               rw(c.value("cpu.max", "max 100000"), c.writeCPUMax),
 		"cpu.weight":            rw(c.value("cpu.weight", "100"), c.writeWeight),
 		"cpu.stat":              ro(c.cpuStat),

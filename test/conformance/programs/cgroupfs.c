@@ -111,6 +111,14 @@ static void children(void) {
 	snprintf(name, sizeof name, "%s/cgroup.procs", dir);
 	CHECK("mkdir over a file", mkdir(name, 0755));
 	CHECK("rmdir a file", rmdir(name));
+	CHECK("unlink a file", unlink(name));
+	struct statfs sf;
+	CHECK("statfs a file", statfs(name, &sf));
+	printf("f_type of a file cgroup2: %d\n", sf.f_type == CGROUP2_SUPER_MAGIC);
+	snprintf(name, sizeof name, "%s/newfile", dir);
+	CHECK("create a file", open(name, O_CREAT | O_WRONLY, 0644));
+	CHECK("mkfifo", mknod(name, S_IFIFO | 0644, 0));
+	CHECK("symlink", symlink("x", name));
 
 	struct {
 		const char *file, *value;
