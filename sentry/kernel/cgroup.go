@@ -44,6 +44,11 @@ type Cgroup struct {
 	values   map[string]string
 	subtree  map[string]bool
 	removed  bool
+	// freeze is cgroup.freeze: the cgroup's tasks, and those of its descendants,
+	// stay out of application code (freeze.go's enterApp).
+	freeze bool
+	// pidsMax counts the forks and clones its pids.max refused (pids.events).
+	pidsMax int64
 }
 
 // populatedLocked reports whether a live process is in cg itself (all false) or in
@@ -337,6 +342,7 @@ func (k *Kernel) MoveProcess(t *Task, cg *Cgroup) error {
 		return unix.EBUSY
 	}
 	p.cgroup = cg
+	k.freezer.cgroupChangedLocked() // it may leave or join a frozen cgroup
 	return nil
 }
 
@@ -423,17 +429,108 @@ func (k *Kernel) pidsAllowLocked(p *Process) bool {
 			}
 		}
 		if n >= limit {
+			cg.pidsMax++
 			return false
 		}
 	}
 	return true
 }
 
-// ContainerFrozen reports whether container's tasks are kept from running (the
-// runtime's pause of it, or of the whole sandbox).
-func (k *Kernel) ContainerFrozen(container string) bool {
+// PidsMaxEvents is how many forks and clones cg's pids.max refused.
+func (cg *Cgroup) PidsMaxEvents() int64 {
+	cg.k.mu.Lock()
+	defer cg.k.mu.Unlock()
+	return cg.pidsMax
+}
+
+// frozenLocked reports whether cg or an ancestor is frozen (cgroup.freeze). k.mu is
+// held.
+func (cg *Cgroup) frozenLocked() bool {
+	for c := cg; c != nil; c = c.parent {
+		if c.freeze {
+			return true
+		}
+	}
+	return false
+}
+
+// Freeze reports cg's own cgroup.freeze.
+func (cg *Cgroup) Freeze() bool {
+	cg.k.mu.Lock()
+	defer cg.k.mu.Unlock()
+	return cg.freeze
+}
+
+// SetFreeze freezes (on) or thaws cg, as a write of cgroup.freeze: a frozen cgroup's
+// tasks and its descendants' stop before their next instruction of application code
+// (freeze.go), as the runtime's pause does; it returns at once, and Frozen tells when
+// none runs any more. ENOENT if cg was removed.
+func (cg *Cgroup) SetFreeze(on bool) error {
+	k := cg.k
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	_, frozen := k.freezer.containers[container]
-	return k.freezer.frozen || frozen
+	if cg.removed {
+		k.mu.Unlock()
+		return unix.ENOENT
+	}
+	if cg.freeze == on {
+		k.mu.Unlock()
+		return nil
+	}
+	cg.freeze = on
+	if on {
+		k.freezer.cgroups++
+	} else {
+		k.freezer.cgroups--
+	}
+	k.freezer.markLocked()
+	k.freezer.cgroupChangedLocked()
+	var tasks []*Task
+	if on {
+		for _, t := range k.tasks {
+			if t.Proc.cgroup != nil && t.Proc.cgroup.within(cg) {
+				tasks = append(tasks, t)
+			}
+		}
+	}
+	k.mu.Unlock()
+	for _, t := range tasks {
+		t.ctx.Interrupt()
+	}
+	return nil
+}
+
+// Frozen reports whether cg is frozen (it, an ancestor, its container or the whole
+// sandbox) and none of its tasks runs application code any more (cgroup.events'
+// frozen).
+func (cg *Cgroup) Frozen() bool {
+	k := cg.k
+	k.mu.Lock()
+	_, paused := k.freezer.containers[cg.container]
+	if !cg.frozenLocked() && !paused && !k.freezer.frozen {
+		k.mu.Unlock()
+		return false
+	}
+	var tasks []*Task
+	for _, t := range k.tasks {
+		if t.Proc.cgroup != nil && t.Proc.cgroup.within(cg) {
+			tasks = append(tasks, t)
+		}
+	}
+	k.mu.Unlock()
+	for _, t := range tasks {
+		if t.inApp.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// Kill sends SIGKILL to every process of cg and its descendants, as a write of "1"
+// to cgroup.kill (cgroup_kill).
+func (cg *Cgroup) Kill() {
+	procs, _ := cg.Members(true)
+	k := cg.k
+	for _, p := range procs {
+		k.SignalProcess(p.PID, unix.SIGKILL)
+	}
 }

@@ -111,8 +111,9 @@ func TestPodCgroups(t *testing.T) {
 }
 
 // TestCgroupWritable: with the spec's cgroup mount writable, the container makes child
-// cgroups and moves processes into them, as systemd does, and a child's pids.max is
-// enforced at fork.
+// cgroups and moves processes into them, as systemd does; a child's pids.max is
+// enforced at fork (and counted in pids.events), cgroup.freeze stops a busy loop and
+// cgroup.kill ends it.
 func TestCgroupWritable(t *testing.T) {
 	b := bundle(t, "sh", "-c", `cd /sys/fs/cgroup || exit 1
 mkdir init.scope app && echo made
@@ -120,7 +121,11 @@ echo $$ > init.scope/cgroup.procs && cat /proc/self/cgroup
 echo +pids +memory > cgroup.subtree_control && cat cgroup.subtree_control app/cgroup.controllers
 echo 2 > app/pids.max && echo 64M > app/memory.max && cat app/pids.max app/memory.max
 sh -c 'echo $$ > /sys/fs/cgroup/app/cgroup.procs; cat /proc/self/cgroup; sleep 1 & sleep 1 & wait' 2>&1
-rmdir app 2>/dev/null || echo app busy
+cat app/pids.events
+mkdir frz
+sh -c 'echo $$ > /sys/fs/cgroup/frz/cgroup.procs; while true; do :; done' &
+sleep 0.2; echo 1 > frz/cgroup.freeze; sleep 0.2; cat frz/cgroup.events; echo 1 > frz/cgroup.kill; wait $!; echo "killed: $?"
+rmdir frz && echo frz removed
 rmdir init.scope 2>/dev/null || echo init.scope busy`)
 	editSpec(t, b, func(spec map[string]any) {
 		for _, m := range spec["mounts"].([]any) {
@@ -131,7 +136,7 @@ rmdir init.scope 2>/dev/null || echo init.scope busy`)
 	})
 	res := newRuntime(t, runsc).cmd(t, "run", "--bundle", b, fmt.Sprintf("moat-cgroup-rw-%d", os.Getpid()))
 	want := []string{"made", "0::/init.scope", "memory pids", "memory pids", "2", "67108864", "0::/app",
-		"init.scope busy"}
+		"max 1", "populated 1", "frozen 1", "killed: 137", "frz removed", "init.scope busy"}
 	lines := strings.Split(res.stdout, "\n")
 	for _, w := range want {
 		if !slices.Contains(lines, w) {

@@ -19,9 +19,12 @@
 //     as the opener's PID namespace numbers them (0 for one it cannot see, as
 //     task_pid_vnr); cgroup.controllers, cgroup.subtree_control (written as Linux
 //     takes it: "+cpu -memory", with ENOENT, EINVAL and EBUSY for the no-internal-
-//     processes rule), cgroup.type (domain), cgroup.events (populated; frozen from the
-//     runtime's pause), cgroup.freeze, cgroup.max.depth and cgroup.max.descendants
-//     (enforced at mkdir), cgroup.stat;
+//     processes rule), cgroup.type (domain), cgroup.events (populated; frozen once no
+//     task of the cgroup runs application code while it, an ancestor, its container
+//     (the runtime's pause) or the sandbox is frozen), cgroup.freeze (0 or 1: freezes
+//     the cgroup's tasks and its descendants' as the runtime's pause does),
+//     cgroup.kill (1: SIGKILL to every process of the cgroup and below),
+//     cgroup.max.depth and cgroup.max.descendants (enforced at mkdir), cgroup.stat;
 //   - the limits: cpu.max, cpu.weight, cpuset.cpus, cpuset.mems, memory.max,
 //     memory.high, memory.low, memory.min, memory.swap.max, pids.max. The container's
 //     cgroup starts with its spec's linux.resources converted as runc converts them,
@@ -32,7 +35,8 @@
 //     throttled_usec are 0), cpuset.cpus.effective and cpuset.mems.effective,
 //     memory.current, memory.stat (anon and file), memory.events (all 0: nothing is
 //     reclaimed or killed for the limits), memory.swap.current (0: the Sentry never
-//     swaps), pids.current (live threads).
+//     swaps), pids.current (live threads), pids.events (the forks the cgroup's own
+//     pids.max refused).
 //
 // memory.current is the memory holding the application's data. For the container's
 // cgroup in a sandbox of one container, it is every page of the memory file holding
@@ -50,8 +54,7 @@
 // memory limits, which are shown only; the runtime applies the spec's on the host to
 // the sandbox's cgroup (runsc/cgroup), which holds the whole sandbox. Not supported:
 // threaded cgroups (a write of cgroup.threads, or of "threaded" to cgroup.type, is
-// EOPNOTSUPP), cgroup.freeze writes (EOPNOTSUPP), pressure (PSI) files, io and the
-// other controllers.
+// EOPNOTSUPP), pressure (PSI) files, io and the other controllers, memory.peak.
 package cgroupfs
 
 import (
@@ -239,7 +242,6 @@ func (f *fsys) files(cg *kernel.Cgroup) map[string]vfs.Inode {
 			func(b []byte) error { return write(string(b)) })}
 	}
 	text := func(s string) func() string { return func() string { return s } }
-	unsupported := func(string) error { return unix.EOPNOTSUPP }
 	return map[string]vfs.Inode{
 		"cgroup.controllers":     ro(func() string { return strings.Join(cg.Available(), " ") + "\n" }),
 		"cgroup.subtree_control": rw(func() string { return strings.Join(cg.SubtreeControl(), " ") + "\n" }, c.writeSubtree),
@@ -248,7 +250,10 @@ func (f *fsys) files(cg *kernel.Cgroup) map[string]vfs.Inode {
 		"cgroup.max.descendants": rw(c.value("cgroup.max.descendants", "max"), c.writeCount("cgroup.max.descendants")),
 		"cgroup.stat":            ro(func() string { return fmt.Sprintf("nr_descendants %d\nnr_dying_descendants 0\n", c.descendants(cg)) }),
 		"cgroup.events":          ro(c.events),
-		"cgroup.freeze":          rw(func() string { return fmt.Sprintf("%d\n", b2i(c.frozen())) }, unsupported),
+		"cgroup.freeze":          rw(func() string { return fmt.Sprintf("%d\n", b2i(cg.Freeze())) }, c.writeFreeze),
+		"cgroup.kill": file{fs.NewModeFile(0o200, func() ([]byte, error) { return nil, nil }, func(b []byte) error {
+			return c.writeKill(string(b))
+		})},
 		"cgroup.procs":           callerFile{fs.NewCallerFile(0o644, c.procs, c.writeProcs)},
 		"cgroup.threads": callerFile{fs.NewCallerFile(0o644, c.threads, func(*vfs.Credentials, []byte) error {
 			return unix.EOPNOTSUPP // no threaded cgroups: a thread moves with its process
@@ -271,6 +276,7 @@ func (f *fsys) files(cg *kernel.Cgroup) map[string]vfs.Inode {
 		"memory.events":         ro(text("low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n")),
 		"pids.current":          ro(c.pidsCurrent),
 		"pids.max":              rw(c.value("pids.max", "max"), c.writePidsMax),
+		"pids.events":           ro(func() string { return fmt.Sprintf("max %d\n", cg.PidsMaxEvents()) }),
 	}
 }
 
@@ -314,13 +320,35 @@ func (c *cgroup) descendants(cg *kernel.Cgroup) int {
 	return n
 }
 
-// frozen: the runtime's pause of the container (or the sandbox) freezes every
-// cgroup of it.
-func (c *cgroup) frozen() bool { return c.k.ContainerFrozen(c.cg.Container()) }
-
 func (c *cgroup) events() string {
 	procs, _ := c.cg.Members(true)
-	return fmt.Sprintf("populated %d\nfrozen %d\n", b2i(len(procs) > 0), b2i(c.frozen()))
+	return fmt.Sprintf("populated %d\nfrozen %d\n", b2i(len(procs) > 0), b2i(c.cg.Frozen()))
+}
+
+// writeFreeze takes 0 or 1 (cgroup_freeze_write: ERANGE otherwise).
+func (c *cgroup) writeFreeze(s string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 0, 32)
+	if err != nil {
+		return unix.EINVAL
+	}
+	if n != 0 && n != 1 {
+		return unix.ERANGE
+	}
+	return c.cg.SetFreeze(n == 1)
+}
+
+// writeKill takes 1, which kills the cgroup's processes (cgroup_kill_write: ERANGE
+// for another number).
+func (c *cgroup) writeKill(s string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 0, 32)
+	if err != nil {
+		return unix.EINVAL
+	}
+	if n != 1 {
+		return unix.ERANGE
+	}
+	c.cg.Kill()
+	return nil
 }
 
 func b2i(b bool) int {

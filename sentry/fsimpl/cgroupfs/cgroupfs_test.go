@@ -65,7 +65,7 @@ func TestSpecLimitsAndDefaults(t *testing.T) {
 		"cgroup.controllers": "cpuset cpu memory pids\n", "cgroup.subtree_control": "\n",
 		"cgroup.type": "domain\n", "cgroup.procs": "", "pids.current": "0\n",
 		"cgroup.events": "populated 0\nfrozen 0\n", "memory.current": "0\n",
-		"memory.stat": "anon 0\nfile 0\n",
+		"memory.stat": "anon 0\nfile 0\n", "pids.events": "max 0\n",
 	} {
 		if got := read(t, d, name); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
@@ -112,6 +112,13 @@ func TestWritesCheckedAsLinux(t *testing.T) {
 		{"cgroup.procs", "-5", unix.EINVAL, ""},
 		{"cgroup.procs", "12345", unix.ESRCH, ""},
 		{"memory.current", "1", unix.EINVAL, ""},
+		{"cgroup.freeze", "2", unix.ERANGE, ""},
+		{"cgroup.freeze", "x", unix.EINVAL, ""},
+		{"cgroup.freeze", "1", nil, "1\n"},
+		{"cgroup.freeze", "0", nil, "0\n"},
+		{"cgroup.kill", "2", unix.ERANGE, ""},
+		{"cgroup.kill", "x", unix.EINVAL, ""},
+		{"cgroup.kill", "1", nil, ""}, // nothing to kill
 	} {
 		err := write(t, d, c.file, c.value)
 		if err != c.err {
