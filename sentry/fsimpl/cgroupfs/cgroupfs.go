@@ -254,7 +254,7 @@ func (f *fsys) files(cg *kernel.Cgroup) map[string]vfs.Inode {
 		"cgroup.kill": file{fs.NewModeFile(0o200, func() ([]byte, error) { return nil, nil }, func(b []byte) error {
 			return c.writeKill(string(b))
 		})},
-		"cgroup.procs":           callerFile{fs.NewCallerFile(0o644, c.procs, c.writeProcs)},
+		"cgroup.procs": callerFile{fs.NewCallerFile(0o644, c.procs, c.writeProcs)},
 		"cgroup.threads": callerFile{fs.NewCallerFile(0o644, c.threads, func(*vfs.Credentials, []byte) error {
 			return unix.EOPNOTSUPP // no threaded cgroups: a thread moves with its process
 		})},
