@@ -33,7 +33,8 @@
 //   - the usage: cpu.stat (usage_usec, user_usec, system_usec from the Sentry's CPU
 //     accounting; nothing is throttled, so nr_periods, nr_throttled and
 //     throttled_usec are 0), cpuset.cpus.effective and cpuset.mems.effective,
-//     memory.current, memory.stat (anon and file), memory.events (all 0: nothing is
+//     memory.current, memory.stat (anon and file, all active: the Sentry reclaims
+//     nothing), memory.events (all 0: nothing is
 //     reclaimed or killed for the limits), memory.swap.current (0: the Sentry never
 //     swaps), pids.current (live threads), pids.events (the forks the cgroup's own
 //     pids.max refused).
@@ -624,7 +625,12 @@ func (c *cgroup) memory() memoryUse {
 	return memoryUse{current: data, anon: anon, file: data - anon}
 }
 
+// memoryStat is memory.stat: anon and file, and the LRU lists Linux splits them
+// into. The Sentry never reclaims memory (nothing is evicted to make room, and there
+// is no swap), so all of it is active and none inactive: programs that subtract
+// inactive_file from memory.current as reclaimable (.NET's GC) find none.
 func (c *cgroup) memoryStat() string {
 	m := c.memory()
-	return fmt.Sprintf("anon %d\nfile %d\n", m.anon, m.file)
+	return fmt.Sprintf("anon %d\nfile %d\ninactive_anon 0\nactive_anon %d\ninactive_file 0\nactive_file %d\n",
+		m.anon, m.file, m.anon, m.file)
 }

@@ -65,7 +65,7 @@ func TestSpecLimitsAndDefaults(t *testing.T) {
 		"cgroup.controllers": "cpuset cpu memory pids\n", "cgroup.subtree_control": "\n",
 		"cgroup.type": "domain\n", "cgroup.procs": "", "pids.current": "0\n",
 		"cgroup.events": "populated 0\nfrozen 0\n", "memory.current": "0\n",
-		"memory.stat": "anon 0\nfile 0\n", "pids.events": "max 0\n",
+		"memory.stat": "anon 0\nfile 0\ninactive_anon 0\nactive_anon 0\ninactive_file 0\nactive_file 0\n", "pids.events": "max 0\n",
 	} {
 		if got := read(t, d, name); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
