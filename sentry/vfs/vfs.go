@@ -282,8 +282,9 @@ func (v *VFS) Detach(m *Mount, lazy bool) error {
 	return nil
 }
 
-// detachLocked removes m and the mounts on it from the tree: m is attached nowhere
-// after, as a mount NewMount made. v.mu is held.
+// detachLocked removes m and the mounts on it from the tree and marks them detached;
+// descriptions still open on them keep them (and their parent and mountpoint, for
+// their paths). v.mu is held.
 func (v *VFS) detachLocked(m *Mount) {
 	var children []*Mount
 	for _, ms := range v.mounts {

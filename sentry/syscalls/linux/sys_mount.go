@@ -21,11 +21,14 @@ const (
 	// msOperations pick another operation than a new mount.
 	msOperations = unix.MS_REMOUNT | unix.MS_BIND | unix.MS_MOVE | unix.MS_SHARED |
 		unix.MS_PRIVATE | unix.MS_SLAVE | unix.MS_UNBINDABLE
-	// msNewMount are the flags a new mount takes: the per-mount ones it keeps, and
-	// those about access times, which the Sentry's filesystems don't keep apart
-	// (relatime is Linux's default), and MS_SILENT.
+	// msNewMount are the flags a new mount takes: the per-mount ones it keeps; those
+	// about access times, which the Sentry's filesystems don't keep apart (relatime is
+	// Linux's default); the synchronous-write ones, which its filesystems, all in
+	// memory, meet anyway; MS_SILENT and MS_I_VERSION; and MS_REC, which Linux ignores
+	// for a new mount.
 	msNewMount = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_SILENT |
-		unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME | unix.MS_LAZYTIME
+		unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME | unix.MS_LAZYTIME |
+		unix.MS_SYNCHRONOUS | unix.MS_DIRSYNC | unix.MS_I_VERSION | unix.MS_REC
 )
 
 // mountString copies in one of mount's strings (at most a page, as copy_mount_string
