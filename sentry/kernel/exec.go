@@ -74,6 +74,7 @@ func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
 	}
 	k.mu.Lock()
 	t.Proc.container = a.Container
+	t.Proc.cgroup = k.cgroupRootLocked(a.Container)
 	k.mu.Unlock()
 	img, err := t.load(a.Exe, a.Path, a.Argv, a.Envv)
 	if err != nil {

@@ -36,7 +36,9 @@
 // container it belongs to (set by NewProcess, inherited by fork), and the runtime's
 // kill, ps, stats and pause pick a container's processes by it; each container is
 // made in a PID namespace the runtime chooses (ProcessArgs.PIDNS: one of its own, or
-// the pod's), and the pod's containers share the rest (IPC, hostname, memory).
+// the pod's), and the pod's containers share the rest (IPC, hostname, memory). Each
+// container has a cgroup hierarchy of its own (cgroup.go), its cgroup the root, which
+// sentry/fsimpl/cgroupfs shows; the kernel enforces its pids.max at fork.
 //
 // Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu; Kernel.mu, then a
 // terminal's lock (devpts.Terminal), then a Task's sigMu; Kernel.mqMu, then the VFS's
@@ -104,6 +106,9 @@ type Kernel struct {
 	procs         map[int32]*Process // processes (live and zombies) by PID (root's procs)
 	waitGen       chan struct{}      // closed and replaced when a process changes state
 	freezer       freezer            // the OCI runtime's pause (freeze.go)
+	// cgroups are each container's cgroup, the root of its hierarchy, by container
+	// ID (cgroup.go).
+	cgroups map[string]*Cgroup
 }
 
 // Tasks returns the live tasks, by TID.

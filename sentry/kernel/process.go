@@ -85,6 +85,10 @@ type Process struct {
 	// fork. It is how the runtime's kill, ps and stats of one container of a pod find
 	// its processes; the application cannot see it.
 	container string
+	// cgroup is the cgroup the process is in (cgroup.go): its container's when the
+	// runtime makes it, its parent's when forked, another of its container's
+	// hierarchy when moved there. k.mu guards it.
+	cgroup *Cgroup
 	// OOMScoreAdj is /proc/[pid]/oom_score_adj (-1000 to 1000), inherited by fork;
 	// the spec's process.oomScoreAdj sets init's.
 	OOMScoreAdj atomic.Int32
@@ -113,6 +117,9 @@ func (p *Process) threadsBesidesLocked(t *Task) []*Task {
 func (k *Kernel) newProcess(t *Task, parent *Process, ns *PIDNamespace) (*Process, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if parent != nil && !k.pidsAllowLocked(parent) {
+		return nil, unix.EAGAIN // pids.max reached
+	}
 	id, err := ns.allocLocked()
 	if err != nil {
 		return nil, err
@@ -128,6 +135,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process, ns *PIDNamespace) (*Proces
 		p.setGroupLocked(parent.pgrp, parent.sess)
 		p.ctty = parent.ctty
 		p.container = parent.container
+		p.cgroup = parent.cgroup
 		p.OOMScoreAdj.Store(parent.OOMScoreAdj.Load())
 	} else {
 		p.setGroupLocked(id, id) // leads its own group and session
@@ -710,6 +718,9 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 	c.Sched.inherit(&t.Sched)
 	k.mu.Lock()
 	id, err := t.Proc.ns.allocLocked()
+	if err == nil && !k.pidsAllowLocked(t.Proc) {
+		err = unix.EAGAIN // pids.max reached (the ID is not reused: IDs only grow)
+	}
 	if err != nil {
 		k.mu.Unlock()
 		c.ctx.Release()

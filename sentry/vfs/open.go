@@ -153,7 +153,13 @@ func (v *VFS) openExisting(c Caller, vd VirtualDentry, flags int, created bool) 
 			}
 		}
 	}
-	impl, err := d.inode.Open(flags)
+	var impl FileImpl
+	var err error
+	if co, ok := d.inode.(CallerOpener); ok {
+		impl, err = co.OpenFor(flags, c.Creds)
+	} else {
+		impl, err = d.inode.Open(flags)
+	}
 	if err != nil {
 		return nil, err
 	}

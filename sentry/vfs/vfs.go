@@ -92,6 +92,8 @@ type Mount struct {
 	Flags  MountFlags
 	// seq orders mounts by when they were attached, as /proc/mounts lists them.
 	seq uint64
+	// detached is set (under VFS.mu) once the mount is unmounted (Detach).
+	detached bool
 	// FSType is the filesystem's name for /proc/mounts.
 	FSType string
 	Source string
@@ -253,4 +255,62 @@ func join(rev []string) string {
 		}
 	}
 	return s
+}
+
+// Detach unmounts m, as umount2: EINVAL if m is a namespace's root; EBUSY if mounts
+// are on it, unless lazy (MNT_DETACH), which detaches them with it. Descriptions and
+// working directories on m keep it (the Sentry does not count them, so a non-lazy
+// unmount of a mount in use succeeds where Linux says EBUSY).
+func (v *VFS) Detach(m *Mount, lazy bool) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if m.parent == nil || m.detached {
+		return unix.EINVAL
+	}
+	var children []*Mount
+	for _, ms := range v.mounts {
+		for _, c := range ms {
+			if c.parent == m {
+				children = append(children, c)
+			}
+		}
+	}
+	if len(children) > 0 && !lazy {
+		return unix.EBUSY
+	}
+	v.detachLocked(m)
+	return nil
+}
+
+// detachLocked removes m and the mounts on it from the tree and marks them detached;
+// descriptions still open on them keep them (and their parent and mountpoint, for
+// their paths). v.mu is held.
+func (v *VFS) detachLocked(m *Mount) {
+	var children []*Mount
+	for _, ms := range v.mounts {
+		for _, c := range ms {
+			if c.parent == m {
+				children = append(children, c)
+			}
+		}
+	}
+	for _, c := range children {
+		v.detachLocked(c)
+	}
+	ms := v.mounts[m.point]
+	for i, o := range ms {
+		if o == m {
+			ms = append(ms[:i:i], ms[i+1:]...)
+			break
+		}
+	}
+	if len(ms) == 0 {
+		delete(v.mounts, m.point)
+	} else {
+		v.mounts[m.point] = ms
+	}
+	m.point.mu.Lock()
+	m.point.mounted--
+	m.point.mu.Unlock()
+	m.detached = true
 }

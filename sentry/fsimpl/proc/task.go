@@ -92,9 +92,15 @@ func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 			LookupFn: func(n string) (vfs.Inode, error) { return p.fdInfo(t, n) },
 		}),
 		"mountinfo": file(p.mountinfo),
-		// No cgroups are modelled: every process is in the root of a cgroup v2
-		// hierarchy, as a container sees it with a cgroup namespace.
-		"cgroup": fs.NewText("0::/\n"),
+		// The process's cgroup in its container's cgroup v2 hierarchy, whose root is
+		// the container's cgroup, as a container sees it with a cgroup namespace.
+		"cgroup": file(func(t *kernel.Task) ([]byte, error) {
+			path := "/"
+			if cg := t.Cgroup(); cg != nil {
+				path = cg.Path()
+			}
+			return []byte("0::" + path + "\n"), nil
+		}),
 		"oom_score_adj": fs.NewWritable(func() ([]byte, error) {
 			return []byte(strconv.Itoa(int(t.Proc.OOMScoreAdj.Load())) + "\n"), nil
 		}, func(b []byte) error { return setOOMScoreAdj(t, b) }),

@@ -88,6 +88,8 @@ func Table() *kernel.SyscallTable {
 		unix.SYS_FACCESSAT2:   Faccessat2,
 		unix.SYS_UMASK:        Umask,
 		unix.SYS_STATFS:       Statfs,
+		unix.SYS_MOUNT:        Mount,
+		unix.SYS_UMOUNT2:      Umount2,
 		unix.SYS_GETXATTR:     Getxattr,
 		unix.SYS_SETXATTR:     Getxattr,
 		unix.SYS_LISTXATTR:    Getxattr,
