@@ -355,8 +355,7 @@ func processCreds(uid, gid uint32, groups []uint32, caps *Caps) *vfs.Credentials
 // hostFile is a description of host FD hfd; owned says the FD is closed with it.
 func hostFile(v *vfs.VFS, hfd int, owned bool) *vfs.FileDescription {
 	in := &host.Inode{FD: hfd, Owned: owned}
-	impl, _ := in.Open(0)
-	return vfs.NewFileDescription(v.Anonymous(in, "host"), impl, in.Flags())
+	return vfs.NewFileDescription(v.Anonymous(in, "host"), in.File(), in.Flags())
 }
 
 // setStdio installs one description (a terminal's slave) as 0, 1 and 2.

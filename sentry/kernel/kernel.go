@@ -56,6 +56,7 @@ import (
 	"github.com/moat-sandbox/moat/platform"
 	"github.com/moat-sandbox/moat/sentry/abi/linux"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/mqueue"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/pipe"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/tmpfs"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
 	"github.com/moat-sandbox/moat/sentry/vfs"
@@ -142,6 +143,7 @@ func New(p platform.Platform, mf *pgalloc.MemoryFile, v *vfs.VFS, table *Syscall
 			fs, _ := tmpfs.New(v, 0o1777, vfs.Owner{})
 			return fs
 		})}
+	v.SetFIFOOpener(pipe.NewFIFOs().Open)
 	k.root = newPIDNamespace(k, nil)
 	k.tasks, k.procs = k.root.tasks, k.root.procs
 	return k

@@ -67,6 +67,23 @@ func (v *VFS) OpenAt(c Caller, p PathOp, flags int, mode uint32) (*FileDescripti
 			if r.symlinks > maxSymlinks {
 				return nil, unix.ELOOP
 			}
+			if ml, ok := vd.Dentry.inode.(MagicLink); ok {
+				// The open file itself (O_CREAT has nothing to make).
+				switch {
+				case p.Resolve&ResolveNoMagiclinks != 0:
+					return nil, unix.ELOOP
+				case p.Resolve&ResolveBeneath != 0:
+					return nil, unix.EXDEV
+				}
+				to, err := ml.Jump()
+				if err != nil {
+					return nil, err
+				}
+				if to.Dentry.IsDir() {
+					return nil, unix.EISDIR
+				}
+				return v.openExisting(c, to, flags, false)
+			}
 			target, err := readlink(vd.Dentry.inode, c.Creds)
 			if err != nil {
 				return nil, err
@@ -155,7 +172,15 @@ func (v *VFS) openExisting(c Caller, vd VirtualDentry, flags int, created bool) 
 	}
 	var impl FileImpl
 	var err error
-	if co, ok := d.inode.(CallerOpener); ok {
+	isFIFO := false
+	if _, anon := d.inode.(AnonymousPipe); v.fifo != nil && !anon {
+		if st, err := d.inode.Stat(); err == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+			isFIFO = true
+		}
+	}
+	if isFIFO {
+		impl, err = v.fifo(d.inode, c.Ctx, flags)
+	} else if co, ok := d.inode.(CallerOpener); ok {
 		impl, err = co.OpenFor(flags, c.Creds)
 	} else {
 		impl, err = d.inode.Open(flags)

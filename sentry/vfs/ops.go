@@ -17,6 +17,9 @@ type PathOp struct {
 type Caller struct {
 	Creds *Credentials
 	Umask uint32
+	// Ctx, if not nil, lets an open wait (a FIFO's for its partner) and be
+	// interrupted.
+	Ctx Context
 	// CreateArg, when not nil, is passed to the ArgCreator directory in which OpenAt
 	// creates a file: what the system call knows of the new file that open(2) can't say
 	// (mq_open's attributes and the caller's limits).

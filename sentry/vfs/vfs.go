@@ -57,10 +57,27 @@ type VFS struct {
 	// locks are the files' advisory locks (locks.go).
 	locks lock.Manager
 
+	// fifo opens FIFO inodes (SetFIFOOpener).
+	fifo func(in Inode, ctx Context, flags int) (FileImpl, error)
+
 	// MemFile is the sandbox's memory file, which memory-backed filesystems (tmpfs)
 	// keep file data in, so that shared mappings map the files' own pages. Set once,
 	// before any such filesystem is made.
 	MemFile *pgalloc.MemoryFile
+}
+
+// AnonymousPipe is implemented by inodes that show as FIFOs but are open pipes, not
+// names of FIFOs (a pipe(2) pipe, a host pipe given as stdio): reached through
+// /proc/PID/fd, they open themselves, not through the FIFO opener.
+type AnonymousPipe interface {
+	IsAnonymousPipe()
+}
+
+// SetFIFOOpener makes open the way every FIFO inode opens (sentry/fsimpl/pipe's
+// FIFOs): whatever filesystem holds a FIFO, its pipe is the Sentry's. Set once, before
+// any open.
+func (v *VFS) SetFIFOOpener(open func(in Inode, ctx Context, flags int) (FileImpl, error)) {
+	v.fifo = open
 }
 
 // New returns an empty VFS.

@@ -248,6 +248,7 @@ func TestPrograms(t *testing.T) {
 		{"mlock", nil},
 		{"membarrier", nil},
 		{"rw2", nil},
+		{"fifo", nil},
 		{"cgroupfs", nil},
 	} {
 		for _, static := range []bool{true, false} {

@@ -243,6 +243,20 @@ func (s *Symlink) Open(int) (vfs.FileImpl, error) { return nil, unix.ELOOP }
 // Readlink implements vfs.SymlinkInode.Readlink.
 func (s *Symlink) Readlink() (string, error) { return s.target() }
 
+// MagicLink is a symlink that names an open file or a directory (vfs.MagicLink).
+type MagicLink struct {
+	*Symlink
+	jump func() (vfs.VirtualDentry, error)
+}
+
+// NewMagicLink returns a magic link whose name target gives and which jump follows.
+func (fs *FS) NewMagicLink(target func() (string, error), jump func() (vfs.VirtualDentry, error)) *MagicLink {
+	return &MagicLink{Symlink: fs.NewSymlink(target), jump: jump}
+}
+
+// Jump implements vfs.MagicLink.
+func (m *MagicLink) Jump() (vfs.VirtualDentry, error) { return m.jump() }
+
 // Funcs adapts two functions to Children.
 type Funcs struct {
 	NamesFn  func() []string

@@ -76,11 +76,16 @@ func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 			}
 			return t.Exe, nil
 		}),
-		"cwd": fs.NewSymlink(func() (string, error) {
+		"cwd": fs.NewMagicLink(func() (string, error) {
 			if t.Zombie() {
 				return "", unix.ENOENT
 			}
 			return p.v.PathOf(t.FS.Root(), t.FS.Cwd())
+		}, func() (vfs.VirtualDentry, error) {
+			if t.Zombie() {
+				return vfs.VirtualDentry{}, unix.ENOENT
+			}
+			return t.FS.Cwd(), nil
 		}),
 		"root": fs.NewSymlink(func() (string, error) { return "/", nil }),
 		"fd": fs.NewDynamicDir(0o500, kernfs.Funcs{
@@ -232,7 +237,7 @@ func (p *procfs) fdLink(t *kernel.Task, name string) (vfs.Inode, error) {
 		return nil, unix.ENOENT
 	}
 	f.DecRef()
-	return p.fs.NewSymlink(func() (string, error) {
+	return p.fs.NewMagicLink(func() (string, error) {
 		vd := f.VirtualDentry()
 		if path, err := p.v.PathOf(t.FS.Root(), vd); err == nil && !strings.HasPrefix(path, "(unreachable)") {
 			return path, nil
@@ -254,7 +259,7 @@ func (p *procfs) fdLink(t *kernel.Task, name string) (vfs.Inode, error) {
 			return "/dev/tty", nil
 		}
 		return fmt.Sprintf("anon_inode:[%d]", st.Ino), nil
-	}), nil
+	}, func() (vfs.VirtualDentry, error) { return f.VirtualDentry(), nil }), nil
 }
 
 // taskStat is /proc/[pid]/stat (fs/proc/array.c:do_task_stat).
