@@ -55,7 +55,11 @@
 // platform maps a batch of mappings in one round trip (systrap, platform.MapBatcher),
 // the child's pages are all mapped then, read-only where copy-on-write; elsewhere
 // (ptrace) the child's first touch of a page faults and maps the run of populated pages
-// around it (mapRun).
+// around it (mapRun). A platform that recycles address spaces (platform.Refiller:
+// ptrace, systrap) is given the child's whole set of mappings at once, and keeps those
+// the address space's last user left there the same: a fork loop's children, whose
+// copies reuse their siblings' freed pages (pgalloc.AllocateResident; holes of the
+// parent's are punched again), then need no mapping call and no fault for them.
 //
 // A write fault on a copy-on-write page (breakCOW) allocates a new page, copies the old
 // one's data (only the parts that hold data: holes stay holes), drops the old reference
