@@ -181,12 +181,22 @@ func (a *addressSpace) Refill(ms []platform.FileMapping) error {
 	var unmaps [][7]uintptr
 	if a.leftover.Load() && !a.wipePending {
 		keep = a.maps.same(ms)
+		// The leftovers not kept go: those recorded, or every gap between the kept
+		// ones, whichever takes fewer calls (a last user that ran another program
+		// left little the same: one munmap of all).
 		for _, s := range subtract(a.maps.segs, keep) {
 			if n := len(unmaps); n > 0 && unmaps[n-1][1]+unmaps[n-1][2] == s.start {
 				unmaps[n-1][2] += s.end - s.start
 				continue
 			}
 			unmaps = append(unmaps, [7]uintptr{unix.SYS_MUNMAP, s.start, s.end - s.start})
+		}
+		lo, hi := a.p.MinUserAddress(), a.p.MaxUserAddress()
+		if len(unmaps) > len(keep)+1 {
+			unmaps = unmaps[:0]
+			for _, s := range subtract([]segment{{start: lo, end: hi}}, keep) {
+				unmaps = append(unmaps, [7]uintptr{unix.SYS_MUNMAP, s.start, s.end - s.start})
+			}
 		}
 	}
 	var todo []platform.FileMapping
