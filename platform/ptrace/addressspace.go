@@ -29,6 +29,9 @@ type addressSpace struct {
 
 	threadsMu sync.Mutex
 	threads   map[int]*thread // by tracer tid
+	// spareStub (ptrace) is a stub thread cloned ahead of time (prepareStub), stopped
+	// and not seized yet: the first OS thread to switch in without one seizes it, or 0.
+	spareStub int
 	dead      error           // why the address space can no longer run, or nil
 	released  bool            // Release was called (reset when recycled and handed out)
 
@@ -410,11 +413,16 @@ func (a *addressSpace) threadFor(tid int) (*thread, error) {
 	if t != nil {
 		return t, nil
 	}
-	var newTid int
+	a.threadsMu.Lock()
+	newTid := a.spareStub
+	a.spareStub = 0
+	a.threadsMu.Unlock()
 	var err error
-	a.p.factory.do(func() { newTid, err = cloneStub(a.control, true) })
-	if err != nil {
-		return nil, a.die(err)
+	if newTid == 0 {
+		a.p.factory.do(func() { newTid, err = cloneStub(a.control, true) })
+		if err != nil {
+			return nil, a.die(err)
+		}
 	}
 	if t, err = seize(newTid); err != nil {
 		unix.Kill(newTid, unix.SIGKILL)
@@ -428,6 +436,32 @@ func (a *addressSpace) threadFor(tid int) (*thread, error) {
 	}
 	a.threads[tid] = t
 	return t, nil
+}
+
+// prepareStub (ptrace) clones a stub thread for the first OS thread that will switch
+// into a spare or recycled address space, so that a fork's child only seizes it: it
+// waits stopped, untraced, and has never run application code.
+func (a *addressSpace) prepareStub() error {
+	a.threadsMu.Lock()
+	has := a.spareStub != 0
+	a.threadsMu.Unlock()
+	if has {
+		return nil
+	}
+	var tid int
+	var err error
+	a.p.factory.do(func() { tid, err = cloneStub(a.control, true) })
+	if err != nil {
+		return a.die(err)
+	}
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	if a.dead != nil {
+		unix.Kill(tid, unix.SIGKILL) // untraced: the control stub's kernel reaps it
+		return a.dead
+	}
+	a.spareStub = tid
+	return nil
 }
 
 // die marks the address space dead for cause and kills its stubs: once one stub is
@@ -529,6 +563,10 @@ func (a *addressSpace) release() {
 func (a *addressSpace) killLocked() {
 	for _, t := range a.threads {
 		unix.Kill(t.tid, unix.SIGKILL)
+	}
+	if a.spareStub != 0 { // untraced: reaped by the kernel (its parent ignores SIGCHLD)
+		unix.Kill(a.spareStub, unix.SIGKILL)
+		a.spareStub = 0
 	}
 	// systrap threads are not traced: their contexts reap them (trapThread.release),
 	// and the mapping thread is reaped here.

@@ -51,14 +51,16 @@
 // thread, each a few cross-process round trips. So the platform keeps one made ahead
 // of time: NewAddressSpace hands out the spare (if its stubs are still alive) and starts
 // a goroutine making the next one, which a fork-wait loop overlaps with the child's run
-// and the parent's wait. On ptrace only the control stub can be made ahead (a stub thread
-// is seized by the Sentry thread that will switch into it). Close waits for a spare being
-// made and releases it with every address space.
+// and the parent's wait. On ptrace a stub thread is seized by the Sentry thread that will
+// switch into it, so the spare's first stub thread is cloned ahead and waits stopped,
+// unseized (addressSpace.spareStub), for that thread to seize it. Close waits for a spare
+// being made and releases it with every address space.
 //
 // Better still is making none: a released address space whose stubs are healthy is
 // recycled (Platform.recycle) rather than killed, up to maxReady kept ready: its
 // application threads are killed, on systrap their slots are unmapped in one call and a
-// new spare thread is made; its control stub and mapping thread live on. A fork-and-wait
+// new spare thread is made (on ptrace a spare stub thread); its control stub and mapping
+// thread live on. A fork-and-wait
 // loop then makes no stub process at all.
 //
 // The application's mappings stay too, as leftovers (addressSpace.leftover): the next
@@ -248,6 +250,8 @@ func (p *Platform) prepareLocked() {
 		a, err := p.newAddressSpace()
 		if err == nil && p.trap != nil {
 			err = a.prepareThreads()
+		} else if err == nil {
+			err = a.prepareStub()
 		}
 		p.mu.Lock()
 		p.preparing = false
@@ -292,29 +296,35 @@ func (p *Platform) recycle(a *addressSpace) bool {
 	p.mu.Unlock()
 	// The threads that ran application code go, as in killLocked; their contexts
 	// release them (systrap) or they are reaped here (ptrace).
+	// The kills are the goroutine's, off the way of the exiting process's parent: the
+	// threads run no application code meanwhile (parked in the Sentry), and the
+	// address space goes to no one before they are killed.
 	var keep []uintptr // the slots of the threads that stay
+	var kill []int
 	for t := range a.trapThreads {
 		if t.mapper || t == a.spareThread {
 			keep = append(keep, t.addr)
 		} else {
 			t.recycled.Store(true)
-			unix.Kill(t.tid, unix.SIGKILL)
+			kill = append(kill, t.tid)
 		}
 	}
 	threads := a.threads
-	for _, t := range threads {
-		unix.Kill(t.tid, unix.SIGKILL)
-	}
 	a.threads = map[int]*thread{}
 	a.threadsMu.Unlock()
 	go func() {
 		defer p.prep.Done()
+		for _, tid := range kill {
+			unix.Kill(tid, unix.SIGKILL)
+		}
 		for _, t := range threads {
 			t.kill()
 		}
 		err := a.wipe(keep)
 		if err == nil && p.trap != nil {
 			err = a.prepareThreads()
+		} else if err == nil {
+			err = a.prepareStub()
 		}
 		p.mu.Lock()
 		p.recycling--
