@@ -25,7 +25,7 @@ import (
 // writing them meanwhile).
 //
 // Where the platform maps a batch in about the time of one mapping
-// (platform.MapBatcher), the child's pages are all mapped at once, read-only where
+// (platform.MapBatcher: systrap, kvm), the child's pages are all mapped at once, read-only where
 // copy-on-write; elsewhere nothing is mapped and the child's first touch of a page maps
 // the run around it (mapRun).
 func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManager, error) {

@@ -52,7 +52,8 @@
 // access in the platform (one Protect per run of VMAs, before the child exists: a thread
 // of the parent that keeps running can't write into a page the child will see; one that
 // tries faults and waits for the lock), then the references are taken. Where the
-// platform maps a batch of mappings in one round trip (systrap, platform.MapBatcher),
+// platform maps a batch of mappings in one round trip (systrap, platform.MapBatcher;
+// kvm, where a mapping is a few page-table writes),
 // the child's pages are all mapped then, read-only where copy-on-write; elsewhere
 // (ptrace) the child's first touch of a page faults and maps the run of populated pages
 // around it (mapRun). A platform that recycles address spaces (platform.Refiller:
