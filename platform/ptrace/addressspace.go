@@ -32,8 +32,8 @@ type addressSpace struct {
 	// spareStub (ptrace) is a stub thread cloned ahead of time (prepareStub), stopped
 	// and not seized yet: the first OS thread to switch in without one seizes it, or 0.
 	spareStub int
-	dead      error           // why the address space can no longer run, or nil
-	released  bool            // Release was called (reset when recycled and handed out)
+	dead      error // why the address space can no longer run, or nil
+	released  bool  // Release was called (reset when recycled and handed out)
 
 	// systrap: the threads (the mapping thread among them), and which of the address
 	// space's slots are taken.
