@@ -52,10 +52,15 @@
 // access in the platform (one Protect per run of VMAs, before the child exists: a thread
 // of the parent that keeps running can't write into a page the child will see; one that
 // tries faults and waits for the lock), then the references are taken. Where the
-// platform maps a batch of mappings in one round trip (systrap, platform.MapBatcher),
+// platform maps a batch of mappings in one round trip (systrap, platform.MapBatcher;
+// kvm, where a mapping is a few page-table writes),
 // the child's pages are all mapped then, read-only where copy-on-write; elsewhere
 // (ptrace) the child's first touch of a page faults and maps the run of populated pages
-// around it (mapRun).
+// around it (mapRun). A platform that recycles address spaces (platform.Refiller:
+// ptrace, systrap) is given the child's whole set of mappings at once, and keeps those
+// the address space's last user left there the same: a fork loop's children, whose
+// copies reuse their siblings' freed pages (pgalloc.AllocateResident; holes of the
+// parent's are punched again), then need no mapping call and no fault for them.
 //
 // A write fault on a copy-on-write page (breakCOW) allocates a new page, copies the old
 // one's data (only the parts that hold data: holes stay holes), drops the old reference
