@@ -107,7 +107,7 @@ func (v *VFS) MkdirAt(c Caller, p PathOp, mode uint32) error {
 	if err != nil {
 		return err
 	}
-	parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 	return nil
 }
 
@@ -147,7 +147,7 @@ func (v *VFS) MknodAt(c Caller, p PathOp, mode uint32, rdev uint64) error {
 		if err != nil {
 			return err
 		}
-		parent.Dentry.insert(name, in)
+		v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 		return nil
 	}
 	own, _, err := owner(c, parent.Dentry)
@@ -158,7 +158,7 @@ func (v *VFS) MknodAt(c Caller, p PathOp, mode uint32, rdev uint64) error {
 	if err != nil {
 		return err
 	}
-	parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 	return nil
 }
 
@@ -181,7 +181,7 @@ func (v *VFS) SymlinkAt(c Caller, target string, p PathOp) error {
 	if err != nil {
 		return err
 	}
-	parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 	return nil
 }
 
@@ -208,6 +208,7 @@ func (v *VFS) LinkAt(c Caller, oldp PathOp, follow bool, newp PathOp) error {
 		return err
 	}
 	parent.Dentry.insert(name, old.Dentry.inode)
+	v.notifyLink(parent.Dentry, name, old.Dentry.inode)
 	return nil
 }
 
@@ -299,10 +300,12 @@ func (v *VFS) UnlinkAt(c Caller, p PathOp) error {
 	if err := v.mayDelete(c, parent, victim, false); err != nil {
 		return err
 	}
+	last := v.lastLink(victim)
 	if err := parent.Dentry.inode.(DirInode).Unlink(name); err != nil {
 		return err
 	}
 	parent.Dentry.remove(name)
+	v.notifyRemove(parent.Dentry, name, victim, last)
 	return nil
 }
 
@@ -321,10 +324,12 @@ func (v *VFS) RmdirAt(c Caller, p PathOp) error {
 	if err := v.mayDelete(c, parent, victim, true); err != nil {
 		return err
 	}
+	last := v.lastLink(victim)
 	if err := parent.Dentry.inode.(DirInode).Rmdir(name); err != nil {
 		return err
 	}
 	parent.Dentry.remove(name)
+	v.notifyRemove(parent.Dentry, name, victim, last)
 	return nil
 }
 
@@ -398,6 +403,7 @@ func (v *VFS) RenameAt(c Caller, oldp, newp PathOp, noReplace bool) error {
 	if src.isMountpoint() {
 		return unix.EBUSY
 	}
+	dstLast := dst != nil && v.lastLink(dst)
 	if err := oldParent.Dentry.inode.(DirInode).Rename(oldName, newParent.Dentry.inode.(DirInode), newName); err != nil {
 		return err
 	}
@@ -417,6 +423,7 @@ func (v *VFS) RenameAt(c Caller, oldp, newp PathOp, noReplace bool) error {
 	}
 	newParent.Dentry.children[newName] = src
 	newParent.Dentry.mu.Unlock()
+	v.notifyRename(oldParent.Dentry, oldName, newParent.Dentry, newName, src, dst, dstLast)
 	return nil
 }
 
@@ -519,5 +526,9 @@ func (v *VFS) SetStatAt(c Caller, vd VirtualDentry, opts SetStat, timesNow bool)
 			}
 		}
 	}
-	return vd.Dentry.inode.SetStat(opts)
+	if err := vd.Dentry.inode.SetStat(opts); err != nil {
+		return err
+	}
+	v.NotifyAttr(vd.Dentry, opts)
+	return nil
 }

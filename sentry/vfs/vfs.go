@@ -57,6 +57,9 @@ type VFS struct {
 	// locks are the files' advisory locks (locks.go).
 	locks lock.Manager
 
+	// notifier is told of file events once inotify is used (notify.go).
+	notifier notifyAtomic
+
 	// MemFile is the sandbox's memory file, which memory-backed filesystems (tmpfs)
 	// keep file data in, so that shared mappings map the files' own pages. Set once,
 	// before any such filesystem is made.

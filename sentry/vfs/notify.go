@@ -1,0 +1,192 @@
+package vfs
+
+import (
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Notifier is told of the changes the VFS makes to files, for inotify(7)
+// (sentry/fsimpl/inotify), as Linux's fsnotify hooks: each operation reports what it did
+// once it has succeeded. A file is identified by its Inode value, which is what its
+// dentries hold (hard links made in the sandbox share it). The VFS has no Notifier
+// until the first inotify file is made, and reports nothing before that.
+type Notifier interface {
+	// Event reports mask (IN_* bits, IN_ISDIR included) to the watches of dir, about
+	// its entry name, when dir is not nil; then to those of in, about itself, when in
+	// is not nil. cookie pairs IN_MOVED_FROM and IN_MOVED_TO; unlinked says the event
+	// comes from an open file no longer in dir (IN_EXCL_UNLINK).
+	Event(dir Inode, name string, in Inode, mask, cookie uint32, unlinked bool)
+	// Gone reports that in has no name left: IN_DELETE_SELF, and the end of its
+	// watches.
+	Gone(in Inode)
+	// Watched reports whether in has watches.
+	Watched(in Inode) bool
+	// Cookie returns a new cookie for a rename's pair of events.
+	Cookie() uint32
+}
+
+// notifierBox holds the VFS's Notifier for an atomic.Pointer.
+type notifierBox struct{ n Notifier }
+
+// NotifierOr returns the VFS's Notifier, installing the one mk makes if there is none.
+func (v *VFS) NotifierOr(mk func() Notifier) Notifier {
+	if b := v.notifier.Load(); b != nil {
+		return b.n
+	}
+	v.notifier.CompareAndSwap(nil, &notifierBox{mk()})
+	return v.notifier.Load().n
+}
+
+// watching returns the Notifier, or nil when nothing has asked for events.
+func (v *VFS) watching() Notifier {
+	if v == nil {
+		return nil
+	}
+	if b := v.notifier.Load(); b != nil {
+		return b.n
+	}
+	return nil
+}
+
+// isDirBit is IN_ISDIR for a directory.
+func isDirBit(d *Dentry) uint32 {
+	if d.IsDir() {
+		return unix.IN_ISDIR
+	}
+	return 0
+}
+
+// notifyFile reports mask on the file d, to its parent's watches with its name and to
+// its own, as fsnotify_parent and fsnotify_dentry.
+func (v *VFS) notifyFile(d *Dentry, mask uint32) {
+	n := v.watching()
+	if n == nil {
+		return
+	}
+	d.mu.Lock()
+	parent, name, dead := d.parent, d.name, d.dead
+	d.mu.Unlock()
+	var dir Inode
+	if parent != nil {
+		dir = parent.inode
+	}
+	n.Event(dir, name, d.inode, mask|isDirBit(d), 0, dead)
+}
+
+// notifyName reports mask (with IN_ISDIR if child is a directory) on the entry name of
+// the directory dir: IN_CREATE, IN_DELETE.
+func (v *VFS) notifyName(dir *Dentry, name string, child *Dentry, mask uint32) {
+	if n := v.watching(); n != nil {
+		n.Event(dir.inode, name, nil, mask|isDirBit(child), 0, false)
+	}
+}
+
+// NotifyAttr reports the attribute changes opts made to the file d, as
+// fsnotify_change: a size or a modification time alone is IN_MODIFY, an access time
+// alone IN_ACCESS, anything else IN_ATTRIB.
+func (v *VFS) NotifyAttr(d *Dentry, opts SetStat) {
+	var mask uint32
+	m := opts.Mask
+	if m&(SetStatUID|SetStatGID|SetStatMode) != 0 {
+		mask |= unix.IN_ATTRIB
+	}
+	if m&SetStatSize != 0 {
+		mask |= unix.IN_MODIFY
+	}
+	switch {
+	case m&SetStatAtime != 0 && m&SetStatMtime != 0:
+		mask |= unix.IN_ATTRIB
+	case m&SetStatAtime != 0:
+		mask |= unix.IN_ACCESS
+	case m&SetStatMtime != 0:
+		mask |= unix.IN_MODIFY
+	}
+	if mask != 0 {
+		v.notifyFile(d, mask)
+	}
+}
+
+// lastLink reports whether removing a name of d leaves it with none (a directory
+// always), asking the file only when someone watches it.
+func (v *VFS) lastLink(d *Dentry) bool {
+	n := v.watching()
+	if n == nil || !n.Watched(d.inode) {
+		return false
+	}
+	if d.IsDir() {
+		return true
+	}
+	st, err := d.inode.Stat()
+	return err == nil && st.Nlink <= 1
+}
+
+// notifyRemove reports that name, the file victim, left the directory dir, as
+// vfs_unlink and vfs_rmdir: IN_ATTRIB (its link count) for a non-directory, then
+// IN_DELETE_SELF if it was its last name, then IN_DELETE on dir.
+func (v *VFS) notifyRemove(dir *Dentry, name string, victim *Dentry, last bool) {
+	n := v.watching()
+	if n == nil {
+		return
+	}
+	if !victim.IsDir() {
+		n.Event(nil, "", victim.inode, unix.IN_ATTRIB, 0, false)
+	}
+	if last {
+		n.Gone(victim.inode)
+	}
+	n.Event(dir.inode, name, nil, unix.IN_DELETE|isDirBit(victim), 0, false)
+}
+
+// notifyRename reports a rename, as fsnotify_move: IN_MOVED_FROM and IN_MOVED_TO with
+// one cookie, IN_ATTRIB on a replaced file, IN_MOVE_SELF on the moved one, and the end
+// of the replaced one if that was its last name.
+func (v *VFS) notifyRename(oldDir *Dentry, oldName string, newDir *Dentry, newName string, src, dst *Dentry, dstLast bool) {
+	n := v.watching()
+	if n == nil {
+		return
+	}
+	isDir := isDirBit(src)
+	cookie := n.Cookie()
+	n.Event(oldDir.inode, oldName, nil, unix.IN_MOVED_FROM|isDir, cookie, false)
+	n.Event(newDir.inode, newName, nil, unix.IN_MOVED_TO|isDir, cookie, false)
+	if dst != nil {
+		n.Event(nil, "", dst.inode, unix.IN_ATTRIB|isDirBit(dst), 0, false)
+	}
+	n.Event(nil, "", src.inode, unix.IN_MOVE_SELF, 0, false)
+	if dst != nil && dstLast {
+		n.Gone(dst.inode)
+	}
+}
+
+// notifyLink reports a new name of in, as fsnotify_link: IN_ATTRIB on the file, then
+// IN_CREATE on the directory.
+func (v *VFS) notifyLink(dir *Dentry, name string, in Inode) {
+	if n := v.watching(); n != nil {
+		n.Event(nil, "", in, unix.IN_ATTRIB, 0, false)
+		n.Event(dir.inode, name, nil, unix.IN_CREATE, 0, false)
+	}
+}
+
+// notifyIO reports a read (IN_ACCESS) or a write (IN_MODIFY) of n > 0 bytes through fd.
+func (fd *FileDescription) notifyIO(n int, mask uint32) {
+	if n > 0 && fd.vd.Ok() {
+		fd.vd.Mount.vfs.notifyFile(fd.vd.Dentry, mask)
+	}
+}
+
+// notifyClose reports the last close of fd: IN_CLOSE_WRITE if it was open for
+// writing, else IN_CLOSE_NOWRITE (none for an O_PATH description).
+func (fd *FileDescription) notifyClose() {
+	if !fd.vd.Ok() || fd.isPath() {
+		return
+	}
+	mask := uint32(unix.IN_CLOSE_NOWRITE)
+	if fd.writable() {
+		mask = unix.IN_CLOSE_WRITE
+	}
+	fd.vd.Mount.vfs.notifyFile(fd.vd.Dentry, mask)
+}
+
+// notifyAtomic is the VFS's Notifier slot.
+type notifyAtomic = atomic.Pointer[notifierBox]
