@@ -8,26 +8,29 @@ import (
 
 // Notifier is told of the changes the VFS makes to files, for inotify(7)
 // (sentry/fsimpl/inotify), as Linux's fsnotify hooks: each operation reports what it did
-// once it has succeeded. A file is identified by its Inode value, which is what its
-// dentries hold (hard links made in the sandbox share it). The VFS has no Notifier
-// until the first inotify file is made, and reports nothing before that.
+// once it has succeeded, naming files by a dentry (the Notifier decides what identifies
+// the file behind it: its Inode, which hard links made in the sandbox share). The VFS
+// has no Notifier until the first inotify file is made, and reports nothing before.
 type Notifier interface {
 	// Event reports mask (IN_* bits, IN_ISDIR included) to the watches of dir, about
-	// its entry name, when dir is not nil; then to those of in, about itself, when in
-	// is not nil. cookie pairs IN_MOVED_FROM and IN_MOVED_TO; unlinked says the event
-	// comes from an open file no longer in dir (IN_EXCL_UNLINK).
-	Event(dir Inode, name string, in Inode, mask, cookie uint32, unlinked bool)
-	// Gone reports that in has no name left: IN_DELETE_SELF, and the end of its
-	// watches.
-	Gone(in Inode)
-	// Watched reports whether in has watches.
-	Watched(in Inode) bool
+	// its entry name, when dir is not nil; then to those of the file d, about itself,
+	// when d is not nil. cookie pairs IN_MOVED_FROM and IN_MOVED_TO; unlinked says the
+	// event comes from an open file no longer in dir (IN_EXCL_UNLINK).
+	Event(dir *Dentry, name string, d *Dentry, mask, cookie uint32, unlinked bool)
+	// Gone reports that the file d has no name left: IN_DELETE_SELF, and the end of
+	// its watches.
+	Gone(d *Dentry)
+	// Watched reports whether the file d has watches.
+	Watched(d *Dentry) bool
 	// Cookie returns a new cookie for a rename's pair of events.
 	Cookie() uint32
 }
 
 // notifierBox holds the VFS's Notifier for an atomic.Pointer.
 type notifierBox struct{ n Notifier }
+
+// notifyAtomic is the VFS's Notifier slot.
+type notifyAtomic = atomic.Pointer[notifierBox]
 
 // NotifierOr returns the VFS's Notifier, installing the one mk makes if there is none.
 func (v *VFS) NotifierOr(mk func() Notifier) Notifier {
@@ -58,8 +61,10 @@ func isDirBit(d *Dentry) uint32 {
 }
 
 // notifyFile reports mask on the file d, to its parent's watches with its name and to
-// its own, as fsnotify_parent and fsnotify_dentry.
-func (v *VFS) notifyFile(d *Dentry, mask uint32) {
+// its own, as fsnotify_parent and fsnotify_dentry. fromFile says the event comes from
+// an open description (fsnotify's path events), which IN_EXCL_UNLINK watches don't see
+// once the file is unlinked.
+func (v *VFS) notifyFile(d *Dentry, mask uint32, fromFile bool) {
 	n := v.watching()
 	if n == nil {
 		return
@@ -67,18 +72,14 @@ func (v *VFS) notifyFile(d *Dentry, mask uint32) {
 	d.mu.Lock()
 	parent, name, dead := d.parent, d.name, d.dead
 	d.mu.Unlock()
-	var dir Inode
-	if parent != nil {
-		dir = parent.inode
-	}
-	n.Event(dir, name, d.inode, mask|isDirBit(d), 0, dead)
+	n.Event(parent, name, d, mask|isDirBit(d), 0, dead && fromFile)
 }
 
 // notifyName reports mask (with IN_ISDIR if child is a directory) on the entry name of
-// the directory dir: IN_CREATE, IN_DELETE.
+// the directory dir: IN_CREATE.
 func (v *VFS) notifyName(dir *Dentry, name string, child *Dentry, mask uint32) {
 	if n := v.watching(); n != nil {
-		n.Event(dir.inode, name, nil, mask|isDirBit(child), 0, false)
+		n.Event(dir, name, nil, mask|isDirBit(child), 0, false)
 	}
 }
 
@@ -103,7 +104,7 @@ func (v *VFS) NotifyAttr(d *Dentry, opts SetStat) {
 		mask |= unix.IN_MODIFY
 	}
 	if mask != 0 {
-		v.notifyFile(d, mask)
+		v.notifyFile(d, mask, false)
 	}
 }
 
@@ -111,7 +112,7 @@ func (v *VFS) NotifyAttr(d *Dentry, opts SetStat) {
 // always), asking the file only when someone watches it.
 func (v *VFS) lastLink(d *Dentry) bool {
 	n := v.watching()
-	if n == nil || !n.Watched(d.inode) {
+	if n == nil || !n.Watched(d) {
 		return false
 	}
 	if d.IsDir() {
@@ -130,12 +131,12 @@ func (v *VFS) notifyRemove(dir *Dentry, name string, victim *Dentry, last bool) 
 		return
 	}
 	if !victim.IsDir() {
-		n.Event(nil, "", victim.inode, unix.IN_ATTRIB, 0, false)
+		n.Event(nil, "", victim, unix.IN_ATTRIB, 0, false)
 	}
 	if last {
-		n.Gone(victim.inode)
+		n.Gone(victim)
 	}
-	n.Event(dir.inode, name, nil, unix.IN_DELETE|isDirBit(victim), 0, false)
+	n.Event(dir, name, nil, unix.IN_DELETE|isDirBit(victim), 0, false)
 }
 
 // notifyRename reports a rename, as fsnotify_move: IN_MOVED_FROM and IN_MOVED_TO with
@@ -148,32 +149,36 @@ func (v *VFS) notifyRename(oldDir *Dentry, oldName string, newDir *Dentry, newNa
 	}
 	isDir := isDirBit(src)
 	cookie := n.Cookie()
-	n.Event(oldDir.inode, oldName, nil, unix.IN_MOVED_FROM|isDir, cookie, false)
-	n.Event(newDir.inode, newName, nil, unix.IN_MOVED_TO|isDir, cookie, false)
+	n.Event(oldDir, oldName, nil, unix.IN_MOVED_FROM|isDir, cookie, false)
+	n.Event(newDir, newName, nil, unix.IN_MOVED_TO|isDir, cookie, false)
 	if dst != nil {
-		n.Event(nil, "", dst.inode, unix.IN_ATTRIB|isDirBit(dst), 0, false)
+		n.Event(nil, "", dst, unix.IN_ATTRIB|isDirBit(dst), 0, false)
 	}
-	n.Event(nil, "", src.inode, unix.IN_MOVE_SELF, 0, false)
+	n.Event(nil, "", src, unix.IN_MOVE_SELF, 0, false)
 	if dst != nil && dstLast {
-		n.Gone(dst.inode)
+		n.Gone(dst)
 	}
 }
 
-// notifyLink reports a new name of in, as fsnotify_link: IN_ATTRIB on the file, then
-// IN_CREATE on the directory.
-func (v *VFS) notifyLink(dir *Dentry, name string, in Inode) {
+// notifyLink reports name, a new name in dir of the file d, as fsnotify_link:
+// IN_ATTRIB on the file, then IN_CREATE on the directory.
+func (v *VFS) notifyLink(dir *Dentry, name string, d *Dentry) {
 	if n := v.watching(); n != nil {
-		n.Event(nil, "", in, unix.IN_ATTRIB, 0, false)
-		n.Event(dir.inode, name, nil, unix.IN_CREATE, 0, false)
+		n.Event(nil, "", d, unix.IN_ATTRIB, 0, false)
+		n.Event(dir, name, nil, unix.IN_CREATE, 0, false)
 	}
 }
 
 // notifyIO reports a read (IN_ACCESS) or a write (IN_MODIFY) of n > 0 bytes through fd.
 func (fd *FileDescription) notifyIO(n int, mask uint32) {
 	if n > 0 && fd.vd.Ok() {
-		fd.vd.Mount.vfs.notifyFile(fd.vd.Dentry, mask)
+		fd.vd.Mount.vfs.notifyFile(fd.vd.Dentry, mask, true)
 	}
 }
+
+// NotifyModify reports a change of the file's data made other than by a write
+// (fallocate): IN_MODIFY.
+func (fd *FileDescription) NotifyModify() { fd.notifyIO(1, unix.IN_MODIFY) }
 
 // notifyClose reports the last close of fd: IN_CLOSE_WRITE if it was open for
 // writing, else IN_CLOSE_NOWRITE (none for an O_PATH description).
@@ -185,8 +190,5 @@ func (fd *FileDescription) notifyClose() {
 	if fd.writable() {
 		mask = unix.IN_CLOSE_WRITE
 	}
-	fd.vd.Mount.vfs.notifyFile(fd.vd.Dentry, mask)
+	fd.vd.Mount.vfs.notifyFile(fd.vd.Dentry, mask, true)
 }
-
-// notifyAtomic is the VFS's Notifier slot.
-type notifyAtomic = atomic.Pointer[notifierBox]

@@ -161,9 +161,9 @@ func (v *VFS) openExisting(c Caller, vd VirtualDentry, flags int, created bool) 
 		return nil, err
 	}
 	// As Linux 6's do_open: IN_OPEN, then the truncation's IN_MODIFY.
-	v.notifyFile(d, unix.IN_OPEN)
+	v.notifyFile(d, unix.IN_OPEN, true)
 	if truncated {
-		v.notifyFile(d, unix.IN_MODIFY)
+		v.notifyFile(d, unix.IN_MODIFY, false)
 	}
 	return NewFileDescription(vd, impl, flags), nil
 }

@@ -208,7 +208,7 @@ func (v *VFS) LinkAt(c Caller, oldp PathOp, follow bool, newp PathOp) error {
 		return err
 	}
 	parent.Dentry.insert(name, old.Dentry.inode)
-	v.notifyLink(parent.Dentry, name, old.Dentry.inode)
+	v.notifyLink(parent.Dentry, name, old.Dentry)
 	return nil
 }
 

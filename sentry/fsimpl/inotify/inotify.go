@@ -29,6 +29,7 @@ package inotify
 
 import (
 	"encoding/binary"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -47,10 +48,28 @@ const (
 // eventHeader is the size of struct inotify_event without its name.
 const eventHeader = 16
 
+// fileKey identifies a watched file: its Inode when that is a pointer (every
+// filesystem's files but a few synthetic ones), else the dentry, since an Inode of
+// another kind (a kernfs map, a shared anonymous inode value) is not an identity and
+// may not even be comparable.
+type fileKey any
+
+func keyOf(d *vfs.Dentry) fileKey {
+	in := d.Inode()
+	if in != nil && reflect.TypeOf(in).Kind() == reflect.Pointer {
+		return in
+	}
+	return d
+}
+
 // Registry is the watches of a VFS, by file: the VFS's vfs.Notifier.
 type Registry struct {
+	// count is how many watches there are, so that events on a VFS with none cost
+	// one atomic load.
+	count atomic.Int64
+
 	mu      sync.Mutex
-	watches map[vfs.Inode][]*watch
+	watches map[fileKey][]*watch
 	// instances and watchCount count, per user, the instances and watches made.
 	instances  map[uint32]int
 	watchCount map[uint32]int
@@ -61,7 +80,7 @@ type Registry struct {
 // RegistryOf returns v's Registry, installing one as its Notifier on first use.
 func RegistryOf(v *vfs.VFS) *Registry {
 	return v.NotifierOr(func() vfs.Notifier {
-		return &Registry{watches: map[vfs.Inode][]*watch{}, instances: map[uint32]int{}, watchCount: map[uint32]int{}}
+		return &Registry{watches: map[fileKey][]*watch{}, instances: map[uint32]int{}, watchCount: map[uint32]int{}}
 	}).(*Registry)
 }
 
@@ -69,7 +88,7 @@ func RegistryOf(v *vfs.VFS) *Registry {
 type watch struct {
 	inst *Instance
 	wd   int32
-	file vfs.Inode
+	file fileKey
 	// mask is the event bits, with IN_ONESHOT and IN_EXCL_UNLINK; written under the
 	// Registry's mu.
 	mask uint32
@@ -99,7 +118,7 @@ type Instance struct {
 	// Registry.mu guards the watches.
 	nextWD int32
 	byWD   map[int32]*watch
-	byFile map[vfs.Inode]*watch
+	byFile map[fileKey]*watch
 
 	mu       sync.Mutex
 	queue    []event
@@ -126,15 +145,17 @@ func New(v *vfs.VFS, uid uint32, flags int) (*vfs.FileDescription, error) {
 	}
 	r.instances[uid]++
 	r.mu.Unlock()
-	in := &Instance{reg: r, uid: uid, nextWD: 1, byWD: map[int32]*watch{}, byFile: map[vfs.Inode]*watch{}, changed: make(chan struct{})}
+	in := &Instance{reg: r, uid: uid, nextWD: 1, byWD: map[int32]*watch{}, byFile: map[fileKey]*watch{}, changed: make(chan struct{})}
 	vd := v.Anonymous(inode{vfs.AnonInode{Name: "inotify"}}, "anon_inode")
 	return vfs.NewFileDescription(vd, in, unix.O_RDONLY|flags&unix.O_NONBLOCK), nil
 }
 
-// AddWatch watches file for mask, as inotify_update_watch: the wd of the instance's
-// watch on the file, made or changed (IN_MASK_ADD adds to its mask, IN_MASK_CREATE
-// fails with EEXIST). The caller has checked the flags and the permission.
-func (in *Instance) AddWatch(file vfs.Inode, mask uint32) (int32, error) {
+// AddWatch watches the file d for mask, as inotify_update_watch: the wd of the
+// instance's watch on the file, made or changed (IN_MASK_ADD adds to its mask,
+// IN_MASK_CREATE fails with EEXIST). The caller has checked the flags and the
+// permission.
+func (in *Instance) AddWatch(d *vfs.Dentry, mask uint32) (int32, error) {
+	file := keyOf(d)
 	r := in.reg
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -169,6 +190,7 @@ func (in *Instance) AddWatch(file vfs.Inode, mask uint32) (int32, error) {
 	in.byWD[wd] = w
 	in.byFile[file] = w
 	r.watches[file] = append(r.watches[file], w)
+	r.count.Add(1)
 	return wd, nil
 }
 
@@ -203,26 +225,27 @@ func (r *Registry) removeLocked(w *watch) {
 	delete(in.byWD, w.wd)
 	delete(in.byFile, w.file)
 	r.watchCount[in.uid]--
+	r.count.Add(-1)
 	in.enqueue(event{wd: w.wd, mask: unix.IN_IGNORED})
 }
 
 // Event implements vfs.Notifier.Event.
-func (r *Registry) Event(dir vfs.Inode, name string, file vfs.Inode, mask, cookie uint32, unlinked bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.watches) == 0 {
+func (r *Registry) Event(dir *vfs.Dentry, name string, d *vfs.Dentry, mask, cookie uint32, unlinked bool) {
+	if r.count.Load() == 0 {
 		return
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if dir != nil {
-		r.deliverLocked(dir, event{mask: mask, cookie: cookie, name: name}, unlinked)
+		r.deliverLocked(keyOf(dir), event{mask: mask, cookie: cookie, name: name}, unlinked)
 	}
-	if file != nil {
-		r.deliverLocked(file, event{mask: mask, cookie: cookie}, unlinked)
+	if d != nil {
+		r.deliverLocked(keyOf(d), event{mask: mask, cookie: cookie}, unlinked)
 	}
 }
 
 // deliverLocked queues e on the watches of file that want it.
-func (r *Registry) deliverLocked(file vfs.Inode, e event, unlinked bool) {
+func (r *Registry) deliverLocked(file fileKey, e event, unlinked bool) {
 	var oneshots []*watch
 	for _, w := range r.watches[file] {
 		if w.mask&e.mask&unix.IN_ALL_EVENTS == 0 {
@@ -244,11 +267,14 @@ func (r *Registry) deliverLocked(file vfs.Inode, e event, unlinked bool) {
 
 // Gone implements vfs.Notifier.Gone: IN_DELETE_SELF to the watches that want it (never
 // with IN_ISDIR, as Linux's inotify reports it), then every watch of file ends.
-func (r *Registry) Gone(file vfs.Inode) {
+func (r *Registry) Gone(d *vfs.Dentry) {
+	if r.count.Load() == 0 {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var rest []*watch
-	for _, w := range r.watches[file] {
+	for _, w := range r.watches[keyOf(d)] {
 		if w.mask&unix.IN_DELETE_SELF != 0 {
 			w.inst.enqueue(event{wd: w.wd, mask: unix.IN_DELETE_SELF})
 		}
@@ -260,10 +286,13 @@ func (r *Registry) Gone(file vfs.Inode) {
 }
 
 // Watched implements vfs.Notifier.Watched.
-func (r *Registry) Watched(file vfs.Inode) bool {
+func (r *Registry) Watched(d *vfs.Dentry) bool {
+	if r.count.Load() == 0 {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.watches[file]) > 0
+	return len(r.watches[keyOf(d)]) > 0
 }
 
 // Cookie implements vfs.Notifier.Cookie.

@@ -83,7 +83,7 @@ func InotifyAddWatch(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if err := t.Creds.MayAccess(unix.R_OK, &st); err != nil {
 		return 0, err
 	}
-	wd, err := in.AddWatch(vd.Dentry.Inode(), mask)
+	wd, err := in.AddWatch(vd.Dentry, mask)
 	return uintptr(wd), err
 }
 
