@@ -57,6 +57,7 @@ type FileDescription struct {
 func NewFileDescription(vd VirtualDentry, impl FileImpl, flags int) *FileDescription {
 	fd := &FileDescription{vd: vd, impl: impl, flags: flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC)}
 	fd.refs.Store(1)
+	vd.Dentry.opened()
 	return fd
 }
 
@@ -65,6 +66,7 @@ func NewFileDescription(vd VirtualDentry, impl FileImpl, flags int) *FileDescrip
 func NewFileDescriptionFlags(vd VirtualDentry, impl FileImpl, flags int) *FileDescription {
 	fd := &FileDescription{vd: vd, impl: impl, flags: flags}
 	fd.refs.Store(1)
+	vd.Dentry.opened()
 	return fd
 }
 
@@ -77,6 +79,7 @@ func (fd *FileDescription) DecRef() {
 		fd.releaseLocks()
 		fd.notifyClose()
 		fd.impl.Release()
+		fd.vd.Dentry.closed(fd.vd.Mount)
 	}
 }
 

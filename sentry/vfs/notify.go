@@ -134,7 +134,7 @@ func (v *VFS) notifyRemove(dir *Dentry, name string, victim *Dentry, last bool) 
 		n.Event(nil, "", victim, unix.IN_ATTRIB, 0, false)
 	}
 	if last {
-		n.Gone(victim)
+		victim.gone(n)
 	}
 	n.Event(dir, name, nil, unix.IN_DELETE|isDirBit(victim), 0, false)
 }
@@ -156,7 +156,51 @@ func (v *VFS) notifyRename(oldDir *Dentry, oldName string, newDir *Dentry, newNa
 	}
 	n.Event(nil, "", src, unix.IN_MOVE_SELF, 0, false)
 	if dst != nil && dstLast {
-		n.Gone(dst)
+		dst.gone(n)
+	}
+}
+
+// gone reports that d's file lost its last name: now, or, as Linux (where the dentry
+// an open file holds keeps the inode until its last close, dentry_unlink_inode), at
+// the last close of the descriptions open on it.
+func (d *Dentry) gone(n Notifier) {
+	d.mu.Lock()
+	if d.opens > 0 {
+		d.goneOnClose = true
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	n.Gone(d)
+}
+
+// opened counts a new description of d.
+func (d *Dentry) opened() {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	d.opens++
+	d.mu.Unlock()
+}
+
+// closed counts the release of a description of d (in mount m), and reports d's file
+// gone if it lost its last name while open.
+func (d *Dentry) closed(m *Mount) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	d.opens--
+	fire := d.opens == 0 && d.goneOnClose
+	if fire {
+		d.goneOnClose = false
+	}
+	d.mu.Unlock()
+	if fire && m != nil {
+		if n := m.vfs.watching(); n != nil {
+			n.Gone(d)
+		}
 	}
 }
 

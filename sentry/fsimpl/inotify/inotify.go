@@ -14,15 +14,15 @@
 // As Linux: an event identical to the last one queued is dropped; a queue of
 // MaxQueuedEvents events takes one IN_Q_OVERFLOW (wd -1) more and then drops events
 // until it is read; a watch ends (IN_IGNORED) with inotify_rm_watch, after its first
-// event if it is IN_ONESHOT, and when its file loses its last name (after
-// IN_DELETE_SELF); IN_EXCL_UNLINK drops the events of open files that were unlinked.
+// event if it is IN_ONESHOT, and when its file is gone (after IN_DELETE_SELF): when it
+// loses its last name, or, if it is open or mapped then, at its last close;
+// IN_EXCL_UNLINK drops the events of open files that were unlinked.
 //
 // Not seen: changes the host makes to files the Gofer serves (the Sentry learns of
 // none), writes through shared mappings (as on Linux, which reports none either),
 // IN_UNMOUNT (unmounting a watched filesystem sends nothing), and the hard links of a
 // Gofer file that existed before the sandbox looked them up, which have inodes of their
-// own in the Sentry. A file still open when its last name goes gets IN_DELETE_SELF at
-// once, where Linux waits for its last close.
+// own in the Sentry. /proc/PID/fdinfo shows no inotify lines.
 //
 // Lock order: Registry.mu, then Instance.mu.
 package inotify

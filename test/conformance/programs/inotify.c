@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -433,6 +434,44 @@ static void test_flags(void) {
 	unlink("t");
 }
 
+// A file open (or mapped) when its last name goes is deleted, for its watches, at its
+// last close (or unmapping), as on Linux.
+static void test_open_unlinked(void) {
+	printf("== open when unlinked\n");
+	int fd = inotify_init1(IN_NONBLOCK);
+	touch("l");
+	inotify_add_watch(fd, ".", IN_ALL_EVENTS);
+	CHECK("add l", inotify_add_watch(fd, "l", IN_ALL_EVENTS));
+	int f = open("l", O_RDWR);
+	unlink("l");
+	write(f, "x", 1);
+	int g = dup(f);
+	close(f);
+	drain(fd, "open, unlink, write, close a dup");
+	close(g);
+	drain(fd, "last close");
+	touch("l");
+	CHECK("add l again", inotify_add_watch(fd, "l", IN_ALL_EVENTS));
+	f = open("l", O_RDWR);
+	ftruncate(f, 4096);
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	close(f);
+	drain(fd, "open, ftruncate, mmap, close");
+	((char *)p)[0] = 1;
+	unlink("l");
+	drain(fd, "write through the mapping, unlink");
+	munmap(p, 4096);
+	drain(fd, "munmap");
+	mkdir("d", 0755);
+	CHECK("add d", inotify_add_watch(fd, "d", IN_ALL_EVENTS));
+	int dfd = open("d", O_RDONLY | O_DIRECTORY);
+	rmdir("d");
+	drain(fd, "open d, rmdir");
+	close(dfd);
+	drain(fd, "close d");
+	close(fd);
+}
+
 static void test_read(void) {
 	printf("== read\n");
 	int fd = inotify_init1(IN_NONBLOCK);
@@ -590,6 +629,7 @@ int main(void) {
 	test_errors();
 	test_events();
 	test_flags();
+	test_open_unlinked();
 	test_read();
 	test_readiness();
 	test_overflow();
