@@ -215,7 +215,7 @@ func (v *VFS) notifyLink(dir *Dentry, name string, d *Dentry) {
 
 // notifyIO reports a read (IN_ACCESS) or a write (IN_MODIFY) of n > 0 bytes through fd.
 func (fd *FileDescription) notifyIO(n int, mask uint32) {
-	if n > 0 && fd.vd.Ok() {
+	if n > 0 && fd.vd.Ok() && fd.vd.Mount != nil {
 		fd.vd.Mount.vfs.notifyFile(fd.vd.Dentry, mask, true)
 	}
 }
@@ -227,7 +227,7 @@ func (fd *FileDescription) NotifyModify() { fd.notifyIO(1, unix.IN_MODIFY) }
 // notifyClose reports the last close of fd: IN_CLOSE_WRITE if it was open for
 // writing, else IN_CLOSE_NOWRITE (none for an O_PATH description).
 func (fd *FileDescription) notifyClose() {
-	if !fd.vd.Ok() || fd.isPath() {
+	if !fd.vd.Ok() || fd.vd.Mount == nil || fd.isPath() {
 		return
 	}
 	mask := uint32(unix.IN_CLOSE_NOWRITE)
