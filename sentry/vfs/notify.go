@@ -24,6 +24,9 @@ type Notifier interface {
 	Watched(d *Dentry) bool
 	// Cookie returns a new cookie for a rename's pair of events.
 	Cookie() uint32
+	// Active reports whether any file has watches: while none does, the VFS
+	// reports nothing (it must be cheap).
+	Active() bool
 }
 
 // notifierBox holds the VFS's Notifier for an atomic.Pointer.
@@ -41,12 +44,12 @@ func (v *VFS) NotifierOr(mk func() Notifier) Notifier {
 	return v.notifier.Load().n
 }
 
-// watching returns the Notifier, or nil when nothing has asked for events.
+// watching returns the Notifier, or nil while no file is watched.
 func (v *VFS) watching() Notifier {
 	if v == nil {
 		return nil
 	}
-	if b := v.notifier.Load(); b != nil {
+	if b := v.notifier.Load(); b != nil && b.n.Active() {
 		return b.n
 	}
 	return nil

@@ -295,6 +295,9 @@ func (r *Registry) Watched(d *vfs.Dentry) bool {
 	return len(r.watches[keyOf(d)]) > 0
 }
 
+// Active implements vfs.Notifier.Active.
+func (r *Registry) Active() bool { return r.count.Load() > 0 }
+
 // Cookie implements vfs.Notifier.Cookie.
 func (r *Registry) Cookie() uint32 {
 	for {
