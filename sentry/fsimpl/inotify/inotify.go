@@ -20,7 +20,8 @@
 //
 // Not seen: changes the host makes to files the Gofer serves (the Sentry learns of
 // none), writes through shared mappings (as on Linux, which reports none either),
-// IN_UNMOUNT (unmounting a watched filesystem sends nothing), and the hard links of a
+// IN_UNMOUNT (unmounting a watched filesystem sends nothing), the events of executing
+// a file (exec reads it without a file description), and the hard links of a
 // Gofer file that existed before the sandbox looked them up, which have inodes of their
 // own in the Sentry. /proc/PID/fdinfo shows no inotify lines.
 //
