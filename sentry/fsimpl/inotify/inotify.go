@@ -6,7 +6,8 @@
 // goes to the watches of its directory, with its name, then to its own watches, without
 // one. The Registry is that Notifier: it is installed on the VFS by the first
 // inotify_init, and keeps, for each watched file (identified by its vfs.Inode, which
-// the hard links made in the sandbox share), the watches of every instance on it. A
+// the hard links made in the sandbox share, or by its dentry when the Inode is not a
+// pointer), the watches of every instance on it. A
 // watch whose mask has the event's bit queues an inotify_event on its instance; a
 // read(2) takes whole events from the queue, blocking (interruptibly) while it is
 // empty unless the file is O_NONBLOCK.
