@@ -118,6 +118,7 @@ func (v *VFS) create(c Caller, parent VirtualDentry, name string, flags int, mod
 		return nil, err
 	}
 	d := parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, d, unix.IN_CREATE)
 	// A file this call created is opened whatever its mode says, and not truncated.
 	return v.openExisting(c, VirtualDentry{parent.Mount, d}, flags&^unix.O_TRUNC, true)
 }
@@ -142,6 +143,7 @@ func (v *VFS) openExisting(c Caller, vd VirtualDentry, flags int, created bool) 
 	if d.IsDir() && (write || flags&unix.O_TRUNC != 0) {
 		return nil, unix.EISDIR
 	}
+	truncated := false
 	if !created {
 		st, err := d.inode.Stat()
 		if err != nil {
@@ -168,6 +170,7 @@ func (v *VFS) openExisting(c Caller, vd VirtualDentry, flags int, created bool) 
 			if err := d.inode.SetStat(SetStat{Mask: SetStatSize}); err != nil {
 				return nil, err
 			}
+			truncated = true
 		}
 	}
 	var impl FileImpl
@@ -187,6 +190,11 @@ func (v *VFS) openExisting(c Caller, vd VirtualDentry, flags int, created bool) 
 	}
 	if err != nil {
 		return nil, err
+	}
+	// As Linux 6's do_open: IN_OPEN, then the truncation's IN_MODIFY.
+	v.notifyFile(d, unix.IN_OPEN, true)
+	if truncated {
+		v.notifyFile(d, unix.IN_MODIFY, false)
 	}
 	return NewFileDescription(vd, impl, flags), nil
 }

@@ -110,7 +110,7 @@ func (v *VFS) MkdirAt(c Caller, p PathOp, mode uint32) error {
 	if err != nil {
 		return err
 	}
-	parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 	return nil
 }
 
@@ -150,7 +150,7 @@ func (v *VFS) MknodAt(c Caller, p PathOp, mode uint32, rdev uint64) error {
 		if err != nil {
 			return err
 		}
-		parent.Dentry.insert(name, in)
+		v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 		return nil
 	}
 	own, _, err := owner(c, parent.Dentry)
@@ -161,7 +161,7 @@ func (v *VFS) MknodAt(c Caller, p PathOp, mode uint32, rdev uint64) error {
 	if err != nil {
 		return err
 	}
-	parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 	return nil
 }
 
@@ -184,7 +184,7 @@ func (v *VFS) SymlinkAt(c Caller, target string, p PathOp) error {
 	if err != nil {
 		return err
 	}
-	parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 	return nil
 }
 
@@ -211,6 +211,7 @@ func (v *VFS) LinkAt(c Caller, oldp PathOp, follow bool, newp PathOp) error {
 		return err
 	}
 	parent.Dentry.insert(name, old.Dentry.inode)
+	v.notifyLink(parent.Dentry, name, old.Dentry)
 	return nil
 }
 
@@ -302,10 +303,12 @@ func (v *VFS) UnlinkAt(c Caller, p PathOp) error {
 	if err := v.mayDelete(c, parent, victim, false); err != nil {
 		return err
 	}
+	last := v.lastLink(victim)
 	if err := parent.Dentry.inode.(DirInode).Unlink(name); err != nil {
 		return err
 	}
 	parent.Dentry.remove(name)
+	v.notifyRemove(parent.Dentry, name, victim, last)
 	return nil
 }
 
@@ -324,10 +327,12 @@ func (v *VFS) RmdirAt(c Caller, p PathOp) error {
 	if err := v.mayDelete(c, parent, victim, true); err != nil {
 		return err
 	}
+	last := v.lastLink(victim)
 	if err := parent.Dentry.inode.(DirInode).Rmdir(name); err != nil {
 		return err
 	}
 	parent.Dentry.remove(name)
+	v.notifyRemove(parent.Dentry, name, victim, last)
 	return nil
 }
 
@@ -401,6 +406,7 @@ func (v *VFS) RenameAt(c Caller, oldp, newp PathOp, noReplace bool) error {
 	if src.isMountpoint() {
 		return unix.EBUSY
 	}
+	dstLast := dst != nil && v.lastLink(dst)
 	if err := oldParent.Dentry.inode.(DirInode).Rename(oldName, newParent.Dentry.inode.(DirInode), newName); err != nil {
 		return err
 	}
@@ -420,6 +426,7 @@ func (v *VFS) RenameAt(c Caller, oldp, newp PathOp, noReplace bool) error {
 	}
 	newParent.Dentry.children[newName] = src
 	newParent.Dentry.mu.Unlock()
+	v.notifyRename(oldParent.Dentry, oldName, newParent.Dentry, newName, src, dst, dstLast)
 	return nil
 }
 
@@ -522,5 +529,9 @@ func (v *VFS) SetStatAt(c Caller, vd VirtualDentry, opts SetStat, timesNow bool)
 			}
 		}
 	}
-	return vd.Dentry.inode.SetStat(opts)
+	if err := vd.Dentry.inode.SetStat(opts); err != nil {
+		return err
+	}
+	v.NotifyAttr(vd.Dentry, opts)
+	return nil
 }

@@ -21,7 +21,17 @@
 // mount on it; a symlink is followed (relative to its directory, or the root) unless it
 // is the last component and the caller asked not to; more than 40 symlinks is ELOOP.
 //
-// Lock order: VFS.renameMu, then Dentry.mu (parent before child), then the inode's locks.
+// # Notification
+//
+// Once an inotify file exists, each operation that succeeded reports what it did to
+// the VFS's Notifier (notify.go), as Linux's fsnotify hooks: IN_OPEN, IN_ACCESS,
+// IN_MODIFY, IN_CLOSE_*, IN_ATTRIB, IN_CREATE, IN_DELETE, the moves, and a file's
+// loss of its last name. Changes made behind the VFS's back (a host file changed
+// under the Gofer) are not seen.
+//
+// Lock order: VFS.renameMu, then Dentry.mu (parent before child), then the inode's
+// locks; the Notifier's locks come after the VFS's (it is called with renameMu held
+// and no Dentry.mu).
 package vfs
 
 import (
@@ -59,6 +69,9 @@ type VFS struct {
 
 	// fifo opens FIFO inodes (SetFIFOOpener).
 	fifo func(in Inode, ctx Context, flags int) (FileImpl, error)
+
+	// notifier is told of file events once inotify is used (notify.go).
+	notifier notifyAtomic
 
 	// MemFile is the sandbox's memory file, which memory-backed filesystems (tmpfs)
 	// keep file data in, so that shared mappings map the files' own pages. Set once,

@@ -217,6 +217,7 @@ func TestPrograms(t *testing.T) {
 		{"sigwait", nil},
 		{"cputimer", nil},
 		{"timerfd", nil},
+		{"inotify", nil},
 		{"signalfd", nil},
 		{"memfd", nil},
 		{"ptimer", nil},

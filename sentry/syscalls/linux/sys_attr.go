@@ -167,7 +167,12 @@ func Ftruncate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	// An open description's own write access is what counts, not the mode.
-	return 0, f.VirtualDentry().Dentry.Inode().SetStat(vfs.SetStat{Mask: vfs.SetStatSize, Size: uint64(a[1])})
+	o := vfs.SetStat{Mask: vfs.SetStatSize, Size: uint64(a[1])}
+	if err := f.VirtualDentry().Dentry.Inode().SetStat(o); err != nil {
+		return 0, err
+	}
+	t.Kernel().VFS.NotifyAttr(f.VirtualDentry().Dentry, o)
+	return 0, nil
 }
 
 // Utimensat implements utimensat(2).
