@@ -346,16 +346,22 @@ func Getcwd(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(len(b)), nil
 }
 
-// chdirTo makes vd the working directory: it must be a searchable directory.
-func chdirTo(t *kernel.Task, vd vfs.VirtualDentry) (uintptr, error) {
+// searchable checks that vd is a directory the task may search (ENOTDIR, EACCES), as
+// chdir and chroot need.
+func searchable(t *kernel.Task, vd vfs.VirtualDentry) error {
 	if !vd.Dentry.IsDir() {
-		return 0, unix.ENOTDIR
+		return unix.ENOTDIR
 	}
 	st, err := vd.Dentry.Inode().Stat()
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if err := t.Creds.MayAccess(unix.X_OK, &st); err != nil {
+	return t.Creds.MayAccess(unix.X_OK, &st)
+}
+
+// chdirTo makes vd the working directory: it must be a searchable directory.
+func chdirTo(t *kernel.Task, vd vfs.VirtualDentry) (uintptr, error) {
+	if err := searchable(t, vd); err != nil {
 		return 0, err
 	}
 	t.FS.SetCwd(vd)
@@ -370,14 +376,7 @@ func Chroot(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	if !vd.Dentry.IsDir() {
-		return 0, unix.ENOTDIR
-	}
-	st, err := vd.Dentry.Inode().Stat()
-	if err != nil {
-		return 0, err
-	}
-	if err := t.Creds.MayAccess(unix.X_OK, &st); err != nil {
+	if err := searchable(t, vd); err != nil {
 		return 0, err
 	}
 	if !t.Creds.HasCap(vfs.CapSysChroot) {
