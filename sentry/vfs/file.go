@@ -355,6 +355,10 @@ type BlockingFile interface {
 
 // ReadCtx is Read for a caller that may block.
 func (fd *FileDescription) ReadCtx(ctx Context, dst []byte) (int, error) {
+	return fd.readCtx(ctx, dst, fd.StatusFlags()&unix.O_NONBLOCK != 0)
+}
+
+func (fd *FileDescription) readCtx(ctx Context, dst []byte, nonblock bool) (int, error) {
 	b, ok := fd.impl.(BlockingFile)
 	if !ok {
 		return fd.Read(dst)
@@ -362,22 +366,13 @@ func (fd *FileDescription) ReadCtx(ctx Context, dst []byte) (int, error) {
 	if !fd.readable() || fd.isPath() {
 		return 0, unix.EBADF
 	}
-	n, err := b.ReadCtx(ctx, dst, fd.StatusFlags()&unix.O_NONBLOCK != 0)
-	fd.notifyIO(n, unix.IN_ACCESS)
-	return n, err
+	return b.ReadCtx(ctx, dst, nonblock)
 }
 
 // ReadNowait is ReadCtx that never waits, whatever O_NONBLOCK says (preadv2's
 // RWF_NOWAIT): EAGAIN where it would.
 func (fd *FileDescription) ReadNowait(ctx Context, dst []byte) (int, error) {
-	b, ok := fd.impl.(BlockingFile)
-	if !ok {
-		return fd.Read(dst)
-	}
-	if !fd.readable() || fd.isPath() {
-		return 0, unix.EBADF
-	}
-	return b.ReadCtx(ctx, dst, true)
+	return fd.readCtx(ctx, dst, true)
 }
 
 // FlagsWriter is a BlockingFile whose writes depend on more of the description's
