@@ -709,8 +709,12 @@ func TestCgroups(t *testing.T) {
 				t.Errorf("%s = %q, want %q", file, got, want)
 			}
 		}
-		// The spec's device rules in order, then /dev/null, which the sandbox needs.
+		// The spec's device rules in order, then /dev/null, which the sandbox needs,
+		// and on kvm /dev/kvm.
 		want := "c 1:5 rwm\nc 136:* rw\nc 1:3 rw"
+		if os.Getenv("MOAT_PLATFORM") == "kvm" {
+			want += "\nc 10:232 rw"
+		}
 		if got := readFile("/sys/fs/cgroup/devices/"+path, "devices.list"); got != want {
 			t.Errorf("devices.list = %q, want %q", got, want)
 		}
