@@ -246,20 +246,11 @@ func New(mf *pgalloc.MemoryFile, p platform.Platform, as platform.AddressSpace) 
 func (m *MemoryManager) Release() {
 	m.mu.Lock()
 	defer m.unlock()
-	// One Free per run of pages contiguous in the memory file: a run whose last
-	// reference this was goes back to the host in one call.
 	frs := make([]platform.FileRange, 0, len(m.pages))
 	for _, fr := range m.pages {
 		frs = append(frs, fr)
 	}
-	slices.SortFunc(frs, func(a, b platform.FileRange) int { return cmp.Compare(a.Start, b.Start) })
-	for i := 0; i < len(frs); {
-		run := frs[i]
-		for i++; i < len(frs) && frs[i].Start == run.End; i++ {
-			run.End = frs[i].End
-		}
-		m.mf.Free(run)
-	}
+	freeRuns(m.mf, frs)
 	m.notePeakLocked()
 	m.pages = nil
 	for i := range m.vmas {
@@ -427,6 +418,22 @@ func (m *MemoryManager) MaxRSS() uint64 {
 	m.mu.Lock()
 	defer m.unlock()
 	return uint64(max(m.peak, len(m.pages))) * pageSize
+}
+
+// freeRuns drops a reference to each page of frs (in any order; a page may appear more
+// than once), with one Free per run of pages contiguous in the memory file: a run whose
+// last reference this was goes back to the host in one call, where a Free per page
+// punches a hole per page (each about as costly as the fault that filled the page).
+// It sorts frs.
+func freeRuns(mf *pgalloc.MemoryFile, frs []platform.FileRange) {
+	slices.SortFunc(frs, func(a, b platform.FileRange) int { return cmp.Compare(a.Start, b.Start) })
+	for i := 0; i < len(frs); {
+		run := frs[i]
+		for i++; i < len(frs) && frs[i].Start == run.End; i++ {
+			run.End = frs[i].End
+		}
+		mf.Free(run)
+	}
 }
 
 // errno wraps a Linux errno with what was being done.
