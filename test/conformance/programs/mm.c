@@ -94,6 +94,24 @@ int main(void) {
 	}
 	printf("around the hole data kept: %d, remapped hole zeroed: %d\n", kept, fresh);
 
+	// A 1 MiB mapping that straddles a 1 MiB boundary: touching its first and last
+	// pages makes those two resident and no other (the Sentry populates the whole
+	// mapping at the first fault, but pages never touched stay holes).
+	char *res = (char *)mm(NULL, 3 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *u = (char *)((((uintptr_t)res + (1 << 20)) & ~(uintptr_t)((1 << 20) - 1)) + 5 * PG);
+	u = (char *)mm(u, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	u[0] = 1;
+	u[(1 << 20) - 1] = 1;
+	unsigned char vec[256];
+	int resident = -1;
+	if (mincore(u, 1 << 20, vec) == 0) {
+		resident = 0;
+		for (int i = 0; i < 256; i++)
+			resident += vec[i] & 1;
+	}
+	printf("unaligned 1 MiB mapping, 2 pages touched, resident: %d first %d last %d\n", resident, vec[0] & 1, vec[255] & 1);
+	syscall(SYS_munmap, res, 3 << 20);
+
 	// A fork's child keeps the pages its parent unmaps (both held them): only the
 	// parent's references go with the munmap.
 	char *s = (char *)mm(NULL, 64 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
