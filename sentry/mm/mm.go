@@ -15,13 +15,27 @@
 // touched, and mincore reports a page resident only once its memory-file page holds
 // data. The Sentry's own accounting (RSS in /proc) counts populated pages. A fault in
 // anonymous memory populates at most anonFaultAround pages (1 MiB), clamped to its
-// VMA, so a touch in a huge sparse reservation commits no more than that.
+// VMA, so a touch in a huge sparse reservation commits no more than that. The window is
+// the block of that size, counted from the VMA's start, that holds the fault: a mapping
+// of up to 1 MiB is populated at its first fault, whatever its alignment.
+//
+// Neighbours stay holes on purpose, though the host's first touch of a hole is the main
+// cost left of memory that is mapped, touched and unmapped (a shmem fault allocates,
+// zeroes and adds the page to the memory file: about twice an anonymous fault; on kvm
+// an exit to the host per page besides). Committing the run ahead (MADV_POPULATE_WRITE,
+// or reusing freed pages without punching them) would make that cheap, but it would
+// hold host memory for pages the application never touches, and mincore, which reads
+// residency from the holes, could no longer tell them from touched ones.
 //
 // Taking memory away (munmap, MADV_DONTNEED, mremap, a shared object shrinking)
 // unmaps the range from the platform first, in one call, and only then frees its
 // pages: a page freed while still mapped could be written by another application
 // thread after its memory went back to the host and be handed out again holding
-// data, and the host gives memory back faster once no page table maps it.
+// data, and the host gives memory back faster once no page table maps it. Pages are
+// freed a run of contiguous memory-file pages at a time (freeRuns): the memory file
+// punches a hole per Free, which costs about as much per page as the fault that filled
+// it, so a Free per page doubled the cost of memory that is mapped, touched and
+// unmapped.
 //
 // A private mapping owns its pages: anonymous ones start zeroed, file-backed ones (from a
 // FileData, such as an executable's segments) start as a copy of the file's bytes. A
