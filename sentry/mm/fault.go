@@ -88,9 +88,9 @@ func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
 }
 
 // populateShared populates the run of unpopulated pages around page within the shared
-// mapping v (at most faultAround, in blocks from v's start) with its object's pages, each taking a
-// reference, and maps them. It returns ErrPastEOF if page itself is past the object's
-// end; the run stops before any other such page.
+// mapping v (at most faultAround, in blocks from v's start) with its object's pages,
+// each taking a reference, and maps them. It returns ErrPastEOF if page itself is past
+// the object's end; the run stops before any other such page.
 func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
 	start, end := m.unpopulatedRun(v, page, faultAround*pageSize)
 	// Take the object's pages in address order, mapping each run of pages that are

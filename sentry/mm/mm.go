@@ -388,37 +388,27 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 }
 
 // freePages drops the populated pages in [start, end): private pages are freed, and
-// shared ones stay with their object. Pages that follow each other in the memory file
-// are freed as one range: a fault populates a run at once, so a munmap gives a run back
-// to the host in one fallocate, not a page at a time (a hole punch per page cost about
-// as much as the fault that had filled the page).
+// shared ones stay with their object. A munmap of what faults populated a run at a
+// time gives each run back to the host in one call (freeRuns).
 func (m *MemoryManager) freePages(start, end uintptr) {
 	m.notePeakLocked()
-	var run platform.FileRange
-	free := func(fr platform.FileRange) {
-		if run.Length() != 0 && run.End == fr.Start {
-			run.End = fr.End
-			return
-		}
-		m.mf.Free(run) // nothing for an empty run
-		run = fr
-	}
+	var frs []platform.FileRange
 	if uintptr(len(m.pages)) < (end-start)/pageSize {
 		for a, fr := range m.pages {
 			if a >= start && a < end {
-				free(fr)
+				frs = append(frs, fr)
 				delete(m.pages, a)
 			}
 		}
 	} else {
 		for a := start; a < end; a += pageSize {
 			if fr, ok := m.pages[a]; ok {
-				free(fr)
+				frs = append(frs, fr)
 				delete(m.pages, a)
 			}
 		}
 	}
-	m.mf.Free(run)
+	freeRuns(m.mf, frs)
 }
 
 // notePeakLocked records the pages populated now in the high-water mark, before some
