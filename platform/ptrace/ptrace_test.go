@@ -550,7 +550,7 @@ func benchSwitchSyscall(b *testing.B, newPlatform func(int) (*Platform, error)) 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnvOn(b, newPlatform)
-	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf7}) /* jmp -9: back to the mov */) // loop: getpid
+	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf7})) // loop: getpid (jmp -9, back to the mov)
 	c := e.p.NewContext()
 	pt.SwitchOnce(b, c, as, st) // the first Switch makes the stub thread
 	b.ResetTimer()
