@@ -44,6 +44,9 @@ type Process struct {
 	pgid, sid  int32
 	pgrp, sess pidRef
 	didExec    bool
+	// reported is set (k.mu) once the exit's SIGCHLD is queued: only then do waits
+	// report the zombie.
+	reported bool
 	// deadUsage is the CPU time of the process's exited threads (and the largest
 	// resident set of the address spaces it left, by exit or exec); childUsage that of its
 	// reaped children and what they had reaped (usage.go). k.mu guards both.
@@ -349,9 +352,11 @@ func (t *Task) exited(s ExitStatus) {
 	if parent != nil {
 		childExited(parent, p, s)
 	}
-	// Waiters wake only now, with SIGCHLD already pending (do_notify_parent queues the
-	// signal, then wakes the parent): a parent back from wait4 sees it in sigpending.
+	// Waiters see the zombie and wake only now, with SIGCHLD already pending
+	// (do_notify_parent queues the signal under the lock a waiter takes): a parent
+	// back from wait4 sees it in sigpending.
 	k.mu.Lock()
+	p.reported = true
 	k.changedLocked()
 	k.mu.Unlock()
 }
@@ -479,6 +484,9 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 				continue
 			}
 			matched = true
+			if c.exit != nil && !c.reported {
+				continue // its parent is being told; the wait sees it once SIGCHLD is pending
+			}
 			if c.exit != nil && !o.NotExits {
 				r := WaitResult{PID: ns.IDOfProcess(c), UID: c.task.Creds.RealUID, Status: *c.exit, Usage: c.deadUsage}
 				r.Usage.add(c.childUsage)

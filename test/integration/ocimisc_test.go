@@ -176,8 +176,13 @@ func TestPauseStopsApplication(t *testing.T) {
 		t.Fatalf("the container did not start its sleep")
 	}
 	// ps shows sleep once it is exec'd, which may be before its nanosleep begins: a
-	// pause then would hold it before its timer starts. Give it a second to begin.
-	time.Sleep(time.Second)
+	// pause then would hold it before its timer starts. Wait until it sleeps (state S
+	// in /proc: it is waiting in a system call, the nanosleep, sh being PID 1).
+	if !eventually(func() bool {
+		return strings.Contains(r.cmd(t, "exec", "sleeper", "cat", "/proc/2/stat").stdout, "(sleep) S")
+	}) {
+		t.Fatalf("the sleep did not start sleeping")
+	}
 	r.cmd(t, "pause", "sleeper")
 	time.Sleep(8 * time.Second)
 	if data, _ := os.ReadFile(out); string(data) != "sleeping\n" {
