@@ -114,12 +114,17 @@ func (r Rule) action() Action {
 // Syscalls the rules are tried in order and the first matching rule's
 // action is returned; a syscall listed with no (nil or empty) rules is
 // allowed unconditionally. A syscall that is not listed, or whose rules all
-// fail to match, gets Default. Calls made with another arch (i386) or with
-// the x32 bit set always get ActionKillProcess.
+// fail to match, gets Default. Calls made with another arch (i386) always get
+// ActionKillProcess, and those with the x32 bit set get X32.
 type Filter struct {
 	Syscalls map[uintptr][]Rule
 	// Default must be set; the zero value is rejected by Build.
 	Default Action
+	// X32 is the action for a call with the x32 bit set (no rule can match one);
+	// zero means ActionKillProcess. A filter that traps what it does not allow may
+	// trap these too (ActionTrap), so that whoever handles the trap answers them
+	// (ENOSYS, as a kernel without x32) instead of the process dying.
+	X32 Action
 }
 
 // Add lists nr in f. With no rules nr is allowed whatever its arguments, and
@@ -276,7 +281,11 @@ func (f *Filter) compile() ([]bpf.Instruction, error) {
 	nrOK := a.newLabel()
 	a.load(offNr)
 	a.jumpIf(bpf.JumpBitsSet, x32Bit, next, nrOK)
-	a.ret(ActionKillProcess)
+	x32 := f.X32
+	if x32 == 0 {
+		x32 = ActionKillProcess
+	}
+	a.ret(x32)
 	a.bind(nrOK)
 
 	// 3. Dispatch on nr.

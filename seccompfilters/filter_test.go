@@ -83,7 +83,13 @@ func mustBuild(t testing.TB, f *Filter) []unix.SockFilter {
 // reference evaluates f on d directly from the documented semantics
 // (Filter.Evaluate, for the x86-64 calls it covers).
 func reference(f *Filter, d seccompData) Action {
-	if d.arch != unix.AUDIT_ARCH_X86_64 || d.nr&x32Bit != 0 {
+	if d.arch != unix.AUDIT_ARCH_X86_64 {
+		return ActionKillProcess
+	}
+	if d.nr&x32Bit != 0 {
+		if f.X32 != 0 {
+			return f.X32
+		}
 		return ActionKillProcess
 	}
 	return f.Evaluate(uintptr(d.nr), d.ip, d.args)
@@ -127,6 +133,7 @@ func TestSemantics(t *testing.T) {
 		},
 	}
 	empty := &Filter{Default: ActionKillProcess}
+	trapping := &Filter{Default: ActionTrap, X32: ActionTrap, Syscalls: map[uintptr][]Rule{unix.SYS_READ: nil}}
 
 	tests := []struct {
 		name   string
@@ -138,6 +145,9 @@ func TestSemantics(t *testing.T) {
 		{"zero arch kills process", policy, seccompData{nr: unix.SYS_READ}, ActionKillProcess},
 		{"x32 bit kills process", policy, x86(x32Bit | unix.SYS_READ), ActionKillProcess},
 		{"negative nr has x32 bit and kills process", policy, x86(0xffffffff), ActionKillProcess},
+		{"x32 bit gets X32 where set", trapping, x86(x32Bit | unix.SYS_READ), ActionTrap},
+		{"negative nr gets X32 where set", trapping, x86(0xffffffff), ActionTrap},
+		{"wrong arch kills process whatever X32", trapping, seccompData{nr: unix.SYS_READ, arch: unix.AUDIT_ARCH_I386}, ActionKillProcess},
 		{"listed with nil rules is allowed", policy, x86(unix.SYS_READ), ActionAllow},
 		{"listed with empty rules is allowed", policy, x86(unix.SYS_WRITE, 1, 2, 3), ActionAllow},
 		{"unlisted gets default", policy, x86(unix.SYS_OPENAT), ActionErrno(unix.ENOSYS)},

@@ -106,7 +106,8 @@ func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread, sys []unix.So
 		unix.SYS_RT_SIGRETURN: {{IP: at(siteSigreturn)}},
 		unix.SYS_SCHED_YIELD:  {{IP: at(siteYield)}},
 	}
-	tf := sf.Filter{Syscalls: handler, Default: sf.ActionTrap}
+	// Numbers with the x32 bit (-1 among them) trap too: the Sentry answers ENOSYS.
+	tf := sf.Filter{Syscalls: handler, Default: sf.ActionTrap, X32: sf.ActionTrap}
 	if thread, err = tf.Build(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -147,7 +148,7 @@ func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread, sys []unix.So
 	syscalls[unix.SYS_SET_TID_ADDRESS] = []sf.Rule{{IP: at(siteSetTid)}}
 	// The mapping thread's eventfd, made in the control stub.
 	syscalls[unix.SYS_EVENTFD2] = []sf.Rule{{IP: at(siteSyscall)}}
-	f := sf.Filter{Syscalls: syscalls, Default: sf.ActionTrap}
+	f := sf.Filter{Syscalls: syscalls, Default: sf.ActionTrap, X32: sf.ActionTrap}
 	if stub, err = f.Build(); err != nil {
 		return nil, nil, nil, err
 	}

@@ -155,8 +155,54 @@ func testRegistersRoundTrip(t *testing.T, e *env) {
 	if *r != want {
 		t.Errorf("registers after syscall:\n got %+v\nwant %+v", *r, want)
 	}
+	st.LoadFP()
 	if !bytes.Equal(st.FP.XMM(4), pattern) {
 		t.Errorf("xmm4 = %q, want %q copied from xmm3", st.FP.XMM(4), pattern)
+	}
+}
+
+// TestFPAcrossCalls runs a program that moves XMM registers between system calls, and
+// checks that the FP state goes back to the thread as it left it when the Sentry did
+// not look at it (systrap leaves it in the frame: arch.State.DeferFP), as the Sentry
+// changed it when it did, and that a fork of the state copies it.
+func TestFPAcrossCalls(t *testing.T) { onEach(t, testFPAcrossCalls) }
+
+func testFPAcrossCalls(t *testing.T, e *env) {
+	xorpsXmm3 := []byte{0x0f, 0x57, 0xdb}      // xorps %xmm3,%xmm3
+	movapsXmm3Xmm4 := []byte{0x0f, 0x28, 0xdc} // movaps %xmm4,%xmm3
+	as, st, _ := e.program(t, pt.Cat(pt.MovapsXmm4Xm3, pt.SyscallInsn, xorpsXmm3, pt.SyscallInsn,
+		movapsXmm3Xmm4, pt.SyscallInsn, pt.JmpSelf))
+	c := e.p.NewContext()
+	defer c.Release()
+	a, b := []byte("AAAAAAAAaaaaaaaa"), []byte("BBBBBBBBbbbbbbbb")
+	zero := make([]byte, 16)
+	copy(st.FP.XMM(3), a)
+	xmm := func(i int) []byte { return append([]byte(nil), st.FP.XMM(i)...) }
+
+	// 1. xmm4 = xmm3; 2. xmm3 = 0, the state untouched in between.
+	for i := 0; i < 2; i++ {
+		st.Regs.Rax = unix.SYS_GETPID // the next call's number
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+			t.Fatalf("event %d = %v, want syscall", i+1, ev.Kind)
+		}
+	}
+	st.LoadFP()
+	if x3, x4 := xmm(3), xmm(4); !bytes.Equal(x3, zero) || !bytes.Equal(x4, a) {
+		t.Errorf("after two calls: xmm3 %q, xmm4 %q; want zero and %q", x3, x4, a)
+	}
+	// 3. The Sentry sets xmm4; the thread copies it to xmm3.
+	copy(st.FP.XMM(4), b)
+	st.Regs.Rax = unix.SYS_GETPID
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		t.Fatalf("event 3 = %v, want syscall", ev.Kind)
+	}
+	child := st.Fork()
+	if x3 := append([]byte(nil), child.FP.XMM(3)...); !bytes.Equal(x3, b) {
+		t.Errorf("forked state's xmm3 = %q, want %q set by the Sentry", x3, b)
+	}
+	st.LoadFP()
+	if x3 := xmm(3); !bytes.Equal(x3, b) {
+		t.Errorf("xmm3 = %q, want %q set by the Sentry", x3, b)
 	}
 }
 

@@ -200,6 +200,10 @@ type trapThread struct {
 	// The frame of the last event, checked: offsets in slot.
 	uc, info, fp int
 	fpLen        int // the XSAVE area's size in the frame
+	// lazy is the State whose FP state the frame holds in its place (see saveState),
+	// fpSize that state's size. Only the goroutine switching into the thread uses them.
+	lazy   *arch.State
+	fpSize int
 	// Spinning (see "Spinning" below): how long the application took from a go to
 	// its next event, when the handler was still waiting awake for the go (appTime)
 	// and when it had to be woken (appWakeTime, a wake-up's latency included); how
@@ -405,6 +409,7 @@ func (t *trapThread) waitFirstEvent() error {
 // application could otherwise read and write. (Unmapping here would need the mapping
 // thread on the way of every exit, of a platform perhaps closing.)
 func (t *trapThread) release() {
+	t.lazy = nil // what the frame holds now is not known (see fetchFP)
 	if t.tid != 0 {
 		unix.Kill(t.tid, unix.SIGKILL)
 	}
@@ -863,7 +868,13 @@ const (
 	pfInstr = 0x10 // X86_PF_INSTR
 )
 
-// saveState copies the frame's registers into st.
+// saveState copies the frame's registers into st, and leaves the FP state in the
+// frame (st.DeferFP): most system calls never look at it, and a frame left alone
+// stays in the cache of the stub's CPU for rt_sigreturn to load (the XSAVE area is
+// kilobytes, dozens of cache lines that would otherwise move to the Sentry's CPU and
+// back on every call). The frame stays put until the thread runs again, which only
+// loadState's caller makes it do, or until release frees it: both fetch the state
+// first unless it is going back unchanged.
 func (t *trapThread) saveState(st *arch.State, fpSize int) {
 	le := binary.LittleEndian
 	r := &st.Regs
@@ -871,8 +882,18 @@ func (t *trapThread) saveState(st *arch.State, fpSize int) {
 	r.Fs_base = le.Uint64(t.slot[ctxFSBase:])
 	r.Gs_base = le.Uint64(t.slot[ctxGSBase:])
 	r.Orig_rax = ^uint64(0)
-	if len(st.FP) != fpSize {
-		st.FP = resizeFP(st.FP, fpSize)
+	t.lazy, t.fpSize = st, fpSize
+	st.DeferFP(t)
+}
+
+// LoadFP implements arch.FPSource: it copies the frame's FP state into st.FP.
+func (t *trapThread) LoadFP(st *arch.State) {
+	if t.lazy != st {
+		return // not st's (its Switch failed, or another State took the frame)
+	}
+	t.lazy = nil
+	if len(st.FP) != t.fpSize {
+		st.FP = resizeFP(st.FP, t.fpSize)
 	}
 	if t.fpLen > 0 {
 		n := min(t.fpLen, len(st.FP))
@@ -882,11 +903,19 @@ func (t *trapThread) saveState(st *arch.State, fpSize int) {
 	}
 }
 
+// fetchFP makes the FP state the frame holds for a State current in that State,
+// before the frame changes.
+func (t *trapThread) fetchFP() {
+	if st := t.lazy; st != nil {
+		st.LoadFP()
+		t.lazy = nil
+	}
+}
+
 // loadState writes st into the frame, for rt_sigreturn, and the bases into the
-// context page. It writes the FP state only where it differs from the frame's: a
-// system call seldom changes it, and a frame left alone stays in the cache of the
-// stub's CPU for rt_sigreturn to load (the XSAVE area is kilobytes, dozens of cache
-// lines that would otherwise move to the Sentry's CPU and back on every call).
+// context page. The FP state stays as it is where the frame holds it for st
+// (saveState); otherwise it is written where it differs from the frame's (a frame
+// left alone stays in the stub's cache).
 func (t *trapThread) loadState(st *arch.State) {
 	le := binary.LittleEndian
 	r := &st.Regs
@@ -894,6 +923,11 @@ func (t *trapThread) loadState(st *arch.State) {
 	le.PutUint64(t.slot[t.uc+arch.UcontextSigmask:], 0)
 	le.PutUint64(t.slot[ctxFSBase:], r.Fs_base)
 	le.PutUint64(t.slot[ctxGSBase:], r.Gs_base)
+	if st.DeferredFP() == t && t.lazy == st {
+		return
+	}
+	st.LoadFP() // from another thread's frame
+	t.fetchFP() // another State's, before this frame takes st's
 	if t.fpLen > 0 && len(st.FP) >= 512+64 {
 		n := min(t.fpLen, len(st.FP))
 		copyChanged(t.slot[t.fp:t.fp+464], st.FP[:464])
@@ -941,6 +975,8 @@ func (c *trapContext) Interrupt() {
 // Release implements platform.Context.Release.
 func (c *trapContext) Release() {
 	if c.t != nil {
+		// A State the frame holds the FP state of is not fetched: a context is
+		// released when its task is done, perhaps after the platform closed.
 		c.t.release()
 		c.t = nil
 	}
@@ -953,6 +989,7 @@ func (c *trapContext) Switch(as platform.AddressSpace, st *arch.State) (platform
 		return platform.Event{}, fmt.Errorf("systrap: Switch into a foreign address space %T", as)
 	}
 	if c.t != nil && (c.t.as != a || c.t.recycled.Load()) {
+		c.t.fetchFP() // the frame is as the thread left it: killed, if at all, parked
 		c.t.release()
 		c.t = nil
 	}
@@ -1011,10 +1048,11 @@ func (t *trapThread) event(si *arch.SignalInfo, st *arch.State) platform.Event {
 	le := binary.LittleEndian
 	switch {
 	case si.Signo == int32(unix.SIGSYS) && si.Code == sysSeccomp:
-		// The kernel rolled rax back to the number (seccomp's syscall_rollback); show
-		// the registers as a system call's entry has them, as ptrace does: the number
-		// in orig_rax, -ENOSYS in rax.
-		st.Regs.Orig_rax = uint64(le.Uint32(si.Fields[8:]))
+		// The kernel rolled rax back to the number (seccomp's syscall_rollback), all
+		// 64 bits of it where si_syscall has 32; show the registers as a system
+		// call's entry has them, as ptrace does: the number in orig_rax, -ENOSYS in
+		// rax.
+		st.Regs.Orig_rax = st.Regs.Rax
 		st.Regs.Rax = ^uint64(unix.ENOSYS) + 1
 		return platform.Event{Kind: platform.EventSyscall}
 	case si.Signo == int32(unix.SIGSEGV) && (si.Code == arch.SEGV_MAPERR || si.Code == arch.SEGV_ACCERR),

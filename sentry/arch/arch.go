@@ -10,7 +10,10 @@
 //
 // Every platform (ptrace, systrap, kvm) saves a thread's state into a State when the
 // thread stops and loads it back when the thread resumes; nothing else of the platform
-// leaks into the Sentry.
+// leaks into the Sentry. A platform may leave the FP state where the stopped thread
+// keeps it (systrap: in the signal frame its handler was given, kilobytes that most
+// system calls never look at) and say so with DeferFP: State.FP is then stale until
+// LoadFP, which every reader of FP in this package calls first.
 package arch
 
 import (
@@ -25,7 +28,30 @@ type Registers = unix.PtraceRegs
 // State is the user-visible CPU state of one application thread.
 type State struct {
 	Regs Registers
-	FP   FPState
+	// FP is the FP state, stale while fpSource holds it (LoadFP).
+	FP FPState
+
+	fpSource FPSource
+}
+
+// FPSource is a platform's thread that holds a State's FP state in its place.
+type FPSource interface {
+	// LoadFP copies the FP state it holds for st into st.FP (of the platform's size).
+	LoadFP(st *State)
+}
+
+// DeferFP says that src holds s's FP state: s.FP is stale until LoadFP.
+func (s *State) DeferFP(src FPSource) { s.fpSource = src }
+
+// DeferredFP is the source holding s's FP state, or nil when s.FP is current.
+func (s *State) DeferredFP() FPSource { return s.fpSource }
+
+// LoadFP makes s.FP current, fetching it from the platform that holds it.
+func (s *State) LoadFP() {
+	if src := s.fpSource; src != nil {
+		s.fpSource = nil
+		src.LoadFP(s)
+	}
 }
 
 // NewState returns the state of a thread that has not run yet: zero registers, the
@@ -41,6 +67,7 @@ func NewState() *State {
 
 // Fork returns a copy of s that shares no memory with it.
 func (s *State) Fork() *State {
+	s.LoadFP()
 	return &State{Regs: s.Regs, FP: s.FP.Fork()}
 }
 
@@ -57,8 +84,10 @@ const EflagsDefault = 0x202
 // Syscall decoding, from the registers at a system-call stop: the number is in orig_rax
 // (rax is already -ENOSYS there), the arguments in rdi, rsi, rdx, r10, r8, r9.
 
-// SyscallNo returns the system-call number of a thread stopped at a system call.
-func SyscallNo(r *Registers) uintptr { return uintptr(r.Orig_rax) }
+// SyscallNo returns the system-call number of a thread stopped at a system call: the
+// low 32 bits of orig_rax, sign-extended, as do_syscall_64 takes it (an int), so that
+// 1<<32|39 is getpid and -1 is no call at all.
+func SyscallNo(r *Registers) uintptr { return uintptr(int64(int32(r.Orig_rax))) }
 
 // SyscallArgs returns the six arguments of a thread stopped at a system call.
 func SyscallArgs(r *Registers) [6]uintptr {

@@ -115,6 +115,7 @@ type SignalFrame struct {
 // handler: rip, rsp, rdi (sig), rsi (&siginfo), rdx (&ucontext).
 func BuildSignalFrame(st *State, stackTop uint64, sig int, info *SignalInfo, handler, restorer uint64, mask uint64, alt SignalStack) SignalFrame {
 	le := binary.LittleEndian
+	st.LoadFP()
 	fpSize := uint64(len(st.FP))
 	fpAddr := (stackTop - fpSize - 4) &^ 63
 	frame := ((fpAddr - frameSize) &^ 15) - 8
@@ -170,6 +171,7 @@ func RestoreSignalFrame(st *State, data []byte, readFP func(addr uint64, dst []b
 	if len(data) < ucontextSize {
 		return 0, alt, ErrBadFrame
 	}
+	st.LoadFP() // its size, and what stays of it when the frame has none
 	le := binary.LittleEndian
 	sc := data[ucMcontext:]
 	r := &st.Regs

@@ -161,8 +161,12 @@ func (k *Kernel) missing(nr uintptr) {
 	first := k.unimplemented[nr] == 0
 	k.unimplemented[nr]++
 	k.mu.Unlock()
-	if first {
+	switch {
+	case !first:
+	case linux.IsSyscall(nr):
 		fmt.Fprintf(k.Log, "moat: unimplemented system call %s (%d): ENOSYS\n", linux.SyscallName(nr), nr)
+	default: // as Linux: no such call (-1, past the table, x32)
+		fmt.Fprintf(k.Log, "moat: system call number %d names no call: ENOSYS\n", int64(nr))
 	}
 }
 

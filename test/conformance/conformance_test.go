@@ -188,6 +188,7 @@ func TestPrograms(t *testing.T) {
 		{"exit", []string{"segv"}},
 		{"exit", []string{"ud2"}},
 		{"mm", nil},
+		{"syscallnr", nil},
 		{"mm2", nil},
 		{"rw", nil},
 		{"misc", nil},

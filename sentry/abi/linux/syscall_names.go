@@ -30,6 +30,11 @@ func SyscallName(nr uintptr) string {
 	return "syscall_" + strconv.FormatUint(uint64(nr), 10)
 }
 
+// IsSyscall reports whether nr is the number of an x86-64 system call.
+func IsSyscall(nr uintptr) bool {
+	return nr < MaxSyscall && syscallNamesByNumber[nr] != ""
+}
+
 // SyscallNumber returns the number of the x86-64 system call with the given
 // name as syscall_64.tbl spells it, and whether there is one.
 func SyscallNumber(name string) (uintptr, bool) {
