@@ -66,9 +66,11 @@ func stubRules(base uintptr, memfd int) map[uintptr][]sf.Rule {
 // template, inherited by every stub) allows what ptrace's does, the set-up of a systrap
 // thread at siteSyscall, and the handler's own calls; anything else traps (SIGSYS to
 // the handler: an application system call). The thread filter, which each systrap
-// thread installs last, allows only the handler's calls and traps everything else, so
-// an application thread that jumps to a site with registers of its choosing gets its
-// call trapped and implemented by the Sentry like any other:
+// thread installs last, allows only the handler's calls and traps everything else
+// (numbers with the x32 bit, negative ones among them, included: both filters trap
+// them, for the Sentry to answer ENOSYS, where the default would kill the process),
+// so an application thread that jumps to a site with registers of its choosing gets
+// its call trapped and implemented by the Sentry like any other:
 //
 //	futex         at siteFutexWake, FUTEX_WAKE of 1 (the handler waking the Sentry)
 //	futex         at siteFutexWait, FUTEX_WAIT for stateStubWait, no timeout
