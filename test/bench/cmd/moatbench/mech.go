@@ -20,6 +20,7 @@ var mechOrder = []string{
 	"native_getpid",
 	"shm_spin",
 	"seccomp_trap",
+	"seccomp_handoff",
 	"kvm_exit",
 	"futex_pingpong",
 	"ptrace_sysemu",
