@@ -180,7 +180,7 @@ func (t *Task) threadExited() ExitStatus {
 			t.FutexWake(t.ClearChildTID, false, 1, ^uint32(0))
 		}
 	}
-	t.accountSys()
+	t.accountSys(monoNow())
 	t.FlushUsage()
 	t.dropTimerSignals()
 	rss := t.MM.MaxRSS()

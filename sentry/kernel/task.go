@@ -244,17 +244,17 @@ func (t *Task) Run() ExitStatus {
 			}
 			break
 		}
-		t.accountSys()
+		t.accountSys(monoNow())
 		if !t.enterApp() {
 			continue // killed while frozen
 		}
 		t.sleeping.Store(false)
-		start := time.Now()
+		start := monoNow()
 		t.usage.enterSwitch(start)
 		ev, err := t.ctx.Switch(t.MM.AddressSpace(), t.State)
 		t.inApp.Store(false)
 		t.switches.Add(1)
-		t.accountUser(start, time.Now())
+		t.accountUser(start, monoNow())
 		if err != nil {
 			fmt.Fprintf(t.k.Log, "moat: task %d: %v\n", t.TID, err)
 			t.Exit(ExitStatus{Signal: unix.SIGKILL})

@@ -40,8 +40,15 @@ type taskUsage struct {
 	lastCPU int64
 	wall    time.Duration
 	n       int
-	from    time.Time
+	from    int64 // monoNow
 }
+
+// monoNow reads the monotonic clock, in nanoseconds since the package started: one
+// vDSO call, where time.Now reads the wall clock too. The task loop reads it about
+// three times a system call.
+func monoNow() int64 { return int64(time.Since(monoEpoch)) }
+
+var monoEpoch = time.Now()
 
 func (u *taskUsage) load() Usage {
 	for {
@@ -54,15 +61,16 @@ func (u *taskUsage) load() Usage {
 			continue
 		}
 		if at != 0 {
-			user += max(time.Now().UnixNano()-at, 0)
+			user += max(monoNow()-at, 0)
 		}
 		return Usage{User: user, Sys: sys}
 	}
 }
 
-// enterSwitch marks the start of a stretch of application time at now.
-func (u *taskUsage) enterSwitch(now time.Time) {
-	u.switchedAt.Store(now.UnixNano())
+// enterSwitch marks the start of a stretch of application time at now (monoNow, never
+// 0: monoEpoch is in the past).
+func (u *taskUsage) enterSwitch(now int64) {
+	u.switchedAt.Store(max(now, 1))
 }
 
 // threadCPU reads the calling OS thread's CPU clock. The task goroutine is locked to
@@ -78,7 +86,7 @@ func threadCPU() int64 {
 // startAccounting starts the Sentry-time clock of the task's thread.
 func (t *Task) startAccounting() {
 	t.usage.lastCPU = threadCPU()
-	t.usage.from = time.Now()
+	t.usage.from = monoNow()
 }
 
 // Reading the thread's CPU clock is a host system call (about half a microsecond, a
@@ -92,10 +100,11 @@ const (
 	accountLong  = 50 * time.Microsecond
 )
 
-// accountSys ends a stretch of Sentry work for the task (before a Switch, at exit).
-func (t *Task) accountSys() {
+// accountSys ends a stretch of Sentry work for the task at now (monoNow; before a
+// Switch, at exit).
+func (t *Task) accountSys(now int64) {
 	u := &t.usage
-	d := time.Since(u.from)
+	d := time.Duration(now - u.from)
 	u.wall += d
 	u.n++
 	if u.n >= accountEvery || d > accountLong {
@@ -114,10 +123,10 @@ func (t *Task) FlushUsage() {
 
 // accountUser charges the task with the application time from start to end, and
 // starts a stretch of Sentry work at end (one clock read for both).
-func (t *Task) accountUser(start, end time.Time) {
+func (t *Task) accountUser(start, end int64) {
 	u := &t.usage
 	u.seq.Add(1)
-	u.user.Add(int64(end.Sub(start)))
+	u.user.Add(end - start)
 	u.switchedAt.Store(0)
 	u.seq.Add(1)
 	u.from = end
