@@ -14,9 +14,10 @@
 //
 // Every generated program has the same shape:
 //
-//  1. Load arch; unless it is AUDIT_ARCH_X86_64 return SECCOMP_RET_KILL_PROCESS
-//     (an i386 int $0x80 call from a 64-bit process has a different syscall
-//     table and must never be matched against x86-64 numbers).
+//  1. Load arch; unless it is AUDIT_ARCH_X86_64 return Filter.OtherArch,
+//     SECCOMP_RET_KILL_PROCESS unless set (an i386 int $0x80 call from a 64-bit
+//     process has a different syscall table and must never be matched against
+//     x86-64 numbers).
 //  2. Load nr; if it has the x32 bit (0x40000000) set, return Filter.X32,
 //     SECCOMP_RET_KILL_PROCESS unless set (x32 calls share the x86-64 arch
 //     value; negative numbers have the bit too).

@@ -115,16 +115,18 @@ func (r Rule) action() Action {
 // action is returned; a syscall listed with no (nil or empty) rules is
 // allowed unconditionally. A syscall that is not listed, or whose rules all
 // fail to match, gets Default. Calls made with another arch (i386) always get
-// ActionKillProcess, and those with the x32 bit set get X32.
+// OtherArch, and those with the x32 bit set get X32 (both ActionKillProcess unless set).
 type Filter struct {
 	Syscalls map[uintptr][]Rule
 	// Default must be set; the zero value is rejected by Build.
 	Default Action
-	// X32 is the action for a call with the x32 bit set (no rule can match one);
-	// zero means ActionKillProcess. A filter that traps what it does not allow may
-	// trap these too (ActionTrap), so that whoever handles the trap answers them
-	// (ENOSYS, as a kernel without x32) instead of the process dying.
-	X32 Action
+	// X32 is the action for a call with the x32 bit set (no rule can match one),
+	// and OtherArch for a call of another arch (i386's int $0x80); zero means
+	// ActionKillProcess. A filter that traps what it does not allow may trap these
+	// too (ActionTrap), so that whoever handles the trap answers them (ENOSYS, or
+	// SIGSEGV for int $0x80, as a kernel without x32 and IA32 emulation) instead of
+	// the process dying.
+	X32, OtherArch Action
 }
 
 // Add lists nr in f. With no rules nr is allowed whatever its arguments, and
@@ -274,7 +276,11 @@ func (f *Filter) compile() ([]bpf.Instruction, error) {
 	archOK := a.newLabel()
 	a.load(offArch)
 	a.jumpIf(bpf.JumpEqual, unix.AUDIT_ARCH_X86_64, archOK, next)
-	a.ret(ActionKillProcess)
+	other := f.OtherArch
+	if other == 0 {
+		other = ActionKillProcess
+	}
+	a.ret(other)
 	a.bind(archOK)
 
 	// 2. No x32 syscalls. A keeps nr for the dispatch below.

@@ -84,6 +84,9 @@ func mustBuild(t testing.TB, f *Filter) []unix.SockFilter {
 // (Filter.Evaluate, for the x86-64 calls it covers).
 func reference(f *Filter, d seccompData) Action {
 	if d.arch != unix.AUDIT_ARCH_X86_64 {
+		if f.OtherArch != 0 {
+			return f.OtherArch
+		}
 		return ActionKillProcess
 	}
 	if d.nr&x32Bit != 0 {
@@ -134,6 +137,7 @@ func TestSemantics(t *testing.T) {
 	}
 	empty := &Filter{Default: ActionKillProcess}
 	trapping := &Filter{Default: ActionTrap, X32: ActionTrap, Syscalls: map[uintptr][]Rule{unix.SYS_READ: nil}}
+	trapArch := &Filter{Default: ActionTrap, OtherArch: ActionTrap, Syscalls: map[uintptr][]Rule{unix.SYS_READ: nil}}
 
 	tests := []struct {
 		name   string
@@ -148,6 +152,8 @@ func TestSemantics(t *testing.T) {
 		{"x32 bit gets X32 where set", trapping, x86(x32Bit | unix.SYS_READ), ActionTrap},
 		{"negative nr gets X32 where set", trapping, x86(0xffffffff), ActionTrap},
 		{"wrong arch kills process whatever X32", trapping, seccompData{nr: unix.SYS_READ, arch: unix.AUDIT_ARCH_I386}, ActionKillProcess},
+		{"wrong arch gets OtherArch where set", trapArch, seccompData{nr: unix.SYS_READ, arch: unix.AUDIT_ARCH_I386}, ActionTrap},
+		{"x32 bit kills process whatever OtherArch", trapArch, x86(x32Bit | unix.SYS_READ), ActionKillProcess},
 		{"listed with nil rules is allowed", policy, x86(unix.SYS_READ), ActionAllow},
 		{"listed with empty rules is allowed", policy, x86(unix.SYS_WRITE, 1, 2, 3), ActionAllow},
 		{"unlisted gets default", policy, x86(unix.SYS_OPENAT), ActionErrno(unix.ENOSYS)},

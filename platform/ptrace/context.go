@@ -88,6 +88,14 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 			if err := c.save(t, st); err != nil {
 				return platform.Event{}, c.failed(a, t, err)
 			}
+			// A syscall instruction leaves rip in rcx and the flags in r11; a stop
+			// without them is int $0x80 (or sysenter), an i386 call. (An application
+			// that sets them so itself gets its int $0x80 taken for a 64-bit call, which
+			// it could have made.)
+			if ev.Kind == platform.EventSyscall && (st.Regs.Rcx != st.Regs.Rip || st.Regs.R11 != st.Regs.Eflags) {
+				st.Regs.Rax = st.Regs.Orig_rax
+				ev = legacySyscall(st)
+			}
 			return ev, nil
 		}
 		// Not for the Sentry (a stale interrupt, a stop of ours): run on.
@@ -183,4 +191,18 @@ func resizeFP(f arch.FPState, n int) arch.FPState {
 	g := arch.NewFPStateSized(n)
 	copy(g, f)
 	return g
+}
+
+// legacySyscall is the event of an i386 system call from 64-bit code (int $0x80; a
+// stop past its 2-byte instruction, rax the number): the Sentry has only the x86-64
+// table, so it goes as on a kernel without IA32 emulation, where the int $0x80 gate
+// does not exist and the instruction raises #GP: SIGSEGV from the kernel, rip at the
+// instruction. (Taking it for an x86-64 call would run another call than the one
+// asked: eax 1, exit, is write there.)
+func legacySyscall(st *arch.State) platform.Event {
+	st.Regs.Rip -= 2
+	st.Regs.Orig_rax = ^uint64(0)
+	ev := platform.Event{Kind: platform.EventSignal}
+	ev.Info.Signo, ev.Info.Code = int32(unix.SIGSEGV), arch.SI_KERNEL
+	return ev
 }

@@ -67,8 +67,9 @@ func stubRules(base uintptr, memfd int) map[uintptr][]sf.Rule {
 // thread at siteSyscall, and the handler's own calls; anything else traps (SIGSYS to
 // the handler: an application system call). The thread filter, which each systrap
 // thread installs last, allows only the handler's calls and traps everything else
-// (numbers with the x32 bit, negative ones among them, included: both filters trap
-// them, for the Sentry to answer ENOSYS, where the default would kill the process),
+// (numbers with the x32 bit, negative ones among them, and i386 calls (int $0x80)
+// included: both filters trap them, for the Sentry to answer ENOSYS or SIGSEGV, where
+// the default would kill the process),
 // so an application thread that jumps to a site with registers of its choosing gets
 // its call trapped and implemented by the Sentry like any other:
 //
@@ -109,7 +110,7 @@ func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread, sys []unix.So
 		unix.SYS_SCHED_YIELD:  {{IP: at(siteYield)}},
 	}
 	// Numbers with the x32 bit (-1 among them) trap too: the Sentry answers ENOSYS.
-	tf := sf.Filter{Syscalls: handler, Default: sf.ActionTrap, X32: sf.ActionTrap}
+	tf := sf.Filter{Syscalls: handler, Default: sf.ActionTrap, X32: sf.ActionTrap, OtherArch: sf.ActionTrap}
 	if thread, err = tf.Build(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -150,7 +151,7 @@ func systrapFilters(base uintptr, memfd, ctxfd int) (stub, thread, sys []unix.So
 	syscalls[unix.SYS_SET_TID_ADDRESS] = []sf.Rule{{IP: at(siteSetTid)}}
 	// The mapping thread's eventfd, made in the control stub.
 	syscalls[unix.SYS_EVENTFD2] = []sf.Rule{{IP: at(siteSyscall)}}
-	f := sf.Filter{Syscalls: syscalls, Default: sf.ActionTrap, X32: sf.ActionTrap}
+	f := sf.Filter{Syscalls: syscalls, Default: sf.ActionTrap, X32: sf.ActionTrap, OtherArch: sf.ActionTrap}
 	if stub, err = f.Build(); err != nil {
 		return nil, nil, nil, err
 	}

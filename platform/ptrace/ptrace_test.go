@@ -850,3 +850,27 @@ func TestReleaseTwice(t *testing.T) {
 		}
 	})
 }
+
+// TestInt80 runs an i386 system call (int $0x80) from 64-bit code: it raises SIGSEGV
+// from the kernel with rip at the instruction and the registers unchanged, as on a
+// kernel without IA32 emulation (not an x86-64 call of the same number: 20 is writev
+// there, getpid in i386's table).
+func TestInt80(t *testing.T) { onEach(t, testInt80) }
+
+func testInt80(t *testing.T, e *env) {
+	int80 := []byte{0xcd, 0x80} // int $0x80
+	movEax20 := []byte{0xb8, 0x14, 0x00, 0x00, 0x00}
+	as, st, _ := e.program(t, pt.Cat(movEax20, int80, pt.JmpSelf))
+	c := e.p.NewContext()
+	defer c.Release()
+	st.Regs.Rcx, st.Regs.R11 = 0x1111, 0x2222
+	start := st.Regs.Rip
+	ev := pt.SwitchOnce(t, c, as, st)
+	if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) || ev.Info.Code != arch.SI_KERNEL {
+		t.Fatalf("event = %v signal %d code %d, want SIGSEGV from the kernel", ev.Kind, ev.Info.Signo, ev.Info.Code)
+	}
+	if want := start + uint64(len(movEax20)); st.Regs.Rip != want || st.Regs.Rax != 20 || st.Regs.Rcx != 0x1111 || st.Regs.R11 != 0x2222 {
+		t.Errorf("at the signal: rip %#x rax %d rcx %#x r11 %#x; want rip %#x (the int), rax 20, rcx and r11 as set",
+			st.Regs.Rip, st.Regs.Rax, st.Regs.Rcx, st.Regs.R11, want)
+	}
+}

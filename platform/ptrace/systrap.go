@@ -1047,6 +1047,8 @@ func (t *trapThread) event(si *arch.SignalInfo, st *arch.State) platform.Event {
 	const sysSeccomp = 1 // SYS_SECCOMP
 	le := binary.LittleEndian
 	switch {
+	case si.Signo == int32(unix.SIGSYS) && si.Code == sysSeccomp && le.Uint32(si.Fields[12:]) != unix.AUDIT_ARCH_X86_64:
+		return legacySyscall(st) // si_arch: an i386 call
 	case si.Signo == int32(unix.SIGSYS) && si.Code == sysSeccomp:
 		// The kernel rolled rax back to the number (seccomp's syscall_rollback), all
 		// 64 bits of it where si_syscall has 32; show the registers as a system
