@@ -375,10 +375,26 @@ func (c *Container) Destroy() error {
 	if c.State.Cgroup != nil {
 		err = c.State.Cgroup.Destroy()
 	}
-	if rmErr := os.RemoveAll(c.Dir); err == nil {
+	if rmErr := removeDir(c.Dir); err == nil {
 		err = rmErr
 	}
 	c.Close()
+	return err
+}
+
+// removeDir removes dir and what it holds. A file may still appear there as the
+// sandbox dies: its leader shows as a zombie (SandboxAlive false) while another of its
+// threads finishes the system call it was in, such as the exit file's creation
+// (WriteFileAtomic) when the container ended as it was deleted. Then RemoveAll's
+// rmdir finds the directory not empty: look again, a few times.
+func removeDir(dir string) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = os.RemoveAll(dir); !errors.Is(err, unix.ENOTEMPTY) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	return err
 }
 
