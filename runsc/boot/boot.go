@@ -378,6 +378,12 @@ func (s *Sandbox) Start() kernel.ExitStatus {
 	// init is gone: the other processes are being killed. Let them finish before the
 	// platform goes.
 	s.Kernel.WaitIdle(5 * time.Second)
+	// What init wrote last may still be on its way to the host terminal (the output
+	// pump's), and the sandbox process ends next: as an exec'd process's status does,
+	// wait for it.
+	if c := s.main.console; c != nil {
+		c.Drain(drainTimeout)
+	}
 	return st
 }
 
