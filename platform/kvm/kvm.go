@@ -233,6 +233,7 @@ type Platform struct {
 	xsaveIoc  uintptr // KVM_GET_XSAVE or KVM_GET_XSAVE2
 	maxVCPUs  int
 	fpSize    int
+	noFast    atomic.Bool // the fast system call does not work here (fast.go)
 
 	mu    sync.Mutex
 	vcpus []*vcpu // every vCPU made, by id
@@ -484,10 +485,26 @@ func (*Platform) MaxUserAddress() uintptr { return maxUser }
 // NewContext implements platform.Context.NewContext. The vCPU is taken on first Switch.
 func (p *Platform) NewContext() platform.Context { return &context{p: p} }
 
+// stopVCPUsIn makes sure no vCPU runs in a, which is dead: each that may is kicked,
+// and waited for until it left KVM_RUN (its thread checks a's death before entering).
+func (p *Platform) stopVCPUsIn(a *addressSpace) {
+	p.mu.Lock()
+	vs := append([]*vcpu(nil), p.vcpus...)
+	p.mu.Unlock()
+	for _, v := range vs {
+		if v.curAS.Load() == a {
+			v.kick()
+			v.runMu.Lock()
+			v.runMu.Unlock()
+		}
+	}
+}
+
 // Close implements platform.Platform.Close.
 func (p *Platform) Close() error {
 	p.mu.Lock()
 	for _, v := range p.vcpus {
+		v.quit()
 		v.close()
 	}
 	p.vcpus, p.free = nil, nil

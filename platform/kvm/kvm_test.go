@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -369,7 +370,7 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 					return
 				}
 				if ev.Kind != platform.EventSyscall || st.Regs.Rdi != uint64(i*1000+r) {
-					errs <- errors.New("wrong event or registers from another thread")
+					errs <- fmt.Errorf("wrong event or registers from another thread: thread %d round %d: %v rdi %d rip %#x", i, r, ev.Kind, st.Regs.Rdi, st.Regs.Rip)
 					return
 				}
 				st.Regs.Rip = pt.CodeAddr
@@ -644,7 +645,7 @@ func BenchmarkSwitchSyscall(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnv(b)
-	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf9}))
+	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf7})) // loop: getpid
 	c := e.p.NewContext()
 	defer c.Release()
 	pt.SwitchOnce(b, c, as, st)
