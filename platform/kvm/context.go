@@ -455,10 +455,14 @@ type context struct {
 	busy, posted bool
 	slot         *slot
 
-	// Spinning (fast.go): how long the application took from a fast go to its next
-	// call, and the Sentry from a call to the next go; when that call came.
-	appTime, sentryTime time.Duration
-	postedAt, goAt      monoTime
+	// Spinning (fast.go): how long the application took from a go to its next call,
+	// when the go found the entry spinning (appTime) and when the thread had to be
+	// woken (appWakeTime), so that the wake-ups of a slow stretch do not stop the
+	// spinning that would end it; how long the Sentry took from a call to the next
+	// go; when the last call and go came, and whether the go woke the thread.
+	appTime, appWakeTime, sentryTime time.Duration
+	postedAt, goAt                   monoTime
+	woke                             bool
 }
 
 var _ platform.Context = (*context)(nil)
@@ -551,6 +555,7 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 				return c.event(res, st)
 			}
 		}
+		c.woke = !c.busy
 		if !c.busy {
 			v.request(reqResume, a)
 			c.busy = true
@@ -564,6 +569,7 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 		v.request(reqLoad, a)
 		c.busy = true
 		c.goAt = now()
+		c.woke = true
 	}
 	return c.wait(a, st)
 }
@@ -581,7 +587,13 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 		}
 		return s != nil && s.state().Load() == stateSyscall
 	}
-	if spin := spinFor(c.appTime, maxSpin); spin > 0 {
+	spin := spinFor(c.appTime, maxSpin)
+	if c.woke {
+		// The thread must wake and enter first: past busySpin this spin yields
+		// the CPU, which is what the thread needs where it shares the Sentry's.
+		spin = spinFor(min(c.appWakeTime, maxSpin/3), maxSpin)
+	}
+	if spin > 0 {
 		start := now()
 		for i := 1; !posted() && v.ctl.Load() != ctlDone; i++ {
 			pause()
@@ -627,7 +639,11 @@ func (c *context) takePosted(s *slot, st *arch.State) platform.Event {
 	s.readSyscall(st, c.p.fpSize)
 	c.posted, c.slot = true, s
 	c.postedAt = now()
-	c.appTime = average(c.appTime, time.Duration(c.postedAt-c.goAt))
+	if d := time.Duration(c.postedAt - c.goAt); c.woke {
+		c.appWakeTime = average(c.appWakeTime, d)
+	} else {
+		c.appTime = average(c.appTime, d)
+	}
 	return platform.Event{Kind: platform.EventSyscall}
 }
 

@@ -195,11 +195,13 @@ func (s *slot) writeAnswer(st *arch.State, xcr0 uint64, budget uint32) {
 // Spinning. A hand-over that finds the other side asleep costs an exit and a futex
 // wake-up; one that finds it spinning costs a cache line. Each side spins for about
 // as long as the other has been taking lately (three times the moving average, 2 µs
-// more), never more than maxSpin, and not at all on one CPU. The Sentry's spin yields
-// its CPU past busySpin; the guest's cannot, so its budget is at most maxGuestSpin.
+// more), not at all when that is more than its limit, and not at all on one CPU. The
+// limits are about what not spinning costs: for the guest, an exit and a re-entry
+// (~20 µs under PVM), and it cannot yield its CPU; for the Sentry, that and a futex
+// wake-up, and its spin yields its CPU past busySpin.
 const (
-	maxSpin      = 100 * time.Microsecond
-	maxGuestSpin = 50 * time.Microsecond
+	maxSpin      = 50 * time.Microsecond
+	maxGuestSpin = 20 * time.Microsecond
 	busySpin     = 5 * time.Microsecond
 	maxSample    = 2 * maxSpin
 )

@@ -2,12 +2,13 @@
    ring0_test.go assembles this file with gcc where it can and checks that ring0Code
    holds exactly these bytes and that every offset ring0.go names is its label's.
 
-   Nothing here reads or writes application memory, and nothing here decides anything:
-   each entry halts, which exits to the host (KVM_EXIT_HLT) with the application's
+   Nothing in the ring-0 part (up to retFlush) reads or writes application memory,
+   and nothing there decides anything: each entry halts, which exits to the host (KVM_EXIT_HLT) with the application's
    general registers untouched; the host tells the entries apart by the address after
    the hlt. The return stubs run on the vCPU's own ring-0 stack, where the host wrote
    an iretq frame. The padding is int3, and a ud2 follows each hlt, so a vCPU that
-   resumes anywhere unexpected traps at once (which the host treats as fatal). */
+   resumes anywhere unexpected traps at once (which the host treats as fatal). The fast
+   system call's code after it runs in ring 3 only (see below). */
 	.text
 	.globl _start
 _start:
