@@ -405,7 +405,7 @@ func (v *vcpu) stoppedInUser() result {
 		if off, ok := inFastCode(v.run.Regs.Rip); ok {
 			switch {
 			case off >= fastPostedOff && off < fastResumeOff:
-				if s.state().Load() == stateApp {
+				if s.state().Load()&1 != 0 { // stateApp, stateSleep: the answer is there
 					return result{kind: resStopped} // the answer is there: st stands
 				}
 				return result{kind: resPosted}

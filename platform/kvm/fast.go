@@ -34,11 +34,14 @@ const (
 )
 
 // Values of the slot's state word. The application can write any value there; the
-// Sentry only ever reads registers from the slot as the application's own.
+// Sentry only ever reads registers from the slot as the application's own. The two
+// values with bit 0 set both say the answer is in the slot (the entry spinning for it
+// takes either), so the Sentry may move stateApp to stateSleep whether or not the
+// entry has taken the go yet.
 const (
 	stateApp     = 1 // the Sentry gave the go and spins for the next call
 	stateSyscall = 2 // the entry posted a call: the registers are in the slot
-	stateSleep   = 3 // the Sentry sleeps: a posted call must exit to wake it
+	stateSleep   = 3 // the Sentry gave the go and sleeps: the next call exits to wake it
 	stateExiting = 4 // the entry stopped spinning for the answer and exits
 )
 

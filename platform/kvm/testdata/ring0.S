@@ -78,6 +78,7 @@ retFlush:
 	.set stXsave, 0x400
 	.set stateApp, 1	/* the Sentry gave the go and spins for the next call */
 	.set stateSyscall, 2	/* posted: the registers are in the slot */
+	.set stateSleep, 3	/* the Sentry gave the go and sleeps: the next call exits */
 	.set stateExiting, 4	/* the entry stopped spinning and exits */
 
 /* A fast entry reached in ring 0 (hardware virtualization: never configured there,
@@ -121,8 +122,8 @@ fastPosted:	/* the call is posted */
 	jne fastExit
 	mov stBudget(%rbx), %ecx
 fastSpin:
-	cmpl $stateApp, stState(%rbx)
-	je fastResume
+	testb $1, stState(%rbx)	/* stateApp or stateSleep: the answer is there */
+	jnz fastResume
 	pause
 	sub $1, %ecx
 	jae fastSpin
