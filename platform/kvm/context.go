@@ -41,6 +41,7 @@ type vcpu struct {
 	as           *addressSpace
 	st           arch.State // the state to load; the state at the exit
 	res          result
+	idleSpin     atomic.Int64                 // how long the thread spins for a request
 	stop         atomic.Bool                  // a kick that wants the vCPU stopped
 	curAS        atomic.Pointer[addressSpace] // the address space it runs, for Release
 	runMu        sync.Mutex                   // held by the thread while it may run the guest
@@ -239,6 +240,11 @@ func (v *vcpu) thread(started chan<- struct{}) {
 	close(started)
 	defer close(v.exited)
 	for {
+		// Spin first for about as long as the Sentry has lately taken to answer
+		// (idleSpin): a posted call's exit is usually answered at once.
+		if spin := time.Duration(v.idleSpin.Load()); spin > 0 && v.ctl.Load() != ctlRequest {
+			spinUntil(spin, func() bool { return v.ctl.Load() == ctlRequest })
+		}
 		for {
 			c := v.ctl.Load()
 			if c == ctlRequest {
@@ -538,6 +544,7 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 	if fast {
 		s := c.slot
 		budget := uint32(spinFor(c.sentryTime, maxGuestSpin) / pauseTime)
+		v.idleSpin.Store(int64(spinFor(c.sentryTime, maxSpin)))
 		s.writeAnswer(st, c.p.xcr0, budget)
 		c.goAt = now()
 		old := s.state().Swap(stateApp)
@@ -594,19 +601,7 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 		spin = spinFor(min(c.appWakeTime, maxSpin/3), maxSpin)
 	}
 	if spin > 0 {
-		start := now()
-		for i := 1; !posted() && v.ctl.Load() != ctlDone; i++ {
-			pause()
-			if i%64 == 0 {
-				since := time.Duration(now() - start)
-				if since > spin {
-					break
-				}
-				if since > busySpin {
-					unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
-				}
-			}
-		}
+		spinUntil(spin, func() bool { return posted() || v.ctl.Load() == ctlDone })
 	}
 	if posted() && v.ctl.Load() != ctlDone {
 		return c.takePosted(s, st), nil

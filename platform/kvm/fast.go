@@ -234,6 +234,23 @@ func spinFor(avg, limit time.Duration) time.Duration {
 	return min(3*avg+2*time.Microsecond, limit)
 }
 
+// spinUntil spins until done() or for d, yielding the CPU past busySpin.
+func spinUntil(d time.Duration, done func() bool) {
+	start := now()
+	for i := 1; !done(); i++ {
+		pause()
+		if i%64 != 0 {
+			continue
+		}
+		switch since := time.Duration(now() - start); {
+		case since > d:
+			return
+		case since > busySpin:
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		}
+	}
+}
+
 func average(avg, d time.Duration) time.Duration {
 	return avg + (min(d, maxSample)-avg)/8
 }
