@@ -129,7 +129,8 @@
 //     thread's word; a call posted then finds stateSleep and exits at once, and the
 //     thread wakes the Sentry. The entry's budget is, likewise, about as long as the
 //     Sentry has lately taken (at most maxGuestSpin, since a guest cannot yield its
-//     CPU). On one CPU neither side spins.
+//     CPU), and so is the thread's spin for the Sentry's next request after an exit,
+//     before it sleeps. On one CPU nobody spins.
 //
 // The fast entry is never set where syscall enters ring 0 (hardware virtualization:
 // there the code would run in ring 0 and jump to the application's rcx): it is set
@@ -195,9 +196,13 @@
 //     not a 32-bit system call.
 //   - The application's cpuid shows what KVM supports (plus XSAVE, see initCPU), and
 //     rdtsc may count from the VM's creation (KVM's TSC offset), not the host's boot.
-//   - A system call the fast way is a few µs (BenchmarkSwitchSyscall: 4-8 µs on the
-//     2-CPU PVM machine this was written on, busy, against ~7 µs for kvm_exit's bare
-//     exit and ~45 µs through the exit path). Without the fast entry (hardware
+//   - A system call the fast way is a few µs where a CPU is free for each side
+//     (BenchmarkSwitchSyscall: 4.4-8 µs on the 2-CPU PVM machine this was written
+//     on, against ~7 µs for kvm_exit's bare exit and ~45 µs through the exit path).
+//     On a saturated host the hand-overs between the Sentry and the vCPU's thread
+//     become futex wake-ups and the entry's exits, and a system call costs about what
+//     the exit path did (50-150 µs measured at load 5-20 on 2 CPUs, either way); the
+//     exit path itself now also hands over to the vCPU's thread. Without the fast entry (hardware
 //     virtualization, whose syscall lands in ring 0 with the application's rsp, or a
 //     vCPU beyond maxFastVCPUs) every system call is an exit; keeping those in the
 //     guest would need a trusted ring-0 stack (swapgs and a per-vCPU area) and is not
