@@ -23,9 +23,9 @@ type addressSpace struct {
 	// the platform did not expect); nil while it lives.
 	dead atomic.Pointer[error]
 
-	mu     sync.Mutex    // serializes changes to the tables
-	tables []uint64      // every table page, the root included, and the slots' pages
-	slots  map[int]*slot // by vCPU id: the fast system call's slots (fast.go)
+	mu        sync.Mutex        // serializes changes to the tables
+	tables    []uint64          // every table page, the root included, and the call slots' pages
+	callSlots map[int]*callSlot // by vCPU id: the fast system call's slots (fast.go)
 }
 
 var _ platform.AddressSpace = (*addressSpace)(nil)

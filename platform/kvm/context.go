@@ -51,7 +51,7 @@ type vcpu struct {
 	// is the vCPU's fast entry; the slot of the address space it runs.
 	fastTried, fast bool
 	sawRing3Syscall bool
-	slot            atomic.Pointer[slot]
+	slot            atomic.Pointer[callSlot]
 	runGen          atomic.Uint64 // the generation it last loaded
 
 	// What the vCPU holds, as the thread last set it.
@@ -459,7 +459,7 @@ type context struct {
 	// Switch has not taken the result of; posted while the vCPU waits in the fast
 	// entry (running it, or stopped there) for the answer to a call of slot's.
 	busy, posted bool
-	slot         *slot
+	slot         *callSlot
 
 	// Spinning (fast.go): how long the application took from a go to its next call,
 	// when the go found the entry spinning (appTime) and when the thread had to be
@@ -585,7 +585,7 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 // thread's result.
 func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) {
 	v := c.v
-	var s *slot // the slot the vCPU uses, once the thread published it
+	var s *callSlot // the slot the vCPU uses, once the thread published it
 	posted := func() bool {
 		if s == nil {
 			if s = v.slot.Load(); s != nil && s.as != a {
@@ -630,7 +630,7 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 }
 
 // takePosted takes the call posted in s.
-func (c *context) takePosted(s *slot, st *arch.State) platform.Event {
+func (c *context) takePosted(s *callSlot, st *arch.State) platform.Event {
 	s.readSyscall(st, c.p.fpSize)
 	c.posted, c.slot = true, s
 	c.postedAt = now()
@@ -695,7 +695,7 @@ func (v *vcpu) load(a *addressSpace, st *arch.State) error {
 	gen := a.gen.Load()
 	v.runGen.Store(gen)
 	if v.fast {
-		s, err := a.slotFor(v.id)
+		s, err := a.callSlotFor(v.id)
 		if err != nil {
 			return err
 		}

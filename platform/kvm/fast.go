@@ -72,25 +72,25 @@ func (v *vcpu) disableFast() {
 	ioctl(v.fd, kvmSetMSRs, unsafe.Pointer(&msrs))
 }
 
-// slot is vCPU id's slot in as: its pages, as offsets in platMem.
-type slot struct {
+// callSlot is vCPU id's slot in as: its pages, as offsets in platMem.
+type callSlot struct {
 	as    *addressSpace
 	mem   []byte // platMem
 	pages []uint64
 }
 
-// slotFor returns the slot of vCPU id in a, mapping it on first use.
-func (a *addressSpace) slotFor(id int) (*slot, error) {
+// callSlotFor returns the slot of vCPU id in a, mapping it on first use.
+func (a *addressSpace) callSlotFor(id int) (*callSlot, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.deadErr(); err != nil {
 		return nil, err
 	}
-	if s := a.slots[id]; s != nil {
+	if s := a.callSlots[id]; s != nil {
 		return s, nil
 	}
 	n := (slotXsave + a.p.fpSize + pageSize - 1) / pageSize
-	s := &slot{as: a, mem: a.p.platMem}
+	s := &callSlot{as: a, mem: a.p.platMem}
 	for range n {
 		off, err := a.p.allocTable()
 		if err != nil {
@@ -110,21 +110,21 @@ func (a *addressSpace) slotFor(id int) (*slot, error) {
 		return nil, err
 	}
 	s.state().Store(stateApp) // the Sentry is awake (so the entry's first call spins)
-	if a.slots == nil {
-		a.slots = map[int]*slot{}
+	if a.callSlots == nil {
+		a.callSlots = map[int]*callSlot{}
 	}
-	a.slots[id] = s
+	a.callSlots[id] = s
 	return s, nil
 }
 
-func (s *slot) state() *atomic.Uint32 {
+func (s *callSlot) state() *atomic.Uint32 {
 	return (*atomic.Uint32)(unsafe.Pointer(slotWord(s.mem, s.pages[0]+slotState)))
 }
 
-func (s *slot) u64(off uint64) *uint64 { return frameWord(s.mem, s.pages[0]+off) }
+func (s *callSlot) u64(off uint64) *uint64 { return frameWord(s.mem, s.pages[0]+off) }
 
 // copyOut copies the slot's bytes from off into b, across its pages.
-func (s *slot) copyOut(off uint64, b []byte) {
+func (s *callSlot) copyOut(off uint64, b []byte) {
 	for len(b) > 0 {
 		p, o := off/pageSize, off%pageSize
 		n := copy(b, s.mem[s.pages[p]+o:s.pages[p]+pageSize])
@@ -133,7 +133,7 @@ func (s *slot) copyOut(off uint64, b []byte) {
 }
 
 // copyIn copies b into the slot from off.
-func (s *slot) copyIn(off uint64, b []byte) {
+func (s *callSlot) copyIn(off uint64, b []byte) {
 	for len(b) > 0 {
 		p, o := off/pageSize, off%pageSize
 		n := copy(s.mem[s.pages[p]+o:s.pages[p]+pageSize], b)
@@ -149,7 +149,7 @@ func regs(r *arch.Registers) [16]*uint64 {
 
 // readSyscall fills st with the call posted in the slot, as Switch reports a system
 // call: rip and rflags from rcx and r11, the number in orig_rax, -ENOSYS in rax.
-func (s *slot) readSyscall(st *arch.State, fpSize int) {
+func (s *callSlot) readSyscall(st *arch.State, fpSize int) {
 	r := &st.Regs
 	for i, p := range regs(r) {
 		*p = *s.u64(slotRegs + 8*uint64(i))
@@ -175,7 +175,7 @@ func fastAnswer(st *arch.State, fpSize int) bool {
 
 // writeAnswer puts st in the slot for fastResume, with the FP state made loadable
 // (XRSTOR faults on what a standard-format header cannot hold) and the entry's spin.
-func (s *slot) writeAnswer(st *arch.State, xcr0 uint64, budget uint32) {
+func (s *callSlot) writeAnswer(st *arch.State, xcr0 uint64, budget uint32) {
 	r := &st.Regs
 	for i, p := range regs(r) {
 		*s.u64(slotRegs + 8*uint64(i)) = *p
@@ -287,7 +287,7 @@ func inFastCode(rip uint64) (uint64, bool) {
 
 // stoppedSaving is a vCPU stopped while the entry saved a call it had not posted yet:
 // the call, as if posted, from the slot and the registers the entry had not touched.
-func (v *vcpu) stoppedSaving(s *slot, off uint64) {
+func (v *vcpu) stoppedSaving(s *callSlot, off uint64) {
 	st := &v.st
 	v.saveRegs(st)
 	r := &st.Regs

@@ -30,7 +30,8 @@
 // The kernel area is mapped at kernelBase (the top GiB of the canonical upper half):
 // the code page read-only and executable (for ring 3 too, see ring0.go), the IDT
 // read-only and the vCPU pages read-write and not executable for ring 0 only, the page
-// tables not at all. The pool is never mapped: the CPU walks it by physical address.
+// tables not at all. The pool is never mapped (the CPU walks it by physical address),
+// but for the pages given to fast system-call slots.
 // So the application can reach only what its own page tables map, which is only
 // memory-file pages the Sentry mapped for it, its fast system-call slots, and the
 // code page.
