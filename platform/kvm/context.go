@@ -461,11 +461,12 @@ type context struct {
 	busy, posted bool
 	slot         *callSlot
 
-	// Spinning (fast.go): how long the application took from a go to its next call,
+	// Spinning (fast.go): how long the application took from a go to its next event,
 	// when the go found the entry spinning (appTime) and when the thread had to be
 	// woken (appWakeTime), so that the wake-ups of a slow stretch do not stop the
-	// spinning that would end it; how long the Sentry took from a call to the next
-	// go; when the last call and go came, and whether the go woke the thread.
+	// spinning that would end it; how long the Sentry took from an event to the next
+	// go; when the last event (postedAt, 0 once timed) and go came, and whether the
+	// go woke the thread.
 	appTime, appWakeTime, sentryTime time.Duration
 	postedAt, goAt                   monoTime
 	woke                             bool
@@ -537,14 +538,15 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 			return platform.Event{Kind: platform.EventInterrupt}, nil
 		}
 	}
-	if c.posted {
+	if c.postedAt != 0 {
 		c.sentryTime = average(c.sentryTime, time.Duration(now()-c.postedAt))
+		c.postedAt = 0
 	}
+	v.idleSpin.Store(int64(spinFor(c.sentryTime, maxSpin)))
 	c.posted = false
 	if fast {
 		s := c.slot
 		budget := uint32(spinFor(c.sentryTime, maxGuestSpin) / pauseTime)
-		v.idleSpin.Store(int64(spinFor(c.sentryTime, maxSpin)))
 		s.writeAnswer(st, c.p.xcr0, budget)
 		c.goAt = now()
 		old := s.state().Swap(stateApp)
@@ -560,6 +562,11 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 				// Not the entry's exit after all (the application wrote the state
 				// word itself): the event stands, the answer is dropped.
 				return c.event(res, st)
+			}
+			if res.kind == resPosted && s.state().Load()&1 == 0 {
+				// The entry took the answer, and the application made its next
+				// call before the vCPU stopped.
+				return c.takePosted(s, st), nil
 			}
 		}
 		c.woke = !c.busy
@@ -617,6 +624,13 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 		if posted(); s == nil {
 			return platform.Event{}, c.failed(a, fmt.Errorf("kvm: vCPU %d: a fast system call with no slot", v.id))
 		}
+		if s.state().Load()&1 != 0 {
+			// A kick stopped the entry spinning for an answer the Sentry has
+			// given since (the call was taken from the slot): re-enter it.
+			v.request(reqResume, a)
+			c.busy, c.woke = true, true
+			return c.wait(a, st)
+		}
 		return c.takePosted(s, st), nil
 	}
 	if res.kind == resStopped {
@@ -633,13 +647,18 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 func (c *context) takePosted(s *callSlot, st *arch.State) platform.Event {
 	s.readSyscall(st, c.p.fpSize)
 	c.posted, c.slot = true, s
+	c.timeEvent()
+	return platform.Event{Kind: platform.EventSyscall}
+}
+
+// timeEvent notes that the application's event came now (see context's times).
+func (c *context) timeEvent() {
 	c.postedAt = now()
 	if d := time.Duration(c.postedAt - c.goAt); c.woke {
 		c.appWakeTime = average(c.appWakeTime, d)
 	} else {
 		c.appTime = average(c.appTime, d)
 	}
-	return platform.Event{Kind: platform.EventSyscall}
 }
 
 // event returns the thread's result res, its state copied to st.
@@ -648,6 +667,7 @@ func (c *context) event(res result, st *arch.State) (platform.Event, error) {
 		return platform.Event{}, c.failed(c.v.as, res.err)
 	}
 	v := c.v
+	c.timeEvent()
 	st.Regs = v.st.Regs
 	if len(st.FP) != len(v.st.FP) {
 		st.FP = make(arch.FPState, len(v.st.FP))

@@ -155,9 +155,12 @@
 // exit's hlt resumes as-is, since those complete in ring 0 without touching
 // application memory. A stop in ring 3 inside the fast entry is not an application
 // state: where it was saving a call, the call is reported as made (the registers from
-// the slot and those the entry had not touched yet); where it had posted it, the
-// call is taken from the slot; where it was loading an answer, the answer (which the
-// Sentry still holds) is the state.
+// the slot and those the entry had not touched yet); where it had posted it or was
+// spinning, the slot's state word tells, when the Sentry takes the thread's result,
+// whether the slot holds an answer the entry has not taken (bit 0: it is re-entered
+// at fastResume) or a call (taken from the slot, unless the Sentry took it already
+// while spinning); where it was loading an answer, the answer (which the Sentry still
+// holds) is the state.
 //
 // A released address space may still hold a vCPU spinning in a fast entry (the
 // Sentry got the call and let its thread exit, or exec'd): Release marks it dead,

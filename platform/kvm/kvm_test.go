@@ -657,6 +657,22 @@ func BenchmarkSwitchSyscall(b *testing.B) {
 	}
 }
 
+// BenchmarkSwitchFault is one page-fault round trip, the exit path: Switch → fault
+// event → Switch, the fault left unhandled (a store through -ENOSYS).
+func BenchmarkSwitchFault(b *testing.B) {
+	e := newEnv(b)
+	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0x00, 0x00})) // add %al,(%rax)
+	c := e.p.NewContext()
+	defer c.Release()
+	pt.SwitchOnce(b, c, as, st)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if ev, err := c.Switch(as, st); err != nil || ev.Kind != platform.EventFault {
+			b.Fatal(ev, err)
+		}
+	}
+}
+
 // TestFPAcrossFault: the vector registers survive a page fault handled in between,
 // as they do a system call.
 func TestFPAcrossFault(t *testing.T) {
