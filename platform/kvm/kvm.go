@@ -205,8 +205,10 @@
 //     on, against ~7 µs for kvm_exit's bare exit and ~45 µs through the exit path).
 //     On a saturated host the hand-overs between the Sentry and the vCPU's thread
 //     become futex wake-ups and the entry's exits, and a system call costs about what
-//     the exit path did (50-150 µs measured at load 5-20 on 2 CPUs, either way); the
-//     exit path itself now also hands over to the vCPU's thread. Without the fast entry (hardware
+//     the exit path did (50-150 µs measured at load 5-20 on 2 CPUs, either way). The
+//     exit path itself now hands over to the vCPU's thread and back, which under
+//     load costs a fault round trip (BenchmarkSwitchFault) some 30 µs more than when
+//     the Sentry's own thread ran KVM_RUN (72-79 µs against 39-66 µs at load ~10). Without the fast entry (hardware
 //     virtualization, whose syscall lands in ring 0 with the application's rsp, or a
 //     vCPU beyond maxFastVCPUs) every system call is an exit; keeping those in the
 //     guest would need a trusted ring-0 stack (swapgs and a per-vCPU area) and is not
