@@ -208,7 +208,12 @@
 //     the exit path did (50-150 µs measured at load 5-20 on 2 CPUs, either way). The
 //     exit path itself now hands over to the vCPU's thread and back, which under
 //     load costs a fault round trip (BenchmarkSwitchFault) some 30 µs more than when
-//     the Sentry's own thread ran KVM_RUN (72-79 µs against 39-66 µs at load ~10). Without the fast entry (hardware
+//     the Sentry's own thread ran KVM_RUN (72-79 µs against 39-66 µs at load ~10;
+//     48-89 µs against ~40 µs idle), and a call that blocks in the Sentry (futex,
+//     pipes) comes back through the entry's exit and a wake-up of the thread:
+//     futex_pingpong 321 µs against 63 µs before, idle. Running the exit path on the
+//     Sentry's thread where no fast entry is set (hardware virtualization) and not
+//     parking the thread after a blocking call's exit are what is left to do. Without the fast entry (hardware
 //     virtualization, whose syscall lands in ring 0 with the application's rsp, or a
 //     vCPU beyond maxFastVCPUs) every system call is an exit; keeping those in the
 //     guest would need a trusted ring-0 stack (swapgs and a per-vCPU area) and is not
