@@ -34,6 +34,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureFDs(t, 0)
+}
+
+// newFixtureFDs is newFixture with a server keeping at most nodeFDs node FDs
+// open when idle (Config.NodeFDs; 0 for the default).
+func newFixtureFDs(t *testing.T, nodeFDs int) *fixture {
+	t.Helper()
 	f := &fixture{root: t.TempDir(), second: t.TempDir(), ro: t.TempDir()}
 	must(t, os.WriteFile(filepath.Join(f.root, "file"), []byte(fileContent), 0o644))
 	must(t, os.Mkdir(filepath.Join(f.root, "dir"), 0o755))
@@ -48,7 +55,8 @@ func newFixture(t *testing.T) *fixture {
 	must(t, os.WriteFile(filepath.Join(f.ro, "rofile"), []byte("read-only"), 0o644))
 	must(t, os.Mkdir(filepath.Join(f.ro, "rodir"), 0o755))
 
-	cfg := Config{Mounts: []Mount{{HostPath: f.root}, {HostPath: f.second}, {HostPath: f.ro, ReadOnly: true}}}
+	cfg := Config{Mounts: []Mount{{HostPath: f.root}, {HostPath: f.second}, {HostPath: f.ro, ReadOnly: true}},
+		NodeFDs: nodeFDs}
 	clientFD, done := serveOnSocketpair(t, cfg)
 	f.c = protocol.NewClient(clientFD)
 	t.Cleanup(func() {

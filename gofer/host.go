@@ -138,8 +138,13 @@ func (c *conn) reopen(n *node, flags int) (int, error) {
 		return -1, unix.ENXIO
 	case unix.S_IFDIR:
 		// "." from the node's own FD is the node itself: no name lookup.
+		nfd, err := c.use(n)
+		if err != nil {
+			return -1, err
+		}
+		defer c.release(n)
 		for {
-			fd, err := unix.Openat(n.fd, ".", flags|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+			fd, err := unix.Openat(nfd, ".", flags|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 			if err != unix.EINTR {
 				return fd, err
 			}
@@ -159,24 +164,24 @@ func (c *conn) reopen(n *node, flags int) (int, error) {
 	if n.ftype == unix.S_IFIFO {
 		hostFlags |= unix.O_NONBLOCK
 	}
+	var (
+		fd  int
+		err error
+	)
 	c.treeMu.RLock()
-	parent, name := n.parent, n.name
-	if parent == nil {
+	if parent, name := n.parent, n.name; parent == nil {
+		// Its name was removed through this connection.
 		c.treeMu.RUnlock()
-		return -1, unix.ESTALE
-	}
-	pfd, pst, err := lookupChild(parent.fd, name)
-	if err != nil {
+		fd, err = c.openUnnamed(n, hostFlags)
+	} else {
+		var dirFD int
+		dirFD, err = c.useLocked(parent)
+		if err == nil {
+			fd, err = openNamed(n, dirFD, name, hostFlags)
+			c.release(parent)
+		}
 		c.treeMu.RUnlock()
-		return -1, err
 	}
-	unix.Close(pfd)
-	if !n.sameFile(pst) {
-		c.treeMu.RUnlock()
-		return -1, unix.ESTALE
-	}
-	fd, err := openChild(parent.fd, name, hostFlags, 0)
-	c.treeMu.RUnlock()
 	if err != nil {
 		return -1, err
 	}
@@ -208,6 +213,41 @@ func (c *conn) reopen(n *node, flags int) (int, error) {
 		}
 	}
 	return fd, nil
+}
+
+// openNamed opens name in dirFD with hostFlags if it is n's inode (else
+// ESTALE), checking that first with an O_PATH lookup, which has no side
+// effects.
+func openNamed(n *node, dirFD int, name string, hostFlags int) (int, error) {
+	pfd, pst, err := lookupChild(dirFD, name)
+	if err != nil {
+		return -1, err
+	}
+	unix.Close(pfd)
+	if !n.sameFile(pst) {
+		return -1, unix.ESTALE
+	}
+	return openChild(dirFD, name, hostFlags, 0)
+}
+
+// openUnnamed opens n, a regular file or FIFO whose name was removed through
+// the connection, through the /proc/self/fd entry of its own O_PATH FD, as a
+// Linux process reopens an unlinked file it holds: the magic link leads to
+// exactly the node's inode, with no name lookup. Without its FD (fdCache) it
+// is ESTALE.
+func (c *conn) openUnnamed(n *node, hostFlags int) (int, error) {
+	nfd, err := c.use(n)
+	if err != nil {
+		return -1, err
+	}
+	defer c.release(n)
+	dir, name := procFDPath(nfd)
+	for {
+		fd, err := unix.Openat(dir, name, hostFlags|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
 
 // truncate sets the size of n, a regular file.

@@ -96,8 +96,8 @@ func fstat(fd int) (*unix.Stat_t, error) {
 }
 
 // dirFor looks up the directory dirFID for a request naming name in it;
-// change says the request would modify the directory. The caller drops the
-// returned node's reference.
+// change says the request would modify the directory. The returned node is
+// in use (its fd open) until the caller puts it.
 func (c *conn) dirFor(dirFID protocol.FID, name string, change bool) (*node, error) {
 	d, err := c.lookup(dirFID)
 	if err != nil {
@@ -110,6 +110,9 @@ func (c *conn) dirFor(dirFID protocol.FID, name string, change bool) (*node, err
 		err = unix.ENOTDIR
 	case change && d.mount.readOnly:
 		err = unix.EROFS
+	}
+	if err == nil {
+		_, err = c.use(d)
 	}
 	if err != nil {
 		d.decRef()
@@ -132,7 +135,9 @@ func (c *conn) attach(m *protocol.Tattach) (protocol.Message, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	n := newNode(fd, mnt, st, nil, "")
+	n := c.newNode(fd, mnt, st, nil, "")
+	n.isRoot = true
+	c.release(n)
 	return &protocol.Rattach{FID: c.newFID(n), Stat: toStat(st)}, nil
 }
 
@@ -148,13 +153,14 @@ func (c *conn) walk(m *protocol.Twalk) (protocol.Message, error) {
 			return nil, err
 		}
 	}
-	cur, err := c.lookup(m.FID)
+	cur, err := c.acquire(m.FID)
 	if err != nil {
 		return nil, err
 	}
-	// cur always holds a reference of ours, so that a Tclunk of a FID just
-	// handed out (FID numbers are predictable) can't close it under us.
-	defer func() { cur.decRef() }()
+	// cur always holds a reference and a use of ours, so that a Tclunk of a
+	// FID just handed out (FID numbers are predictable) can't close it
+	// under us, nor can the cache.
+	defer func() { c.put(cur) }()
 	r := &protocol.Rwalk{}
 	for _, name := range m.Names {
 		if !cur.isDir() {
@@ -166,21 +172,21 @@ func (c *conn) walk(m *protocol.Twalk) (protocol.Message, error) {
 			r.Errno = uint32(errnoOf(err))
 			break
 		}
-		n := newNode(fd, cur.mount, st, cur, name)
+		n := c.newNode(fd, cur.mount, st, cur, name)
 		n.incRef()
 		r.Nodes = append(r.Nodes, protocol.Node{FID: c.newFID(n), Stat: toStat(st)})
-		cur.decRef()
+		c.put(cur)
 		cur = n
 	}
 	return r, nil
 }
 
 func (c *conn) stat(m *protocol.Tstat) (protocol.Message, error) {
-	n, err := c.lookup(m.FID)
+	n, err := c.acquire(m.FID)
 	if err != nil {
 		return nil, err
 	}
-	defer n.decRef()
+	defer c.put(n)
 	st, err := fstat(n.fd)
 	if err != nil {
 		return nil, err
@@ -224,7 +230,7 @@ func (c *conn) newChild(d *node, name string, want *unix.Stat_t, ftype, mode, ui
 		unix.Close(fd)
 		return 0, protocol.Stat{}, unix.ESTALE
 	}
-	n := newNode(fd, d.mount, st, d, name)
+	n := c.newNode(fd, d.mount, st, d, name)
 	if c.srv.isRoot {
 		err = chownNode(n, int(int32(uid)), int(int32(gid)))
 	}
@@ -237,6 +243,7 @@ func (c *conn) newChild(d *node, name string, want *unix.Stat_t, ftype, mode, ui
 	if err == nil {
 		st, err = fstat(fd)
 	}
+	c.release(n)
 	if err != nil {
 		n.decRef()
 		return 0, protocol.Stat{}, err
@@ -252,7 +259,7 @@ func (c *conn) create(m *protocol.Tcreate) (protocol.Message, int, error) {
 	if err != nil {
 		return nil, -1, err
 	}
-	defer d.decRef()
+	defer c.put(d)
 	flags := int(m.Flags)
 	if flags&unix.O_ACCMODE == unix.O_ACCMODE {
 		return nil, -1, unix.EINVAL
@@ -284,7 +291,7 @@ func (c *conn) mkdir(m *protocol.Tmkdir) (protocol.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer d.decRef()
+	defer c.put(d)
 	mode := m.Mode & 0o7777
 	if err := unix.Mkdirat(d.fd, m.Name, mode); err != nil {
 		return nil, err
@@ -304,7 +311,7 @@ func (c *conn) symlink(m *protocol.Tsymlink) (protocol.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer d.decRef()
+	defer c.put(d)
 	switch {
 	case m.Target == "":
 		return nil, unix.ENOENT // As Linux symlink(2).
@@ -329,7 +336,7 @@ func (c *conn) mknod(m *protocol.Tmknod) (protocol.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer d.decRef()
+	defer c.put(d)
 	ftype := m.Mode & unix.S_IFMT
 	switch ftype {
 	case 0:
@@ -363,12 +370,12 @@ func (c *conn) link(m *protocol.Tlink) (protocol.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer d.decRef()
-	t, err := c.lookup(m.TargetFID)
+	defer c.put(d)
+	t, err := c.acquire(m.TargetFID)
 	if err != nil {
 		return nil, err
 	}
-	defer t.decRef()
+	defer c.put(t)
 	switch {
 	case t.mount != d.mount:
 		return nil, unix.EXDEV
@@ -379,7 +386,11 @@ func (c *conn) link(m *protocol.Tlink) (protocol.Message, error) {
 	if err == unix.ENOENT {
 		c.treeMu.RLock()
 		if p := t.parent; p != nil {
-			err = unix.Linkat(p.fd, t.name, d.fd, m.Name, 0)
+			var pfd int
+			if pfd, err = c.useLocked(p); err == nil {
+				err = unix.Linkat(pfd, t.name, d.fd, m.Name, 0)
+				c.release(p)
+			}
 		}
 		c.treeMu.RUnlock()
 	}
@@ -394,7 +405,8 @@ func (c *conn) link(m *protocol.Tlink) (protocol.Message, error) {
 		unix.Close(fd)
 		return nil, unix.ESTALE
 	}
-	n := newNode(fd, d.mount, st, d, m.Name)
+	n := c.newNode(fd, d.mount, st, d, m.Name)
+	c.release(n)
 	return &protocol.Rlink{FID: c.newFID(n), Stat: toStat(st)}, nil
 }
 
@@ -406,11 +418,59 @@ func (c *conn) unlink(m *protocol.Tunlink) (protocol.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer d.decRef()
-	if err := unix.Unlinkat(d.fd, m.Name, int(m.Flags)); err != nil {
+	defer c.put(d)
+	c.treeMu.Lock()
+	defer c.treeMu.Unlock()
+	gone := c.holdNamed(d, m.Name, nil)
+	err = unix.Unlinkat(d.fd, m.Name, int(m.Flags))
+	c.unnamed(gone, err == nil)
+	if err != nil {
 		return nil, err
 	}
 	return &protocol.Runlink{}, nil
+}
+
+// holdNamed returns the nodes of this connection seen at name in d (any node
+// of d's directory) that are still the file there, each in use with its FD
+// open, except those that are keep's inode: the nodes a removal of name or a
+// rename over it would leave without a name, so that their FDs can be kept
+// (unnamed). The caller holds treeMu for writing.
+func (c *conn) holdNamed(d *node, name string, keep *unix.Stat_t) []*node {
+	var at []*node
+	c.fidsMu.Lock()
+	for _, n := range c.fids {
+		if p := n.parent; p != nil && p.dev == d.dev && p.ino == d.ino && n.name == name &&
+			(keep == nil || !n.sameFile(keep)) {
+			n.incRef()
+			at = append(at, n)
+		}
+	}
+	c.fidsMu.Unlock()
+	held := at[:0]
+	for _, n := range at {
+		if _, err := c.useLocked(n); err != nil {
+			// Not the file there: nothing it names is removed.
+			n.decRef()
+			continue
+		}
+		held = append(held, n)
+	}
+	return held
+}
+
+// unnamed ends what holdNamed began: if the name was removed, each node
+// forgets its parent and name and is kept as unnamed (fdCache.keepUnnamed):
+// it can't be looked up again, and the client may still use it. The caller
+// holds treeMu for writing.
+func (c *conn) unnamed(ns []*node, removed bool) {
+	for _, n := range ns {
+		if removed && n.parent != nil {
+			c.srv.fds.keepUnnamed(n)
+			n.parent.decRef()
+			n.parent, n.name = nil, ""
+		}
+		c.put(n)
+	}
 }
 
 func (c *conn) rename(m *protocol.Trename) (protocol.Message, error) {
@@ -423,18 +483,30 @@ func (c *conn) rename(m *protocol.Trename) (protocol.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer od.decRef()
+	defer c.put(od)
 	nd, err := c.dirFor(m.NewDirFID, m.NewName, true)
 	if err != nil {
 		return nil, err
 	}
-	defer nd.decRef()
+	defer c.put(nd)
 	if od.mount != nd.mount {
 		return nil, unix.EXDEV
 	}
 	c.treeMu.Lock()
 	defer c.treeMu.Unlock()
-	if err := unix.Renameat2(od.fd, m.OldName, nd.fd, m.NewName, uint(m.Flags)); err != nil {
+	var replaced []*node
+	if m.Flags&unix.RENAME_EXCHANGE == 0 {
+		// A file renamed over loses its name, unless it is the file
+		// renamed (a rename between links of one file does nothing).
+		var st unix.Stat_t
+		if err := unix.Fstatat(od.fd, m.OldName, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return nil, err
+		}
+		replaced = c.holdNamed(nd, m.NewName, &st)
+	}
+	err = unix.Renameat2(od.fd, m.OldName, nd.fd, m.NewName, uint(m.Flags))
+	c.unnamed(replaced, err == nil)
+	if err != nil {
 		return nil, err
 	}
 	c.moved(od, m.OldName, nd, m.NewName, m.Flags&unix.RENAME_EXCHANGE != 0)
@@ -477,11 +549,11 @@ func (c *conn) moved(od *node, oldName string, nd *node, newName string, exchang
 }
 
 func (c *conn) readlink(m *protocol.Treadlink) (protocol.Message, error) {
-	n, err := c.lookup(m.FID)
+	n, err := c.acquire(m.FID)
 	if err != nil {
 		return nil, err
 	}
-	defer n.decRef()
+	defer c.put(n)
 	if n.ftype != unix.S_IFLNK {
 		return nil, unix.EINVAL // As Linux readlink(2).
 	}
@@ -497,11 +569,11 @@ func (c *conn) readlink(m *protocol.Treadlink) (protocol.Message, error) {
 }
 
 func (c *conn) setattr(m *protocol.Tsetattr) (protocol.Message, error) {
-	n, err := c.lookup(m.FID)
+	n, err := c.acquire(m.FID)
 	if err != nil {
 		return nil, err
 	}
-	defer n.decRef()
+	defer c.put(n)
 	a := &m.Attr
 	switch {
 	case a.Mask&^protocol.SetattrAll != 0:
@@ -559,11 +631,11 @@ func (c *conn) setattr(m *protocol.Tsetattr) (protocol.Message, error) {
 }
 
 func (c *conn) statfs(m *protocol.Tstatfs) (protocol.Message, error) {
-	n, err := c.lookup(m.FID)
+	n, err := c.acquire(m.FID)
 	if err != nil {
 		return nil, err
 	}
-	defer n.decRef()
+	defer c.put(n)
 	var sf unix.Statfs_t
 	if err := unix.Fstatfs(n.fd, &sf); err != nil {
 		return nil, err

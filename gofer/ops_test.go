@@ -525,7 +525,13 @@ func TestClunkedFIDsAreEBADF(t *testing.T) {
 }
 
 func TestConcurrentRequests(t *testing.T) {
-	f := newFixture(t)
+	t.Run("default", func(t *testing.T) { concurrentRequests(t, newFixture(t)) })
+	// With an FD cache far smaller than the nodes: FDs closed and reopened
+	// under concurrent walks, opens, creations and removals.
+	t.Run("small FD cache", func(t *testing.T) { concurrentRequests(t, newFixtureFDs(t, 4)) })
+}
+
+func concurrentRequests(t *testing.T, f *fixture) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := range 8 {

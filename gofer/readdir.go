@@ -10,18 +10,21 @@ import (
 
 // readdir pages through a directory without per-client state: a cookie is a
 // host getdents64 d_off, the position after an entry, which the filesystem
-// keeps valid across calls (ext4's are hashes, tmpfs's are counters). Each
-// request seeks the node's directory FD (opened on the first Treaddir and
-// kept with the node) to the cookie and reads from there, so requests for
-// the same cookie see the same entries unless the directory changed. The
-// reply holds at most Count entries and at most what fits in one message;
-// an empty reply is the end of the directory.
+// keeps valid across calls and across opens of the directory (ext4's are
+// hashes, xfs's and btrfs's are offsets or indices, tmpfs's are counters).
+// Each request seeks the node's directory FD (opened on the first Treaddir
+// and kept with the node's O_PATH FD, in the fdCache) to the cookie and reads
+// from there, so requests for the same cookie see the same entries unless the
+// directory changed, whether the FD is the one an earlier request used or a
+// new one opened after the cache closed that. The reply holds at most Count
+// entries and at most what fits in one message; an empty reply is the end of
+// the directory.
 func (c *conn) readdir(m *protocol.Treaddir) (protocol.Message, error) {
-	n, err := c.lookup(m.FID)
+	n, err := c.acquire(m.FID)
 	if err != nil {
 		return nil, err
 	}
-	defer n.decRef()
+	defer c.put(n)
 	switch {
 	case !n.isDir():
 		return nil, unix.ENOTDIR
@@ -36,7 +39,7 @@ func (c *conn) readdir(m *protocol.Treaddir) (protocol.Message, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.dirFD = fd
+		c.srv.fds.setDirFD(n, fd)
 	}
 	if _, err := unix.Seek(n.dirFD, int64(m.Cookie), 0); err != nil {
 		return nil, err

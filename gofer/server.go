@@ -1,6 +1,7 @@
 package gofer
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"io"
@@ -25,12 +26,16 @@ type Mount struct {
 // Config is what a Server serves.
 type Config struct {
 	Mounts []Mount
+	// NodeFDs is the most host FDs the server's nodes keep open when no
+	// request uses them (fdCache); 0 derives it from RLIMIT_NOFILE.
+	NodeFDs int
 }
 
 // Server holds the roots of the configured mounts and serves connections.
 type Server struct {
 	mounts []*mount
 	isRoot bool // the server may give files any owner
+	fds    *fdCache
 }
 
 // mount is an opened Mount.
@@ -42,7 +47,11 @@ type mount struct {
 
 // NewServer opens the root of every mount of cfg.
 func NewServer(cfg Config) (*Server, error) {
-	s := &Server{isRoot: os.Geteuid() == 0}
+	limit := cfg.NodeFDs
+	if limit <= 0 {
+		limit = nodeFDLimit()
+	}
+	s := &Server{isRoot: os.Geteuid() == 0, fds: &fdCache{limit: limit, unnamedLimit: max(limit/unnamedShare, 1)}}
 	for i, m := range cfg.Mounts {
 		fd, err := unix.Open(m.HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -163,29 +172,44 @@ func (c *conn) reply(tag uint32, resp protocol.Message, fds []int) {
 
 func rerror(errno unix.Errno) *protocol.Rerror { return &protocol.Rerror{Errno: uint32(errno)} }
 
-// node is one host file a connection holds, named by one or more FIDs.
+// node is one host file a connection holds, named by one or more FIDs. Its
+// identity (mount, parent and name, dev, ino, type) lasts as long as the node;
+// its host FDs come and go with the server's fdCache.
 type node struct {
 	refs  atomic.Int64
-	fd    int // O_PATH|O_NOFOLLOW, owned
+	cache *fdCache
 	mount *mount
 	dev   uint64
 	ino   uint64
 	ftype uint32 // st_mode & S_IFMT; an inode's type never changes
+	// isRoot is set, before the node is shared, on a mount root: its FD is
+	// reopened by duplicating mount.rootFD.
+	isRoot bool
 
 	// parent and name are where the node was last seen: the parent
 	// directory node (referenced) and the node's name in it. A mount root
-	// has no parent. Guarded by conn.treeMu.
+	// has no parent, and neither has a node whose name was removed through
+	// this connection (unnamed). Guarded by conn.treeMu.
 	parent *node
 	name   string
 
-	dirMu sync.Mutex
-	dirFD int // guarded by dirMu; a readable directory FD for Treaddir, or -1
+	// Guarded by cache.mu; fd and dirFD change only while users is 0, so a
+	// handler that uses the node reads them without the lock.
+	fd      int           // O_PATH|O_NOFOLLOW, owned, or -1 while evicted
+	dirFD   int           // a readable directory FD for Treaddir, or -1
+	users   int           // handlers using the FDs (conn.use)
+	unnamed bool          // its name was removed through the connection
+	elem    *list.Element // in cache.idle, or nil
+	uelem   *list.Element // in cache.unnamed, or nil
+
+	dirMu sync.Mutex // serializes Treaddir's seek and read of dirFD
 }
 
-// newNode wraps fd, whose Stat is st, as a node with one reference, and
-// takes a reference on parent.
-func newNode(fd int, m *mount, st *unix.Stat_t, parent *node, name string) *node {
+// newNode wraps fd, whose Stat is st, as a node with one reference, in use by
+// the caller (who releases it), and takes a reference on parent.
+func (c *conn) newNode(fd int, m *mount, st *unix.Stat_t, parent *node, name string) *node {
 	n := &node{
+		cache:  c.srv.fds,
 		fd:     fd,
 		mount:  m,
 		dev:    st.Dev,
@@ -194,11 +218,15 @@ func newNode(fd int, m *mount, st *unix.Stat_t, parent *node, name string) *node
 		parent: parent,
 		name:   name,
 		dirFD:  -1,
+		users:  1,
 	}
 	n.refs.Store(1)
 	if parent != nil {
 		parent.incRef()
 	}
+	c.srv.fds.mu.Lock()
+	c.srv.fds.held++
+	c.srv.fds.mu.Unlock()
 	return n
 }
 
@@ -211,10 +239,7 @@ func (n *node) decRef() {
 		if n.refs.Add(-1) != 0 {
 			return
 		}
-		unix.Close(n.fd)
-		if n.dirFD >= 0 {
-			unix.Close(n.dirFD)
-		}
+		n.cache.forget(n)
 		n = n.parent
 	}
 }

@@ -109,6 +109,18 @@ type MapBatcher interface {
 	Batched() bool
 }
 
+// Refiller is implemented by address spaces that NewAddressSpace may hand out again
+// still holding a former user's mappings (ptrace and systrap recycle released ones), for
+// a first user that knows at once every mapping it wants (a forked child).
+type Refiller interface {
+	// Refill gives a new address space the mappings ms (sorted by address, disjoint)
+	// and no others: of what it holds, the same mappings (memory-file offsets and
+	// access) stay and the rest goes; the mappings of ms it lacks are made now where
+	// batches are cheap (MapBatcher.Batched), else left to the faults that need them.
+	// It must be the first call on the address space.
+	Refill(ms []FileMapping) error
+}
+
 // Context runs one application thread.
 type Context interface {
 	// Switch runs the thread whose state is st in as until it stops, and returns why.

@@ -28,7 +28,10 @@ type addressSpace struct {
 	callSlots map[int]*callSlot // by vCPU id: the fast system call's slots (fast.go)
 }
 
-var _ platform.AddressSpace = (*addressSpace)(nil)
+var (
+	_ platform.AddressSpace = (*addressSpace)(nil)
+	_ platform.MapBatcher   = (*addressSpace)(nil)
+)
 
 // NewAddressSpace implements platform.Platform.NewAddressSpace.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
@@ -76,13 +79,23 @@ func (a *addressSpace) deadErr() error {
 
 // MapFile implements platform.AddressSpace.MapFile.
 func (a *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.AccessType, precommit bool) error {
-	if err := a.checkRange(addr, uintptr(fr.Length())); err != nil {
-		return err
+	return a.MapFiles([]platform.FileMapping{{Addr: addr, File: fr, Access: at}})
+}
+
+// MapFiles implements platform.MapBatcher.MapFiles: each mapping is a walk of the
+// tables, and one shootdown follows them all.
+func (a *addressSpace) MapFiles(ms []platform.FileMapping) error {
+	var end uint64
+	for _, m := range ms {
+		if err := a.checkRange(m.Addr, uintptr(m.File.Length())); err != nil {
+			return err
+		}
+		if err := a.p.checkFileRange(m.File); err != nil {
+			return err
+		}
+		end = max(end, m.File.End)
 	}
-	if err := a.p.checkFileRange(fr); err != nil {
-		return err
-	}
-	if err := a.p.ensureFileSlots(fr.End); err != nil {
+	if err := a.p.ensureFileSlots(end); err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -90,18 +103,28 @@ func (a *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.
 	if err := a.deadErr(); err != nil {
 		return err
 	}
-	bits := leafBits(at)
 	var z zapList
-	off := fr.Start - uint64(addr)
-	err := a.walk(uint64(addr), uint64(addr)+fr.Length(), true, func(e *uint64, va uint64) {
-		n := (va+off)&pteAddr | bits
-		if old := atomic.SwapUint64(e, n); old&ptePresent != 0 && old != n {
-			z.add(old & pteAddr)
+	defer a.shootdown(&z) // before the unlock
+	for _, m := range ms {
+		bits := leafBits(m.Access)
+		off := m.File.Start - uint64(m.Addr)
+		err := a.walk(uint64(m.Addr), uint64(m.Addr)+m.File.Length(), true, func(e *uint64, va uint64) {
+			n := (va+off)&pteAddr | bits
+			if old := atomic.SwapUint64(e, n); old&ptePresent != 0 && old != n {
+				z.add(old & pteAddr)
+			}
+		})
+		if err != nil {
+			return err
 		}
-	})
-	a.shootdown(&z)
-	return err
+	}
+	return nil
 }
+
+// Batched implements platform.MapBatcher.Batched: a mapping costs the Sentry a few
+// table writes, no exit and no host call, so a forked child gets all its pages mapped
+// at fork rather than an exit per fault.
+func (a *addressSpace) Batched() bool { return true }
 
 // Unmap implements platform.AddressSpace.Unmap.
 func (a *addressSpace) Unmap(addr, length uintptr) error {
@@ -125,16 +148,32 @@ func (a *addressSpace) Unmap(addr, length uintptr) error {
 
 // Protect implements platform.AddressSpace.Protect.
 func (a *addressSpace) Protect(addr, length uintptr, at platform.AccessType) error {
-	if err := a.checkRange(addr, length); err != nil {
-		return err
+	return a.ProtectAll([]platform.Protection{{Addr: addr, Length: length, Access: at}})
+}
+
+// ProtectAll implements platform.MapBatcher.ProtectAll, with one shootdown.
+func (a *addressSpace) ProtectAll(ps []platform.Protection) error {
+	for _, p := range ps {
+		if err := a.checkRange(p.Addr, p.Length); err != nil {
+			return err
+		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.deadErr(); err != nil {
 		return err
 	}
-	bits := leafBits(at)
 	var z zapList
+	for _, p := range ps {
+		a.protectLocked(p.Addr, p.Length, leafBits(p.Access), &z)
+	}
+	a.shootdown(&z)
+	return nil
+}
+
+// protectLocked gives the mapped pages of [addr, addr+length) the entry bits bits,
+// adding those narrowed to z. a.mu is held.
+func (a *addressSpace) protectLocked(addr, length uintptr, bits uint64, z *zapList) {
 	a.walk(uint64(addr), uint64(addr+length), false, func(e *uint64, va uint64) {
 		old := atomic.LoadUint64(e)
 		if old&pteMapped == 0 {
@@ -146,8 +185,6 @@ func (a *addressSpace) Protect(addr, length uintptr, at platform.AccessType) err
 			z.add(old & pteAddr) // narrowed
 		}
 	})
-	a.shootdown(&z)
-	return nil
 }
 
 // Release implements platform.AddressSpace.Release: no vCPU runs in it afterwards, and

@@ -645,7 +645,7 @@ func BenchmarkSwitchSyscall(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnv(b)
-	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf7})) // loop: getpid
+	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf7})) // loop: getpid (jmp -9, back to the mov)
 	c := e.p.NewContext()
 	defer c.Release()
 	pt.SwitchOnce(b, c, as, st)

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -28,8 +29,11 @@ type addressSpace struct {
 
 	threadsMu sync.Mutex
 	threads   map[int]*thread // by tracer tid
-	dead      error           // why the address space can no longer run, or nil
-	released  bool            // Release was called (reset when recycled and handed out)
+	// spareStub (ptrace) is a stub thread cloned ahead of time (prepareStub), stopped
+	// and not seized yet: the first OS thread to switch in without one seizes it, or 0.
+	spareStub int
+	dead      error // why the address space can no longer run, or nil
+	released  bool  // Release was called (reset when recycled and handed out)
 
 	// systrap: the threads (the mapping thread among them), and which of the address
 	// space's slots are taken.
@@ -43,6 +47,15 @@ type addressSpace struct {
 	// the next batch of memory calls unmaps them (memoryCalls) or the address space
 	// dies.
 	stale []*trapThread
+
+	// leftover: recycled holding its last user's mappings, as maps records them (see
+	// "Spare address spaces" in ptrace.go). A Refill keeps those its next user maps
+	// again and unmaps the rest; any other first use (a mapping call, a Switch) unmaps
+	// them all first (dropLeftoverLocked). Written under mapMu.
+	leftover atomic.Bool
+	// wipePending (systrap; mapMu): the record was emptied of a leftover, and the next
+	// batch of memory calls unmaps the whole application range first.
+	wipePending bool
 }
 
 var _ platform.AddressSpace = (*addressSpace)(nil)
@@ -78,11 +91,14 @@ func (a *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.
 	}
 	a.mapMu.Lock()
 	defer a.mapMu.Unlock()
+	if err := a.dropLeftoverLocked(); err != nil {
+		return err
+	}
 	_, err := a.inject(unix.SYS_MMAP, addr, length, uintptr(at.Prot()), flags, uintptr(a.p.memfd), uintptr(fr.Start))
 	if err != nil {
 		return err
 	}
-	a.maps.add(addr, addr+length, at)
+	a.maps.add(addr, addr+length, fr.Start, at)
 	return nil
 }
 
@@ -90,10 +106,21 @@ func (a *addressSpace) MapFile(addr uintptr, fr platform.FileRange, at platform.
 // calls in batches of up to maxBatch; on ptrace they are injected one after another
 // under one hold of mapMu.
 func (a *addressSpace) MapFiles(ms []platform.FileMapping) error {
-	calls := make([][7]uintptr, 0, len(ms))
+	if err := a.checkMappings(ms); err != nil {
+		return err
+	}
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	if err := a.dropLeftoverLocked(); err != nil {
+		return err
+	}
+	return a.mapFilesLocked(ms)
+}
+
+// checkMappings checks each of ms as MapFile does.
+func (a *addressSpace) checkMappings(ms []platform.FileMapping) error {
 	for _, m := range ms {
-		length := uintptr(m.File.Length())
-		if err := a.checkRange(m.Addr, length); err != nil {
+		if err := a.checkRange(m.Addr, uintptr(m.File.Length())); err != nil {
 			return err
 		}
 		if m.File.Start%pageSize != 0 || m.File.End <= m.File.Start {
@@ -102,11 +129,19 @@ func (a *addressSpace) MapFiles(ms []platform.FileMapping) error {
 		if err := a.p.checkFileRange(m.File); err != nil {
 			return err
 		}
-		calls = append(calls, [7]uintptr{unix.SYS_MMAP, m.Addr, length, uintptr(m.Access.Prot()),
+	}
+	return nil
+}
+
+// mapFilesLocked makes the checked mappings ms, after the calls in first (systrap,
+// in the same batches); mapMu is held.
+func (a *addressSpace) mapFilesLocked(ms []platform.FileMapping, first ...[7]uintptr) error {
+	calls := first
+	for _, m := range ms {
+		calls = append(calls, [7]uintptr{unix.SYS_MMAP, m.Addr, uintptr(m.File.Length()), uintptr(m.Access.Prot()),
 			unix.MAP_SHARED | unix.MAP_FIXED, uintptr(a.p.memfd), uintptr(m.File.Start)})
 	}
-	a.mapMu.Lock()
-	defer a.mapMu.Unlock()
+	ms = append(make([]platform.FileMapping, len(first)), ms...) // first's entries are not mappings
 	for len(calls) > 0 {
 		n := len(calls)
 		if a.p.trap != nil {
@@ -121,7 +156,9 @@ func (a *addressSpace) MapFiles(ms []platform.FileMapping) error {
 			}
 		}
 		for _, m := range ms[:n] {
-			a.maps.add(m.Addr, m.Addr+uintptr(m.File.Length()), m.Access)
+			if m.File.Length() > 0 {
+				a.maps.add(m.Addr, m.Addr+uintptr(m.File.Length()), m.File.Start, m.Access)
+			}
 		}
 		calls, ms = calls[n:], ms[n:]
 	}
@@ -131,6 +168,121 @@ func (a *addressSpace) MapFiles(ms []platform.FileMapping) error {
 // Batched implements platform.MapBatcher.Batched: on systrap.
 func (a *addressSpace) Batched() bool { return a.p.trap != nil }
 
+// Refill implements platform.Refiller: of a recycled address space's leftover
+// mappings, those the same in ms stay and the others are unmapped; the rest of ms is
+// mapped on systrap (with the unmaps, in one batch when they fit), and left to faults
+// on ptrace. A fork loop's children map the same pages as each other (the parent's,
+// shared copy-on-write, and their own copies, at the offsets the last child freed), so
+// a child then costs no mapping call at all.
+func (a *addressSpace) Refill(ms []platform.FileMapping) error {
+	if err := a.checkMappings(ms); err != nil {
+		return err
+	}
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	var keep []segment
+	var unmaps [][7]uintptr
+	if a.leftover.Load() && !a.wipePending {
+		keep = a.maps.same(ms)
+		// The leftovers not kept go: those recorded, or every gap between the kept
+		// ones, whichever takes fewer calls (a last user that ran another program
+		// left little the same: one munmap of all).
+		for _, s := range subtract(a.maps.segs, keep) {
+			if n := len(unmaps); n > 0 && unmaps[n-1][1]+unmaps[n-1][2] == s.start {
+				unmaps[n-1][2] += s.end - s.start
+				continue
+			}
+			unmaps = append(unmaps, [7]uintptr{unix.SYS_MUNMAP, s.start, s.end - s.start})
+		}
+		lo, hi := a.p.MinUserAddress(), a.p.MaxUserAddress()
+		if len(unmaps) > len(keep)+1 {
+			unmaps = unmaps[:0]
+			for _, s := range subtract([]segment{{start: lo, end: hi}}, keep) {
+				unmaps = append(unmaps, [7]uintptr{unix.SYS_MUNMAP, s.start, s.end - s.start})
+			}
+		}
+	}
+	var todo []platform.FileMapping
+	for _, m := range ms {
+		whole := []segment{{m.Addr, m.Addr + uintptr(m.File.Length()), m.File.Start, m.Access}}
+		for _, s := range subtract(whole, keep) {
+			todo = append(todo, platform.FileMapping{Addr: s.start, File: platform.FileRange{Start: s.off, End: s.off + uint64(s.end-s.start)}, Access: s.at})
+		}
+	}
+	if a.p.trap == nil {
+		todo = nil // ptrace: the faults map them
+		for _, c := range unmaps {
+			if _, err := a.inject(c[0], c[1], c[2]); err != nil {
+				return err
+			}
+		}
+		unmaps = nil
+	}
+	a.maps = mappings{segs: keep}
+	a.leftover.Store(false)
+	if len(unmaps) == 0 && len(todo) == 0 {
+		return nil
+	}
+	return a.mapFilesLocked(todo, unmaps...)
+}
+
+// subtract returns the parts of segs (sorted, disjoint) outside every segment of cut
+// (sorted, disjoint), with their offsets.
+func subtract(segs, cut []segment) []segment {
+	var out []segment
+	j := 0
+	for _, s := range segs {
+		for j < len(cut) && cut[j].end <= s.start {
+			j++
+		}
+		from := s.start
+		for k := j; k < len(cut) && cut[k].start < s.end; k++ {
+			if cut[k].start > from {
+				out = append(out, s.cut(from, cut[k].start))
+			}
+			from = max(from, cut[k].end)
+		}
+		if from < s.end {
+			out = append(out, s.cut(from, s.end))
+		}
+	}
+	return out
+}
+
+// dropLeftoverLocked forgets a recycled address space's leftover mappings before a
+// use other than Refill, and unmaps them: on ptrace now, on systrap with the next
+// batch (wipePending). mapMu is held.
+func (a *addressSpace) dropLeftoverLocked() error {
+	if !a.leftover.Load() || a.wipePending {
+		return nil
+	}
+	a.maps = mappings{}
+	if a.p.trap != nil {
+		a.wipePending = true
+		return nil
+	}
+	lo, hi := a.p.MinUserAddress(), a.p.MaxUserAddress()
+	if _, err := a.inject(unix.SYS_MUNMAP, lo, hi-lo); err != nil {
+		return err
+	}
+	a.leftover.Store(false)
+	return nil
+}
+
+// clearLeftover unmaps a recycled address space's leftover mappings before a Switch
+// runs code in it (no mapping call came first).
+func (a *addressSpace) clearLeftover() error {
+	a.mapMu.Lock()
+	defer a.mapMu.Unlock()
+	if err := a.dropLeftoverLocked(); err != nil {
+		return err
+	}
+	if a.wipePending {
+		return a.memoryCalls()
+	}
+	return nil
+}
+
 // Unmap implements platform.AddressSpace.Unmap.
 func (a *addressSpace) Unmap(addr, length uintptr) error {
 	if err := a.checkRange(addr, length); err != nil {
@@ -138,6 +290,9 @@ func (a *addressSpace) Unmap(addr, length uintptr) error {
 	}
 	a.mapMu.Lock()
 	defer a.mapMu.Unlock()
+	if err := a.dropLeftoverLocked(); err != nil {
+		return err
+	}
 	if _, err := a.inject(unix.SYS_MUNMAP, addr, length); err != nil {
 		return err
 	}
@@ -161,6 +316,9 @@ func (a *addressSpace) ProtectAll(ps []platform.Protection) error {
 	}
 	a.mapMu.Lock()
 	defer a.mapMu.Unlock()
+	if err := a.dropLeftoverLocked(); err != nil {
+		return err
+	}
 	var change []segment
 	for _, p := range ps {
 		for _, s := range a.maps.within(p.Addr, p.Addr+p.Length) {
@@ -185,7 +343,7 @@ func (a *addressSpace) ProtectAll(ps []platform.Protection) error {
 			return err
 		}
 		for _, s := range change[:n] {
-			a.maps.add(s.start, s.end, s.at)
+			a.maps.add(s.start, s.end, s.off, s.at)
 		}
 		change = change[n:]
 	}
@@ -255,11 +413,16 @@ func (a *addressSpace) threadFor(tid int) (*thread, error) {
 	if t != nil {
 		return t, nil
 	}
-	var newTid int
+	a.threadsMu.Lock()
+	newTid := a.spareStub
+	a.spareStub = 0
+	a.threadsMu.Unlock()
 	var err error
-	a.p.factory.do(func() { newTid, err = cloneStub(a.control, true) })
-	if err != nil {
-		return nil, a.die(err)
+	if newTid == 0 {
+		a.p.factory.do(func() { newTid, err = cloneStub(a.control, true) })
+		if err != nil {
+			return nil, a.die(err)
+		}
 	}
 	if t, err = seize(newTid); err != nil {
 		unix.Kill(newTid, unix.SIGKILL)
@@ -273,6 +436,32 @@ func (a *addressSpace) threadFor(tid int) (*thread, error) {
 	}
 	a.threads[tid] = t
 	return t, nil
+}
+
+// prepareStub (ptrace) clones a stub thread for the first OS thread that will switch
+// into a spare or recycled address space, so that a fork's child only seizes it: it
+// waits stopped, untraced, and has never run application code.
+func (a *addressSpace) prepareStub() error {
+	a.threadsMu.Lock()
+	has := a.spareStub != 0
+	a.threadsMu.Unlock()
+	if has {
+		return nil
+	}
+	var tid int
+	var err error
+	a.p.factory.do(func() { tid, err = cloneStub(a.control, true) })
+	if err != nil {
+		return a.die(err)
+	}
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	if a.dead != nil {
+		unix.Kill(tid, unix.SIGKILL) // untraced: the control stub's kernel reaps it
+		return a.dead
+	}
+	a.spareStub = tid
+	return nil
 }
 
 // die marks the address space dead for cause and kills its stubs: once one stub is
@@ -306,22 +495,23 @@ func (a *addressSpace) Release() {
 	a.release()
 }
 
-// wipe unmaps, for recycling, the whole application range and, on systrap, every
-// slot but those of the threads in keep (the mapping thread, an unused spare): a dead
-// thread's slot maps a part of the context file that another address space's thread
-// may get next. It is one mapping call; the record of mappings is forgotten.
+// wipe readies a released address space for its next user: the application's
+// mappings stay, recorded, as leftovers for Refill (or dropLeftoverLocked), and on
+// systrap every slot but those of the threads in keep (the mapping thread, an unused
+// spare) is unmapped now, in one mapping call: a dead thread's slot maps a part of the
+// context file that another address space's thread may get next, and it may hold the
+// last user's registers.
 func (a *addressSpace) wipe(keep []uintptr) error {
 	a.mapMu.Lock()
 	defer a.mapMu.Unlock()
-	lo, hi := a.p.MinUserAddress(), a.p.MaxUserAddress()
+	if err := a.stubsAlive(); err != nil {
+		return a.die(err)
+	}
+	a.leftover.Store(true)
 	if a.p.trap == nil {
-		if _, err := a.inject(unix.SYS_MUNMAP, lo, hi-lo); err != nil {
-			return err
-		}
-		a.maps = mappings{}
 		return nil
 	}
-	calls := [][7]uintptr{{unix.SYS_MUNMAP, lo, hi - lo}}
+	var calls [][7]uintptr
 	slices.Sort(keep)
 	from := slotBase()
 	for _, k := range append(keep, slotBase()+maxTrapThreads*slotSize) {
@@ -330,10 +520,25 @@ func (a *addressSpace) wipe(keep []uintptr) error {
 		}
 		from = k + slotSize
 	}
-	if err := a.injectBatch(calls); err != nil {
-		return err
+	return a.injectBatch(calls)
+}
+
+// stubsAlive checks that the control stub and (systrap) the mapping thread have not
+// died, as a stub killed from outside would have: a recycled address space makes no
+// call that would tell before its next user's. mapMu is held.
+func (a *addressSpace) stubsAlive() error {
+	fd, err := unix.PidfdOpen(a.control.tid, 0)
+	if err != nil {
+		return fmt.Errorf("control stub %d is gone", a.control.tid)
 	}
-	a.maps = mappings{}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if a.mapper != nil {
+		fds = append(fds, unix.PollFd{Fd: int32(a.mapper.pidfd), Events: unix.POLLIN})
+	}
+	if n, err := unix.Poll(fds, 0); err != nil || n > 0 {
+		return fmt.Errorf("a stub of the address space is gone (control stub %d)", a.control.tid)
+	}
 	return nil
 }
 
@@ -358,6 +563,10 @@ func (a *addressSpace) release() {
 func (a *addressSpace) killLocked() {
 	for _, t := range a.threads {
 		unix.Kill(t.tid, unix.SIGKILL)
+	}
+	if a.spareStub != 0 { // untraced: reaped by the kernel (its parent ignores SIGCHLD)
+		unix.Kill(a.spareStub, unix.SIGKILL)
+		a.spareStub = 0
 	}
 	// systrap threads are not traced: their contexts reap them (trapThread.release),
 	// and the mapping thread is reaped here.

@@ -51,6 +51,11 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if a.leftover.Load() {
+		if err := a.clearLeftover(); err != nil {
+			return platform.Event{}, err
+		}
+	}
 	t, err := a.threadFor(unix.Gettid())
 	if err != nil {
 		return platform.Event{}, err

@@ -51,15 +51,28 @@
 // thread, each a few cross-process round trips. So the platform keeps one made ahead
 // of time: NewAddressSpace hands out the spare (if its stubs are still alive) and starts
 // a goroutine making the next one, which a fork-wait loop overlaps with the child's run
-// and the parent's wait. On ptrace only the control stub can be made ahead (a stub thread
-// is seized by the Sentry thread that will switch into it). Close waits for a spare being
-// made and releases it with every address space.
+// and the parent's wait. On ptrace a stub thread is seized by the Sentry thread that will
+// switch into it, so the spare's first stub thread is cloned ahead and waits stopped,
+// unseized (addressSpace.spareStub), for that thread to seize it. Close waits for a spare
+// being made and releases it with every address space.
 //
 // Better still is making none: a released address space whose stubs are healthy is
 // recycled (Platform.recycle) rather than killed, up to maxReady kept ready: its
-// application threads are killed, everything the application could reach is unmapped
-// in one call, and on systrap a new spare thread is made; its control stub and mapping
-// thread live on. A fork-and-wait loop then makes no stub process at all.
+// application threads are killed, on systrap their slots are unmapped in one call and a
+// new spare thread is made (on ptrace a spare stub thread); its control stub and mapping
+// thread live on. A fork-and-wait
+// loop then makes no stub process at all.
+//
+// The application's mappings stay too, as leftovers (addressSpace.leftover): the next
+// user's first call decides. A forked child's is Refill (platform.Refiller), which keeps
+// the leftovers its own mappings repeat, the same memory-file offsets with the same
+// access, and unmaps the rest; the children of a fork loop map the same pages (their
+// parent's, shared copy-on-write, and their own copies, at the offsets of the warm pages
+// the last child freed: pgalloc's AllocateResident), so a child then costs no mapping
+// call, on ptrace no fault either. Any other first use (a mapping call, a Switch)
+// unmaps all the leftovers first: on systrap in the same batch as its own calls. No
+// application code runs in an address space between its release and its next user's
+// first call, so a leftover is never within reach of another application.
 //
 // # Lifetime
 //
@@ -237,6 +250,8 @@ func (p *Platform) prepareLocked() {
 		a, err := p.newAddressSpace()
 		if err == nil && p.trap != nil {
 			err = a.prepareThreads()
+		} else if err == nil {
+			err = a.prepareStub()
 		}
 		p.mu.Lock()
 		p.preparing = false
@@ -253,13 +268,14 @@ func (p *Platform) prepareLocked() {
 
 // recycle takes a released address space whose stubs are healthy back for a next
 // NewAddressSpace, unless maxReady are ready: it kills the application's stub threads
-// (on systrap, all but the mapping thread and an unused spare), and a goroutine
-// unmaps everything the application could reach (its range, and the dead threads'
-// slots) in one mapping call, gives it a spare thread (systrap) and puts it on the
-// ready list. The control stub and the mapping thread never ran application code, and
-// all the application could change of them is in memory now unmapped (or the mapping
-// thread's spin budget, which the Sentry sets before each batch). It reports whether it
-// took a.
+// (on systrap, all but the mapping thread and an unused spare), and a goroutine checks
+// that the control stub and mapping thread live, unmaps the dead threads' slots (systrap,
+// one mapping call), marks the application's mappings leftovers (see "Spare address
+// spaces"), gives it a spare thread (systrap) and puts it on the ready list. The control
+// stub and the mapping thread never ran application code, and what the application
+// could change of them does not reach its next user: its own memory, which they never
+// read, and the mapping thread's spin budget, which the Sentry sets before each batch.
+// It reports whether it took a.
 func (p *Platform) recycle(a *addressSpace) bool {
 	p.mu.Lock()
 	if p.closed || len(p.ready)+p.recycling >= maxReady {
@@ -280,29 +296,35 @@ func (p *Platform) recycle(a *addressSpace) bool {
 	p.mu.Unlock()
 	// The threads that ran application code go, as in killLocked; their contexts
 	// release them (systrap) or they are reaped here (ptrace).
+	// The kills are the goroutine's, off the way of the exiting process's parent: the
+	// threads run no application code meanwhile (parked in the Sentry), and the
+	// address space goes to no one before they are killed.
 	var keep []uintptr // the slots of the threads that stay
+	var kill []int
 	for t := range a.trapThreads {
 		if t.mapper || t == a.spareThread {
 			keep = append(keep, t.addr)
 		} else {
 			t.recycled.Store(true)
-			unix.Kill(t.tid, unix.SIGKILL)
+			kill = append(kill, t.tid)
 		}
 	}
 	threads := a.threads
-	for _, t := range threads {
-		unix.Kill(t.tid, unix.SIGKILL)
-	}
 	a.threads = map[int]*thread{}
 	a.threadsMu.Unlock()
 	go func() {
 		defer p.prep.Done()
+		for _, tid := range kill {
+			unix.Kill(tid, unix.SIGKILL)
+		}
 		for _, t := range threads {
 			t.kill()
 		}
 		err := a.wipe(keep)
 		if err == nil && p.trap != nil {
 			err = a.prepareThreads()
+		} else if err == nil {
+			err = a.prepareStub()
 		}
 		p.mu.Lock()
 		p.recycling--

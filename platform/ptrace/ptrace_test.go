@@ -550,7 +550,7 @@ func benchSwitchSyscall(b *testing.B, newPlatform func(int) (*Platform, error)) 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnvOn(b, newPlatform)
-	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf9})) // loop: getpid
+	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf7})) // loop: getpid (jmp -9, back to the mov)
 	c := e.p.NewContext()
 	pt.SwitchOnce(b, c, as, st) // the first Switch makes the stub thread
 	b.ResetTimer()
@@ -630,6 +630,140 @@ func testRecycledAddressSpace(t *testing.T, e *env) {
 	if len(seen) > 2 {
 		t.Errorf("10 rounds used %d address spaces, want at most 2", len(seen))
 	}
+}
+
+// TestRefill: a recycled address space keeps for Refill only the mappings its next user
+// asks for the same (offsets and access): the others are gone, and those asked for at
+// other offsets map the new pages. A first use that is not a Refill (a Switch) finds
+// none of the last user's mappings.
+func TestRefill(t *testing.T) { onEach(t, testRefill) }
+
+func testRefill(t *testing.T, e *env) {
+	c := e.p.NewContext()
+	defer c.Release()
+	code := e.Alloc(1)
+	copy(e.Mem[code.Start:], pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.MovRaxToData, pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
+	data, other := e.Alloc(1), e.Alloc(1)
+	settled := func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			e.p.mu.Lock()
+			busy := e.p.recycling > 0 || e.p.preparing
+			e.p.mu.Unlock()
+			if !busy {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("address spaces still being made or recycled after 10s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	codeMap := platform.FileMapping{Addr: pt.CodeAddr, File: code, Access: platform.ReadExec}
+	// run switches in at the code: the getpid, then the store of its result at
+	// pt.DataAddr, which must fault (wantFault) or go through to a second getpid.
+	run := func(round string, as platform.AddressSpace, wantFault bool) {
+		t.Helper()
+		st := arch.NewState()
+		st.Regs.Rip = pt.CodeAddr
+		if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+			t.Fatalf("%s: event = %+v, want the getpid", round, ev)
+		}
+		st.Regs.Rax = 0x1234
+		ev := pt.SwitchOnce(t, c, as, st)
+		if wantFault {
+			if ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr {
+				t.Fatalf("%s: event = %+v, want a fault at %#x", round, ev, pt.DataAddr)
+			}
+			return
+		}
+		if ev.Kind != platform.EventSyscall {
+			t.Fatalf("%s: event = %+v, want the store done and the second getpid", round, ev)
+		}
+	}
+	recycled := func(round string, last platform.AddressSpace) platform.AddressSpace {
+		t.Helper()
+		settled() // the spare made ahead first, then last: NewAddressSpace takes the last ready
+		last.Release()
+		settled()
+		as, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if as != last || !as.(*addressSpace).leftover.Load() {
+			t.Fatalf("%s: not the last address space, recycled with its mappings", round)
+		}
+		return as
+	}
+	as, err := e.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := as.(platform.Refiller)
+	if !ok {
+		t.Fatal("not a platform.Refiller")
+	}
+	if err := r.Refill([]platform.FileMapping{codeMap, {Addr: pt.DataAddr, File: data, Access: platform.ReadWrite}}); err != nil {
+		t.Fatal(err)
+	}
+	if e.p.trap == nil { // ptrace maps at faults
+		if err := as.MapFile(pt.CodeAddr, code, platform.ReadExec, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("first user", as, false)
+
+	// The second user wants the code only: the data page goes.
+	as = recycled("code only", as)
+	if err := as.(platform.Refiller).Refill([]platform.FileMapping{codeMap}); err != nil {
+		t.Fatal(err)
+	}
+	if segs := as.(*addressSpace).maps.segs; len(segs) != 1 || segs[0].start != pt.CodeAddr {
+		t.Fatalf("code only: mapped %+v, want the code alone", segs)
+	}
+	run("code only", as, true)
+	if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
+		t.Fatal(err)
+	}
+
+	// The third wants another page at the data's address: the store lands there.
+	as = recycled("other data", as)
+	binary.LittleEndian.PutUint64(e.Mem[data.Start:], 0)
+	if err := as.(platform.Refiller).Refill([]platform.FileMapping{codeMap, {Addr: pt.DataAddr, File: other, Access: platform.ReadWrite}}); err != nil {
+		t.Fatal(err)
+	}
+	if e.p.trap == nil {
+		if ev := func() platform.Event {
+			st := arch.NewState()
+			st.Regs.Rip = pt.CodeAddr
+			pt.SwitchOnce(t, c, as, st)
+			return pt.SwitchOnce(t, c, as, st)
+		}(); ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr {
+			t.Fatalf("other data: event = %+v, want a fault at %#x (not the old page)", ev, pt.DataAddr)
+		}
+		if err := as.MapFile(pt.DataAddr, other, platform.ReadWrite, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("other data", as, false)
+	if got := binary.LittleEndian.Uint64(e.Mem[data.Start:]); got != 0 {
+		t.Errorf("other data: the last user's page was written (%#x)", got)
+	}
+	if got := binary.LittleEndian.Uint64(e.Mem[other.Start:]); got != 0x1234 {
+		t.Errorf("other data: the new page holds %#x, want the store's 0x1234", got)
+	}
+
+	// A Switch before any mapping call finds nothing of the last user's.
+	as = recycled("switch first", as)
+	st := arch.NewState()
+	st.Regs.Rip = pt.CodeAddr
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventFault || ev.Addr != pt.CodeAddr {
+		t.Fatalf("switch first: event = %+v, want a fault at the code %#x", ev, pt.CodeAddr)
+	}
+	as.Release()
 }
 
 // TestReleaseTwice: releasing an address space twice recycles it once: the next two

@@ -25,6 +25,7 @@ import (
 //	tgkill          SIGSTOP only (Interrupt of a running stub thread)
 //	sched_setaffinity, getcpu  a stub thread follows its tracer's CPU (thread.bind)
 //	prctl           PR_GET_SECCOMP only (is the Sentry filtered: may it fork a template?)
+//	pidfd_open, ppoll  is a recycled address space's control stub alive (stubsAlive)
 func HostSyscalls() map[uintptr][]sf.Rule {
 	return stubControlSyscalls(true)
 }
@@ -36,7 +37,7 @@ func HostSyscalls() map[uintptr][]sf.Rule {
 //	futex            FUTEX_WAIT and FUTEX_WAKE, shared (not FUTEX_PRIVATE_FLAG): the
 //	                 context page's state word, in the context file both processes map
 //	tgkill           SIGUSR2 only (Interrupt of a running systrap thread)
-//	pidfd_open       of a new systrap thread and of a control stub
+//	pidfd_open       of a new systrap thread, as of a control stub
 //	pidfd_getfd      the Sentry's copy of a mapping thread's eventfd
 //	ppoll            on those pidfds and eventfds
 //	fcntl            F_GETFL and F_SETFL (the eventfd made non-blocking)
@@ -44,9 +45,7 @@ func SystrapHostSyscalls() map[uintptr][]sf.Rule {
 	f := sf.Filter{Syscalls: stubControlSyscalls(false)}
 	f.Add(unix.SYS_FUTEX, sf.ArgIn(1, futexWaitOp, futexWakeOp)...)
 	f.Add(unix.SYS_TGKILL, signalRule(2, interruptTrapSignal))
-	f.Add(unix.SYS_PIDFD_OPEN, sf.Rule{Args: [6]sf.Match{sf.Any(), sf.Eq(0)}})
 	f.Add(unix.SYS_PIDFD_GETFD, sf.Rule{Args: [6]sf.Match{sf.Any(), sf.Any(), sf.Eq(0)}})
-	f.Add(unix.SYS_PPOLL)
 	f.Add(unix.SYS_FCNTL, sf.ArgIn(1, unix.F_GETFL, unix.F_SETFL)...)
 	return f.Syscalls
 }
@@ -74,6 +73,8 @@ func stubControlSyscalls(sysemu bool) map[uintptr][]sf.Rule {
 		f.Add(unix.SYS_GETCPU)
 	}
 	f.Add(unix.SYS_PRCTL, sf.ArgIn(0, unix.PR_GET_SECCOMP)...)
+	f.Add(unix.SYS_PIDFD_OPEN, sf.Rule{Args: [6]sf.Match{sf.Any(), sf.Eq(0)}})
+	f.Add(unix.SYS_PPOLL)
 	return f.Syscalls
 }
 

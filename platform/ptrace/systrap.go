@@ -292,6 +292,10 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 	le.PutUint32(t.slot[ctxState:], stateApp)
 	if !mapper {
 		le.PutUint32(t.slot[ctxSentryCPU:], noCPU)
+		// Until it has been timed, the application is expected to come back soon, so
+		// that the Sentry spins for its first event: a forked child that exits (or
+		// execs) at once, on a recycled address space, does so in microseconds.
+		t.appTime, t.appWakeTime = firstRun, firstRun
 	}
 	le.PutUint64(t.slot[ctxStack:], uint64(t.addr+slotStackOffset))
 	le.PutUint64(t.slot[ctxStack+16:], slotSize-slotStackOffset)
@@ -467,7 +471,7 @@ const (
 // order. They are the Sentry's own mapping changes, which never fail unless the host
 // refuses (out of memory, too many mappings): a failure kills the address space, since
 // the Sentry no longer knows what is mapped. The caller holds mapMu.
-func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
+func (a *addressSpace) memoryCalls(calls ...[7]uintptr) (err error) {
 	if len(calls) > maxBatch {
 		return fmt.Errorf("systrap: a batch of %d memory calls, at most %d fit", len(calls), maxBatch)
 	}
@@ -484,8 +488,13 @@ func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
 	stale := a.stale
 	a.stale = nil
 	a.threadsMu.Unlock()
-	if len(stale) > 0 {
+	wipe := a.wipePending
+	if len(stale) > 0 || wipe {
 		var unmaps [][7]uintptr
+		if wipe { // a leftover's mappings (dropLeftoverLocked)
+			lo, hi := a.p.MinUserAddress(), a.p.MaxUserAddress()
+			unmaps = append(unmaps, [7]uintptr{unix.SYS_MUNMAP, lo, hi - lo})
+		}
 		for _, t := range stale {
 			unmaps = append(unmaps, [7]uintptr{unix.SYS_MUNMAP, t.addr, slotSize})
 		}
@@ -493,6 +502,14 @@ func (a *addressSpace) memoryCalls(calls ...[7]uintptr) error {
 			calls = append(unmaps, calls...)
 		} else if err := a.runBatch(unmaps); err != nil {
 			return err // the address space is dead: its stubs die with the mappings
+		}
+		if wipe {
+			defer func() {
+				if a.wipePending && err == nil {
+					a.wipePending = false
+					a.leftover.Store(false)
+				}
+			}()
 		}
 		defer func() {
 			for _, t := range stale {
@@ -630,6 +647,7 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // (a PAUSE is tens of cycles on one CPU, a hundred and more on another) are measured
 // once.
 const (
+	firstRun  = 20 * time.Microsecond
 	maxSpin   = 100 * time.Microsecond
 	busySpin  = 5 * time.Microsecond
 	maxSample = 2 * maxSpin
@@ -937,6 +955,11 @@ func (c *trapContext) Switch(as platform.AddressSpace, st *arch.State) (platform
 	if c.t != nil && (c.t.as != a || c.t.recycled.Load()) {
 		c.t.release()
 		c.t = nil
+	}
+	if a.leftover.Load() {
+		if err := a.clearLeftover(); err != nil {
+			return platform.Event{}, err
+		}
 	}
 	if c.t == nil {
 		a.threadsMu.Lock()

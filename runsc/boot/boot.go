@@ -38,6 +38,7 @@ import (
 	"github.com/moat-sandbox/moat/platform/kvm"
 	"github.com/moat-sandbox/moat/platform/ptrace"
 	"github.com/moat-sandbox/moat/platform/systrap"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/cgroupfs"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/dev"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/devpts"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/gofer"
@@ -102,6 +103,9 @@ type Args struct {
 	// SharePIDNamespace puts a container of a pod (AddContainer) in the pod's PID
 	// namespace, the sandbox's own container's, instead of a new one of its own.
 	SharePIDNamespace bool
+	// Resources are the container's limits as cgroup v2 files (the spec's
+	// linux.resources converted as runc does), which its cgroup filesystem shows.
+	Resources map[string]string
 }
 
 // Device is a device node the container gets (one of the spec's linux.devices): Mode
@@ -130,6 +134,7 @@ const (
 	MountGofer                   // the Gofer's mount number GoferMount (a bind mount)
 	MountDevpts                  // the Sentry's /dev/pts (pseudo-terminals)
 	MountMqueue                  // the IPC namespace's POSIX message queues
+	MountCgroup                  // the container's cgroup (cgroup2)
 )
 
 // Mount is one mount of the container.
@@ -147,8 +152,8 @@ type Mount struct {
 	Root string
 }
 
-// DefaultMounts are what every sandbox has: the Sentry's own /proc, /sys and /dev (the
-// host's are never shown).
+// DefaultMounts are what every sandbox has: the Sentry's own /proc, /sys, /dev and
+// cgroup filesystem (the host's are never shown).
 func DefaultMounts() []Mount {
 	system := vfs.MountFlags{NoSuid: true, NoDev: true, NoExec: true}
 	return []Mount{
@@ -157,6 +162,7 @@ func DefaultMounts() []Mount {
 		{Dest: "/dev", Kind: MountDev, Flags: vfs.MountFlags{NoSuid: true}},
 		{Dest: "/dev/pts", Kind: MountDevpts, Flags: vfs.MountFlags{NoSuid: true, NoExec: true}},
 		{Dest: "/dev/mqueue", Kind: MountMqueue, Flags: system},
+		{Dest: "/sys/fs/cgroup", Kind: MountCgroup, Flags: system},
 	}
 }
 
@@ -281,7 +287,8 @@ func (s *Sandbox) newCtr(id string, a Args, owned bool) (_ *ctr, err error) {
 	if mounts == nil {
 		mounts = DefaultMounts()
 	}
-	if c.devpts, err = mountAll(v, k, c.pidns, gc, root, mounts); err != nil {
+	k.SetResources(id, a.Resources)
+	if c.devpts, err = mountAll(v, k, id, c.pidns, gc, root, mounts); err != nil {
 		return nil, err
 	}
 	if err := makeDevices(v, root, a.Devices); err != nil {
@@ -348,8 +355,7 @@ func processCreds(uid, gid uint32, groups []uint32, caps *Caps) *vfs.Credentials
 // hostFile is a description of host FD hfd; owned says the FD is closed with it.
 func hostFile(v *vfs.VFS, hfd int, owned bool) *vfs.FileDescription {
 	in := &host.Inode{FD: hfd, Owned: owned}
-	impl, _ := in.Open(0)
-	return vfs.NewFileDescription(v.Anonymous(in, "host"), impl, in.Flags())
+	return vfs.NewFileDescription(v.Anonymous(in, "host"), in.File(), in.Flags())
 }
 
 // setStdio installs one description (a terminal's slave) as 0, 1 and 2.
@@ -414,8 +420,9 @@ func rootMount(v *vfs.VFS, gc *protocol.Client, overlayMode string) (vfs.Virtual
 // mountAll mounts ms over root, in order, making each mountpoint (and its parents) if it
 // is missing.
 // It returns the devpts filesystem mounted at /dev/pts, if one is.
-// A proc mount shows the processes of PID namespace ns.
-func mountAll(v *vfs.VFS, k *kernel.Kernel, ns *kernel.PIDNamespace, gc *protocol.Client, root vfs.VirtualDentry, ms []Mount) (*devpts.FS, error) {
+// A proc mount shows the processes of PID namespace ns, a cgroup mount the cgroup of
+// container id.
+func mountAll(v *vfs.VFS, k *kernel.Kernel, id string, ns *kernel.PIDNamespace, gc *protocol.Client, root vfs.VirtualDentry, ms []Mount) (*devpts.FS, error) {
 	c := vfs.Caller{Creds: vfs.Root()}
 	var pts *devpts.FS
 	for _, m := range ms {
@@ -451,6 +458,8 @@ func mountAll(v *vfs.VFS, k *kernel.Kernel, ns *kernel.PIDNamespace, gc *protoco
 			}
 		case MountMqueue:
 			fsType = "mqueue"
+		case MountCgroup:
+			fsRoot, fsType = cgroupfs.New(v, k, id), cgroupfs.FSType
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mounting %s: %w", m.Dest, err)

@@ -55,6 +55,10 @@ type FilterOptions struct {
 	// Sandbox: the process is runsc boot, which serves its control socket and records
 	// init's exit status in its root (the container's state directory).
 	Sandbox bool
+	// Profile: the Go runtime's CPU profiler runs (runsc do --profile-cpu), which needs
+	// its timers (setitimer, and timer_create, timer_settime, timer_delete per thread)
+	// and opens /proc/self/maps (openat: a debugging aid, never on in runsc boot).
+	Profile bool
 }
 
 // platformSyscalls are each platform's host system calls once the Sentry is filtered.
@@ -87,6 +91,11 @@ func filterFor(o FilterOptions, pid int) (*sf.Filter, error) {
 	f.Merge(plat())
 	if o.Sandbox {
 		f.Merge(sandboxSyscalls())
+	}
+	if o.Profile {
+		for _, nr := range []uintptr{unix.SYS_SETITIMER, unix.SYS_TIMER_CREATE, unix.SYS_TIMER_SETTIME, unix.SYS_TIMER_DELETE, unix.SYS_OPENAT} {
+			f.Add(nr)
+		}
 	}
 	return f, nil
 }

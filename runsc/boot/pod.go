@@ -74,6 +74,7 @@ func (s *Sandbox) AddContainer(id string, a Args) error {
 	s.podMu.Unlock()
 	c, err := s.newCtr(id, a, true)
 	if err != nil {
+		s.Kernel.ForgetCgroups(id)
 		return err
 	}
 	s.podMu.Lock()
@@ -148,6 +149,7 @@ func (s *Sandbox) RemoveContainer(id string) error {
 	s.podMu.Lock()
 	delete(s.pod, id)
 	s.podMu.Unlock()
+	s.Kernel.ForgetCgroups(id)
 	c.close()
 	return nil
 }

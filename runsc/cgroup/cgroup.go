@@ -511,46 +511,67 @@ func v2Max(v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-// applyV2 writes res to the v2 directory, converting as runc does.
+// applyV2 writes res to the v2 directory, converting as runc does (V2Files).
 func (c *Cgroup) applyV2(res *specs.LinuxResources) error {
-	if res == nil {
-		return nil
+	files, err := V2Files(res)
+	if err != nil {
+		return err
 	}
 	dir := c.Dirs[""]
+	for _, f := range files {
+		if f.Name == "memory.swap.max" && !exists(dir, f.Name) {
+			continue // no swap accounting on this host
+		}
+		if strings.HasPrefix(f.Name, "cpuset.") && dir == "" {
+			return errors.New("cpuset: no cpuset cgroup")
+		}
+		if err := write(dir, f.Name, f.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// File is a cgroup v2 file and the value a spec gives it.
+type File struct{ Name, Value string }
+
+// V2Files converts res to the cgroup v2 files' values, in the order they are written,
+// as runc does: memory.max (the limit, -1 is max), memory.swap.max (v1's memsw is
+// memory and swap, v2's swap alone: the spec's swap less the limit), memory.low (the
+// reservation), cpu.weight (from v1's shares, 1 + (shares-2)*9999/262142), cpu.max
+// (quota and period), cpuset.cpus and cpuset.mems, pids.max. The host's cgroup (applyV2)
+// and the Sentry's cgroup filesystem, which shows them to the application, both use it.
+func V2Files(res *specs.LinuxResources) ([]File, error) {
+	var out []File
+	if res == nil {
+		return nil, nil
+	}
+	add := func(name, value string) { out = append(out, File{name, value}) }
 	if m := res.Memory; m != nil {
 		if m.Limit != nil {
-			if err := write(dir, "memory.max", v2Max(*m.Limit)); err != nil {
-				return err
-			}
+			add("memory.max", v2Max(*m.Limit))
 		}
-		// v1's memsw is memory and swap; v2's swap.max is swap alone.
-		if m.Swap != nil && exists(dir, "memory.swap.max") {
+		if m.Swap != nil {
 			swap := *m.Swap
 			if swap > 0 && m.Limit != nil && *m.Limit > 0 {
 				if swap < *m.Limit {
-					return fmt.Errorf("memory.swap %d is below memory.limit %d", swap, *m.Limit)
+					return nil, fmt.Errorf("memory.swap %d is below memory.limit %d", swap, *m.Limit)
 				}
 				swap -= *m.Limit
 			}
-			if err := write(dir, "memory.swap.max", v2Max(swap)); err != nil {
-				return err
-			}
+			add("memory.swap.max", v2Max(swap))
 		}
 		if m.Reservation != nil {
-			if err := write(dir, "memory.low", v2Max(*m.Reservation)); err != nil {
-				return err
-			}
+			add("memory.low", v2Max(*m.Reservation))
 		}
 	}
 	if cpu := res.CPU; cpu != nil {
 		if cpu.Shares != nil && *cpu.Shares != 0 {
 			s := *cpu.Shares
 			if s < 2 || s > 262144 {
-				return fmt.Errorf("cpu.shares %d is outside [2, 262144]", s)
+				return nil, fmt.Errorf("cpu.shares %d is outside [2, 262144]", s)
 			}
-			if err := write(dir, "cpu.weight", strconv.FormatUint(1+((s-2)*9999)/262142, 10)); err != nil {
-				return err
-			}
+			add("cpu.weight", strconv.FormatUint(1+((s-2)*9999)/262142, 10))
 		}
 		if cpu.Quota != nil && *cpu.Quota != 0 || cpu.Period != nil && *cpu.Period != 0 {
 			quota := "max"
@@ -561,20 +582,19 @@ func (c *Cgroup) applyV2(res *specs.LinuxResources) error {
 			if cpu.Period != nil && *cpu.Period != 0 {
 				period = *cpu.Period
 			}
-			if err := write(dir, "cpu.max", quota+" "+strconv.FormatUint(period, 10)); err != nil {
-				return err
-			}
+			add("cpu.max", quota+" "+strconv.FormatUint(period, 10))
 		}
-		if err := c.cpuset(dir, cpu); err != nil {
-			return err
+		if cpu.Cpus != "" {
+			add("cpuset.cpus", cpu.Cpus)
+		}
+		if cpu.Mems != "" {
+			add("cpuset.mems", cpu.Mems)
 		}
 	}
 	if p := res.Pids; p != nil && p.Limit != nil {
-		if err := write(dir, "pids.max", pidsMax(*p.Limit)); err != nil {
-			return err
-		}
+		add("pids.max", pidsMax(*p.Limit))
 	}
-	return nil
+	return out, nil
 }
 
 // Join moves process pid (and its threads) into the cgroup.

@@ -1,6 +1,11 @@
 package cgroup
 
-import "testing"
+import (
+	"slices"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
 
 // TestSystemdPath: slice:prefix:name names systemd's scope, the slice expanded as
 // systemd expands it; other forms are errors.
@@ -48,5 +53,36 @@ func TestPidsMax(t *testing.T) {
 		if got := pidsMax(in); got != want {
 			t.Errorf("pidsMax(%d) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestV2Files: the spec's resources become cgroup v2 files as runc converts them.
+func TestV2Files(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	u64 := func(v uint64) *uint64 { return &v }
+	files, err := V2Files(&specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: i64(256 << 20), Swap: i64(512 << 20), Reservation: i64(-1)},
+		CPU:    &specs.LinuxCPU{Shares: u64(1024), Quota: i64(50000), Cpus: "0-1", Mems: "0"},
+		Pids:   &specs.LinuxPids{Limit: i64(0)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []File{{"memory.max", "268435456"}, {"memory.swap.max", "268435456"}, {"memory.low", "max"},
+		{"cpu.weight", "39"}, {"cpu.max", "50000 100000"}, {"cpuset.cpus", "0-1"}, {"cpuset.mems", "0"},
+		{"pids.max", "max"}}
+	if !slices.Equal(files, want) {
+		t.Errorf("V2Files: %v, want %v", files, want)
+	}
+	for _, bad := range []*specs.LinuxResources{
+		{CPU: &specs.LinuxCPU{Shares: u64(1)}},
+		{Memory: &specs.LinuxMemory{Limit: i64(2 << 20), Swap: i64(1 << 20)}},
+	} {
+		if _, err := V2Files(bad); err == nil {
+			t.Errorf("V2Files(%+v): no error", bad)
+		}
+	}
+	if files, err := V2Files(nil); err != nil || files != nil {
+		t.Errorf("V2Files(nil): %v, %v", files, err)
 	}
 }

@@ -70,6 +70,10 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands
 		return subcommands.ExitUsageError
 	}
 	sync := os.NewFile(uintptr(b.syncFD), "sync")
+	if err := raiseNofileLimit(); err != nil {
+		fmt.Fprintf(sync, "%v\n", err)
+		os.Exit(1)
+	}
 	if b.waitFD >= 0 {
 		wait := os.NewFile(uintptr(b.waitFD), "wait")
 		msg := make([]byte, 2)
@@ -161,7 +165,7 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 		err = box.KeepCapabilities() // none
 	}
 	if err == nil {
-		err = installFilter(b.conf, true, log)
+		err = installFilter(b.conf, true, false, log)
 	}
 	if err != nil {
 		l.Close()
@@ -176,8 +180,9 @@ func (b *Boot) create() (*boot.Sandbox, *goferProc, *net.UnixListener, error) {
 // process, runsc boot (sandbox) or runsc do. With --debug a forbidden system call traps
 // rather than kills at once: the Go runtime's crash report, which names the call (rax
 // holds its number) and the goroutine that made it, then also goes to the log file
-// (--debug-log, else --log; see crashFile), and a line in log says so.
-func installFilter(conf *config.Config, sandbox bool, log io.Writer) error {
+// (--debug-log, else --log; see crashFile), and a line in log says so. profile: runsc
+// do --profile-cpu runs the Go CPU profiler, whose timers the list then allows.
+func installFilter(conf *config.Config, sandbox, profile bool, log io.Writer) error {
 	if conf.Debug {
 		if f := crashFile(); f != nil {
 			if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
@@ -187,7 +192,7 @@ func installFilter(conf *config.Config, sandbox bool, log io.Writer) error {
 		fmt.Fprintf(log, "runsc: the Sentry's seccomp filter traps forbidden system calls (--debug): "+
 			"one ends the sandbox with a \"SIGSYS: bad system call\" report, rax holding its number\n")
 	}
-	return boot.InstallFilter(boot.FilterOptions{Platform: conf.Platform, Debug: conf.Debug, Sandbox: sandbox})
+	return boot.InstallFilter(boot.FilterOptions{Platform: conf.Platform, Debug: conf.Debug, Sandbox: sandbox, Profile: profile})
 }
 
 // sandbox is the state the control socket serves.

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/google/subcommands"
+	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/runsc/config"
 )
@@ -37,4 +38,26 @@ func Register(conf *config.Config) {
 func Fatalf(format string, args ...any) {
 	logError(fmt.Sprintf(format, args...))
 	os.Exit(1)
+}
+
+// raiseNofileLimit raises the soft RLIMIT_NOFILE of this process to its hard limit,
+// the most host FDs the operator allows it, as gVisor's sandbox and gofer do at
+// start: the Gofer holds host FDs for the files the application has looked up (up to
+// a cache sized from this limit) and the Sentry those the Gofer donates. (Go's
+// runtime raises it to one below the hard limit already; this takes the last one
+// and states the intent.) The application's own limits are the Sentry's and are
+// untouched.
+func raiseNofileLimit() error {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return fmt.Errorf("getting RLIMIT_NOFILE: %w", err)
+	}
+	if rl.Cur == rl.Max {
+		return nil
+	}
+	rl.Cur = rl.Max
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return fmt.Errorf("raising RLIMIT_NOFILE to %d: %w", rl.Max, err)
+	}
+	return nil
 }

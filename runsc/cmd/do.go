@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 // Do runs a command in a sandbox over the host, with the caller's stdio.
 type Do struct {
 	conf *config.Config
+	// profileCPU is a file for the Sentry's Go CPU profile (a debugging aid).
+	profileCPU string
 }
 
 // Name implements subcommands.Command.
@@ -42,7 +45,9 @@ COMMAND is looked up in PATH.
 }
 
 // SetFlags implements subcommands.Command.
-func (*Do) SetFlags(*flag.FlagSet) {}
+func (d *Do) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&d.profileCPU, "profile-cpu", "", "write the Sentry's Go CPU profile (pprof) to this file, for `go tool pprof` (a debugging aid: the seccomp filter then allows the profiler's timers)")
+}
 
 // Execute implements subcommands.Command.
 func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.ExitStatus {
@@ -85,7 +90,10 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 		// namespaces, root and capabilities are the caller's), but it is filtered the
 		// same way before the program's first instruction.
 		time.Now().Zone() // load the local time zone before the filter forbids opening it
-		if err = installFilter(d.conf, false, os.Stderr); err != nil {
+		if err = d.startProfile(); err == nil {
+			err = installFilter(d.conf, false, d.profileCPU != "", os.Stderr)
+		}
+		if err != nil {
 			s.Close()
 		}
 	}
@@ -96,8 +104,28 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommands.E
 	st := s.Start()
 	s.Close()
 	gofer.stop()
+	if d.profileCPU != "" {
+		pprof.StopCPUProfile() // it flushes the profile; os.Exit runs no deferred call
+	}
 	os.Exit(st.Shell())
 	return subcommands.ExitSuccess
+}
+
+// startProfile starts the Go CPU profile into --profile-cpu's file, if set; the file
+// is opened before the seccomp filter forbids it, and closed by the process's exit.
+func (d *Do) startProfile() error {
+	if d.profileCPU == "" {
+		return nil
+	}
+	f, err := os.Create(d.profileCPU)
+	if err != nil {
+		return fmt.Errorf("--profile-cpu: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--profile-cpu: %w", err)
+	}
+	return nil
 }
 
 // goferProc is a running Gofer: fd is the Sentry's end of its socket, and done is

@@ -58,6 +58,9 @@ func (g *Gofer) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommand
 		fmt.Fprint(os.Stderr, g.Usage())
 		return subcommands.ExitUsageError
 	}
+	if err := raiseNofileLimit(); err != nil {
+		Fatalf("gofer: %v", err)
+	}
 	mounts, err := gofer.Isolate(g.mounts)
 	if err != nil {
 		Fatalf("%v", err)

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/runsc/boot"
+	"github.com/moat-sandbox/moat/runsc/cgroup"
 	"github.com/moat-sandbox/moat/runsc/config"
 	"github.com/moat-sandbox/moat/runsc/console"
 	"github.com/moat-sandbox/moat/runsc/container"
@@ -177,6 +178,22 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 			return boot.Args{}, nil, fmt.Errorf("process.oomScoreAdj %d is not between -1000 and 1000", oom)
 		}
 	}
+	var res *specs.LinuxResources
+	if s.Linux != nil {
+		res = s.Linux.Resources
+	}
+	// The container's cgroup in the Sentry shows the limits as the host's cgroup v2
+	// gets them. One v2 cannot take (cpu.shares out of range, swap below the limit)
+	// fails create where a host cgroup is made (runsc/cgroup); otherwise it is left
+	// out here, with a warning.
+	cgroupFiles, err := cgroup.V2Files(res)
+	if err != nil {
+		fmt.Fprintf(warn, "runsc: linux.resources: %v: the container's /sys/fs/cgroup shows no limits\n", err)
+	}
+	resources := map[string]string{}
+	for _, f := range cgroupFiles {
+		resources[f.Name] = f.Value
+	}
 	hostname, domainname := specSysctl(s, warn)
 	return boot.Args{
 		Platform: conf.Platform, Strace: conf.Strace, Overlay: conf.Overlay,
@@ -186,6 +203,7 @@ func containerArgs(conf *config.Config, b *specutils.Bundle, warn io.Writer) (bo
 		ReadOnlyRoot: readOnly, Mounts: mounts,
 		Devices: devices, MaskedPaths: maskedPaths(s), ReadonlyPaths: readonlyPaths(s),
 		Caps: caps, Rlimits: rlimits, NoNewPrivs: p.NoNewPrivileges, OOMScoreAdj: oom,
+		Resources: resources,
 	}, goferMounts, nil
 }
 
@@ -288,6 +306,11 @@ func specMount(m specs.Mount, goferMounts *[]string, warn io.Writer) (boot.Mount
 		bm.Kind = boot.MountDevpts
 	case m.Type == "mqueue":
 		bm.Kind = boot.MountMqueue
+	case m.Type == "cgroup" || m.Type == "cgroup2":
+		// The Sentry's cgroup v2 filesystem, as runc mounts cgroup2 for a spec's
+		// "cgroup" on a unified host: the container's own cgroup, never the host's.
+		// Its source is the spec's, as mount(2)'s ("cgroup" in Docker's specs).
+		bm.Kind = boot.MountCgroup
 	case m.Type == "tmpfs":
 		bm.Kind = boot.MountTmpfs
 		for _, o := range m.Options {

@@ -74,6 +74,7 @@ func (k *Kernel) NewProcess(a ProcessArgs) (*Task, error) {
 	}
 	k.mu.Lock()
 	t.Proc.container = a.Container
+	t.Proc.cgroup = k.cgroupRootLocked(a.Container)
 	k.mu.Unlock()
 	img, err := t.load(a.Exe, a.Path, a.Argv, a.Envv)
 	if err != nil {
@@ -158,11 +159,14 @@ func (t *Task) Execve(dirfd int32, path string, argv, envv []string, flags int) 
 	t.futexExit(false)
 	t.commitExecCreds(img.creds, img.secure)
 	t.install(img)
+	// As begin_new_exec: the process counts as exec'd (setpgid's EACCES) and a vfork
+	// parent goes on before the close-on-exec descriptors close, so whoever sees one
+	// close sees the exec done.
+	t.execDone()
 	t.FDs.CloseExec()
 	t.ClearChildTID, t.RobustList = 0, 0
 	t.resetHandlers()
 	t.Proc.deleteTimers()
-	t.execDone()
 	return nil
 }
 

@@ -31,7 +31,8 @@ import (
 // FreezeContainer and ThawContainer do the same for the processes of one container
 // of a pod (those carrying its ID, Process.container), as the runtime's pause of that
 // container: the mark is set while any container (or the kernel) is frozen, and a task
-// that sees it looks up whether its own container is.
+// that sees it looks up whether its own container is. A cgroup's cgroup.freeze
+// (cgroup.go's SetFreeze) does the same for the processes in the cgroup and below it.
 
 // freezer is the kernel's frozen mark: frozen, thawed and containers change under
 // k.mu; marked is set while frozen is or any container is frozen, for the tasks'
@@ -42,11 +43,27 @@ type freezer struct {
 	// containers are the containers frozen alone, each with the channel its thaw
 	// closes.
 	containers map[string]chan struct{}
-	marked     atomic.Bool
+	// cgroups counts the cgroups frozen by cgroup.freeze (cgroup.go); a task held
+	// by one waits on cgroupChange, closed (and replaced at the next wait) when a
+	// cgroup is frozen or thawed or a process moves to another cgroup.
+	cgroups      int
+	cgroupChange chan struct{}
+	marked       atomic.Bool
 }
 
 // markLocked sets the mark from the state. k.mu is held.
-func (f *freezer) markLocked() { f.marked.Store(f.frozen || len(f.containers) > 0) }
+func (f *freezer) markLocked() {
+	f.marked.Store(f.frozen || len(f.containers) > 0 || f.cgroups > 0)
+}
+
+// cgroupChangedLocked wakes the tasks held by a frozen cgroup, to look again. k.mu is
+// held.
+func (f *freezer) cgroupChangedLocked() {
+	if f.cgroupChange != nil {
+		close(f.cgroupChange)
+		f.cgroupChange = nil
+	}
+}
 
 // ErrFreezeTimeout: a task did not leave application code in time.
 var ErrFreezeTimeout = errors.New("the application's tasks did not stop in time")
@@ -161,6 +178,12 @@ func (t *Task) enterApp() bool {
 		thawed := k.freezer.thawed
 		if !k.freezer.frozen {
 			thawed = k.freezer.containers[t.Proc.container]
+		}
+		if thawed == nil && t.Proc.cgroup != nil && t.Proc.cgroup.frozenLocked() {
+			if k.freezer.cgroupChange == nil {
+				k.freezer.cgroupChange = make(chan struct{})
+			}
+			thawed = k.freezer.cgroupChange
 		}
 		k.mu.Unlock()
 		if thawed == nil {

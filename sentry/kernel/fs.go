@@ -62,7 +62,7 @@ func (f *FSContext) SwapUmask(mask uint32) uint32 {
 func (t *Task) Caller() vfs.Caller {
 	t.FS.mu.Lock()
 	defer t.FS.mu.Unlock()
-	return vfs.Caller{Creds: t.Creds, Umask: t.FS.umask}
+	return vfs.Caller{Creds: t.Creds, Umask: t.FS.umask, Ctx: t}
 }
 
 // PathOp names path relative to dirfd (AT_FDCWD: the working directory), as the *at

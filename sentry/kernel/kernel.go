@@ -36,7 +36,9 @@
 // container it belongs to (set by NewProcess, inherited by fork), and the runtime's
 // kill, ps, stats and pause pick a container's processes by it; each container is
 // made in a PID namespace the runtime chooses (ProcessArgs.PIDNS: one of its own, or
-// the pod's), and the pod's containers share the rest (IPC, hostname, memory).
+// the pod's), and the pod's containers share the rest (IPC, hostname, memory). Each
+// container has a cgroup hierarchy of its own (cgroup.go), its cgroup the root, which
+// sentry/fsimpl/cgroupfs shows; the kernel enforces its pids.max at fork.
 //
 // Lock order: Futexes.mu, then Kernel.mu, then FSContext.mu; Kernel.mu, then a
 // terminal's lock (devpts.Terminal), then a Task's sigMu; Kernel.mqMu, then the VFS's
@@ -54,6 +56,7 @@ import (
 	"github.com/moat-sandbox/moat/platform"
 	"github.com/moat-sandbox/moat/sentry/abi/linux"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/mqueue"
+	"github.com/moat-sandbox/moat/sentry/fsimpl/pipe"
 	"github.com/moat-sandbox/moat/sentry/fsimpl/tmpfs"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
 	"github.com/moat-sandbox/moat/sentry/vfs"
@@ -104,6 +107,9 @@ type Kernel struct {
 	procs         map[int32]*Process // processes (live and zombies) by PID (root's procs)
 	waitGen       chan struct{}      // closed and replaced when a process changes state
 	freezer       freezer            // the OCI runtime's pause (freeze.go)
+	// cgroups are each container's cgroup, the root of its hierarchy, by container
+	// ID (cgroup.go).
+	cgroups map[string]*Cgroup
 }
 
 // Tasks returns the live tasks, by TID.
@@ -137,6 +143,7 @@ func New(p platform.Platform, mf *pgalloc.MemoryFile, v *vfs.VFS, table *Syscall
 			fs, _ := tmpfs.New(v, 0o1777, vfs.Owner{})
 			return fs
 		})}
+	v.SetFIFOOpener(pipe.NewFIFOs().Open)
 	k.root = newPIDNamespace(k, nil)
 	k.tasks, k.procs = k.root.tasks, k.root.procs
 	return k

@@ -44,6 +44,9 @@ type Process struct {
 	pgid, sid  int32
 	pgrp, sess pidRef
 	didExec    bool
+	// reported is set (k.mu) once the exit's SIGCHLD is queued: only then do waits
+	// report the zombie.
+	reported bool
 	// deadUsage is the CPU time of the process's exited threads (and the largest
 	// resident set of the address spaces it left, by exit or exec); childUsage that of its
 	// reaped children and what they had reaped (usage.go). k.mu guards both.
@@ -85,6 +88,10 @@ type Process struct {
 	// fork. It is how the runtime's kill, ps and stats of one container of a pod find
 	// its processes; the application cannot see it.
 	container string
+	// cgroup is the cgroup the process is in (cgroup.go): its container's when the
+	// runtime makes it, its parent's when forked, another of its container's
+	// hierarchy when moved there. k.mu guards it.
+	cgroup *Cgroup
 	// OOMScoreAdj is /proc/[pid]/oom_score_adj (-1000 to 1000), inherited by fork;
 	// the spec's process.oomScoreAdj sets init's.
 	OOMScoreAdj atomic.Int32
@@ -113,6 +120,9 @@ func (p *Process) threadsBesidesLocked(t *Task) []*Task {
 func (k *Kernel) newProcess(t *Task, parent *Process, ns *PIDNamespace) (*Process, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if parent != nil && !k.pidsAllowLocked(parent) {
+		return nil, unix.EAGAIN // pids.max reached
+	}
 	id, err := ns.allocLocked()
 	if err != nil {
 		return nil, err
@@ -128,6 +138,7 @@ func (k *Kernel) newProcess(t *Task, parent *Process, ns *PIDNamespace) (*Proces
 		p.setGroupLocked(parent.pgrp, parent.sess)
 		p.ctty = parent.ctty
 		p.container = parent.container
+		p.cgroup = parent.cgroup
 		p.OOMScoreAdj.Store(parent.OOMScoreAdj.Load())
 	} else {
 		p.setGroupLocked(id, id) // leads its own group and session
@@ -341,9 +352,11 @@ func (t *Task) exited(s ExitStatus) {
 	if parent != nil {
 		childExited(parent, p, s)
 	}
-	// Waiters wake only now, with SIGCHLD already pending (do_notify_parent queues the
-	// signal, then wakes the parent): a parent back from wait4 sees it in sigpending.
+	// Waiters see the zombie and wake only now, with SIGCHLD already pending
+	// (do_notify_parent queues the signal under the lock a waiter takes): a parent
+	// back from wait4 sees it in sigpending.
 	k.mu.Lock()
+	p.reported = true
 	k.changedLocked()
 	k.mu.Unlock()
 }
@@ -471,6 +484,9 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 				continue
 			}
 			matched = true
+			if c.exit != nil && !c.reported {
+				continue // its parent is being told; the wait sees it once SIGCHLD is pending
+			}
 			if c.exit != nil && !o.NotExits {
 				r := WaitResult{PID: ns.IDOfProcess(c), UID: c.task.Creds.RealUID, Status: *c.exit, Usage: c.deadUsage}
 				r.Usage.add(c.childUsage)
@@ -710,6 +726,9 @@ func (t *Task) NewThread(o ThreadOpts) (int32, error) {
 	c.Sched.inherit(&t.Sched)
 	k.mu.Lock()
 	id, err := t.Proc.ns.allocLocked()
+	if err == nil && !k.pidsAllowLocked(t.Proc) {
+		err = unix.EAGAIN // pids.max reached (the ID is not reused: IDs only grow)
+	}
 	if err != nil {
 		k.mu.Unlock()
 		c.ctx.Release()

@@ -17,9 +17,9 @@ import (
 // clock, when the clock could first be there: cputimer.go). At expiry a
 // SIGEV_SIGNAL timer queues its signal to the process (SIGEV_THREAD_ID: to one thread)
 // with si_code SI_TIMER, si_timerid and si_value; further expiries while that signal
-// is still queued are counted as overruns, which the delivered siginfo's si_overrun
-// and timer_getoverrun report. A SIGEV_NONE timer signals nothing: timer_gettime
-// counts its expiries when asked. Re-arming or deleting a timer makes its queued
+// is still queued (up to when it is taken) are counted as overruns, which the
+// delivered siginfo's si_overrun and timer_getoverrun report. A SIGEV_NONE timer
+// signals nothing: timer_gettime counts its expiries when asked. Re-arming or deleting a timer makes its queued
 // signal stale: it is dropped when dequeued, as Linux 6.13+ does. Timers are deleted
 // at exec and at the process's exit, and not inherited by fork.
 //
@@ -345,6 +345,10 @@ func (t *Task) timerSignalLocked(info *arch.SignalInfo) bool {
 		return false
 	}
 	tm.queued = false
+	// Expiries since the last one the Go timer counted are overruns too: Linux forwards
+	// the timer past now when its signal is taken (posix_timer_rearm), so the count
+	// doesn't depend on how promptly the callbacks ran.
+	tm.overrun += tm.expireLocked()
 	tm.overrunLast, tm.overrun = tm.overrun, 0
 	le.PutUint32(info.Fields[4:], uint32(min(tm.overrunLast, math.MaxInt32)))
 	le.PutUint32(info.Fields[16:], 0)

@@ -53,8 +53,8 @@ func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error 
 }
 
 // populate allocates, fills and (with mapIt) maps the run of unpopulated pages around
-// page within v, at most faultAround pages (anonFaultAround in anonymous memory),
-// aligned to that many.
+// page within v, at most faultAround pages (anonFaultAround in anonymous memory), in
+// blocks of that many from v's start (unpopulatedRun).
 func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
 	if v.shared != nil {
 		return m.populateShared(v, page, mapIt)
@@ -88,9 +88,9 @@ func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
 }
 
 // populateShared populates the run of unpopulated pages around page within the shared
-// mapping v (at most faultAround, aligned) with its object's pages, each taking a
-// reference, and maps them. It returns ErrPastEOF if page itself is past the object's
-// end; the run stops before any other such page.
+// mapping v (at most faultAround, in blocks from v's start) with its object's pages,
+// each taking a reference, and maps them. It returns ErrPastEOF if page itself is past
+// the object's end; the run stops before any other such page.
 func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
 	start, end := m.unpopulatedRun(v, page, faultAround*pageSize)
 	// Take the object's pages in address order, mapping each run of pages that are
@@ -270,9 +270,12 @@ func (m *MemoryManager) breakCOW(v *vma, page, hi uintptr) error {
 }
 
 // unpopulatedRun returns the run of unpopulated pages around page within v and within
-// the span-aligned block of span bytes that holds page.
+// the block of span bytes that holds page, blocks counted from v's start: a mapping of
+// at most span bytes is one block whatever its alignment, so touching all of it faults
+// once (blocks aligned to span would split most such mappings in two).
 func (m *MemoryManager) unpopulatedRun(v *vma, page, span uintptr) (start, end uintptr) {
-	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
+	lo := v.start + (page-v.start)&^(span-1)
+	hi := min(v.end, lo+span)
 	start, end = page, page+pageSize
 	for start > lo && !m.populated(start-pageSize) {
 		start -= pageSize

@@ -25,7 +25,7 @@ import (
 // writing them meanwhile).
 //
 // Where the platform maps a batch in about the time of one mapping
-// (platform.MapBatcher), the child's pages are all mapped at once, read-only where
+// (platform.MapBatcher: systrap, kvm), the child's pages are all mapped at once, read-only where
 // copy-on-write; elsewhere nothing is mapped and the child's first touch of a page maps
 // the run around it (mapRun).
 func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManager, error) {
@@ -127,12 +127,17 @@ func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManag
 		maps = append(maps, c.runsOf(v, g.pages)...)
 	}
 	// Where a batch of mappings costs about one, the child gets all its pages mapped
-	// now rather than a fault for each run it touches.
-	if b, ok := as.(platform.MapBatcher); ok && b.Batched() && len(maps) > 0 {
-		if err := b.MapFiles(maps); err != nil {
-			c.Release()
-			return nil, err
-		}
+	// now rather than a fault for each run it touches; a recycled address space keeps
+	// those its last user had the same (platform.Refiller).
+	var err error
+	if r, ok := as.(platform.Refiller); ok {
+		err = r.Refill(maps)
+	} else if b, ok := as.(platform.MapBatcher); ok && b.Batched() && len(maps) > 0 {
+		err = b.MapFiles(maps)
+	}
+	if err != nil {
+		c.Release()
+		return nil, err
 	}
 	return c, nil
 }
@@ -159,17 +164,23 @@ func splitStack(pages []uintptr, sp, start uintptr) (own, rest []uintptr) {
 }
 
 // copyFrom gives c a copy of m's pages at addrs, in one new range of the memory file:
-// the parts of them that hold data are copied (holes stay holes).
+// the parts of them that hold data are copied, and holes stay holes. The range may be
+// warm pages (pgalloc.AllocateResident: the last ones freed, which the copy overwrites
+// and punches), so a fork loop's children reuse their siblings' pages, at the same
+// offsets: a recycled address space still maps them there (platform.Refiller).
 func (c *MemoryManager) copyFrom(m *MemoryManager, addrs []uintptr) error {
 	if len(addrs) == 0 {
 		return nil
 	}
-	fr, err := c.mf.Allocate(uint64(len(addrs)) * pageSize)
-	if err != nil {
-		return err
-	}
 	// One look for data (two lseeks) per run of pages contiguous in both the address
 	// space and the memory file, rather than per page.
+	type run struct {
+		i    int // the run's first index in addrs
+		old  platform.FileRange
+		data []platform.FileRange
+	}
+	var runs []run
+	full := true
 	for i := 0; i < len(addrs); {
 		old := m.pages[addrs[i]]
 		j := i + 1
@@ -177,15 +188,32 @@ func (c *MemoryManager) copyFrom(m *MemoryManager, addrs []uintptr) error {
 			j++
 		}
 		old.End = old.Start + uint64(j-i)*pageSize
-		at := fr.Start + uint64(i)*pageSize
-		for _, d := range m.mf.Data(old) {
-			copy(m.mf.Slice(platform.FileRange{Start: at + d.Start - old.Start, End: at + d.End - old.Start}), m.mf.Slice(d))
-		}
-		for k := i; k < j; k++ {
-			off := fr.Start + uint64(k)*pageSize
-			c.pages[addrs[k]] = platform.FileRange{Start: off, End: off + pageSize}
-		}
+		data := m.mf.Data(old)
+		full = full && len(data) == 1 && data[0] == old
+		runs = append(runs, run{i, old, data})
 		i = j
+	}
+	fr, err := c.mf.AllocateResident(uint64(len(addrs)) * pageSize)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		at := fr.Start + uint64(r.i)*pageSize
+		from := r.old.Start // the source's next hole starts here
+		for _, d := range r.data {
+			if d.Start > from {
+				c.mf.Punch(platform.FileRange{Start: at + from - r.old.Start, End: at + d.Start - r.old.Start})
+			}
+			copy(m.mf.Slice(platform.FileRange{Start: at + d.Start - r.old.Start, End: at + d.End - r.old.Start}), m.mf.Slice(d))
+			from = d.End
+		}
+		if from < r.old.End {
+			c.mf.Punch(platform.FileRange{Start: at + from - r.old.Start, End: at + r.old.End - r.old.Start})
+		}
+	}
+	for k, a := range addrs {
+		off := fr.Start + uint64(k)*pageSize
+		c.pages[a] = platform.FileRange{Start: off, End: off + pageSize}
 	}
 	return nil
 }

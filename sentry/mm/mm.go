@@ -15,13 +15,27 @@
 // touched, and mincore reports a page resident only once its memory-file page holds
 // data. The Sentry's own accounting (RSS in /proc) counts populated pages. A fault in
 // anonymous memory populates at most anonFaultAround pages (1 MiB), clamped to its
-// VMA, so a touch in a huge sparse reservation commits no more than that.
+// VMA, so a touch in a huge sparse reservation commits no more than that. The window is
+// the block of that size, counted from the VMA's start, that holds the fault: a mapping
+// of up to 1 MiB is populated at its first fault, whatever its alignment.
+//
+// Neighbours stay holes on purpose, though the host's first touch of a hole is the main
+// cost left of memory that is mapped, touched and unmapped (a shmem fault allocates,
+// zeroes and adds the page to the memory file: about twice an anonymous fault; on kvm
+// an exit to the host per page besides). Committing the run ahead (MADV_POPULATE_WRITE,
+// or reusing freed pages without punching them) would make that cheap, but it would
+// hold host memory for pages the application never touches, and mincore, which reads
+// residency from the holes, could no longer tell them from touched ones.
 //
 // Taking memory away (munmap, MADV_DONTNEED, mremap, a shared object shrinking)
 // unmaps the range from the platform first, in one call, and only then frees its
 // pages: a page freed while still mapped could be written by another application
 // thread after its memory went back to the host and be handed out again holding
-// data, and the host gives memory back faster once no page table maps it.
+// data, and the host gives memory back faster once no page table maps it. Pages are
+// freed a run of contiguous memory-file pages at a time (freeRuns): the memory file
+// punches a hole per Free, which costs about as much per page as the fault that filled
+// it, so a Free per page doubled the cost of memory that is mapped, touched and
+// unmapped.
 //
 // A private mapping owns its pages: anonymous ones start zeroed, file-backed ones (from a
 // FileData, such as an executable's segments) start as a copy of the file's bytes. A
@@ -52,10 +66,15 @@
 // access in the platform (one Protect per run of VMAs, before the child exists: a thread
 // of the parent that keeps running can't write into a page the child will see; one that
 // tries faults and waits for the lock), then the references are taken. Where the
-// platform maps a batch of mappings in one round trip (systrap, platform.MapBatcher),
+// platform maps a batch of mappings in one round trip (systrap, platform.MapBatcher;
+// kvm, where a mapping is a few page-table writes),
 // the child's pages are all mapped then, read-only where copy-on-write; elsewhere
 // (ptrace) the child's first touch of a page faults and maps the run of populated pages
-// around it (mapRun).
+// around it (mapRun). A platform that recycles address spaces (platform.Refiller:
+// ptrace, systrap) is given the child's whole set of mappings at once, and keeps those
+// the address space's last user left there the same: a fork loop's children, whose
+// copies reuse their siblings' freed pages (pgalloc.AllocateResident; holes of the
+// parent's are punched again), then need no mapping call and no fault for them.
 //
 // A write fault on a copy-on-write page (breakCOW) allocates a new page, copies the old
 // one's data (only the parts that hold data: holes stay holes), drops the old reference
@@ -246,20 +265,11 @@ func New(mf *pgalloc.MemoryFile, p platform.Platform, as platform.AddressSpace) 
 func (m *MemoryManager) Release() {
 	m.mu.Lock()
 	defer m.unlock()
-	// One Free per run of pages contiguous in the memory file: a run whose last
-	// reference this was goes back to the host in one call.
 	frs := make([]platform.FileRange, 0, len(m.pages))
 	for _, fr := range m.pages {
 		frs = append(frs, fr)
 	}
-	slices.SortFunc(frs, func(a, b platform.FileRange) int { return cmp.Compare(a.Start, b.Start) })
-	for i := 0; i < len(frs); {
-		run := frs[i]
-		for i++; i < len(frs) && frs[i].Start == run.End; i++ {
-			run.End = frs[i].End
-		}
-		m.mf.Free(run)
-	}
+	freeRuns(m.mf, frs)
 	m.notePeakLocked()
 	m.pages = nil
 	for i := range m.vmas {
@@ -383,24 +393,27 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 }
 
 // freePages drops the populated pages in [start, end): private pages are freed, and
-// shared ones stay with their object.
+// shared ones stay with their object. A munmap of what faults populated a run at a
+// time gives each run back to the host in one call (freeRuns).
 func (m *MemoryManager) freePages(start, end uintptr) {
 	m.notePeakLocked()
+	var frs []platform.FileRange
 	if uintptr(len(m.pages)) < (end-start)/pageSize {
 		for a, fr := range m.pages {
 			if a >= start && a < end {
-				m.mf.Free(fr)
+				frs = append(frs, fr)
 				delete(m.pages, a)
 			}
 		}
-		return
-	}
-	for a := start; a < end; a += pageSize {
-		if fr, ok := m.pages[a]; ok {
-			m.mf.Free(fr)
-			delete(m.pages, a)
+	} else {
+		for a := start; a < end; a += pageSize {
+			if fr, ok := m.pages[a]; ok {
+				frs = append(frs, fr)
+				delete(m.pages, a)
+			}
 		}
 	}
+	freeRuns(m.mf, frs)
 }
 
 // notePeakLocked records the pages populated now in the high-water mark, before some
@@ -414,6 +427,22 @@ func (m *MemoryManager) MaxRSS() uint64 {
 	m.mu.Lock()
 	defer m.unlock()
 	return uint64(max(m.peak, len(m.pages))) * pageSize
+}
+
+// freeRuns drops a reference to each page of frs (in any order; a page may appear more
+// than once), with one Free per run of pages contiguous in the memory file: a run whose
+// last reference this was goes back to the host in one call, where a Free per page
+// punches a hole per page (each about as costly as the fault that filled the page).
+// It sorts frs.
+func freeRuns(mf *pgalloc.MemoryFile, frs []platform.FileRange) {
+	slices.SortFunc(frs, func(a, b platform.FileRange) int { return cmp.Compare(a.Start, b.Start) })
+	for i := 0; i < len(frs); {
+		run := frs[i]
+		for i++; i < len(frs) && frs[i].Start == run.End; i++ {
+			run.End = frs[i].End
+		}
+		mf.Free(run)
+	}
 }
 
 // errno wraps a Linux errno with what was being done.

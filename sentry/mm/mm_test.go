@@ -499,3 +499,46 @@ func TestForkCopiesSmallMappingsAndTheStack(t *testing.T) {
 		t.Error("a multithreaded parent's small mapping was copied at fork")
 	}
 }
+
+// TestForkCopiesReuseFreedPagesKeepingHoles: a fork's copies of small mappings reuse the
+// pages the last child freed (warm, at the same offsets: a recycled address space
+// still maps them there), and a page the parent never wrote (a hole of the memory file)
+// is a hole in the copy too, not the sibling's old bytes.
+func TestForkCopiesReuseFreedPagesKeepingHoles(t *testing.T) {
+	m, p := newMM(t)
+	small, _ := m.MMap(MMapOpts{Length: 4 * pageSize, Perms: platform.ReadWrite})
+	m.CopyOut(small, []byte{1})
+	m.CopyOut(small+2*pageSize, []byte{3})
+	if err := m.HandleFault(small+pageSize, platform.Read); err != nil { // populated, never written
+		t.Fatal(err)
+	}
+	fork := func() *MemoryManager {
+		as, _ := p.NewAddressSpace()
+		c, err := m.Fork(as, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := fork()
+	first := c.pages[small]
+	if first == m.pages[small] {
+		t.Fatal("the small mapping was not copied")
+	}
+	c.CopyOut(small+pageSize, []byte{7}) // the child writes the parent's hole
+	c.Release()
+	c = fork()
+	defer c.Release()
+	if c.pages[small] != first {
+		t.Errorf("the second child's copy is at %v, want the first's freed page %v", c.pages[small], first)
+	}
+	if pg, ok := c.pages[small+pageSize]; ok && len(c.mf.Data(pg)) != 0 {
+		t.Errorf("the copy of a hole holds data %v", c.mf.Data(pg))
+	}
+	if got := readByte(t, c, small+pageSize); got != 0 { // (this read gives the hole memory)
+		t.Errorf("the second child reads %d where the parent never wrote, want 0", got)
+	}
+	if readByte(t, c, small) != 1 || readByte(t, c, small+2*pageSize) != 3 {
+		t.Error("the second child's copy lost the parent's bytes")
+	}
+}

@@ -117,9 +117,7 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 	m.changes.Add(1)
 	// The pages that don't fit are freed once no longer mapped (see unmapLocked).
 	err := m.as.Unmap(oldAddr, oldSize)
-	for _, fr := range dropped {
-		m.mf.Free(fr)
-	}
+	freeRuns(m.mf, dropped)
 	if err != nil {
 		return 0, err
 	}

@@ -176,10 +176,17 @@ func (s *Shared) DecRef() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, fr := range s.pages {
-		s.mf.Free(fr)
-	}
+	s.freeAllLocked()
 	s.pages = nil
+}
+
+// freeAllLocked drops the object's reference to each of its pages (s.mu held).
+func (s *Shared) freeAllLocked() {
+	frs := make([]platform.FileRange, 0, len(s.pages))
+	for _, fr := range s.pages {
+		frs = append(frs, fr)
+	}
+	freeRuns(s.mf, frs)
 }
 
 // track counts a VMA of m mapping the object (delta 1) or going (-1).
@@ -195,9 +202,7 @@ func (s *Shared) track(m *MemoryManager, delta int) {
 	if len(s.mappers) == 0 && s.backing != nil && len(s.pages) > 0 {
 		// A cache no one maps any more: write it back and let it go (NewCache).
 		s.flushLocked()
-		for _, fr := range s.pages {
-			s.mf.Free(fr)
-		}
+		s.freeAllLocked()
 		s.pages = map[uint64]platform.FileRange{}
 	}
 }
@@ -369,9 +374,7 @@ func (s *Shared) dropLocked(from, to uint64) {
 	for _, m := range mappers {
 		m.invalidate(s, from, to)
 	}
-	for _, fr := range drop {
-		s.mf.Free(fr)
-	}
+	freeRuns(s.mf, drop)
 }
 
 // invalidate drops m's pages of the shared object obj at offsets [from, to) and unmaps

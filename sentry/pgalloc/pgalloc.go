@@ -5,8 +5,19 @@
 // The Sentry maps the whole file into its own address space once (MAP_SHARED), so
 // copy-in and copy-out are plain memory copies through Slice; the platform maps the same
 // ranges into application address spaces, so both sides see the same bytes.
-// Allocate returns zeroed pages: fresh ones never touched, or freed ones whose memory was
-// returned to the host with fallocate(FALLOC_FL_PUNCH_HOLE), which also zeroes them.
+// Allocate returns zeroed pages that are holes of the file: fresh ones never touched, or
+// freed ones whose memory was returned to the host with fallocate(FALLOC_FL_PUNCH_HOLE),
+// which also zeroes them. A hole is what tells the memory manager that a page was never
+// written (Data: mincore reports it not resident, copy-on-write copies skip it).
+//
+// Warm pages: the last maxWarm bytes freed keep their host memory (no hole punched),
+// and AllocateResident hands them out again, most recently freed first, zeroed by a
+// clear of the Sentry's view, to a caller about to write the pages anyway (a fork's
+// copies, which punch the holes they copy): punching a hole and faulting the page back in on its next use cost the host
+// a page free, a page allocation and its zeroing, where clearing a resident page is a
+// few hundred nanoseconds. A process that ends and its parent's next fork (a shell's
+// loop) then reuse the same pages. The price is up to maxWarm bytes the host keeps for
+// the sandbox while nothing uses them.
 //
 // The allocator is first-fit over a sorted free list, falling back to the never-used
 // tail of the file. It is simple on purpose; the interface (Allocate, IncRef, Free,
@@ -46,7 +57,15 @@ type MemoryFile struct {
 	// refs holds, for each page (by offset) with more than one reference, the count
 	// less one.
 	refs map[uint64]int32
+	// warm are freed ranges that kept their memory (see the package comment), oldest
+	// first, warmBytes in all, at most warmLimit (maxWarm).
+	warm      []platform.FileRange
+	warmBytes uint64
+	warmLimit uint64
 }
+
+// maxWarm bounds the freed memory kept warm.
+const maxWarm = 4 << 20
 
 // New creates a memory file of size bytes (rounded up to pages), named name in
 // /proc/self/fd.
@@ -65,7 +84,7 @@ func New(name string, size uint64) (*MemoryFile, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("mapping the memory file: %w", err)
 	}
-	return &MemoryFile{fd: fd, size: size, view: view}, nil
+	return &MemoryFile{fd: fd, size: size, view: view, warmLimit: maxWarm}, nil
 }
 
 // FD is the memory file's descriptor, for the platform.
@@ -108,6 +127,52 @@ func (f *MemoryFile) Allocate(length uint64) (platform.FileRange, error) {
 	f.tail += length
 	f.used += length
 	return fr, nil
+}
+
+// AllocateResident is Allocate for a caller that writes every page at once (or
+// punches what it leaves, Punch): warm pages if a range of them is long enough (zeroed,
+// and holding host memory: data, not holes), else Allocate's.
+func (f *MemoryFile) AllocateResident(length uint64) (platform.FileRange, error) {
+	if length == 0 || length%pageSize != 0 {
+		return platform.FileRange{}, fmt.Errorf("pgalloc: bad allocation length %#x", length)
+	}
+	f.mu.Lock()
+	fr, ok := f.takeWarmLocked(length)
+	if ok {
+		f.used += length
+	}
+	f.mu.Unlock()
+	if !ok {
+		return f.Allocate(length)
+	}
+	clear(f.Slice(fr))
+	return fr, nil
+}
+
+// Punch makes fr, allocated, a hole again: its memory goes back to the host and it
+// reads as zeroes (for a caller of AllocateResident that leaves parts unwritten).
+func (f *MemoryFile) Punch(fr platform.FileRange) {
+	unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(fr.Start), int64(fr.Length()))
+}
+
+// takeWarmLocked takes length bytes from the most recently freed warm range that has
+// them. f.mu is held.
+func (f *MemoryFile) takeWarmLocked(length uint64) (platform.FileRange, bool) {
+	for i := len(f.warm) - 1; i >= 0; i-- {
+		r := f.warm[i]
+		if r.Length() < length {
+			continue
+		}
+		fr := platform.FileRange{Start: r.Start, End: r.Start + length}
+		if r.Length() == length {
+			f.warm = append(f.warm[:i], f.warm[i+1:]...)
+		} else {
+			f.warm[i].Start += length
+		}
+		f.warmBytes -= length
+		return fr, true
+	}
+	return platform.FileRange{}, false
 }
 
 // IncRef adds a reference to every page of fr, which must be allocated.
@@ -171,13 +236,39 @@ func (f *MemoryFile) Free(fr platform.FileRange) {
 	}
 }
 
-// release returns fr, which no one refers to, to the allocator.
+// release returns fr, which no one refers to, to the allocator: warm if it fits in
+// warmLimit (the oldest warm ranges making room), else to the host.
 func (f *MemoryFile) release(fr platform.FileRange) {
+	f.mu.Lock()
+	f.used -= fr.Length()
+	var cold []platform.FileRange
+	if fr.Length() <= f.warmLimit {
+		for f.warmBytes+fr.Length() > f.warmLimit {
+			cold = append(cold, f.warm[0])
+			f.warmBytes -= f.warm[0].Length()
+			f.warm = f.warm[1:]
+		}
+		if n := len(f.warm); n > 0 && f.warm[n-1].End == fr.Start {
+			f.warm[n-1].End = fr.End
+		} else {
+			f.warm = append(f.warm, fr)
+		}
+		f.warmBytes += fr.Length()
+	} else {
+		cold = append(cold, fr)
+	}
+	f.mu.Unlock()
+	for _, r := range cold {
+		f.releaseCold(r)
+	}
+}
+
+// releaseCold gives fr's memory back to the host and fr to the free list.
+func (f *MemoryFile) releaseCold(fr platform.FileRange) {
 	// Punching the hole gives the memory back and makes the range read as zeroes.
 	unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(fr.Start), int64(fr.Length()))
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.used -= fr.Length()
 	i := sort.Search(len(f.free), func(i int) bool { return f.free[i].Start >= fr.End })
 	// Merge with the range after, then the one before.
 	if i < len(f.free) && f.free[i].Start == fr.End {

@@ -20,6 +20,7 @@ func newFile(t *testing.T, size uint64) *MemoryFile {
 
 func TestAllocateFreeReuse(t *testing.T) {
 	f := newFile(t, 16*pageSize)
+	f.warmLimit = 0 // every freed range goes back to the host
 	a, _ := f.Allocate(2 * pageSize)
 	b, _ := f.Allocate(pageSize)
 	if a.Start != 0 || b.Start != 2*pageSize {
@@ -41,6 +42,7 @@ func TestAllocateFreeReuse(t *testing.T) {
 
 func TestFreeMergesNeighbours(t *testing.T) {
 	f := newFile(t, 16*pageSize)
+	f.warmLimit = 0 // every freed range goes back to the host
 	var rs []platform.FileRange
 	for i := 0; i < 3; i++ {
 		r, _ := f.Allocate(pageSize)
@@ -106,5 +108,53 @@ func TestRefs(t *testing.T) {
 	f.Free(platform.FileRange{Start: a.Start + 2*pageSize, End: a.End})
 	if f.Used() != 0 {
 		t.Fatalf("Used = %d once every holder let go, want 0", f.Used())
+	}
+}
+
+// TestWarmReuse: freed pages keep their memory (no hole) up to the limit and
+// AllocateResident hands them out again, most recently freed first, zeroed (Allocate
+// never: its pages are holes); past the limit the oldest go back to the host.
+func TestWarmReuse(t *testing.T) {
+	f := newFile(t, 64*pageSize)
+	f.warmLimit = 4 * pageSize
+	a, _ := f.Allocate(2 * pageSize)
+	b, _ := f.Allocate(3 * pageSize)
+	f.Slice(a)[0], f.Slice(b)[pageSize] = 7, 8
+	f.Free(a)
+	if d := f.Data(a); len(d) == 0 {
+		t.Fatal("a warm range lost its memory (a hole was punched)")
+	}
+	if got := f.Used(); got != 3*pageSize {
+		t.Fatalf("Used = %d with a range warm, want %d", got, 3*pageSize)
+	}
+	c, _ := f.AllocateResident(2 * pageSize)
+	if c != a {
+		t.Fatalf("Allocate = %v, want the warm range %v", c, a)
+	}
+	for i, v := range f.Slice(c) {
+		if v != 0 {
+			t.Fatalf("a reused warm page is not zeroed: byte %d is %d", i, v)
+		}
+	}
+	f.Slice(c)[0] = 7
+	f.Free(c)
+	f.Free(b) // 2+3 pages: a's go back to the host to make room
+	if d := f.Data(a); len(d) != 0 {
+		t.Fatalf("the oldest warm range kept its memory past the limit: data %v", d)
+	}
+	if f.warmBytes != 3*pageSize || len(f.warm) != 1 || f.warm[0] != b {
+		t.Fatalf("warm = %v (%d bytes), want only %v", f.warm, f.warmBytes, b)
+	}
+	if len(f.free) != 1 || f.free[0] != a {
+		t.Fatalf("free list = %v, want the cold range %v", f.free, a)
+	}
+	if got := f.Used(); got != 0 {
+		t.Fatalf("Used = %d once all is freed, want 0", got)
+	}
+	if h, _ := f.Allocate(pageSize); h.Start >= b.Start && h.Start < b.End || len(f.Data(h)) != 0 {
+		t.Fatalf("Allocate = %v (data %v), want a hole, not the warm %v", h, f.Data(h), b)
+	}
+	if d, _ := f.AllocateResident(pageSize); d.Start != b.Start {
+		t.Fatalf("AllocateResident(1 page) = %v, want the start of the warm range %v", d, b)
 	}
 }

@@ -18,6 +18,11 @@ type Dentry struct {
 	dead     bool               // unlinked, or its directory removed
 	// mode caches the file type bits, which never change.
 	mode uint32
+	// opens counts the descriptions open on the dentry; goneOnClose says its file
+	// lost its last name while some were, and is reported gone at the last close
+	// (notify.go).
+	opens       int
+	goneOnClose bool
 }
 
 // Inode is the file behind the dentry.

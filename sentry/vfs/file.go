@@ -57,6 +57,7 @@ type FileDescription struct {
 func NewFileDescription(vd VirtualDentry, impl FileImpl, flags int) *FileDescription {
 	fd := &FileDescription{vd: vd, impl: impl, flags: flags &^ (unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC | unix.O_CLOEXEC)}
 	fd.refs.Store(1)
+	vd.Dentry.opened()
 	return fd
 }
 
@@ -65,6 +66,7 @@ func NewFileDescription(vd VirtualDentry, impl FileImpl, flags int) *FileDescrip
 func NewFileDescriptionFlags(vd VirtualDentry, impl FileImpl, flags int) *FileDescription {
 	fd := &FileDescription{vd: vd, impl: impl, flags: flags}
 	fd.refs.Store(1)
+	vd.Dentry.opened()
 	return fd
 }
 
@@ -75,7 +77,9 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 func (fd *FileDescription) DecRef() {
 	if fd.refs.Add(-1) == 0 {
 		fd.releaseLocks()
+		fd.notifyClose()
 		fd.impl.Release()
+		fd.vd.Dentry.closed(fd.vd.Mount)
 	}
 }
 
@@ -124,6 +128,12 @@ func (fd *FileDescription) stream() bool {
 
 // Read reads at the file offset and advances it, as read(2).
 func (fd *FileDescription) Read(dst []byte) (int, error) {
+	n, err := fd.read(dst)
+	fd.notifyIO(n, unix.IN_ACCESS)
+	return n, err
+}
+
+func (fd *FileDescription) read(dst []byte) (int, error) {
 	if !fd.readable() || fd.isPath() {
 		return 0, unix.EBADF
 	}
@@ -142,6 +152,12 @@ func (fd *FileDescription) Read(dst []byte) (int, error) {
 
 // PRead reads at off, as pread64(2).
 func (fd *FileDescription) PRead(dst []byte, off int64) (int, error) {
+	n, err := fd.pread(dst, off)
+	fd.notifyIO(n, unix.IN_ACCESS)
+	return n, err
+}
+
+func (fd *FileDescription) pread(dst []byte, off int64) (int, error) {
 	if !fd.readable() || fd.isPath() {
 		return 0, unix.EBADF
 	}
@@ -159,6 +175,12 @@ func (fd *FileDescription) PRead(dst []byte, off int64) (int, error) {
 
 // Write writes at the file offset (or the end, with O_APPEND), as write(2).
 func (fd *FileDescription) Write(src []byte) (int, error) {
+	n, err := fd.write(src)
+	fd.notifyIO(n, unix.IN_MODIFY)
+	return n, err
+}
+
+func (fd *FileDescription) write(src []byte) (int, error) {
 	if !fd.writable() || fd.isPath() {
 		return 0, unix.EBADF
 	}
@@ -181,6 +203,12 @@ func (fd *FileDescription) Write(src []byte) (int, error) {
 
 // PWrite writes at off, as pwrite64(2) (which on Linux ignores off with O_APPEND).
 func (fd *FileDescription) PWrite(src []byte, off int64) (int, error) {
+	n, err := fd.pwrite(src, off)
+	fd.notifyIO(n, unix.IN_MODIFY)
+	return n, err
+}
+
+func (fd *FileDescription) pwrite(src []byte, off int64) (int, error) {
 	if !fd.writable() || fd.isPath() {
 		return 0, unix.EBADF
 	}
@@ -261,8 +289,17 @@ func (fd *FileDescription) Stat() (Stat, error) {
 }
 
 // Readdir returns up to max entries from the description's position, "." and ".."
-// first, and advances the position past them.
+// first, and advances the position past them. A listing is an access (IN_ACCESS), as
+// iterate_dir reports.
 func (fd *FileDescription) Readdir(max int, fill func(Dirent) bool) error {
+	err := fd.readdir(max, fill)
+	if err == nil {
+		fd.notifyIO(1, unix.IN_ACCESS)
+	}
+	return err
+}
+
+func (fd *FileDescription) readdir(max int, fill func(Dirent) bool) error {
 	if fd.isPath() {
 		return unix.EBADF
 	}
@@ -318,6 +355,10 @@ type BlockingFile interface {
 
 // ReadCtx is Read for a caller that may block.
 func (fd *FileDescription) ReadCtx(ctx Context, dst []byte) (int, error) {
+	return fd.readCtx(ctx, dst, fd.StatusFlags()&unix.O_NONBLOCK != 0)
+}
+
+func (fd *FileDescription) readCtx(ctx Context, dst []byte, nonblock bool) (int, error) {
 	b, ok := fd.impl.(BlockingFile)
 	if !ok {
 		return fd.Read(dst)
@@ -325,7 +366,13 @@ func (fd *FileDescription) ReadCtx(ctx Context, dst []byte) (int, error) {
 	if !fd.readable() || fd.isPath() {
 		return 0, unix.EBADF
 	}
-	return b.ReadCtx(ctx, dst, fd.StatusFlags()&unix.O_NONBLOCK != 0)
+	return b.ReadCtx(ctx, dst, nonblock)
+}
+
+// ReadNowait is ReadCtx that never waits, whatever O_NONBLOCK says (preadv2's
+// RWF_NOWAIT): EAGAIN where it would.
+func (fd *FileDescription) ReadNowait(ctx Context, dst []byte) (int, error) {
+	return fd.readCtx(ctx, dst, true)
 }
 
 // FlagsWriter is a BlockingFile whose writes depend on more of the description's
@@ -343,10 +390,15 @@ func (fd *FileDescription) WriteCtx(ctx Context, src []byte) (int, error) {
 	if !fd.writable() || fd.isPath() {
 		return 0, unix.EBADF
 	}
+	var n int
+	var err error
 	if fw, ok := fd.impl.(FlagsWriter); ok {
-		return fw.WriteFlags(ctx, src, fd.StatusFlags())
+		n, err = fw.WriteFlags(ctx, src, fd.StatusFlags())
+	} else {
+		n, err = b.WriteCtx(ctx, src, fd.StatusFlags()&unix.O_NONBLOCK != 0)
 	}
-	return b.WriteCtx(ctx, src, fd.StatusFlags()&unix.O_NONBLOCK != 0)
+	fd.notifyIO(n, unix.IN_MODIFY)
+	return n, err
 }
 
 // Syncer is implemented by FileImpls whose data can reach storage (fsync).

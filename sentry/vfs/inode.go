@@ -123,6 +123,7 @@ const (
 	PipefsMagic    = 0x50495045
 	SockfsMagic    = 0x534f434b
 	AnonInodeMagic = 0x09041934
+	Cgroup2Magic   = 0x63677270 // CGROUP2_SUPER_MAGIC
 )
 
 // magicOf is the magic number statfs reports for a mount of fsType whose inodes report
@@ -184,6 +185,22 @@ type Dynamic interface {
 // (/proc/self): the VFS reads them with the caller's credentials.
 type CallerSymlink interface {
 	ReadlinkFor(c *Credentials) (string, error)
+}
+
+// MagicLink is implemented by symlinks that name an open file or a task's directory
+// rather than a path (/proc/PID/fd/N, cwd, root): following one goes to that file
+// itself, as nd_jump_link, whatever its name now (removed, or none: a pipe). Readlink
+// still gives a name. RESOLVE_NO_MAGICLINKS refuses to follow one (ELOOP), and
+// RESOLVE_BENEATH too (EXDEV).
+type MagicLink interface {
+	Jump() (VirtualDentry, error)
+}
+
+// CallerOpener is implemented by files whose content depends on who opens them (a
+// cgroup's cgroup.procs names processes as the opener's PID namespace numbers them):
+// the VFS opens them with the caller's credentials instead of calling Open.
+type CallerOpener interface {
+	OpenFor(flags int, c *Credentials) (FileImpl, error)
 }
 
 // readlink reads a symlink as c.

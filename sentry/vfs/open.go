@@ -67,6 +67,23 @@ func (v *VFS) OpenAt(c Caller, p PathOp, flags int, mode uint32) (*FileDescripti
 			if r.symlinks > maxSymlinks {
 				return nil, unix.ELOOP
 			}
+			if ml, ok := vd.Dentry.inode.(MagicLink); ok {
+				// The open file itself (O_CREAT has nothing to make).
+				switch {
+				case p.Resolve&ResolveNoMagiclinks != 0:
+					return nil, unix.ELOOP
+				case p.Resolve&ResolveBeneath != 0:
+					return nil, unix.EXDEV
+				}
+				to, err := ml.Jump()
+				if err != nil {
+					return nil, err
+				}
+				if to.Dentry.IsDir() {
+					return nil, unix.EISDIR
+				}
+				return v.openExisting(c, to, flags, false)
+			}
 			target, err := readlink(vd.Dentry.inode, c.Creds)
 			if err != nil {
 				return nil, err
@@ -101,6 +118,7 @@ func (v *VFS) create(c Caller, parent VirtualDentry, name string, flags int, mod
 		return nil, err
 	}
 	d := parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, d, unix.IN_CREATE)
 	// A file this call created is opened whatever its mode says, and not truncated.
 	return v.openExisting(c, VirtualDentry{parent.Mount, d}, flags&^unix.O_TRUNC, true)
 }
@@ -125,6 +143,7 @@ func (v *VFS) openExisting(c Caller, vd VirtualDentry, flags int, created bool) 
 	if d.IsDir() && (write || flags&unix.O_TRUNC != 0) {
 		return nil, unix.EISDIR
 	}
+	truncated := false
 	if !created {
 		st, err := d.inode.Stat()
 		if err != nil {
@@ -151,11 +170,31 @@ func (v *VFS) openExisting(c Caller, vd VirtualDentry, flags int, created bool) 
 			if err := d.inode.SetStat(SetStat{Mask: SetStatSize}); err != nil {
 				return nil, err
 			}
+			truncated = true
 		}
 	}
-	impl, err := d.inode.Open(flags)
+	var impl FileImpl
+	var err error
+	isFIFO := false
+	if _, anon := d.inode.(AnonymousPipe); v.fifo != nil && !anon {
+		if st, err := d.inode.Stat(); err == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+			isFIFO = true
+		}
+	}
+	if isFIFO {
+		impl, err = v.fifo(d.inode, c.Ctx, flags)
+	} else if co, ok := d.inode.(CallerOpener); ok {
+		impl, err = co.OpenFor(flags, c.Creds)
+	} else {
+		impl, err = d.inode.Open(flags)
+	}
 	if err != nil {
 		return nil, err
+	}
+	// As Linux 6's do_open: IN_OPEN, then the truncation's IN_MODIFY.
+	v.notifyFile(d, unix.IN_OPEN, true)
+	if truncated {
+		v.notifyFile(d, unix.IN_MODIFY, false)
 	}
 	return NewFileDescription(vd, impl, flags), nil
 }

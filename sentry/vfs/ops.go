@@ -17,6 +17,9 @@ type PathOp struct {
 type Caller struct {
 	Creds *Credentials
 	Umask uint32
+	// Ctx, if not nil, lets an open wait (a FIFO's for its partner) and be
+	// interrupted.
+	Ctx Context
 	// CreateArg, when not nil, is passed to the ArgCreator directory in which OpenAt
 	// creates a file: what the system call knows of the new file that open(2) can't say
 	// (mq_open's attributes and the caller's limits).
@@ -107,7 +110,7 @@ func (v *VFS) MkdirAt(c Caller, p PathOp, mode uint32) error {
 	if err != nil {
 		return err
 	}
-	parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 	return nil
 }
 
@@ -147,7 +150,7 @@ func (v *VFS) MknodAt(c Caller, p PathOp, mode uint32, rdev uint64) error {
 		if err != nil {
 			return err
 		}
-		parent.Dentry.insert(name, in)
+		v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 		return nil
 	}
 	own, _, err := owner(c, parent.Dentry)
@@ -158,7 +161,7 @@ func (v *VFS) MknodAt(c Caller, p PathOp, mode uint32, rdev uint64) error {
 	if err != nil {
 		return err
 	}
-	parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 	return nil
 }
 
@@ -181,7 +184,7 @@ func (v *VFS) SymlinkAt(c Caller, target string, p PathOp) error {
 	if err != nil {
 		return err
 	}
-	parent.Dentry.insert(name, in)
+	v.notifyName(parent.Dentry, name, parent.Dentry.insert(name, in), unix.IN_CREATE)
 	return nil
 }
 
@@ -208,6 +211,7 @@ func (v *VFS) LinkAt(c Caller, oldp PathOp, follow bool, newp PathOp) error {
 		return err
 	}
 	parent.Dentry.insert(name, old.Dentry.inode)
+	v.notifyLink(parent.Dentry, name, old.Dentry)
 	return nil
 }
 
@@ -299,10 +303,12 @@ func (v *VFS) UnlinkAt(c Caller, p PathOp) error {
 	if err := v.mayDelete(c, parent, victim, false); err != nil {
 		return err
 	}
+	last := v.lastLink(victim)
 	if err := parent.Dentry.inode.(DirInode).Unlink(name); err != nil {
 		return err
 	}
 	parent.Dentry.remove(name)
+	v.notifyRemove(parent.Dentry, name, victim, last)
 	return nil
 }
 
@@ -321,10 +327,12 @@ func (v *VFS) RmdirAt(c Caller, p PathOp) error {
 	if err := v.mayDelete(c, parent, victim, true); err != nil {
 		return err
 	}
+	last := v.lastLink(victim)
 	if err := parent.Dentry.inode.(DirInode).Rmdir(name); err != nil {
 		return err
 	}
 	parent.Dentry.remove(name)
+	v.notifyRemove(parent.Dentry, name, victim, last)
 	return nil
 }
 
@@ -398,6 +406,7 @@ func (v *VFS) RenameAt(c Caller, oldp, newp PathOp, noReplace bool) error {
 	if src.isMountpoint() {
 		return unix.EBUSY
 	}
+	dstLast := dst != nil && v.lastLink(dst)
 	if err := oldParent.Dentry.inode.(DirInode).Rename(oldName, newParent.Dentry.inode.(DirInode), newName); err != nil {
 		return err
 	}
@@ -417,6 +426,7 @@ func (v *VFS) RenameAt(c Caller, oldp, newp PathOp, noReplace bool) error {
 	}
 	newParent.Dentry.children[newName] = src
 	newParent.Dentry.mu.Unlock()
+	v.notifyRename(oldParent.Dentry, oldName, newParent.Dentry, newName, src, dst, dstLast)
 	return nil
 }
 
@@ -519,5 +529,9 @@ func (v *VFS) SetStatAt(c Caller, vd VirtualDentry, opts SetStat, timesNow bool)
 			}
 		}
 	}
-	return vd.Dentry.inode.SetStat(opts)
+	if err := vd.Dentry.inode.SetStat(opts); err != nil {
+		return err
+	}
+	v.NotifyAttr(vd.Dentry, opts)
+	return nil
 }

@@ -148,6 +148,22 @@ func (r *resolver) step(cur VirtualDentry, name string, follow, dirOnly bool) (V
 		if r.symlinks > maxSymlinks {
 			return VirtualDentry{}, unix.ELOOP
 		}
+		if ml, ok := next.Dentry.inode.(MagicLink); ok {
+			switch {
+			case r.restrict&ResolveNoMagiclinks != 0:
+				return VirtualDentry{}, unix.ELOOP
+			case r.restrict&ResolveBeneath != 0:
+				return VirtualDentry{}, unix.EXDEV
+			}
+			to, err := ml.Jump()
+			if err != nil {
+				return VirtualDentry{}, err
+			}
+			if dirOnly && !to.Dentry.IsDir() {
+				return VirtualDentry{}, unix.ENOTDIR
+			}
+			return to, nil
+		}
 		target, err := readlink(next.Dentry.inode, r.creds)
 		if err != nil {
 			return VirtualDentry{}, err

@@ -21,7 +21,17 @@
 // mount on it; a symlink is followed (relative to its directory, or the root) unless it
 // is the last component and the caller asked not to; more than 40 symlinks is ELOOP.
 //
-// Lock order: VFS.renameMu, then Dentry.mu (parent before child), then the inode's locks.
+// # Notification
+//
+// Once an inotify file exists, each operation that succeeded reports what it did to
+// the VFS's Notifier (notify.go), as Linux's fsnotify hooks: IN_OPEN, IN_ACCESS,
+// IN_MODIFY, IN_CLOSE_*, IN_ATTRIB, IN_CREATE, IN_DELETE, the moves, and a file's
+// loss of its last name. Changes made behind the VFS's back (a host file changed
+// under the Gofer) are not seen.
+//
+// Lock order: VFS.renameMu, then Dentry.mu (parent before child), then the inode's
+// locks; the Notifier's locks come after the VFS's (it is called with renameMu held
+// and no Dentry.mu).
 package vfs
 
 import (
@@ -57,10 +67,30 @@ type VFS struct {
 	// locks are the files' advisory locks (locks.go).
 	locks lock.Manager
 
+	// fifo opens FIFO inodes (SetFIFOOpener).
+	fifo func(in Inode, ctx Context, flags int) (FileImpl, error)
+
+	// notifier is told of file events once inotify is used (notify.go).
+	notifier notifyAtomic
+
 	// MemFile is the sandbox's memory file, which memory-backed filesystems (tmpfs)
 	// keep file data in, so that shared mappings map the files' own pages. Set once,
 	// before any such filesystem is made.
 	MemFile *pgalloc.MemoryFile
+}
+
+// AnonymousPipe is implemented by inodes that show as FIFOs but are open pipes, not
+// names of FIFOs (a pipe(2) pipe, a host pipe given as stdio): reached through
+// /proc/PID/fd, they open themselves, not through the FIFO opener.
+type AnonymousPipe interface {
+	IsAnonymousPipe()
+}
+
+// SetFIFOOpener makes open the way every FIFO inode opens (sentry/fsimpl/pipe's
+// FIFOs): whatever filesystem holds a FIFO, its pipe is the Sentry's. Set once, before
+// any open.
+func (v *VFS) SetFIFOOpener(open func(in Inode, ctx Context, flags int) (FileImpl, error)) {
+	v.fifo = open
 }
 
 // New returns an empty VFS.
@@ -92,6 +122,8 @@ type Mount struct {
 	Flags  MountFlags
 	// seq orders mounts by when they were attached, as /proc/mounts lists them.
 	seq uint64
+	// detached is set (under VFS.mu) once the mount is unmounted (Detach).
+	detached bool
 	// FSType is the filesystem's name for /proc/mounts.
 	FSType string
 	Source string
@@ -253,4 +285,62 @@ func join(rev []string) string {
 		}
 	}
 	return s
+}
+
+// Detach unmounts m, as umount2: EINVAL if m is a namespace's root; EBUSY if mounts
+// are on it, unless lazy (MNT_DETACH), which detaches them with it. Descriptions and
+// working directories on m keep it (the Sentry does not count them, so a non-lazy
+// unmount of a mount in use succeeds where Linux says EBUSY).
+func (v *VFS) Detach(m *Mount, lazy bool) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if m.parent == nil || m.detached {
+		return unix.EINVAL
+	}
+	var children []*Mount
+	for _, ms := range v.mounts {
+		for _, c := range ms {
+			if c.parent == m {
+				children = append(children, c)
+			}
+		}
+	}
+	if len(children) > 0 && !lazy {
+		return unix.EBUSY
+	}
+	v.detachLocked(m)
+	return nil
+}
+
+// detachLocked removes m and the mounts on it from the tree and marks them detached;
+// descriptions still open on them keep them (and their parent and mountpoint, for
+// their paths). v.mu is held.
+func (v *VFS) detachLocked(m *Mount) {
+	var children []*Mount
+	for _, ms := range v.mounts {
+		for _, c := range ms {
+			if c.parent == m {
+				children = append(children, c)
+			}
+		}
+	}
+	for _, c := range children {
+		v.detachLocked(c)
+	}
+	ms := v.mounts[m.point]
+	for i, o := range ms {
+		if o == m {
+			ms = append(ms[:i:i], ms[i+1:]...)
+			break
+		}
+	}
+	if len(ms) == 0 {
+		delete(v.mounts, m.point)
+	} else {
+		v.mounts[m.point] = ms
+	}
+	m.point.mu.Lock()
+	m.point.mounted--
+	m.point.mu.Unlock()
+	m.detached = true
 }

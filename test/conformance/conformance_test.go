@@ -217,6 +217,7 @@ func TestPrograms(t *testing.T) {
 		{"sigwait", nil},
 		{"cputimer", nil},
 		{"timerfd", nil},
+		{"inotify", nil},
 		{"signalfd", nil},
 		{"memfd", nil},
 		{"ptimer", nil},
@@ -247,6 +248,9 @@ func TestPrograms(t *testing.T) {
 		{"chroot", nil},
 		{"mlock", nil},
 		{"membarrier", nil},
+		{"rw2", nil},
+		{"fifo", nil},
+		{"cgroupfs", nil},
 	} {
 		for _, static := range []bool{true, false} {
 			kind := map[bool]string{true: "static", false: "dynamic"}[static]

@@ -191,7 +191,7 @@ func TestRunExitStatus(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.root, "exit5")); !os.IsNotExist(err) {
 		t.Errorf("run left its state directory")
 	}
-	b := bundle(t, "sh", "-c", "sleep 0.3; exit 9")
+	b := bundle(t, "sh", "-c", "sleep 2; exit 9") // still running when status looks, on a loaded host too
 	f, _ := os.Create(filepath.Join(t.TempDir(), "out"))
 	defer f.Close()
 	cmd := exec.Command(runsc, "--root", r.root, "run", "--detach", "--bundle", b, "det")

@@ -32,8 +32,24 @@ func (h *Inode) Stat() (vfs.Stat, error) {
 // files' attributes through its stdio.
 func (h *Inode) SetStat(vfs.SetStat) error { return unix.EPERM }
 
+// IsAnonymousPipe implements vfs.AnonymousPipe: a host FD, whatever it is, is no name
+// of a FIFO; it opens itself.
+func (*Inode) IsAnonymousPipe() {}
+
+// File returns the description of the host FD itself, which closes it if the inode
+// owns it: the first and usually only one (the sandbox's stdio).
+func (h *Inode) File() *File { return &File{FD: h.FD, owned: h.Owned} }
+
 // Open implements vfs.Inode.Open.
-func (h *Inode) Open(int) (vfs.FileImpl, error) { return &File{FD: h.FD, owned: h.Owned}, nil }
+func (h *Inode) Open(int) (vfs.FileImpl, error) {
+	// Another description of the same host file (/proc/PID/fd/N): a descriptor of its
+	// own, which it closes.
+	fd, err := unix.FcntlInt(uintptr(h.FD), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &File{FD: fd, owned: true}, nil
+}
 
 // Flags returns the host description's status flags.
 func (h *Inode) Flags() int {

@@ -243,6 +243,20 @@ func (s *Symlink) Open(int) (vfs.FileImpl, error) { return nil, unix.ELOOP }
 // Readlink implements vfs.SymlinkInode.Readlink.
 func (s *Symlink) Readlink() (string, error) { return s.target() }
 
+// MagicLink is a symlink that names an open file or a directory (vfs.MagicLink).
+type MagicLink struct {
+	*Symlink
+	jump func() (vfs.VirtualDentry, error)
+}
+
+// NewMagicLink returns a magic link whose name target gives and which jump follows.
+func (fs *FS) NewMagicLink(target func() (string, error), jump func() (vfs.VirtualDentry, error)) *MagicLink {
+	return &MagicLink{Symlink: fs.NewSymlink(target), jump: jump}
+}
+
+// Jump implements vfs.MagicLink.
+func (m *MagicLink) Jump() (vfs.VirtualDentry, error) { return m.jump() }
+
 // Funcs adapts two functions to Children.
 type Funcs struct {
 	NamesFn  func() []string
@@ -269,3 +283,45 @@ func (fs *FS) NewCallerSymlink(target func(c *vfs.Credentials) (string, error)) 
 
 // ReadlinkFor implements vfs.CallerSymlink.
 func (s CallerSymlink) ReadlinkFor(c *vfs.Credentials) (string, error) { return s.target(c) }
+
+// CallerFile is a file whose content depends on who opens it, and whose writes are
+// taken for who opened it: genFor makes the content for the opener's credentials
+// (vfs.CallerOpener), writeFor takes a write with them.
+type CallerFile struct {
+	*File
+	genFor   func(c *vfs.Credentials) ([]byte, error)
+	writeFor func(c *vfs.Credentials, b []byte) error
+}
+
+// NewCallerFile returns a file with permission bits mode whose content genFor makes
+// at each open for the opener; a writable one (writeFor not nil) takes its writes
+// through writeFor, with the opener's credentials.
+func (fs *FS) NewCallerFile(mode uint32, genFor func(c *vfs.Credentials) ([]byte, error), writeFor func(c *vfs.Credentials, b []byte) error) CallerFile {
+	f := &File{base: fs.base(unix.S_IFREG | mode), gen: func() ([]byte, error) { return genFor(nil) }}
+	if writeFor != nil {
+		f.write = func(b []byte) error { return writeFor(nil, b) }
+	}
+	return CallerFile{File: f, genFor: genFor, writeFor: writeFor}
+}
+
+// NewModeFile returns a file with permission bits mode whose content gen makes at
+// each open; a writable one (write not nil) takes its writes through write.
+func (fs *FS) NewModeFile(mode uint32, gen func() ([]byte, error), write func([]byte) error) *File {
+	return &File{base: fs.base(unix.S_IFREG | mode), gen: gen, write: write}
+}
+
+// OpenFor implements vfs.CallerOpener.
+func (f CallerFile) OpenFor(flags int, c *vfs.Credentials) (vfs.FileImpl, error) {
+	if flags&unix.O_ACCMODE != unix.O_RDONLY && f.write == nil {
+		return nil, unix.EACCES
+	}
+	data, err := f.genFor(c)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{data: data}
+	if f.writeFor != nil {
+		s.write = func(b []byte) error { return f.writeFor(c, b) }
+	}
+	return s, nil
+}

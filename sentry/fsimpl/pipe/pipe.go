@@ -49,6 +49,11 @@ type pipe struct {
 	readers int
 	writers int
 	changed chan struct{}
+	// rCounter and wCounter count the opens for reading and writing, as a FIFO's
+	// opener waits for its partner (fifo.go); fifo, for a FIFO's pipe, forgets it
+	// once no end is left.
+	rCounter, wCounter uint64
+	fifo               func()
 	// the inode's attributes
 	ino   uint64
 	dev   uint64
@@ -58,14 +63,20 @@ type pipe struct {
 // New makes a pipe and returns its read and write ends, with flags (O_NONBLOCK) on
 // both.
 func New(v *vfs.VFS, flags int) (r, w *vfs.FileDescription) {
-	p := &pipe{readers: 1, writers: 1, capacity: Capacity, changed: make(chan struct{}), ino: inodes.Add(1),
-		mtime: unix.NsecToTimespec(time.Now().UnixNano())}
+	p := newPipe()
+	p.readers, p.writers, p.rCounter, p.wCounter = 1, 1, 1, 1
 	vd := v.Anonymous(&inode{p}, "pipefs")
 	p.dev = 0
 	keep := flags & (unix.O_NONBLOCK | unix.O_DIRECT)
 	r = vfs.NewFileDescription(vd, &end{p: p, reader: true}, unix.O_RDONLY|keep)
-	w = vfs.NewFileDescription(vd, &end{p: p}, unix.O_WRONLY|keep)
+	w = vfs.NewFileDescription(vd, &end{p: p, writer: true}, unix.O_WRONLY|keep)
 	return r, w
+}
+
+// newPipe returns a pipe with no end yet.
+func newPipe() *pipe {
+	return &pipe{capacity: Capacity, changed: make(chan struct{}), ino: inodes.Add(1),
+		mtime: unix.NsecToTimespec(time.Now().UnixNano())}
 }
 
 // seg is a run of a pipe's data: a packet, or bytes written without O_DIRECT.
@@ -210,13 +221,46 @@ func (in *inode) Stat() (vfs.Stat, error) {
 // SetStat implements vfs.Inode.SetStat.
 func (in *inode) SetStat(vfs.SetStat) error { return unix.EPERM }
 
-// Open implements vfs.Inode.Open; a pipe is opened only by pipe(2).
-func (in *inode) Open(int) (vfs.FileImpl, error) { return nil, unix.ENXIO }
+// IsAnonymousPipe implements vfs.AnonymousPipe.
+func (*inode) IsAnonymousPipe() {}
 
-// end is one end of a pipe.
+// Open implements vfs.Inode.Open: an open of /proc/PID/fd/N naming one of the pipe's
+// ends makes another end, for reading, writing or both, as fifo_open does for a pipe
+// (with no waiting: an anonymous pipe's opener never waits for a partner).
+func (in *inode) Open(flags int) (vfs.FileImpl, error) {
+	p := in.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := &end{p: p}
+	switch flags & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		e.reader = true
+	case unix.O_WRONLY:
+		e.writer = true
+	default:
+		e.reader, e.writer = true, true
+	}
+	if e.reader {
+		p.readers++
+		p.rCounter++
+	}
+	if e.writer {
+		p.writers++
+		p.wCounter++
+	}
+	p.changedLocked()
+	return e, nil
+}
+
+// end is one end of a pipe: its read end, its write end, or (a FIFO or a pipe opened
+// O_RDWR) both.
 type end struct {
-	p      *pipe
-	reader bool
+	p              *pipe
+	reader, writer bool
+	// fPipe, for a FIFO read end opened with O_NONBLOCK before any writer (hideHup):
+	// the write count then, which hides the hang-up until a writer has come (f_pipe).
+	hideHup bool
+	fPipe   uint64
 }
 
 // IsStream implements vfs.Stream.
@@ -329,10 +373,12 @@ func (e *end) Release() {
 	defer p.mu.Unlock()
 	if e.reader {
 		p.readers--
-	} else {
+	}
+	if e.writer {
 		p.writers--
 	}
 	p.changedLocked()
+	p.releasedLocked()
 }
 
 // Readiness implements vfs.Waitable, as pipe_poll: the read end is readable with data
@@ -347,10 +393,11 @@ func (e *end) Readiness() uint32 {
 		if len(p.data) > 0 {
 			r |= vfs.EventIn | vfs.EventRdNorm
 		}
-		if p.writers == 0 {
+		if p.writers == 0 && !(e.hideHup && e.fPipe == p.wCounter) {
 			r |= vfs.EventHup
 		}
-	} else {
+	}
+	if e.writer {
 		if p.room() >= min(PipeBuf, p.capacity) {
 			r |= vfs.EventOut | vfs.EventWrNorm
 		}

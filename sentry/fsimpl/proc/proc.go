@@ -70,7 +70,7 @@ func New(v *vfs.VFS, k *kernel.Kernel, ns *kernel.PIDNamespace) vfs.DirInode {
 		"loadavg":     fs.NewFile(p.loadavg),
 		"stat":        fs.NewFile(p.stat),
 		"version":     fs.NewText(fmt.Sprintf("Linux version %s (moat@moat) (go) %s\n", release, version)),
-		"filesystems": fs.NewText("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverlay\nnodev\t9p\nnodev\tdevpts\nnodev\tmqueue\n"),
+		"filesystems": fs.NewText("nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverlay\nnodev\t9p\nnodev\tdevpts\nnodev\tmqueue\nnodev\tcgroup2\n"),
 		"mounts":      fs.NewSymlink(func() (string, error) { return "self/mounts", nil }),
 		"sys":         p.sys(),
 	}

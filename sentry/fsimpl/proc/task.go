@@ -76,11 +76,16 @@ func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 			}
 			return t.Exe, nil
 		}),
-		"cwd": fs.NewSymlink(func() (string, error) {
+		"cwd": fs.NewMagicLink(func() (string, error) {
 			if t.Zombie() {
 				return "", unix.ENOENT
 			}
 			return p.v.PathOf(t.FS.Root(), t.FS.Cwd())
+		}, func() (vfs.VirtualDentry, error) {
+			if t.Zombie() {
+				return vfs.VirtualDentry{}, unix.ENOENT
+			}
+			return t.FS.Cwd(), nil
 		}),
 		"root": fs.NewSymlink(func() (string, error) { return "/", nil }),
 		"fd": fs.NewDynamicDir(0o500, kernfs.Funcs{
@@ -92,9 +97,15 @@ func (p *procfs) taskFiles(t *kernel.Task) kernfs.Static {
 			LookupFn: func(n string) (vfs.Inode, error) { return p.fdInfo(t, n) },
 		}),
 		"mountinfo": file(p.mountinfo),
-		// No cgroups are modelled: every process is in the root of a cgroup v2
-		// hierarchy, as a container sees it with a cgroup namespace.
-		"cgroup": fs.NewText("0::/\n"),
+		// The process's cgroup in its container's cgroup v2 hierarchy, whose root is
+		// the container's cgroup, as a container sees it with a cgroup namespace.
+		"cgroup": file(func(t *kernel.Task) ([]byte, error) {
+			path := "/"
+			if cg := t.Cgroup(); cg != nil {
+				path = cg.Path()
+			}
+			return []byte("0::" + path + "\n"), nil
+		}),
 		"oom_score_adj": fs.NewWritable(func() ([]byte, error) {
 			return []byte(strconv.Itoa(int(t.Proc.OOMScoreAdj.Load())) + "\n"), nil
 		}, func(b []byte) error { return setOOMScoreAdj(t, b) }),
@@ -226,7 +237,7 @@ func (p *procfs) fdLink(t *kernel.Task, name string) (vfs.Inode, error) {
 		return nil, unix.ENOENT
 	}
 	f.DecRef()
-	return p.fs.NewSymlink(func() (string, error) {
+	return p.fs.NewMagicLink(func() (string, error) {
 		vd := f.VirtualDentry()
 		if path, err := p.v.PathOf(t.FS.Root(), vd); err == nil && !strings.HasPrefix(path, "(unreachable)") {
 			return path, nil
@@ -248,7 +259,7 @@ func (p *procfs) fdLink(t *kernel.Task, name string) (vfs.Inode, error) {
 			return "/dev/tty", nil
 		}
 		return fmt.Sprintf("anon_inode:[%d]", st.Ino), nil
-	}), nil
+	}, func() (vfs.VirtualDentry, error) { return f.VirtualDentry(), nil }), nil
 }
 
 // taskStat is /proc/[pid]/stat (fs/proc/array.c:do_task_stat).

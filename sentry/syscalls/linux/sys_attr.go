@@ -67,6 +67,20 @@ func Fchmodat(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return chmod(t, vd, err, a[2])
 }
 
+// Fchmodat2 implements fchmodat2(2): fchmodat with flags, AT_SYMLINK_NOFOLLOW (a
+// symlink's mode can't change: EOPNOTSUPP) and AT_EMPTY_PATH; others are EINVAL.
+func Fchmodat2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	flags := a[3]
+	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
+		return 0, unix.EINVAL
+	}
+	vd, err := resolveAt(t, fd(a[0]), a[1], flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if err == nil && vd.Dentry.IsSymlink() {
+		return 0, unix.EOPNOTSUPP
+	}
+	return chmod(t, vd, err, a[2])
+}
+
 func chown(t *kernel.Task, vd vfs.VirtualDentry, err error, uid, gid uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
@@ -153,7 +167,12 @@ func Ftruncate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	// An open description's own write access is what counts, not the mode.
-	return 0, f.VirtualDentry().Dentry.Inode().SetStat(vfs.SetStat{Mask: vfs.SetStatSize, Size: uint64(a[1])})
+	o := vfs.SetStat{Mask: vfs.SetStatSize, Size: uint64(a[1])}
+	if err := f.VirtualDentry().Dentry.Inode().SetStat(o); err != nil {
+		return 0, err
+	}
+	t.Kernel().VFS.NotifyAttr(f.VirtualDentry().Dentry, o)
+	return 0, nil
 }
 
 // Utimensat implements utimensat(2).
@@ -327,16 +346,22 @@ func Getcwd(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	return uintptr(len(b)), nil
 }
 
-// chdirTo makes vd the working directory: it must be a searchable directory.
-func chdirTo(t *kernel.Task, vd vfs.VirtualDentry) (uintptr, error) {
+// searchable checks that vd is a directory the task may search (ENOTDIR, EACCES), as
+// chdir and chroot need.
+func searchable(t *kernel.Task, vd vfs.VirtualDentry) error {
 	if !vd.Dentry.IsDir() {
-		return 0, unix.ENOTDIR
+		return unix.ENOTDIR
 	}
 	st, err := vd.Dentry.Inode().Stat()
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if err := t.Creds.MayAccess(unix.X_OK, &st); err != nil {
+	return t.Creds.MayAccess(unix.X_OK, &st)
+}
+
+// chdirTo makes vd the working directory: it must be a searchable directory.
+func chdirTo(t *kernel.Task, vd vfs.VirtualDentry) (uintptr, error) {
+	if err := searchable(t, vd); err != nil {
 		return 0, err
 	}
 	t.FS.SetCwd(vd)
@@ -351,14 +376,7 @@ func Chroot(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	if !vd.Dentry.IsDir() {
-		return 0, unix.ENOTDIR
-	}
-	st, err := vd.Dentry.Inode().Stat()
-	if err != nil {
-		return 0, err
-	}
-	if err := t.Creds.MayAccess(unix.X_OK, &st); err != nil {
+	if err := searchable(t, vd); err != nil {
 		return 0, err
 	}
 	if !t.Creds.HasCap(vfs.CapSysChroot) {

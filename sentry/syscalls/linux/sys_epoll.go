@@ -276,3 +276,22 @@ func Ppoll(t *kernel.Task, a [6]uintptr) (n uintptr, err error) {
 	defer func() { end(err) }()
 	return doPoll(t, a[0], uint64(a[1]), d, forever)
 }
+
+// EpollPwait2 implements epoll_pwait2(2): epoll_pwait with a timespec timeout (NULL
+// waits forever; a negative or unnormalized one is EINVAL).
+func EpollPwait2(t *kernel.Task, a [6]uintptr) (n uintptr, err error) {
+	d, forever := time.Duration(0), true
+	if a[3] != 0 {
+		ts, err := timespecIn(t, a[3])
+		if err != nil {
+			return 0, err
+		}
+		d, forever = time.Duration(ts.Nano()), false
+	}
+	end, err := temporaryMask(t, a[4], a[5])
+	if err != nil {
+		return 0, err
+	}
+	defer func() { end(err) }()
+	return epollWait(t, a[0], a[1], int32(a[2]), d, forever)
+}

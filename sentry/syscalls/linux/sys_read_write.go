@@ -284,3 +284,82 @@ func Pwritev(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 		return positioned(f.PWrite, off), err
 	})
 }
+
+// preadv2 and pwritev2 flags (include/uapi/linux/fs.h).
+const (
+	rwfHipri     = 0x01
+	rwfDsync     = 0x02
+	rwfSync      = 0x04
+	rwfNowait    = 0x08
+	rwfAppend    = 0x10
+	rwfNoappend  = 0x20
+	rwfSupported = rwfHipri | rwfDsync | rwfSync | rwfNowait | rwfAppend | rwfNoappend
+)
+
+// Preadv2 implements preadv2(2): preadv, or readv at the file's position for offset
+// -1 (another negative one is EINVAL), with flags: RWF_HIPRI changes nothing here,
+// RWF_NOWAIT makes a read that would wait for data fail with EAGAIN, the write-only
+// flags are accepted and ignored, as Linux does for reads; any other flag is
+// EOPNOTSUPP.
+func Preadv2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	off, flags := int64(a[3]), a[5]
+	if flags&^rwfSupported != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	if off < -1 {
+		return 0, unix.EINVAL
+	}
+	if off == -1 {
+		return vectored(t, a[0], a[1], a[2], false, func(f *vfs.FileDescription) (ioFn, error) {
+			if flags&rwfNowait != 0 {
+				return ctxIO(t, f.ReadNowait), nil
+			}
+			return ctxIO(t, f.ReadCtx), nil
+		})
+	}
+	return Preadv(t, a)
+}
+
+// Pwritev2 implements pwritev2(2): pwritev, or writev at the file's position for
+// offset -1 (another negative one is EINVAL); RWF_APPEND writes at the end of the
+// file whatever the offset (and moves no position), RWF_NOAPPEND ignores the
+// description's O_APPEND for this write (EINVAL with RWF_APPEND), RWF_DSYNC and
+// RWF_SYNC sync the file after the write, RWF_HIPRI and RWF_NOWAIT change nothing for
+// the Sentry's files; any other flag is EOPNOTSUPP.
+func Pwritev2(t *kernel.Task, a [6]uintptr) (uintptr, error) {
+	off, flags := int64(a[3]), a[5]
+	if flags&^rwfSupported != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	if flags&rwfAppend != 0 && flags&rwfNoappend != 0 {
+		return 0, unix.EINVAL
+	}
+	if off < -1 {
+		return 0, unix.EINVAL
+	}
+	var n uintptr
+	var err error
+	switch {
+	case flags&rwfAppend != 0:
+		n, err = vectored(t, a[0], a[1], a[2], true, func(f *vfs.FileDescription) (ioFn, error) {
+			st, err := f.Stat()
+			if err != nil {
+				return nil, err
+			}
+			if _, stream := f.Impl().(vfs.Stream); stream || st.Mode&unix.S_IFMT != unix.S_IFREG {
+				return ctxIO(t, f.WriteCtx), nil
+			}
+			return positioned(f.PWrite, int64(st.Size)), nil
+		})
+	case off == -1:
+		n, err = vectored(t, a[0], a[1], a[2], true, func(f *vfs.FileDescription) (ioFn, error) { return ctxIO(t, f.WriteCtx), nil })
+	default:
+		n, err = Pwritev(t, a)
+	}
+	if err == nil && flags&(rwfDsync|rwfSync) != 0 {
+		if _, serr := Fsync(t, a); serr != nil && serr != unix.EINVAL {
+			return n, serr
+		}
+	}
+	return n, writeErr(t, err)
+}

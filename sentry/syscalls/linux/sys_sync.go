@@ -83,5 +83,9 @@ func Fallocate(t *kernel.Task, a [6]uintptr) (uintptr, error) {
 	if !ok || mode&^(unix.FALLOC_FL_KEEP_SIZE|unix.FALLOC_FL_PUNCH_HOLE) != 0 {
 		return 0, unix.EOPNOTSUPP
 	}
-	return 0, al.Allocate(mode, off, length)
+	if err := al.Allocate(mode, off, length); err != nil {
+		return 0, err
+	}
+	f.NotifyModify()
+	return 0, nil
 }

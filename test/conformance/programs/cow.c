@@ -4,6 +4,7 @@
 // stack; while another thread of the parent keeps writing; through vfork and a fork of
 // a fork; and where the kernel writes (read(2) into a shared page). MAP_SHARED memory
 // stays shared. MADV_DONTFORK, MADV_WIPEONFORK and their undoing, with madvise's errors.
+// Successive children of one parent see none of each other's changes.
 #include "common.h"
 #include <fcntl.h>
 #include <pthread.h>
@@ -492,6 +493,50 @@ static void loops(void) {
 	printf("200 forks: bad %d, parent saw %d child writes\n", bad, fours);
 }
 
+// Successive children of one parent, each changing its own address space: writes to
+// memory shared copy-on-write and to a small variable, a new mapping, mprotect to
+// PROT_NONE, munmap. Each next child sees only the parent's memory, none of that (the
+// sandbox may hand a child the address space its sibling left).
+static volatile int small = 11;
+
+static void successive(void) {
+	unsigned char *a = anon(64 * PG);
+	memset(a, 7, 64 * PG);
+	unsigned char *b = anon(PG); // an address free for a child's own mapping
+	munmap(b, PG);
+	int bad = 0;
+	for (int i = 0; i < 6; i++) {
+		pid_t c = fork();
+		if (c == 0) {
+			int e = 0;
+			for (int k = 0; k < 64; k++)
+				e |= (a[k * PG] != 7) << 0;
+			e |= (small != 11) << 1;
+			errno = 0;
+			e |= (msync(b, PG, MS_ASYNC) != -1 || errno != ENOMEM) << 2; // b not mapped
+			e |= (a[5 * PG] != 7 || a[9 * PG] != 7) << 3; // readable, mapped
+			for (int k = 0; k < 64; k += 3)
+				a[k * PG] = 100 + i;
+			small = 100 + i;
+			unsigned char *m = mmap(b, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+			if (m != b)
+				e |= 1 << 4;
+			else
+				m[0] = 9;
+			e |= (mprotect(a + 5 * PG, PG, PROT_NONE) != 0) << 5;
+			e |= (munmap(a + 9 * PG, PG) != 0) << 6;
+			_exit(e);
+		}
+		int st;
+		waitpid(c, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			printf("successive child %d: status %#x\n", i, st);
+			bad++;
+		}
+	}
+	printf("successive children: %d saw another's changes; parent still sees %d %d\n", bad, a[0], small);
+}
+
 int main(int argc, char **argv) {
 	if (argc > 1)
 		return 0; // the exec'd vfork child
@@ -504,5 +549,6 @@ int main(int argc, char **argv) {
 	generations(argc, argv);
 	fork_advice();
 	loops();
+	successive();
 	return 0;
 }

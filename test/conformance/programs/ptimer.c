@@ -12,6 +12,9 @@
 
 static volatile int got_sig, got_code, got_timerid, got_overrun, got_tid;
 static volatile long got_value;
+// The first SIGUSR2's si_overrun since usr2_seen was cleared: a periodic timer's next
+// signal may follow before the program looks (a loaded host).
+static volatile int usr2_seen, usr2_overrun;
 
 static void handler(int sig, siginfo_t *si, void *uc) {
 	(void)uc;
@@ -21,6 +24,10 @@ static void handler(int sig, siginfo_t *si, void *uc) {
 	got_overrun = si->si_overrun;
 	got_value = (long)si->si_value.sival_ptr;
 	got_tid = gettid();
+	if (sig == SIGUSR2 && !usr2_seen) {
+		usr2_seen = 1;
+		usr2_overrun = si->si_overrun;
+	}
 }
 
 static struct itimerspec spec(long vs, long vns, long is, long ins) {
@@ -91,12 +98,13 @@ int main(int argc, char **argv) {
 		int tid = -1;
 		CHECK("create", syscall(SYS_timer_create, clocks[i], NULL, &tid));
 		printf("%s: id %d\n", names[i], tid);
-		struct itimerspec s = spec(0, 10000000, 0, 0), cur;
+		// 200 ms: a loaded host may take tens of ms between two calls.
+		struct itimerspec s = spec(0, 200000000, 0, 0), cur;
 		got_sig = 0;
-		CHECK("  settime 10 ms", syscall(SYS_timer_settime, tid, 0, &s, NULL));
+		CHECK("  settime 200 ms", syscall(SYS_timer_settime, tid, 0, &s, NULL));
 		syscall(SYS_timer_gettime, tid, &cur);
-		printf("  left in (0, 10 ms]: %d\n", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0 &&
-		                                       cur.it_value.tv_nsec <= 10000000);
+		printf("  left in (0, 200 ms]: %d\n", cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0 &&
+		                                        cur.it_value.tv_nsec <= 200000000);
 		wait_sig();
 		printf("  signal %s code %d timerid matches %d value matches %d overrun %d\n",
 		       sigabbrev_np(got_sig), got_code, got_timerid == tid, got_value == tid, got_overrun);
@@ -160,12 +168,14 @@ int main(int argc, char **argv) {
 	sleep_ms(80);
 	CHECK("getoverrun before delivery", syscall(SYS_timer_getoverrun, t2));
 	got_sig = 0;
+	usr2_seen = 0;
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 	wait_sig();
 	printf("overrun: signal %s value %ld overrun at least 5 %d\n", sigabbrev_np(got_sig), got_value,
-	       got_overrun >= 5);
+	       usr2_overrun >= 5);
+	// The last delivered signal's count: the first one's, or a later signal's smaller one.
 	long ov = syscall(SYS_timer_getoverrun, t2);
-	printf("  getoverrun at least the delivered one %d\n", ov >= got_overrun);
+	printf("  getoverrun at most the first delivered one %d\n", ov <= usr2_overrun);
 	s = spec(0, 0, 0, 0);
 	syscall(SYS_timer_settime, t2, 0, &s, NULL);
 	CHECK("  getoverrun after settime", syscall(SYS_timer_getoverrun, t2));
@@ -174,12 +184,12 @@ int main(int argc, char **argv) {
 	int t3;
 	ev.sigev_notify = SIGEV_NONE;
 	syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &t3);
-	s = spec(0, 20000000, 0, 0);
+	s = spec(0, 200000000, 0, 0);
 	got_sig = 0;
 	syscall(SYS_timer_settime, t3, 0, &s, NULL);
 	syscall(SYS_timer_gettime, t3, &cur);
 	printf("SIGEV_NONE: armed %d\n", cur.it_value.tv_nsec > 0);
-	sleep_ms(40);
+	sleep_ms(220);
 	syscall(SYS_timer_gettime, t3, &cur);
 	printf("  expired %ld %ld, no signal %d\n", (long)cur.it_value.tv_sec, cur.it_value.tv_nsec, got_sig == 0);
 	s = spec(0, 10000000, 0, 10000000);
