@@ -27,8 +27,9 @@ type vcpu struct {
 	page   []byte // the Sentry's view of the vCPU's page: GDT, TSS, stack
 	gva    uint64 // the page's guest virtual address
 
-	tid    atomic.Int32 // the vCPU's thread, for kicks
-	kickMu sync.Mutex   // kick against close
+	tid      atomic.Int32 // the thread that last ran it, for kicks
+	idleSpin atomic.Int64 // how long the vCPU's thread spins for a request
+	kickMu   sync.Mutex   // kick against close
 
 	// The hand-over between a Switch and the thread. The Switch writes req, as and st,
 	// then moves ctl from ctlIdle to ctlRequest; the thread moves it to ctlBusy, runs,
@@ -41,7 +42,6 @@ type vcpu struct {
 	as           *addressSpace
 	st           arch.State // the state to load; the state at the exit
 	res          result
-	idleSpin     atomic.Int64                 // how long the thread spins for a request
 	stop         atomic.Bool                  // a kick that wants the vCPU stopped
 	curAS        atomic.Pointer[addressSpace] // the address space it runs, for Release
 	runMu        sync.Mutex                   // held by the thread while it may run the guest
@@ -236,14 +236,16 @@ func (p *Platform) putVCPU(v *vcpu) {
 // request, runs it, posts the result, until reqQuit.
 func (v *vcpu) thread(started chan<- struct{}) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-	v.tid.Store(tid())
 	close(started)
 	defer close(v.exited)
+	spin := false
 	for {
-		// Spin first for about as long as the Sentry has lately taken to answer
-		// (idleSpin): a posted call's exit is usually answered at once.
-		if spin := time.Duration(v.idleSpin.Load()); spin > 0 && v.ctl.Load() != ctlRequest {
-			spinUntil(spin, func() bool { return v.ctl.Load() == ctlRequest })
+		// After a call posted while the Sentry slept, spin first for as long as
+		// the Sentry said (idleSpin): a call it answers at once comes back here.
+		// (A call whose entry gave up spinning is a slow one, whose answer the
+		// Sentry runs on its own thread.)
+		if d := time.Duration(v.idleSpin.Load()); spin && d > 0 && v.ctl.Load() != ctlRequest {
+			spinUntil(d, func() bool { return v.ctl.Load() == ctlRequest })
 		}
 		for {
 			c := v.ctl.Load()
@@ -261,12 +263,20 @@ func (v *vcpu) thread(started chan<- struct{}) {
 			v.post(result{})
 			return
 		}
-		v.runMu.Lock()
-		v.curAS.Store(v.as)
-		res := v.runReq(v.as, v.req)
-		v.runMu.Unlock()
+		res := v.runOn(v.as, v.req)
+		s := v.slot.Load()
+		spin = res.kind == resPosted && s != nil && s.state().Load() == stateSyscall
 		v.post(res)
 	}
+}
+
+// runOn runs a request on the calling thread, which is locked to its goroutine.
+func (v *vcpu) runOn(a *addressSpace, req int) result {
+	v.runMu.Lock()
+	defer v.runMu.Unlock()
+	v.tid.Store(tid())
+	v.curAS.Store(a)
+	return v.runReq(a, req)
 }
 
 // post ends a request with res.
@@ -470,6 +480,8 @@ type context struct {
 	appTime, appWakeTime, sentryTime time.Duration
 	postedAt, goAt                   monoTime
 	woke                             bool
+	quick                            int // system calls answered within quickCall in a row
+	won, tries                       int // of the events on the vCPU's thread, % taken while the entry spun; hand-overs declined
 }
 
 var _ platform.Context = (*context)(nil)
@@ -539,17 +551,37 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 		}
 	}
 	if c.postedAt != 0 {
-		c.sentryTime = average(c.sentryTime, time.Duration(now()-c.postedAt))
+		d := time.Duration(now() - c.postedAt)
+		c.sentryTime = average(c.sentryTime, d)
 		c.postedAt = 0
+		if fast && d <= quickCall {
+			c.quick++
+		} else {
+			c.quick = 0
+		}
+	} else {
+		c.quick = 0
 	}
-	v.idleSpin.Store(int64(spinFor(c.sentryTime, maxSpin)))
 	c.posted = false
+	if c.quick > 0 {
+		v.idleSpin.Store(int64(spinFor(c.sentryTime, maxSpin)))
+	} else {
+		v.idleSpin.Store(0)
+	}
 	if fast {
 		s := c.slot
 		budget := uint32(spinFor(c.sentryTime, maxGuestSpin) / pauseTime)
 		s.writeAnswer(st, c.p.xcr0, budget)
 		c.goAt = now()
+		wasBusy := c.busy
+		if !c.busy && !c.handOver() {
+			s.state().Store(stateSleep)
+			return c.runHere(a, reqResume, st)
+		}
 		old := s.state().Swap(stateApp)
+		if c.busy {
+			c.bet(old == stateSyscall && v.ctl.Load() != ctlDone)
+		}
 		if c.busy && (old == stateExiting || v.ctl.Load() == ctlDone) {
 			// The entry gave up spinning, or a kick stopped it (an Interrupt after
 			// the call was taken): take the thread's result, and re-enter.
@@ -571,21 +603,75 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 		}
 		c.woke = !c.busy
 		if !c.busy {
+			if wasBusy && !c.handOver() {
+				s.state().Store(stateSleep)
+				return c.runHere(a, reqResume, st)
+			}
 			v.request(reqResume, a)
 			c.busy = true
 		}
-	} else {
-		if s := v.slot.Load(); s != nil && s.as == a {
-			s.state().Store(stateApp) // no call posted
-		}
-		v.st.Regs = st.Regs
-		v.st.FP = append(v.st.FP[:0], st.FP...)
-		v.request(reqLoad, a)
-		c.busy = true
-		c.goAt = now()
-		c.woke = true
+		return c.wait(a, st)
 	}
-	return c.wait(a, st)
+	if s := v.slot.Load(); s != nil && s.as == a {
+		s.state().Store(stateSleep) // no call posted, and nobody spins for one
+	}
+	v.st.Regs = st.Regs
+	v.st.FP = append(v.st.FP[:0], st.FP...)
+	c.goAt = now()
+	return c.runHere(a, reqLoad, st)
+}
+
+// handOver reports whether the application should go on on the vCPU's thread, where
+// its system calls can stay in the guest: after quickCalls system calls in a row the
+// Sentry answered within quickCall, where a CPU is free for each side.
+func (c *context) handOver() bool {
+	if c.quick < quickCalls || spinFor(c.sentryTime, maxGuestSpin) == 0 {
+		return false // (no spin on one CPU)
+	}
+	if c.won >= betWon {
+		return true
+	}
+	// The application's calls have lately been slow ones on the vCPU's thread:
+	// try again once in a while.
+	c.tries++
+	return c.tries%betRetry == 0
+}
+
+// bet notes whether an event on the vCPU's thread was a call taken while the entry
+// spun (won) or came through an exit.
+func (c *context) bet(won bool) {
+	if won {
+		c.won += (100 - c.won) / 8
+	} else {
+		c.won -= (c.won + 7) / 8
+	}
+}
+
+// runHere runs a request on the Switch's own thread (the exit path) and returns the
+// application's next event. The slot's state is stateSleep, so a system call exits.
+func (c *context) runHere(a *addressSpace, req int, st *arch.State) (platform.Event, error) {
+	v := c.v
+	v.as = a // the address space an error ends (context.event)
+	c.woke = false
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for {
+		res := v.runOn(a, req)
+		if res.kind == resPosted {
+			s := v.slot.Load()
+			if s == nil || s.as != a {
+				return platform.Event{}, c.failed(a, fmt.Errorf("kvm: vCPU %d: a fast system call with no slot", v.id))
+			}
+			if s.state().Load()&1 != 0 {
+				// The application wrote its state word: the entry stopped for an
+				// answer that is there. Re-enter it.
+				req = reqResume
+				continue
+			}
+			return c.takePosted(s, st), nil
+		}
+		return c.result(a, res, st)
+	}
 }
 
 // wait waits for the application's next event: a call posted in the slot, or the
@@ -603,8 +689,15 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 	}
 	spin := spinFor(c.appTime, maxSpin)
 	if c.woke {
-		// The thread must wake and enter first: past busySpin this spin yields
-		// the CPU, which is what the thread needs where it shares the Sentry's.
+		// The thread must wake first: wait (yielding the CPU, which the thread
+		// may need) until it took the request, then spin for as long as the
+		// application lately took from there, the entry's way in included (a
+		// time that counts the Sentry's own wake-ups after a sleep, so it is
+		// capped: the spinning that would end a slow stretch is not stopped by it).
+		for v.ctl.Load() == ctlRequest {
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		}
+		c.goAt = now()
 		spin = spinFor(min(c.appWakeTime, maxSpin/3), maxSpin)
 	}
 	if spin > 0 {
@@ -620,6 +713,7 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 	}
 	res := v.waitDone()
 	c.busy = false
+	c.bet(false)
 	if res.kind == resPosted {
 		if posted(); s == nil {
 			return platform.Event{}, c.failed(a, fmt.Errorf("kvm: vCPU %d: a fast system call with no slot", v.id))
@@ -633,6 +727,12 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 		}
 		return c.takePosted(s, st), nil
 	}
+	return c.result(a, res, st)
+}
+
+// result returns the application's event from a request's result other than a posted
+// call.
+func (c *context) result(a *addressSpace, res result, st *arch.State) (platform.Event, error) {
 	if res.kind == resStopped {
 		if err := a.deadErr(); err != nil {
 			return platform.Event{}, err

@@ -207,6 +207,14 @@ const (
 	maxGuestSpin = 20 * time.Microsecond
 	busySpin     = 5 * time.Microsecond
 	maxSample    = 2 * maxSpin
+
+	// A system call the Sentry answers within quickCall is one the entry's spin
+	// wins on; after quickCalls of them in a row the application goes on on the
+	// vCPU's thread (context.handOver).
+	quickCall  = maxGuestSpin / 2
+	quickCalls = 16
+	betWon     = 60
+	betRetry   = 64
 )
 
 var (

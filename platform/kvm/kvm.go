@@ -62,14 +62,18 @@
 // # A Switch
 //
 // One vCPU per Context, taken from a pool on first use (KVM cannot destroy a vCPU, so
-// released ones are reused). Each vCPU has a thread of its own, which makes every
-// KVM_RUN of it (KVM waits for an RCU grace period, milliseconds, when the thread
-// running a vCPU changes, and the fast system call below needs the vCPU to keep
-// running while the Sentry works). Switch hands the thread a request through a word
-// both sides can sleep on (vcpu.ctl: a futex, each side spinning first only where the
-// fast system call does), and the thread runs it and posts the result.
+// released ones are reused). A Switch runs the vCPU on its own thread (locked to the
+// goroutine for the call): it loads the state, calls KVM_RUN until an event and
+// returns it, as the exit path below. Each vCPU also has a thread of its own, which
+// runs it while the application makes fast system calls (below), since the vCPU must
+// keep running while the Sentry works; a Switch hands that thread a request through a
+// word both sides can sleep on (vcpu.ctl: a futex, each side spinning first only
+// where the fast system call does), and the thread runs it and posts the result. Which
+// thread runs the vCPU changes only between runs (vcpu.runMu), and costs nothing
+// measurable on the kernel this was written on (6.18: KVM_RUN from another thread
+// was ~7.5 µs, a bare exit; older kernels waited for an RCU grace period there).
 //
-// The exit path, which every Switch takes but the fast system call's: the thread
+// The exit path, which every Switch takes but the fast system call's: the Switch
 // loads the FP state (KVM_SET_XSAVE, skipped when the Sentry left the state of the last
 // exit as it was), writes an iretq frame (rip, the user code segment, sanitized
 // rflags, rsp, the user stack segment) on the vCPU's ring-0 stack, puts the general
@@ -114,24 +118,40 @@
 //     it found stateApp (the Sentry spins) it spins for the answer, up to the budget
 //     the Sentry wrote in the slot, in PAUSEs; otherwise, or when the budget is spent
 //     (moving the word to stateExiting), it executes hlt: a #GP in ring 3, an exit.
-//   - The Sentry (Switch, waiting for the thread's result) sees stateSyscall, reads
-//     the call from the slot and returns EventSyscall, while the vCPU spins. On the
-//     next Switch, if the answer returns as sysret would (rip = rcx, rflags = r11, no
-//     TF or RF), to the same address space with the same page-table generation, it
-//     writes the registers, bases and FP state (made loadable: the header as XRSTOR
-//     takes it, MXCSR's reserved bits clear) into the slot and exchanges stateApp in:
-//     the entry loads them (XRSTOR, WRFSBASE, popfq from a few bytes of the slot) and
-//     jumps to rcx. No exit, no ioctl, no FP state through KVM. If the entry had
-//     exited, the thread re-enters the vCPU at fastResume (the same loads). Anything
-//     else (a new rip, a signal frame, exec, another address space, page tables that
-//     shrank) stops the vCPU and takes the exit path.
+//   - Where the vCPU's thread runs the vCPU, the Sentry (Switch, waiting for the
+//     thread's result) sees stateSyscall, reads the call from the slot and returns
+//     EventSyscall, while the vCPU spins. On the next Switch, if the answer returns
+//     as sysret would (rip = rcx, rflags = r11, no TF or RF), to the same address
+//     space with the same page-table generation, it writes the registers, bases and
+//     FP state (made loadable: the header as XRSTOR takes it, MXCSR's reserved bits
+//     clear) into the slot and exchanges stateApp in: the entry loads them (XRSTOR,
+//     WRFSBASE, popfq from a few bytes of the slot) and jumps to rcx. No exit, no
+//     ioctl, no FP state through KVM. If the entry had exited, the vCPU is re-entered
+//     at fastResume (the same loads). Anything else (a new rip, a signal frame, exec,
+//     another address space, page tables that shrank) stops the vCPU and takes the
+//     exit path.
+//   - Where the Switch runs the vCPU itself, the slot's state is stateSleep: the
+//     entry exits at once (the #GP of its hlt in ring 3), and the Switch takes the
+//     call from the slot. That is an exit, like the ordinary system call's, but the
+//     FP state stays in the guest (the entry's XSAVE, fastResume's XRSTOR), with no
+//     KVM_GET_XSAVE or KVM_SET_XSAVE.
+//   - Which thread: the Switch's own, unless the application's last quickCalls
+//     system calls were each answered within quickCall and the entry's spin has
+//     lately won (the answer came while it spun; context.handOver): then the Switch
+//     hands the vCPU to its thread with the answer, and the calls that follow stay
+//     in the guest until one is slow. A call the Sentry blocks in (futex, a pipe's
+//     read, wait) makes the entry give up spinning and exit, and its answer runs on
+//     the Switch's thread, so a blocking call costs what it did without the fast
+//     system call, not that and two thread wake-ups. Where the spin lately lost, a
+//     hand-over is tried again once in betRetry chances.
 //   - Sleeping: the Sentry spins for about as long as the application has lately
 //     taken between calls, then moves stateApp to stateSleep and sleeps on the
 //     thread's word; a call posted then finds stateSleep and exits at once, and the
 //     thread wakes the Sentry. The entry's budget is, likewise, about as long as the
 //     Sentry has lately taken (at most maxGuestSpin, since a guest cannot yield its
-//     CPU), and so is the thread's spin for the Sentry's next request after an exit,
-//     before it sleeps. On one CPU nobody spins.
+//     CPU); the thread spins for the Sentry's next request only after a call it
+//     posted while the Sentry slept. On one CPU nobody spins and the Switch's thread
+//     runs the vCPU.
 //
 // The fast entry is never set where syscall enters ring 0 (hardware virtualization:
 // there the code would run in ring 0 and jump to the application's rcx): it is set
@@ -146,7 +166,8 @@
 //
 // Interrupt sets the context's flag; if a Switch is running it also sets the vCPU's
 // stop flag, sets kvm_run.immediate_exit and sends SIGURG (which Go's runtime ignores
-// when it did not ask for it) to the vCPU's thread, so KVM_RUN returns EINTR at once,
+// when it did not ask for it) to the thread that last ran the vCPU (vcpu.tid, set
+// before each run), so KVM_RUN returns EINTR at once,
 // whether it was running or about to run. Switch clears the stop flag and then reads
 // the interrupt flag, so a wake-up is never lost. An EINTR without the stop flag (Go's
 // own preemption signal, a Release's kick) just re-enters: as-is if the vCPU was in
@@ -222,7 +243,7 @@
 //     or after which the page tables narrowed (munmap, mprotect), stops the vCPU
 //     (a kick) and re-enters through the exit path.
 //
-// Lock order: vcpu.runMu (held by a vCPU's thread while it runs), addressSpace.mu,
+// Lock order: vcpu.runMu (held by the thread that runs a vCPU, while it may run it), addressSpace.mu,
 // Platform.ptMu; Platform.mu alone.
 package kvm
 
@@ -233,6 +254,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -586,7 +608,11 @@ func (*Platform) MinUserAddress() uintptr { return minUser }
 func (*Platform) MaxUserAddress() uintptr { return maxUser }
 
 // NewContext implements platform.Context.NewContext. The vCPU is taken on first Switch.
-func (p *Platform) NewContext() platform.Context { return &context{p: p} }
+func (p *Platform) NewContext() platform.Context {
+	// The entry's way in after a wake-up is some 15 µs under PVM: a first guess,
+	// so that the first hand-overs are not given up before the vCPU entered.
+	return &context{p: p, appWakeTime: 15 * time.Microsecond, won: 100}
+}
 
 // stopVCPUsIn makes sure no vCPU runs in a, which is dead: each that may is kicked,
 // and waited for until it left KVM_RUN (its thread checks a's death before entering).
