@@ -475,13 +475,16 @@ type context struct {
 	// when the go found the entry spinning (appTime) and when the thread had to be
 	// woken (appWakeTime), so that the wake-ups of a slow stretch do not stop the
 	// spinning that would end it; how long the Sentry took from an event to the next
-	// go; when the last event (postedAt, 0 once timed) and go came, and whether the
-	// go woke the thread.
+	// go; when the last event (postedAt, 0 once timed) and go came (goAt, 0 when the
+	// Switch ran the vCPU itself: an exit's time, not the application's), and
+	// whether the go woke the thread. quick, won and tries decide the hand-over to
+	// the thread (handOver).
 	appTime, appWakeTime, sentryTime time.Duration
 	postedAt, goAt                   monoTime
 	woke                             bool
 	quick                            int // system calls answered within quickCall in a row
-	won, tries                       int // of the events on the vCPU's thread, % taken while the entry spun; hand-overs declined
+	won                              int // % of the answers lately caught by the entry's spin
+	tries                            int // hand-overs declined since the spin last won
 }
 
 var _ platform.Context = (*context)(nil)
@@ -617,7 +620,6 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 	}
 	v.st.Regs = st.Regs
 	v.st.FP = append(v.st.FP[:0], st.FP...)
-	c.goAt = now()
 	return c.runHere(a, reqLoad, st)
 }
 
@@ -652,7 +654,7 @@ func (c *context) bet(won bool) {
 func (c *context) runHere(a *addressSpace, req int, st *arch.State) (platform.Event, error) {
 	v := c.v
 	v.as = a // the address space an error ends (context.event)
-	c.woke = false
+	c.woke, c.goAt = false, 0
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	for {
@@ -754,6 +756,9 @@ func (c *context) takePosted(s *callSlot, st *arch.State) platform.Event {
 // timeEvent notes that the application's event came now (see context's times).
 func (c *context) timeEvent() {
 	c.postedAt = now()
+	if c.goAt == 0 {
+		return // run on the Switch's thread: an exit's time, not the application's
+	}
 	if d := time.Duration(c.postedAt - c.goAt); c.woke {
 		c.appWakeTime = average(c.appWakeTime, d)
 	} else {

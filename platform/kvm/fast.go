@@ -109,7 +109,7 @@ func (a *addressSpace) callSlotFor(id int) (*callSlot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.state().Store(stateApp) // the Sentry is awake (so the entry's first call spins)
+	s.state().Store(stateSleep) // no call answered here yet: the entry's first call exits
 	if a.callSlots == nil {
 		a.callSlots = map[int]*callSlot{}
 	}
