@@ -609,9 +609,10 @@ func (*Platform) MaxUserAddress() uintptr { return maxUser }
 
 // NewContext implements platform.Context.NewContext. The vCPU is taken on first Switch.
 func (p *Platform) NewContext() platform.Context {
-	// The entry's way in after a wake-up is some 15 µs under PVM: a first guess,
-	// so that the first hand-overs are not given up before the vCPU entered.
-	return &context{p: p, appWakeTime: 15 * time.Microsecond, won: 100}
+	// A first guess of the application's time from a go to its next call (the
+	// entry's way in after a wake-up is some 15 µs under PVM), so that the first
+	// hand-overs are not given up before the vCPU entered.
+	return &context{p: p, appTime: 15 * time.Microsecond, appWakeTime: 15 * time.Microsecond, won: 100}
 }
 
 // stopVCPUsIn makes sure no vCPU runs in a, which is dead: each that may is kicked,
@@ -621,11 +622,18 @@ func (p *Platform) stopVCPUsIn(a *addressSpace) {
 	vs := append([]*vcpu(nil), p.vcpus...)
 	p.mu.Unlock()
 	for _, v := range vs {
-		if v.curAS.Load() == a {
-			v.kick()
-			v.runMu.Lock()
-			v.runMu.Unlock()
+		if v.curAS.Load() != a {
+			continue
 		}
+		if v.runMu.TryLock() {
+			// Not running, and a run that begins now sees a dead. (A kick would
+			// stay set in kvm_run and cost the vCPU's next user an entry.)
+			v.runMu.Unlock()
+			continue
+		}
+		v.kick()
+		v.runMu.Lock()
+		v.runMu.Unlock()
 	}
 }
 
