@@ -16,8 +16,8 @@ import (
 	"github.com/moat-sandbox/moat/sentry/arch"
 )
 
-// vcpu is one KVM vCPU and its page of the kernel area, run by a thread of its own
-// (package comment, "The vCPU thread").
+// vcpu is one KVM vCPU and its page of the kernel area, run by a Switch's thread or by
+// a thread of its own (package comment, "A Switch").
 type vcpu struct {
 	p      *Platform
 	id     int
@@ -231,9 +231,8 @@ func (p *Platform) putVCPU(v *vcpu) {
 	p.mu.Unlock()
 }
 
-// thread runs the vCPU: every KVM_RUN of a vCPU is made from one thread, since KVM
-// waits for an RCU grace period (milliseconds) when the thread changes. It takes a
-// request, runs it, posts the result, until reqQuit.
+// thread is the vCPU's own thread, which runs it while the application makes fast
+// system calls. It takes a request, runs it, posts the result, until reqQuit.
 func (v *vcpu) thread(started chan<- struct{}) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	close(started)

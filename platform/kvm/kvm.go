@@ -224,27 +224,26 @@
 //   - A system call the fast way is a few µs where a CPU is free for each side
 //     (BenchmarkSwitchSyscall: 4.4-8 µs on the 2-CPU PVM machine this was written
 //     on, against ~7 µs for kvm_exit's bare exit and ~45 µs through the exit path).
-//     On a saturated host the hand-overs between the Sentry and the vCPU's thread
-//     become futex wake-ups and the entry's exits, and a system call costs about what
-//     the exit path did (50-150 µs measured at load 5-20 on 2 CPUs, either way). The
-//     exit path itself now hands over to the vCPU's thread and back, which under
-//     load costs a fault round trip (BenchmarkSwitchFault) some 30 µs more than when
-//     the Sentry's own thread ran KVM_RUN (72-79 µs against 39-66 µs at load ~10;
-//     48-89 µs against ~40 µs idle), and a call that blocks in the Sentry (futex,
-//     pipes) comes back through the entry's exit and a wake-up of the thread:
-//     futex_pingpong 321 µs against 63 µs before, idle. Running the exit path on the
-//     Sentry's thread where no fast entry is set (hardware virtualization) and not
-//     parking the thread after a blocking call's exit are what is left to do. Without the fast entry (hardware
-//     virtualization, whose syscall lands in ring 0 with the application's rsp, or a
-//     vCPU beyond maxFastVCPUs) every system call is an exit; keeping those in the
-//     guest would need a trusted ring-0 stack (swapgs and a per-vCPU area) and is not
-//     done. The first system call of each vCPU takes the exit path.
-//   - A call whose answer is not a plain return (signal delivery, sigreturn, execve),
-//     or after which the page tables narrowed (munmap, mprotect), stops the vCPU
-//     (a kick) and re-enters through the exit path.
+//     It needs both sides running at once: with one of the 2 CPUs taken by another
+//     busy process, the entry's spin loses, the hand-over is tried only once in a
+//     while, and a system call costs about what the exit path does (40-55 µs). What
+//     does not stay in the guest (faults, signals, exec, calls the Sentry blocks in,
+//     every call under hardware virtualization) runs on the Switch's own thread as
+//     before the fast system call, with no hand-over: in alternating runs against the
+//     runsc without it, futex_pingpong, pipe_256m and mmap_touch_munmap_1m came out
+//     alike (0.9-1.1x), fork+wait and fork+exec+wait 0.9-1.15x (each new address
+//     space also gets its slot: a page and three tables). Without the fast entry
+//     (hardware virtualization, whose syscall lands in ring 0 with the application's
+//     rsp, or a vCPU beyond maxFastVCPUs) every system call is an exit; keeping those
+//     in the guest would need a trusted ring-0 stack (swapgs and a per-vCPU area) and
+//     is not done. The first system call of each vCPU takes the exit path.
+//   - A call whose answer is not a plain return (signal delivery, sigreturn, execve)
+//     re-enters through the exit path; where the vCPU's thread ran the vCPU, that
+//     answer, and one after which the page tables narrowed (munmap, mprotect), first
+//     stops it (a kick).
 //
-// Lock order: vcpu.runMu (held by the thread that runs a vCPU, while it may run it), addressSpace.mu,
-// Platform.ptMu; Platform.mu alone.
+// Lock order: vcpu.runMu (held by the thread that runs a vCPU, while it may run it),
+// addressSpace.mu, Platform.ptMu; Platform.mu alone.
 package kvm
 
 import (
