@@ -481,9 +481,10 @@ type context struct {
 	appTime, appWakeTime, sentryTime time.Duration
 	postedAt, goAt                   monoTime
 	woke                             bool
-	quick                            int // system calls answered within quickCall in a row
-	won                              int // % of the answers lately caught by the entry's spin
-	tries                            int // hand-overs declined since the spin last won
+	quick                            int  // system calls answered within quickCall in a row
+	won                              int  // % of the answers lately caught by the entry's spin
+	tries                            int  // hand-overs declined since the spin last won
+	lastIntr                         bool // the last event was an interrupt
 }
 
 var _ platform.Context = (*context)(nil)
@@ -552,16 +553,21 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 			return platform.Event{Kind: platform.EventInterrupt}, nil
 		}
 	}
+	slow := false // the Sentry took long to answer the application's last event
 	if c.postedAt != 0 {
 		d := time.Duration(now() - c.postedAt)
 		c.sentryTime = average(c.sentryTime, d)
 		c.postedAt = 0
-		if fast && d <= quickCall {
+		slow = d > quickCall
+		switch {
+		case c.lastIntr:
+			// The Sentry's event, not the application's: the run goes on.
+		case fast && !slow:
 			c.quick++
-		} else {
+		default:
 			c.quick = 0
 		}
-	} else {
+	} else if !c.lastIntr {
 		c.quick = 0
 	}
 	c.posted = false
@@ -581,8 +587,10 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 			return c.runHere(a, reqResume, st)
 		}
 		old := s.state().Swap(stateApp)
-		if c.busy {
-			c.bet(old == stateSyscall && v.ctl.Load() != ctlDone)
+		if won := old == stateSyscall && v.ctl.Load() != ctlDone; c.busy && (won || slow) {
+			// (An answer that came quickly and still found the entry gone is the
+			// host's scheduling, not the application's doing.)
+			c.bet(won)
 		}
 		if c.busy && (old == stateExiting || v.ctl.Load() == ctlDone) {
 			// The entry gave up spinning, or a kick stopped it (an Interrupt after
@@ -714,7 +722,9 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 	}
 	res := v.waitDone()
 	c.busy = false
-	c.bet(false)
+	if !c.woke {
+		c.bet(false) // (after a wake-up, the thread may have been slow to enter)
+	}
 	if res.kind == resPosted {
 		if posted(); s == nil {
 			return platform.Event{}, c.failed(a, fmt.Errorf("kvm: vCPU %d: a fast system call with no slot", v.id))
@@ -739,6 +749,7 @@ func (c *context) result(a *addressSpace, res result, st *arch.State) (platform.
 			return platform.Event{}, err
 		}
 		c.interrupted.Store(false)
+		c.lastIntr = true
 		return platform.Event{Kind: platform.EventInterrupt}, nil
 	}
 	return c.event(res, st)
@@ -748,6 +759,7 @@ func (c *context) result(a *addressSpace, res result, st *arch.State) (platform.
 func (c *context) takePosted(s *callSlot, st *arch.State) platform.Event {
 	s.readSyscall(st, c.p.fpSize)
 	c.posted, c.slot = true, s
+	c.lastIntr = false
 	c.timeEvent()
 	return platform.Event{Kind: platform.EventSyscall}
 }
@@ -772,6 +784,7 @@ func (c *context) event(res result, st *arch.State) (platform.Event, error) {
 	}
 	v := c.v
 	c.timeEvent()
+	c.lastIntr = res.ev.Kind == platform.EventInterrupt
 	st.Regs = v.st.Regs
 	if len(st.FP) != len(v.st.FP) {
 		st.FP = make(arch.FPState, len(v.st.FP))
