@@ -23,8 +23,9 @@ type addressSpace struct {
 	// the platform did not expect); nil while it lives.
 	dead atomic.Pointer[error]
 
-	mu     sync.Mutex // serializes changes to the tables
-	tables []uint64   // every table page, the root included
+	mu        sync.Mutex        // serializes changes to the tables
+	tables    []uint64          // every table page, the root included, and the call slots' pages
+	callSlots map[int]*callSlot // by vCPU id: the fast system call's slots (fast.go)
 }
 
 var (
@@ -189,13 +190,14 @@ func (a *addressSpace) protectLocked(addr, length uintptr, bits uint64, z *zapLi
 // Release implements platform.AddressSpace.Release: no vCPU runs in it afterwards, and
 // its tables go back to the pool.
 func (a *addressSpace) Release() {
+	err := fmt.Errorf("kvm: %w (released)", platform.ErrAddressSpaceDead)
+	a.dead.CompareAndSwap(nil, &err)
+	a.p.stopVCPUsIn(a) // a vCPU may wait in a fast system call's entry
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.tables == nil {
 		return
 	}
-	err := fmt.Errorf("kvm: %w (released)", platform.ErrAddressSpaceDead)
-	a.dead.CompareAndSwap(nil, &err)
 	a.shootdown(&zapList{all: true})
 	a.p.freeTables(a.tables)
 	a.tables = nil

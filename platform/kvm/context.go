@@ -2,10 +2,12 @@ package kvm
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -14,7 +16,8 @@ import (
 	"github.com/moat-sandbox/moat/sentry/arch"
 )
 
-// vcpu is one KVM vCPU and its page of the kernel area.
+// vcpu is one KVM vCPU and its page of the kernel area, run by a Switch's thread or by
+// a thread of its own (package comment, "A Switch").
 type vcpu struct {
 	p      *Platform
 	id     int
@@ -24,10 +27,34 @@ type vcpu struct {
 	page   []byte // the Sentry's view of the vCPU's page: GDT, TSS, stack
 	gva    uint64 // the page's guest virtual address
 
-	tid    atomic.Int32 // the thread that runs it, for Interrupt
-	kickMu sync.Mutex   // kick against close
+	tid      atomic.Int32 // the thread that last ran it, for kicks
+	idleSpin atomic.Int64 // how long the vCPU's thread spins for a request
+	kickMu   sync.Mutex   // kick against close
 
-	// What the vCPU holds, as the host last set it.
+	// The hand-over between a Switch and the thread. The Switch writes req, as and st,
+	// then moves ctl from ctlIdle to ctlRequest; the thread moves it to ctlBusy, runs,
+	// writes res (and st), and moves it to ctlDone; the Switch reads them and moves it
+	// back to ctlIdle. Each side sleeps on ctl with its flag set.
+	ctl          atomic.Uint32
+	threadSleeps atomic.Bool
+	switchSleeps atomic.Bool
+	req          int
+	as           *addressSpace
+	st           arch.State // the state to load; the state at the exit
+	res          result
+	stop         atomic.Bool                  // a kick that wants the vCPU stopped
+	curAS        atomic.Pointer[addressSpace] // the address space it runs, for Release
+	runMu        sync.Mutex                   // held by the thread while it may run the guest
+	exited       chan struct{}                // closed when the thread ends
+
+	// The fast system call (fast.go): tried on the first system call, on when LSTAR
+	// is the vCPU's fast entry; the slot of the address space it runs.
+	fastTried, fast bool
+	sawRing3Syscall bool
+	slot            atomic.Pointer[callSlot]
+	runGen          atomic.Uint64 // the generation it last loaded
+
+	// What the vCPU holds, as the thread last set it.
 	sregs     kvmSregs
 	loadedAS  *addressSpace
 	loadedGen uint64
@@ -37,6 +64,35 @@ type vcpu struct {
 	broken    bool // an unexpected exit: never used again
 	ran       bool // kvm_run's registers are the vCPU's
 }
+
+// Values of vcpu.ctl.
+const (
+	ctlIdle = iota
+	ctlRequest
+	ctlBusy
+	ctlDone
+)
+
+// Requests to the vCPU thread.
+const (
+	reqLoad   = iota // load st and run
+	reqResume        // re-enter the fast entry's fastResume (the answer is in the slot) and run
+	reqQuit          // end the thread
+)
+
+// result is what a request ended with.
+type result struct {
+	kind int
+	ev   platform.Event // resEvent: st holds the state at it
+	err  error          // the address space can no longer run
+}
+
+// Kinds of result.
+const (
+	resEvent   = iota // an event, with st
+	resPosted         // a fast system call is posted in the slot; the vCPU waits in the entry
+	resStopped        // stopped by a kick before it ran st, or while it loaded the fast answer: st stands
+)
 
 // getVCPU takes a released vCPU or makes a new one.
 func (p *Platform) getVCPU() (*vcpu, error) {
@@ -70,6 +126,10 @@ func (p *Platform) newVCPU(id int) (*vcpu, error) {
 		v.close()
 		return nil, fmt.Errorf("kvm: vCPU %d: %v", id, err)
 	}
+	v.exited = make(chan struct{})
+	started := make(chan struct{})
+	go v.thread(started)
+	<-started
 	return v, nil
 }
 
@@ -171,6 +231,229 @@ func (p *Platform) putVCPU(v *vcpu) {
 	p.mu.Unlock()
 }
 
+// thread is the vCPU's own thread, which runs it while the application makes fast
+// system calls. It takes a request, runs it, posts the result, until reqQuit.
+func (v *vcpu) thread(started chan<- struct{}) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	close(started)
+	defer close(v.exited)
+	spin := false
+	for {
+		// After a call posted while the Sentry slept, spin first for as long as
+		// the Sentry said (idleSpin): a call it answers at once comes back here.
+		// (A call whose entry gave up spinning is a slow one, whose answer the
+		// Sentry runs on its own thread.)
+		if d := time.Duration(v.idleSpin.Load()); spin && d > 0 && v.ctl.Load() != ctlRequest {
+			spinUntil(d, func() bool { return v.ctl.Load() == ctlRequest })
+		}
+		for {
+			c := v.ctl.Load()
+			if c == ctlRequest {
+				break
+			}
+			v.threadSleeps.Store(true)
+			if v.ctl.Load() == c {
+				futexWait(&v.ctl, c)
+			}
+			v.threadSleeps.Store(false)
+		}
+		v.ctl.Store(ctlBusy)
+		if v.req == reqQuit {
+			v.post(result{})
+			return
+		}
+		res := v.runOn(v.as, v.req)
+		s := v.slot.Load()
+		spin = res.kind == resPosted && s != nil && s.state().Load() == stateSyscall
+		v.post(res)
+	}
+}
+
+// runOn runs a request on the calling thread, which is locked to its goroutine.
+func (v *vcpu) runOn(a *addressSpace, req int) result {
+	v.runMu.Lock()
+	defer v.runMu.Unlock()
+	v.tid.Store(tid())
+	v.curAS.Store(a)
+	return v.runReq(a, req)
+}
+
+// post ends a request with res.
+func (v *vcpu) post(res result) {
+	v.res = res
+	v.ctl.Store(ctlDone)
+	if v.switchSleeps.Load() {
+		futexWake(&v.ctl)
+	}
+}
+
+// request hands the thread a request (ctl is ctlIdle).
+func (v *vcpu) request(req int, a *addressSpace) {
+	v.req, v.as = req, a
+	v.ctl.Store(ctlRequest)
+	if v.threadSleeps.Load() {
+		futexWake(&v.ctl)
+	}
+}
+
+// waitDone waits for the thread to finish its request and takes the result.
+func (v *vcpu) waitDone() result {
+	for {
+		c := v.ctl.Load()
+		if c == ctlDone {
+			break
+		}
+		v.switchSleeps.Store(true)
+		if v.ctl.Load() == c {
+			futexWait(&v.ctl, c)
+		}
+		v.switchSleeps.Store(false)
+	}
+	res := v.res
+	v.ctl.Store(ctlIdle)
+	return res
+}
+
+// stopRun stops the vCPU's run and takes its result.
+func (v *vcpu) stopRun() result {
+	v.stop.Store(true)
+	v.kick()
+	return v.waitDone()
+}
+
+// quit ends the vCPU's thread.
+func (v *vcpu) quit() {
+	switch v.ctl.Load() {
+	case ctlRequest, ctlBusy:
+		v.stopRun()
+	case ctlDone:
+		v.waitDone()
+	}
+	v.request(reqQuit, nil)
+	<-v.exited
+}
+
+// runReq runs a request on the vCPU's thread until an event.
+func (v *vcpu) runReq(a *addressSpace, req int) result {
+	st := &v.st
+	if req == reqLoad {
+		if err := v.setFP(st.FP); err != nil {
+			return v.fail(err)
+		}
+	}
+	if v.fast {
+		v.fpKnown = false // the fast entry loads the FP state from the slot
+	}
+	load := true // the registers must be loaded
+	for {
+		if err := a.deadErr(); err != nil {
+			return result{err: err}
+		}
+		if load {
+			var err error
+			if req == reqLoad {
+				err = v.load(a, st)
+			} else {
+				err = v.loadResume(a)
+			}
+			if err != nil {
+				return v.fail(err)
+			}
+			load = false
+		}
+		errno := runVCPU(v.fd)
+		v.ran = true
+		run := v.run
+		run.DirtyRegs = 0
+		if errno == unix.EINTR || errno == 0 && run.ExitReason == exitIntr {
+			setImmediateExit(run, false)
+			stop := v.stop.Swap(false)
+			switch v.where() {
+			case atExit, inReturn:
+				// Stopped before it took the registers: load them again.
+				if stop {
+					return result{kind: resStopped}
+				}
+				load = true
+			case inUser:
+				if stop {
+					return v.stoppedInUser()
+				}
+			case inExit:
+				// Finishing an exception's delivery or about to exit: let it.
+			}
+			continue
+		}
+		if errno != 0 {
+			return v.fail(fmt.Errorf("kvm: vCPU %d: KVM_RUN: %v", v.id, errno))
+		}
+		if v.fastExit() {
+			return result{kind: resPosted}
+		}
+		if err := v.getFP(st); err != nil {
+			return v.fail(err)
+		}
+		ev, err := v.exit(st)
+		if errors.Is(err, errSlotTampered) {
+			return result{err: err} // the application's doing; the vCPU is sound
+		}
+		if err != nil {
+			return v.fail(err)
+		}
+		if v.sawRing3Syscall && !v.fastTried {
+			v.enableFast()
+		}
+		return result{kind: resEvent, ev: ev}
+	}
+}
+
+// fail retires the vCPU after an unexpected exit.
+func (v *vcpu) fail(err error) result {
+	v.broken = true
+	return result{err: err}
+}
+
+// stoppedInUser is the result of a kick that found the vCPU in ring 3: the
+// application's registers, or where the fast entry was.
+func (v *vcpu) stoppedInUser() result {
+	if s := v.slot.Load(); v.fast && s != nil {
+		if off, ok := inFastCode(v.run.Regs.Rip); ok {
+			switch {
+			case off >= fastPostedOff && off < fastResumeOff:
+				if s.state().Load()&1 != 0 { // stateApp, stateSleep: the answer is there
+					return result{kind: resStopped} // the answer is there: st stands
+				}
+				return result{kind: resPosted}
+			case off >= fastResumeOff && off < fastEntryOff:
+				return result{kind: resStopped}
+			default:
+				v.stoppedSaving(s, off)
+				if err := v.getFP(&v.st); err != nil {
+					return v.fail(err)
+				}
+				return result{kind: resEvent, ev: platform.Event{Kind: platform.EventSyscall}}
+			}
+		}
+	}
+	v.saveRegs(&v.st)
+	if err := v.getFP(&v.st); err != nil {
+		return v.fail(err)
+	}
+	return result{kind: resEvent, ev: platform.Event{Kind: platform.EventInterrupt}}
+}
+
+// fastExit reports whether the exit is the fast entry's hlt: the #GP it raises in
+// ring 3 at fastExit.
+func (v *vcpu) fastExit() bool {
+	run := v.run
+	if !v.fast || run.ExitReason != exitHlt || run.Sregs.CS.Selector != kernelCS ||
+		run.Regs.Rip != kernelBase+codeOff+vectorsOff+vectorStride*vecGP+1 {
+		return false
+	}
+	rip, cs := *frameWord(v.page, frameOff), *frameWord(v.page, frameOff+8)
+	return cs&3 == 3 && rip == kernelBase+codeOff+fastExitOff
+}
+
 // context is a platform.Context: the vCPU it runs on, once it has one.
 type context struct {
 	p *Platform
@@ -180,6 +463,28 @@ type context struct {
 	// interrupted (package comment, Interrupt).
 	interrupted atomic.Bool
 	running     atomic.Pointer[vcpu]
+
+	// The Switch's own view of the vCPU thread: busy while it has a request the
+	// Switch has not taken the result of; posted while the vCPU waits in the fast
+	// entry (running it, or stopped there) for the answer to a call of slot's.
+	busy, posted bool
+	slot         *callSlot
+
+	// Spinning (fast.go): how long the application took from a go to its next event,
+	// when the go found the entry spinning (appTime) and when the thread had to be
+	// woken (appWakeTime), so that the wake-ups of a slow stretch do not stop the
+	// spinning that would end it; how long the Sentry took from an event to the next
+	// go; when the last event (postedAt, 0 once timed) and go came (goAt, 0 when the
+	// Switch ran the vCPU itself: an exit's time, not the application's), and
+	// whether the go woke the thread. quick, won and tries decide the hand-over to
+	// the thread (handOver).
+	appTime, appWakeTime, sentryTime time.Duration
+	postedAt, goAt                   monoTime
+	woke                             bool
+	quick                            int  // system calls answered within quickCall in a row
+	won                              int  // % of the answers lately caught by the entry's spin
+	tries                            int  // hand-overs declined since the spin last won
+	lastIntr                         bool // the last event was an interrupt
 }
 
 var _ platform.Context = (*context)(nil)
@@ -188,6 +493,7 @@ var _ platform.Context = (*context)(nil)
 func (c *context) Interrupt() {
 	c.interrupted.Store(true)
 	if v := c.running.Load(); v != nil {
+		v.stop.Store(true)
 		v.kick()
 	}
 }
@@ -195,6 +501,10 @@ func (c *context) Interrupt() {
 // Release implements platform.Context.Release.
 func (c *context) Release() {
 	if c.v != nil {
+		if c.busy {
+			c.v.stopRun()
+		}
+		c.busy, c.posted, c.slot = false, false, nil
 		c.p.putVCPU(c.v)
 		c.v = nil
 	}
@@ -209,8 +519,6 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 	if err := a.deadErr(); err != nil {
 		return platform.Event{}, err
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	if c.v == nil {
 		v, err := c.p.getVCPU()
 		if err != nil {
@@ -219,9 +527,9 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 		c.v = v
 	}
 	v := c.v
-	v.tid.Store(tid())
 	c.running.Store(v)
 	defer c.running.Store(nil)
+	v.stop.Store(false)
 	if c.interrupted.Swap(false) {
 		return platform.Event{Kind: platform.EventInterrupt}, nil
 	}
@@ -230,78 +538,308 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 		// What a return to such a state does on Linux: iretq's #GP, a SIGSEGV.
 		return sigsegvKernel(), nil
 	}
-	if err := v.setFP(st.FP); err != nil {
-		return platform.Event{}, c.failed(a, err)
+	fpSize := c.p.fpSize
+	fast := c.posted && c.slot != nil && c.slot.as == a && fastAnswer(st, fpSize)
+	if c.busy && (!fast || a.gen.Load() != v.runGen.Load()) {
+		// The vCPU runs the fast entry in the guest, which can take only an answer
+		// for the same page tables. (An error here is the end of the address space
+		// the vCPU ran, which may not be a, unless the vCPU broke.)
+		if res := v.stopRun(); res.err != nil && v.broken {
+			return platform.Event{}, c.failed(a, res.err)
+		}
+		c.busy = false
+		v.stop.Store(false)
+		if c.interrupted.Swap(false) {
+			return platform.Event{Kind: platform.EventInterrupt}, nil
+		}
 	}
-	load := true // the registers must be loaded from st
-	for {
-		if err := a.deadErr(); err != nil {
-			return platform.Event{}, err
+	slow := false // the Sentry took long to answer the application's last event
+	if c.postedAt != 0 {
+		d := time.Duration(now() - c.postedAt)
+		c.sentryTime = average(c.sentryTime, d)
+		c.postedAt = 0
+		slow = d > quickCall
+		switch {
+		case c.lastIntr:
+			// The Sentry's event, not the application's: the run goes on.
+		case fast && !slow:
+			c.quick++
+		default:
+			c.quick = 0
 		}
-		if load {
-			if err := v.load(a, a.gen.Load(), st); err != nil {
-				return platform.Event{}, c.failed(a, err)
+	} else if !c.lastIntr {
+		c.quick = 0
+	}
+	c.posted = false
+	if c.quick > 0 {
+		v.idleSpin.Store(int64(spinFor(c.sentryTime, maxSpin)))
+	} else {
+		v.idleSpin.Store(0)
+	}
+	if fast {
+		s := c.slot
+		budget := uint32(spinFor(c.sentryTime, maxGuestSpin) / pauseTime)
+		s.writeAnswer(st, c.p.xcr0, budget)
+		c.goAt = now()
+		wasBusy := c.busy
+		if !c.busy && !c.handOver() {
+			s.state().Store(stateSleep)
+			return c.runHere(a, reqResume, st)
+		}
+		old := s.state().Swap(stateApp)
+		if won := old == stateSyscall && v.ctl.Load() != ctlDone; c.busy && (won || slow) {
+			// (An answer that came quickly and still found the entry gone is the
+			// host's scheduling, not the application's doing.)
+			c.bet(won)
+		}
+		if c.busy && (old == stateExiting || v.ctl.Load() == ctlDone) {
+			// The entry gave up spinning, or a kick stopped it (an Interrupt after
+			// the call was taken): take the thread's result, and re-enter.
+			res := v.waitDone()
+			c.busy = false
+			if res.err != nil {
+				return platform.Event{}, c.failed(a, res.err)
 			}
-			load = false
-		}
-		errno := runVCPU(v.fd)
-		v.ran = true
-		run := v.run
-		run.DirtyRegs = 0
-		if errno == unix.EINTR || errno == 0 && run.ExitReason == exitIntr {
-			setImmediateExit(run, false)
-			switch v.where() {
-			case atExit:
-				// Stopped before it took the registers: load them again.
-				if c.interrupted.Swap(false) {
-					return platform.Event{Kind: platform.EventInterrupt}, nil
-				}
-				load = true
-			case inUser:
-				if c.interrupted.Swap(false) {
-					v.saveRegs(st)
-					if err := v.getFP(st); err != nil {
-						return platform.Event{}, c.failed(a, err)
-					}
-					return platform.Event{Kind: platform.EventInterrupt}, nil
-				}
-			case inReturn:
-				// st still holds the state being loaded.
-				if c.interrupted.Swap(false) {
-					return platform.Event{Kind: platform.EventInterrupt}, nil
-				}
-				load = true
-			case inExit:
-				// Finishing an exception's delivery or about to exit: let it.
+			if res.kind == resEvent {
+				// Not the entry's exit after all (the application wrote the state
+				// word itself): the event stands, the answer is dropped.
+				return c.event(res, st)
 			}
-			continue
+			if res.kind == resPosted && s.state().Load()&1 == 0 {
+				// The entry took the answer, and the application made its next
+				// call before the vCPU stopped.
+				return c.takePosted(s, st), nil
+			}
 		}
-		if errno != 0 {
-			return platform.Event{}, c.failed(a, fmt.Errorf("kvm: vCPU %d: KVM_RUN: %v", v.id, errno))
+		c.woke = !c.busy
+		if !c.busy {
+			if wasBusy && !c.handOver() {
+				s.state().Store(stateSleep)
+				return c.runHere(a, reqResume, st)
+			}
+			v.request(reqResume, a)
+			c.busy = true
 		}
-		if err := v.getFP(st); err != nil {
-			return platform.Event{}, c.failed(a, err)
-		}
-		ev, err := v.exit(st)
-		if err != nil {
-			return platform.Event{}, c.failed(a, err)
-		}
-		return ev, nil
+		return c.wait(a, st)
+	}
+	if s := v.slot.Load(); s != nil && s.as == a {
+		s.state().Store(stateSleep) // no call posted, and nobody spins for one
+	}
+	v.st.Regs = st.Regs
+	v.st.FP = append(v.st.FP[:0], st.FP...)
+	return c.runHere(a, reqLoad, st)
+}
+
+// handOver reports whether the application should go on on the vCPU's thread, where
+// its system calls can stay in the guest: after quickCalls system calls in a row the
+// Sentry answered within quickCall, where a CPU is free for each side.
+func (c *context) handOver() bool {
+	if c.quick < quickCalls || spinFor(c.sentryTime, maxGuestSpin) == 0 {
+		return false // (no spin on one CPU)
+	}
+	if c.won >= betWon {
+		return true
+	}
+	// The application's calls have lately been slow ones on the vCPU's thread:
+	// try again once in a while.
+	c.tries++
+	return c.tries%betRetry == 0
+}
+
+// bet notes whether an event on the vCPU's thread was a call taken while the entry
+// spun (won) or came through an exit.
+func (c *context) bet(won bool) {
+	if won {
+		c.won += (100 - c.won) / 8
+	} else {
+		c.won -= (c.won + 7) / 8
 	}
 }
 
-// failed retires the context's vCPU after an unexpected exit and ends the address
-// space with err.
+// runHere runs a request on the Switch's own thread (the exit path) and returns the
+// application's next event. The slot's state is stateSleep, so a system call exits.
+func (c *context) runHere(a *addressSpace, req int, st *arch.State) (platform.Event, error) {
+	v := c.v
+	v.as = a // the address space an error ends (context.event)
+	c.woke, c.goAt = false, 0
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for {
+		res := v.runOn(a, req)
+		if res.kind == resPosted {
+			s := v.slot.Load()
+			if s == nil || s.as != a {
+				return platform.Event{}, c.failed(a, fmt.Errorf("kvm: vCPU %d: a fast system call with no slot", v.id))
+			}
+			if s.state().Load()&1 != 0 {
+				// The application wrote its state word: the entry stopped for an
+				// answer that is there. Re-enter it.
+				req = reqResume
+				continue
+			}
+			return c.takePosted(s, st), nil
+		}
+		return c.result(a, res, st)
+	}
+}
+
+// wait waits for the application's next event: a call posted in the slot, or the
+// thread's result.
+func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) {
+	v := c.v
+	var s *callSlot // the slot the vCPU uses, once the thread published it
+	posted := func() bool {
+		if s == nil {
+			if s = v.slot.Load(); s != nil && s.as != a {
+				s = nil
+			}
+		}
+		return s != nil && s.state().Load() == stateSyscall
+	}
+	spin := spinFor(c.appTime, maxSpin)
+	if c.woke {
+		// The thread must wake first: wait (yielding the CPU, which the thread
+		// may need) until it took the request, then spin for as long as the
+		// application lately took from there, the entry's way in included (a
+		// time that counts the Sentry's own wake-ups after a sleep, so it is
+		// capped: the spinning that would end a slow stretch is not stopped by it).
+		for v.ctl.Load() == ctlRequest {
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		}
+		c.goAt = now()
+		spin = spinFor(min(c.appWakeTime, maxSpin/3), maxSpin)
+	}
+	if spin > 0 {
+		spinUntil(spin, func() bool { return posted() || v.ctl.Load() == ctlDone })
+	}
+	if posted() && v.ctl.Load() != ctlDone {
+		return c.takePosted(s, st), nil
+	}
+	// Sleep. A call posted from now on exits to wake the Sentry, which then takes it
+	// from the thread's result, not from the slot.
+	if s != nil && v.ctl.Load() != ctlDone && !s.state().CompareAndSwap(stateApp, stateSleep) && posted() {
+		return c.takePosted(s, st), nil
+	}
+	res := v.waitDone()
+	c.busy = false
+	if !c.woke {
+		c.bet(false) // (after a wake-up, the thread may have been slow to enter)
+	}
+	if res.kind == resPosted {
+		if posted(); s == nil {
+			return platform.Event{}, c.failed(a, fmt.Errorf("kvm: vCPU %d: a fast system call with no slot", v.id))
+		}
+		if s.state().Load()&1 != 0 {
+			// A kick stopped the entry spinning for an answer the Sentry has
+			// given since (the call was taken from the slot): re-enter it.
+			v.request(reqResume, a)
+			c.busy, c.woke = true, true
+			return c.wait(a, st)
+		}
+		return c.takePosted(s, st), nil
+	}
+	return c.result(a, res, st)
+}
+
+// result returns the application's event from a request's result other than a posted
+// call.
+func (c *context) result(a *addressSpace, res result, st *arch.State) (platform.Event, error) {
+	if res.kind == resStopped {
+		if err := a.deadErr(); err != nil {
+			return platform.Event{}, err
+		}
+		c.interrupted.Store(false)
+		c.lastIntr = true
+		return platform.Event{Kind: platform.EventInterrupt}, nil
+	}
+	return c.event(res, st)
+}
+
+// takePosted takes the call posted in s.
+func (c *context) takePosted(s *callSlot, st *arch.State) platform.Event {
+	s.readSyscall(st, c.p.fpSize)
+	c.posted, c.slot = true, s
+	c.lastIntr = false
+	c.timeEvent()
+	return platform.Event{Kind: platform.EventSyscall}
+}
+
+// timeEvent notes that the application's event came now (see context's times).
+func (c *context) timeEvent() {
+	c.postedAt = now()
+	if c.goAt == 0 {
+		return // run on the Switch's thread: an exit's time, not the application's
+	}
+	if d := time.Duration(c.postedAt - c.goAt); c.woke {
+		c.appWakeTime = average(c.appWakeTime, d)
+	} else {
+		c.appTime = average(c.appTime, d)
+	}
+}
+
+// event returns the thread's result res, its state copied to st.
+func (c *context) event(res result, st *arch.State) (platform.Event, error) {
+	if res.err != nil {
+		return platform.Event{}, c.failed(c.v.as, res.err)
+	}
+	v := c.v
+	c.timeEvent()
+	c.lastIntr = res.ev.Kind == platform.EventInterrupt
+	st.Regs = v.st.Regs
+	if len(st.FP) != len(v.st.FP) {
+		st.FP = make(arch.FPState, len(v.st.FP))
+	}
+	copy(st.FP, v.st.FP)
+	if res.ev.Kind == platform.EventInterrupt {
+		c.interrupted.Store(false)
+	}
+	return res.ev, nil
+}
+
+// failed drops the context's vCPU after an unexpected exit (it is retired if the
+// exit was the vCPU's) and ends the address space with err.
 func (c *context) failed(a *addressSpace, err error) error {
-	c.v.broken = true
-	c.v = nil
+	if c.busy {
+		c.v.stopRun()
+	}
+	if !c.v.broken {
+		c.p.putVCPU(c.v)
+	}
+	c.v, c.busy, c.posted, c.slot = nil, false, false, nil
+	if a == nil {
+		return err
+	}
 	return a.die(err)
+}
+
+// loadResume prepares the vCPU to re-enter the fast entry at fastResume, which loads
+// the answer from the slot.
+func (v *vcpu) loadResume(a *addressSpace) error {
+	var st arch.State
+	r := &st.Regs
+	r.Rip = kernelBase + codeOff + fastResumeOff
+	r.Rbx = slotVA(v.id)
+	r.Rsp = slotVA(v.id) + slotStack
+	r.Eflags = 0x202
+	r.Fs_base, r.Gs_base = v.run.Sregs.FS.Base, v.run.Sregs.GS.Base
+	return v.load(a, &st)
 }
 
 // load prepares the vCPU to run st in a: CR3 and the fs and gs bases if they changed,
 // the iretq frame on the vCPU's stack, and the general registers with rip at the
 // return stub (retFlush if the vCPU's TLB may hold translations a has dropped).
-func (v *vcpu) load(a *addressSpace, gen uint64, st *arch.State) error {
+func (v *vcpu) load(a *addressSpace, st *arch.State) error {
+	gen := a.gen.Load()
+	v.runGen.Store(gen)
+	if v.fast {
+		s, err := a.callSlotFor(v.id)
+		if err != nil {
+			return err
+		}
+		v.slot.Store(s)
+	} else {
+		v.slot.Store(nil)
+	}
 	r := &st.Regs
 	s := &v.sregs
 	flush := v.loadedAS != a || v.loadedGen != gen
@@ -393,6 +931,9 @@ func (v *vcpu) exit(st *arch.State) (platform.Event, error) {
 	// A hlt: which one?
 	k := &run.Regs
 	off := k.Rip - 1 - (kernelBase + codeOff)
+	if run.Sregs.CS.Selector == kernelCS && off == fastRing0Off {
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: %w", v.id, errFastRing0)
+	}
 	if run.Sregs.CS.Selector != kernelCS || off >= ring0CodeSize {
 		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: halted at %#x (cs %#x), not in the ring-0 code", v.id, k.Rip-1, run.Sregs.CS.Selector)
 	}
@@ -408,6 +949,7 @@ func (v *vcpu) exit(st *arch.State) (platform.Event, error) {
 	if cs&3 == 3 && vector == vecGP && rip == kernelBase+codeOff+syscallEntryOff {
 		// A syscall that did not leave ring 3 (see ring0.go): the entry's hlt faulted
 		// there instead of exiting.
+		v.sawRing3Syscall = true
 		ev := v.syscall(st)
 		st.Regs.Rsp = rsp
 		return ev, nil
@@ -421,6 +963,18 @@ func (v *vcpu) exit(st *arch.State) (platform.Event, error) {
 			return ev, nil
 		}
 		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: exception %d in ring 0 at %#x", v.id, vector, rip)
+	}
+	if off, ok := inFastCode(rip); ok && v.fast {
+		if s := v.slot.Load(); s != nil && vector == vecUD && off == fastRdfsbaseOff {
+			// The host does not let ring 3 read its fs base: no fast system calls
+			// here. This one was saved: it is the call.
+			v.disableFast()
+			v.stoppedSaving(s, off)
+			return platform.Event{Kind: platform.EventSyscall}, nil
+		}
+		// The fast entry faults only on a slot the application wrote (or when the
+		// application jumped into it with registers of its own).
+		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: exception %d in the fast system call at %#x: %w", v.id, vector, rip, errSlotTampered)
 	}
 	v.saveRegs(st)
 	st.Regs.Rip, st.Regs.Eflags, st.Regs.Rsp = rip, rflags, rsp

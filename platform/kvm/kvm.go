@@ -23,20 +23,24 @@
 //     anonymous memory of the Sentry's. Its first kernelAreaSize bytes are the ring-0
 //     code page (ring0.go, testdata/ring0.S), the IDT, the page tables of the kernel
 //     area, and one page per vCPU holding its GDT, its TSS and its ring-0 stack; the
-//     rest is a pool of page-table pages for the address spaces;
+//     rest is a pool of pages for the address spaces' page tables and fast
+//     system-call slots (fast.go);
 //   - slot 2: one page, never mapped, which zapAll deletes and adds back.
 //
 // The kernel area is mapped at kernelBase (the top GiB of the canonical upper half):
 // the code page read-only and executable (for ring 3 too, see ring0.go), the IDT
 // read-only and the vCPU pages read-write and not executable for ring 0 only, the page
-// tables not at all. The pool is never mapped: the CPU walks it by physical address.
+// tables not at all. The pool is never mapped (the CPU walks it by physical address),
+// but for the pages given to fast system-call slots.
 // So the application can reach only what its own page tables map, which is only
-// memory-file pages the Sentry mapped for it, and the code page.
+// memory-file pages the Sentry mapped for it, its fast system-call slots, and the
+// code page.
 //
 // # Address spaces
 //
 // Each AddressSpace is a 4-level page-table root (CR3) whose upper entry 511 points at
-// the shared kernel tables. MapFile writes leaf entries (file offset, present, user,
+// the shared kernel tables, and whose upper entry 510 maps the fast system-call slots
+// of the vCPUs that ran it (fast.go), pages of its own. MapFile writes leaf entries (file offset, present, user,
 // writable unless read-only, NX unless executable; a mapping with no access keeps its
 // offset in a not-present entry, so Protect can bring it back). Entries are written
 // with atomic stores; a new table is filled before it is linked.
@@ -58,45 +62,136 @@
 // # A Switch
 //
 // One vCPU per Context, taken from a pool on first use (KVM cannot destroy a vCPU, so
-// released ones are reused) and run from the calling goroutine, locked to its thread.
-// Switch loads the FP state (KVM_SET_XSAVE, skipped when the Sentry left the state of
-// the last exit as it was), writes an iretq frame (rip, the user code segment,
-// sanitized rflags, rsp, the user stack segment) on the vCPU's ring-0 stack, puts the
-// general registers with rip at retUser or retFlush in kvm_run's synchronized
-// registers (which KVM_RUN loads first), sets CR3 and the fs and gs bases when they
-// changed (KVM_SET_SREGS), and calls KVM_RUN. The guest returns to ring 3 with iretq
-// and runs until:
+// released ones are reused). A Switch runs the vCPU on its own thread (locked to the
+// goroutine for the call): it loads the state, calls KVM_RUN until an event and
+// returns it, as the exit path below. Each vCPU also has a thread of its own, which
+// runs it while the application makes fast system calls (below), since the vCPU must
+// keep running while the Sentry works; a Switch hands that thread a request through a
+// word both sides can sleep on (vcpu.ctl: a futex, each side spinning first only
+// where the fast system call does), and the thread runs it and posts the result. Which
+// thread runs the vCPU changes only between runs (vcpu.runMu), and costs nothing
+// measurable on the kernel this was written on (6.18: KVM_RUN from another thread
+// was ~7.5 µs, a bare exit; older kernels waited for an RCU grace period there).
+//
+// The exit path, which every Switch takes but the fast system call's: the Switch
+// loads the FP state (KVM_SET_XSAVE, skipped when the Sentry left the state of the last
+// exit as it was), writes an iretq frame (rip, the user code segment, sanitized
+// rflags, rsp, the user stack segment) on the vCPU's ring-0 stack, puts the general
+// registers with rip at retUser or retFlush in kvm_run's synchronized registers (which
+// KVM_RUN loads first), sets CR3 and the fs and gs bases when they changed
+// (KVM_SET_SREGS), and calls KVM_RUN. The guest returns to ring 3 with iretq and runs
+// until:
 //
 //   - syscall: EFER.SCE is on and LSTAR points at syscallEntry, a hlt. The exit
 //     (KVM_EXIT_HLT) leaves every register as the application had it, with rip in rcx
 //     and rflags in r11; Switch returns EventSyscall with the registers as ptrace shows
 //     them (number in orig_rax, -ENOSYS in rax, rip past the instruction). Under PVM
 //     the syscall reaches syscallEntry still in ring 3, where the hlt raises #GP
-//     instead, which Switch takes for the same system call (ring0.go).
+//     instead, which Switch takes for the same system call (ring0.go); from then on
+//     the vCPU takes system calls the fast way (below).
 //   - an exception: every IDT gate switches to IST1, the vCPU's ring-0 stack, and
 //     lands on a hlt of its own; the host reads the frame the CPU pushed there. #PF is
 //     EventFault (address from CR2, access from the error code); the others are
 //     EventSignal with the signal, si_code and si_addr Linux gives (see signalFor).
-//   - a signal to the thread: KVM_RUN returns EINTR (see Interrupt below).
+//   - a kick (see Interrupt below): KVM_RUN returns EINTR.
 //
 // Exit state comes back in kvm_run's synchronized registers (KVM_CAP_SYNC_REGS: regs,
-// sregs, events), so no ioctl is needed to read them.
+// sregs, events), and the FP state with KVM_GET_XSAVE.
+//
+// # Fast system calls
+//
+// An exit costs far more than a system call should: on the PVM host this was written
+// on, a bare exit from ring 0 (kvm_exit) is ~7 µs, and a system call through the exit
+// path ~45 µs, as ring 3 to ring 0 and back (iretq, hlt, the #GP of a ring-3 syscall)
+// are each trapped and emulated by the host; KVM_GET_XSAVE adds ~6 µs. Measured inside
+// the guest, a syscall that goes to LSTAR in ring 3 and jumps straight back costs
+// ~1.2 µs, and one through #GP to ring 0 and iretq back ~13 µs. So where syscall
+// reaches LSTAR in ring 3, the system call stays in ring 3: the vCPU's LSTAR is set
+// to its own fast entry (fastEntry + id×48 in the code page, for the first
+// maxFastVCPUs vCPUs), and what runs there is the application's own privilege:
+//
+//   - The entry stores the application's rax to an absolute address, vCPU id's slot
+//     (slotBase + id×slotSize in the upper half: pages of the pool, mapped
+//     user-writable and not executable, a slot of its own in each address space the
+//     vCPU ran), then every other general register, the fs and gs bases (RDFSBASE)
+//     and the XSAVE state; it exchanges stateSyscall into the slot's state word. If
+//     it found stateApp (the Sentry spins) it spins for the answer, up to the budget
+//     the Sentry wrote in the slot, in PAUSEs; otherwise, or when the budget is spent
+//     (moving the word to stateExiting), it executes hlt: a #GP in ring 3, an exit.
+//   - Where the vCPU's thread runs the vCPU, the Sentry (Switch, waiting for the
+//     thread's result) sees stateSyscall, reads the call from the slot and returns
+//     EventSyscall, while the vCPU spins. On the next Switch, if the answer returns
+//     as sysret would (rip = rcx, rflags = r11, no TF or RF), to the same address
+//     space with the same page-table generation, it writes the registers, bases and
+//     FP state (made loadable: the header as XRSTOR takes it, MXCSR's reserved bits
+//     clear) into the slot and exchanges stateApp in: the entry loads them (XRSTOR,
+//     WRFSBASE, popfq from a few bytes of the slot) and jumps to rcx. No exit, no
+//     ioctl, no FP state through KVM. If the entry had exited, the vCPU is re-entered
+//     at fastResume (the same loads). Anything else (a new rip, a signal frame, exec,
+//     another address space, page tables that shrank) stops the vCPU and takes the
+//     exit path.
+//   - Where the Switch runs the vCPU itself, the slot's state is stateSleep: the
+//     entry exits at once (the #GP of its hlt in ring 3), and the Switch takes the
+//     call from the slot. That is an exit, like the ordinary system call's, but the
+//     FP state stays in the guest (the entry's XSAVE, fastResume's XRSTOR), with no
+//     KVM_GET_XSAVE or KVM_SET_XSAVE.
+//   - Which thread: the Switch's own, unless the application's last quickCalls
+//     system calls were each answered within quickCall and the entry's spin has
+//     lately won (the answer came while it spun; context.handOver): then the Switch
+//     hands the vCPU to its thread with the answer, and the calls that follow stay
+//     in the guest until one is slow. A call the Sentry blocks in (futex, a pipe's
+//     read, wait) makes the entry give up spinning and exit, and its answer runs on
+//     the Switch's thread, so a blocking call costs what it did without the fast
+//     system call, not that and two thread wake-ups. Where the spin lately lost, a
+//     hand-over is tried again once in betRetry chances.
+//   - Sleeping: the Sentry spins for about as long as the application has lately
+//     taken between calls, then moves stateApp to stateSleep and sleeps on the
+//     thread's word; a call posted then finds stateSleep and exits at once, and the
+//     thread wakes the Sentry. The entry's budget is, likewise, about as long as the
+//     Sentry has lately taken (at most maxGuestSpin, since a guest cannot yield its
+//     CPU); the thread spins for the Sentry's next request only after a call it
+//     posted while the Sentry slept. On one CPU nobody spins and the Switch's thread
+//     runs the vCPU.
+//
+// The fast entry is never set where syscall enters ring 0 (hardware virtualization:
+// there the code would run in ring 0 and jump to the application's rcx): it is set
+// only after the vCPU's first system call was seen to reach syscallEntry in ring 3,
+// and it begins by checking CS's privilege level, exiting at fastRing0 (fatal) if it
+// is 0. RDFSBASE needs CR4.FSGSBASE where the guest's ring 3 really runs, which under
+// PVM is the host's; KVM does not always offer FSGSBASE to the guest, so it is
+// tried: a #UD at the entry's RDFSBASE turns fast calls off for the platform and the
+// call goes on the exit path.
 //
 // # Interrupt
 //
-// Interrupt sets the context's flag, then sets kvm_run.immediate_exit and sends SIGURG
-// (which Go's runtime ignores when it did not ask for it) to the vCPU's thread, so
-// KVM_RUN returns EINTR at once, whether it was running or about to run. Switch marks
-// itself running before it reads the flag, so a wake-up is never lost. An EINTR
-// without the flag (Go's own preemption signal) just re-enters: as-is if the vCPU was
-// in ring 3, with st loaded again if it was on its way there or had not taken the
+// Interrupt sets the context's flag; if a Switch is running it also sets the vCPU's
+// stop flag, sets kvm_run.immediate_exit and sends SIGURG (which Go's runtime ignores
+// when it did not ask for it) to the thread that last ran the vCPU (vcpu.tid, set
+// before each run), so KVM_RUN returns EINTR at once,
+// whether it was running or about to run. Switch clears the stop flag and then reads
+// the interrupt flag, so a wake-up is never lost. An EINTR without the stop flag (Go's
+// own preemption signal, a Release's kick) just re-enters: as-is if the vCPU was in
+// ring 3, with the state loaded again if it was on its way there or had not taken the
 // registers yet. An EINTR while the vCPU was delivering an exception or sat on an
 // exit's hlt resumes as-is, since those complete in ring 0 without touching
-// application memory.
+// application memory. A stop in ring 3 inside the fast entry is not an application
+// state: where it was saving a call, the call is reported as made (the registers from
+// the slot and those the entry had not touched yet); where it had posted it or was
+// spinning, the slot's state word tells, when the Sentry takes the thread's result,
+// whether the slot holds an answer the entry has not taken (bit 0: it is re-entered
+// at fastResume) or a call (taken from the slot, unless the Sentry took it already
+// while spinning); where it was loading an answer, the answer (which the Sentry still
+// holds) is the state.
+//
+// A released address space may still hold a vCPU spinning in a fast entry (the
+// Sentry got the call and let its thread exit, or exec'd): Release marks it dead,
+// then kicks every vCPU that runs it and waits until its thread is out of KVM_RUN
+// (the thread checks the address space before each entry), so its tables and slots
+// are never reused under a running vCPU.
 //
 // # What the application can do
 //
-// Ring 3 reaches only its pages and the ring-0 code page (read and execute, which
+// Ring 3 reaches only its pages, its slots and the code page (read and execute, which
 // gives it nothing: ring0.go); the IDT, the vCPU pages and the page tables are
 // supervisor-only or unmapped, hlt and in/out and the descriptor-table loads are
 // privileged, int $n for n ≥ 32 is a #GP (DPL 0 gates; PVM raises #UD), and every
@@ -109,18 +204,46 @@
 // entry, an internal error, I/O or MMIO) kills the address space with an error naming
 // it: Switch returns it and the Sentry kills the thread group; the vCPU is retired.
 //
+// The slot is the application's to write, like systrap's context page: the Sentry
+// reads registers from it only as the application's own (it can post a call it did
+// not make, or change the answer before the entry loads it, which is no more than it
+// could do with its own instructions), never trusts it to say whether the vCPU has
+// stopped (that is the thread's word, which only the Sentry writes), and copies out
+// of it only fixed offsets. The entry's code runs in ring 3 with the application's
+// privilege, so jumping into it, or handing it a slot that faults (a bad XSAVE area),
+// harms only the application: an exception inside the entry kills its address space
+// with an error saying the slot was tampered with (the vCPU is kept). Threads of one
+// address space can write each other's slots, as they can each other's memory.
+//
 // # Where it differs from Linux, and what it costs
 //
 //   - int $0x80 is a SIGSEGV (SIGILL under PVM), as on Linux without IA32 emulation,
 //     not a 32-bit system call.
 //   - The application's cpuid shows what KVM supports (plus XSAVE, see initCPU), and
 //     rdtsc may count from the VM's creation (KVM's TSC offset), not the host's boot.
-//   - One exit per system call, and under PVM several host traps per exit (iretq,
-//     syscall, hlt are emulated there): BenchmarkSwitchSyscall is about 36 µs on the
-//     machine this was written on, against 7-9 µs for kvm_exit's bare real-mode exit.
-//     Keeping system calls in the guest is not done yet.
+//   - A system call the fast way is a few µs where a CPU is free for each side
+//     (BenchmarkSwitchSyscall: 4.4-8 µs on the 2-CPU PVM machine this was written
+//     on, against ~7 µs for kvm_exit's bare exit and ~45 µs through the exit path).
+//     It needs both sides running at once: with one of the 2 CPUs taken by another
+//     busy process, the entry's spin loses, the hand-over is tried only once in a
+//     while, and a system call costs about what the exit path does (40-55 µs). What
+//     does not stay in the guest (faults, signals, exec, calls the Sentry blocks in,
+//     every call under hardware virtualization) runs on the Switch's own thread as
+//     before the fast system call, with no hand-over: in alternating runs against the
+//     runsc without it, futex_pingpong, pipe_256m and mmap_touch_munmap_1m came out
+//     alike (0.9-1.1x), fork+wait and fork+exec+wait 0.9-1.15x (each new address
+//     space also gets its slot: a page and three tables). Without the fast entry
+//     (hardware virtualization, whose syscall lands in ring 0 with the application's
+//     rsp, or a vCPU beyond maxFastVCPUs) every system call is an exit; keeping those
+//     in the guest would need a trusted ring-0 stack (swapgs and a per-vCPU area) and
+//     is not done. The first system call of each vCPU takes the exit path.
+//   - A call whose answer is not a plain return (signal delivery, sigreturn, execve)
+//     re-enters through the exit path; where the vCPU's thread ran the vCPU, that
+//     answer, and one after which the page tables narrowed (munmap, mprotect), first
+//     stops it (a kick).
 //
-// Lock order: addressSpace.mu, Platform.ptMu; Platform.mu alone.
+// Lock order: vcpu.runMu (held by the thread that runs a vCPU, while it may run it),
+// addressSpace.mu, Platform.ptMu; Platform.mu alone.
 package kvm
 
 import (
@@ -130,6 +253,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -233,6 +357,7 @@ type Platform struct {
 	xsaveIoc  uintptr // KVM_GET_XSAVE or KVM_GET_XSAVE2
 	maxVCPUs  int
 	fpSize    int
+	noFast    atomic.Bool // the fast system call does not work here (fast.go)
 
 	mu    sync.Mutex
 	vcpus []*vcpu // every vCPU made, by id
@@ -482,12 +607,40 @@ func (*Platform) MinUserAddress() uintptr { return minUser }
 func (*Platform) MaxUserAddress() uintptr { return maxUser }
 
 // NewContext implements platform.Context.NewContext. The vCPU is taken on first Switch.
-func (p *Platform) NewContext() platform.Context { return &context{p: p} }
+func (p *Platform) NewContext() platform.Context {
+	// A first guess of the application's time from a go to its next call (the
+	// entry's way in after a wake-up is some 15 µs under PVM), so that the first
+	// hand-overs are not given up before the vCPU entered.
+	return &context{p: p, appTime: 15 * time.Microsecond, appWakeTime: 15 * time.Microsecond, won: 100}
+}
+
+// stopVCPUsIn makes sure no vCPU runs in a, which is dead: each that may is kicked,
+// and waited for until it left KVM_RUN (its thread checks a's death before entering).
+func (p *Platform) stopVCPUsIn(a *addressSpace) {
+	p.mu.Lock()
+	vs := append([]*vcpu(nil), p.vcpus...)
+	p.mu.Unlock()
+	for _, v := range vs {
+		if v.curAS.Load() != a {
+			continue
+		}
+		if v.runMu.TryLock() {
+			// Not running, and a run that begins now sees a dead. (A kick would
+			// stay set in kvm_run and cost the vCPU's next user an entry.)
+			v.runMu.Unlock()
+			continue
+		}
+		v.kick()
+		v.runMu.Lock()
+		v.runMu.Unlock()
+	}
+}
 
 // Close implements platform.Platform.Close.
 func (p *Platform) Close() error {
 	p.mu.Lock()
 	for _, v := range p.vcpus {
+		v.quit()
 		v.close()
 	}
 	p.vcpus, p.free = nil, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -369,7 +370,7 @@ func TestThreadsShareAddressSpace(t *testing.T) {
 					return
 				}
 				if ev.Kind != platform.EventSyscall || st.Regs.Rdi != uint64(i*1000+r) {
-					errs <- errors.New("wrong event or registers from another thread")
+					errs <- fmt.Errorf("wrong event or registers from another thread: thread %d round %d: %v rdi %d rip %#x", i, r, ev.Kind, st.Regs.Rdi, st.Regs.Rip)
 					return
 				}
 				st.Regs.Rip = pt.CodeAddr
@@ -652,6 +653,22 @@ func BenchmarkSwitchSyscall(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Switch(as, st); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSwitchFault is one page-fault round trip, the exit path: Switch → fault
+// event → Switch, the fault left unhandled (a store through -ENOSYS).
+func BenchmarkSwitchFault(b *testing.B) {
+	e := newEnv(b)
+	as, st, _ := e.program(b, pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0x00, 0x00})) // add %al,(%rax)
+	c := e.p.NewContext()
+	defer c.Release()
+	pt.SwitchOnce(b, c, as, st)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if ev, err := c.Switch(as, st); err != nil || ev.Kind != platform.EventFault {
+			b.Fatal(ev, err)
 		}
 	}
 }

@@ -236,3 +236,25 @@ func pte(mem []byte, off uint64) *uint64 {
 func frameWord(mem []byte, off uint64) *uint64 {
 	return (*uint64)(unsafe.Pointer(&mem[off]))
 }
+
+// futex(2) operations the Sentry's seccomp filter allows (runsc/boot/filter.go).
+const (
+	futexWaitPrivate = 128
+	futexWakePrivate = 129
+)
+
+// futexWait sleeps while *w is val (or until a signal or a spurious wake-up).
+func futexWait(w *atomic.Uint32, val uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWaitPrivate, uintptr(val), 0, 0, 0)
+}
+
+// futexWake wakes the thread sleeping on w, if any.
+func futexWake(w *atomic.Uint32) {
+	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWakePrivate, 1, 0, 0, 0)
+}
+
+// slotWord returns the 32-bit word at byte offset off of mem, for atomic access: the
+// guest reads and writes the slot's state word while the Sentry does.
+func slotWord(mem []byte, off uint64) *uint32 {
+	return (*uint32)(unsafe.Pointer(&mem[off]))
+}

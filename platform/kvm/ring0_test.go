@@ -11,6 +11,9 @@ import (
 func TestRing0CodeMatchesSource(t *testing.T) {
 	asmcheck.Check(t, "testdata/ring0.S", ring0Code, "ring0Code", map[string]uint64{
 		"vectors": vectorsOff, "unexpected": unexpectedOff, "syscallEntry": syscallEntryOff,
-		"retUser": retUserOff, "retFlush": retFlushOff, "end": ring0CodeSize,
+		"retUser": retUserOff, "retFlush": retFlushOff, "fastRing0": fastRing0Off,
+		"fastSave": fastSaveOff, "fastSaved": fastSavedOff, "fastPosted": fastPostedOff,
+		"fastExit": fastExitOff, "fastResume": fastResumeOff, "fastResumeEnd": fastResumeEndOff,
+		"fastEntry": fastEntryOff, "end": codePageSize,
 	})
 }
