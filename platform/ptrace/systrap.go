@@ -31,7 +31,8 @@ import (
 // region of its address space. The slot's first page is the context page; the rest is
 // the thread's alternate signal stack, so the kernel writes the signal frame (siginfo,
 // ucontext with the registers, the XSAVE area) where the Sentry can read and change it
-// directly. The handler finds the context page by masking rsp with the slot size.
+// directly. The XSAVE area stays there until the Sentry needs it (arch.State.DeferFP:
+// see saveState), since most system calls never look at it. The handler finds the context page by masking rsp with the slot size.
 // A thread released while its address space lives on leaves its slot mapped there, so
 // the slot stays that address space's until its next batch of memory calls unmaps it
 // (trapThread.release, memoryCalls): only then may another thread, of any address
