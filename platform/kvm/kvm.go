@@ -194,10 +194,10 @@
 // Ring 3 reaches only its pages, its slots and the code page (read and execute, which
 // gives it nothing: ring0.go); the IDT, the vCPU pages and the page tables are
 // supervisor-only or unmapped, hlt and in/out and the descriptor-table loads are
-// privileged, int $n for n ≥ 32 is a #GP (DPL 0 gates; PVM raises #UD), and every
-// exception runs on a known stack (IST),
-// so not even syscall with a hostile rsp and TF set makes ring 0 write where the
-// application points. What it hands the Sentry (rip, rflags, fs base through wrfsbase)
+// privileged, int $n for n ≥ 32 is a #GP (DPL 0 gates; PVM raises #UD, which
+// signalFor tells from ud2: a SIGSEGV, as Linux gives for int $0x80 without IA32
+// emulation), and every exception runs on a known stack (IST), so not even syscall
+// with a hostile rsp and TF set makes ring 0 write where the application points. What it hands the Sentry (rip, rflags, fs base through wrfsbase)
 // is checked before it is loaded: a non-canonical rip or base is a SIGSEGV, as a
 // failed iret is on Linux; rflags keep only the bits Linux lets a process set. Any
 // exit the platform does not expect (an exception in ring 0, a triple fault, a failed

@@ -273,11 +273,12 @@ func TestFaultAccessTypes(t *testing.T) {
 	}
 	t.Run("int $0x80 raises SIGSEGV", func(t *testing.T) {
 		// A #GP on hardware virtualization, as on Linux without IA32 emulation; PVM
-		// (KVM without hardware virtualization) raises #UD for it, so SIGILL there.
+		// (KVM without hardware virtualization) raises #UD for it, which signalFor
+		// tells from ud2 by the instruction.
 		as, st, _ := e.program(t, []byte{0xcd, 0x80})
 		ev := pt.SwitchOnce(t, c, as, st)
-		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) && ev.Info.Signo != int32(unix.SIGILL) {
-			t.Errorf("event = %+v (%v), want SIGSEGV (or SIGILL under PVM)", ev, &ev.Info)
+		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) || ev.Info.Code != arch.SI_KERNEL || st.Regs.Rip != pt.CodeAddr {
+			t.Errorf("event = %+v (%v) at %#x, want SIGSEGV from the kernel at the instruction", ev, &ev.Info, st.Regs.Rip)
 		}
 	})
 	t.Run("single step raises SIGTRAP TRAP_TRACE", func(t *testing.T) {
@@ -563,8 +564,8 @@ func TestHostileApplication(t *testing.T) {
 	t.Run("int to an interrupt vector", func(t *testing.T) {
 		as, st, _ := e.program(t, []byte{0xcd, 0x20})
 		ev := pt.SwitchOnce(t, c, as, st)
-		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) && ev.Info.Signo != int32(unix.SIGILL) {
-			t.Errorf("event = %+v, want SIGSEGV (or SIGILL under PVM)", ev)
+		if ev.Kind != platform.EventSignal || ev.Info.Signo != int32(unix.SIGSEGV) {
+			t.Errorf("event = %+v, want SIGSEGV", ev)
 		}
 	})
 	t.Run("non-canonical rip", func(t *testing.T) {

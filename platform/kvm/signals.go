@@ -2,6 +2,7 @@ package kvm
 
 import (
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -103,6 +104,14 @@ func (v *vcpu) signalFor(vector int, errCode uint64, st *arch.State) (platform.E
 	case vecNP, vecSS:
 		return signal(unix.SIGBUS, arch.SI_KERNEL, 0), nil
 	case vecUD:
+		// PVM raises #UD for int $n with a DPL 0 gate (n ≥ 32, int $0x80 among them),
+		// where the hardware raises #GP: give what Linux gives (a kernel without IA32
+		// emulation for int $0x80), a SIGSEGV.
+		if a := v.loadedAS; a != nil {
+			if b, ok := a.userByte(rip); ok && b == 0xcd { // int imm8
+				return sigsegvKernel(), nil
+			}
+		}
 		return signal(unix.SIGILL, illIllopn, rip), nil
 	case vecAC:
 		return signal(unix.SIGBUS, arch.BUS_ADRALN, 0), nil
@@ -161,4 +170,22 @@ func (v *vcpu) debugTrap(rip uint64) (platform.Event, error) {
 		return platform.Event{}, fmt.Errorf("kvm: vCPU %d: KVM_SET_DEBUGREGS: %v", v.id, err)
 	}
 	return signal(unix.SIGTRAP, code, rip), nil
+}
+
+// userByte reads the byte at va as the application would: from a present user page
+// of a's page tables (false if there is none).
+func (a *addressSpace) userByte(va uint64) (byte, bool) {
+	var b byte
+	var ok bool
+	page := va &^ (pageSize - 1)
+	a.walk(page, page+pageSize, false, func(e *uint64, _ uint64) {
+		cur := atomic.LoadUint64(e)
+		if cur&ptePresent == 0 || cur&pteUser == 0 {
+			return
+		}
+		if off := cur&pteAddr + va&(pageSize-1); off < uint64(len(a.p.fileMem)) {
+			b, ok = a.p.fileMem[off], true
+		}
+	})
+	return b, ok
 }
