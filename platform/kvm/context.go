@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/platform/internal/spin"
 	"github.com/moat-sandbox/moat/sentry/arch"
 )
 
@@ -237,14 +238,14 @@ func (v *vcpu) thread(started chan<- struct{}) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	close(started)
 	defer close(v.exited)
-	spin := false
+	spinFirst := false
 	for {
 		// After a call posted while the Sentry slept, spin first for as long as
 		// the Sentry said (idleSpin): a call it answers at once comes back here.
 		// (A call whose entry gave up spinning is a slow one, whose answer the
 		// Sentry runs on its own thread.)
-		if d := time.Duration(v.idleSpin.Load()); spin && d > 0 && v.ctl.Load() != ctlRequest {
-			spinUntil(d, func() bool { return v.ctl.Load() == ctlRequest })
+		if d := time.Duration(v.idleSpin.Load()); spinFirst && d > 0 && v.ctl.Load() != ctlRequest {
+			spin.Until(spin.Now(), d, func() bool { return v.ctl.Load() == ctlRequest })
 		}
 		for {
 			c := v.ctl.Load()
@@ -264,7 +265,7 @@ func (v *vcpu) thread(started chan<- struct{}) {
 		}
 		res := v.runOn(v.as, v.req)
 		s := v.slot.Load()
-		spin = res.kind == resPosted && s != nil && s.state().Load() == stateSyscall
+		spinFirst = res.kind == resPosted && s != nil && s.state().Load() == stateSyscall
 		v.post(res)
 	}
 }
@@ -479,7 +480,7 @@ type context struct {
 	// whether the go woke the thread. quick, won and tries decide the hand-over to
 	// the thread (handOver).
 	appTime, appWakeTime, sentryTime time.Duration
-	postedAt, goAt                   monoTime
+	postedAt, goAt                   spin.Mono
 	woke                             bool
 	quick                            int  // system calls answered within quickCall in a row
 	won                              int  // % of the answers lately caught by the entry's spin
@@ -555,8 +556,8 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 	}
 	slow := false // the Sentry took long to answer the application's last event
 	if c.postedAt != 0 {
-		d := time.Duration(now() - c.postedAt)
-		c.sentryTime = average(c.sentryTime, d)
+		d := time.Duration(spin.Now() - c.postedAt)
+		c.sentryTime = spin.Average(c.sentryTime, d, maxSample)
 		c.postedAt = 0
 		slow = d > quickCall
 		switch {
@@ -572,15 +573,15 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 	}
 	c.posted = false
 	if c.quick > 0 {
-		v.idleSpin.Store(int64(spinFor(c.sentryTime, maxSpin)))
+		v.idleSpin.Store(int64(spin.For(c.sentryTime, maxSpin)))
 	} else {
 		v.idleSpin.Store(0)
 	}
 	if fast {
 		s := c.slot
-		budget := uint32(spinFor(c.sentryTime, maxGuestSpin) / pauseTime)
+		budget := uint32(spin.For(c.sentryTime, maxGuestSpin) / spin.PauseTime)
 		s.writeAnswer(st, c.p.xcr0, budget)
-		c.goAt = now()
+		c.goAt = spin.Now()
 		wasBusy := c.busy
 		if !c.busy && !c.handOver() {
 			s.state().Store(stateSleep)
@@ -634,7 +635,7 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 // its system calls can stay in the guest: after quickCalls system calls in a row the
 // Sentry answered within quickCall, where a CPU is free for each side.
 func (c *context) handOver() bool {
-	if c.quick < quickCalls || spinFor(c.sentryTime, maxGuestSpin) == 0 {
+	if c.quick < quickCalls || spin.For(c.sentryTime, maxGuestSpin) == 0 {
 		return false // (no spin on one CPU)
 	}
 	if c.won >= betWon {
@@ -696,7 +697,7 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 		}
 		return s != nil && s.state().Load() == stateSyscall
 	}
-	spin := spinFor(c.appTime, maxSpin)
+	d := spin.For(c.appTime, maxSpin)
 	if c.woke {
 		// The thread must wake first: wait (yielding the CPU, which the thread
 		// may need) until it took the request, then spin for as long as the
@@ -706,11 +707,11 @@ func (c *context) wait(a *addressSpace, st *arch.State) (platform.Event, error) 
 		for v.ctl.Load() == ctlRequest {
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		}
-		c.goAt = now()
-		spin = spinFor(min(c.appWakeTime, maxSpin/3), maxSpin)
+		c.goAt = spin.Now()
+		d = spin.For(min(c.appWakeTime, maxSpin/3), maxSpin)
 	}
-	if spin > 0 {
-		spinUntil(spin, func() bool { return posted() || v.ctl.Load() == ctlDone })
+	if d > 0 {
+		spin.Until(spin.Now(), d, func() bool { return posted() || v.ctl.Load() == ctlDone })
 	}
 	if posted() && v.ctl.Load() != ctlDone {
 		return c.takePosted(s, st), nil
@@ -766,14 +767,14 @@ func (c *context) takePosted(s *callSlot, st *arch.State) platform.Event {
 
 // timeEvent notes that the application's event came now (see context's times).
 func (c *context) timeEvent() {
-	c.postedAt = now()
+	c.postedAt = spin.Now()
 	if c.goAt == 0 {
 		return // run on the Switch's thread: an exit's time, not the application's
 	}
 	if d := time.Duration(c.postedAt - c.goAt); c.woke {
-		c.appWakeTime = average(c.appWakeTime, d)
+		c.appWakeTime = spin.Average(c.appWakeTime, d, maxSample)
 	} else {
-		c.appTime = average(c.appTime, d)
+		c.appTime = spin.Average(c.appTime, d, maxSample)
 	}
 }
 

@@ -2,7 +2,6 @@ package kvm
 
 import (
 	"errors"
-	"runtime"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -201,11 +200,10 @@ func (s *callSlot) writeAnswer(st *arch.State, xcr0 uint64, budget uint32) {
 // more), not at all when that is more than its limit, and not at all on one CPU. The
 // limits are about what not spinning costs: for the guest, an exit and a re-entry
 // (~20 µs under PVM), and it cannot yield its CPU; for the Sentry, that and a futex
-// wake-up, and its spin yields its CPU past busySpin.
+// wake-up, and its spin yields its CPU past spin.Busy (platform/internal/spin).
 const (
 	maxSpin      = 50 * time.Microsecond
 	maxGuestSpin = 20 * time.Microsecond
-	busySpin     = 5 * time.Microsecond
 	maxSample    = 2 * maxSpin
 
 	// A system call the Sentry answers within quickCall is one the entry's spin
@@ -216,59 +214,6 @@ const (
 	betWon     = 60
 	betRetry   = 64
 )
-
-var (
-	multiCPU  = runtime.NumCPU() > 1
-	pauseTime = measurePause()
-)
-
-func measurePause() time.Duration {
-	best := time.Duration(1 << 62)
-	for range 5 {
-		t0 := time.Now()
-		pauseLoop(1000)
-		best = min(best, time.Since(t0))
-	}
-	return max(best/1000, time.Nanosecond)
-}
-
-func pause()
-func pauseLoop(n uint32)
-
-func spinFor(avg, limit time.Duration) time.Duration {
-	if !multiCPU || avg > limit {
-		return 0
-	}
-	return min(3*avg+2*time.Microsecond, limit)
-}
-
-// spinUntil spins until done() or for d, yielding the CPU past busySpin.
-func spinUntil(d time.Duration, done func() bool) {
-	start := now()
-	for i := 1; !done(); i++ {
-		pause()
-		if i%64 != 0 {
-			continue
-		}
-		switch since := time.Duration(now() - start); {
-		case since > d:
-			return
-		case since > busySpin:
-			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
-		}
-	}
-}
-
-func average(avg, d time.Duration) time.Duration {
-	return avg + (min(d, maxSample)-avg)/8
-}
-
-// monoTime is a time on the monotonic clock.
-type monoTime int64
-
-var epoch = time.Now()
-
-func now() monoTime { return monoTime(time.Since(epoch)) }
 
 // enableFast makes the vCPU's LSTAR its fast entry, once its first system call showed
 // that syscall stays in ring 3 here. It is never done where syscall enters ring 0: the

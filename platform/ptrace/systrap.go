@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/platform/internal/spin"
 	"github.com/moat-sandbox/moat/sentry/arch"
 )
 
@@ -32,7 +32,8 @@ import (
 // the thread's alternate signal stack, so the kernel writes the signal frame (siginfo,
 // ucontext with the registers, the XSAVE area) where the Sentry can read and change it
 // directly. The XSAVE area stays there until the Sentry needs it (arch.State.DeferFP:
-// see saveState), since most system calls never look at it. The handler finds the context page by masking rsp with the slot size.
+// see saveState), since most system calls never look at it. The handler finds the
+// context page by masking rsp with the slot size.
 // A thread released while its address space lives on leaves its slot mapped there, so
 // the slot stays that address space's until its next batch of memory calls unmaps it
 // (trapThread.release, memoryCalls): only then may another thread, of any address
@@ -211,7 +212,7 @@ type trapThread struct {
 	// long the Sentry kept the thread; all moving averages. When the last hand-over
 	// each way happened, and whether the last go had to wake the handler.
 	appTime, appWakeTime, sentryTime time.Duration
-	resumed, posted                  monoTime
+	resumed, posted                  spin.Mono
 	woke                             bool
 }
 
@@ -309,7 +310,7 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 		batch := t.slot[pageSize:]
 		le.PutUint64(batch[sysOne:], 1)
 		le.PutUint64(batch[sysTwo:], 2)
-		le.PutUint32(t.slot[ctxSpin:], uint32(maxSpin/pauseTime)) // PAUSEs only
+		le.PutUint32(t.slot[ctxSpin:], uint32(maxSpin/spin.PauseTime)) // PAUSEs only
 	}
 
 	// The control stub clones the thread, which sets itself up (stub.go's setup); the
@@ -384,7 +385,7 @@ func (t *trapThread) waitFirstEvent() error {
 	for {
 		switch s := t.state(); s {
 		case stateEvent, stateStubWait:
-			t.posted = now()
+			t.posted = spin.Now()
 			return nil
 		case stateApp:
 			if !t.casState(stateApp, stateSentryWait) {
@@ -557,7 +558,7 @@ func (a *addressSpace) runBatch(calls [][7]uintptr) error {
 	if !t.batchDone.IsZero() {
 		t.batchGap = average(t.batchGap, now.Sub(t.batchDone))
 	}
-	le.PutUint32(t.slot[ctxSpin:], uint32(spinFor(t.batchGap)/pauseTime))
+	le.PutUint32(t.slot[ctxSpin:], uint32(spinFor(t.batchGap)/spin.PauseTime))
 	t.seq++
 	t.storeSeq(t.seq)
 	v, err := t.waitBatch()
@@ -575,15 +576,15 @@ func (a *addressSpace) runBatch(calls [][7]uintptr) error {
 // to its eventfd: it spins while the hint says the batch is not done, then reads the
 // eventfd, sleeping in poll (with the thread's pidfd, to see it die) when empty.
 func (t *trapThread) waitBatch() (uint64, error) {
-	start := now()
-	if spin := spinFor(t.appTime); spin > 0 {
-		spinUntil(start, spin, func() bool { return t.hint() == t.seq })
+	start := spin.Now()
+	if d := spinFor(t.appTime); d > 0 {
+		spin.Until(start, d, func() bool { return t.hint() == t.seq })
 	}
 	var buf [8]byte
 	for {
 		n, err := unix.Read(t.eventfd, buf[:])
 		if err == nil && n == 8 {
-			t.appTime = average(t.appTime, time.Duration(now()-start))
+			t.appTime = average(t.appTime, time.Duration(spin.Now()-start))
 			return binary.LittleEndian.Uint64(buf[:]), nil
 		}
 		if err != unix.EAGAIN && err != unix.EINTR {
@@ -646,7 +647,7 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // time slice, milliseconds) does not either. The handler, for its part, does not spin
 // after waking the Sentry.
 //
-// Past the first busySpin, a spinner calls sched_yield between looks, so that when the
+// Past the first spin.Busy, a spinner calls sched_yield between looks, so that when the
 // CPUs are oversubscribed (many sandboxes, many threads) the CPU goes to a thread that
 // has work, often the very one the spinner waits for. The Sentry times its own spin;
 // the handler counts PAUSEs (ctxSpin) and then sched_yields (ctxYield), whose durations
@@ -655,15 +656,16 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 const (
 	firstRun  = 20 * time.Microsecond
 	maxSpin   = 100 * time.Microsecond
-	busySpin  = 5 * time.Microsecond
 	maxSample = 2 * maxSpin
 )
 
-var (
-	multiCPU  = runtime.NumCPU() > 1
-	pauseTime = measurePause()
-	yieldTime = measureYield()
-)
+var yieldTime = measureYield()
+
+// spinFor is how long to spin for a side that has lately taken avg.
+func spinFor(avg time.Duration) time.Duration { return spin.For(avg, maxSpin) }
+
+// average folds d into the moving average avg.
+func average(avg, d time.Duration) time.Duration { return spin.Average(avg, d, maxSample) }
 
 // measureYield times a sched_yield with nothing else to run: the best of a few runs.
 func measureYield() time.Duration {
@@ -681,62 +683,9 @@ func measureYield() time.Duration {
 // setSpin tells the handler (or the mapping thread) to spin for d.
 func (t *trapThread) setSpin(d time.Duration) {
 	le := binary.LittleEndian
-	busy := min(d, busySpin)
-	le.PutUint32(t.slot[ctxSpin:], uint32(busy/pauseTime))
+	busy := min(d, spin.Busy)
+	le.PutUint32(t.slot[ctxSpin:], uint32(busy/spin.PauseTime))
 	le.PutUint32(t.slot[ctxYield:], uint32((d-busy)/yieldTime))
-}
-
-// spinUntil spins until done() or for d since start, yielding past busySpin.
-func spinUntil(start monoTime, d time.Duration, done func() bool) {
-	for i := 1; !done(); i++ {
-		if i%64 != 0 {
-			pauseLoop(1) // as the handler spins: no machine clear when the word changes
-			continue
-		}
-		switch since := time.Duration(now() - start); {
-		case since > d:
-			return
-		case since > busySpin:
-			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
-		}
-	}
-}
-
-// measurePause times the PAUSE instruction: the best of a few runs of a thousand.
-func measurePause() time.Duration {
-	best := time.Duration(1 << 62)
-	for i := 0; i < 5; i++ {
-		t0 := time.Now()
-		pauseLoop(1000)
-		best = min(best, time.Since(t0))
-	}
-	return max(best/1000, time.Nanosecond)
-}
-
-// pauseLoop executes PAUSE n times (pause_amd64.s).
-func pauseLoop(n uint32)
-
-// spinFor is how long to spin for a side that has lately taken avg.
-func spinFor(avg time.Duration) time.Duration {
-	if !multiCPU || avg > maxSpin {
-		return 0
-	}
-	return min(3*avg+2*time.Microsecond, maxSpin)
-}
-
-// monoTime is a time on the monotonic clock, in nanoseconds since the platform's
-// package was initialized (never 0 once read).
-type monoTime int64
-
-var epoch = time.Now().Add(-time.Nanosecond)
-
-// now reads the monotonic clock: one vDSO call, where time.Now reads the wall clock
-// too (two). The hand-over reads it a few times per system call.
-func now() monoTime { return monoTime(time.Since(epoch)) }
-
-// average folds d, at most maxSample, into the moving average avg (weight 1/8).
-func average(avg, d time.Duration) time.Duration {
-	return avg + (min(d, maxSample)-avg)/8
 }
 
 // waitEvent waits until the handler posts an event.
@@ -747,8 +696,8 @@ func (t *trapThread) waitEvent() error {
 	}
 	// The stub's CPU is what its handler last wrote: a hint, whatever the application
 	// made of it.
-	if spin := spinFor(expect); spin > 0 && t.stubCPU() != cpuNumber() {
-		spinUntil(t.resumed, spin, func() bool {
+	if d := spinFor(expect); d > 0 && t.stubCPU() != cpuNumber() {
+		spin.Until(t.resumed, d, func() bool {
 			s := t.state()
 			return s == stateEvent || s == stateStubWait
 		})
@@ -756,7 +705,7 @@ func (t *trapThread) waitEvent() error {
 	for {
 		switch s := t.state(); s {
 		case stateEvent, stateStubWait:
-			t.posted = now()
+			t.posted = spin.Now()
 			if d := time.Duration(t.posted - t.resumed); t.woke {
 				t.appWakeTime = average(t.appWakeTime, d)
 			} else {
@@ -800,7 +749,7 @@ const sentryWaitRecheck = 20 * time.Millisecond
 // resume hands the thread back to the application, telling the handler how long to
 // spin next time.
 func (t *trapThread) resume() {
-	t.resumed = now()
+	t.resumed = spin.Now()
 	if t.posted != 0 {
 		t.sentryTime = average(t.sentryTime, time.Duration(t.resumed-t.posted))
 	}
@@ -874,8 +823,9 @@ const (
 // stays in the cache of the stub's CPU for rt_sigreturn to load (the XSAVE area is
 // kilobytes, dozens of cache lines that would otherwise move to the Sentry's CPU and
 // back on every call). The frame stays put until the thread runs again, which only
-// loadState's caller makes it do, or until release frees it: both fetch the state
-// first unless it is going back unchanged.
+// loadState's caller makes it do (it fetches the state first unless it goes back
+// unchanged), or until the thread is released: a Switch moving to another thread
+// fetches it then (fetchFP), and a released context's task is done with it.
 func (t *trapThread) saveState(st *arch.State, fpSize int) {
 	le := binary.LittleEndian
 	r := &st.Regs

@@ -246,13 +246,6 @@ func TestStubCodeSites(t *testing.T) {
 	}
 }
 
-func TestPauseTime(t *testing.T) {
-	if pauseTime <= 0 || pauseTime > time.Microsecond {
-		t.Errorf("PAUSE measured at %v", pauseTime)
-	}
-	t.Logf("PAUSE takes %v", pauseTime)
-}
-
 // TestReleasedThreadSlotUnmapped: a thread released from an address space that lives
 // on (a thread's exit, an exec after vfork) keeps its part of the context file out of
 // others' hands until its slot is unmapped there (with the next batch of memory
