@@ -114,8 +114,8 @@ func (r Rule) action() Action {
 // Syscalls the rules are tried in order and the first matching rule's
 // action is returned; a syscall listed with no (nil or empty) rules is
 // allowed unconditionally. A syscall that is not listed, or whose rules all
-// fail to match, gets Default. Calls made with another arch (i386) always get
-// OtherArch, and those with the x32 bit set get X32 (both ActionKillProcess unless set).
+// fail to match, gets Default. Calls made with another arch (i386) get OtherArch,
+// and those with the x32 bit set get X32 (both ActionKillProcess unless set).
 type Filter struct {
 	Syscalls map[uintptr][]Rule
 	// Default must be set; the zero value is rejected by Build.
@@ -127,6 +127,14 @@ type Filter struct {
 	// SIGSEGV for int $0x80, as a kernel without x32 and IA32 emulation) instead of
 	// the process dying.
 	X32, OtherArch Action
+}
+
+// orKill is a, or ActionKillProcess when a is unset.
+func orKill(a Action) Action {
+	if a == 0 {
+		return ActionKillProcess
+	}
+	return a
 }
 
 // Add lists nr in f. With no rules nr is allowed whatever its arguments, and
@@ -276,22 +284,14 @@ func (f *Filter) compile() ([]bpf.Instruction, error) {
 	archOK := a.newLabel()
 	a.load(offArch)
 	a.jumpIf(bpf.JumpEqual, unix.AUDIT_ARCH_X86_64, archOK, next)
-	other := f.OtherArch
-	if other == 0 {
-		other = ActionKillProcess
-	}
-	a.ret(other)
+	a.ret(orKill(f.OtherArch))
 	a.bind(archOK)
 
 	// 2. No x32 syscalls. A keeps nr for the dispatch below.
 	nrOK := a.newLabel()
 	a.load(offNr)
 	a.jumpIf(bpf.JumpBitsSet, x32Bit, next, nrOK)
-	x32 := f.X32
-	if x32 == 0 {
-		x32 = ActionKillProcess
-	}
-	a.ret(x32)
+	a.ret(orKill(f.X32))
 	a.bind(nrOK)
 
 	// 3. Dispatch on nr.

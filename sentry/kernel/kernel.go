@@ -102,6 +102,7 @@ type Kernel struct {
 
 	mu            sync.Mutex
 	unimplemented map[uintptr]int    // count of calls by number
+	noCall        int                // calls of numbers that name no system call
 	root          *PIDNamespace      // the first PID namespace (pidns.go)
 	tasks         map[int32]*Task    // live tasks by TID (root's tasks)
 	procs         map[int32]*Process // processes (live and zombies) by PID (root's procs)
@@ -155,18 +156,28 @@ func (k *Kernel) MemfdFS() *tmpfs.Filesystem { return k.memfdFS() }
 // Uptime is the time since the kernel started.
 func (k *Kernel) Uptime() time.Duration { return time.Since(k.start) }
 
-// missing records a call to an unimplemented system call, logging its first use.
+// missing records a call to an unimplemented system call, logging its first use. A
+// number that names no call (-1, past the table, x32) is ENOSYS on Linux too: those
+// are counted together, not one by one (the application chooses them: four billion
+// of them would fill the map), and the first is logged.
 func (k *Kernel) missing(nr uintptr) {
+	named := linux.IsSyscall(nr)
 	k.mu.Lock()
-	first := k.unimplemented[nr] == 0
-	k.unimplemented[nr]++
+	var first bool
+	if named {
+		first = k.unimplemented[nr] == 0
+		k.unimplemented[nr]++
+	} else {
+		first = k.noCall == 0
+		k.noCall++
+	}
 	k.mu.Unlock()
 	switch {
 	case !first:
-	case linux.IsSyscall(nr):
+	case named:
 		fmt.Fprintf(k.Log, "moat: unimplemented system call %s (%d): ENOSYS\n", linux.SyscallName(nr), nr)
-	default: // as Linux: no such call (-1, past the table, x32)
-		fmt.Fprintf(k.Log, "moat: system call number %d names no call: ENOSYS\n", int64(nr))
+	default:
+		fmt.Fprintf(k.Log, "moat: system call number %d names no call: ENOSYS (not logged again)\n", int64(nr))
 	}
 }
 
