@@ -800,3 +800,29 @@ func TestFileSlotsGrow(t *testing.T) {
 		t.Errorf("%d file slots, want 3", got)
 	}
 }
+
+// BenchmarkSwitchAddressSpaces is a system call round trip that alternates between
+// two address spaces on one context, so each Switch loads another CR3: what a switch
+// between processes on one vCPU costs the platform over BenchmarkSwitchSyscall.
+func BenchmarkSwitchAddressSpaces(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(b)
+	code := pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf7}) // loop: getpid
+	as1, st1, _ := e.program(b, code)
+	as2, st2, _ := e.program(b, code)
+	c := e.p.NewContext()
+	defer c.Release()
+	pt.SwitchOnce(b, c, as1, st1)
+	pt.SwitchOnce(b, c, as2, st2)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		as, st := as1, st1
+		if i%2 == 1 {
+			as, st = as2, st2
+		}
+		if _, err := c.Switch(as, st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
