@@ -24,7 +24,8 @@ type addressSpace struct {
 	dead atomic.Pointer[error]
 
 	mu        sync.Mutex        // serializes changes to the tables
-	tables    []uint64          // every table page, the root included, and the call slots' pages
+	tables    []uint64          // every table page, the root included, but the slots'
+	slots     *slotTables       // the call slots' tables and pages (fast.go), or nil
 	callSlots map[int]*callSlot // by vCPU id: the fast system call's slots (fast.go)
 }
 
@@ -200,7 +201,10 @@ func (a *addressSpace) Release() {
 	}
 	a.shootdown(&zapList{all: true})
 	a.p.freeTables(a.tables)
-	a.tables = nil
+	if k := a.slots; k != nil && (len(k.tables) == 0 || k.partial || !a.p.keepSlots(k)) {
+		a.p.freeTables(k.allPages())
+	}
+	a.tables, a.slots = nil, nil
 }
 
 // die ends the address space with err (the first error wins) and returns it.

@@ -54,7 +54,12 @@
 // virtualization, as on the machine this was written on) it would go on using what
 // it derived from the old entries, across a reload of CR3 too. For the same reason a
 // released address space's table pages are reused only after KVM dropped all it
-// derived (zapAll). Each address space also has a generation, bumped by those changes;
+// derived (zapAll), but for those of its fast system-call slots (the tables under
+// upper entry 510 and the slot pages), which the next address space that needs a slot
+// takes as they are, the slot pages cleared: nothing in those tables changes, so what
+// KVM derived from them stays true, and a fork's child builds no shadow page for its
+// slot and leaves none to zap (fast.go, keepSlots). Each address space also has a
+// generation, bumped by those changes;
 // a vCPU entering from ring 0 goes through retFlush, which reloads CR3, when it last
 // ran another address space or an older generation, and through retUser, a bare
 // iretq, otherwise.
@@ -233,7 +238,8 @@
 //     before the fast system call, with no hand-over: in alternating runs against the
 //     runsc without it, futex_pingpong, pipe_256m and mmap_touch_munmap_1m came out
 //     alike (0.9-1.1x), fork+wait and fork+exec+wait 0.9-1.15x (each new address
-//     space also gets its slot: a page and three tables). Without the fast entry
+//     space also gets its slot: a page and three tables, those of a released
+//     address space where one was kept). Without the fast entry
 //     (hardware virtualization, whose syscall lands in ring 0 with the application's
 //     rsp, or a vCPU beyond maxFastVCPUs) every system call is an exit; keeping those
 //     in the guest would need a trusted ring-0 stack (swapgs and a per-vCPU area) and
@@ -369,6 +375,8 @@ type Platform struct {
 	ptDead []uint64 // pool pages released, not yet free (see allocTable)
 	ptNext uint64   // pool pages from here on were never used
 	ptPop  uint64   // pool pages below this were populated (see allocTable)
+
+	keptSlots []*slotTables // released address spaces' slots, for reuse (fast.go), under ptMu
 }
 
 var _ platform.Platform = (*Platform)(nil)
