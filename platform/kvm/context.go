@@ -830,6 +830,11 @@ func (v *vcpu) loadResume(a *addressSpace) error {
 // the iretq frame on the vCPU's stack, and the general registers with rip at the
 // return stub (retFlush if the vCPU's TLB may hold translations a has dropped).
 func (v *vcpu) load(a *addressSpace, st *arch.State) error {
+	if a.leftover.Load() {
+		if err := a.dropLeftover(); err != nil { // a recycled address space's first use is a Switch
+			return err
+		}
+	}
 	gen := a.gen.Load()
 	v.runGen.Store(gen)
 	if v.fast {

@@ -153,7 +153,7 @@ const maxKeptSlots = 64
 func (p *Platform) keepSlots(k *slotTables) bool {
 	p.ptMu.Lock()
 	defer p.ptMu.Unlock()
-	if len(p.keptSlots) >= maxKeptSlots {
+	if p.closed || len(p.keptSlots) >= maxKeptSlots {
 		return false
 	}
 	p.keptSlots = append(p.keptSlots, k)

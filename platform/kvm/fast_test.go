@@ -165,6 +165,8 @@ func TestFastSlotHostile(t *testing.T) {
 // serve the next address space that needs a slot, mapped at the same addresses, with
 // nothing of what the last user wrote there.
 func TestFastSlotsReused(t *testing.T) {
+	defer func(r bool) { recycleAddressSpaces = r }(recycleAddressSpaces)
+	recycleAddressSpaces = false // the slots alone are kept
 	e := newEnv(t)
 	c := e.p.NewContext().(*context)
 	defer c.Release()

@@ -53,12 +53,16 @@
 // page tables, not the Sentry's, and under shadow paging (PVM, KVM without hardware
 // virtualization, as on the machine this was written on) it would go on using what
 // it derived from the old entries, across a reload of CR3 too. For the same reason a
-// released address space's table pages are reused only after KVM dropped all it
-// derived (zapAll), but for those of its fast system-call slots (the tables under
-// upper entry 510 and the slot pages), which the next address space that needs a slot
-// takes as they are, the slot pages cleared: nothing in those tables changes, so what
-// KVM derived from them stays true, and a fork's child builds no shadow page for its
-// slot and leaves none to zap (fast.go, keepSlots). Each address space also has a
+// released address space's table pages serve other tables only after KVM dropped all
+// it derived (zapAll). Two reuses keep the pages in their roles instead, so that what
+// KVM derived stays true and is used again (a fork loop's child then builds no shadow
+// page and leaves none to zap): a released address space is recycled whole
+// (Platform.recycle, up to maxReady), its mappings left in its tables until its
+// next user's first call, which removes them (with the shootdowns above) or, for a
+// forked child's Refill, keeps those the child repeats, the same page with the same
+// access; and the tables and pages of the fast system-call slots (under upper entry
+// 510), only ever added to, go whole to the next address space that needs a slot
+// (keepSlots). Slot pages are cleared first. Each address space also has a
 // generation, bumped by those changes;
 // a vCPU entering from ring 0 goes through retFlush, which reloads CR3, when it last
 // ran another address space or an older generation, and through retUser, a bare
@@ -376,7 +380,9 @@ type Platform struct {
 	ptNext uint64   // pool pages from here on were never used
 	ptPop  uint64   // pool pages below this were populated (see allocTable)
 
-	keptSlots []*slotTables // released address spaces' slots, for reuse (fast.go), under ptMu
+	keptSlots []*slotTables   // released address spaces' slots, for reuse (fast.go), under ptMu
+	ready     []*addressSpace // recycled address spaces (see recycle), under ptMu
+	closed    bool            // Close began: nothing more is kept for reuse (under ptMu)
 }
 
 var _ platform.Platform = (*Platform)(nil)
@@ -648,6 +654,10 @@ func (p *Platform) stopVCPUsIn(a *addressSpace) {
 
 // Close implements platform.Platform.Close.
 func (p *Platform) Close() error {
+	p.ptMu.Lock()
+	p.closed = true
+	p.ready, p.keptSlots = nil, nil
+	p.ptMu.Unlock()
 	p.mu.Lock()
 	for _, v := range p.vcpus {
 		v.quit()
