@@ -110,7 +110,7 @@ type MapBatcher interface {
 }
 
 // Refiller is implemented by address spaces that NewAddressSpace may hand out again
-// still holding a former user's mappings (ptrace and systrap recycle released ones), for
+// still holding a former user's mappings (ptrace, systrap and kvm recycle released ones), for
 // a first user that knows at once every mapping it wants (a forked child).
 type Refiller interface {
 	// Refill gives a new address space the mappings ms (sorted by address, disjoint)
