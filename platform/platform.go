@@ -135,7 +135,9 @@ type Context interface {
 	// EventInterrupt; if no Switch is running, the next one returns at once with it.
 	Interrupt()
 
-	// Release frees the context's resources.
+	// Release frees the context's resources. The kernel calls it when the task has
+	// made its last Switch, before it drops the task's address space: a platform may
+	// keep the context's host thread for the address space's next context (systrap).
 	Release()
 }
 

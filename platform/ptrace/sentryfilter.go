@@ -37,6 +37,8 @@ func HostSyscalls() map[uintptr][]sf.Rule {
 //	futex            FUTEX_WAIT and FUTEX_WAKE, shared (not FUTEX_PRIVATE_FLAG): the
 //	                 context page's state word, in the context file both processes map
 //	tgkill           SIGUSR2 only (Interrupt of a running systrap thread)
+//	ptrace           PTRACE_INTERRUPT and PTRACE_DETACH too: a spare thread is reset by
+//	                 stopping it wherever the application left it (trapThread.reset)
 //	pidfd_open       of a new systrap thread, as of a control stub
 //	pidfd_getfd      the Sentry's copy of a mapping thread's eventfd
 //	ppoll            on those pidfds and eventfds
@@ -44,6 +46,7 @@ func HostSyscalls() map[uintptr][]sf.Rule {
 func SystrapHostSyscalls() map[uintptr][]sf.Rule {
 	f := sf.Filter{Syscalls: stubControlSyscalls(false)}
 	f.Add(unix.SYS_FUTEX, sf.ArgIn(1, futexWaitOp, futexWakeOp)...)
+	f.Add(unix.SYS_PTRACE, sf.ArgIn(0, unix.PTRACE_INTERRUPT, unix.PTRACE_DETACH)...)
 	f.Add(unix.SYS_TGKILL, signalRule(2, interruptTrapSignal))
 	f.Add(unix.SYS_PIDFD_GETFD, sf.Rule{Args: [6]sf.Match{sf.Any(), sf.Any(), sf.Eq(0)}})
 	f.Add(unix.SYS_FCNTL, sf.ArgIn(1, unix.F_GETFL, unix.F_SETFL)...)
