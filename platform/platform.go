@@ -136,8 +136,9 @@ type Context interface {
 	Interrupt()
 
 	// Release frees the context's resources. The kernel calls it when the task has
-	// made its last Switch, before it drops the task's address space: a platform may
-	// keep the context's host thread for the address space's next context (systrap).
+	// made its last Switch, and at exec, each time before it drops the address space
+	// the task ran in: a platform may keep the context's host thread for that address
+	// space's next context (systrap). A Switch after Release takes new resources.
 	Release()
 }
 
