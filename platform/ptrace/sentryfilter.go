@@ -19,7 +19,8 @@ import (
 //	ptrace          the requests the Sentry makes of its stubs: PTRACE_SEIZE with the
 //	                platform's options only, PTRACE_CONT, PTRACE_SYSEMU,
 //	                PTRACE_GETREGS/SETREGS, PTRACE_GETREGSET/SETREGSET (the XSAVE
-//	                area), PTRACE_GETSIGINFO
+//	                area), PTRACE_GETSIGINFO, PTRACE_DETACH (a stub thread parked as
+//	                its address space's spare: addressSpace.park)
 //	wait4           for a stub's stops, with __WALL only
 //	kill            SIGKILL only (a stub, or an address space being released)
 //	tgkill          SIGSTOP only (Interrupt of a running stub thread)
@@ -59,7 +60,7 @@ func stubControlSyscalls(sysemu bool) map[uintptr][]sf.Rule {
 	f := sf.Filter{}
 	requests := []uint64{unix.PTRACE_CONT, unix.PTRACE_GETREGS, unix.PTRACE_SETREGS, unix.PTRACE_GETSIGINFO}
 	if sysemu {
-		requests = append(requests, unix.PTRACE_SYSEMU, unix.PTRACE_GETREGSET, unix.PTRACE_SETREGSET)
+		requests = append(requests, unix.PTRACE_SYSEMU, unix.PTRACE_GETREGSET, unix.PTRACE_SETREGSET, unix.PTRACE_DETACH)
 	}
 	f.Add(unix.SYS_PTRACE, sf.ArgIn(0, requests...)...)
 	seize := sf.Rule{}
