@@ -432,3 +432,72 @@ func sigBlocked(t *testing.T, tid int) uint64 {
 	t.Fatal("no SigBlk")
 	return 0
 }
+
+// TestSpareResetRunning: the application can set a parked thread running its own
+// code again: its threads can write each other's state words, and wake a sleeping
+// handler through the stub's own futex site. The test does that to a parked spare,
+// which then runs on in the application's loop, counting, until the recycling resets
+// it: then the count stops, and the next user runs on it.
+func TestSpareResetRunning(t *testing.T) {
+	e := newEnvOn(t, NewSystrap)
+	incLoop := []byte{0x48, 0xff, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, 0xeb, 0xf6} // 1: incq 0x500000; jmp 1b
+	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, incLoop))
+	data := e.Alloc(1)
+	if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
+		t.Fatal(err)
+	}
+	count := func() uint64 { return binary.LittleEndian.Uint64(e.Mem[data.Start:]) }
+	c1 := e.p.NewContext()
+	if ev := pt.SwitchOnce(t, c1, as, st); ev.Kind != platform.EventSyscall {
+		t.Fatalf("event %v, want a system call", ev.Kind)
+	}
+	spare := c1.(*trapContext).t
+	c1.Release()
+	a := as.(*addressSpace)
+	if a.spareThread != spare {
+		t.Fatal("the released thread is not the spare")
+	}
+	// What another thread of the application can do: stateApp, and a wake-up.
+	spare.swapState(stateApp)
+	spare.futexWake()
+	deadline := time.Now().Add(10 * time.Second)
+	for count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the spare did not run the application's loop")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	as.Release()
+	for {
+		e.p.mu.Lock()
+		ready := slices.Contains(e.p.ready, a)
+		e.p.mu.Unlock()
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the address space was not recycled within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if a.spareThread != spare || spare.ran {
+		t.Fatalf("the recycled address space's spare is not the reset thread")
+	}
+	n := count()
+	time.Sleep(20 * time.Millisecond)
+	if m := count(); m != n {
+		t.Errorf("the reset thread still runs the application's loop (%d -> %d)", n, m)
+	}
+	as3, st3, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
+	for i := 0; as3 != as; i++ {
+		if i == 3 {
+			t.Fatalf("the recycled address space is not handed out")
+		}
+		as3, st3, _ = e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
+	}
+	c3 := e.p.NewContext()
+	defer c3.Release()
+	if ev := pt.SwitchOnce(t, c3, as3, st3); ev.Kind != platform.EventSyscall || st3.Regs.Rip != pt.CodeAddr+7 || c3.(*trapContext).t != spare {
+		t.Errorf("the next user: event %v at %#x, on the reset thread: %v", ev.Kind, st3.Regs.Rip, c3.(*trapContext).t == spare)
+	}
+}
