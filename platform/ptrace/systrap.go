@@ -339,7 +339,7 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 		batch := t.slot[pageSize:]
 		le.PutUint64(batch[sysOne:], 1)
 		le.PutUint64(batch[sysTwo:], 2)
-		le.PutUint32(t.slot[ctxSpin:], uint32(maxSpin/spin.PauseTime)) // PAUSEs only
+		le.PutUint32(t.slot[ctxSpin:], uint32(maxMapperSpin/spin.PauseTime)) // PAUSEs only
 	}
 
 	// The control stub clones the thread, which sets itself up (stub.go's setup); the
@@ -587,7 +587,7 @@ func (a *addressSpace) runBatch(calls [][7]uintptr) error {
 	if !t.batchDone.IsZero() {
 		t.batchGap = average(t.batchGap, now.Sub(t.batchDone))
 	}
-	le.PutUint32(t.slot[ctxSpin:], uint32(spinFor(t.batchGap)/spin.PauseTime))
+	le.PutUint32(t.slot[ctxSpin:], uint32(min(spinFor(t.batchGap), maxMapperSpin)/spin.PauseTime))
 	t.seq++
 	t.storeSeq(t.seq)
 	v, err := t.waitBatch()
@@ -683,9 +683,15 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // (a PAUSE is tens of cycles on one CPU, a hundred and more on another) are measured
 // once.
 const (
-	firstRun  = 20 * time.Microsecond
-	maxSpin   = 100 * time.Microsecond
-	maxSample = 2 * maxSpin
+	firstRun = 20 * time.Microsecond
+	maxSpin  = 100 * time.Microsecond
+	// maxMapperSpin bounds the mapping thread's spin, which is PAUSEs only (no
+	// yields): batches that come back to back (fork's protection and refill, an
+	// munmap's unmap and punch) are caught, but the mapping thread does not hold a CPU
+	// through a fault's handling (a file page read, tens of microseconds) that the
+	// application's thread and the Sentry need more.
+	maxMapperSpin = spin.Busy
+	maxSample     = 2 * maxSpin
 )
 
 var yieldTime = measureYield()
