@@ -135,7 +135,10 @@ type Context interface {
 	// EventInterrupt; if no Switch is running, the next one returns at once with it.
 	Interrupt()
 
-	// Release frees the context's resources.
+	// Release frees the context's resources. The kernel calls it when the task has
+	// made its last Switch, and at exec, each time before it drops the address space
+	// the task ran in: a platform may keep the context's host thread for that address
+	// space's next context (systrap). A Switch after Release takes new resources.
 	Release()
 }
 

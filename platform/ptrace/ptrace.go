@@ -58,10 +58,13 @@
 //
 // Better still is making none: a released address space whose stubs are healthy is
 // recycled (Platform.recycle) rather than killed, up to maxReady kept ready: its
-// application threads are killed, on systrap their slots are unmapped in one call and a
-// new spare thread is made (on ptrace a spare stub thread); its control stub and mapping
-// thread live on. A fork-and-wait
-// loop then makes no stub process at all.
+// application threads are killed, on systrap their slots are unmapped in one call and
+// its spare thread is reset, or a new one made (on ptrace a spare stub thread); its
+// control stub and mapping thread live on. A fork-and-wait loop then makes no stub
+// process at all, and no thread either: the child's thread, parked as the spare when
+// its task ended (context.Release), serves the next child. On ptrace it is detached
+// back into its self-stop loop (addressSpace.park); on systrap it is reset first (see
+// systrap.go's "Spare threads").
 //
 // The application's mappings stay too, as leftovers (addressSpace.leftover): the next
 // user's first call decides. A forked child's is Refill (platform.Refiller), which keeps
@@ -322,6 +325,7 @@ func (p *Platform) recycle(a *addressSpace) bool {
 		}
 		err := a.wipe(keep)
 		if err == nil && p.trap != nil {
+			a.resetSpare()
 			err = a.prepareThreads()
 		} else if err == nil {
 			err = a.prepareStub()

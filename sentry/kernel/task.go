@@ -275,6 +275,9 @@ func (t *Task) Run() ExitStatus {
 		}
 		t.deliverPending()
 	}
+	// The context goes before the address space (threadExited): systrap hands its
+	// thread on to the address space's next user (platform.Context.Release).
+	t.ctx.Release()
 	st := t.threadExited()
 	return st
 }
