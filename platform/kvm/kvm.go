@@ -622,6 +622,14 @@ func (*Platform) MinUserAddress() uintptr { return minUser }
 // canonical half, less a guard page, as Linux's TASK_SIZE_MAX.
 func (*Platform) MaxUserAddress() uintptr { return maxUser }
 
+// ThreadBound implements platform.Platform.ThreadBound: yes. A Switch's exit path runs
+// the vCPU on the calling thread (runHere locks it for the call), and KVM keeps the
+// thread that last ran a vCPU (vcpu->pid) and updates it when another runs it, which
+// older kernels do by waiting for an RCU grace period (see "A Switch"). A caller
+// locked to its thread keeps each vCPU on two threads, that one and the vCPU's own,
+// where one moving from thread to thread would take it to every thread it lands on.
+func (*Platform) ThreadBound() bool { return true }
+
 // NewContext implements platform.Context.NewContext. The vCPU is taken on first Switch.
 func (p *Platform) NewContext() platform.Context {
 	// A first guess of the application's time from a go to its next call (the

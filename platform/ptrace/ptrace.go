@@ -32,8 +32,8 @@
 // ptrace requests come only from the tracer thread, so each Sentry OS thread that switches
 // into an address space gets a stub thread of its own, traced by it (addressSpace.threadFor).
 // Stub threads are separate processes sharing memory (no CLONE_THREAD), so a stop of one
-// never stops another. Contexts should be used from goroutines locked to their OS threads;
-// Switch locks for its own duration in any case.
+// never stops another. Contexts should be used from goroutines locked to their OS threads
+// (ThreadBound); Switch locks for its own duration in any case.
 //
 // # Switch
 //
@@ -204,6 +204,13 @@ func (p *Platform) MaxUserAddress() uintptr {
 
 // FPStateSize is the size of the XSAVE area this platform loads and saves.
 func (p *Platform) FPStateSize() int { return p.fpSize }
+
+// ThreadBound implements platform.Platform.ThreadBound: ptrace's contexts are (each OS
+// thread traces a stub thread of its own in each address space: threadFor); systrap's
+// are not (trapContext's Switch depends on no property of its calling thread: it
+// hands over through the slot, sleeps on the slot's futex word, and its Interrupt is
+// a tgkill of the stub thread).
+func (p *Platform) ThreadBound() bool { return p.trap == nil }
 
 // NewContext implements platform.Platform.NewContext.
 func (p *Platform) NewContext() platform.Context {

@@ -86,6 +86,17 @@ import (
 // Interrupt sends interruptTrapSignal (SIGUSR2) to the thread with tgkill; its handler
 // posts it as an event, which a flag tells from a stale one (resumed at once).
 //
+// # The calling thread
+//
+// Nothing here depends on which OS thread of the Sentry's calls Switch, so systrap's
+// contexts are not thread-bound (Platform.ThreadBound) and their users need not lock
+// their goroutines to a thread: the hand-over is memory shared with the stub thread
+// and a futex word in it; Interrupt signals the stub thread, not the Sentry's; the
+// mapping thread is driven the same way from any goroutine; the CPU each side writes in
+// the context page (see "Spinning") is a hint, which a Switch moving to another CPU
+// makes stale for one hand-over at most. (ptrace's contexts are: each OS thread traces
+// a stub thread of its own, threadFor.)
+//
 // # What the application can do
 //
 // The slot is in the application's address space and writable, so everything the Sentry

@@ -501,3 +501,64 @@ func TestSpareResetRunning(t *testing.T) {
 		t.Errorf("the next user: event %v at %#x, on the reset thread: %v", ev.Kind, st3.Regs.Rip, c3.(*trapContext).t == spare)
 	}
 }
+
+// TestSystrapSwitchFromAnyThread: systrap's contexts are not thread-bound, ptrace's are
+// (Platform.ThreadBound). One systrap context is switched into from a new OS thread each
+// time: every Switch returns the program's next system call, with the registers the
+// last one left; and an Interrupt stops a Switch running on yet another thread.
+func TestSystrapSwitchFromAnyThread(t *testing.T) {
+	if p := newEnv(t).p; !p.ThreadBound() {
+		t.Errorf("ptrace: ThreadBound = false, want true")
+	}
+	e := newEnvOn(t, NewSystrap)
+	if e.p.ThreadBound() {
+		t.Fatalf("systrap: ThreadBound = true, want false")
+	}
+	// 1: inc %rdi; mov $39,%eax; syscall; jmp 1b
+	as, st, _ := e.program(t, pt.Cat([]byte{0x48, 0xff, 0xc7}, pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf4}))
+	c := e.p.NewContext()
+	defer c.Release()
+	// onNewThread runs f on a goroutine locked to its OS thread, which ends with it
+	// (a goroutine that exits locked takes its thread with it), and returns the
+	// thread's ID.
+	onNewThread := func(f func()) int {
+		tid := make(chan int)
+		go func() {
+			runtime.LockOSThread()
+			f()
+			tid <- unix.Gettid()
+		}()
+		return <-tid
+	}
+	tids := map[int]bool{}
+	for i := 1; i <= 5; i++ {
+		var ev platform.Event
+		var err error
+		tids[onNewThread(func() { ev, err = c.Switch(as, st) })] = true
+		if err != nil {
+			t.Fatalf("Switch %d: %v", i, err)
+		}
+		if ev.Kind != platform.EventSyscall || arch.SyscallNo(&st.Regs) != unix.SYS_GETPID {
+			t.Fatalf("Switch %d: event %+v (nr %d), want getpid", i, ev, arch.SyscallNo(&st.Regs))
+		}
+		if st.Regs.Rdi != uint64(i) {
+			t.Errorf("Switch %d: rdi = %d, want %d", i, st.Regs.Rdi, i)
+		}
+		arch.SetReturn(&st.Regs, 0)
+	}
+	if len(tids) < 2 {
+		t.Errorf("the Switches ran on %d OS threads, want several", len(tids))
+	}
+
+	as2, st2, _ := e.program(t, pt.JmpSelf)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		c.Interrupt()
+	}()
+	var ev platform.Event
+	var err error
+	onNewThread(func() { ev, err = c.Switch(as2, st2) })
+	if err != nil || ev.Kind != platform.EventInterrupt {
+		t.Errorf("Switch into a loop, interrupted from another thread: %+v, %v; want the interrupt", ev, err)
+	}
+}
