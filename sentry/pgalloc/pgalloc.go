@@ -11,11 +11,12 @@
 // written (Data: mincore reports it not resident, copy-on-write copies skip it).
 //
 // Warm pages: the last maxWarm bytes freed keep their host memory (no hole punched),
-// and AllocateResident hands them out again, most recently freed first, zeroed by a
-// clear of the Sentry's view, to a caller about to write the pages anyway (a fork's
-// copies, which punch the holes they copy): punching a hole and faulting the page back in on its next use cost the host
-// a page free, a page allocation and its zeroing, where clearing a resident page is a
-// few hundred nanoseconds. A process that ends and its parent's next fork (a shell's
+// and AllocateResident hands them out again, most recently freed first, as they are
+// (holding their last user's bytes), to a caller about to write or punch every byte
+// anyway (a fork's copies, which punch the holes they copy): punching a hole and
+// faulting the page back in on its next use cost the host a page free, a page
+// allocation and its zeroing, and even clearing the pages first would cost a fault per
+// page where the Sentry's view no longer maps them. A process that ends and its parent's next fork (a shell's
 // loop) then reuse the same pages. The price is up to maxWarm bytes the host keeps for
 // the sandbox while nothing uses them.
 //
@@ -129,9 +130,10 @@ func (f *MemoryFile) Allocate(length uint64) (platform.FileRange, error) {
 	return fr, nil
 }
 
-// AllocateResident is Allocate for a caller that writes every page at once (or
-// punches what it leaves, Punch): warm pages if a range of them is long enough (zeroed,
-// and holding host memory: data, not holes), else Allocate's.
+// AllocateResident is Allocate for a caller that writes every byte at once, or
+// punches what it leaves (Punch), before anything reads or maps the pages: warm pages
+// if a range of them is long enough (holding host memory, and NOT zeroed: the bytes of
+// whoever freed them last), else Allocate's (zeroed holes).
 func (f *MemoryFile) AllocateResident(length uint64) (platform.FileRange, error) {
 	if length == 0 || length%pageSize != 0 {
 		return platform.FileRange{}, fmt.Errorf("pgalloc: bad allocation length %#x", length)
@@ -145,7 +147,6 @@ func (f *MemoryFile) AllocateResident(length uint64) (platform.FileRange, error)
 	if !ok {
 		return f.Allocate(length)
 	}
-	clear(f.Slice(fr))
 	return fr, nil
 }
 
