@@ -2,6 +2,7 @@ package mm
 
 import (
 	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/pgalloc"
 )
 
 // Fork returns a copy of the address space in the new platform address space as, for
@@ -84,11 +85,12 @@ func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManag
 		} else if v.shared == nil && v.perms.Write && sp >= v.start && sp < v.end {
 			ownLo, ownHi = max(v.start, pageDown(sp)-(copyStack-1)*pageSize), pageDown(sp)+pageSize
 		}
-		if err := c.forkPages(m, v, ownLo, ownHi); err != nil {
+		vmaps, err := c.forkPages(m, v, ownLo, ownHi)
+		if err != nil {
 			c.Release()
 			return nil, err
 		}
-		maps = append(maps, c.runsOf(v, c.pages.within(v.start, v.end))...)
+		maps = append(maps, vmaps...)
 	}
 	// Where a batch of mappings costs about one, the child gets all its pages mapped
 	// now rather than a fault for each run it touches; a recycled address space keeps
@@ -114,13 +116,36 @@ const (
 )
 
 // forkPages gives c, m's child, the populated pages of m's VMA v: a copy of those in
-// [ownLo, ownHi) (copyFrom), and the others shared, one reference more for each run.
-func (c *MemoryManager) forkPages(m *MemoryManager, v *vma, ownLo, ownHi uintptr) error {
+// [ownLo, ownHi), all in one new range of the memory file (copyPages), and the others
+// shared, one reference more per run. It returns the child's mappings of them, in
+// address order: with v's access, less write where shared copy-on-write.
+//
+// The copies may be warm pages (pgalloc.AllocateResident: the last ones freed, which
+// copyPages overwrites or punches), so a fork loop's children reuse their siblings'
+// pages, at the same offsets: a recycled address space still maps them there
+// (platform.Refiller).
+func (c *MemoryManager) forkPages(m *MemoryManager, v *vma, ownLo, ownHi uintptr) ([]platform.FileMapping, error) {
+	var copies platform.FileRange // where the next copy goes, from its start
+	if n := m.pages.countWithin(ownLo, ownHi); n > 0 {
+		fr, err := c.mf.AllocateResident(uint64(n) * pageSize)
+		if err != nil {
+			return nil, err
+		}
+		copies = fr
+	}
+	cow := v.perms
+	if v.shared == nil {
+		cow.Write = false
+	}
+	var maps []platform.FileMapping
+	add := func(addr uintptr, fr platform.FileRange, at platform.AccessType) {
+		c.pages.insert(addr, fr)
+		maps = append(maps, platform.FileMapping{Addr: addr, File: fr, Access: at})
+	}
 	share := func(r pageRun) {
 		m.mf.IncRef(r.file())
-		c.pages.insert(r.addr, r.file())
+		add(r.addr, r.file(), cow)
 	}
-	var own []pageRun
 	for r := range m.pages.within(v.start, v.end) {
 		if r.end() <= ownLo || ownHi <= r.addr {
 			share(r)
@@ -129,53 +154,37 @@ func (c *MemoryManager) forkPages(m *MemoryManager, v *vma, ownLo, ownHi uintptr
 		if r.addr < ownLo {
 			share(r.clip(r.addr, ownLo))
 		}
-		own = append(own, r.clip(max(r.addr, ownLo), min(r.end(), ownHi)))
+		own := r.clip(max(r.addr, ownLo), min(r.end(), ownHi))
+		dst := platform.FileRange{Start: copies.Start, End: copies.Start + own.file().Length()}
+		copies.Start = dst.End
+		copyPages(m.mf, own.file(), dst)
+		add(own.addr, dst, v.perms)
 		if ownHi < r.end() {
 			share(r.clip(ownHi, r.end()))
 		}
 	}
-	return c.copyFrom(m, own)
+	return maps, nil
 }
 
-// copyFrom gives c a copy of m's pages in runs, in one new range of the memory file:
-// the parts of them that hold data are copied, and holes stay holes. The range may be
-// warm pages (pgalloc.AllocateResident: the last ones freed, which the copy overwrites
-// and punches), so a fork loop's children reuse their siblings' pages, at the same
-// offsets: a recycled address space still maps them there (platform.Refiller).
-func (c *MemoryManager) copyFrom(m *MemoryManager, runs []pageRun) error {
-	var n uintptr
-	for _, r := range runs {
-		n += r.n
+// copyPages copies the memory-file pages src to dst, of the same length: the parts of
+// src that hold data are copied, and dst is punched where src has holes, so holes stay
+// holes (and bytes dst held before, warm pages of another process, are gone).
+func copyPages(mf *pgalloc.MemoryFile, src, dst platform.FileRange) {
+	// to maps a range of src to the same range of dst.
+	to := func(start, end uint64) platform.FileRange {
+		return platform.FileRange{Start: dst.Start + start - src.Start, End: dst.Start + end - src.Start}
 	}
-	if n == 0 {
-		return nil
-	}
-	fr, err := c.mf.AllocateResident(uint64(n) * pageSize)
-	if err != nil {
-		return err
-	}
-	at := fr.Start // where the next run's copy goes
-	for _, r := range runs {
-		old := r.file()
-		// to maps a range of the old run to the same range of its copy.
-		to := func(start, end uint64) platform.FileRange {
-			return platform.FileRange{Start: at + start - old.Start, End: at + end - old.Start}
+	from := src.Start // the source's next hole starts here
+	for _, d := range mf.Data(src) {
+		if d.Start > from {
+			mf.Punch(to(from, d.Start))
 		}
-		from := old.Start // the source's next hole starts here
-		for _, d := range m.mf.Data(old) {
-			if d.Start > from {
-				c.mf.Punch(to(from, d.Start))
-			}
-			copy(m.mf.Slice(to(d.Start, d.End)), m.mf.Slice(d))
-			from = d.End
-		}
-		if from < old.End {
-			c.mf.Punch(to(from, old.End))
-		}
-		c.pages.insert(r.addr, to(old.Start, old.End))
-		at += old.Length()
+		copy(mf.Slice(to(d.Start, d.End)), mf.Slice(d))
+		from = d.End
 	}
-	return nil
+	if from < src.End {
+		mf.Punch(to(from, src.End))
+	}
 }
 
 // writeProtectPrivate takes write access away from every populated page of m's
