@@ -543,3 +543,40 @@ func pageOf(m *MemoryManager, addr uintptr) platform.FileRange {
 	fr, _ := m.pages.lookup(addr)
 	return fr
 }
+
+// TestMRemapMovesPopulatedRuns: mremap moving and shrinking a range whose run of pages
+// MADV_DONTNEED split keeps the bytes of the pages that fit, frees the others, and
+// counts RSS by the pages left.
+func TestMRemapMovesPopulatedRuns(t *testing.T) {
+	m, _ := newMM(t)
+	addr, _ := m.MMap(MMapOpts{Length: 8 * pageSize, Perms: platform.ReadWrite})
+	for i := uintptr(0); i < 8; i++ {
+		m.CopyOut(addr+i*pageSize, []byte{byte(i + 1)}) // the first populates all 8
+	}
+	if err := m.MAdviseDontNeed(addr+3*pageSize, pageSize); err != nil {
+		t.Fatal(err)
+	}
+	used := m.mf.Used()
+	dst := addr + 64*pageSize
+	if got, err := m.MRemap(addr, 8*pageSize, 6*pageSize, true, true, false, dst); err != nil || got != dst {
+		t.Fatalf("MRemap = %#x, %v, want %#x", got, err, dst)
+	}
+	if _, rss := m.Usage(); rss != 5*pageSize {
+		t.Errorf("RSS after the move is %d pages, want 5", rss/pageSize)
+	}
+	if freed := used - m.mf.Used(); freed != 2*pageSize {
+		t.Errorf("the move freed %d pages, want the 2 past the new size", freed/pageSize)
+	}
+	for i := uintptr(0); i < 6; i++ {
+		want := byte(i + 1)
+		if i == 3 {
+			want = 0
+		}
+		if got := readByte(t, m, dst+i*pageSize); got != want {
+			t.Errorf("moved page %d holds %d, want %d", i, got, want)
+		}
+	}
+	if peak := m.MaxRSS(); peak < 8*pageSize {
+		t.Errorf("MaxRSS = %d pages, want at least 8", peak/pageSize)
+	}
+}
