@@ -91,16 +91,12 @@ func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
 // the object's end; the run stops before any other such page.
 func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
 	start, end := m.unpopulatedRun(v, page, faultAround*pageSize)
-	// Take the object's pages in address order; each run of them that is contiguous in
-	// the memory file is added to m's pages and mapped in one go.
+	// Take the object's pages in address order, mapping each run of pages that are
+	// contiguous in the memory file in one call.
 	var run platform.FileRange
 	var runAddr uintptr
 	flush := func() error {
-		if run.Length() == 0 {
-			return nil
-		}
-		m.pages.insert(runAddr, run)
-		if !mapIt {
+		if run.Length() == 0 || !mapIt {
 			return nil
 		}
 		return m.as.MapFile(runAddr, run, v.perms, false)
@@ -113,7 +109,8 @@ func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
 			}
 			break
 		}
-		if run.Length() != 0 && run.End == fr.Start {
+		m.pages.insert(a, fr)
+		if run.Length() != 0 && run.End == fr.Start && runAddr+uintptr(run.Length()) == a {
 			run.End = fr.End
 			continue
 		}

@@ -28,7 +28,9 @@
 // one to each page of a range (a shared page mapped by a second address space, held by a
 // shared memory object and by each mapping of it), and Free drops one from each page,
 // returning to the allocator only the pages whose count reaches zero. Only counts above
-// one are stored, so memory that is never shared costs nothing for it. The memory manager
+// one are stored, so memory that is never shared costs nothing for it, and they are
+// stored as runs of pages with the same count (refCounts), so sharing or freeing a
+// range costs an edit of a few runs, not a map entry per page. The memory manager
 // shares private pages copy-on-write by the same counts (Refs tells it whether a page is
 // still shared): fork takes one more reference, and the last holder to let go frees it.
 package pgalloc
@@ -55,9 +57,8 @@ type MemoryFile struct {
 	free []platform.FileRange // sorted, disjoint, merged
 	tail uint64               // [tail, size) has never been allocated
 	used uint64               // bytes allocated
-	// refs holds, for each page (by offset) with more than one reference, the count
-	// less one.
-	refs map[uint64]int32
+	// refs holds the counts of the pages with more than one reference.
+	refs refCounts
 	// warm are freed ranges that kept their memory (see the package comment), oldest
 	// first, warmBytes in all, at most warmLimit (maxWarm).
 	warm      []platform.FileRange
@@ -180,25 +181,16 @@ func (f *MemoryFile) takeWarmLocked(length uint64) (platform.FileRange, bool) {
 func (f *MemoryFile) IncRef(fr platform.FileRange) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.refs == nil {
-		f.refs = map[uint64]int32{}
-	}
-	for off := fr.Start; off < fr.End; off += pageSize {
-		f.refs[off]++
-	}
+	f.refs.add(fr, 1)
 }
 
 // Refs returns how many references each page of fr (allocated) has. The memory
 // manager reads it to tell a private page shared copy-on-write (more than one) from one
 // it holds alone.
 func (f *MemoryFile) Refs(fr platform.FileRange) []int {
-	out := make([]int, fr.Length()/pageSize)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i := range out {
-		out[i] = int(f.refs[fr.Start+uint64(i)*pageSize]) + 1
-	}
-	return out
+	return f.refs.counts(fr)
 }
 
 // Free drops a reference to every page of fr, and returns the pages no one refers to
@@ -209,30 +201,9 @@ func (f *MemoryFile) Free(fr platform.FileRange) {
 		return
 	}
 	f.mu.Lock()
-	if len(f.refs) == 0 {
-		f.mu.Unlock()
-		f.release(fr)
-		return
-	}
-	// Split fr into the runs of pages whose last reference this was.
-	var runs []platform.FileRange
-	for off := fr.Start; off < fr.End; off += pageSize {
-		if n, ok := f.refs[off]; ok {
-			if n == 1 {
-				delete(f.refs, off)
-			} else {
-				f.refs[off] = n - 1
-			}
-			continue
-		}
-		if k := len(runs); k > 0 && runs[k-1].End == off {
-			runs[k-1].End += pageSize
-		} else {
-			runs = append(runs, platform.FileRange{Start: off, End: off + pageSize})
-		}
-	}
+	last := f.refs.add(fr, -1)
 	f.mu.Unlock()
-	for _, r := range runs {
+	for _, r := range last {
 		f.release(r)
 	}
 }
