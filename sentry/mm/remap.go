@@ -248,7 +248,7 @@ func (m *MemoryManager) Resident(addr, length uintptr) ([]byte, error) {
 	// populates neighbours that stay holes (no host memory) until touched, and a
 	// touched page, even only read, has data, as the page Linux maps on a fault.
 	out := make([]byte, length/pageSize)
-	for r := range m.pages.within(addr, addr+length) {
+	for r := range m.pages.within(addr, addr+uintptr(len(out))*pageSize) {
 		i := int((r.addr - addr) / pageSize)
 		for _, d := range m.mf.Data(r.file()) {
 			for off := d.Start &^ (pageSize - 1); off < d.End; off += pageSize {
