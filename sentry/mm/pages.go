@@ -109,7 +109,8 @@ func (s *pageSet) insert(addr uintptr, fr platform.FileRange) {
 	}
 	s.pages += int(r.n)
 	i := s.search(addr)
-	// Appending is the common case (a fork fills the child's set in address order).
+	// A fork fills the child's set in address order: each insertion is then at the end,
+	// moving nothing.
 	mergePrev := i > 0 && s.runs[i-1].continues(r)
 	mergeNext := i < len(s.runs) && r.continues(s.runs[i])
 	switch {
