@@ -278,7 +278,7 @@ func (m *MemoryManager) Release() {
 	m.mu.Lock()
 	defer m.unlock()
 	m.notePeakLocked()
-	freeRuns(m.mf, fileRanges(m.pages.runs))
+	freeRuns(m.mf, fileRanges(m.pages.all()))
 	m.pages = pageSet{}
 	for i := range m.vmas {
 		m.decRef(&m.vmas[i])

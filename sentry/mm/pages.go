@@ -45,25 +45,68 @@ func (r pageRun) continues(next pageRun) bool {
 // populates a run of up to anonFaultAround pages from one allocation, which stays one
 // entry however many pages it has, and fork, munmap and exit work run by run.
 //
-// The runs are a slice sorted by address, disjoint, and merged wherever one continues
-// the next (so the same pages are always the same runs, whatever order they came in):
-// lookup is a binary search, and insertion and removal move the runs after the place
-// they change. Runs are not cut at VMA boundaries; callers clip them (within).
-//
-// Like the VMA set, a slice stays cheap up to a few thousand runs; an address space
-// fragmented into many more (copy-on-write breaks all over a large heap) would want a
-// tree.
+// The runs are sorted by address, disjoint, and merged wherever one continues the next
+// (so the same pages are always the same runs, whatever order they came in). They are
+// kept in chunks of at most chunkRuns runs, the chunks in a slice (a B-tree of height
+// two): lookup is two binary searches, and an insertion or a removal moves the runs of
+// one chunk and, when a chunk splits, empties or joins its neighbour, the chunks after
+// it. A flat slice moved every run after the change: a copy-on-write break at the low
+// end of a large heap that copy-on-write breaks had cut into a run per page (a forked
+// snapshotting parent) moved megabytes. Runs are not cut at VMA boundaries; callers clip
+// them (within).
 type pageSet struct {
-	runs  []pageRun
-	pages int // pages in all the runs
+	chunks [][]pageRun // each sorted and not empty; one after the other in address order
+	pages  int         // pages in all the runs
 }
+
+// chunkRuns is the most runs in a chunk: a fuller one splits in two. A chunk left with
+// fewer than a quarter of that joins a neighbour they fit in.
+const chunkRuns = 128
+
+// pagePos is the place of a run in a pageSet: run i of chunk c. Past the last run, c is
+// the number of chunks.
+type pagePos struct{ c, i int }
 
 // count is the number of populated pages.
 func (s *pageSet) count() int { return s.pages }
 
-// search returns the index of the first run ending after addr.
-func (s *pageSet) search(addr uintptr) int {
-	return sort.Search(len(s.runs), func(i int) bool { return s.runs[i].end() > addr })
+// search returns the place of the first run ending after addr.
+func (s *pageSet) search(addr uintptr) pagePos {
+	c := sort.Search(len(s.chunks), func(c int) bool {
+		ch := s.chunks[c]
+		return ch[len(ch)-1].end() > addr
+	})
+	if c == len(s.chunks) {
+		return pagePos{c: c}
+	}
+	ch := s.chunks[c]
+	return pagePos{c, sort.Search(len(ch), func(i int) bool { return ch[i].end() > addr })}
+}
+
+// at returns the run at p, if p is not past the last.
+func (s *pageSet) at(p pagePos) (*pageRun, bool) {
+	if p.c >= len(s.chunks) {
+		return nil, false
+	}
+	return &s.chunks[p.c][p.i], true
+}
+
+// next and prev return the place after and before p (prev: ok false at the first).
+func (s *pageSet) next(p pagePos) pagePos {
+	if p.i++; p.i == len(s.chunks[p.c]) {
+		p = pagePos{c: p.c + 1}
+	}
+	return p
+}
+
+func (s *pageSet) prev(p pagePos) (pagePos, bool) {
+	switch {
+	case p.i > 0:
+		return pagePos{p.c, p.i - 1}, true
+	case p.c > 0:
+		return pagePos{p.c - 1, len(s.chunks[p.c-1]) - 1}, true
+	}
+	return p, false
 }
 
 // lookup returns the memory-file page of the populated page at addr (page-aligned).
@@ -78,9 +121,8 @@ func (s *pageSet) lookup(addr uintptr) (platform.FileRange, bool) {
 
 // runAt returns the run holding the page at addr.
 func (s *pageSet) runAt(addr uintptr) (pageRun, bool) {
-	i := s.search(addr)
-	if i < len(s.runs) && s.runs[i].addr <= addr {
-		return s.runs[i], true
+	if r, ok := s.at(s.search(addr)); ok && r.addr <= addr {
+		return *r, true
 	}
 	return pageRun{}, false
 }
@@ -89,13 +131,14 @@ func (s *pageSet) runAt(addr uintptr) (pageRun, bool) {
 // from the end of the run before it (or 0) to the start of the run after it (or the
 // top of the address space, rounded down to a page).
 func (s *pageSet) gap(addr uintptr) (lo, hi uintptr) {
-	i := s.search(addr)
+	p := s.search(addr)
 	lo, hi = 0, pageDown(^uintptr(0))
-	if i > 0 {
-		lo = s.runs[i-1].end()
+	if q, ok := s.prev(p); ok {
+		r, _ := s.at(q)
+		lo = r.end()
 	}
-	if i < len(s.runs) {
-		hi = s.runs[i].addr
+	if r, ok := s.at(p); ok {
+		hi = r.addr
 	}
 	return lo, hi
 }
@@ -108,71 +151,112 @@ func (s *pageSet) insert(addr uintptr, fr platform.FileRange) {
 		return
 	}
 	s.pages += int(r.n)
-	i := s.search(addr)
-	// A fork fills the child's set in address order: each insertion is then at the end,
-	// moving nothing.
-	mergePrev := i > 0 && s.runs[i-1].continues(r)
-	mergeNext := i < len(s.runs) && r.continues(s.runs[i])
+	p := s.search(addr)
+	next, hasNext := s.at(p)
+	mergeNext := hasNext && r.continues(*next)
+	if q, ok := s.prev(p); ok {
+		if prev, _ := s.at(q); prev.continues(r) {
+			prev.n += r.n
+			if mergeNext {
+				prev.n += next.n
+				s.set(p.c, slices.Delete(s.chunks[p.c], p.i, p.i+1))
+			}
+			return
+		}
+	}
+	if mergeNext {
+		next.addr, next.off = r.addr, r.off
+		next.n += r.n
+		return
+	}
+	if len(s.chunks) == 0 {
+		s.chunks = [][]pageRun{{r}}
+		return
+	}
+	if p.c == len(s.chunks) { // after the last run
+		p = pagePos{p.c - 1, len(s.chunks[p.c-1])}
+	}
+	s.set(p.c, slices.Insert(s.chunks[p.c], p.i, r))
+}
+
+// set makes ch chunk c, and keeps the chunks' sizes within bounds: an empty chunk
+// goes, a full one splits, and a small one joins a neighbour it fits in.
+func (s *pageSet) set(c int, ch []pageRun) {
 	switch {
-	case mergePrev && mergeNext:
-		s.runs[i-1].n += r.n + s.runs[i].n
-		s.runs = append(s.runs[:i], s.runs[i+1:]...)
-	case mergePrev:
-		s.runs[i-1].n += r.n
-	case mergeNext:
-		s.runs[i].addr, s.runs[i].off = r.addr, r.off
-		s.runs[i].n += r.n
+	case len(ch) == 0:
+		s.chunks = slices.Delete(s.chunks, c, c+1)
+	case len(ch) > chunkRuns:
+		// The upper half gets its own array: the lower keeps ch's, which it may grow into.
+		half := len(ch) / 2
+		s.chunks[c] = ch[:half]
+		s.chunks = slices.Insert(s.chunks, c+1, slices.Clone(ch[half:]))
+	case len(ch) < chunkRuns/4 && c+1 < len(s.chunks) && len(ch)+len(s.chunks[c+1]) <= chunkRuns:
+		s.chunks[c] = append(ch, s.chunks[c+1]...)
+		s.chunks = slices.Delete(s.chunks, c+1, c+2)
+	case len(ch) < chunkRuns/4 && c > 0 && len(ch)+len(s.chunks[c-1]) <= chunkRuns:
+		s.chunks[c-1] = append(s.chunks[c-1], ch...)
+		s.chunks = slices.Delete(s.chunks, c, c+1)
 	default:
-		s.runs = append(s.runs, pageRun{})
-		copy(s.runs[i+1:], s.runs[i:])
-		s.runs[i] = r
+		s.chunks[c] = ch
 	}
 }
 
 // remove takes the pages in [start, end) (page-aligned) out of the set and returns
 // them as runs, in address order; a run straddling either end is split there.
 func (s *pageSet) remove(start, end uintptr) []pageRun {
-	i := s.search(start)
-	j := i
-	for j < len(s.runs) && s.runs[j].addr < end {
-		j++
+	var out []pageRun
+	for {
+		// The runs of one chunk at a time: those from p up to the first at or past end.
+		p := s.search(start)
+		if r, ok := s.at(p); !ok || r.addr >= end {
+			return out
+		}
+		ch := s.chunks[p.c]
+		i, j := p.i, p.i
+		for j < len(ch) && ch[j].addr < end {
+			out = append(out, ch[j].clip(start, end))
+			s.pages -= int(out[len(out)-1].n)
+			j++
+		}
+		// What is left of the runs at either end: up to two pieces.
+		var keep [2]pageRun
+		k := 0
+		if first := ch[i]; first.addr < start {
+			keep[k] = first.clip(first.addr, start)
+			k++
+		}
+		last := ch[j-1]
+		if last.end() > end {
+			keep[k] = last.clip(end, last.end())
+			k++
+		}
+		s.set(p.c, slices.Replace(ch, i, j, keep[:k]...))
+		if last.end() >= end {
+			return out
+		}
 	}
-	if i == j {
-		return nil
-	}
-	out := make([]pageRun, 0, j-i)
-	for _, r := range s.runs[i:j] {
-		out = append(out, r.clip(start, end))
-	}
-	// What is left of the runs at either end: up to two pieces where there were j-i
-	// runs.
-	var keep [2]pageRun
-	k := 0
-	if first := s.runs[i]; first.addr < start {
-		keep[k] = first.clip(first.addr, start)
-		k++
-	}
-	if last := s.runs[j-1]; last.end() > end {
-		keep[k] = last.clip(end, last.end())
-		k++
-	}
-	for _, r := range out {
-		s.pages -= int(r.n)
-	}
-	s.runs = slices.Replace(s.runs, i, j, keep[:k]...)
-	return out
 }
 
 // within yields the runs overlapping [start, end), clipped to it, in address order.
 // The set must not change during the iteration.
 func (s *pageSet) within(start, end uintptr) iter.Seq[pageRun] {
 	return func(yield func(pageRun) bool) {
-		for i := s.search(start); i < len(s.runs) && s.runs[i].addr < end; i++ {
-			if !yield(s.runs[i].clip(start, end)) {
+		for p := s.search(start); ; p = s.next(p) {
+			r, ok := s.at(p)
+			if !ok || r.addr >= end || !yield(r.clip(start, end)) {
 				return
 			}
 		}
 	}
+}
+
+// all returns every run, in address order.
+func (s *pageSet) all() []pageRun {
+	out := make([]pageRun, 0, len(s.chunks))
+	for _, ch := range s.chunks {
+		out = append(out, ch...)
+	}
+	return out
 }
 
 // countWithin is the number of populated pages in [start, end).

@@ -1,6 +1,8 @@
 package mm
 
 import (
+	"fmt"
+	"math/rand"
 	"slices"
 	"testing"
 
@@ -19,8 +21,8 @@ func R(a, n uintptr, off uint64) pageRun { return pageRun{addr: P(a), n: n, off:
 // checkSet fails unless s holds exactly want (in order) and counts their pages.
 func checkSet(t *testing.T, s *pageSet, want ...pageRun) {
 	t.Helper()
-	if !slices.Equal(s.runs, want) {
-		t.Errorf("runs %v, want %v", s.runs, want)
+	if !slices.Equal(s.all(), want) {
+		t.Errorf("runs %v, want %v", s.all(), want)
 	}
 	n := 0
 	for _, r := range want {
@@ -150,4 +152,115 @@ func TestPageSetWithin(t *testing.T) {
 	}
 	// The set is unchanged.
 	checkSet(t, &s, R(0, 4, 0), R(6, 2, 20), R(10, 4, 40))
+}
+
+// BenchmarkPageSetFragmented measures the slice's worst case: a copy-on-write break
+// (a page removed and a new one inserted) at the low end of a set cut into n runs of
+// one page, every run after it moved twice.
+func BenchmarkPageSetFragmented(b *testing.B) {
+	for _, n := range []int{1 << 10, 1 << 14, 1 << 18} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var s pageSet
+			for i := 0; i < n; i++ {
+				s.insert(P(uintptr(i)), F(uint64(2*i), 1)) // file pages apart: no merging
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s.remove(P(1), P(2))
+				s.insert(P(1), F(uint64(2*n), 1))
+				s.remove(P(1), P(2))
+				s.insert(P(1), F(2, 1))
+			}
+		})
+	}
+}
+
+// TestPageSetAgainstAMap: random insertions and removals over a set large enough for
+// many chunks leave it holding what a map from page to memory-file page holds, its
+// runs merged wherever they continue each other, and its chunks within bounds.
+func TestPageSetAgainstAMap(t *testing.T) {
+	const space = 8192 // pages
+	rng := rand.New(rand.NewSource(1))
+	var s pageSet
+	model := map[uintptr]uint64{} // page number -> file page
+	nextFile := uint64(0)
+	for step := 0; step < 4000; step++ {
+		a := uintptr(rng.Intn(space))
+		n := uintptr(1 + rng.Intn(40))
+		if rng.Intn(3) == 0 {
+			s.remove(P(a), P(a+n))
+			for i := a; i < a+n; i++ {
+				delete(model, i)
+			}
+		} else {
+			// Insert the unpopulated pages from a on, up to n, at fresh file pages (at
+			// times continuing the last insertion's, which then merge).
+			end := a
+			for end < a+n && end < space {
+				if _, ok := model[end]; ok {
+					break
+				}
+				end++
+			}
+			if end == a {
+				continue
+			}
+			if rng.Intn(4) != 0 {
+				nextFile += uint64(1 + rng.Intn(3))
+			}
+			s.insert(P(a), F(nextFile, uint64(end-a)))
+			for i := a; i < end; i++ {
+				model[i] = nextFile + uint64(i-a)
+			}
+			nextFile += uint64(end - a)
+		}
+		if step%100 != 99 {
+			continue
+		}
+		if s.count() != len(model) {
+			t.Fatalf("step %d: count %d, want %d", step, s.count(), len(model))
+		}
+		for i := uintptr(0); i < space; i++ {
+			fr, ok := s.lookup(P(i))
+			off, want := model[i]
+			if ok != want || ok && fr != F(off, 1) {
+				t.Fatalf("step %d: page %d: lookup = %v, %v, want file page %d, %v", step, i, fr, ok, off, want)
+			}
+		}
+		lo := uintptr(rng.Intn(space))
+		hi := lo + uintptr(rng.Intn(space/2))
+		seen := 0
+		for r := range s.within(P(lo), P(hi)) {
+			for i := uintptr(0); i < r.n; i++ {
+				page := (r.addr-P(0))/pageSize + i
+				if off, ok := model[page]; !ok || page < lo || page >= hi || off*pageSize != r.off+uint64(i)*pageSize {
+					t.Fatalf("step %d: within [%d, %d) yields page %d at file %#x, want file page %d (%v)", step, lo, hi, page, r.off+uint64(i)*pageSize, off, ok)
+				}
+				seen++
+			}
+		}
+		want := 0
+		for page := range model {
+			if page >= lo && page < hi {
+				want++
+			}
+		}
+		if seen != want {
+			t.Fatalf("step %d: within [%d, %d) yields %d pages, want %d", step, lo, hi, seen, want)
+		}
+		runs := s.all()
+		for k := 1; k < len(runs); k++ {
+			if runs[k-1].end() > runs[k].addr || runs[k-1].continues(runs[k]) {
+				t.Fatalf("step %d: runs %v and %v overlap or should have merged", step, runs[k-1], runs[k])
+			}
+		}
+		for c, ch := range s.chunks {
+			if len(ch) == 0 || len(ch) > chunkRuns {
+				t.Fatalf("step %d: chunk %d holds %d runs", step, c, len(ch))
+			}
+		}
+	}
+	if len(s.chunks) < 4 {
+		t.Errorf("the set ended with %d chunks: the test did not exercise many", len(s.chunks))
+	}
 }
