@@ -99,18 +99,18 @@
 //
 // # Data structures
 //
-// The VMA set is a sorted slice. The populated pages are a sorted slice too, of runs
-// (pageSet): each run is pages contiguous both in the address space and in the memory
-// file, merged with its neighbours whenever they continue it in both. A fault's
-// fault-around is one run however many pages it populates; fork takes one reference
-// per run (pgalloc keeps the counts as runs too) and builds the child's set and
-// mappings run by run; munmap, MADV_DONTNEED and exit remove a range (runs straddling
-// its ends are split) and free what they removed a memory-file run at a time; a
-// copy-on-write break replaces the pages it copies. The count of pages (RSS, its
-// high-water mark) is kept as runs come and go. Runs ignore VMA boundaries: whoever
-// walks a VMA's pages clips them to it. Either slice would want a tree with many
-// entries: many mappings, or a large heap cut into small runs by copy-on-write breaks
-// all over it.
+// The VMA set is a sorted slice. The populated pages are runs (pageSet), sorted in a
+// slice of chunks (sentry/internal/chunked, a B-tree of height two): each run is pages
+// contiguous both in the address space and in the memory file, merged with its
+// neighbours whenever they continue it in both. A fault's fault-around is one run
+// however many pages it populates; fork takes one reference per run (pgalloc keeps the
+// counts as runs too) and builds the child's set and mappings run by run; munmap,
+// MADV_DONTNEED and exit remove a range (runs straddling its ends are split) and free
+// what they removed a memory-file run at a time; a copy-on-write break replaces the
+// pages it copies. The count of pages (RSS, its high-water mark) is kept as runs come
+// and go. Runs ignore VMA boundaries: whoever walks a VMA's pages clips them to it. The
+// chunks keep an edit cheap when copy-on-write breaks all over a large heap have cut it
+// into a run per page; the VMA set would want a tree with many mappings.
 //
 // Lock order: MemoryManager.mu, then a Shared's lock, then the platform's locks; the
 // memory file's lock (pgalloc) is taken last, under any of them. A

@@ -1,10 +1,8 @@
 package pgalloc
 
 import (
-	"slices"
-	"sort"
-
 	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/internal/chunked"
 )
 
 // refRun is a range of pages that all have the same number of references beyond the
@@ -16,23 +14,20 @@ type refRun struct {
 
 // refCounts holds the reference counts of the pages that have more than one, as runs
 // of pages with the same count: sorted, disjoint, and merged wherever two touch with
-// the same count. A page in no run has one reference. A fork shares its parent's pages
-// a run of the memory manager's at a time, so a count change is an edit of a few runs,
-// not of every page.
+// the same count, in a chunked.Slice. A page in no run has one reference. A fork
+// shares its parent's pages a run of the memory manager's at a time, so a count change
+// is an edit of a few runs, not of every page; and an edit stays cheap when
+// copy-on-write breaks have cut a large shared heap into a run per page.
 type refCounts struct {
-	runs []refRun
+	runs chunked.Slice[refRun]
 }
 
 // add adds delta (1 or -1) to the count of every page of fr. With -1 it returns the
 // parts of fr whose last reference that was (pages in no run), in order.
 func (rc *refCounts) add(fr platform.FileRange, delta int32) (last []platform.FileRange) {
-	i := sort.Search(len(rc.runs), func(i int) bool { return rc.runs[i].end > fr.Start })
-	j := i
-	for j < len(rc.runs) && rc.runs[j].start < fr.End {
-		j++
-	}
-	// The runs [lo, hi) are replaced by pieces: those overlapping fr, changed, and
-	// their neighbours on either side, which the changed ones may merge with.
+	// The runs from lo up to hi are replaced by pieces: those overlapping fr, changed,
+	// and their neighbours on either side, which the changed ones may merge with.
+	lo := rc.runs.Search(func(r refRun) bool { return r.end > fr.Start })
 	var pieces []refRun
 	put := func(r refRun) {
 		if r.start >= r.end || r.extra == 0 {
@@ -54,25 +49,31 @@ func (rc *refCounts) add(fr platform.FileRange, delta int32) (last []platform.Fi
 		}
 		put(refRun{start: start, end: end, extra: delta})
 	}
-	lo, hi := i, j
-	if i > 0 {
-		lo = i - 1
-		put(rc.runs[lo])
+	hi := lo
+	if q, ok := rc.runs.Prev(lo); ok {
+		lo = q
+		r, _ := rc.runs.At(q)
+		put(*r)
 	}
 	at := fr.Start // fr's pages before at are done
-	for _, r := range rc.runs[i:j] {
+	for {
+		r, ok := rc.runs.At(hi)
+		if !ok || r.start >= fr.End {
+			break
+		}
 		put(refRun{start: r.start, end: fr.Start, extra: r.extra}) // before fr
 		gap(at, r.start)
 		put(refRun{start: max(r.start, fr.Start), end: min(r.end, fr.End), extra: r.extra + delta})
 		put(refRun{start: fr.End, end: r.end, extra: r.extra}) // after fr
 		at = min(r.end, fr.End)
+		hi = rc.runs.Next(hi)
 	}
 	gap(at, fr.End)
-	if j < len(rc.runs) {
-		put(rc.runs[j])
-		hi = j + 1
+	if r, ok := rc.runs.At(hi); ok {
+		put(*r)
+		hi = rc.runs.Next(hi)
 	}
-	rc.runs = slices.Replace(rc.runs, lo, hi, pieces...)
+	rc.runs.Replace(lo, hi, pieces...)
 	return last
 }
 
@@ -82,12 +83,13 @@ func (rc *refCounts) counts(fr platform.FileRange) []int {
 	for i := range out {
 		out[i] = 1
 	}
-	k := sort.Search(len(rc.runs), func(k int) bool { return rc.runs[k].end > fr.Start })
-	for ; k < len(rc.runs) && rc.runs[k].start < fr.End; k++ {
-		r := rc.runs[k]
+	for p := rc.runs.Search(func(r refRun) bool { return r.end > fr.Start }); ; p = rc.runs.Next(p) {
+		r, ok := rc.runs.At(p)
+		if !ok || r.start >= fr.End {
+			return out
+		}
 		for off := max(r.start, fr.Start); off < min(r.end, fr.End); off += pageSize {
 			out[(off-fr.Start)/pageSize] = int(r.extra) + 1
 		}
 	}
-	return out
 }
