@@ -44,9 +44,24 @@ type Platform interface {
 	NewAddressSpace() (AddressSpace, error)
 
 	// NewContext returns a context for one application thread. A context is used by one
-	// goroutine at a time; platforms run fastest when that goroutine is locked to its OS
-	// thread (runtime.LockOSThread) for the context's whole life.
+	// goroutine at a time (see ThreadBound for which OS thread).
 	NewContext() Context
+
+	// ThreadBound reports whether the platform's contexts want to be switched into from
+	// one OS thread for their whole life. Where it does, the goroutine that uses a
+	// context locks itself to its thread (runtime.LockOSThread) before its first Switch
+	// and stays locked, also while it waits for something else between Switches: the
+	// context works, or works well, only so (ptrace: a stub thread is traced by one OS
+	// thread, which alone may resume it, so each new thread of the caller's makes a new
+	// stub thread; kvm: KVM records which thread runs a vCPU, and a change costs the
+	// next KVM_RUN more, an RCU grace period on older kernels). Where it does not
+	// (systrap: a Switch hands the application thread over through memory they share
+	// and a futex, and interrupts it with a signal to that thread, from whichever OS
+	// thread it is called), a Switch may be called from any OS thread, each time
+	// another, and the caller need not stay on one: a goroutine that waits between
+	// Switches then waits as a goroutine, not as a parked OS thread that only a wake-up
+	// of that very thread (a host context switch) gets running again.
+	ThreadBound() bool
 
 	// Close releases the platform. Address spaces and contexts must be released first.
 	Close() error
@@ -110,7 +125,7 @@ type MapBatcher interface {
 }
 
 // Refiller is implemented by address spaces that NewAddressSpace may hand out again
-// still holding a former user's mappings (ptrace and systrap recycle released ones), for
+// still holding a former user's mappings (ptrace, systrap and kvm recycle released ones), for
 // a first user that knows at once every mapping it wants (a forked child).
 type Refiller interface {
 	// Refill gives a new address space the mappings ms (sorted by address, disjoint)
@@ -135,7 +150,10 @@ type Context interface {
 	// EventInterrupt; if no Switch is running, the next one returns at once with it.
 	Interrupt()
 
-	// Release frees the context's resources.
+	// Release frees the context's resources. The kernel calls it when the task has
+	// made its last Switch, and at exec, each time before it drops the address space
+	// the task ran in: a platform may keep the context's host thread for that address
+	// space's next context (systrap). A Switch after Release takes new resources.
 	Release()
 }
 

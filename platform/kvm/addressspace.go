@@ -24,8 +24,13 @@ type addressSpace struct {
 	dead atomic.Pointer[error]
 
 	mu        sync.Mutex        // serializes changes to the tables
-	tables    []uint64          // every table page, the root included, and the call slots' pages
+	tables    []uint64          // every table page, the root included, but the slots'
+	slots     *slotTables       // the call slots' tables and pages (fast.go), or nil
 	callSlots map[int]*callSlot // by vCPU id: the fast system call's slots (fast.go)
+
+	// leftover: the tables still hold a released address space's mappings, which the
+	// first use drops or, for Refill, keeps where the same (see recycle).
+	leftover atomic.Bool
 }
 
 var (
@@ -33,8 +38,12 @@ var (
 	_ platform.MapBatcher   = (*addressSpace)(nil)
 )
 
-// NewAddressSpace implements platform.Platform.NewAddressSpace.
+// NewAddressSpace implements platform.Platform.NewAddressSpace: a recycled one (see
+// recycle) if there is one.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	if a := p.takeReady(); a != nil {
+		return a, nil
+	}
 	root, err := p.allocTable()
 	if err != nil {
 		return nil, err
@@ -103,6 +112,9 @@ func (a *addressSpace) MapFiles(ms []platform.FileMapping) error {
 	if err := a.deadErr(); err != nil {
 		return err
 	}
+	if err := a.resetLocked(); err != nil {
+		return err
+	}
 	var z zapList
 	defer a.shootdown(&z) // before the unlock
 	for _, m := range ms {
@@ -136,14 +148,116 @@ func (a *addressSpace) Unmap(addr, length uintptr) error {
 	if err := a.deadErr(); err != nil {
 		return err
 	}
+	if err := a.resetLocked(); err != nil {
+		return err
+	}
 	var z zapList
-	a.walk(uint64(addr), uint64(addr+length), false, func(e *uint64, va uint64) {
+	a.unmapLocked(addr, addr+length, &z)
+	a.shootdown(&z)
+	return nil
+}
+
+// unmapLocked clears every entry of [start, end), adding the pages of present ones to
+// z. a.mu is held.
+func (a *addressSpace) unmapLocked(start, end uintptr, z *zapList) {
+	a.walk(uint64(start), uint64(end), false, func(e *uint64, va uint64) {
 		if old := atomic.SwapUint64(e, 0); old&ptePresent != 0 {
 			z.add(old & pteAddr)
 		}
 	})
-	a.shootdown(&z)
+}
+
+// dropLeftover drops a recycled address space's leftover mappings before it runs code
+// (its first use was not a mapping call).
+func (a *addressSpace) dropLeftover() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.resetLocked()
+}
+
+// resetLocked drops a recycled address space's leftover mappings, if it still has
+// them, by giving it new tables: a root with the kernel area and the slots' tables
+// linked, no mapping. The old tables go back to the pool as a released address
+// space's do (reused only after zapAll), so no leftover entry needs a shootdown, which
+// would also take the pages out of KVM's translations for the address spaces still
+// mapping them (the last user's parent, say). a.mu is held; no vCPU has run a yet.
+func (a *addressSpace) resetLocked() error {
+	if !a.leftover.Load() {
+		return nil
+	}
+	root, err := a.p.allocTable()
+	if err != nil {
+		return err
+	}
+	a.p.freeTables(a.tables)
+	m := a.p.platMem
+	*pte(m, root+8*511) = *pte(m, a.root+8*511)
+	*pte(m, root+8*510) = *pte(m, a.root+8*510)
+	a.root, a.rootGPA, a.tables = root, a.p.gpa+root, []uint64{root}
+	a.leftover.Store(false)
 	return nil
+}
+
+// Refill implements platform.Refiller: of a recycled address space's leftover
+// mappings, the entries ms repeats (the same page with the same access) stay as they
+// are, and so does everything KVM derived from them; the others go, with a shootdown
+// of their pages, and the rest of ms is mapped. A fork loop's children map the same
+// pages as each other (the parent's, shared copy-on-write, and their own copies at the
+// offsets the last child freed: pgalloc's AllocateResident), so a child then writes
+// few entries, and under shadow paging finds most of its pages already in KVM's
+// shadow tables: no fault, no shadow page to build, none to zap later.
+func (a *addressSpace) Refill(ms []platform.FileMapping) error {
+	a.mu.Lock()
+	if a.leftover.Load() {
+		for _, m := range ms {
+			if err := a.checkRange(m.Addr, uintptr(m.File.Length())); err != nil {
+				a.mu.Unlock()
+				return err
+			}
+		}
+		// Leftovers of another program (fewer than half of ms's pages the same) are
+		// dropped whole, with no shootdown (resetLocked): their pages may still be
+		// in use elsewhere, and a shootdown would take them out of KVM's
+		// translations there too.
+		var pages, same uint64
+		for _, m := range ms {
+			bits := leafBits(m.Access)
+			off := m.File.Start - uint64(m.Addr)
+			pages += m.File.Length() / pageSize
+			a.walk(uint64(m.Addr), uint64(m.Addr)+m.File.Length(), false, func(e *uint64, va uint64) {
+				if atomic.LoadUint64(e) == (va+off)&pteAddr|bits {
+					same++
+				}
+			})
+		}
+		if pages == 0 || same*2 < pages {
+			if err := a.resetLocked(); err != nil {
+				a.mu.Unlock()
+				return err
+			}
+		}
+	}
+	if a.leftover.Load() {
+		// Every gap between the mappings of ms (sorted, disjoint) is cleared.
+		var z zapList
+		from := uintptr(minUser)
+		for _, m := range ms {
+			if m.Addr > from {
+				a.unmapLocked(from, m.Addr, &z)
+			}
+			from = max(from, m.Addr+uintptr(m.File.Length()))
+		}
+		if from < maxUser {
+			a.unmapLocked(from, maxUser, &z)
+		}
+		a.leftover.Store(false)
+		a.shootdown(&z)
+	}
+	a.mu.Unlock()
+	if len(ms) == 0 {
+		return nil
+	}
+	return a.MapFiles(ms) // an entry it rewrites unchanged costs no shootdown
 }
 
 // Protect implements platform.AddressSpace.Protect.
@@ -161,6 +275,9 @@ func (a *addressSpace) ProtectAll(ps []platform.Protection) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.deadErr(); err != nil {
+		return err
+	}
+	if err := a.resetLocked(); err != nil {
 		return err
 	}
 	var z zapList
@@ -199,8 +316,66 @@ func (a *addressSpace) Release() {
 		return
 	}
 	a.shootdown(&zapList{all: true})
+	if a.dead.Load() == &err && recycleAddressSpaces && a.p.recycle(a) {
+		a.tables, a.slots = nil, nil
+		return
+	}
 	a.p.freeTables(a.tables)
-	a.tables = nil
+	if k := a.slots; k != nil && (len(k.tables) == 0 || k.partial || !a.p.keepSlots(k)) {
+		a.p.freeTables(k.allPages())
+	}
+	a.tables, a.slots = nil, nil
+}
+
+// maxReady bounds the released address spaces kept for reuse.
+const maxReady = 4
+
+// recycleAddressSpaces turns recycling on (tests turn it off to see tables freed).
+var recycleAddressSpaces = true
+
+// recycle keeps the tables of a, released (no vCPU runs it) and not ended by an error,
+// in a new address space for the next NewAddressSpace, with a's mappings as leftovers
+// (its slots are cleared when it is handed out); it reports false where enough are
+// kept, or the platform is closing. A recycled address space runs no code before its
+// first user's first call has dealt with the leftovers: a Refill that repeats most of
+// them keeps those it repeats and changes the rest as a live address space's entries
+// change, with a shootdown of each page whose entry goes or moves to another page, so
+// nothing KVM derived from the old entries outlives them; any other first call, or a
+// Refill that repeats little, gives it new tables (resetLocked) and the old ones go
+// back to the pool as a released address space's do. a.mu is held.
+func (p *Platform) recycle(a *addressSpace) bool {
+	if a.slots != nil && a.slots.partial {
+		return false
+	}
+	p.ptMu.Lock()
+	defer p.ptMu.Unlock()
+	if p.closed || len(p.ready) >= maxReady {
+		return false // (closed: the Sentry is going away, and the pages with it)
+	}
+	// The slot pages are cleared when NewAddressSpace hands r out (takeReady).
+	r := &addressSpace{p: p, root: a.root, rootGPA: a.rootGPA, tables: a.tables, slots: a.slots}
+	r.leftover.Store(true)
+	p.ready = append(p.ready, r)
+	return true
+}
+
+// takeReady returns a recycled address space, its slots cleared, or nil.
+func (p *Platform) takeReady() *addressSpace {
+	p.ptMu.Lock()
+	n := len(p.ready)
+	if n == 0 {
+		p.ptMu.Unlock()
+		return nil
+	}
+	a := p.ready[n-1]
+	p.ready = p.ready[:n-1]
+	p.ptMu.Unlock()
+	if k := a.slots; k != nil {
+		a.mu.Lock()
+		a.adoptSlots(k)
+		a.mu.Unlock()
+	}
+	return a
 }
 
 // die ends the address space with err (the first error wins) and returns it.

@@ -830,6 +830,11 @@ func (v *vcpu) loadResume(a *addressSpace) error {
 // the iretq frame on the vCPU's stack, and the general registers with rip at the
 // return stub (retFlush if the vCPU's TLB may hold translations a has dropped).
 func (v *vcpu) load(a *addressSpace, st *arch.State) error {
+	if a.leftover.Load() {
+		if err := a.dropLeftover(); err != nil { // a recycled address space's first use is a Switch
+			return err
+		}
+	}
 	gen := a.gen.Load()
 	v.runGen.Store(gen)
 	if v.fast {
@@ -847,11 +852,14 @@ func (v *vcpu) load(a *addressSpace, st *arch.State) error {
 	// Compared with what the vCPU held at its last exit: ring 3 after a signal, or
 	// bases the application changed itself (wrfsbase).
 	cur := &v.run.Sregs
+	dirty := uint64(kvmSyncRegs)
 	if !v.ran || cur.CS.Selector != kernelCS || cur.CR3 != a.rootGPA || cur.FS.Base != r.Fs_base || cur.GS.Base != r.Gs_base {
 		s.CR3, s.FS.Base, s.GS.Base = a.rootGPA, r.Fs_base, r.Gs_base
-		if err := v.setSregs(); err != nil {
-			return err
-		}
+		// Through kvm_run's synchronized sregs too: KVM_RUN sets them (as
+		// KVM_SET_SREGS does) before it enters, and an ioctl fewer costs a load and a
+		// put of the vCPU's state, which under PVM reads and writes MSRs.
+		*cur = *s
+		dirty |= kvmSyncSregs
 	}
 	v.loadedAS, v.loadedGen = a, gen
 	*frameWord(v.page, frameOff) = r.Rip
@@ -868,7 +876,7 @@ func (v *vcpu) load(a *addressSpace, st *arch.State) error {
 	v.run.Regs = kvmRegs{Rax: r.Rax, Rbx: r.Rbx, Rcx: r.Rcx, Rdx: r.Rdx, Rsi: r.Rsi, Rdi: r.Rdi,
 		Rsp: v.gva + frameOff, Rbp: r.Rbp, R8: r.R8, R9: r.R9, R10: r.R10, R11: r.R11,
 		R12: r.R12, R13: r.R13, R14: r.R14, R15: r.R15, Rip: entry, Rflags: 0x2}
-	v.run.DirtyRegs = kvmSyncRegs
+	v.run.DirtyRegs = dirty
 	return nil
 }
 

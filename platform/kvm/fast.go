@@ -78,7 +78,9 @@ type callSlot struct {
 	pages []uint64
 }
 
-// callSlotFor returns the slot of vCPU id in a, mapping it on first use.
+// callSlotFor returns the slot of vCPU id in a, mapping it on first use. An address
+// space's first slot comes with the slots of a released one where the platform kept
+// some (takeSlots).
 func (a *addressSpace) callSlotFor(id int) (*callSlot, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -88,24 +90,39 @@ func (a *addressSpace) callSlotFor(id int) (*callSlot, error) {
 	if s := a.callSlots[id]; s != nil {
 		return s, nil
 	}
+	if a.slots == nil {
+		a.slots = &slotTables{pages: map[int][]uint64{}}
+		if k := a.p.takeSlots(); k != nil {
+			a.adoptSlots(k)
+			if s := a.callSlots[id]; s != nil {
+				return s, nil
+			}
+		}
+	}
 	n := (slotXsave + a.p.fpSize + pageSize - 1) / pageSize
 	s := &callSlot{as: a, mem: a.p.platMem}
 	for range n {
 		off, err := a.p.allocTable()
 		if err != nil {
+			a.slots.partial = true
 			return nil, err
 		}
-		a.tables = append(a.tables, off) // freed with the tables
 		s.pages = append(s.pages, off)
+		a.slots.pages[id] = s.pages // freed or kept with the slot tables
 	}
 	const low48 = 1<<48 - 1
 	va := slotVA(id) & low48
 	k := 0
+	made := len(a.tables)
 	err := a.walkTable(a.root, 39, 0, va, va+uint64(n)*pageSize, true, func(e *uint64, _ uint64) {
 		atomic.StoreUint64(e, (a.p.gpa+s.pages[k])|ptePresent|pteWrite|pteUser|pteAcc|pteDirty|pteNX)
 		k++
 	})
+	// The tables the walk made are the slots' (upper entry 510 maps nothing else).
+	a.slots.tables = append(a.slots.tables, a.tables[made:]...)
+	a.tables = a.tables[:made]
 	if err != nil {
+		a.slots.partial = true
 		return nil, err
 	}
 	s.state().Store(stateSleep) // no call answered here yet: the entry's first call exits
@@ -114,6 +131,76 @@ func (a *addressSpace) callSlotFor(id int) (*callSlot, error) {
 	}
 	a.callSlots[id] = s
 	return s, nil
+}
+
+// slotTables are the tables under an address space's upper entry 510 and the slots
+// they map, by vCPU id.
+type slotTables struct {
+	tables  []uint64 // the PDPT (first), and the tables below it
+	pages   map[int][]uint64
+	partial bool // a slot's pages are not all mapped (the pool ran out): not kept
+}
+
+// maxKeptSlots bounds the slot tables the platform keeps for reuse.
+const maxKeptSlots = 64
+
+// keepSlots takes the slot tables of a released address space, which no vCPU runs,
+// for the next address space that needs a slot: their table pages are not released
+// (see freeTables), so KVM's shadow pages of them, which are all it derived from them
+// and hold only what they still say, serve the next user too, with no shadow page to
+// build for its slots and none to zap later (every fork's child gets a slot). It
+// reports false where the platform keeps enough already.
+func (p *Platform) keepSlots(k *slotTables) bool {
+	p.ptMu.Lock()
+	defer p.ptMu.Unlock()
+	if p.closed || len(p.keptSlots) >= maxKeptSlots {
+		return false
+	}
+	p.keptSlots = append(p.keptSlots, k)
+	return true
+}
+
+// takeSlots returns slot tables kept by keepSlots, or nil.
+func (p *Platform) takeSlots() *slotTables {
+	p.ptMu.Lock()
+	defer p.ptMu.Unlock()
+	n := len(p.keptSlots)
+	if n == 0 {
+		return nil
+	}
+	k := p.keptSlots[n-1]
+	p.keptSlots = p.keptSlots[:n-1]
+	return k
+}
+
+// adoptSlots makes k, kept from a released address space, a's slots: its upper entry
+// 510 points at k's PDPT, which maps the same slot pages, cleared (they held the last
+// user's registers), at the same addresses as before. Nothing that maps them changed,
+// so nothing KVM derived from k's tables is stale. a.mu is held; a has no slot yet.
+func (a *addressSpace) adoptSlots(k *slotTables) {
+	m := a.p.platMem
+	for id, pages := range k.pages {
+		for _, off := range pages {
+			clear(m[off : off+pageSize])
+		}
+		s := &callSlot{as: a, mem: m, pages: pages}
+		s.state().Store(stateSleep)
+		if a.callSlots == nil {
+			a.callSlots = map[int]*callSlot{}
+		}
+		a.callSlots[id] = s
+	}
+	a.slots = k
+	atomic.StoreUint64(pte(m, a.root+8*510), (a.p.gpa+k.tables[0])|ptePresent|pteWrite|pteUser|pteAcc)
+}
+
+// allPages lists k's table and slot pages.
+func (k *slotTables) allPages() []uint64 {
+	out := append([]uint64(nil), k.tables...)
+	for _, pages := range k.pages {
+		out = append(out, pages...)
+	}
+	return out
 }
 
 func (s *callSlot) state() *atomic.Uint32 {

@@ -160,3 +160,45 @@ func TestFastSlotHostile(t *testing.T) {
 		t.Errorf("event after the attacks = %+v", ev)
 	}
 }
+
+// TestFastSlotsReused: the slots of a released address space (their tables and pages)
+// serve the next address space that needs a slot, mapped at the same addresses, with
+// nothing of what the last user wrote there.
+func TestFastSlotsReused(t *testing.T) {
+	defer func(r bool) { recycleAddressSpaces = r }(recycleAddressSpaces)
+	recycleAddressSpaces = false // the slots alone are kept
+	e := newEnv(t)
+	c := e.p.NewContext().(*context)
+	defer c.Release()
+	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.SyscallInsn))
+	pt.SwitchOnce(t, c, as, st)
+	pt.SwitchOnce(t, c, as, st)
+	if c.v == nil || !c.v.fast {
+		t.Skip("skipping: no fast system calls on this host")
+	}
+	as.Release()
+	marker := slotVA(c.v.id) + 0x200 // a part of the slot the entry does not use
+	// movabs $marker,%r11; movq $0x1234,(%r11); mov $39,%eax; syscall
+	as1, st1, _ := e.program(t, pt.Cat(pt.MovabsR11(marker), []byte{0x49, 0xc7, 0x03, 0x34, 0x12, 0, 0}, pt.MovEax39, pt.SyscallInsn))
+	if ev := pt.SwitchOnce(t, c, as1, st1); ev.Kind != platform.EventSyscall {
+		t.Fatalf("first address space: event %+v", ev)
+	}
+	k := as1.(*addressSpace).slots
+	if k == nil || len(k.tables) == 0 {
+		t.Fatal("the first address space has no slot tables")
+	}
+	as1.Release()
+	// movabs $marker,%r11; mov (%r11),%rdi; mov $39,%eax; syscall
+	as2, st2, _ := e.program(t, pt.Cat(pt.MovabsR11(marker), []byte{0x49, 0x8b, 0x3b}, pt.MovEax39, pt.SyscallInsn))
+	defer as2.Release()
+	st2.Regs.Rdi = 99
+	if ev := pt.SwitchOnce(t, c, as2, st2); ev.Kind != platform.EventSyscall || st2.Regs.Orig_rax != 39 {
+		t.Fatalf("second address space: event %+v, number %d", ev, st2.Regs.Orig_rax)
+	}
+	if st2.Regs.Rdi != 0 {
+		t.Errorf("the second address space read %#x in its slot, want 0 (the last user's 0x1234 cleared)", st2.Regs.Rdi)
+	}
+	if got := as2.(*addressSpace).slots; got != k {
+		t.Errorf("the second address space's slot tables are new, want the first's kept")
+	}
+}

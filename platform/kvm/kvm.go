@@ -53,8 +53,17 @@
 // page tables, not the Sentry's, and under shadow paging (PVM, KVM without hardware
 // virtualization, as on the machine this was written on) it would go on using what
 // it derived from the old entries, across a reload of CR3 too. For the same reason a
-// released address space's table pages are reused only after KVM dropped all it
-// derived (zapAll). Each address space also has a generation, bumped by those changes;
+// released address space's table pages serve other tables only after KVM dropped all
+// it derived (zapAll). Two reuses keep the pages in their roles instead, so that what
+// KVM derived stays true and is used again (a fork loop's child then builds no shadow
+// page and leaves none to zap): a released address space is recycled whole
+// (Platform.recycle, up to maxReady), its mappings left in its tables until its
+// next user's first call, which removes them (with the shootdowns above) or, for a
+// forked child's Refill, keeps those the child repeats, the same page with the same
+// access; and the tables and pages of the fast system-call slots (under upper entry
+// 510), only ever added to, go whole to the next address space that needs a slot
+// (keepSlots). Slot pages are cleared first. Each address space also has a
+// generation, bumped by those changes;
 // a vCPU entering from ring 0 goes through retFlush, which reloads CR3, when it last
 // ran another address space or an older generation, and through retUser, a bare
 // iretq, otherwise.
@@ -78,8 +87,9 @@
 // exit as it was), writes an iretq frame (rip, the user code segment, sanitized
 // rflags, rsp, the user stack segment) on the vCPU's ring-0 stack, puts the general
 // registers with rip at retUser or retFlush in kvm_run's synchronized registers (which
-// KVM_RUN loads first), sets CR3 and the fs and gs bases when they changed
-// (KVM_SET_SREGS), and calls KVM_RUN. The guest returns to ring 3 with iretq and runs
+// KVM_RUN loads first), sets CR3 and the fs and gs bases when they changed (in the
+// synchronized sregs, which KVM_RUN loads as KVM_SET_SREGS would, an ioctl fewer),
+// and calls KVM_RUN. The guest returns to ring 3 with iretq and runs
 // until:
 //
 //   - syscall: EFER.SCE is on and LSTAR points at syscallEntry, a hlt. The exit
@@ -232,7 +242,8 @@
 //     before the fast system call, with no hand-over: in alternating runs against the
 //     runsc without it, futex_pingpong, pipe_256m and mmap_touch_munmap_1m came out
 //     alike (0.9-1.1x), fork+wait and fork+exec+wait 0.9-1.15x (each new address
-//     space also gets its slot: a page and three tables). Without the fast entry
+//     space also gets its slot: a page and three tables, those of a released
+//     address space where one was kept). Without the fast entry
 //     (hardware virtualization, whose syscall lands in ring 0 with the application's
 //     rsp, or a vCPU beyond maxFastVCPUs) every system call is an exit; keeping those
 //     in the guest would need a trusted ring-0 stack (swapgs and a per-vCPU area) and
@@ -367,6 +378,11 @@ type Platform struct {
 	ptFree []uint64 // pool pages (offsets in platMem) free for reuse
 	ptDead []uint64 // pool pages released, not yet free (see allocTable)
 	ptNext uint64   // pool pages from here on were never used
+	ptPop  uint64   // pool pages below this were populated (see allocTable)
+
+	keptSlots []*slotTables   // released address spaces' slots, for reuse (fast.go), under ptMu
+	ready     []*addressSpace // recycled address spaces (see recycle), under ptMu
+	closed    bool            // Close began: nothing more is kept for reuse (under ptMu)
 }
 
 var _ platform.Platform = (*Platform)(nil)
@@ -606,6 +622,14 @@ func (*Platform) MinUserAddress() uintptr { return minUser }
 // canonical half, less a guard page, as Linux's TASK_SIZE_MAX.
 func (*Platform) MaxUserAddress() uintptr { return maxUser }
 
+// ThreadBound implements platform.Platform.ThreadBound: yes. A Switch's exit path runs
+// the vCPU on the calling thread (runHere locks it for the call), and KVM keeps the
+// thread that last ran a vCPU (vcpu->pid) and updates it when another runs it, which
+// older kernels do by waiting for an RCU grace period (see "A Switch"). A caller
+// locked to its thread keeps each vCPU on two threads, that one and the vCPU's own,
+// where one moving from thread to thread would take it to every thread it lands on.
+func (*Platform) ThreadBound() bool { return true }
+
 // NewContext implements platform.Context.NewContext. The vCPU is taken on first Switch.
 func (p *Platform) NewContext() platform.Context {
 	// A first guess of the application's time from a go to its next call (the
@@ -638,6 +662,10 @@ func (p *Platform) stopVCPUsIn(a *addressSpace) {
 
 // Close implements platform.Platform.Close.
 func (p *Platform) Close() error {
+	p.ptMu.Lock()
+	p.closed = true
+	p.ready, p.keptSlots = nil, nil
+	p.ptMu.Unlock()
 	p.mu.Lock()
 	for _, v := range p.vcpus {
 		v.quit()
@@ -689,7 +717,26 @@ func (p *Platform) allocTable() (uint64, error) {
 	}
 	off := p.ptNext
 	p.ptNext += pageSize
+	if off >= p.ptPop {
+		p.populate(off)
+	}
 	return off, nil
+}
+
+// ptPopulate is how many bytes of never-used pool pages populate makes present at once.
+const ptPopulate = 64 * pageSize
+
+// populate makes the never-used pool pages from off on present and writable in the
+// Sentry's view, ptPopulate bytes at a time, with one madvise(MADV_POPULATE_WRITE).
+// Without it, the first access to a fresh table is the walk's read of an entry, which
+// maps the shared zero page, and its first store then replaces that page: a second
+// fault, and a TLB flush of every CPU the Sentry runs on (IPIs, which are dear in a
+// VM). Where the host lacks MADV_POPULATE_WRITE (Linux < 5.14) the pages fault as
+// before. Called with ptMu held.
+func (p *Platform) populate(off uint64) {
+	end := min(off+ptPopulate, uint64(len(p.platMem)))
+	p.ptPop = end
+	unix.Madvise(p.platMem[off:end], unix.MADV_POPULATE_WRITE)
 }
 
 // freeTables takes back the tables of a released address space. They are not reused at

@@ -709,8 +709,8 @@ func TestTablesReused(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	e := newEnv(t)
-	defer func(n int) { ptReuseBatch = n }(ptReuseBatch)
-	ptReuseBatch = 1
+	defer func(n int, r bool) { ptReuseBatch, recycleAddressSpaces = n, r }(ptReuseBatch, recycleAddressSpaces)
+	ptReuseBatch, recycleAddressSpaces = 1, false
 	c := e.p.NewContext()
 	defer c.Release()
 	for i := uint32(0); i < 6; i++ {
@@ -798,5 +798,152 @@ func TestFileSlotsGrow(t *testing.T) {
 	// [0,1G) [1G,2G) [2G,4G): three slots.
 	if got := p.slotNext - firstFileSlot; got != 3 {
 		t.Errorf("%d file slots, want 3", got)
+	}
+}
+
+// BenchmarkSwitchAddressSpaces is a system call round trip that alternates between
+// two address spaces on one context, so each Switch loads another CR3: what a switch
+// between processes on one vCPU costs the platform over BenchmarkSwitchSyscall.
+func BenchmarkSwitchAddressSpaces(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(b)
+	code := pt.Cat(pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf7}) // loop: getpid
+	as1, st1, _ := e.program(b, code)
+	as2, st2, _ := e.program(b, code)
+	c := e.p.NewContext()
+	defer c.Release()
+	pt.SwitchOnce(b, c, as1, st1)
+	pt.SwitchOnce(b, c, as2, st2)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		as, st := as1, st1
+		if i%2 == 1 {
+			as, st = as2, st2
+		}
+		if _, err := c.Switch(as, st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestRecycledAddressSpace: a released address space serves the next NewAddressSpace
+// with its tables, and its first user sees only its own mappings: Refill keeps the
+// entries it repeats, replaces those it changes (the vCPU runs the new page's code,
+// not the old one KVM had derived a translation for) and removes the rest, or, where
+// little is the same, starts from new tables; a first use that is a Switch or a
+// mapping call finds nothing else mapped.
+func TestRecycledAddressSpace(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnv(t)
+	c := e.p.NewContext()
+	defer c.Release()
+	data := e.Alloc(3)
+	e.Mem[data.Start] = 0x77
+	codeA := e.Alloc(1) // reads the three data pages; the syscall's number is the first's first byte
+	copy(e.Mem[codeA.Start:], pt.Cat([]byte{0x48, 0x8b, 0x04, 0x25, 0x00, 0x20, 0x50, 0x00},
+		[]byte{0x48, 0x8b, 0x04, 0x25, 0x00, 0x10, 0x50, 0x00}, pt.MovDataToRax, pt.SyscallInsn))
+	codeB := e.Alloc(1) // mov $0x42,%eax; syscall; mov 0x502000,%rax; syscall
+	copy(e.Mem[codeB.Start:], pt.Cat([]byte{0xb8, 0x42, 0, 0, 0}, pt.SyscallInsn,
+		[]byte{0x48, 0x8b, 0x04, 0x25, 0x00, 0x20, 0x50, 0x00}, pt.SyscallInsn))
+	a := platform.FileMapping{Addr: pt.CodeAddr, File: codeA, Access: platform.ReadExec}
+	b := platform.FileMapping{Addr: pt.CodeAddr, File: codeB, Access: platform.ReadExec}
+	d3 := platform.FileMapping{Addr: pt.DataAddr, File: data, Access: platform.Read}
+	d2 := platform.FileMapping{Addr: pt.DataAddr, File: platform.FileRange{Start: data.Start, End: data.Start + 2*pageSize}, Access: platform.Read}
+	run := func(as platform.AddressSpace) (platform.Event, *arch.State) {
+		st := arch.NewState()
+		st.Regs.Rip = pt.CodeAddr
+		return pt.SwitchOnce(t, c, as, st), st
+	}
+	var root uint64
+	next := func(old platform.AddressSpace) platform.AddressSpace {
+		root = old.(*addressSpace).root
+		old.Release()
+		as, err := e.p.NewAddressSpace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if as.(*addressSpace).root != root {
+			t.Fatal("the released address space was not recycled")
+		}
+		return as
+	}
+	refill := func(as platform.AddressSpace, ms ...platform.FileMapping) {
+		if err := as.(platform.Refiller).Refill(ms); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	as, err := e.p.NewAddressSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := as.(*addressSpace).MapFiles([]platform.FileMapping{a, d3}); err != nil {
+		t.Fatal(err)
+	}
+	if ev, st := run(as); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 0x77 {
+		t.Fatalf("first user: event %v, number %#x, want syscall 0x77", ev.Kind, st.Regs.Orig_rax)
+	}
+	// The same mappings: kept.
+	as = next(as)
+	refill(as, a, d3)
+	if as.(*addressSpace).root != root {
+		t.Error("Refill of the same mappings made new tables")
+	}
+	if ev, st := run(as); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 0x77 {
+		t.Errorf("same mappings: event %v, number %#x, want syscall 0x77", ev.Kind, st.Regs.Orig_rax)
+	}
+	// Mostly the same: another code page, the last data page left out.
+	as = next(as)
+	refill(as, b, d2)
+	if as.(*addressSpace).root != root {
+		t.Error("Refill of mostly the same mappings made new tables")
+	}
+	ev, st := run(as)
+	if ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 0x42 {
+		t.Errorf("new code page: event %v, number %#x, want syscall 0x42 (the old page's code ran?)", ev.Kind, st.Regs.Orig_rax)
+	}
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr+2*pageSize {
+		t.Errorf("data page left out: event %+v, want a fault at %#x", ev, pt.DataAddr+2*pageSize)
+	}
+	// Little the same: new tables.
+	as = next(as)
+	refill(as, a)
+	if as.(*addressSpace).root == root {
+		t.Error("Refill of other mappings kept the tables")
+	}
+	if ev, _ := run(as); ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr+2*pageSize {
+		t.Errorf("other mappings: event %+v, want a fault at %#x", ev, pt.DataAddr+2*pageSize)
+	}
+	// A first use that is a Switch: nothing is mapped.
+	as = next(as)
+	if ev, _ := run(as); ev.Kind != platform.EventFault || ev.Addr != pt.CodeAddr {
+		t.Errorf("switch first: event %+v, want a fault at %#x", ev, pt.CodeAddr)
+	}
+	// A first use that is a mapping call: only its mapping.
+	as = next(as)
+	if err := as.MapFile(pt.CodeAddr, codeA, platform.ReadExec, false); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := run(as); ev.Kind != platform.EventFault || ev.Addr != pt.DataAddr+2*pageSize {
+		t.Errorf("map first: event %+v, want a fault at %#x", ev, pt.DataAddr+2*pageSize)
+	}
+	as.Release()
+}
+
+// TestReleaseAfterClose: an address space released after the platform closed (a task
+// exiting as the sandbox goes away) is not kept for reuse, and nothing breaks.
+func TestReleaseAfterClose(t *testing.T) {
+	e := newEnv(t)
+	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.SyscallInsn))
+	c := e.p.NewContext()
+	pt.SwitchOnce(t, c, as, st)
+	pt.SwitchOnce(t, c, as, st) // a slot, where the host has fast system calls
+	c.Release()
+	e.p.Close()
+	as.Release()
+	if len(e.p.ready)+len(e.p.keptSlots) != 0 {
+		t.Errorf("%d address spaces and %d slot sets kept after Close", len(e.p.ready), len(e.p.keptSlots))
 	}
 }

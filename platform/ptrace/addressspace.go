@@ -438,6 +438,37 @@ func (a *addressSpace) threadFor(tid int) (*thread, error) {
 	return t, nil
 }
 
+// park (ptrace) makes the stub thread that OS thread tracer traces the address
+// space's spare stub, if it has none, rather than leaving it to be killed: its
+// registers are put back to where it was seized (its self-stop loop) and it is
+// detached, so that it stops itself again, untraced, for the next OS thread to seize.
+// The application can't have changed the thread but for its registers (under
+// PTRACE_SYSEMU none of its system calls reaches the host), and the next tracer loads
+// all of them, the FP state included, before it runs. It runs on tracer's thread.
+func (a *addressSpace) park(tracer int) {
+	a.threadsMu.Lock()
+	t := a.threads[tracer]
+	if t == nil || a.dead != nil || a.spareStub != 0 || a.p.trap != nil {
+		a.threadsMu.Unlock()
+		return
+	}
+	delete(a.threads, tracer)
+	a.threadsMu.Unlock()
+	regs := t.initRegs
+	regs.Orig_rax = ^uint64(0) // no system call to restart
+	if setRegs(t.tid, &regs) != nil || ptrace(unix.PTRACE_DETACH, t.tid, 0, 0) != nil {
+		t.kill()
+		return
+	}
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	if a.dead != nil || a.spareStub != 0 {
+		unix.Kill(t.tid, unix.SIGKILL) // untraced now: the control stub's kernel reaps it
+		return
+	}
+	a.spareStub = t.tid
+}
+
 // prepareStub (ptrace) clones a stub thread for the first OS thread that will switch
 // into a spare or recycled address space, so that a fork's child only seizes it: it
 // waits stopped, untraced, and has never run application code.

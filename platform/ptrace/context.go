@@ -23,6 +23,9 @@ type context struct {
 	// Switch sets running, then reads interrupted: one of them always sees the other.
 	interrupted atomic.Bool
 	running     atomic.Int64
+	// last is the address space the last Switch ran in: Release parks the stub thread
+	// the calling OS thread traces there.
+	last *addressSpace
 }
 
 var _ platform.Context = (*context)(nil)
@@ -40,8 +43,18 @@ func (c *context) Interrupt() {
 	}
 }
 
-// Release implements platform.Context.Release.
-func (c *context) Release() {}
+// Release implements platform.Context.Release: the stub thread the calling OS thread
+// traces in the address space of the last Switch becomes that address space's spare
+// stub, if it has none (addressSpace.park). The task's goroutine calls it, on its
+// thread, the tracer.
+func (c *context) Release() {
+	if a := c.last; a != nil {
+		c.last = nil
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		a.park(unix.Gettid())
+	}
+}
 
 // Switch implements platform.Context.Switch.
 func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Event, error) {
@@ -60,6 +73,7 @@ func (c *context) Switch(as platform.AddressSpace, st *arch.State) (platform.Eve
 	if err != nil {
 		return platform.Event{}, err
 	}
+	c.last = a
 	t.mu.Lock()
 	defer t.mu.Unlock()
 

@@ -32,8 +32,8 @@
 // ptrace requests come only from the tracer thread, so each Sentry OS thread that switches
 // into an address space gets a stub thread of its own, traced by it (addressSpace.threadFor).
 // Stub threads are separate processes sharing memory (no CLONE_THREAD), so a stop of one
-// never stops another. Contexts should be used from goroutines locked to their OS threads;
-// Switch locks for its own duration in any case.
+// never stops another. Contexts should be used from goroutines locked to their OS threads
+// (ThreadBound); Switch locks for its own duration in any case.
 //
 // # Switch
 //
@@ -58,10 +58,13 @@
 //
 // Better still is making none: a released address space whose stubs are healthy is
 // recycled (Platform.recycle) rather than killed, up to maxReady kept ready: its
-// application threads are killed, on systrap their slots are unmapped in one call and a
-// new spare thread is made (on ptrace a spare stub thread); its control stub and mapping
-// thread live on. A fork-and-wait
-// loop then makes no stub process at all.
+// application threads are killed, on systrap their slots are unmapped in one call and
+// its spare thread is reset, or a new one made (on ptrace a spare stub thread); its
+// control stub and mapping thread live on. A fork-and-wait loop then makes no stub
+// process at all, and no thread either: the child's thread, parked as the spare when
+// its task ended (context.Release), serves the next child. On ptrace it is detached
+// back into its self-stop loop (addressSpace.park); on systrap it is reset first (see
+// systrap.go's "Spare threads").
 //
 // The application's mappings stay too, as leftovers (addressSpace.leftover): the next
 // user's first call decides. A forked child's is Refill (platform.Refiller), which keeps
@@ -202,6 +205,13 @@ func (p *Platform) MaxUserAddress() uintptr {
 // FPStateSize is the size of the XSAVE area this platform loads and saves.
 func (p *Platform) FPStateSize() int { return p.fpSize }
 
+// ThreadBound implements platform.Platform.ThreadBound: ptrace's contexts are (each OS
+// thread traces a stub thread of its own in each address space: threadFor); systrap's
+// are not (trapContext's Switch depends on no property of its calling thread: it
+// hands over through the slot, sleeps on the slot's futex word, and its Interrupt is
+// a tgkill of the stub thread).
+func (p *Platform) ThreadBound() bool { return p.trap == nil }
+
 // NewContext implements platform.Platform.NewContext.
 func (p *Platform) NewContext() platform.Context {
 	if p.trap != nil {
@@ -322,6 +332,7 @@ func (p *Platform) recycle(a *addressSpace) bool {
 		}
 		err := a.wipe(keep)
 		if err == nil && p.trap != nil {
+			a.resetSpare()
 			err = a.prepareThreads()
 		} else if err == nil {
 			err = a.prepareStub()

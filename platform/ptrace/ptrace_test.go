@@ -874,3 +874,69 @@ func testInt80(t *testing.T, e *env) {
 			st.Regs.Rip, st.Regs.Rax, st.Regs.Rcx, st.Regs.R11, want)
 	}
 }
+
+// TestReleasedThreadReused: a context released after its last Switch leaves its
+// thread to the address space (parked as its spare), and a context switching in from
+// another OS thread next runs on it with nothing of the first one's state: registers
+// and FP state are the new context's.
+func TestReleasedThreadReused(t *testing.T) { onEach(t, testReleasedThreadReused) }
+
+func testReleasedThreadReused(t *testing.T, e *env) {
+	as, st, _ := e.program(t, pt.Cat(pt.MovapsXmm4Xm3, pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
+	a := as.(*addressSpace)
+	pattern := []byte("0123456789abcdef")
+	copy(st.FP.XMM(3), pattern)
+	c1 := e.p.NewContext()
+	if ev := pt.SwitchOnce(t, c1, as, st); ev.Kind != platform.EventSyscall {
+		t.Fatalf("event %v, want a system call", ev.Kind)
+	}
+	st.LoadFP()
+	if !bytes.Equal(st.FP.XMM(4), pattern) {
+		t.Fatalf("xmm4 = %q, want %q", st.FP.XMM(4), pattern)
+	}
+	var first int
+	if c, ok := c1.(*trapContext); ok {
+		first = c.t.tid
+	} else {
+		first = a.threads[unix.Gettid()].tid
+	}
+	c1.Release()
+	a.threadsMu.Lock()
+	parked := a.spareStub == first || a.spareThread != nil && a.spareThread.tid == first
+	a.threadsMu.Unlock()
+	if !parked {
+		t.Fatalf("the released context's thread %d is not the address space's spare", first)
+	}
+	// Another OS thread (a new tracer on ptrace), a fresh state: xmm3 is zero.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		c2 := e.p.NewContext()
+		defer c2.Release()
+		st2 := arch.NewState()
+		st2.Regs.Rip = pt.CodeAddr
+		ev, err := c2.Switch(as, st2)
+		if err != nil || ev.Kind != platform.EventSyscall {
+			t.Errorf("second context: event %v, %v", ev.Kind, err)
+			return
+		}
+		var second int
+		if c, ok := c2.(*trapContext); ok {
+			second = c.t.tid
+		} else {
+			a.threadsMu.Lock()
+			second = a.threads[unix.Gettid()].tid
+			a.threadsMu.Unlock()
+		}
+		if second != first {
+			t.Errorf("second context runs on thread %d, want the parked %d", second, first)
+		}
+		st2.LoadFP()
+		if x := st2.FP.XMM(4); !bytes.Equal(x, make([]byte, 16)) {
+			t.Errorf("second context's xmm4 = %q, want zero (its own xmm3)", x)
+		}
+	}()
+	<-done
+}

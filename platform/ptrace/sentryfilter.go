@@ -19,7 +19,8 @@ import (
 //	ptrace          the requests the Sentry makes of its stubs: PTRACE_SEIZE with the
 //	                platform's options only, PTRACE_CONT, PTRACE_SYSEMU,
 //	                PTRACE_GETREGS/SETREGS, PTRACE_GETREGSET/SETREGSET (the XSAVE
-//	                area), PTRACE_GETSIGINFO
+//	                area), PTRACE_GETSIGINFO, PTRACE_DETACH (a stub thread parked as
+//	                its address space's spare: addressSpace.park)
 //	wait4           for a stub's stops, with __WALL only
 //	kill            SIGKILL only (a stub, or an address space being released)
 //	tgkill          SIGSTOP only (Interrupt of a running stub thread)
@@ -37,6 +38,8 @@ func HostSyscalls() map[uintptr][]sf.Rule {
 //	futex            FUTEX_WAIT and FUTEX_WAKE, shared (not FUTEX_PRIVATE_FLAG): the
 //	                 context page's state word, in the context file both processes map
 //	tgkill           SIGUSR2 only (Interrupt of a running systrap thread)
+//	ptrace           PTRACE_INTERRUPT and PTRACE_DETACH too: a spare thread is reset by
+//	                 stopping it wherever the application left it (trapThread.reset)
 //	pidfd_open       of a new systrap thread, as of a control stub
 //	pidfd_getfd      the Sentry's copy of a mapping thread's eventfd
 //	ppoll            on those pidfds and eventfds
@@ -44,6 +47,7 @@ func HostSyscalls() map[uintptr][]sf.Rule {
 func SystrapHostSyscalls() map[uintptr][]sf.Rule {
 	f := sf.Filter{Syscalls: stubControlSyscalls(false)}
 	f.Add(unix.SYS_FUTEX, sf.ArgIn(1, futexWaitOp, futexWakeOp)...)
+	f.Add(unix.SYS_PTRACE, sf.ArgIn(0, unix.PTRACE_INTERRUPT, unix.PTRACE_DETACH)...)
 	f.Add(unix.SYS_TGKILL, signalRule(2, interruptTrapSignal))
 	f.Add(unix.SYS_PIDFD_GETFD, sf.Rule{Args: [6]sf.Match{sf.Any(), sf.Any(), sf.Eq(0)}})
 	f.Add(unix.SYS_FCNTL, sf.ArgIn(1, unix.F_GETFL, unix.F_SETFL)...)
@@ -56,7 +60,7 @@ func stubControlSyscalls(sysemu bool) map[uintptr][]sf.Rule {
 	f := sf.Filter{}
 	requests := []uint64{unix.PTRACE_CONT, unix.PTRACE_GETREGS, unix.PTRACE_SETREGS, unix.PTRACE_GETSIGINFO}
 	if sysemu {
-		requests = append(requests, unix.PTRACE_SYSEMU, unix.PTRACE_GETREGSET, unix.PTRACE_SETREGSET)
+		requests = append(requests, unix.PTRACE_SYSEMU, unix.PTRACE_GETREGSET, unix.PTRACE_SETREGSET, unix.PTRACE_DETACH)
 	}
 	f.Add(unix.SYS_PTRACE, sf.ArgIn(0, requests...)...)
 	seize := sf.Rule{}

@@ -55,10 +55,47 @@ import (
 // thread's clear_child_tid is ctxState: when the stub dies the kernel writes stateDead
 // (0) there and wakes the Sentry.
 //
+// # Spare threads
+//
+// A thread is costly to make (the control stub clones it, it sets itself up, the
+// Sentry waits for its first event) and to end (a kill and a wait). So a context
+// released at its task's end does not kill its thread if the address space has no
+// spare: the thread, in its handler after its last event, becomes the spare
+// (trapContext.Release, park), for the next context that switches into the address
+// space (a new thread of the process), or, once the address space is recycled, for
+// its next user (a fork's child). The platform's kernel calls Release before it drops
+// the address space, so that the exiting child of a fork loop leaves its thread to
+// the next child.
+//
+// A thread the application ran on can't be handed to another process as it is: the
+// application may have changed what the kernel keeps for the thread (its signal mask
+// and alternate stack, through the stub's rt_sigreturn with a frame of its own), and
+// since its threads can write each other's state words, it may even have set the
+// thread running its own code while the Sentry thought it parked. So recycling resets
+// it (reset) without trusting anything the thread would do: the factory seizes it with
+// ptrace, stops it wherever it is, sets its registers to run the stub's rt_sigreturn on
+// a frame of the Sentry's (the thread's own alternate stack, no signal blocked, the
+// initial FP state, rip at siteStart), detaches it and waits for the int3's event. The
+// thread is then as a new one is after its first event; one that does not come back
+// so is killed, and a new spare made. No application code runs in the address space
+// meanwhile. Within one address space (a thread's exit, then a clone) the spare is
+// handed on as it is: its threads are one application.
+//
 // # Interrupts
 //
 // Interrupt sends interruptTrapSignal (SIGUSR2) to the thread with tgkill; its handler
 // posts it as an event, which a flag tells from a stale one (resumed at once).
+//
+// # The calling thread
+//
+// Nothing here depends on which OS thread of the Sentry's calls Switch, so systrap's
+// contexts are not thread-bound (Platform.ThreadBound) and their users need not lock
+// their goroutines to a thread: the hand-over is memory shared with the stub thread
+// and a futex word in it; Interrupt signals the stub thread, not the Sentry's; the
+// mapping thread is driven the same way from any goroutine; the CPU each side writes in
+// the context page (see "Spinning") is a hint, which a Switch moving to another CPU
+// makes stale for one hand-over at most. (ptrace's contexts are: each OS thread traces
+// a stub thread of its own, threadFor.)
 //
 // # What the application can do
 //
@@ -214,6 +251,9 @@ type trapThread struct {
 	appTime, appWakeTime, sentryTime time.Duration
 	resumed, posted                  spin.Mono
 	woke                             bool
+	// ran: the thread was resumed into application code since it was made or last
+	// reset (see "Spare threads").
+	ran bool
 }
 
 // slotBase is where the slots of an address space start; MaxUserAddress is below it.
@@ -310,7 +350,7 @@ func (a *addressSpace) newStubThread(mapper bool) (*trapThread, error) {
 		batch := t.slot[pageSize:]
 		le.PutUint64(batch[sysOne:], 1)
 		le.PutUint64(batch[sysTwo:], 2)
-		le.PutUint32(t.slot[ctxSpin:], uint32(maxSpin/spin.PauseTime)) // PAUSEs only
+		le.PutUint32(t.slot[ctxSpin:], uint32(maxMapperSpin/spin.PauseTime)) // PAUSEs only
 	}
 
 	// The control stub clones the thread, which sets itself up (stub.go's setup); the
@@ -558,7 +598,7 @@ func (a *addressSpace) runBatch(calls [][7]uintptr) error {
 	if !t.batchDone.IsZero() {
 		t.batchGap = average(t.batchGap, now.Sub(t.batchDone))
 	}
-	le.PutUint32(t.slot[ctxSpin:], uint32(spinFor(t.batchGap)/spin.PauseTime))
+	le.PutUint32(t.slot[ctxSpin:], uint32(min(spinFor(t.batchGap), maxMapperSpin)/spin.PauseTime))
 	t.seq++
 	t.storeSeq(t.seq)
 	v, err := t.waitBatch()
@@ -654,9 +694,15 @@ var errCorrupt = errors.New("systrap: the thread's context page is corrupt")
 // (a PAUSE is tens of cycles on one CPU, a hundred and more on another) are measured
 // once.
 const (
-	firstRun  = 20 * time.Microsecond
-	maxSpin   = 100 * time.Microsecond
-	maxSample = 2 * maxSpin
+	firstRun = 20 * time.Microsecond
+	maxSpin  = 100 * time.Microsecond
+	// maxMapperSpin bounds the mapping thread's spin, which is PAUSEs only (no
+	// yields): batches that come back to back (fork's protection and refill, an
+	// munmap's unmap and punch) are caught, but the mapping thread does not hold a CPU
+	// through a fault's handling (a file page read, tens of microseconds) that the
+	// application's thread and the Sentry need more.
+	maxMapperSpin = spin.Busy
+	maxSample     = 2 * maxSpin
 )
 
 var yieldTime = measureYield()
@@ -755,6 +801,7 @@ func (t *trapThread) resume() {
 	}
 	t.setSpin(spinFor(t.sentryTime))
 	binary.LittleEndian.PutUint32(t.slot[ctxSentryCPU:], cpuNumber())
+	t.ran = true
 	t.woke = t.swapState(stateApp) == stateStubWait
 	if t.woke {
 		t.futexWake()
@@ -928,9 +975,149 @@ func (c *trapContext) Release() {
 	if c.t != nil {
 		// A State the frame holds the FP state of is not fetched: a context is
 		// released when its task is done, perhaps after the platform closed.
-		c.t.release()
+		if !c.t.park() {
+			c.t.release()
+		}
 		c.t = nil
 	}
+}
+
+// park makes the thread its address space's spare, for the next context to switch
+// into it, rather than killing it: if the address space has none, and the thread is
+// in its handler after an event, as far as its state word tells (see "Spare
+// threads").
+func (t *trapThread) park() bool {
+	a := t.as
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	if a.dead != nil || a.spareThread != nil || t.recycled.Load() || t.mapper {
+		return false
+	}
+	if s := t.state(); s != stateEvent && s != stateStubWait {
+		return false
+	}
+	t.lazy = nil
+	a.spareThread = t
+	return true
+}
+
+// resetSpare readies the spare thread of a recycled address space for its next user:
+// one that ran application code is reset (reset), or killed if that fails.
+func (a *addressSpace) resetSpare() {
+	a.threadsMu.Lock()
+	t := a.spareThread
+	if t == nil || !t.ran {
+		a.threadsMu.Unlock()
+		return
+	}
+	a.spareThread = nil
+	a.threadsMu.Unlock()
+	if err := t.reset(); err != nil {
+		t.release()
+		return
+	}
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	if a.dead != nil {
+		go t.release()
+		return
+	}
+	a.spareThread = t
+}
+
+// ctxResetFrame is where in the context page reset writes the frame its rt_sigreturn
+// loads.
+const ctxResetFrame = 0x800
+
+// reset makes a thread that ran application code what a new thread is after its
+// first event: stopped at siteStart's int3 in the handler, on its alternate stack,
+// with an empty signal mask and the initial FP state, whatever the application did to
+// it. The application may have left it anywhere, running its own code included (the
+// state word is the application's to write), so nothing the thread would do is
+// trusted: the Sentry stops it with ptrace wherever it is, points it at the stub's
+// rt_sigreturn with a frame of the Sentry's (uc_stack the thread's slot, no FP state,
+// no signal blocked, rip siteStart), lets it go and waits for the int3's event.
+// Nothing else of the application runs meanwhile: its address space is being recycled.
+func (t *trapThread) reset() error {
+	le := binary.LittleEndian
+	f := t.slot[ctxResetFrame : ctxResetFrame+8+arch.UcontextSize]
+	clear(f)
+	uc := f[8:]
+	le.PutUint64(uc[arch.UcontextStack:], uint64(t.addr+slotStackOffset))
+	le.PutUint64(uc[arch.UcontextStack+16:], slotSize-slotStackOffset)
+	// rsp 0 is on no stack: the int3's signal goes to the top of the alternate one.
+	start := uint64(stubBase + siteStart)
+	arch.WriteSigcontext(uc[arch.UcontextMcontext:], &arch.Registers{Rip: start, Cs: arch.UserCS, Ss: arch.UserSS, Eflags: 0x202})
+	var err error
+	t.as.p.factory.do(func() { err = t.redirect() })
+	if err != nil {
+		return fmt.Errorf("systrap thread %d: reset: %w", t.tid, err)
+	}
+	t.resumed, t.woke = spin.Now(), false
+	for {
+		if err := t.waitEvent(); err != nil {
+			return err
+		}
+		si, err := t.readFrame()
+		if err != nil {
+			return err
+		}
+		var r arch.Registers
+		arch.ReadSigcontext(t.slot[t.uc+arch.UcontextMcontext:], &r)
+		if si.Signo == int32(interruptTrapSignal) {
+			// A stale interrupt, taken before the int3: go on to it.
+			if t.swapState(stateApp) == stateStubWait {
+				t.futexWake()
+			}
+			t.resumed = spin.Now()
+			continue
+		}
+		if si.Signo != int32(unix.SIGTRAP) || r.Rip != start+1 {
+			return fmt.Errorf("systrap thread %d: reset: signal %d at %#x, not siteStart's int3", t.tid, si.Signo, r.Rip)
+		}
+		break
+	}
+	t.ran, t.lazy = false, nil
+	t.appTime, t.appWakeTime, t.sentryTime = firstRun, firstRun, 0
+	return nil
+}
+
+// redirect stops the thread with ptrace (it runs untraced), sets its registers to
+// run the stub's rt_sigreturn with reset's frame, and lets it go. It runs on the
+// factory's thread, the stubs' tracer.
+func (t *trapThread) redirect() error {
+	if err := ptrace(unix.PTRACE_SEIZE, t.tid, 0, ptraceOptions); err != nil {
+		return fmt.Errorf("PTRACE_SEIZE: %w", err)
+	}
+	th := &thread{tid: t.tid, tracer: unix.Gettid(), cpu: -1}
+	if err := ptrace(unix.PTRACE_INTERRUPT, t.tid, 0, 0); err != nil {
+		return th.lost(err)
+	}
+	for {
+		ws, err := th.wait()
+		if err != nil {
+			return err
+		}
+		if ws.StopSignal() == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_STOP {
+			break
+		}
+		// A signal on its way (a stale interrupt, one from outside): dropped.
+		if err := ptrace(unix.PTRACE_CONT, t.tid, 0, 0); err != nil {
+			return th.lost(err)
+		}
+	}
+	// orig_rax -1: a system call the stop interrupted is not restarted.
+	regs := arch.Registers{Rip: uint64(stubBase + restorer), Rsp: uint64(t.addr + ctxResetFrame + 8),
+		Cs: arch.UserCS, Ss: arch.UserSS, Eflags: 0x202, Orig_rax: ^uint64(0)}
+	if err := setRegs(t.tid, &regs); err != nil {
+		return th.lost(err)
+	}
+	// The handler's event finds no Sentry asleep; waitEvent takes it from here.
+	t.swapState(stateRunning)
+	if err := ptrace(unix.PTRACE_DETACH, t.tid, 0, 0); err != nil {
+		return th.lost(err)
+	}
+	return nil
 }
 
 // Switch implements platform.Context.Switch.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,17 +257,30 @@ func TestReleasedThreadSlotUnmapped(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	e := newEnvOn(t, NewSystrap)
 	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
-	c1, c2 := e.p.NewContext(), e.p.NewContext()
+	c0, c1, c2 := e.p.NewContext(), e.p.NewContext(), e.p.NewContext()
 	defer c2.Release()
-	for _, c := range []platform.Context{c1, c2} {
+	for _, c := range []platform.Context{c0, c1, c2} {
 		s := *st
 		if ev := pt.SwitchOnce(t, c, as, &s); ev.Kind != platform.EventSyscall {
 			t.Fatalf("event %v, want a system call", ev.Kind)
 		}
 	}
+	// The first thread released becomes the address space's spare (park), and the
+	// next context switching in runs on it; the second is killed.
+	a := as.(*addressSpace)
+	spare := c0.(*trapContext).t
+	c0.Release()
+	if a.spareThread != spare {
+		t.Fatalf("the first thread released is not the spare")
+	}
+	c3 := e.p.NewContext()
+	s := *st
+	if ev := pt.SwitchOnce(t, c3, as, &s); ev.Kind != platform.EventSyscall || c3.(*trapContext).t != spare {
+		t.Fatalf("a new context after the release: event %v, on the spare: %v", ev.Kind, c3.(*trapContext).t == spare)
+	}
+	c3.Release() // the spare again
 	addr, global := c1.(*trapContext).t.addr, c1.(*trapContext).t.global
 	c1.Release()
-	a := as.(*addressSpace)
 	freed := func() bool {
 		e.p.trap.mu.Lock()
 		defer e.p.trap.mu.Unlock()
@@ -301,8 +316,249 @@ func TestReleasedThreadSlotUnmapped(t *testing.T) {
 	if !freed() {
 		t.Errorf("the released thread's context-file slot was not freed once unmapped")
 	}
-	s := *st
+	s = *st
 	if ev := pt.SwitchOnce(t, c2, as, &s); ev.Kind != platform.EventSyscall {
 		t.Errorf("the other thread after the release: event %v", ev.Kind)
+	}
+}
+
+// TestSpareReset: a thread that ran application code and was parked as its address
+// space's spare is reset before the recycled address space's next user gets it:
+// whatever the application did to it (here, blocking the interrupt signal through the
+// stub's own rt_sigreturn with a frame of its making), the next user's thread takes
+// interrupts.
+func TestSpareReset(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e := newEnvOn(t, NewSystrap)
+	le := binary.LittleEndian
+	forge := pt.Cat(
+		[]byte{0x48, 0xbc}, le.AppendUint64(nil, pt.DataAddr+8), // movabs $frame+8,%rsp
+		pt.MovabsR11(uint64(stubBase+restorer)), pt.JmpR11)
+	after := uint64(pt.CodeAddr + len(pt.MovEax39) + len(pt.SyscallInsn) + len(forge))
+	code := pt.Cat(pt.MovEax39, pt.SyscallInsn, forge, pt.MovEax39, pt.SyscallInsn, pt.JmpSelf)
+	as, st, _ := e.program(t, code)
+	data := e.Alloc(1)
+	if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
+		t.Fatal(err)
+	}
+	c := e.p.NewContext()
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall {
+		t.Fatalf("event %v, want a system call", ev.Kind)
+	}
+	th := c.(*trapContext).t
+	// The frame: the thread's own alternate stack, SIGUSR2 blocked, back at after.
+	uc := e.Mem[data.Start+8:]
+	le.PutUint64(uc[arch.UcontextStack:], uint64(th.addr+slotStackOffset))
+	le.PutUint64(uc[arch.UcontextStack+16:], slotSize-slotStackOffset)
+	arch.WriteSigcontext(uc[arch.UcontextMcontext:], &arch.Registers{Rip: after, Rsp: pt.DataAddr + 0x800,
+		Cs: arch.UserCS, Ss: arch.UserSS, Eflags: 0x202})
+	le.PutUint64(uc[arch.UcontextSigmask:], 1<<(interruptTrapSignal-1))
+	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Rip != after+7 {
+		t.Fatalf("after the forged rt_sigreturn: event %v at %#x, want a system call at %#x", ev.Kind, st.Regs.Rip, after+7)
+	}
+	if blocked := sigBlocked(t, th.tid); blocked&(1<<(interruptTrapSignal-1)) == 0 {
+		t.Fatalf("the forged frame did not block SIGUSR2 (SigBlk %#x)", blocked)
+	}
+	c.Release()
+	a := as.(*addressSpace)
+	if a.spareThread != th {
+		t.Fatalf("the released thread is not the spare")
+	}
+	as.Release()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.p.mu.Lock()
+		ready := slices.Contains(e.p.ready, a)
+		e.p.mu.Unlock()
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the address space was not recycled within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if a.spareThread != th || th.ran {
+		t.Fatalf("the recycled address space's spare is not the reset thread")
+	}
+	// The frame of the reset's event holds the mask the thread had at its int3.
+	if blocked := le.Uint64(th.slot[th.uc+arch.UcontextSigmask:]); blocked != 0 {
+		t.Errorf("the reset thread blocked signals %#x", blocked)
+	}
+	// The platform may hand out a spare it made first.
+	as2, st2, _ := e.program(t, pt.JmpSelf)
+	for i := 0; as2 != as; i++ {
+		if i == 3 {
+			t.Fatalf("the recycled address space is not handed out")
+		}
+		as2, st2, _ = e.program(t, pt.JmpSelf)
+	}
+	c2 := e.p.NewContext()
+	defer c2.Release()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+				c2.Interrupt()
+			}
+		}
+	}()
+	if ev := pt.SwitchOnce(t, c2, as2, st2); ev.Kind != platform.EventInterrupt || c2.(*trapContext).t != th {
+		t.Errorf("the next user: event %v, on the reset thread: %v", ev.Kind, c2.(*trapContext).t == th)
+	}
+}
+
+// sigBlocked reads thread tid's blocked signals (SigBlk in /proc).
+func sigBlocked(t *testing.T, tid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "SigBlk:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no SigBlk")
+	return 0
+}
+
+// TestSpareResetRunning: the application can set a parked thread running its own
+// code again: its threads can write each other's state words, and wake a sleeping
+// handler through the stub's own futex site. The test does that to a parked spare,
+// which then runs on in the application's loop, counting, until the recycling resets
+// it: then the count stops, and the next user runs on it.
+func TestSpareResetRunning(t *testing.T) {
+	e := newEnvOn(t, NewSystrap)
+	incLoop := []byte{0x48, 0xff, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, 0xeb, 0xf6} // 1: incq 0x500000; jmp 1b
+	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, incLoop))
+	data := e.Alloc(1)
+	if err := as.MapFile(pt.DataAddr, data, platform.ReadWrite, false); err != nil {
+		t.Fatal(err)
+	}
+	count := func() uint64 { return binary.LittleEndian.Uint64(e.Mem[data.Start:]) }
+	c1 := e.p.NewContext()
+	if ev := pt.SwitchOnce(t, c1, as, st); ev.Kind != platform.EventSyscall {
+		t.Fatalf("event %v, want a system call", ev.Kind)
+	}
+	spare := c1.(*trapContext).t
+	c1.Release()
+	a := as.(*addressSpace)
+	if a.spareThread != spare {
+		t.Fatal("the released thread is not the spare")
+	}
+	// What another thread of the application can do: stateApp, and a wake-up.
+	spare.swapState(stateApp)
+	spare.futexWake()
+	deadline := time.Now().Add(10 * time.Second)
+	for count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the spare did not run the application's loop")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	as.Release()
+	for {
+		e.p.mu.Lock()
+		ready := slices.Contains(e.p.ready, a)
+		e.p.mu.Unlock()
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the address space was not recycled within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if a.spareThread != spare || spare.ran {
+		t.Fatalf("the recycled address space's spare is not the reset thread")
+	}
+	n := count()
+	time.Sleep(20 * time.Millisecond)
+	if m := count(); m != n {
+		t.Errorf("the reset thread still runs the application's loop (%d -> %d)", n, m)
+	}
+	as3, st3, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
+	for i := 0; as3 != as; i++ {
+		if i == 3 {
+			t.Fatalf("the recycled address space is not handed out")
+		}
+		as3, st3, _ = e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
+	}
+	c3 := e.p.NewContext()
+	defer c3.Release()
+	if ev := pt.SwitchOnce(t, c3, as3, st3); ev.Kind != platform.EventSyscall || st3.Regs.Rip != pt.CodeAddr+7 || c3.(*trapContext).t != spare {
+		t.Errorf("the next user: event %v at %#x, on the reset thread: %v", ev.Kind, st3.Regs.Rip, c3.(*trapContext).t == spare)
+	}
+}
+
+// TestSystrapSwitchFromAnyThread: systrap's contexts are not thread-bound, ptrace's are
+// (Platform.ThreadBound). One systrap context is switched into from a new OS thread each
+// time: every Switch returns the program's next system call, with the registers the
+// last one left; and an Interrupt stops a Switch running on yet another thread.
+func TestSystrapSwitchFromAnyThread(t *testing.T) {
+	if p := newEnv(t).p; !p.ThreadBound() {
+		t.Errorf("ptrace: ThreadBound = false, want true")
+	}
+	e := newEnvOn(t, NewSystrap)
+	if e.p.ThreadBound() {
+		t.Fatalf("systrap: ThreadBound = true, want false")
+	}
+	// 1: inc %rdi; mov $39,%eax; syscall; jmp 1b
+	as, st, _ := e.program(t, pt.Cat([]byte{0x48, 0xff, 0xc7}, pt.MovEax39, pt.SyscallInsn, []byte{0xeb, 0xf4}))
+	c := e.p.NewContext()
+	defer c.Release()
+	// onNewThread runs f on a goroutine locked to its OS thread, which ends with it
+	// (a goroutine that exits locked takes its thread with it), and returns the
+	// thread's ID.
+	onNewThread := func(f func()) int {
+		tid := make(chan int)
+		go func() {
+			runtime.LockOSThread()
+			f()
+			tid <- unix.Gettid()
+		}()
+		return <-tid
+	}
+	tids := map[int]bool{}
+	for i := 1; i <= 5; i++ {
+		var ev platform.Event
+		var err error
+		tids[onNewThread(func() { ev, err = c.Switch(as, st) })] = true
+		if err != nil {
+			t.Fatalf("Switch %d: %v", i, err)
+		}
+		if ev.Kind != platform.EventSyscall || arch.SyscallNo(&st.Regs) != unix.SYS_GETPID {
+			t.Fatalf("Switch %d: event %+v (nr %d), want getpid", i, ev, arch.SyscallNo(&st.Regs))
+		}
+		if st.Regs.Rdi != uint64(i) {
+			t.Errorf("Switch %d: rdi = %d, want %d", i, st.Regs.Rdi, i)
+		}
+		arch.SetReturn(&st.Regs, 0)
+	}
+	if len(tids) < 2 {
+		t.Errorf("the Switches ran on %d OS threads, want several", len(tids))
+	}
+
+	as2, st2, _ := e.program(t, pt.JmpSelf)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		c.Interrupt()
+	}()
+	var ev platform.Event
+	var err error
+	onNewThread(func() { ev, err = c.Switch(as2, st2) })
+	if err != nil || ev.Kind != platform.EventInterrupt {
+		t.Errorf("Switch into a loop, interrupted from another thread: %+v, %v; want the interrupt", ev, err)
 	}
 }

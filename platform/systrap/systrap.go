@@ -1,7 +1,10 @@
 // Package systrap is the systrap platform: application threads trap their own system
 // calls with a seccomp SECCOMP_RET_TRAP filter, and a signal handler in the stub hands
 // the registers to the Sentry through a context page the two share, with no process
-// switch on the way (see platform/ptrace's systrap.go for the mechanism).
+// switch on the way (see platform/ptrace's systrap.go for the mechanism). A Switch
+// depends on nothing of the OS thread that calls it, so systrap's contexts are not
+// thread-bound (platform.Platform.ThreadBound): the Sentry's tasks let go of their
+// threads while they wait.
 //
 // The stubs themselves (the template, address spaces, mapping changes) are made and
 // driven exactly as the ptrace platform makes and drives them, so the code lives there

@@ -51,6 +51,7 @@ const (
 // The layout of the kernel's own frames, for a platform that reads them (systrap):
 // offsets in struct ucontext and struct sigcontext, and the XSAVE area's magic.
 const (
+	UcontextStack     = ucStack
 	UcontextMcontext  = ucMcontext
 	UcontextSigmask   = ucSigmask
 	SigcontextErr     = scErr

@@ -201,12 +201,15 @@ func (t *Task) CPUSleep(c CPUClock, target int64) bool {
 			d = time.Hour
 		}
 		tm := time.NewTimer(d)
+		t.SleepStart()
 		select {
 		case <-tm.C:
 		case <-t.Interrupted():
+			t.SleepFinish()
 			tm.Stop()
 			return false
 		}
+		t.SleepFinish()
 	}
 }
 

@@ -128,6 +128,11 @@ func (t *Task) install(img *image) {
 		t.k.mu.Lock()
 		t.Proc.deadUsage.MaxRSS = max(t.Proc.deadUsage.MaxRSS, rss)
 		t.k.mu.Unlock()
+		// The context's host thread, if the platform has one, goes with the old
+		// address space, before it is dropped (platform.Context.Release): systrap
+		// hands it on to that address space's next user. The next Switch takes one
+		// in the new address space.
+		t.ctx.Release()
 		t.MM.DecUsers()
 	}
 	t.MM, t.State, t.Exe, t.Comm = img.mm, img.state, img.exe, img.comm

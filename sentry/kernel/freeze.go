@@ -190,10 +190,13 @@ func (t *Task) enterApp() bool {
 			return true
 		}
 		t.inApp.Store(false)
+		t.SleepStart()
 		select {
 		case <-thawed:
 		case <-t.killed:
+			t.SleepFinish()
 			return false
 		}
+		t.SleepFinish()
 	}
 }

@@ -132,12 +132,15 @@ func (t *Task) futexBlock(w *futexWaiter, deadline time.Time, intrErr error) err
 		defer timer.Stop()
 		timeout = timer.C
 	}
+	t.SleepStart()
 	select {
 	case <-w.woken:
+		t.SleepFinish()
 		return nil
 	case <-timeout:
 	case <-t.Interrupted():
 	}
+	t.SleepFinish()
 	f := &t.k.futexes
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -156,6 +156,8 @@ func (t *Task) waitWhileStopped() {
 	if !stopped {
 		return
 	}
+	t.SleepStart()
+	defer t.SleepFinish()
 	select {
 	case <-cont:
 	case <-t.killed:

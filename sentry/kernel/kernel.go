@@ -1,7 +1,11 @@
 // Package kernel is the core of the Sentry: the kernel object, tasks (application
 // threads), thread groups (processes) and the loop each task runs.
 //
-// Each task runs on its own goroutine, locked to its OS thread for the platform. The loop
+// Each task runs on its own goroutine, locked to its OS thread (so that the thread's CPU
+// clock counts the task's system time, usage.go), but where the platform lets it
+// (platform.Platform.ThreadBound: systrap) not while it waits in a blocking system
+// call: a waiting task is then a parked goroutine, which a wake-up makes runnable on
+// any thread, rather than a parked thread to wake with a host context switch. The loop
 // (Task.Run) switches into the application through the platform and handles what comes
 // back: a system call is looked up in the kernel's SyscallTable and its handler runs in
 // the task goroutine, its result written back to rax (or the call restarted, as Linux's
@@ -76,6 +80,11 @@ type Kernel struct {
 	// namespace's first name); after, UTSNames and SetUTSName.
 	Hostname string
 
+	// threadFree is set when the platform's contexts are not thread-bound
+	// (platform.Platform.ThreadBound): a task goroutine then lets go of its OS thread
+	// while it waits (Task.SleepStart).
+	threadFree bool
+
 	utsMu      sync.Mutex
 	domainname string
 	domainSet  bool // before, the domain name is "(none)", as Linux's first one
@@ -144,6 +153,7 @@ func New(p platform.Platform, mf *pgalloc.MemoryFile, v *vfs.VFS, table *Syscall
 			fs, _ := tmpfs.New(v, 0o1777, vfs.Owner{})
 			return fs
 		})}
+	k.threadFree = p != nil && !p.ThreadBound()
 	v.SetFIFOOpener(pipe.NewFIFOs().Open)
 	k.root = newPIDNamespace(k, nil)
 	k.tasks, k.procs = k.root.tasks, k.root.procs

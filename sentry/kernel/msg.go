@@ -53,6 +53,8 @@ func (t *Task) MsgGet(key int32, flag uintptr) (int32, error) {
 
 // msgWait waits for q to change, or for the deadline-free interruption of a signal.
 func (t *Task) msgWait(ch <-chan struct{}) error {
+	t.SleepStart()
+	defer t.SleepFinish()
 	select {
 	case <-ch:
 		return nil

@@ -180,6 +180,7 @@ func (t *Task) threadExited() ExitStatus {
 			t.FutexWake(t.ClearChildTID, false, 1, ^uint32(0))
 		}
 	}
+	t.SleepFinish()
 	t.accountSys(monoNow())
 	t.FlushUsage()
 	t.dropTimerSignals()
@@ -531,11 +532,13 @@ func (t *Task) Wait(o WaitOpts) (WaitResult, error) {
 		if interrupted {
 			return WaitResult{}, ERESTARTSYS
 		}
+		t.SleepStart()
 		select {
 		case <-gen:
 		case <-t.Interrupted():
 			interrupted = true
 		}
+		t.SleepFinish()
 	}
 }
 
@@ -640,10 +643,12 @@ func (t *Task) ForkWith(vfork bool, o ForkOpts) (int32, error) {
 	id := t.Proc.ns.IDOfProcess(c.Proc)
 	go c.Run()
 	if vfork {
+		t.SleepStart()
 		select {
 		case <-done:
 		case <-t.killed:
 		}
+		t.SleepFinish()
 	}
 	return id, nil
 }

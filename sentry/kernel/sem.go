@@ -246,14 +246,17 @@ func (t *Task) SemOp(id int32, sops []linux.Sembuf, deadline time.Time) error {
 		timeout = timer.C
 	}
 	var why error
+	t.SleepStart()
 	select {
 	case err := <-w.done:
+		t.SleepFinish()
 		return err
 	case <-timeout:
 		why = unix.EAGAIN
 	case <-t.Interrupted():
 		why = unix.EINTR
 	}
+	t.SleepFinish()
 	k.sem.mu.Lock()
 	defer k.sem.mu.Unlock()
 	for i, x := range s.pending {

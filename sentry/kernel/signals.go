@@ -628,7 +628,10 @@ func (t *Task) Suspend(mask uint64) error {
 	old := t.SigMask
 	t.savedMask = &old
 	t.SetSigMask(mask)
-	<-t.Interrupted()
+	intr := t.Interrupted()
+	t.SleepStart()
+	<-intr
+	t.SleepFinish()
 	return ERESTARTNOHAND
 }
 
@@ -875,19 +878,23 @@ func (t *Task) SigTimedWait(mask uint64, deadline time.Time, poll bool) (int, ar
 		if poll {
 			return 0, arch.SignalInfo{}, unix.EAGAIN
 		}
+		t.SleepStart()
 		select {
 		case <-queued:
 		case <-timeout:
+			t.SleepFinish()
 			if sig, info := t.DequeueSignal(mask); sig != 0 {
 				return sig, info, nil
 			}
 			return 0, arch.SignalInfo{}, unix.EAGAIN
 		case <-t.Interrupted():
+			t.SleepFinish()
 			if sig, info := t.DequeueSignal(mask); sig != 0 {
 				return sig, info, nil
 			}
 			return 0, arch.SignalInfo{}, unix.EINTR
 		}
+		t.SleepFinish()
 	}
 }
 

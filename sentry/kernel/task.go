@@ -230,12 +230,17 @@ func (t *Task) ExitThread(s ExitStatus) {
 }
 
 // Run runs the task until its thread group exits, and returns how it ended.
+//
+// The task goroutine is locked to its OS thread while it runs, for CPU accounting
+// (usage.go) and for the platform's context if it is thread-bound; on a platform that
+// is not, it lets go of the thread while it waits (SleepStart).
 func (t *Task) Run() ExitStatus {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer t.ctx.Release()
 	t.startAccounting()
 	for t.exit == nil {
+		t.SleepFinish() // a wait that missed its own (a handler that panicked in it)
 		if t.isKilled() {
 			if t.threadOnly {
 				t.ExitThread(ExitStatus{Signal: t.killSig})
@@ -275,6 +280,9 @@ func (t *Task) Run() ExitStatus {
 		}
 		t.deliverPending()
 	}
+	// The context goes before the address space (threadExited): systrap hands its
+	// thread on to the address space's next user (platform.Context.Release).
+	t.ctx.Release()
 	st := t.threadExited()
 	return st
 }

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,18 @@ import (
 // (as gVisor does). Its system time is the CPU time of the Sentry thread that serves
 // it, read from that thread's own CPU clock: time a system call spends blocked (sleep,
 // wait, a read from an empty pipe) is not counted, as on Linux.
+//
+// That clock is the task's only while no other goroutine runs on the thread, so the
+// task goroutine is locked to its thread (Task.Run) and the clock is read at both ends
+// of each stretch it stays locked: a window of Sentry work and Switches, which ends
+// every accountEvery stretches, or when someone needs the time now (FlushUsage), or
+// when the task is about to wait. On a platform that is not thread-bound
+// (platform.Platform.ThreadBound) a wait lets go of the thread: SleepStart charges
+// the window and unlocks, right before the wait's select, and SleepFinish, right after
+// it, locks the goroutine to whatever thread it woke on and opens a new window there.
+// Between the two the goroutine runs only to park and to wake, and the time it spends
+// parked is no CPU time. A wait that does not call them stays locked, which costs the
+// parked thread but counts right all the same.
 
 // Usage is CPU time, in nanoseconds.
 type Usage struct {
@@ -36,11 +49,14 @@ type taskUsage struct {
 	switchedAt, seq atomic.Int64
 	// The rest is the task goroutine's only. lastCPU is the Sentry thread's CPU clock
 	// when it was last read; wall is the Sentry's wall time for the task since then,
-	// outside Switch, over n stretches; from is when the current stretch began.
+	// outside Switch, over n stretches; from is when the current stretch began (or was
+	// last charged up to). parked is set between SleepStart and SleepFinish, while the
+	// goroutine is not locked to its thread.
 	lastCPU int64
 	wall    time.Duration
 	n       int
 	from    int64 // monoNow
+	parked  bool
 }
 
 // monoNow reads the monotonic clock, in nanoseconds since the package started: one
@@ -74,7 +90,8 @@ func (u *taskUsage) enterSwitch(now int64) {
 }
 
 // threadCPU reads the calling OS thread's CPU clock. The task goroutine is locked to
-// its thread, so this is the Sentry's work for the task.
+// its thread (outside SleepStart and SleepFinish), so this is the Sentry's work for
+// the task.
 func threadCPU() int64 {
 	var ts unix.Timespec
 	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
@@ -83,7 +100,8 @@ func threadCPU() int64 {
 	return ts.Nano()
 }
 
-// startAccounting starts the Sentry-time clock of the task's thread.
+// startAccounting starts the Sentry-time clock of the task's thread, to which the task
+// goroutine is locked.
 func (t *Task) startAccounting() {
 	t.usage.lastCPU = threadCPU()
 	t.usage.from = monoNow()
@@ -106,19 +124,56 @@ func (t *Task) accountSys(now int64) {
 	u := &t.usage
 	d := time.Duration(now - u.from)
 	u.wall += d
+	u.from = now
 	u.n++
 	if u.n >= accountEvery || d > accountLong {
 		t.FlushUsage()
 	}
 }
 
-// FlushUsage charges the task with the system time of its open window, so that what it
-// reads of its own usage is up to date. Only the task goroutine may call it.
+// FlushUsage charges the task with the system time of its open window, up to now, so
+// that what it reads of its own usage is up to date. Only the task goroutine may call
+// it. A parked task has nothing to charge: SleepStart charged its window.
 func (t *Task) FlushUsage() {
 	u := &t.usage
-	now := threadCPU()
-	u.sys.Add(min(now-u.lastCPU, int64(u.wall)))
-	u.lastCPU, u.wall, u.n = now, 0, 0
+	if u.parked {
+		return
+	}
+	now := monoNow()
+	u.wall += time.Duration(now - u.from)
+	u.from = now
+	cpu := threadCPU()
+	u.sys.Add(min(cpu-u.lastCPU, int64(u.wall)))
+	u.lastCPU, u.wall, u.n = cpu, 0, 0
+}
+
+// SleepStart is called on the task goroutine right before a wait that may block (the
+// select that takes Interrupted): where the platform lets it (Kernel.threadFree), it
+// charges the task's open window and lets go of the OS thread, so that the wait parks
+// a goroutine, not a thread. SleepFinish must follow right after the wait. It
+// implements vfs.Sleeper.
+func (t *Task) SleepStart() {
+	u := &t.usage
+	if !t.k.threadFree || u.parked {
+		return
+	}
+	t.FlushUsage()
+	u.parked = true
+	runtime.UnlockOSThread()
+}
+
+// SleepFinish ends what SleepStart began: the goroutine is locked to the thread it
+// woke on, whose CPU clock a new window starts from. Without a SleepStart before it,
+// it does nothing. It implements vfs.Sleeper.
+func (t *Task) SleepFinish() {
+	u := &t.usage
+	if !u.parked {
+		return
+	}
+	runtime.LockOSThread()
+	u.parked = false
+	u.lastCPU = threadCPU()
+	u.from = monoNow()
 }
 
 // accountUser charges the task with the application time from start to end, and

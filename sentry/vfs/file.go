@@ -345,6 +345,30 @@ type Context interface {
 	Interrupted() <-chan struct{}
 }
 
+// Sleeper is a Context that wants to know when its goroutine is about to block and
+// when it runs again: the kernel's tasks, which let go of their OS thread while they
+// wait (sentry/kernel's usage.go). A wait calls SleepStart(ctx) right before its select
+// and SleepFinish(ctx) right after it, and nothing else in between.
+type Sleeper interface {
+	Context
+	SleepStart()
+	SleepFinish()
+}
+
+// SleepStart tells ctx, if it is a Sleeper, that a wait that may block comes next.
+func SleepStart(ctx Context) {
+	if s, ok := ctx.(Sleeper); ok {
+		s.SleepStart()
+	}
+}
+
+// SleepFinish tells ctx, if it is a Sleeper, that the wait is over.
+func SleepFinish(ctx Context) {
+	if s, ok := ctx.(Sleeper); ok {
+		s.SleepFinish()
+	}
+}
+
 // BlockingFile is implemented by FileImpls whose reads and writes wait (pipes,
 // sockets): they take the caller's Context, and whether the description is
 // O_NONBLOCK. A wait that is interrupted returns EINTR.

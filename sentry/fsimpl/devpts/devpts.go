@@ -240,6 +240,8 @@ func (t *Terminal) wait(ctx vfs.Context, timeout <-chan time.Time) error {
 	if ctx != nil {
 		intr = ctx.Interrupted()
 	}
+	vfs.SleepStart(ctx)
+	defer vfs.SleepFinish(ctx)
 	select {
 	case <-ch:
 		return nil

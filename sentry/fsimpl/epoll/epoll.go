@@ -119,7 +119,9 @@ func (in *Instance) Wait(ctx vfs.Context, max int, deadline time.Time, poll bool
 		for _, ch := range changes {
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
 		}
+		vfs.SleepStart(ctx)
 		chosen, _, _ := reflect.Select(cases)
+		vfs.SleepFinish(ctx)
 		switch {
 		case chosen == 0:
 			return nil, unix.EINTR

@@ -92,6 +92,8 @@ func (e *eventfd) wait(ctx vfs.Context) error {
 	ch := e.changed
 	e.mu.Unlock()
 	defer e.mu.Lock()
+	vfs.SleepStart(ctx)
+	defer vfs.SleepFinish(ctx)
 	select {
 	case <-ch:
 		return nil

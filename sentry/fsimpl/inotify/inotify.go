@@ -355,10 +355,13 @@ func (in *Instance) ReadCtx(ctx vfs.Context, dst []byte, nonblock bool) (int, er
 		}
 		ch := in.changed
 		in.mu.Unlock()
+		vfs.SleepStart(ctx)
 		select {
 		case <-ch:
+			vfs.SleepFinish(ctx)
 			in.mu.Lock()
 		case <-ctx.Interrupted():
+			vfs.SleepFinish(ctx)
 			in.mu.Lock()
 			return 0, unix.Errno(512) // ERESTARTSYS
 		}

@@ -526,6 +526,7 @@ func (q *Queue) wait(ctx vfs.Context, w *waiter, list *[]*waiter, deadline time.
 	}
 	q.mu.Unlock()
 	var err error
+	vfs.SleepStart(ctx)
 	select {
 	case <-w.wake:
 	case <-timeout:
@@ -533,6 +534,7 @@ func (q *Queue) wait(ctx vfs.Context, w *waiter, list *[]*waiter, deadline time.
 	case <-ctx.Interrupted():
 		err = erestartsys
 	}
+	vfs.SleepFinish(ctx)
 	q.mu.Lock()
 	if w.done {
 		return nil // handed over before the timeout or signal was seen

@@ -199,6 +199,8 @@ func (p *pipe) wait(ctx vfs.Context) error {
 	ch := p.changed
 	p.mu.Unlock()
 	defer p.mu.Lock()
+	vfs.SleepStart(ctx)
+	defer vfs.SleepFinish(ctx)
 	select {
 	case <-ch:
 		return nil

@@ -119,10 +119,13 @@ func Transfer(ctx vfs.Context, in, out *Pipe, n int, nonblock, keep bool) (int, 
 		if nonblock {
 			return 0, unix.EAGAIN
 		}
+		vfs.SleepStart(ctx)
 		select {
 		case <-wait:
 		case <-ctx.Interrupted():
+			vfs.SleepFinish(ctx)
 			return 0, erestartsys
 		}
+		vfs.SleepFinish(ctx)
 	}
 }

@@ -94,11 +94,14 @@ func (f *File) ReadCtx(ctx vfs.Context, dst []byte, nonblock bool) (int, error) 
 		if nonblock {
 			return 0, unix.EAGAIN
 		}
+		vfs.SleepStart(ctx)
 		select {
 		case <-queued:
 		case <-src.Interrupted():
+			vfs.SleepFinish(ctx)
 			return 0, unix.Errno(512) // ERESTARTSYS
 		}
+		vfs.SleepFinish(ctx)
 	}
 	return got * SiginfoSize, nil
 }

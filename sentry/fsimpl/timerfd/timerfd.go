@@ -164,10 +164,13 @@ func (tm *Timer) ReadCtx(ctx vfs.Context, dst []byte, nonblock bool) (int, error
 		}
 		ch := tm.changed
 		tm.mu.Unlock()
+		vfs.SleepStart(ctx)
 		select {
 		case <-ch:
+			vfs.SleepFinish(ctx)
 			tm.mu.Lock()
 		case <-ctx.Interrupted():
+			vfs.SleepFinish(ctx)
 			tm.mu.Lock()
 			return 0, unix.Errno(512) // ERESTARTSYS
 		}

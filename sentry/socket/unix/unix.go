@@ -291,6 +291,8 @@ func (s *sock) wait(ctx vfs.Context, w *sock, dl time.Time) error {
 	}
 	s.ns.mu.Unlock()
 	defer s.ns.mu.Lock()
+	vfs.SleepStart(ctx)
+	defer vfs.SleepFinish(ctx)
 	select {
 	case <-ch:
 		return nil

@@ -26,11 +26,14 @@ func sleepUntil(t *kernel.Task, deadline time.Time, rem uintptr) (uintptr, error
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	t.SleepStart()
 	select {
 	case <-timer.C:
+		t.SleepFinish()
 		return 0, nil
 	case <-t.Interrupted():
 	}
+	t.SleepFinish()
 	if rem != 0 {
 		left := unix.NsecToTimespec(int64(max(time.Until(deadline), 0)))
 		if err := t.CopyOutObj(rem, &left); err != nil {

@@ -22,7 +22,9 @@ func waitAny(t *kernel.Task, changes []<-chan struct{}, timer <-chan time.Time) 
 	for _, ch := range changes {
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
 	}
+	t.SleepStart()
 	chosen, _, _ := reflect.Select(cases)
+	t.SleepFinish()
 	switch {
 	case chosen == 0:
 		return unix.EINTR

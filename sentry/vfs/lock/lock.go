@@ -44,6 +44,13 @@ type Context interface {
 	Interrupted() <-chan struct{}
 }
 
+// sleeper is vfs.Sleeper (this package is below vfs): a Context told when its wait
+// begins and ends (a task lets go of its OS thread meanwhile).
+type sleeper interface {
+	SleepStart()
+	SleepFinish()
+}
+
 // ERESTARTSYS is what an interrupted wait returns.
 const ERESTARTSYS = unix.Errno(512)
 
@@ -104,6 +111,10 @@ func (m *Manager) wait(ctx Context, f *fileLocks) error {
 	ch := f.changed
 	m.mu.Unlock()
 	defer m.mu.Lock()
+	if s, ok := ctx.(sleeper); ok {
+		s.SleepStart()
+		defer s.SleepFinish()
+	}
 	select {
 	case <-ch:
 		return nil

@@ -1,9 +1,12 @@
 // usage: CPU-time accounting — getrusage (self, children, thread), times, wait4's
 // rusage, the CPU-time clocks and clock_getres; and their errors; ru_maxrss, the
 // largest resident set, of the process (kept after munmap), of a waited-for child and
-// of the children. Times and sizes vary, so it prints only whether each one moved the
+// of the children; system time, which a thread's work in system calls adds to and its
+// waits do not. Times and sizes vary, so it prints only whether each one moved the
 // way Linux's does.
 #include "common.h"
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -58,6 +61,53 @@ static long long ns(clockid_t c) {
 	struct timespec ts;
 	clock_gettime(c, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// Waiting and working threads. The waiter blocks in read(2) on a pipe 20 times; each
+// time, the main thread first spends 10 ms of its CPU time in read(2)s of /dev/zero
+// (system time: the kernel zeroes the buffer), then wakes it. The main thread's system
+// time grows by most of that; the waiter's stays small, since a thread that waits is
+// not running: none of the main thread's work is the waiter's, on whichever host
+// thread the Sentry serves either. (Only system time: a sandboxed thread's user time
+// is the wall time its application code had, which a loaded host stretches.)
+enum { wakes = 20 };
+static int wake[2];
+static long long waited; // the waiter's system time over its waits, in us
+
+static void *waiter(void *arg) {
+	char c;
+	struct rusage a, b;
+	getrusage(RUSAGE_THREAD, &a);
+	for (int i = 0; i < wakes; i++)
+		if (read(wake[0], &c, 1) != 1)
+			break;
+	getrusage(RUSAGE_THREAD, &b);
+	waited = us(b.ru_stime) - us(a.ru_stime);
+	return arg;
+}
+
+static void waiting(void) {
+	static char buf[1 << 20];
+	int zero = open("/dev/zero", O_RDONLY);
+	pipe(wake);
+	pthread_t th;
+	pthread_create(&th, NULL, waiter, NULL);
+	struct rusage a, b;
+	getrusage(RUSAGE_THREAD, &a);
+	for (int i = 0; i < wakes; i++) {
+		long long until = ns(CLOCK_THREAD_CPUTIME_ID) + 10000000;
+		while (ns(CLOCK_THREAD_CPUTIME_ID) < until)
+			read(zero, buf, sizeof buf);
+		write(wake[1], "x", 1);
+	}
+	getrusage(RUSAGE_THREAD, &b);
+	pthread_join(th, NULL);
+	printf("working thread's system time grew by over 50 ms: %d\n",
+	       us(b.ru_stime) - us(a.ru_stime) > 50000);
+	printf("waiting thread's system time grew by under 50 ms: %d\n", waited < 50000);
+	close(zero);
+	close(wake[0]);
+	close(wake[1]);
 }
 
 int main(void) {
@@ -118,5 +168,6 @@ int main(void) {
 	CHECK("times NULL", times(NULL) > 0 ? 0 : -1);
 	CHECK("times bad address", syscall(SYS_times, 8));
 	maxrss();
+	waiting();
 	return 0;
 }

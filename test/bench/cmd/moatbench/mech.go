@@ -22,6 +22,7 @@ var mechOrder = []string{
 	"seccomp_trap",
 	"seccomp_handoff",
 	"kvm_exit",
+	"kvm_touch",
 	"futex_pingpong",
 	"ptrace_sysemu",
 	"ptrace_sysemu_regs",
