@@ -3,6 +3,7 @@ package mm
 import (
 	"errors"
 	"io"
+	"iter"
 
 	"golang.org/x/sys/unix"
 
@@ -36,7 +37,7 @@ func (m *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error 
 		return &SegvError{Addr: addr, Code: arch.SEGV_ACCERR}
 	}
 	page := pageDown(addr)
-	if fr, ok := m.pages[page]; ok {
+	if fr, ok := m.pages.lookup(page); ok {
 		if at.Write && m.isCOW(v, fr) {
 			return m.breakCOW(v, page, page+pageSize)
 		}
@@ -80,10 +81,7 @@ func (m *MemoryManager) populate(v *vma, page uintptr, mapIt bool) error {
 			return err
 		}
 	}
-	for a := start; a < end; a += pageSize {
-		off := fr.Start + uint64(a-start)
-		m.pages[a] = platform.FileRange{Start: off, End: off + pageSize}
-	}
+	m.pages.insert(start, fr)
 	return nil
 }
 
@@ -111,7 +109,7 @@ func (m *MemoryManager) populateShared(v *vma, page uintptr, mapIt bool) error {
 			}
 			break
 		}
-		m.pages[a] = fr
+		m.pages.insert(a, fr)
 		if run.Length() != 0 && run.End == fr.Start && runAddr+uintptr(run.Length()) == a {
 			run.End = fr.End
 			continue
@@ -141,13 +139,7 @@ func (m *MemoryManager) mapRun(v *vma, page uintptr) error {
 	span := uintptr(anonFaultAround * pageSize)
 	lo, hi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
 	if b, ok := m.as.(platform.MapBatcher); ok && b.Batched() {
-		var addrs []uintptr
-		for a := lo; a < hi; a += pageSize {
-			if _, ok := m.pages[a]; ok {
-				addrs = append(addrs, a)
-			}
-		}
-		runs := m.runsOf(v, addrs)
+		runs := m.runsOf(v, m.pages.within(lo, hi))
 		var want platform.AccessType
 		for _, r := range runs {
 			if r.Addr <= page && page < r.Addr+uintptr(r.File.Length()) {
@@ -162,49 +154,24 @@ func (m *MemoryManager) mapRun(v *vma, page uintptr) error {
 		}
 		return b.MapFiles(ms)
 	}
-	fr := m.pages[page]
-	follows := func(a uintptr) bool { // the page at a is where page's file offset leads
-		g, ok := m.pages[a]
-		if a < page {
-			return ok && uint64(page-a) <= fr.Start && g.Start == fr.Start-uint64(page-a)
-		}
-		return ok && g.Start == fr.Start+uint64(a-page)
-	}
-	start, end := page, page+pageSize
-	for start > lo && follows(start-pageSize) {
-		start -= pageSize
-	}
-	for end < hi && follows(end) {
-		end += pageSize
-	}
-	addrs := make([]uintptr, 0, (end-start)/pageSize)
-	for a := start; a < end; a += pageSize {
-		addrs = append(addrs, a)
-	}
-	for _, r := range m.runsOf(v, addrs) {
-		if r.Addr <= page && page < r.Addr+uintptr(r.File.Length()) {
-			return m.as.MapFile(r.Addr, r.File, r.Access, false)
+	r, _ := m.pages.runAt(page)
+	for _, fm := range m.runsOf(v, m.pages.within(max(lo, r.addr), min(hi, r.end()))) {
+		if fm.Addr <= page && page < fm.Addr+uintptr(fm.File.Length()) {
+			return m.as.MapFile(fm.Addr, fm.File, fm.Access, false)
 		}
 	}
 	return nil
 }
 
-// runsOf returns the mappings of v's populated pages at addrs (sorted): one per stretch
-// contiguous in addresses and in the memory file whose pages are all copy-on-write or
-// all not, with the access the platform gives them (v's, less write where
-// copy-on-write).
-func (m *MemoryManager) runsOf(v *vma, addrs []uintptr) []platform.FileMapping {
+// runsOf returns the mappings of v's populated pages in runs (within v, in address
+// order): one per stretch of a run whose pages are all copy-on-write or all not, with
+// the access the platform gives them (v's, less write where copy-on-write).
+func (m *MemoryManager) runsOf(v *vma, runs iter.Seq[pageRun]) []platform.FileMapping {
 	var out []platform.FileMapping
-	for i := 0; i < len(addrs); {
-		fr := m.pages[addrs[i]]
-		j := i + 1
-		for j < len(addrs) && addrs[j] == addrs[j-1]+pageSize && m.pages[addrs[j]].Start == fr.Start+uint64(j-i)*pageSize {
-			j++
-		}
-		run := platform.FileRange{Start: fr.Start, End: fr.Start + uint64(j-i)*pageSize}
+	for r := range runs {
+		run := r.file()
 		if !m.cow || v.shared != nil {
-			out = append(out, platform.FileMapping{Addr: addrs[i], File: run, Access: v.perms})
-			i = j
+			out = append(out, platform.FileMapping{Addr: r.addr, File: run, Access: v.perms})
 			continue
 		}
 		refs := m.mf.Refs(run)
@@ -216,11 +183,10 @@ func (m *MemoryManager) runsOf(v *vma, addrs []uintptr) []platform.FileMapping {
 			}
 			at := v.perms
 			at.Write = at.Write && !cow
-			out = append(out, platform.FileMapping{Addr: addrs[i] + uintptr(k)*pageSize,
+			out = append(out, platform.FileMapping{Addr: r.addr + uintptr(k)*pageSize,
 				File: platform.FileRange{Start: run.Start + uint64(k)*pageSize, End: run.Start + uint64(l)*pageSize}, Access: at})
 			k = l
 		}
-		i = j
 	}
 	return out
 }
@@ -234,10 +200,13 @@ func (m *MemoryManager) runsOf(v *vma, addrs []uintptr) []platform.FileMapping {
 // once per page. Each old page loses this address space's reference.
 func (m *MemoryManager) breakCOW(v *vma, page, hi uintptr) error {
 	cowAt := func(a uintptr) bool {
-		fr, ok := m.pages[a]
+		fr, ok := m.pages.lookup(a)
 		return ok && m.isCOW(v, fr)
 	}
-	hole := func(a uintptr) bool { return len(m.mf.Data(m.pages[a])) == 0 }
+	hole := func(a uintptr) bool {
+		fr, _ := m.pages.lookup(a)
+		return len(m.mf.Data(fr)) == 0
+	}
 	span := uintptr(faultAround * pageSize)
 	lo, blockHi := max(v.start, page&^(span-1)), min(v.end, (page&^(span-1))+span)
 	start, end := page, page+pageSize
@@ -254,18 +223,18 @@ func (m *MemoryManager) breakCOW(v *vma, page, hi uintptr) error {
 	if err != nil {
 		return err
 	}
-	for a := start; a < end; a += pageSize {
-		old := m.pages[a]
-		at := nfr.Start + uint64(a-start)
-		dst := platform.FileRange{Start: at, End: at + pageSize}
+	// The old pages, run by run (all populated: each is copy-on-write).
+	for _, r := range m.pages.remove(start, end) {
+		old := r.file()
+		at := nfr.Start + uint64(r.addr-start)
 		for _, d := range m.mf.Data(old) {
 			// Only the parts with data: reading a hole through the Sentry's view would
 			// give it memory.
-			copy(m.mf.Slice(platform.FileRange{Start: dst.Start + d.Start - old.Start, End: dst.Start + d.End - old.Start}), m.mf.Slice(d))
+			copy(m.mf.Slice(platform.FileRange{Start: at + d.Start - old.Start, End: at + d.End - old.Start}), m.mf.Slice(d))
 		}
 		m.mf.Free(old)
-		m.pages[a] = dst
 	}
+	m.pages.insert(start, nfr)
 	return m.as.MapFile(start, nfr, v.perms, false)
 }
 
@@ -276,19 +245,8 @@ func (m *MemoryManager) breakCOW(v *vma, page, hi uintptr) error {
 func (m *MemoryManager) unpopulatedRun(v *vma, page, span uintptr) (start, end uintptr) {
 	lo := v.start + (page-v.start)&^(span-1)
 	hi := min(v.end, lo+span)
-	start, end = page, page+pageSize
-	for start > lo && !m.populated(start-pageSize) {
-		start -= pageSize
-	}
-	for end < hi && !m.populated(end) {
-		end += pageSize
-	}
-	return start, end
-}
-
-func (m *MemoryManager) populated(a uintptr) bool {
-	_, ok := m.pages[a]
-	return ok
+	gapLo, gapHi := m.pages.gap(page)
+	return max(lo, gapLo), min(hi, gapHi)
 }
 
 // fill reads v's file bytes for the pages at start into dst; past v.fileEnd stays zero.

@@ -1,9 +1,8 @@
 package mm
 
 import (
-	"slices"
-
 	"github.com/moat-sandbox/moat/platform"
+	"github.com/moat-sandbox/moat/sentry/pgalloc"
 )
 
 // Fork returns a copy of the address space in the new platform address space as, for
@@ -31,9 +30,8 @@ import (
 func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManager, error) {
 	m.mu.Lock()
 	defer m.unlock()
-	c := &MemoryManager{mf: m.mf, as: as, pages: make(map[uintptr]platform.FileRange, len(m.pages)),
-		min: m.min, max: m.max, mmapBase: m.mmapBase, brkStart: m.brkStart, brk: m.brk,
-		stackLimit: m.stackLimit, cow: true}
+	c := &MemoryManager{mf: m.mf, as: as, min: m.min, max: m.max, mmapBase: m.mmapBase,
+		brkStart: m.brkStart, brk: m.brk, stackLimit: m.stackLimit, cow: true}
 	c.users.Store(1)
 	for _, v := range m.vmas {
 		if v.dontFork {
@@ -43,18 +41,8 @@ func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManag
 		c.vmas = append(c.vmas, v)
 		c.incRef(&c.vmas[len(c.vmas)-1])
 	}
-	addrs := make([]uintptr, 0, len(m.pages))
-	for a := range m.pages {
-		addrs = append(addrs, a)
-	}
-	slices.Sort(addrs)
-	// The pages of each VMA, and the VMAs copied whole.
-	type group struct {
-		v     *vma
-		pages []uintptr
-		copy  bool
-	}
-	var groups []group
+	// The VMAs copied whole, by index in m.vmas.
+	copied := make([]bool, len(m.vmas))
 	budget := copyBudget
 	if m.users.Load() != 1 {
 		// Another thread could write a page while it is copied, and the child would
@@ -62,27 +50,13 @@ func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManag
 		// write-protected first, so their writes wait for the fork to end.
 		budget = 0
 	}
-	for rest := addrs; len(rest) > 0; {
-		v := &m.vmas[m.find(rest[0])]
-		n := 1
-		for n < len(rest) && rest[n] < v.end {
-			n++
-		}
-		g := group{v: v, pages: rest[:n]}
-		rest = rest[n:]
-		if v.dontFork || v.wipeOnFork {
+	for i, v := range m.vmas {
+		if v.dontFork || v.wipeOnFork || v.shared != nil || !v.perms.Write || v.end-v.start > copySmallVMA*pageSize {
 			continue
 		}
-		if v.shared == nil && v.perms.Write && v.end-v.start <= copySmallVMA*pageSize && n <= budget {
-			g.copy = true
+		if n := m.pages.countWithin(v.start, v.end); n > 0 && n <= budget {
+			copied[i] = true
 			budget -= n
-		}
-		groups = append(groups, g)
-	}
-	copied := map[*vma]bool{}
-	for _, g := range groups {
-		if g.copy {
-			copied[g.v] = true
 		}
 	}
 	m.changes.Add(1)
@@ -98,33 +72,25 @@ func (m *MemoryManager) Fork(as platform.AddressSpace, sp uintptr) (*MemoryManag
 	}
 	m.cow = true
 	var maps []platform.FileMapping
-	for _, g := range groups {
-		v, run := g.v, g.pages
-		var own []uintptr // pages the child gets a copy of
-		if g.copy {
-			own, run = run, nil
-		} else if v.shared == nil && v.perms.Write && sp >= v.start && sp < v.end {
-			own, run = splitStack(run, pageDown(sp), v.start)
+	for i := range m.vmas {
+		v := &m.vmas[i]
+		if v.dontFork || v.wipeOnFork {
+			continue
 		}
-		if err := c.copyFrom(m, own); err != nil {
+		// The child gets a copy of the pages in [ownLo, ownHi): all of a small VMA's,
+		// or those at the stack pointer; and the rest shared.
+		var ownLo, ownHi uintptr
+		if copied[i] {
+			ownLo, ownHi = v.start, v.end
+		} else if v.shared == nil && v.perms.Write && sp >= v.start && sp < v.end {
+			ownLo, ownHi = max(v.start, pageDown(sp)-(copyStack-1)*pageSize), pageDown(sp)+pageSize
+		}
+		vmaps, err := c.forkPages(m, v, ownLo, ownHi)
+		if err != nil {
 			c.Release()
 			return nil, err
 		}
-		// One IncRef per stretch of pages contiguous in the memory file.
-		for i := 0; i < len(run); {
-			fr := m.pages[run[i]]
-			j := i + 1
-			for j < len(run) && run[j] == run[j-1]+pageSize && m.pages[run[j]].Start == fr.Start+uint64(j-i)*pageSize {
-				j++
-			}
-			m.mf.IncRef(platform.FileRange{Start: fr.Start, End: fr.Start + uint64(j-i)*pageSize})
-			for k, a := range run[i:j] {
-				off := fr.Start + uint64(k)*pageSize
-				c.pages[a] = platform.FileRange{Start: off, End: off + pageSize}
-			}
-			i = j
-		}
-		maps = append(maps, c.runsOf(v, g.pages)...)
+		maps = append(maps, vmaps...)
 	}
 	// Where a batch of mappings costs about one, the child gets all its pages mapped
 	// now rather than a fault for each run it touches; a recycled address space keeps
@@ -149,83 +115,86 @@ const (
 	copyStack    = 2  // pages at and below the stack pointer
 )
 
-// splitStack takes out of pages (sorted, of a VMA starting at start) the copyStack
-// pages at and below sp's page that are populated, and returns them and the rest.
-func splitStack(pages []uintptr, sp, start uintptr) (own, rest []uintptr) {
-	lo := max(start, sp-(copyStack-1)*pageSize)
-	for _, a := range pages {
-		if a >= lo && a <= sp {
-			own = append(own, a)
-		} else {
-			rest = append(rest, a)
+// forkPages gives c, m's child, the populated pages of m's VMA v: a copy of those in
+// [ownLo, ownHi), all in one new range of the memory file (copyPages), and the others
+// shared, one reference more per run. It returns the child's mappings of them, in
+// address order: with v's access, less write where shared copy-on-write.
+//
+// The copies may be warm pages (pgalloc.AllocateResident: the last ones freed, which
+// copyPages overwrites or punches), so a fork loop's children reuse their siblings'
+// pages, at the same offsets: a recycled address space still maps them there
+// (platform.Refiller).
+func (c *MemoryManager) forkPages(m *MemoryManager, v *vma, ownLo, ownHi uintptr) ([]platform.FileMapping, error) {
+	var copies platform.FileRange // where the next copy goes, from its start
+	if n := m.pages.countWithin(ownLo, ownHi); n > 0 {
+		fr, err := c.mf.AllocateResident(uint64(n) * pageSize)
+		if err != nil {
+			return nil, err
+		}
+		copies = fr
+	}
+	cow := v.perms
+	if v.shared == nil {
+		cow.Write = false
+	}
+	var maps []platform.FileMapping
+	add := func(addr uintptr, fr platform.FileRange, at platform.AccessType) {
+		c.pages.insert(addr, fr)
+		maps = append(maps, platform.FileMapping{Addr: addr, File: fr, Access: at})
+	}
+	share := func(r pageRun) {
+		m.mf.IncRef(r.file())
+		add(r.addr, r.file(), cow)
+	}
+	for r := range m.pages.within(v.start, v.end) {
+		if r.end() <= ownLo || ownHi <= r.addr {
+			share(r)
+			continue
+		}
+		if r.addr < ownLo {
+			share(r.clip(r.addr, ownLo))
+		}
+		own := r.clip(max(r.addr, ownLo), min(r.end(), ownHi))
+		dst := platform.FileRange{Start: copies.Start, End: copies.Start + own.file().Length()}
+		copies.Start = dst.End
+		copyPages(m.mf, own.file(), dst)
+		add(own.addr, dst, v.perms)
+		if ownHi < r.end() {
+			share(r.clip(ownHi, r.end()))
 		}
 	}
-	return own, rest
+	return maps, nil
 }
 
-// copyFrom gives c a copy of m's pages at addrs, in one new range of the memory file:
-// the parts of them that hold data are copied, and holes stay holes. The range may be
-// warm pages (pgalloc.AllocateResident: the last ones freed, which the copy overwrites
-// and punches), so a fork loop's children reuse their siblings' pages, at the same
-// offsets: a recycled address space still maps them there (platform.Refiller).
-func (c *MemoryManager) copyFrom(m *MemoryManager, addrs []uintptr) error {
-	if len(addrs) == 0 {
-		return nil
+// copyPages copies the memory-file pages src to dst, of the same length: the parts of
+// src that hold data are copied, and dst is punched where src has holes, so holes stay
+// holes (and bytes dst held before, warm pages of another process, are gone).
+func copyPages(mf *pgalloc.MemoryFile, src, dst platform.FileRange) {
+	// to maps a range of src to the same range of dst.
+	to := func(start, end uint64) platform.FileRange {
+		return platform.FileRange{Start: dst.Start + start - src.Start, End: dst.Start + end - src.Start}
 	}
-	// One look for data (two lseeks) per run of pages contiguous in both the address
-	// space and the memory file, rather than per page.
-	type run struct {
-		i    int // the run's first index in addrs
-		old  platform.FileRange
-		data []platform.FileRange
-	}
-	var runs []run
-	full := true
-	for i := 0; i < len(addrs); {
-		old := m.pages[addrs[i]]
-		j := i + 1
-		for j < len(addrs) && addrs[j] == addrs[j-1]+pageSize && m.pages[addrs[j]].Start == old.Start+uint64(j-i)*pageSize {
-			j++
+	from := src.Start // the source's next hole starts here
+	for _, d := range mf.Data(src) {
+		if d.Start > from {
+			mf.Punch(to(from, d.Start))
 		}
-		old.End = old.Start + uint64(j-i)*pageSize
-		data := m.mf.Data(old)
-		full = full && len(data) == 1 && data[0] == old
-		runs = append(runs, run{i, old, data})
-		i = j
+		copy(mf.Slice(to(d.Start, d.End)), mf.Slice(d))
+		from = d.End
 	}
-	fr, err := c.mf.AllocateResident(uint64(len(addrs)) * pageSize)
-	if err != nil {
-		return err
+	if from < src.End {
+		mf.Punch(to(from, src.End))
 	}
-	for _, r := range runs {
-		at := fr.Start + uint64(r.i)*pageSize
-		from := r.old.Start // the source's next hole starts here
-		for _, d := range r.data {
-			if d.Start > from {
-				c.mf.Punch(platform.FileRange{Start: at + from - r.old.Start, End: at + d.Start - r.old.Start})
-			}
-			copy(m.mf.Slice(platform.FileRange{Start: at + d.Start - r.old.Start, End: at + d.End - r.old.Start}), m.mf.Slice(d))
-			from = d.End
-		}
-		if from < r.old.End {
-			c.mf.Punch(platform.FileRange{Start: at + from - r.old.Start, End: at + r.old.End - r.old.Start})
-		}
-	}
-	for k, a := range addrs {
-		off := fr.Start + uint64(k)*pageSize
-		c.pages[a] = platform.FileRange{Start: off, End: off + pageSize}
-	}
-	return nil
 }
 
 // writeProtectPrivate takes write access away from every populated page of m's
-// writable private mappings but those of skip and the pages [keepLo, keepHi), in the
+// writable private mappings but those skip marks (by index) and the pages [keepLo, keepHi), in the
 // platform: fork is about to share them. Consecutive VMAs whose pages end up with the
 // same access are changed as one range (a read-only private VMA loses nothing; holes
 // between VMAs have nothing mapped), and where the platform batches, all ranges in one
 // call. What is skipped shares no page with the child; those of its pages it still
 // shares with another address space are already read-only.
-func (m *MemoryManager) writeProtectPrivate(skip map[*vma]bool, keepLo, keepHi uintptr) error {
+func (m *MemoryManager) writeProtectPrivate(skip []bool, keepLo, keepHi uintptr) error {
 	var ps []platform.Protection
 	add := func(start, end uintptr, at platform.AccessType) {
 		if keepLo < keepHi && start < keepHi && keepLo < end {
@@ -245,7 +214,7 @@ func (m *MemoryManager) writeProtectPrivate(skip map[*vma]bool, keepLo, keepHi u
 	for i := range m.vmas {
 		v := &m.vmas[i]
 		want := v.perms
-		if v.shared == nil && !v.dontFork && !v.wipeOnFork && !skip[v] {
+		if v.shared == nil && !v.dontFork && !v.wipeOnFork && !skip[i] {
 			want.Write = false
 		}
 		if pending && want != at {

@@ -73,13 +73,13 @@ func (m *MemoryManager) copy(addr uintptr, n int, at platform.AccessType, f func
 			return done, unix.EFAULT
 		}
 		page := pageDown(a)
-		fr, ok := m.pages[page]
+		fr, ok := m.pages.lookup(page)
 		if !ok {
 			// Populate without mapping: the application's own first touch maps it.
 			if err := m.populate(v, page, false); err != nil {
 				return done, unix.EFAULT
 			}
-			fr = m.pages[page]
+			fr, _ = m.pages.lookup(page)
 		} else if at.Write && m.isCOW(v, fr) {
 			// Never into a page another address space still sees: this one gets its
 			// own copy first, of every copy-on-write page the copy will write.
@@ -87,7 +87,7 @@ func (m *MemoryManager) copy(addr uintptr, n int, at platform.AccessType, f func
 			if err := m.breakCOW(v, page, min(end, v.end)); err != nil {
 				return done, unix.EFAULT
 			}
-			fr = m.pages[page]
+			fr, _ = m.pages.lookup(page)
 		}
 		mem := m.mf.Slice(fr)[a-page:]
 		if rest := n - done; len(mem) > rest {

@@ -116,7 +116,7 @@ func (m *MemoryManager) Populate(addr, length uintptr) error {
 			continue
 		}
 		at, vend := v.perms, v.end
-		_, present := m.pages[a]
+		_, present := m.pages.lookup(a)
 		m.unlock()
 		switch {
 		case !at.Read && !at.Write && !at.Execute:

@@ -97,7 +97,20 @@
 // faults again at one address because another thread forked from a fault that never
 // resolves.
 //
-// The VMA set is a sorted slice; a tree comes with many mappings.
+// # Data structures
+//
+// The VMA set is a sorted slice. The populated pages are runs (pageSet), sorted in a
+// slice of chunks (sentry/internal/chunked, a B-tree of height two): each run is pages
+// contiguous both in the address space and in the memory file, merged with its
+// neighbours whenever they continue it in both. A fault's fault-around is one run
+// however many pages it populates; fork takes one reference per run (pgalloc keeps the
+// counts as runs too) and builds the child's set and mappings run by run; munmap,
+// MADV_DONTNEED and exit remove a range (runs straddling its ends are split) and free
+// what they removed a memory-file run at a time; a copy-on-write break replaces the
+// pages it copies. The count of pages (RSS, its high-water mark) is kept as runs come
+// and go. Runs ignore VMA boundaries: whoever walks a VMA's pages clips them to it. The
+// chunks keep an edit cheap when copy-on-write breaks all over a large heap have cut it
+// into a run per page; the VMA set would want a tree with many mappings.
 //
 // Lock order: MemoryManager.mu, then a Shared's lock, then the platform's locks; the
 // memory file's lock (pgalloc) is taken last, under any of them. A
@@ -217,8 +230,8 @@ type MemoryManager struct {
 	as platform.AddressSpace
 
 	mu    sync.Mutex
-	vmas  []vma                          // sorted by start, disjoint
-	pages map[uintptr]platform.FileRange // populated page → its memory-file page
+	vmas  []vma   // sorted by start, disjoint
+	pages pageSet // the populated pages and their memory-file pages, in runs
 	// peak is the most pages populated at once before the last time some were
 	// dropped (notePeakLocked); with the count now it is the high-water mark of RSS.
 	peak int
@@ -255,8 +268,7 @@ func (m *MemoryManager) DecUsers() {
 
 // New returns an empty address space over mf, running on the platform address space as.
 func New(mf *pgalloc.MemoryFile, p platform.Platform, as platform.AddressSpace) *MemoryManager {
-	m := &MemoryManager{mf: mf, as: as, pages: map[uintptr]platform.FileRange{},
-		min: p.MinUserAddress(), max: p.MaxUserAddress()}
+	m := &MemoryManager{mf: mf, as: as, min: p.MinUserAddress(), max: p.MaxUserAddress()}
 	m.users.Store(1)
 	return m
 }
@@ -265,13 +277,9 @@ func New(mf *pgalloc.MemoryFile, p platform.Platform, as platform.AddressSpace) 
 func (m *MemoryManager) Release() {
 	m.mu.Lock()
 	defer m.unlock()
-	frs := make([]platform.FileRange, 0, len(m.pages))
-	for _, fr := range m.pages {
-		frs = append(frs, fr)
-	}
-	freeRuns(m.mf, frs)
 	m.notePeakLocked()
-	m.pages = nil
+	freeRuns(m.mf, fileRanges(m.pages.all()))
+	m.pages = pageSet{}
 	for i := range m.vmas {
 		m.decRef(&m.vmas[i])
 	}
@@ -384,11 +392,11 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 	err := m.as.Unmap(start, end-start)
 	j := i
 	for j < len(m.vmas) && m.vmas[j].start < end {
-		m.freePages(m.vmas[j].start, m.vmas[j].end)
 		m.decRef(&m.vmas[j])
 		j++
 	}
 	m.vmas = append(m.vmas[:i], m.vmas[j:]...)
+	m.freePages(start, end)
 	return err
 }
 
@@ -397,36 +405,20 @@ func (m *MemoryManager) unmapLocked(start, end uintptr) error {
 // time gives each run back to the host in one call (freeRuns).
 func (m *MemoryManager) freePages(start, end uintptr) {
 	m.notePeakLocked()
-	var frs []platform.FileRange
-	if uintptr(len(m.pages)) < (end-start)/pageSize {
-		for a, fr := range m.pages {
-			if a >= start && a < end {
-				frs = append(frs, fr)
-				delete(m.pages, a)
-			}
-		}
-	} else {
-		for a := start; a < end; a += pageSize {
-			if fr, ok := m.pages[a]; ok {
-				frs = append(frs, fr)
-				delete(m.pages, a)
-			}
-		}
-	}
-	freeRuns(m.mf, frs)
+	freeRuns(m.mf, fileRanges(m.pages.remove(start, end)))
 }
 
 // notePeakLocked records the pages populated now in the high-water mark, before some
 // are dropped: pages are only added between two drops, so the mark, with the count at
 // any moment, is the most there ever were (Linux's hiwater_rss). m.mu is held.
-func (m *MemoryManager) notePeakLocked() { m.peak = max(m.peak, len(m.pages)) }
+func (m *MemoryManager) notePeakLocked() { m.peak = max(m.peak, m.pages.count()) }
 
 // MaxRSS is the most bytes the address space has had populated at once (getrusage's
 // ru_maxrss, /proc's VmHWM).
 func (m *MemoryManager) MaxRSS() uint64 {
 	m.mu.Lock()
 	defer m.unlock()
-	return uint64(max(m.peak, len(m.pages))) * pageSize
+	return uint64(max(m.peak, m.pages.count())) * pageSize
 }
 
 // freeRuns drops a reference to each page of frs (in any order; a page may appear more
@@ -477,5 +469,5 @@ func (m *MemoryManager) Usage() (size, rss uint64) {
 	for _, v := range m.vmas {
 		size += uint64(v.end - v.start)
 	}
-	return size, uint64(len(m.pages)) * pageSize
+	return size, uint64(m.pages.count()) * pageSize
 }

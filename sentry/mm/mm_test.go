@@ -217,11 +217,7 @@ func forkMM(t *testing.T, m *MemoryManager, p platform.Platform) *MemoryManager 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if c.pages != nil {
-			c.Release()
-		}
-	})
+	t.Cleanup(c.Release) // a second Release does nothing
 	return c
 }
 
@@ -248,7 +244,7 @@ func TestForkSharesThenCopies(t *testing.T) {
 	if used := m.mf.Used(); used != before {
 		t.Errorf("fork allocated %d bytes, want none", used-before)
 	}
-	fr := m.pages[addr]
+	fr := pageOf(m, addr)
 	if n := m.mf.Refs(fr)[0]; n != 2 {
 		t.Errorf("a private page after fork has %d references, want 2", n)
 	}
@@ -264,17 +260,17 @@ func TestForkSharesThenCopies(t *testing.T) {
 	if got := readByte(t, c, addr+2*pageSize); got != 3 {
 		t.Errorf("child sees %d in a page it did not write, want 3", got)
 	}
-	if c.pages[addr+pageSize] == m.pages[addr+pageSize] {
+	if pageOf(c, addr+pageSize) == pageOf(m, addr+pageSize) {
 		t.Error("the child's written page is still the parent's")
 	}
-	if n := m.mf.Refs(m.pages[addr+pageSize])[0]; n != 1 {
+	if n := m.mf.Refs(pageOf(m, addr+pageSize))[0]; n != 1 {
 		t.Errorf("the parent's page has %d references after the child copied it, want 1", n)
 	}
 	// The parent now holds that page alone: writing it copies nothing.
 	used := m.mf.Used()
-	old := m.pages[addr+pageSize]
+	old := pageOf(m, addr+pageSize)
 	m.CopyOut(addr+pageSize, []byte{43})
-	if m.pages[addr+pageSize] != old || m.mf.Used() != used {
+	if pageOf(m, addr+pageSize) != old || m.mf.Used() != used {
 		t.Error("writing a page held alone copied it")
 	}
 	if got := readByte(t, c, addr+pageSize); got != 42 {
@@ -305,13 +301,11 @@ func TestForkFreesWithTheLastHolder(t *testing.T) {
 	}
 	// The parent goes first: the child's pages survive it.
 	c := forkMM(t, m, p)
-	m.Release()
-	m.pages = map[uintptr]platform.FileRange{} // newMM's cleanup releases it again
-	m.vmas = nil
+	m.Release() // (newMM's cleanup releases it again: that does nothing)
 	if got := readByte(t, c, addr+60*pageSize); got != 1 {
 		t.Errorf("child sees %d after the parent went, want 1", got)
 	}
-	if n := c.mf.Refs(c.pages[addr])[0]; n != 1 {
+	if n := c.mf.Refs(pageOf(c, addr))[0]; n != 1 {
 		t.Errorf("the child's page has %d references once the parent went, want 1", n)
 	}
 	c.Release()
@@ -474,12 +468,12 @@ func TestForkCopiesSmallMappingsAndTheStack(t *testing.T) {
 	}
 	defer c.Release()
 	for i := uintptr(0); i < 4; i++ {
-		if c.pages[small+i*pageSize] == m.pages[small+i*pageSize] || m.mf.Refs(m.pages[small+i*pageSize])[0] != 1 {
+		if pageOf(c, small+i*pageSize) == pageOf(m, small+i*pageSize) || m.mf.Refs(pageOf(m, small+i*pageSize))[0] != 1 {
 			t.Errorf("small mapping's page %d is shared after fork", i)
 		}
 	}
 	for i := uintptr(0); i < 64; i++ {
-		shared := c.pages[stack+i*pageSize] == m.pages[stack+i*pageSize]
+		shared := pageOf(c, stack+i*pageSize) == pageOf(m, stack+i*pageSize)
 		if want := i != 40 && i != 39; shared != want {
 			t.Errorf("stack page %d shared %v, want %v", i, shared, want)
 		}
@@ -495,7 +489,7 @@ func TestForkCopiesSmallMappingsAndTheStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Release()
-	if c2.pages[small] != m.pages[small] {
+	if pageOf(c2, small) != pageOf(m, small) {
 		t.Error("a multithreaded parent's small mapping was copied at fork")
 	}
 }
@@ -521,18 +515,18 @@ func TestForkCopiesReuseFreedPagesKeepingHoles(t *testing.T) {
 		return c
 	}
 	c := fork()
-	first := c.pages[small]
-	if first == m.pages[small] {
+	first := pageOf(c, small)
+	if first == pageOf(m, small) {
 		t.Fatal("the small mapping was not copied")
 	}
 	c.CopyOut(small+pageSize, []byte{7}) // the child writes the parent's hole
 	c.Release()
 	c = fork()
 	defer c.Release()
-	if c.pages[small] != first {
-		t.Errorf("the second child's copy is at %v, want the first's freed page %v", c.pages[small], first)
+	if pageOf(c, small) != first {
+		t.Errorf("the second child's copy is at %v, want the first's freed page %v", pageOf(c, small), first)
 	}
-	if pg, ok := c.pages[small+pageSize]; ok && len(c.mf.Data(pg)) != 0 {
+	if pg, ok := c.pages.lookup(small + pageSize); ok && len(c.mf.Data(pg)) != 0 {
 		t.Errorf("the copy of a hole holds data %v", c.mf.Data(pg))
 	}
 	if got := readByte(t, c, small+pageSize); got != 0 { // (this read gives the hole memory)
@@ -540,5 +534,49 @@ func TestForkCopiesReuseFreedPagesKeepingHoles(t *testing.T) {
 	}
 	if readByte(t, c, small) != 1 || readByte(t, c, small+2*pageSize) != 3 {
 		t.Error("the second child's copy lost the parent's bytes")
+	}
+}
+
+// pageOf returns the memory-file page of m's populated page at addr (a zero range if
+// it is not populated).
+func pageOf(m *MemoryManager, addr uintptr) platform.FileRange {
+	fr, _ := m.pages.lookup(addr)
+	return fr
+}
+
+// TestMRemapMovesPopulatedRuns: mremap moving and shrinking a range whose run of pages
+// MADV_DONTNEED split keeps the bytes of the pages that fit, frees the others, and
+// counts RSS by the pages left.
+func TestMRemapMovesPopulatedRuns(t *testing.T) {
+	m, _ := newMM(t)
+	addr, _ := m.MMap(MMapOpts{Length: 8 * pageSize, Perms: platform.ReadWrite})
+	for i := uintptr(0); i < 8; i++ {
+		m.CopyOut(addr+i*pageSize, []byte{byte(i + 1)}) // the first populates all 8
+	}
+	if err := m.MAdviseDontNeed(addr+3*pageSize, pageSize); err != nil {
+		t.Fatal(err)
+	}
+	used := m.mf.Used()
+	dst := addr + 64*pageSize
+	if got, err := m.MRemap(addr, 8*pageSize, 6*pageSize, true, true, false, dst); err != nil || got != dst {
+		t.Fatalf("MRemap = %#x, %v, want %#x", got, err, dst)
+	}
+	if _, rss := m.Usage(); rss != 5*pageSize {
+		t.Errorf("RSS after the move is %d pages, want 5", rss/pageSize)
+	}
+	if freed := used - m.mf.Used(); freed != 2*pageSize {
+		t.Errorf("the move freed %d pages, want the 2 past the new size", freed/pageSize)
+	}
+	for i := uintptr(0); i < 6; i++ {
+		want := byte(i + 1)
+		if i == 3 {
+			want = 0
+		}
+		if got := readByte(t, m, dst+i*pageSize); got != want {
+			t.Errorf("moved page %d holds %d, want %d", i, got, want)
+		}
+	}
+	if peak := m.MaxRSS(); peak < 8*pageSize {
+		t.Errorf("MaxRSS = %d pages, want at least 8", peak/pageSize)
 	}
 }

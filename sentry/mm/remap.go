@@ -102,16 +102,13 @@ func (m *MemoryManager) move(oldAddr, oldSize, newSize, dst uintptr, dontUnmap b
 	// Move the populated pages that fit in the new size.
 	m.notePeakLocked()
 	var dropped []platform.FileRange
-	for a := oldAddr; a < oldEnd; a += pageSize {
-		fr, ok := m.pages[a]
-		if !ok {
-			continue
+	for _, r := range m.pages.remove(oldAddr, oldEnd) {
+		if r.addr < oldAddr+newSize {
+			moved := r.clip(r.addr, min(r.end(), oldAddr+newSize))
+			m.pages.insert(dst+(moved.addr-oldAddr), moved.file())
 		}
-		delete(m.pages, a)
-		if a-oldAddr < newSize {
-			m.pages[dst+(a-oldAddr)] = fr
-		} else {
-			dropped = append(dropped, fr)
+		if r.end() > oldAddr+newSize {
+			dropped = append(dropped, r.clip(max(r.addr, oldAddr+newSize), r.end()).file())
 		}
 	}
 	m.changes.Add(1)
@@ -251,27 +248,13 @@ func (m *MemoryManager) Resident(addr, length uintptr) ([]byte, error) {
 	// populates neighbours that stay holes (no host memory) until touched, and a
 	// touched page, even only read, has data, as the page Linux maps on a fault.
 	out := make([]byte, length/pageSize)
-	for i := 0; i < len(out); {
-		fr, ok := m.pages[addr+uintptr(i)*pageSize]
-		if !ok {
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(out) {
-			next, ok := m.pages[addr+uintptr(j)*pageSize]
-			if !ok || next.Start != fr.Start+uint64(j-i)*pageSize {
-				break
-			}
-			j++
-		}
-		run := platform.FileRange{Start: fr.Start, End: fr.Start + uint64(j-i)*pageSize}
-		for _, d := range m.mf.Data(run) {
+	for r := range m.pages.within(addr, addr+uintptr(len(out))*pageSize) {
+		i := int((r.addr - addr) / pageSize)
+		for _, d := range m.mf.Data(r.file()) {
 			for off := d.Start &^ (pageSize - 1); off < d.End; off += pageSize {
-				out[i+int((off-run.Start)/pageSize)] = 1
+				out[i+int((off-r.off)/pageSize)] = 1
 			}
 		}
-		i = j
 	}
 	return out, nil
 }

@@ -1,8 +1,6 @@
 package mm
 
 import (
-	"slices"
-
 	"github.com/moat-sandbox/moat/platform"
 )
 
@@ -17,36 +15,27 @@ import (
 // counts in each address space holding it, as RSS does. It only reads.
 func (m *MemoryManager) ResidentBytes() (anon, file uint64) {
 	m.mu.Lock()
-	var anonPages, filePages []uint64
-	for addr, fr := range m.pages {
-		v, ok := m.lookup(addr)
-		if !ok {
-			continue
-		}
-		if v.shared == nil && v.file == nil {
-			anonPages = append(anonPages, fr.Start)
-		} else {
-			filePages = append(filePages, fr.Start)
+	var anonRuns, fileRuns []platform.FileRange
+	for _, v := range m.vmas {
+		for r := range m.pages.within(v.start, v.end) {
+			if v.shared == nil && v.file == nil {
+				anonRuns = append(anonRuns, r.file())
+			} else {
+				fileRuns = append(fileRuns, r.file())
+			}
 		}
 	}
 	m.unlock()
-	return m.dataBytes(anonPages), m.dataBytes(filePages)
+	return m.dataBytes(anonRuns), m.dataBytes(fileRuns)
 }
 
-// dataBytes counts the bytes of the memory-file pages at offsets that hold data,
-// asking the memory file once per run of contiguous pages.
-func (m *MemoryManager) dataBytes(offs []uint64) uint64 {
-	slices.Sort(offs)
+// dataBytes counts the bytes of the memory-file ranges frs that hold data.
+func (m *MemoryManager) dataBytes(frs []platform.FileRange) uint64 {
 	var n uint64
-	for i := 0; i < len(offs); {
-		j := i + 1
-		for j < len(offs) && offs[j] == offs[j-1]+pageSize {
-			j++
-		}
-		for _, d := range m.mf.Data(platform.FileRange{Start: offs[i], End: offs[j-1] + pageSize}) {
+	for _, fr := range frs {
+		for _, d := range m.mf.Data(fr) {
 			n += d.Length()
 		}
-		i = j
 	}
 	return n
 }

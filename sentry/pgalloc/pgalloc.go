@@ -11,11 +11,12 @@
 // written (Data: mincore reports it not resident, copy-on-write copies skip it).
 //
 // Warm pages: the last maxWarm bytes freed keep their host memory (no hole punched),
-// and AllocateResident hands them out again, most recently freed first, zeroed by a
-// clear of the Sentry's view, to a caller about to write the pages anyway (a fork's
-// copies, which punch the holes they copy): punching a hole and faulting the page back in on its next use cost the host
-// a page free, a page allocation and its zeroing, where clearing a resident page is a
-// few hundred nanoseconds. A process that ends and its parent's next fork (a shell's
+// and AllocateResident hands them out again, most recently freed first, as they are
+// (holding their last user's bytes), to a caller about to write or punch every byte
+// anyway (a fork's copies, which punch the holes they copy): punching a hole and
+// faulting the page back in on its next use cost the host a page free, a page
+// allocation and its zeroing, and even clearing the pages first would cost a fault per
+// page where the Sentry's view no longer maps them. A process that ends and its parent's next fork (a shell's
 // loop) then reuse the same pages. The price is up to maxWarm bytes the host keeps for
 // the sandbox while nothing uses them.
 //
@@ -27,7 +28,9 @@
 // one to each page of a range (a shared page mapped by a second address space, held by a
 // shared memory object and by each mapping of it), and Free drops one from each page,
 // returning to the allocator only the pages whose count reaches zero. Only counts above
-// one are stored, so memory that is never shared costs nothing for it. The memory manager
+// one are stored, so memory that is never shared costs nothing for it, and they are
+// stored as runs of pages with the same count (refCounts), so sharing or freeing a
+// range costs an edit of a few runs, not a map entry per page. The memory manager
 // shares private pages copy-on-write by the same counts (Refs tells it whether a page is
 // still shared): fork takes one more reference, and the last holder to let go frees it.
 package pgalloc
@@ -54,9 +57,8 @@ type MemoryFile struct {
 	free []platform.FileRange // sorted, disjoint, merged
 	tail uint64               // [tail, size) has never been allocated
 	used uint64               // bytes allocated
-	// refs holds, for each page (by offset) with more than one reference, the count
-	// less one.
-	refs map[uint64]int32
+	// refs holds the counts of the pages with more than one reference.
+	refs refCounts
 	// warm are freed ranges that kept their memory (see the package comment), oldest
 	// first, warmBytes in all, at most warmLimit (maxWarm).
 	warm      []platform.FileRange
@@ -129,9 +131,10 @@ func (f *MemoryFile) Allocate(length uint64) (platform.FileRange, error) {
 	return fr, nil
 }
 
-// AllocateResident is Allocate for a caller that writes every page at once (or
-// punches what it leaves, Punch): warm pages if a range of them is long enough (zeroed,
-// and holding host memory: data, not holes), else Allocate's.
+// AllocateResident is Allocate for a caller that writes every byte at once, or
+// punches what it leaves (Punch), before anything reads or maps the pages: warm pages
+// if a range of them is long enough (holding host memory, and NOT zeroed: the bytes of
+// whoever freed them last), else Allocate's (zeroed holes).
 func (f *MemoryFile) AllocateResident(length uint64) (platform.FileRange, error) {
 	if length == 0 || length%pageSize != 0 {
 		return platform.FileRange{}, fmt.Errorf("pgalloc: bad allocation length %#x", length)
@@ -145,7 +148,6 @@ func (f *MemoryFile) AllocateResident(length uint64) (platform.FileRange, error)
 	if !ok {
 		return f.Allocate(length)
 	}
-	clear(f.Slice(fr))
 	return fr, nil
 }
 
@@ -179,25 +181,16 @@ func (f *MemoryFile) takeWarmLocked(length uint64) (platform.FileRange, bool) {
 func (f *MemoryFile) IncRef(fr platform.FileRange) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.refs == nil {
-		f.refs = map[uint64]int32{}
-	}
-	for off := fr.Start; off < fr.End; off += pageSize {
-		f.refs[off]++
-	}
+	f.refs.add(fr, 1)
 }
 
 // Refs returns how many references each page of fr (allocated) has. The memory
 // manager reads it to tell a private page shared copy-on-write (more than one) from one
 // it holds alone.
 func (f *MemoryFile) Refs(fr platform.FileRange) []int {
-	out := make([]int, fr.Length()/pageSize)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i := range out {
-		out[i] = int(f.refs[fr.Start+uint64(i)*pageSize]) + 1
-	}
-	return out
+	return f.refs.counts(fr)
 }
 
 // Free drops a reference to every page of fr, and returns the pages no one refers to
@@ -208,30 +201,9 @@ func (f *MemoryFile) Free(fr platform.FileRange) {
 		return
 	}
 	f.mu.Lock()
-	if len(f.refs) == 0 {
-		f.mu.Unlock()
-		f.release(fr)
-		return
-	}
-	// Split fr into the runs of pages whose last reference this was.
-	var runs []platform.FileRange
-	for off := fr.Start; off < fr.End; off += pageSize {
-		if n, ok := f.refs[off]; ok {
-			if n == 1 {
-				delete(f.refs, off)
-			} else {
-				f.refs[off] = n - 1
-			}
-			continue
-		}
-		if k := len(runs); k > 0 && runs[k-1].End == off {
-			runs[k-1].End += pageSize
-		} else {
-			runs = append(runs, platform.FileRange{Start: off, End: off + pageSize})
-		}
-	}
+	last := f.refs.add(fr, -1)
 	f.mu.Unlock()
-	for _, r := range runs {
+	for _, r := range last {
 		f.release(r)
 	}
 }
