@@ -23,6 +23,7 @@ var mechOrder = []string{
 	"seccomp_handoff",
 	"kvm_exit",
 	"kvm_touch",
+	"memfd_touch",
 	"futex_pingpong",
 	"ptrace_sysemu",
 	"ptrace_sysemu_regs",
