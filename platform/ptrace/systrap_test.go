@@ -365,35 +365,14 @@ func TestSpareReset(t *testing.T) {
 	if a.spareThread != th {
 		t.Fatalf("the released thread is not the spare")
 	}
-	as.Release()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		e.p.mu.Lock()
-		ready := slices.Contains(e.p.ready, a)
-		e.p.mu.Unlock()
-		if ready {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the address space was not recycled within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if a.spareThread != th || th.ran {
+	if recycledSpare(t, e, as) != th || th.ran {
 		t.Fatalf("the recycled address space's spare is not the reset thread")
 	}
 	// The frame of the reset's event holds the mask the thread had at its int3.
 	if blocked := le.Uint64(th.slot[th.uc+arch.UcontextSigmask:]); blocked != 0 {
 		t.Errorf("the reset thread blocked signals %#x", blocked)
 	}
-	// The platform may hand out a spare it made first.
-	as2, st2, _ := e.program(t, pt.JmpSelf)
-	for i := 0; as2 != as; i++ {
-		if i == 3 {
-			t.Fatalf("the recycled address space is not handed out")
-		}
-		as2, st2, _ = e.program(t, pt.JmpSelf)
-	}
+	as2, st2 := as, nextUser(t, e, as, pt.JmpSelf)
 	c2 := e.p.NewContext()
 	defer c2.Release()
 	done := make(chan struct{})
@@ -411,6 +390,43 @@ func TestSpareReset(t *testing.T) {
 	if ev := pt.SwitchOnce(t, c2, as2, st2); ev.Kind != platform.EventInterrupt || c2.(*trapContext).t != th {
 		t.Errorf("the next user: event %v, on the reset thread: %v", ev.Kind, c2.(*trapContext).t == th)
 	}
+}
+
+// recycledSpare releases as, waits for the platform to recycle it, and returns its
+// spare thread.
+func recycledSpare(t *testing.T, e *env, as platform.AddressSpace) *trapThread {
+	t.Helper()
+	a := as.(*addressSpace)
+	as.Release()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.p.mu.Lock()
+		ready := slices.Contains(e.p.ready, a)
+		e.p.mu.Unlock()
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the address space was not recycled within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	a.threadsMu.Lock()
+	defer a.threadsMu.Unlock()
+	return a.spareThread
+}
+
+// nextUser maps code in new address spaces until the platform hands out as, recycled
+// (it may hand out a spare it made first), and returns the state that runs it.
+func nextUser(t *testing.T, e *env, as platform.AddressSpace, code []byte) *arch.State {
+	t.Helper()
+	for range 4 {
+		if next, st, _ := e.program(t, code); next == as {
+			return st
+		}
+	}
+	t.Fatal("the recycled address space is not handed out")
+	return nil
 }
 
 // sigBlocked reads thread tid's blocked signals (SigBlk in /proc).
@@ -467,20 +483,7 @@ func TestSpareResetRunning(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	as.Release()
-	for {
-		e.p.mu.Lock()
-		ready := slices.Contains(e.p.ready, a)
-		e.p.mu.Unlock()
-		if ready {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the address space was not recycled within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if a.spareThread != spare || spare.ran {
+	if recycledSpare(t, e, as) != spare || spare.ran {
 		t.Fatalf("the recycled address space's spare is not the reset thread")
 	}
 	n := count()
@@ -488,13 +491,7 @@ func TestSpareResetRunning(t *testing.T) {
 	if m := count(); m != n {
 		t.Errorf("the reset thread still runs the application's loop (%d -> %d)", n, m)
 	}
-	as3, st3, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
-	for i := 0; as3 != as; i++ {
-		if i == 3 {
-			t.Fatalf("the recycled address space is not handed out")
-		}
-		as3, st3, _ = e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
-	}
+	as3, st3 := as, nextUser(t, e, as, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.JmpSelf))
 	c3 := e.p.NewContext()
 	defer c3.Release()
 	if ev := pt.SwitchOnce(t, c3, as3, st3); ev.Kind != platform.EventSyscall || st3.Regs.Rip != pt.CodeAddr+7 || c3.(*trapContext).t != spare {
