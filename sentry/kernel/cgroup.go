@@ -82,15 +82,6 @@ func (cg *Cgroup) Path() string {
 	return "/" + strings.Join(names, "/")
 }
 
-// depth is cg's depth below the container's cgroup.
-func (cg *Cgroup) depth() int {
-	n := 0
-	for c := cg; c.parent != nil; c = c.parent {
-		n++
-	}
-	return n
-}
-
 // CgroupRoot returns container's cgroup ("" for the sandbox's own container).
 func (k *Kernel) CgroupRoot(container string) *Cgroup {
 	k.mu.Lock()

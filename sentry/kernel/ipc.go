@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"sort"
 	"sync"
 	"time"
 
@@ -197,20 +196,6 @@ func (t *ipcTable[T]) maxIndex() int32 {
 func (t *ipcTable[T]) byIndex(idx int32) (T, bool) {
 	o, ok := t.objs[idx]
 	return o, ok
-}
-
-// sorted returns the objects by index.
-func (t *ipcTable[T]) sorted() []T {
-	idx := make([]int32, 0, len(t.objs))
-	for i := range t.objs {
-		idx = append(idx, i)
-	}
-	sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
-	out := make([]T, len(idx))
-	for i, x := range idx {
-		out[i] = t.objs[x]
-	}
-	return out
 }
 
 // ipcGet is ipcget: IPC_PRIVATE always makes a new object; otherwise the object with

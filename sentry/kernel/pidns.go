@@ -272,18 +272,6 @@ func (ns *PIDNamespace) IDsOf(t *Task) (tids, tgids, pgids, sids []int32) {
 	return tids, tgids, pgids, sids
 }
 
-// groupRefLocked returns the reference of the process group ID pgid in ns (the
-// group must have a member that ns contains, as find_vpid does for a group still in
-// use), and whether there is one. k.mu is held.
-func (ns *PIDNamespace) groupRefLocked(pgid int32) (pidRef, bool) {
-	for _, q := range ns.procs {
-		if q.pgrp.in(ns) == pgid {
-			return q.pgrp, true
-		}
-	}
-	return pidRef{}, false
-}
-
 // rootIDInLocked translates root, the root-namespace ID of a process, process group
 // or session (as a terminal keeps them), to its ID in ns: 0 if ns does not contain
 // it or nothing has the ID any more. k.mu is held.

@@ -121,13 +121,10 @@ package mm
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/platform"
 	"github.com/moat-sandbox/moat/sentry/pgalloc"
@@ -435,11 +432,6 @@ func freeRuns(mf *pgalloc.MemoryFile, frs []platform.FileRange) {
 		}
 		mf.Free(run)
 	}
-}
-
-// errno wraps a Linux errno with what was being done.
-func errno(e unix.Errno, format string, args ...any) error {
-	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), e)
 }
 
 // Mapping describes one VMA for /proc/[pid]/maps.

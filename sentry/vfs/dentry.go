@@ -16,8 +16,6 @@ type Dentry struct {
 	children map[string]*Dentry // looked up so far (positive entries only)
 	mounted  int                // mounts on this dentry
 	dead     bool               // unlinked, or its directory removed
-	// mode caches the file type bits, which never change.
-	mode uint32
 	// opens counts the descriptions open on the dentry; goneOnClose says its file
 	// lost its last name while some were, and is reported gone at the last close
 	// (notify.go).

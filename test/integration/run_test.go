@@ -18,7 +18,6 @@ import (
 var (
 	runsc   string
 	rootfs  string // a busybox root filesystem, built once
-	runcOK  bool   // whether runc runs containers on this machine
 	workDir string
 )
 
