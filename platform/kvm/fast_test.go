@@ -103,15 +103,7 @@ func TestFastSyscall(t *testing.T) {
 // crash the Sentry, and the vCPU serves the next address space.
 func TestFastSlotHostile(t *testing.T) {
 	e := newEnv(t)
-	c := e.p.NewContext().(*context)
-	defer c.Release()
-	// Make the vCPU take its fast entry, if the host allows it.
-	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.SyscallInsn))
-	pt.SwitchOnce(t, c, as, st)
-	pt.SwitchOnce(t, c, as, st)
-	if c.v == nil || !c.v.fast {
-		t.Skip("skipping: no fast system calls on this host")
-	}
+	c, _ := fastContext(t, e)
 	slot := slotVA(c.v.id)
 	for _, tc := range []struct {
 		name string
@@ -155,7 +147,7 @@ func TestFastSlotHostile(t *testing.T) {
 		})
 	}
 	// The vCPU (or a new one) still works.
-	as, st, _ = e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn))
+	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn))
 	if ev := pt.SwitchOnce(t, c, as, st); ev.Kind != platform.EventSyscall || st.Regs.Orig_rax != 39 {
 		t.Errorf("event after the attacks = %+v", ev)
 	}
@@ -168,14 +160,7 @@ func TestFastSlotsReused(t *testing.T) {
 	defer func(r bool) { recycleAddressSpaces = r }(recycleAddressSpaces)
 	recycleAddressSpaces = false // the slots alone are kept
 	e := newEnv(t)
-	c := e.p.NewContext().(*context)
-	defer c.Release()
-	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.SyscallInsn))
-	pt.SwitchOnce(t, c, as, st)
-	pt.SwitchOnce(t, c, as, st)
-	if c.v == nil || !c.v.fast {
-		t.Skip("skipping: no fast system calls on this host")
-	}
+	c, as := fastContext(t, e)
 	as.Release()
 	marker := slotVA(c.v.id) + 0x200 // a part of the slot the entry does not use
 	// movabs $marker,%r11; movq $0x1234,(%r11); mov $39,%eax; syscall
@@ -201,4 +186,20 @@ func TestFastSlotsReused(t *testing.T) {
 	if got := as2.(*addressSpace).slots; got != k {
 		t.Errorf("the second address space's slot tables are new, want the first's kept")
 	}
+}
+
+// fastContext returns a context whose vCPU has taken its fast entry (two system calls
+// in a program of its own, whose address space it returns), or skips the test where the
+// host gives none. The context is released when the test ends.
+func fastContext(t *testing.T, e *env) (*context, platform.AddressSpace) {
+	t.Helper()
+	c := e.p.NewContext().(*context)
+	t.Cleanup(c.Release)
+	as, st, _ := e.program(t, pt.Cat(pt.MovEax39, pt.SyscallInsn, pt.SyscallInsn))
+	pt.SwitchOnce(t, c, as, st)
+	pt.SwitchOnce(t, c, as, st)
+	if c.v == nil || !c.v.fast {
+		t.Skip("skipping: no fast system calls on this host")
+	}
+	return c, as
 }
