@@ -1062,8 +1062,6 @@ func (t *trapThread) reset() error {
 		if err != nil {
 			return err
 		}
-		var r arch.Registers
-		arch.ReadSigcontext(t.slot[t.uc+arch.UcontextMcontext:], &r)
 		if si.Signo == int32(interruptTrapSignal) {
 			// A stale interrupt, taken before the int3: go on to it.
 			if t.swapState(stateApp) == stateStubWait {
@@ -1072,6 +1070,8 @@ func (t *trapThread) reset() error {
 			t.resumed = spin.Now()
 			continue
 		}
+		var r arch.Registers
+		arch.ReadSigcontext(t.slot[t.uc+arch.UcontextMcontext:], &r)
 		if si.Signo != int32(unix.SIGTRAP) || r.Rip != start+1 {
 			return fmt.Errorf("systrap thread %d: reset: signal %d at %#x, not siteStart's int3", t.tid, si.Signo, r.Rip)
 		}
