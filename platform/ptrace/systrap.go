@@ -261,13 +261,9 @@ func slotBase() uintptr {
 	return (stubBase - maxTrapThreads*slotSize) &^ (slotSize - 1)
 }
 
-// newTrapThread makes a systrap thread in a: the control stub clones a stub thread,
-// the factory seizes it and makes it map its slot, set its alternate stack, its
-// clear_child_tid, its parent-death signal and an empty signal mask, and install the
-// thread filter; then it is released at siteStart, traps at once, and waits for its
-// first registers.
-// newTrapThread returns an application thread: the one made ahead of time if there is
-// one, else a new one.
+// newTrapThread returns an application thread: the address space's spare (made ahead
+// of time, or parked by a released context: see "Spare threads") if there is one, else
+// a new one (newStubThread).
 func (a *addressSpace) newTrapThread() (*trapThread, error) {
 	a.threadsMu.Lock()
 	t := a.spareThread
